@@ -1,0 +1,169 @@
+"""The command line: argparse, dispatch to `baker.commands`, and the one error handler.
+
+Commands are imported only when chosen, so `validate` and `plan` never import azure or docker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from baker import __version__
+from baker.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, BakerError
+from baker.logs import scrub, setup_logging
+from baker.output import Output
+
+log = logging.getLogger("baker")
+
+# command name -> (module in baker.commands, function)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("validate", "validate"),
+    "plan": ("plan", "plan"),
+    "render": ("render", "render"),
+    "build": ("build", "build"),
+    "check": ("check", "check"),
+    "test-connection": ("test_connection", "test_connection"),
+    "secrets list": ("secrets", "list_secrets"),
+    "emulator": ("emulator", "emulator"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad usage, as the SPEC wants; keep its message on stderr."""
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-f",
+        "--file",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="the manifest (default: ./baker.yaml)",
+    )
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable result on stdout"
+    )
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="verbose diagnostics on stderr (never any value)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = _Parser(
+        prog="baker",
+        description="Bake Azure Key Vault secrets into container images.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"baker {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sub.add_parser("validate", parents=[common], help="check the manifest offline")
+    sub.add_parser("plan", parents=[common], help="show each env var's source; no values")
+
+    p = sub.add_parser("render", parents=[common], help="resolve and write the Dockerfile and env layer")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="directory to write into")
+
+    p = sub.add_parser("build", parents=[common], help="resolve, render privately, build (and push)")
+    p.add_argument("--tag", action="append", default=[], metavar="T", help="tag the image (repeatable)")
+    p.add_argument("--push", action="store_true", help="push every tag after the build")
+    p.add_argument(
+        "--if-stale",
+        action="store_true",
+        help="bake only when `check` would say a re-bake is due (needs a tag to compare with)",
+    )
+
+    p = sub.add_parser("check", parents=[common], help="is a re-bake due? (exit 3 when it is)")
+    p.add_argument("--image", required=True, metavar="REF", help="the baked image to check")
+
+    p = sub.add_parser("test-connection", parents=[common], help="sign in and prove read access")
+    p.add_argument("credential", nargs="?", metavar="CREDENTIAL", help="only this credential")
+
+    p = sub.add_parser("secrets", parents=[common], help="secret names in a vault")
+    secrets_sub = p.add_subparsers(dest="secrets_command", metavar="SUBCOMMAND", required=True)
+    q = secrets_sub.add_parser("list", parents=[common], help="list secret names (never values)")
+    q.add_argument("credential", nargs="?", metavar="CREDENTIAL", help="default: the default credential")
+    q.add_argument("--prefix", default=None, metavar="P", help="only names starting with P")
+
+    p = sub.add_parser("emulator", parents=[common], help="run the local Entra + Key Vault emulator")
+    p.add_argument("--world", type=Path, default=None, metavar="FILE", help="world file (YAML) to seed from")
+    p.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8443, help="port (default 8443; 0 picks a free one)")
+    p.add_argument(
+        "--state-dir", type=Path, default=None, metavar="DIR", help="where to keep the CA (default: a temp dir)"
+    )
+    return parser
+
+
+def _command_kwargs(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"file": getattr(args, "file", Path("baker.yaml"))}
+    if name == "render":
+        kwargs["out_dir"] = args.out
+    elif name == "build":
+        kwargs.update(tags=list(args.tag), push=args.push, if_stale=args.if_stale)
+    elif name == "check":
+        kwargs["image"] = args.image
+    elif name == "test-connection":
+        kwargs["credential"] = args.credential
+    elif name == "secrets list":
+        kwargs.update(credential=args.credential, prefix=args.prefix)
+    elif name == "emulator":
+        del kwargs["file"]
+        kwargs.update(world=args.world, host=args.host, port=args.port, state_dir=args.state_dir)
+    return kwargs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help / --version exit 0, bad usage exits 2
+        return int(exc.code or 0)
+    json_mode = bool(getattr(args, "json", False))
+    debug = bool(getattr(args, "debug", False))
+    out = Output(json_mode=json_mode)
+    setup_logging(debug=debug)
+
+    name = "secrets list" if args.command == "secrets" else args.command
+    module_name, func_name = COMMANDS[name]
+    try:
+        module = importlib.import_module(f"baker.commands.{module_name}")
+        func = getattr(module, func_name)
+        code: int = func(out=out, **_command_kwargs(name, args))
+        return code
+    except KeyboardInterrupt:
+        out.progress("interrupted")
+        return EXIT_INTERRUPTED
+    except BakerError as exc:
+        _report(out, exc)
+        return exc.exit_code
+    except Exception as exc:  # a bug: say so, never dump locals or values
+        out.progress(f"error: internal error ({type(exc).__name__}); run again with --debug for details")
+        if debug:
+            out.progress(scrub("".join(traceback.format_exception(exc))))
+        out.result({"error": "InternalError", "message": type(exc).__name__})
+        return EXIT_FAILURE
+
+
+def _report(out: Output, exc: BakerError) -> None:
+    out.progress(scrub(f"error: {exc.message}"))
+    if exc.hint:
+        out.progress(scrub(f"hint: {exc.hint}"))
+    out.result(exc.to_json())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+__all__ = ["EXIT_USAGE", "build_parser", "main"]

@@ -1,0 +1,124 @@
+"""What each diagnosis means and how to fix it, in plain words.
+
+`TABLE` is the single source of the troubleshooting table: the README's copy is generated from it
+(`python -m baker.diagnose --markdown`) and a test keeps the two equal.  Mapping Azure's evidence to
+a diagnosis lives here too (`classify`), as plain data in, so it is tested without the SDK.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from baker.errors import Diagnosis
+
+
+@dataclass(frozen=True)
+class Entry:
+    cause: str
+    seen_as: str
+    fix: str
+
+
+TABLE: dict[Diagnosis, Entry] = {
+    Diagnosis.INVALID_CLIENT_SECRET: Entry(
+        "the client secret is wrong, or its ID was pasted instead of its value",
+        "AADSTS7000215",
+        "Create a new client secret in the portal (Microsoft Entra ID > App registrations > your app > "
+        "Certificates & secrets > New client secret) and store its Value, not its Secret ID; or "
+        "`az ad app credential reset --id <client-id> --append`.",
+    ),
+    Diagnosis.CLIENT_SECRET_EXPIRED: Entry(
+        "the client secret passed its expiry date",
+        "AADSTS7000222",
+        "Add a new client secret (App registrations > your app > Certificates & secrets) or run "
+        "`az ad app credential reset --id <client-id> --append`, update the CI secret, then delete the "
+        "expired one.",
+    ),
+    Diagnosis.APP_NOT_FOUND: Entry(
+        "the client ID is not an app in that tenant (tenant and client ID mismatch)",
+        "AADSTS700016",
+        "Copy the Application (client) ID and the Directory (tenant) ID from the same app's Overview "
+        "blade in App registrations; check with `az ad app show --id <client-id>`.",
+    ),
+    Diagnosis.TENANT_NOT_FOUND: Entry(
+        "the tenant ID is unknown",
+        "AADSTS90002",
+        "Use the Directory (tenant) ID from Microsoft Entra ID > Overview, or `az account show --query "
+        "tenantId -o tsv`.",
+    ),
+    Diagnosis.MISSING_ROLE: Entry(
+        "the app has no Key Vault Secrets User role on the vault or the secret",
+        "403 Forbidden, ForbiddenByRbac",
+        "Grant the role (vault > Access control (IAM) > Add role assignment > Key Vault Secrets User), or "
+        "`az role assignment create --role 'Key Vault Secrets User' --assignee <client-id> --scope "
+        "<vault-resource-id>`; role assignments can take a few minutes to apply.",
+    ),
+    Diagnosis.LEGACY_ACCESS_POLICY: Entry(
+        "the vault still uses the access-policy permission model",
+        "403 Forbidden from an access-policy vault",
+        "Switch the vault to Azure RBAC (vault > Access configuration > Azure role-based access control, "
+        "or `az keyvault update --name <vault> --enable-rbac-authorization true`) and grant Key Vault "
+        "Secrets User; or add an access policy with Get and List on secrets (`az keyvault set-policy "
+        "--name <vault> --spn <client-id> --secret-permissions get list`).",
+    ),
+    Diagnosis.VAULT_UNREACHABLE: Entry(
+        "the vault URL is wrong, its name does not resolve, or it sits behind a private endpoint",
+        "connection or name resolution error",
+        "Check vault_url against the vault's Overview blade (Vault URI) or `az keyvault show --name "
+        "<vault> --query properties.vaultUri`; a vault with a private endpoint must be reached from a "
+        "network that resolves its privatelink name (vault > Networking).",
+    ),
+    Diagnosis.SECRET_NOT_FOUND: Entry(
+        "there is no secret of that name (after `_` becomes `-`) or version in the vault",
+        "404 SecretNotFound",
+        "List the names with `baker secrets list` or `az keyvault secret list --vault-name <vault> "
+        "--query [].name`; a deleted secret can be recovered with `az keyvault secret recover`.",
+    ),
+    Diagnosis.SECRET_DISABLED: Entry(
+        "the secret, or the pinned version, is disabled",
+        "403 Forbidden, SecretDisabled",
+        "Enable it (vault > Secrets > the secret > the version > Enabled) or `az keyvault secret "
+        "set-attributes --vault-name <vault> --name <secret> --enabled true`; or pin another version.",
+    ),
+    Diagnosis.JSON_KEY_NOT_FOUND: Entry(
+        "the secret is not a JSON object, or it lacks the key after `#`",
+        "the secret's value",
+        "Check the key after `#` in the manifest against the secret's JSON (keys are case-sensitive), "
+        "or drop `#key` to use the whole value.",
+    ),
+    Diagnosis.NO_CREDENTIAL: Entry(
+        "the reference names no credential and the manifest has no default, or two",
+        "the manifest",
+        "Mark exactly one credential with `default: true`, or add `credential:` to the reference.",
+    ),
+    Diagnosis.THROTTLED: Entry(
+        "Key Vault kept answering 429 after the retries",
+        "429 Throttled",
+        "Retry later; reduce how many bakes run at once against the vault, or reference fewer secrets "
+        "(a JSON secret with `#key` references holds many values in one read).",
+    ),
+    Diagnosis.AZURE_ERROR: Entry(
+        "Azure refused the request for another reason",
+        "any other error answer",
+        "Run again with --debug to see Azure's answer (values are never shown).",
+    ),
+}
+
+
+def fix_for(diagnosis: Diagnosis) -> str:
+    return TABLE[diagnosis].fix
+
+
+def markdown_table() -> str:
+    """The README's troubleshooting table, generated from `TABLE`."""
+    rows = ["| code | cause | seen as | fix |", "|---|---|---|---|"]
+    for code, entry in TABLE.items():
+        fix = entry.fix.replace("|", "\\|")
+        rows.append(f"| `{code.value}` | {entry.cause} | {entry.seen_as} | {fix} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised by the README test through markdown_table()
+    if sys.argv[1:] == ["--markdown"]:
+        sys.stdout.write(markdown_table())

@@ -1,0 +1,65 @@
+"""Logging that can never emit a value.
+
+Every record passes a filter that renders the message, masks registered values and anything shaped
+like a bearer token, and drops the record's args.  The Azure SDK's network trace (which logs response
+bodies, i.e. secret values, before baker could register them) is never enabled; at --debug its
+header/URL logging and the Docker SDK's logs are shown, masked.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import TextIO
+
+from baker.secret import MASK, REDACTOR, Redactor
+
+_TOKENISH = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+
+
+def scrub(text: str, redactor: Redactor = REDACTOR) -> str:
+    text = redactor.redact(text)
+    text = _TOKENISH.sub(MASK, text)
+    return _BEARER.sub(lambda m: m.group(1) + MASK, text)
+
+
+class RedactingFilter(logging.Filter):
+    def __init__(self, redactor: Redactor = REDACTOR) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed log call must not crash baker, nor show its args
+            message = str(record.msg)
+        record.msg = scrub(message, self.redactor)
+        record.args = None
+        if record.exc_info:
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info), self.redactor)
+            record.exc_info = None
+        return True
+
+
+_HANDLER_NAME = "baker-redacting"
+
+
+def setup_logging(*, debug: bool, stream: TextIO | None = None, redactor: Redactor = REDACTOR) -> None:
+    """Route every log record through the redacting filter; `debug` shows the SDKs' own logs."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if handler.get_name() == _HANDLER_NAME:
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.set_name(_HANDLER_NAME)
+    handler.addFilter(RedactingFilter(redactor))
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    # Network trace would log bodies (values); it is only on when a client passes logging_enable,
+    # which baker never does.  Keep it off even if someone sets it on the logger.
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(
+        logging.DEBUG if debug else logging.WARNING
+    )

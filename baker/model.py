@@ -1,0 +1,114 @@
+"""The manifest as typed, frozen values.  `baker.manifest` builds them from YAML; nothing downstream
+ever sees a raw dict.  This module imports neither azure nor docker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from baker.secret import Secret
+
+AZURE_KEY_VAULT = "azure-key-vault"
+
+
+@dataclass(frozen=True)
+class CredentialSpec:
+    """One credential block, after `${VAR}` interpolation and the AZURE_* fallbacks.
+
+    A field whose variable is unset holds None and the variable's name is in `unset_vars`; using
+    such a credential is an error naming it (`Manifest.require_credentials`).
+    """
+
+    name: str
+    provider: str
+    vault_url: str
+    tenant_id: str | None
+    client_id: str | None
+    client_secret: Secret | None
+    is_default: bool
+    line: int | None
+    # Where Entra lives (sovereign clouds, Azure Stack, the local emulator): the manifest's
+    # `authority_host`, else AZURE_AUTHORITY_HOST, else None (the public cloud).
+    authority_host: str | None = None
+    unset_vars: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A value written in the manifest itself."""
+
+    value: str
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A reference to a Key Vault secret, parsed and normalised (see `baker.refs`).
+
+    `name` is the Azure name (every `_` turned into `-`); `written` is the reference as written.
+    `key` is the JSON key after the first `#`, verbatim.  `credential` is the credential chosen
+    (the named one or the default).
+    """
+
+    written: str
+    name: str
+    key: str | None
+    version: str | None
+    credential: str
+
+    @property
+    def fetch_key(self) -> tuple[str, str, str | None]:
+        """What one GET fetches: references sharing it are fetched once."""
+        return (self.credential, self.name.lower(), self.version)
+
+
+Source = Literal | SecretRef
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    name: str
+    source: Source
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """`image.build`: the app image baker builds first (the docker build wrapper)."""
+
+    context: str
+    dockerfile: str = "Dockerfile"
+    target: str | None = None
+    args: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    base: str | None  # `image.from`
+    build: BuildSpec | None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: str
+    image: ImageSpec
+    credentials: Mapping[str, CredentialSpec]
+    env: tuple[EnvEntry, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def references(self) -> tuple[tuple[str, SecretRef], ...]:
+        return tuple((e.name, e.source) for e in self.env if isinstance(e.source, SecretRef))
+
+    @property
+    def default_credential(self) -> str | None:
+        defaults = [c.name for c in self.credentials.values() if c.is_default]
+        return defaults[0] if len(defaults) == 1 else None
+
+    @property
+    def used_credentials(self) -> tuple[str, ...]:
+        """Credentials some env var resolves through, in manifest order."""
+        used = {ref.credential for _, ref in self.references}
+        return tuple(name for name in self.credentials if name in used)

@@ -1,0 +1,42 @@
+"""Everything baker prints goes through an `Output`, which passes it through the Redactor.
+
+Human text goes to stdout (results) and stderr (progress, warnings); with `--json` stdout holds
+exactly one JSON document and all prose goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from baker.secret import REDACTOR, Redactor
+
+
+@dataclass
+class Output:
+    json_mode: bool = False
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    redactor: Redactor = field(default_factory=lambda: REDACTOR)
+
+    def _write(self, stream: TextIO, text: str) -> None:
+        stream.write(self.redactor.redact(text) + "\n")
+        stream.flush()
+
+    def info(self, text: str) -> None:
+        """A result line for people: stdout, or stderr in JSON mode."""
+        self._write(self.stderr if self.json_mode else self.stdout, text)
+
+    def progress(self, text: str) -> None:
+        """Progress a person watches (build output): always stderr."""
+        self._write(self.stderr, text)
+
+    def warn(self, text: str) -> None:
+        self._write(self.stderr, f"warning: {text}")
+
+    def result(self, document: Any) -> None:
+        """The one JSON document of a `--json` run (ignored in human mode)."""
+        if self.json_mode:
+            self._write(self.stdout, json.dumps(document, ensure_ascii=False, default=str))

@@ -1,0 +1,139 @@
+"""Values that carry secrets, and the Redactor that keeps them out of every output.
+
+`Secret` wraps a value so that `repr`, `str`, `format`, pickling and logging never show it;
+`reveal()` is the one explicit way out, used only where the value must travel (the env layer
+file, the build args of the engine call).
+
+`Redactor` is told every value (and every client secret) once, as early as it is known, and
+every line baker prints, logs or streams passes through it.  It masks the value, each of its
+lines, and its common encodings (JSON-escaped, base64, URL-encoded, and URL-encoded JSON, which
+is how build args travel in the engine API's query string).  Values shorter than
+`Redactor.MIN_LENGTH` would mask half of every line, so they are reported instead (see
+`Redactor.short_labels`) and the caller warns about them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import re
+import threading
+import urllib.parse
+from collections.abc import Iterable
+from typing import NoReturn
+
+MASK = "********"
+
+
+class Secret:
+    """A string that masks itself wherever it could be shown."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError("Secret wraps a str")
+        self._value = value
+
+    def reveal(self) -> str:
+        """The value itself.  Call only where the value must travel."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK!r})"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __format__(self, format_spec: str) -> str:
+        return MASK
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a Secret cannot be pickled")
+
+
+def _variants(value: str) -> set[str]:
+    """Every form in which `value` may show up in text that baker emits."""
+    forms = {value}
+    lines = [line.rstrip("\r") for line in value.split("\n")]
+    if len(lines) > 1:
+        forms.update(line.strip() for line in lines)
+    json_escaped = json.dumps(value)[1:-1]
+    json_unicode = json.dumps(value, ensure_ascii=False)[1:-1]
+    forms.update({json_escaped, json_unicode})
+    raw = value.encode()
+    forms.add(base64.b64encode(raw).decode().rstrip("="))
+    forms.add(base64.urlsafe_b64encode(raw).decode().rstrip("="))
+    for form in (value, json_escaped, json_unicode):
+        forms.add(urllib.parse.quote(form, safe=""))
+        forms.add(urllib.parse.quote_plus(form, safe=""))
+    return forms
+
+
+class Redactor:
+    """Masks registered values in any text.  Thread-safe; registration is idempotent."""
+
+    MIN_LENGTH = 4
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._needles: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._short: list[str] = []
+
+    def register(self, value: Secret | str, *, label: str = "a value") -> bool:
+        """Remember `value`; returns False (and notes `label`) when it is too short to mask."""
+        text = value.reveal() if isinstance(value, Secret) else value
+        if not text.strip():
+            return True
+        if len(text.strip()) < self.MIN_LENGTH:
+            with self._lock:
+                self._short.append(label)
+            return False
+        needles = {n for n in _variants(text) if len(n.strip()) >= self.MIN_LENGTH}
+        with self._lock:
+            if needles <= self._needles:
+                return True
+            self._needles |= needles
+            ordered = sorted(self._needles, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(n) for n in ordered))
+        return True
+
+    def register_all(self, values: Iterable[tuple[str, Secret]]) -> None:
+        for label, value in values:
+            self.register(value, label=label)
+
+    @property
+    def short_labels(self) -> tuple[str, ...]:
+        """Labels of values too short to mask; the caller warns about each."""
+        with self._lock:
+            return tuple(self._short)
+
+    def redact(self, text: str) -> str:
+        pattern = self._pattern
+        if pattern is None or not text:
+            return text
+        return pattern.sub(MASK, text)
+
+    @property
+    def longest(self) -> int:
+        """Length of the longest masked form: what a stream must hold back to mask across chunks."""
+        with self._lock:
+            return max((len(n) for n in self._needles), default=0)
+
+
+# One process-wide redactor: the CLI's log handler and output functions consult it, and every
+# layer that learns a value registers it here.  Tests may create their own.
+REDACTOR = Redactor()

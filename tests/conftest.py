@@ -1,0 +1,60 @@
+"""Shared test setup.
+
+- An autouse guard makes any name resolution outside loopback fail loudly, so no test can reach a
+  real cloud by accident (`*.localhost` and `.invalid` names are allowed: the emulator serves the
+  first, the DNS-failure tests use the second, which never resolves).
+- `unavailable(reason)`: a test that needs Docker or the emulator and cannot get it skips on a
+  developer's machine but FAILS in CI (`CI=true`); tests never skip to go green.
+- Fixture plugins: `tests.fixtures_emulator` (the emulator, real SDK clients) and
+  `tests.fixtures_docker` (a real engine, base images made with `docker import`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any, NoReturn
+
+import pytest
+
+pytest_plugins = ["tests.fixtures_emulator", "tests.fixtures_docker"]
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def unavailable(reason: str) -> NoReturn:
+    if IN_CI:
+        pytest.fail(f"required in CI but unavailable: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _allowed(host: Any) -> bool:
+    if host is None:
+        return True
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    name = name.rstrip(".").lower()
+    if name in {"localhost", ""} or name.endswith(".localhost") or name.endswith(".invalid"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    if not _allowed(host):
+        raise socket.gaierror(socket.EAI_NONAME, f"tests may not resolve non-loopback host {host!r}")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
+    # Never pick up a developer's real Azure identity from the environment.
+    for var in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_AUTHORITY_HOST"):
+        monkeypatch.delenv(var, raising=False)
+    yield
