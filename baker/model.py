@@ -18,7 +18,7 @@ class CredentialSpec:
     """One credential block, after `${VAR}` interpolation and the AZURE_* fallbacks.
 
     A field whose variable is unset holds None and the variable's name is in `unset_vars`; using
-    such a credential is an error naming it (`Manifest.require_credentials`).
+    such a credential is an error naming it (`baker.manifest.require_credentials`).
     """
 
     name: str

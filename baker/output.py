@@ -37,6 +37,24 @@ class Output:
         self._write(self.stderr, f"warning: {text}")
 
     def result(self, document: Any) -> None:
-        """The one JSON document of a `--json` run (ignored in human mode)."""
+        """The one JSON document of a `--json` run (ignored in human mode).
+
+        Redaction walks the document and masks string leaves only, so a short registered value such
+        as `5432` or `true` can never corrupt the JSON syntax or its numbers.
+        """
         if self.json_mode:
-            self._write(self.stdout, json.dumps(document, ensure_ascii=False, default=str))
+            text = json.dumps(self._redact_tree(document), ensure_ascii=False, default=self._masked_str)
+            self.stdout.write(text + "\n")
+            self.stdout.flush()
+
+    def _masked_str(self, value: object) -> str:
+        return self.redactor.redact(str(value))
+
+    def _redact_tree(self, node: Any) -> Any:
+        if isinstance(node, str):
+            return self.redactor.redact(node)
+        if isinstance(node, dict):
+            return {self.redactor.redact(str(k)): self._redact_tree(v) for k, v in node.items()}
+        if isinstance(node, (list, tuple)):
+            return [self._redact_tree(v) for v in node]
+        return node

@@ -11,7 +11,7 @@ import pytest
 from baker.logs import RedactingFilter
 from baker.secret import MASK, Redactor, Secret
 
-CANARY = "canary-Zq9$x\\y\"z\r\nline two\tend "
+CANARY = 'canary-Zq9$x\\y"z\r\nline two\tend '
 
 
 def test_secret_masks_itself_in_repr_str_and_format() -> None:
@@ -56,7 +56,9 @@ def test_redactor_reports_short_values_instead_of_masking() -> None:
 def test_logging_filter_masks_values_and_tokens() -> None:
     r = Redactor()
     r.register(Secret(CANARY))
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "got %s and %s", (CANARY, "Bearer abcdefghijkl"), None)
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "got %s and %s", (CANARY, "Bearer abcdefghijkl"), None
+    )
     assert RedactingFilter(r).filter(record)
     assert CANARY not in record.getMessage()
     assert "abcdefghijkl" not in record.getMessage()

@@ -1,0 +1,103 @@
+"""`baker plan`: each env var's source -- a literal (its value is never shown: literals may be
+sensitive-ish too), or credential + vault + Azure secret name + JSON key + version -- and which
+references share one fetch.  Offline; imports neither azure nor docker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from baker.errors import EXIT_OK
+from baker.manifest import load
+from baker.model import Manifest, SecretRef
+from baker.output import Output
+
+COLUMNS = ("ENV", "SOURCE", "CREDENTIAL", "VAULT", "SECRET", "KEY", "VERSION", "FETCH")
+
+
+def plan_rows(manifest: Manifest) -> list[dict[str, object]]:
+    """One dict per env var, in manifest order (the `--json` shape)."""
+    fetch_ids: dict[tuple[str, str, str | None], int] = {}
+    first_user: dict[tuple[str, str, str | None], str] = {}
+    rows: list[dict[str, object]] = []
+    for entry in manifest.env:
+        source = entry.source
+        if not isinstance(source, SecretRef):
+            row: dict[str, object] = {"env": entry.name, "source": "literal"}
+            row.update(dict.fromkeys(("credential", "vault_url", "secret", "written", "key", "version")))
+            row.update(fetch=None, shared_with=None)
+            rows.append(row)
+            continue
+        key = source.fetch_key
+        shared_with = first_user.get(key)
+        if shared_with is None:
+            fetch_ids[key] = len(fetch_ids) + 1
+            first_user[key] = entry.name
+        rows.append(
+            {
+                "env": entry.name,
+                "source": "secret",
+                "credential": source.credential,
+                "vault_url": manifest.credentials[source.credential].vault_url,
+                "secret": source.name,
+                "written": source.written,
+                "key": source.key,
+                "version": source.version,
+                "fetch": fetch_ids[key],
+                "shared_with": shared_with,
+            }
+        )
+    return rows
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    text = str(value)
+    # A JSON key is verbatim and may hold spaces or control characters: quote it so the table
+    # stays readable and the key unambiguous.
+    if not text.isprintable() or text != text.strip() or " " in text:
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
+def _table(rows: list[dict[str, object]]) -> list[str]:
+    cells = [list(COLUMNS)]
+    for row in rows:
+        if row["source"] == "literal":
+            cells.append([str(row["env"]), "literal"] + [""] * (len(COLUMNS) - 2))
+            continue
+        fetch = f"{row['fetch']}" + (f" (shared with {row['shared_with']})" if row["shared_with"] else "")
+        cells.append(
+            [
+                str(row["env"]),
+                "secret",
+                _cell(row["credential"]),
+                _cell(row["vault_url"]),
+                _cell(row["secret"]),
+                _cell(row["key"]),
+                _cell(row["version"]) if row["version"] else "current",
+                fetch,
+            ]
+        )
+    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+    return ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells]
+
+
+def plan(*, out: Output, file: Path) -> int:
+    manifest = load(file)
+    for warning in manifest.warnings:
+        out.warn(warning)
+    rows = plan_rows(manifest)
+    fetches = len({ref.fetch_key for _, ref in manifest.references})
+    references = len(manifest.references)
+    for line in _table(rows):
+        out.info(line)
+    shared = references - fetches
+    out.info(
+        f"{len(rows)} env vars: {len(rows) - references} literal, {references} secret references in "
+        f"{fetches} fetch{'' if fetches == 1 else 'es'}"
+        + (f" ({shared} reference{'' if shared == 1 else 's'} share another's fetch)" if shared else "")
+    )
+    out.result({"env": rows, "fetches": fetches})
+    return EXIT_OK

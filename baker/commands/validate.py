@@ -1,0 +1,38 @@
+"""`baker validate`: check the manifest offline.  Imports neither azure nor docker, and makes no
+network call: a bad manifest is reported (every problem at once) by the CLI's error handler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from baker.errors import EXIT_OK
+from baker.manifest import load
+from baker.model import Literal
+from baker.output import Output
+
+
+def validate(*, out: Output, file: Path) -> int:
+    manifest = load(file)
+    for warning in manifest.warnings:
+        out.warn(warning)
+    literals = sum(1 for entry in manifest.env if isinstance(entry.source, Literal))
+    references = len(manifest.env) - literals
+    used = manifest.used_credentials
+    total = len(manifest.env)
+    out.info(
+        f"ok: {file}: {total} env var{'' if total == 1 else 's'} ({literals} literal, "
+        f"{references} secret reference{'' if references == 1 else 's'}) through {len(used)} "
+        f"credential{'' if len(used) == 1 else 's'}"
+    )
+    out.result(
+        {
+            "ok": True,
+            "file": str(file),
+            "env": total,
+            "literals": literals,
+            "references": references,
+            "credentials": list(used),
+            "warnings": list(manifest.warnings),
+        }
+    )
+    return EXIT_OK

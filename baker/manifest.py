@@ -1,0 +1,278 @@
+"""`baker.yaml` -> a frozen `Manifest`, with every offline check.  `load` reports EVERY problem
+at once (`ManifestError`), each with its file, line and dotted key (`env.DB_PASSWORD.credential`).
+
+Decisions a user may want to know (the SPEC's Manifest section is the contract; these fill gaps):
+
+- Env literals.  A quoted or block string is taken as is.  An unquoted scalar that YAML would read
+  as a number, boolean or date is taken as the text written: `PORT: 08080` is "08080",
+  `DEBUG: yes` is "yes", `RATIO: 1.50` is "1.50" -- what you see is what the image gets (YAML's
+  own conversions would give 4160, True and 1.5).  An empty value (`FOO:` or `FOO: ~`) is a
+  problem: write `FOO: ""` for the empty string.  The same rule applies to `image.build.args`.
+- `${NAME}` must be the whole field (`client_secret: ${SP_SECRET}`); text around it is refused
+  rather than guessed at.  A variable set to the empty string counts as unset.
+- `version:` pins are normalised to lower case (as Key Vault writes version ids).
+- `credentials:` / `env:` / `image.build.args:` left empty (null) mean "none".
+- Anchors, aliases and `<<` merges work (see `baker.yamlload`).
+
+A literal client secret is refused and never echoed; every client secret read is registered with
+the redactor at once.  This module imports neither azure nor docker.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+from baker.errors import ManifestError, Problem
+from baker.manifest_credentials import (
+    ManifestChecker,
+    check_unset_vars,
+    parse_credentials,
+    require_credentials,
+)
+from baker.model import BuildSpec, CredentialSpec, EnvEntry, ImageSpec, Literal, Manifest, SecretRef, Source
+from baker.refs import ReferenceError, parse_reference, parse_version
+from baker.yamlload import INT, NULL, YItem, YMap, YScalar, YSeq, kind, load_tree
+
+__all__ = ["load", "require_credentials"]
+
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+TOP_KEYS = ("version", "image", "credentials", "env")
+IMAGE_KEYS = ("from", "build", "tag")
+BUILD_KEYS = ("context", "dockerfile", "target", "args")
+REFERENCE_KEYS = ("secret", "credential", "version")
+_INTERPOLATION_LIKE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def load(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Manifest:
+    """Parse and check the manifest at `path`; `environ` (default `os.environ`) feeds `${NAME}`."""
+    file = str(path)
+    env_vars = os.environ if environ is None else environ
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise ManifestError(
+            [Problem(file, None, "", f"cannot read the manifest: {exc.strerror or exc}")],
+            hint="pass the manifest with -f PATH; examples/baker.yaml is a commented starting point",
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError([Problem(file, None, "", f"not UTF-8 text (byte {exc.start})")]) from None
+    tree, problems = load_tree(text, file)
+    check = ManifestChecker(file, env_vars)
+    check.problems.extend(problems)
+    if tree is None:
+        if not check.problems:
+            check.problem(
+                None, "", "the manifest is empty; it needs at least `version: 1`, `image:` and `env:`"
+            )
+        raise ManifestError(check.problems)
+    top = check.mapping(tree, "")
+    if top is None:
+        raise ManifestError(check.problems)
+    check.known_keys(top, "", TOP_KEYS)
+    _version(check, top)
+    image = _image(check, top)
+    credentials = parse_credentials(check, top)
+    env = _env(check, top, credentials)
+    check_unset_vars(check, credentials, env)
+    if check.problems:
+        raise ManifestError(sorted(check.problems, key=lambda p: p.line or 0))
+    assert image is not None
+    return Manifest(
+        path=file,
+        image=image,
+        credentials=MappingProxyType(credentials),
+        env=tuple(env),
+        warnings=tuple(check.warnings),
+    )
+
+
+def _version(check: ManifestChecker, top: YMap) -> None:
+    item = top.get("version")
+    if item is None:
+        check.problem(top.line or None, "version", "`version: 1` is required")
+    elif not (isinstance(item.value, YScalar) and item.value.tag == INT and item.value.value == 1):
+        shown = item.value.text if isinstance(item.value, YScalar) else kind(item.value)
+        check.problem(item.line, "version", f"must be 1 (the number), not {shown!r}; baker knows version 1")
+
+
+def _image(check: ManifestChecker, top: YMap) -> ImageSpec | None:
+    item = top.get("image")
+    if item is None:
+        check.problem(top.line or None, "image", "`image:` is required, with `from:` or `build:`")
+        return None
+    node = check.mapping(item.value, "image")
+    if node is None:
+        return None
+    check.known_keys(node, "image", IMAGE_KEYS)
+    base_item, build_item, tag_item = node.get("from"), node.get("build"), node.get("tag")
+    if (base_item is None) == (build_item is None):
+        how = "has both" if base_item else "needs one of"
+        check.problem(item.line, "image", f"{how} `from:` (a base image) and `build:` (build the app first)")
+    base = _image_ref(check, base_item, "image.from") if base_item else None
+    build = _build(check, build_item) if build_item else None
+    tags: list[str] = []
+    if tag_item is not None:
+        subs = (
+            [YItem(str(i), n.line, n) for i, n in enumerate(tag_item.value.items)]
+            if isinstance(tag_item.value, YSeq)
+            else [tag_item]
+        )
+        for i, sub in enumerate(subs):
+            path = f"image.tag[{i}]" if isinstance(tag_item.value, YSeq) else "image.tag"
+            ref = _image_ref(check, sub, path, what="an image reference (or a list of them)")
+            if ref:
+                tags.append(ref)
+    return ImageSpec(base=base, build=build, tags=tuple(tags))
+
+
+def _image_ref(
+    check: ManifestChecker, item: YItem, path: str, *, what: str = "an image reference"
+) -> str | None:
+    ref = check.text(item, path, what=what)
+    if ref is not None and (not ref or any(c.isspace() for c in ref)):
+        check.problem(item.line, path, f"{ref!r} is not an image reference (empty, or holds spaces)")
+        return None
+    return ref
+
+
+def _build(check: ManifestChecker, item: YItem) -> BuildSpec | None:
+    node = check.mapping(item.value, "image.build")
+    if node is None:
+        return None
+    check.known_keys(node, "image.build", BUILD_KEYS)
+    fields: dict[str, str | None] = {"context": ".", "dockerfile": "Dockerfile", "target": None}
+    for name in fields:
+        sub = node.get(name)
+        if sub is not None:
+            fields[name] = check.text(sub, f"image.build.{name}")
+    args: dict[str, str] = {}
+    args_item = node.get("args")
+    if args_item is not None:
+        args_node = check.mapping(args_item.value, "image.build.args", null_ok=True)
+        for arg in args_node.items if args_node else ():
+            value = check.text(arg, f"image.build.args.{arg.key}", what='text (write "" for empty)')
+            if value is not None:
+                args[arg.key] = value
+    return BuildSpec(
+        context=fields["context"] or ".",
+        dockerfile=fields["dockerfile"] or "Dockerfile",
+        target=fields["target"],
+        args=MappingProxyType(args),
+    )
+
+
+def _env(check: ManifestChecker, top: YMap, credentials: Mapping[str, CredentialSpec]) -> list[EnvEntry]:
+    item = top.get("env")
+    if item is None:
+        check.problem(top.line or None, "env", "`env:` is required (the variables to bake)")
+        return []
+    node = check.mapping(item.value, "env", null_ok=True)
+    if node is None:
+        return []
+    if not node.items:
+        check.warnings.append("env: is empty; the image gets no variables from baker")
+    entries = []
+    for var in node.items:
+        path = f"env.{var.key}"
+        name_ok = bool(ENV_NAME_RE.fullmatch(var.key))
+        if not name_ok:
+            check.problem(
+                var.line,
+                path,
+                f"{var.key!r} is not an env var name (a letter or '_', then letters, digits or '_')",
+            )
+        source = _source(check, var, path, credentials)
+        if source is not None and name_ok:
+            entries.append(EnvEntry(var.key, source, var.line))
+    return entries
+
+
+def _source(
+    check: ManifestChecker, var: YItem, path: str, credentials: Mapping[str, CredentialSpec]
+) -> Source | None:
+    value = var.value
+    if isinstance(value, YMap):
+        return _reference(check, var, value, path, credentials)
+    if isinstance(value, YScalar) and value.tag != NULL:
+        if _INTERPOLATION_LIKE.search(value.text):
+            check.warnings.append(
+                f"{path}: baker does not expand ${{NAME}} in env values (only in credentials); "
+                "the text is baked exactly as written"
+            )
+        return Literal(value.text)
+    check.problem(
+        var.line,
+        path,
+        f'must be text or a mapping with `secret:`, not {kind(value)} (write "" for an empty value)',
+    )
+    return None
+
+
+def _reference(
+    check: ManifestChecker, var: YItem, node: YMap, path: str, credentials: Mapping[str, CredentialSpec]
+) -> SecretRef | None:
+    check.known_keys(node, path, REFERENCE_KEYS)
+    ok = True
+    parsed = None
+    secret_item = node.get("secret")
+    if secret_item is None:
+        check.problem(var.line, f"{path}.secret", "a reference needs `secret: NAME` (or `NAME#json_key`)")
+        ok = False
+    else:
+        written = check.text(secret_item, f"{path}.secret", what="a secret name")
+        try:
+            parsed = parse_reference(written) if written is not None else None
+        except ReferenceError as exc:
+            check.problem(secret_item.line, f"{path}.secret", str(exc))
+        ok = ok and parsed is not None
+
+    version = None
+    version_item = node.get("version")
+    if version_item is not None:
+        text = check.text(version_item, f"{path}.version", what="a version id")
+        try:
+            version = parse_version(text) if text is not None else None
+        except ReferenceError as exc:
+            check.problem(version_item.line, f"{path}.version", str(exc))
+        ok = ok and version is not None
+
+    credential = _choose_credential(check, var, node, path, credentials)
+    if not ok or parsed is None or credential is None:
+        return None
+    return SecretRef(parsed.written, parsed.name, parsed.key, version, credential)
+
+
+def _choose_credential(
+    check: ManifestChecker, var: YItem, node: YMap, path: str, credentials: Mapping[str, CredentialSpec]
+) -> str | None:
+    item = node.get("credential")
+    if item is not None:
+        name = check.text(item, f"{path}.credential", what="a credential name")
+        if name is None or name in credentials or name in check.broken:
+            return name if name in credentials else None
+        close = difflib.get_close_matches(name, list(credentials), n=1, cutoff=0.6)
+        known = ", ".join(credentials) or "none"
+        hint = f"did you mean {close[0]!r}?" if close else f"the manifest defines: {known}"
+        check.problem(item.line, f"{path}.credential", f"no credential named {name!r}; {hint}")
+        return None
+    defaults = [c.name for c in credentials.values() if c.is_default]
+    if len(defaults) == 1:
+        return defaults[0]
+    if not credentials:
+        why = "the manifest defines no `credentials:`"
+    elif not defaults:
+        why = "no credential is marked `default: true`"
+    else:
+        why = f"{len(defaults)} credentials are marked `default: true` ({', '.join(defaults)})"
+    check.problem(
+        var.line,
+        path,
+        f"names no credential and {why} (no-credential): add `credential: NAME`, or mark exactly one "
+        "credential `default: true`",
+    )
+    return None

@@ -1,0 +1,242 @@
+"""The `credentials:` block of a manifest: provider, vault URL, `${NAME}` interpolation, the
+AZURE_* fallbacks, the refusal of literal client secrets, and what to do about unset variables
+(a problem when the credential is used, a warning when not).  Part of `baker.manifest`; split out
+only to keep modules small.  Imports neither azure nor docker.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from baker.errors import ManifestError, Problem
+from baker.model import CredentialSpec, EnvEntry, Manifest, SecretRef
+from baker.providers import REGISTRY
+from baker.secret import REDACTOR, Secret
+from baker.yamlload import BOOL, Checker, YItem, YMap, YScalar
+
+CREDENTIAL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+CREDENTIAL_KEYS = (
+    "provider",
+    "vault_url",
+    "tenant_id",
+    "client_id",
+    "client_secret",
+    "authority_host",
+    "default",
+)
+FALLBACK_VARS = {
+    "tenant_id": "AZURE_TENANT_ID",
+    "client_id": "AZURE_CLIENT_ID",
+    "client_secret": "AZURE_CLIENT_SECRET",
+}
+
+
+@dataclass(frozen=True)
+class _Unset:
+    var: str
+    key: str
+    line: int
+    fallback: bool  # the field was left out and the AZURE_* variable is unset
+
+
+class ManifestChecker(Checker):
+    """A Checker that also knows the environment and which credential variables are unset."""
+
+    def __init__(self, file: str, environ: Mapping[str, str]) -> None:
+        super().__init__(file)
+        self.environ = environ
+        self.unset: dict[str, list[_Unset]] = {}
+        # Credentials too broken to build: references naming them are not reported a second time.
+        self.broken: set[str] = set()
+
+
+def parse_credentials(check: ManifestChecker, top: YMap) -> dict[str, CredentialSpec]:
+    item = top.get("credentials")
+    node = check.mapping(item.value, "credentials", null_ok=True) if item else None
+    out: dict[str, CredentialSpec] = {}
+    for cred in node.items if node else ():
+        spec = _credential(check, cred)
+        if spec is not None:
+            out[spec.name] = spec
+    defaults = [c for c in out.values() if c.is_default]
+    if len(defaults) > 1:
+        names = ", ".join(c.name for c in defaults)
+        check.problem(
+            defaults[1].line,
+            f"credentials.{defaults[1].name}.default",
+            f"{len(defaults)} credentials are marked `default: true` ({names}); "
+            "mark exactly one (no-credential)",
+        )
+    return out
+
+
+def _credential(check: ManifestChecker, item: YItem) -> CredentialSpec | None:
+    name, path = item.key, f"credentials.{item.key}"
+    if not CREDENTIAL_NAME_RE.fullmatch(name):
+        check.problem(
+            item.line, path, f"{name!r} is not a credential name (letters, digits, '-', '_', '.'; up to 64)"
+        )
+    node = check.mapping(item.value, path)
+    if node is None:
+        check.broken.add(name)
+        return None
+    check.known_keys(node, path, CREDENTIAL_KEYS)
+
+    provider = ""
+    provider_item = node.get("provider")
+    if provider_item is None:
+        check.problem(item.line, f"{path}.provider", "is required (known: " + ", ".join(REGISTRY) + ")")
+    else:
+        provider = check.text(provider_item, f"{path}.provider") or ""
+        if provider and provider not in REGISTRY:
+            close = difflib.get_close_matches(provider, list(REGISTRY), n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(REGISTRY)
+            check.problem(provider_item.line, f"{path}.provider", f"unknown provider {provider!r}; {hint}")
+
+    vault_url = ""
+    url_item = node.get("vault_url")
+    if url_item is None:
+        check.problem(item.line, f"{path}.vault_url", "is required (like https://my-vault.vault.azure.net)")
+    else:
+        vault_url = check.https_url(url_item, f"{path}.vault_url", origin_only=True) or ""
+
+    tenant_id = _field(check, node, item, "tenant_id")
+    client_id = _field(check, node, item, "client_id")
+    secret_text = _field(check, node, item, "client_secret")
+    client_secret = None
+    if secret_text is not None:
+        client_secret = Secret(secret_text)
+        REDACTOR.register(client_secret, label=name)
+        if secret_text != secret_text.strip():
+            check.warnings.append(
+                f"{path}.client_secret: the value starts or ends with whitespace (a newline from a file?); "
+                "Entra would answer invalid-client-secret"
+            )
+        elif _GUID.fullmatch(secret_text):
+            check.warnings.append(
+                f"{path}.client_secret: the value looks like a secret ID (a GUID), not the secret's value; "
+                "Entra would answer invalid-client-secret"
+            )
+
+    authority_host = check.environ.get("AZURE_AUTHORITY_HOST") or None
+    authority_item = node.get("authority_host")
+    if authority_item is not None:
+        authority_host = check.https_url(authority_item, f"{path}.authority_host", origin_only=False)
+
+    is_default = False
+    default_item = node.get("default")
+    if default_item is not None:
+        value = default_item.value
+        if isinstance(value, YScalar) and value.tag == BOOL:
+            is_default = bool(value.value)
+        else:
+            check.problem(default_item.line, f"{path}.default", "must be true or false (unquoted)")
+
+    return CredentialSpec(
+        name=name,
+        provider=provider,
+        vault_url=vault_url,
+        tenant_id=tenant_id,
+        client_id=client_id,
+        client_secret=client_secret,
+        is_default=is_default,
+        line=item.line,
+        authority_host=authority_host,
+        unset_vars=tuple(u.var for u in check.unset.get(name, ())),
+    )
+
+
+def _field(check: ManifestChecker, node: YMap, cred: YItem, field: str) -> str | None:
+    """tenant_id / client_id / client_secret after `${NAME}` and the AZURE_* fallback."""
+    path = f"credentials.{cred.key}.{field}"
+    item = node.get(field)
+    if item is None:
+        var, line, fallback = FALLBACK_VARS[field], cred.line, True
+    else:
+        text = check.text(item, path, what="text or ${NAME}")
+        if text is None:
+            return None
+        match = _INTERPOLATION.fullmatch(text)
+        if match is None:
+            if field == "client_secret":
+                # It may be real: mask it from here on, and never echo it.
+                REDACTOR.register(text, label=cred.key)
+                check.problem(
+                    item.line,
+                    path,
+                    "a literal client secret is refused (manifests live in git): write "
+                    "`client_secret: ${SOME_VAR}` and set SOME_VAR in the environment, or leave the "
+                    "line out to use AZURE_CLIENT_SECRET",
+                )
+                return None
+            if "${" in text:
+                check.problem(item.line, path, "`${NAME}` must be the whole value (no text around it)")
+                return None
+            return text
+        var, line, fallback = match[1], item.line, False
+    value = check.environ.get(var) or None
+    if value is None:
+        check.unset.setdefault(cred.key, []).append(_Unset(var, path, line, fallback))
+    return value
+
+
+def check_unset_vars(
+    check: ManifestChecker, credentials: Mapping[str, CredentialSpec], env: list[EnvEntry]
+) -> None:
+    users: dict[str, list[str]] = {}
+    for entry in env:
+        if isinstance(entry.source, SecretRef):
+            users.setdefault(entry.source.credential, []).append(entry.name)
+    for name, unsets in check.unset.items():
+        if name not in credentials:
+            continue
+        if name in users:
+            names = users[name]
+            used_by = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            for u in unsets:
+                field = u.key.rsplit(".", 1)[-1]
+                what = (
+                    f"{field} is left out, so baker reads {u.var}, which is not set"
+                    if u.fallback
+                    else f"environment variable {u.var} is not set"
+                )
+                check.problem(u.line, u.key, f"{what}; credential {name!r} is used by {used_by}")
+        else:
+            names_text = ", ".join(u.var for u in unsets)
+            check.warnings.append(
+                f"credentials.{name}: {names_text} not set; fine while no env var uses credential "
+                f"{name!r}, but commands that name it will fail"
+            )
+
+
+def require_credentials(manifest: Manifest, names: Iterable[str]) -> None:
+    """Raise `ManifestError` when a credential named on the command line is unknown, or has an
+    unset `${NAME}` / AZURE_* variable (load() only warned about those while it was unused)."""
+    problems = []
+    for name in names:
+        cred = manifest.credentials.get(name)
+        if cred is None:
+            close = difflib.get_close_matches(name, list(manifest.credentials), n=1, cutoff=0.6)
+            known = ", ".join(manifest.credentials) or "none"
+            hint = f"did you mean {close[0]!r}?" if close else f"the manifest defines: {known}"
+            problems.append(
+                Problem(manifest.path, None, f"credentials.{name}", f"no such credential; {hint}")
+            )
+        elif cred.unset_vars:
+            plural = "s" if len(cred.unset_vars) > 1 else ""
+            problems.append(
+                Problem(
+                    manifest.path,
+                    cred.line,
+                    f"credentials.{name}",
+                    f"environment variable{plural} {', '.join(cred.unset_vars)} not set; "
+                    f"credential {name!r} needs {'them' if plural else 'it'}",
+                )
+            )
+    if problems:
+        raise ManifestError(problems)

@@ -1,0 +1,285 @@
+"""YAML -> a small located tree: every mapping key and value keeps its line, duplicate keys are
+problems (PyYAML silently keeps the last one), and nothing is constructed but plain scalars.
+
+Only `baker.manifest` uses this.  yaml's own exceptions never leave this module: a syntax error
+becomes one `Problem` with its line.
+
+Decisions worth knowing:
+- Keys are taken as their source text (`on:` is the key "on", `1:` the key "1").
+- Anchors, aliases and merge keys (`<<: *base`) work as YAML defines them; keys written in the
+  mapping itself win over merged ones, and a key written twice is still a duplicate.  Alias
+  expansion is capped (`MAX_NODES`) so a "billion laughs" file is a problem, not a hang.
+- Only the core tags are allowed; `!!python/...` and other application tags are problems.
+"""
+
+from __future__ import annotations
+
+import difflib
+import urllib.parse
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import yaml
+
+from baker.errors import Problem
+
+MAX_NODES = 100_000
+
+_T = "tag:yaml.org,2002:"
+STR, NULL, BOOL, INT, FLOAT, TIMESTAMP = (
+    _T + t for t in ("str", "null", "bool", "int", "float", "timestamp")
+)
+_SCALAR_TAGS = {STR, NULL, BOOL, INT, FLOAT, TIMESTAMP}
+_MAP, _SEQ, _MERGE = _T + "map", _T + "seq", _T + "merge"
+
+
+@dataclass(frozen=True)
+class YScalar:
+    line: int
+    tag: str  # one of the core scalar tags above
+    value: object  # str / None / bool / int / float / datetime, as YAML 1.1 reads it
+    text: str  # the scalar's text as written (quotes removed, escapes applied)
+
+
+@dataclass(frozen=True)
+class YItem:
+    key: str
+    line: int
+    value: YNode
+
+
+@dataclass(frozen=True)
+class YMap:
+    line: int
+    items: tuple[YItem, ...]
+
+    def get(self, key: str) -> YItem | None:
+        for item in self.items:
+            if item.key == key:
+                return item
+        return None
+
+
+@dataclass(frozen=True)
+class YSeq:
+    line: int
+    items: tuple[YNode, ...]
+
+
+YNode: TypeAlias = YScalar | YMap | YSeq
+
+
+def kind(node: YNode) -> str:
+    """How a node reads in a message: 'a mapping', 'a list', 'null', 'a number', ..."""
+    if isinstance(node, YMap):
+        return "a mapping"
+    if isinstance(node, YSeq):
+        return "a list"
+    return {
+        NULL: "empty (null)",
+        BOOL: "a boolean",
+        INT: "a number",
+        FLOAT: "a number",
+        TIMESTAMP: "a date",
+    }.get(node.tag, "text")
+
+
+def join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader used only to compose nodes and construct plain scalars; mapping construction
+    (where duplicates vanish) is done by `_Walker` instead."""
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Walker:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+        self._loader = _Loader("")
+        self._count = 0
+        self._stack: set[int] = set()
+
+    def problem(self, line: int | None, key: str, message: str) -> None:
+        self.problems.append(Problem(self.file, line, key, message))
+
+    def walk(self, node: yaml.Node, path: str) -> YNode:
+        self._count += 1
+        if self._count > MAX_NODES:
+            raise _TooLarge
+        line = node.start_mark.line + 1
+        if id(node) in self._stack:
+            self.problem(line, path, "a YAML alias refers to itself")
+            return YScalar(line, STR, "", "")  # a placeholder that raises no second problem
+        self._stack.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path, line)
+            if isinstance(node, yaml.SequenceNode):
+                if node.tag != _SEQ:
+                    self.problem(line, path, f"the YAML tag {node.tag!r} is not supported")
+                return YSeq(line, tuple(self.walk(n, f"{path}[{i}]") for i, n in enumerate(node.value)))
+            return self._scalar(node, path, line)
+        finally:
+            self._stack.discard(id(node))
+
+    def _scalar(self, node: yaml.Node, path: str, line: int) -> YScalar:
+        text = str(node.value)
+        if node.tag not in _SCALAR_TAGS:
+            self.problem(line, path, f"the YAML tag {node.tag!r} is not supported")
+            return YScalar(line, STR, text, text)
+        try:
+            value = self._loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError):  # e.g. a date like 2024-13-45
+            return YScalar(line, STR, text, text)
+        return YScalar(line, node.tag, value, text)
+
+    def _mapping(self, node: yaml.MappingNode, path: str, line: int) -> YMap:
+        if node.tag != _MAP:
+            self.problem(line, path, f"the YAML tag {node.tag!r} is not supported")
+        explicit: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE:
+                key = str(key_node.value)
+                key_line = key_node.start_mark.line + 1
+                if key in explicit:
+                    self.problem(
+                        key_line,
+                        join(path, key),
+                        f"duplicate key {key!r} (first on line {explicit[key]}); YAML would silently "
+                        "keep only the last one",
+                    )
+                else:
+                    explicit[key] = key_line
+        items: list[YItem] = []
+        taken: set[str] = set()
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problem(key_line, path, "a key must be plain text, not a mapping or a list")
+                continue
+            if key_node.tag == _MERGE:
+                for merged in self._merged(value_node, path):
+                    if merged.key not in explicit and merged.key not in taken:
+                        taken.add(merged.key)
+                        items.append(merged)
+                continue
+            key = str(key_node.value)
+            if key in taken:
+                continue  # the duplicate was reported above
+            taken.add(key)
+            items.append(YItem(key, key_line, self.walk(value_node, join(path, key))))
+        return YMap(line, tuple(items))
+
+    def _merged(self, value_node: yaml.Node, path: str) -> list[YItem]:
+        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        items: list[YItem] = []
+        for source in sources:
+            walked = self.walk(source, path)
+            if not isinstance(walked, YMap):
+                self.problem(walked.line, path, "`<<` merges only mappings")
+                continue
+            items.extend(item for item in walked.items if item.key not in {i.key for i in items})
+        return items
+
+
+class Checker:
+    """Collects problems while checking a located tree's shape; never stops at the first."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+
+    def problem(self, line: int | None, key: str, message: str) -> None:
+        self.problems.append(Problem(self.file, line, key, message))
+
+    # --- shapes ---------------------------------------------------------------------------------
+
+    def mapping(self, node: YNode | None, key: str, *, null_ok: bool = False) -> YMap | None:
+        if isinstance(node, YMap):
+            return node
+        if node is None or (null_ok and isinstance(node, YScalar) and node.tag == NULL):
+            return YMap(node.line if node else 0, ())
+        self.problem(node.line, key, f"must be a mapping, not {kind(node)}")
+        return None
+
+    def known_keys(self, node: YMap, path: str, allowed: tuple[str, ...]) -> None:
+        for item in node.items:
+            if item.key not in allowed:
+                close = difflib.get_close_matches(item.key, allowed, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}?" if close else "allowed here: " + ", ".join(allowed)
+                self.problem(item.line, join(path, item.key), f"unknown key {item.key!r}; {hint}")
+
+    def text(self, item: YItem, path: str, *, what: str = "text") -> str | None:
+        """A scalar as the text written (see the module docstring); None after a problem."""
+        node = item.value
+        if not isinstance(node, YScalar) or node.tag == NULL:
+            self.problem(item.line, path, f"must be {what}, not {kind(node)}")
+            return None
+        return node.text
+
+    def https_url(self, item: YItem, path: str, *, origin_only: bool) -> str | None:
+        url = self.text(item, path, what="an https:// URL")
+        if url is None:
+            return None
+        if "${" in url:
+            self.problem(item.line, path, "takes a literal URL (no ${NAME})")
+            return None
+        try:
+            parts = urllib.parse.urlsplit(url)
+            parts.port  # noqa: B018  (raises ValueError on a bad port)
+        except ValueError:
+            self.problem(item.line, path, f"{url!r} is not a valid URL")
+            return None
+        why = None
+        if parts.scheme != "https":
+            why = "must start with https://"
+        elif not parts.hostname:
+            why = "has no host"
+        elif parts.username is not None or parts.password is not None:
+            why = "may not hold a user name or password"
+        elif parts.query or parts.fragment:
+            why = "may not hold a query or fragment"
+        elif origin_only and parts.path not in ("", "/"):
+            why = "must be the vault's address alone (no path: baker adds /secrets/...)"
+        if why:
+            example = " (like https://my-vault.vault.azure.net)" if origin_only else ""
+            self.problem(item.line, path, f"{url!r} {why}{example}")
+            return None
+        return url
+
+
+def load_tree(text: str, file: str) -> tuple[YNode | None, list[Problem]]:
+    """The located tree of one YAML document (None when empty), and every problem found."""
+    try:
+        loader = _Loader(text)  # the reader refuses non-printable characters right here
+    except yaml.reader.ReaderError as exc:
+        char = exc.character
+        shown = f"#x{char:04x}" if isinstance(char, int) else repr(char)
+        at = text[: exc.position].count("\n") + 1
+        return None, [Problem(file, at, "", f"a character YAML does not allow ({shown})")]
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        what = " ".join(part for part in (exc.context, exc.problem) if part)
+        return None, [Problem(file, line, "", f"YAML syntax error: {what}")]
+    except yaml.YAMLError as exc:  # anything else yaml may raise: keep the type, not the text
+        return None, [Problem(file, None, "", f"not readable as YAML ({type(exc).__name__})")]
+    finally:
+        loader.dispose()
+    if node is None:
+        return None, []
+    walker = _Walker(file)
+    try:
+        tree = walker.walk(node, "")
+    except _TooLarge:
+        return None, [Problem(file, None, "", f"the YAML expands to more than {MAX_NODES} nodes (aliases?)")]
+    return tree, walker.problems
