@@ -34,10 +34,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on bad usage, as the SPEC wants; keep its message on stderr."""
-
-
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -61,7 +57,8 @@ def _common() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = _Parser(
+    # argparse itself exits 2 on bad usage, which is the SPEC's code for it.
+    parser = argparse.ArgumentParser(
         prog="baker",
         description="Bake Azure Key Vault secrets into container images.",
         parents=[common],
@@ -101,7 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8443, help="port (default 8443; 0 picks a free one)")
     p.add_argument(
-        "--state-dir", type=Path, default=None, metavar="DIR", help="where to keep the CA (default: a temp dir)"
+        "--state-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where to keep the CA (default: a temp dir)",
     )
     return parser
 

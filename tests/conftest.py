@@ -58,3 +58,13 @@ def _no_real_cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for var in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_AUTHORITY_HOST"):
         monkeypatch.delenv(var, raising=False)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redactor() -> Iterator[None]:
+    """Each test starts with an empty process-wide Redactor, so a leak test can never pass because an
+    earlier test happened to register the same value."""
+    from baker.secret import REDACTOR
+
+    REDACTOR.__init__()  # type: ignore[misc]
+    yield

@@ -1,0 +1,71 @@
+"""`baker check --image REF`: is a re-bake due?
+
+Reads the image's provenance record (from the local engine, else from its registry without
+pulling), asks Key Vault for each secret's current metadata (never a value), and compares them
+with the manifest (see `baker.staleness` for the statuses and what each means).
+
+Exit codes: 0 fresh; 3 a re-bake is due (rotated, added, removed, changed); 1 when a secret
+needs a person first (deleted, disabled, expired: a re-bake alone cannot help), or on any failure.
+In `--json` mode stdout holds `{"stale": bool, "entries": [...]}` for 0, 3 and that 1 alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from baker import manifest as manifest_module
+from baker.errors import EXIT_FAILURE, EXIT_OK, EXIT_STALE
+from baker.output import Output
+from baker.staleness import BakedImage, CheckReport, OpenProvider, evaluate
+
+_MARK = {
+    "rotated": "!",
+    "added": "+",
+    "removed": "-",
+    "changed": "~",
+    "deleted": "x",
+    "disabled": "x",
+    "expired": "x",
+}
+
+
+def check(
+    *,
+    out: Output,
+    file: Path,
+    image: str,
+    open_provider: OpenProvider | None = None,
+    baked: BakedImage | None = None,
+) -> int:
+    """`open_provider` and `baked` are seams for tests; by default the real provider and image."""
+    manifest = manifest_module.load(file)
+    for warning in manifest.warnings:
+        out.warn(warning)
+    record, report = evaluate(manifest, image, open_provider=open_provider, baked=baked)
+    _print(out, record, report)
+    out.result(report.to_json())
+    if report.attention:
+        return EXIT_FAILURE
+    return EXIT_STALE if report.stale else EXIT_OK
+
+
+def _print(out: Output, record: BakedImage, report: CheckReport) -> None:
+    where = "local engine" if record.where == "local" else "registry"
+    ident = f" ({record.id[:19]})" if record.id else ""
+    out.info(f"image {record.ref}{ident}, read from the {where}")
+    width = max((len(e.env) for e in report.entries), default=3)
+    for entry in report.entries:
+        mark = _MARK.get(entry.status, " ")
+        detail = f"  {entry.detail}" if entry.detail else ""
+        out.info(f"{mark} {entry.env:<{width}}  {entry.status:<8}{detail}")
+    for entry in report.entries:
+        if entry.status == "expiring":
+            out.warn(f"{entry.env}: the secret {entry.detail}; rotate it in Key Vault, then re-bake")
+    if report.attention:
+        names = ", ".join(f"{e.env} ({e.status})" for e in report.attention)
+        out.info(f"attention: {names}: fix these in Key Vault (enable, restore or rotate), then re-bake")
+    elif report.stale:
+        due = [e.env for e in report.entries if e.status in {"rotated", "added", "removed", "changed"}]
+        out.info(f"re-bake due: {', '.join(due)} (run `baker build`)")
+    else:
+        out.info("up to date: no re-bake needed")

@@ -1,0 +1,301 @@
+"""Read an image's config (labels, Env) straight from its registry, without pulling it.
+
+`check` runs in CI on fresh runners where the baked image is not local; pulling gigabytes of
+layers to read one label would be absurd.  The Registry HTTP API v2 gives the manifest (an OCI or
+Docker v2 manifest, or an index/list of them: linux on this machine's architecture is picked,
+else amd64, else the only one) and then the config blob, which holds the labels.
+
+Auth is the registry token dance: a 401 carries `WWW-Authenticate: Bearer realm=...,service=...,
+scope=...`; the token comes from the realm, with the user's `docker login` credentials
+(`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, `auths` entries) when there are any,
+anonymously otherwise.  A `Basic` challenge is answered with the same credentials.  Loopback
+registries (`localhost`, `*.localhost`, 127.0.0.0/8, ::1) are spoken to over plain http, as the
+Docker engine treats them as insecure by default; every other over https.
+
+Uses `requests` only; never docker.  Failures become `ImageError`; a registry that says the
+image or repository does not exist gives None.  Registry passwords are registered with the
+Redactor the moment they are read.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import json
+import os
+import platform
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from baker.errors import ImageError
+from baker.secret import REDACTOR, Secret
+
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
+LIST_TYPES = MANIFEST_TYPES[:2]
+TIMEOUT = 30
+_DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io"}
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    host: str  # as written: registry.example.com, localhost:5000
+    repository: str
+    reference: str  # tag or digest
+
+    @property
+    def api_host(self) -> str:
+        return "registry-1.docker.io" if self.host in _DOCKER_HUB else self.host
+
+    @property
+    def base_url(self) -> str:
+        return f"{'http' if is_loopback(self.host) else 'https'}://{self.api_host}/v2/{self.repository}"
+
+
+@dataclass(frozen=True)
+class RemoteImage:
+    digest: str  # the config blob's digest: the image id a pull would give
+    labels: dict[str, str]
+    env: tuple[str, ...]
+
+
+def names_registry(ref: str) -> bool:
+    """Whether `ref` starts with a registry host (`host.domain/`, `host:port/`, `localhost/`)."""
+    first, sep, _ = ref.partition("/")
+    return bool(sep) and ("." in first or ":" in first or first == "localhost")
+
+
+def is_loopback(host: str) -> bool:
+    name = host
+    if name.startswith("["):
+        name = name[1 : name.index("]")]
+    elif name.count(":") == 1:
+        name = name.partition(":")[0]
+    name = name.lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_ref(ref: str) -> ImageRef:
+    if not names_registry(ref):
+        raise ImageError(f"{ref!r} names no registry host")
+    host, _, rest = ref.partition("/")
+    if "@" in rest:
+        repository, _, reference = rest.partition("@")
+        repository = repository.rsplit(":", 1)[0] if ":" in repository else repository
+    elif ":" in rest.rsplit("/", 1)[-1]:
+        repository, _, reference = rest.rpartition(":")
+    else:
+        repository, reference = rest, "latest"
+    if host in _DOCKER_HUB and "/" not in repository:
+        repository = f"library/{repository}"
+    if not repository or not reference:
+        raise ImageError(f"{ref!r} is not an image reference")
+    return ImageRef(host, repository, reference)
+
+
+# --- credentials ----------------------------------------------------------------------------------
+
+
+def _config_path() -> Path:
+    base = os.environ.get("DOCKER_CONFIG")
+    return (Path(base) if base else Path.home() / ".docker") / "config.json"
+
+
+def _auth_host(key: str) -> str:
+    key = re.sub(r"^[a-z]+://", "", key.strip())
+    host = key.split("/", 1)[0]
+    return "docker.io" if host in _DOCKER_HUB else host
+
+
+def credentials_for(host: str) -> tuple[str, Secret] | None:
+    """(user, password) from the docker config's `auths` for `host`, if the user logged in."""
+    try:
+        document = json.loads(_config_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    auths = document.get("auths") if isinstance(document, dict) else None
+    if not isinstance(auths, dict):
+        return None
+    wanted = "docker.io" if host in _DOCKER_HUB else host
+    for key, entry in auths.items():
+        if _auth_host(key) != wanted or not isinstance(entry, dict):
+            continue
+        encoded = entry.get("auth")
+        if isinstance(encoded, str) and encoded:
+            try:
+                user, _, password = base64.b64decode(encoded).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                continue
+        else:
+            user, password = entry.get("username") or "", entry.get("password") or ""
+        if user and password:
+            REDACTOR.register(password, label=f"registry password for {host}")
+            return user, Secret(password)
+    return None
+
+
+def _challenge(header: str) -> tuple[str, dict[str, str]]:
+    scheme, _, params = header.strip().partition(" ")
+    return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', params))
+
+
+# --- the API --------------------------------------------------------------------------------------
+
+
+class _Client:
+    def __init__(self, ref: ImageRef) -> None:
+        self.ref = ref
+        self.session = requests.Session()
+        self.auth_header: str | None = None
+        self.creds = credentials_for(ref.host)
+
+    def get(self, url: str, accept: str) -> requests.Response:
+        response = self._send(url, accept)
+        if response.status_code == 401 and self.auth_header is None:
+            self._authenticate(response)
+            response = self._send(url, accept)
+        return response
+
+    def _send(self, url: str, accept: str) -> requests.Response:
+        headers = {"Accept": accept}
+        if self.auth_header:
+            headers["Authorization"] = self.auth_header
+        try:
+            return self.session.get(url, headers=headers, timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            raise ImageError(
+                f"cannot reach the registry {self.ref.host} ({type(exc).__name__})",
+                hint="check the registry host in the image reference and the network",
+            ) from None
+
+    def _authenticate(self, response: requests.Response) -> None:
+        scheme, params = _challenge(response.headers.get("WWW-Authenticate", ""))
+        basic = None
+        if self.creds is not None:
+            user, password = self.creds
+            raw = f"{user}:{password.reveal()}".encode()
+            basic = "Basic " + base64.b64encode(raw).decode()
+        if scheme == "basic":
+            if basic is None:
+                raise self._denied()
+            self.auth_header = basic
+            return
+        if scheme != "bearer" or "realm" not in params:
+            raise self._denied()
+        query = {k: v for k, v in params.items() if k in {"service", "scope"}}
+        query.setdefault("scope", f"repository:{self.ref.repository}:pull")
+        headers = {"Authorization": basic} if basic else {}
+        try:
+            answer = self.session.get(params["realm"], params=query, headers=headers, timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            raise ImageError(f"cannot reach the registry's token service ({type(exc).__name__})") from None
+        if answer.status_code != 200:
+            raise self._denied(answer.status_code)
+        body = _json(answer, "token")
+        token = body.get("token") or body.get("access_token")
+        if not isinstance(token, str):
+            raise ImageError(f"the registry {self.ref.host} gave no token")
+        REDACTOR.register(token, label="registry token")
+        self.auth_header = f"Bearer {token}"
+
+    def _denied(self, status: int = 401) -> ImageError:
+        login = "" if self.creds else " (no `docker login` credentials found for it)"
+        return ImageError(
+            f"the registry {self.ref.host} refused access to {self.ref.repository} (HTTP {status}){login}",
+            hint=f"run `docker login {self.ref.host}` with an account that may pull the image",
+        )
+
+
+def _json(response: requests.Response, what: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ImageError(f"the registry answered a {what} request with something that is not a JSON object")
+    return body
+
+
+def _architecture() -> str:
+    machine = platform.machine().lower()
+    return {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+
+
+def _pick(manifests: list[Any]) -> str:
+    candidates = [
+        m
+        for m in manifests
+        if isinstance(m, dict)
+        and isinstance(m.get("digest"), str)
+        and m.get("platform", {}).get("os") != "unknown"
+    ]
+    for arch in (_architecture(), "amd64"):
+        for m in candidates:
+            plat = m.get("platform", {})
+            if plat.get("os") == "linux" and plat.get("architecture") == arch:
+                return str(m["digest"])
+    if len(candidates) == 1:
+        return str(candidates[0]["digest"])
+    raise ImageError("the image index holds no linux image for this machine or linux/amd64")
+
+
+def fetch_config(ref: str) -> RemoteImage | None:
+    """The image config of `ref` from its registry; None when the registry has no such image."""
+    image = parse_ref(ref)
+    client = _Client(image)
+    accept = ", ".join(MANIFEST_TYPES)
+    reference = image.reference
+    for _ in range(2):  # an index, then the manifest it points at
+        response = client.get(f"{image.base_url}/manifests/{reference}", accept)
+        if response.status_code == 404:
+            return None
+        if response.status_code == 401 or response.status_code == 403:
+            raise client._denied(response.status_code)
+        if response.status_code != 200:
+            raise ImageError(f"the registry {image.host} answered HTTP {response.status_code} for {ref}")
+        manifest = _json(response, "manifest")
+        media_type = manifest.get("mediaType") or response.headers.get("Content-Type", "").split(";")[0]
+        if media_type in LIST_TYPES or "manifests" in manifest:
+            reference = _pick(list(manifest.get("manifests") or []))
+            continue
+        config = manifest.get("config")
+        if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
+            raise ImageError(f"the registry's manifest for {ref} names no config blob")
+        return _config(client, image, str(config["digest"]))
+    raise ImageError(f"the registry's index for {ref} points at another index")
+
+
+def _config(client: _Client, image: ImageRef, digest: str) -> RemoteImage:
+    response = client.get(f"{image.base_url}/blobs/{digest}", "application/json, */*")
+    if response.status_code != 200:
+        raise ImageError(
+            f"the registry {image.host} answered HTTP {response.status_code} for the image config"
+        )
+    algorithm, _, expected = digest.partition(":")
+    if algorithm == "sha256" and hashlib.sha256(response.content).hexdigest() != expected:
+        raise ImageError("the image config the registry sent does not match its digest")
+    body = _json(response, "config")
+    config = body.get("config") or {}
+    labels = config.get("Labels") or {}
+    env = config.get("Env") or []
+    if not isinstance(labels, dict) or not isinstance(env, list):
+        raise ImageError("the image config from the registry is malformed")
+    return RemoteImage(
+        digest=digest,
+        labels={str(k): str(v) for k, v in labels.items()},
+        env=tuple(str(item) for item in env),
+    )

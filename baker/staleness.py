@@ -1,0 +1,386 @@
+"""Is a re-bake due?  The comparison of an image's provenance record with the manifest and with
+Key Vault's current secret metadata.  `compare` is pure; `evaluate` gathers its inputs (the image's
+record, metadata from the providers) and imports docker/azure-facing modules only when called.
+
+Statuses (the SPEC's), per env var, in order of precedence for one that is in both:
+    changed   re-pointed: another credential, vault, secret, JSON key, pin, kind, or literal value
+    deleted   the secret (or pinned version) is not in the vault any more (secret-not-found)
+    disabled  the secret's current (or pinned) version is disabled
+    expired   the current (or pinned) version's expiry date has passed
+    rotated   Key Vault's current version differs from the baked one (never for pinned references)
+    expiring  the version expires within `expiring_days` (default 14)
+    pinned    a pinned reference, still served
+    current   the baked version is Key Vault's current one
+    literal   a literal, unchanged
+plus `added` (in the manifest, not in the image) and `removed` (in the image, not in the manifest).
+
+What counts as what (a choice made for a careful user):
+- `stale` (exit 3, "re-bake now") is rotated, added, removed, changed: a re-bake fixes them.
+- deleted, disabled, expired need a person before any re-bake can help (a re-bake of a deleted or
+  disabled secret fails; an expired one bakes the same expired value again): they make `check`
+  exit 1 ("attention"), after the full report, so a scheduled pipeline turns red.
+- expiring is a warning: nothing to re-bake yet, but the rotation is coming.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Literal
+
+from baker.errors import Diagnosis, EngineError, ImageError, ProviderError, ReferenceFailure, ResolutionFailed
+from baker.model import CredentialSpec, Manifest, SecretRef
+from baker.model import Literal as LiteralSource
+from baker.provenance import LABEL, Origin, from_label
+from baker.providers.base import Provider, SecretProperties
+
+if TYPE_CHECKING:
+    from baker.output import Output
+
+Status = Literal[
+    "current",
+    "rotated",
+    "pinned",
+    "literal",
+    "disabled",
+    "deleted",
+    "expired",
+    "expiring",
+    "added",
+    "removed",
+    "changed",
+]
+FetchKey = tuple[str, str, "str | None"]
+
+REBAKE: frozenset[str] = frozenset({"rotated", "added", "removed", "changed"})
+ATTENTION: frozenset[str] = frozenset({"deleted", "disabled", "expired"})
+DEFAULT_EXPIRING_DAYS = 14
+
+
+@dataclass(frozen=True)
+class CheckEntry:
+    env: str
+    status: Status
+    detail: str = ""
+    credential: str | None = None
+    secret: str | None = None
+    baked_version: str | None = None
+    current_version: str | None = None
+    expires_on: datetime | None = None
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"env": self.env, "status": self.status}
+        if self.detail:
+            out["detail"] = self.detail
+        for name in ("credential", "secret", "baked_version", "current_version"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.expires_on is not None:
+            out["expires_on"] = self.expires_on.isoformat()
+        return out
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    entries: tuple[CheckEntry, ...]
+
+    @property
+    def stale(self) -> bool:
+        """A re-bake is due (and would help)."""
+        return any(e.status in REBAKE for e in self.entries)
+
+    @property
+    def attention(self) -> tuple[CheckEntry, ...]:
+        """Entries a person must fix in Key Vault (a re-bake alone cannot)."""
+        return tuple(e for e in self.entries if e.status in ATTENTION)
+
+    def to_json(self) -> dict[str, object]:
+        return {"stale": self.stale, "entries": [e.to_json() for e in self.entries]}
+
+
+def short(version: str | None) -> str:
+    return "?" if not version else (version[:8] + "..." if len(version) > 8 else version)
+
+
+def wanted(manifest: Manifest, baked: tuple[Origin, ...]) -> dict[FetchKey, Origin]:
+    """The metadata `compare` needs: one fetch per distinct secret still pointed at as baked."""
+    by_env = {e.name: e for e in manifest.env}
+    keys: dict[FetchKey, Origin] = {}
+    for origin in baked:
+        entry = by_env.get(origin.env)
+        key = origin.fetch_key
+        if entry is None or key is None or _repointed(origin, entry.source, manifest):
+            continue
+        keys.setdefault(key, origin)
+    return keys
+
+
+def _repointed(origin: Origin, source: LiteralSource | SecretRef, manifest: Manifest) -> str | None:
+    """Why `source` no longer points where `origin` did (None when it still does).  Literal values
+    are compared elsewhere (against the image's Env)."""
+    if isinstance(source, LiteralSource):
+        return None if origin.kind == "literal" else "now a literal (was a secret)"
+    if origin.kind == "literal":
+        return f"now the secret {source.written} (was a literal)"
+    if origin.credential != source.credential:
+        return f"credential {origin.credential} -> {source.credential}"
+    spec = manifest.credentials.get(source.credential)
+    if (
+        spec is not None
+        and origin.vault_url is not None
+        and origin.vault_url.rstrip("/") != spec.vault_url.rstrip("/")
+    ):
+        return f"vault {origin.vault_url} -> {spec.vault_url}"
+    if (origin.secret or "").lower() != source.name.lower():
+        return f"secret {origin.secret} -> {source.name}"
+    if origin.key != source.key:
+        return f"JSON key {origin.key!r} -> {source.key!r}"
+    if origin.pinned != (source.version is not None):
+        return f"pinned to {short(source.version)}" if source.version else "no longer pinned"
+    if origin.pinned and (origin.version or "").lower() != (source.version or "").lower():
+        return f"pin {short(origin.version)} -> {short(source.version)}"
+    return None
+
+
+def compare(
+    manifest: Manifest,
+    baked: tuple[Origin, ...],
+    current: Mapping[FetchKey, SecretProperties | ProviderError],
+    baked_env: Mapping[str, str] | None,
+    *,
+    now: datetime | None = None,
+    expiring_days: int = DEFAULT_EXPIRING_DAYS,
+) -> CheckReport:
+    """One entry per env var: the manifest's, in its order, then those only the image has.
+
+    `current` maps each `wanted` fetch key to its metadata, or to the ProviderError its fetch
+    raised; secret-not-found and secret-disabled become statuses, any other error is raised (the
+    check cannot say anything true about that secret).  `baked_env` is the image's Env; without
+    it a literal's value cannot be compared and unchanged literals report `literal`.
+    """
+    moment = now or datetime.now(timezone.utc)
+    soon = moment + timedelta(days=expiring_days)
+    by_env = {o.env: o for o in baked}
+    entries: list[CheckEntry] = []
+    failures: list[ReferenceFailure] = []
+    for entry in manifest.env:
+        origin = by_env.get(entry.name)
+        source = entry.source
+        if origin is None:
+            entries.append(CheckEntry(entry.name, "added", "in the manifest, not in the image"))
+            continue
+        why = _repointed(origin, source, manifest)
+        if why is not None:
+            entries.append(
+                CheckEntry(entry.name, "changed", why, origin.credential, origin.secret, origin.version)
+            )
+        elif isinstance(source, LiteralSource):
+            entries.append(_literal(entry.name, source, baked_env))
+        else:
+            key = origin.fetch_key
+            assert key is not None  # a secret origin that still points as the manifest does
+            checked = _secret(origin, current[key], moment, soon)
+            if isinstance(checked, ProviderError):
+                failures.append(ReferenceFailure(entry.name, checked))
+            else:
+                entries.append(checked)
+    in_manifest = {e.name for e in manifest.env}
+    for origin in baked:
+        if origin.env not in in_manifest:
+            entries.append(
+                CheckEntry(
+                    origin.env,
+                    "removed",
+                    "in the image, not in the manifest",
+                    origin.credential,
+                    origin.secret,
+                )
+            )
+    if failures:
+        raise ResolutionFailed(failures)
+    return CheckReport(tuple(entries))
+
+
+def _literal(env: str, source: LiteralSource, baked_env: Mapping[str, str] | None) -> CheckEntry:
+    # The values are compared, never shown: a literal may be someone's idea of harmless.
+    if baked_env is not None and baked_env.get(env) != source.value:
+        return CheckEntry(env, "changed", "the literal value differs from the image's")
+    return CheckEntry(env, "literal")
+
+
+def _secret(
+    origin: Origin, answer: SecretProperties | ProviderError, moment: datetime, soon: datetime
+) -> CheckEntry | ProviderError:
+    def entry(status: Status, detail: str, props: SecretProperties | None = None) -> CheckEntry:
+        return CheckEntry(
+            origin.env,
+            status,
+            detail,
+            credential=origin.credential,
+            secret=origin.secret,
+            baked_version=origin.version,
+            current_version=props.version if props is not None else None,
+            expires_on=props.expires_on if props is not None else None,
+        )
+
+    if isinstance(answer, ProviderError):
+        if answer.diagnosis == Diagnosis.SECRET_NOT_FOUND:
+            return entry(
+                "deleted", "the pinned version is gone" if origin.pinned else "no longer in the vault"
+            )
+        if answer.diagnosis == Diagnosis.SECRET_DISABLED:
+            return entry("disabled", "disabled in the vault")
+        return answer
+    expires = answer.expires_on
+    if expires is not None and expires.tzinfo is None:
+        expires = expires.replace(tzinfo=timezone.utc)
+    if not answer.enabled:
+        return entry("disabled", "disabled in the vault", answer)
+    if expires is not None and expires <= moment:
+        return entry("expired", f"expired {expires:%Y-%m-%d}", answer)
+    if not origin.pinned and answer.version and (origin.version or "").lower() != answer.version.lower():
+        return entry("rotated", f"v {short(origin.version)} -> {short(answer.version)}", answer)
+    if expires is not None and expires <= soon:
+        return entry("expiring", f"expires {expires:%Y-%m-%d}", answer)
+    return entry("pinned" if origin.pinned else "current", f"v {short(origin.version)}", answer)
+
+
+# --- gathering the inputs -------------------------------------------------------------------------
+
+OpenProvider = Callable[[CredentialSpec], Provider]
+
+
+def fetch_current(
+    manifest: Manifest,
+    keys: Mapping[FetchKey, Origin],
+    *,
+    open_provider: OpenProvider | None = None,
+    max_workers: int = 16,
+) -> dict[FetchKey, SecretProperties | ProviderError]:
+    """Metadata (never values) for each key, concurrently; a ProviderError is kept as the answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if open_provider is None:
+        from baker.providers import open_provider as default_open
+
+        def open_provider(spec: CredentialSpec) -> Provider:
+            return default_open(spec, max_workers=max_workers)
+
+    credentials = sorted({key[0] for key in keys})
+    if credentials:
+        from baker.manifest import require_credentials
+
+        require_credentials(manifest, credentials)
+    providers = {name: open_provider(manifest.credentials[name]) for name in credentials}
+
+    def one(item: tuple[FetchKey, Origin]) -> SecretProperties | ProviderError:
+        (credential, _, version), origin = item
+        try:
+            return providers[credential].get_properties(origin.secret or "", version)
+        except ProviderError as exc:
+            return exc
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(keys)))) as pool:
+            answers = list(pool.map(one, keys.items()))
+    finally:
+        for provider in providers.values():
+            provider.close()
+    return dict(zip(keys, answers, strict=True))
+
+
+class ImageNotFound(ImageError):
+    """Neither the local engine nor the image's registry has the image."""
+
+
+class NoRecord(ImageError):
+    """The image exists but carries no provenance label: baker did not bake it."""
+
+
+@dataclass(frozen=True)
+class BakedImage:
+    ref: str
+    id: str | None  # the local image id, or the config digest read from the registry
+    where: str  # "local" or "registry"
+    origins: tuple[Origin, ...]
+    env: Mapping[str, str]
+
+
+def _env_map(env: list[str] | tuple[str, ...]) -> dict[str, str]:
+    pairs = (item.partition("=") for item in env)
+    return {name: value for name, _, value in pairs}
+
+
+def read_baked(ref: str) -> BakedImage:
+    """The provenance record and Env of `ref`: from the local engine, else (for a reference that
+    names a registry host) from the registry's manifest and config blob, without pulling layers."""
+    from baker import registry
+    from baker.builder import inspect_image
+
+    try:
+        info = inspect_image(ref)
+    except EngineError:
+        if not registry.names_registry(ref):
+            raise
+        info = None  # no engine here (a CI job without docker): the registry can still answer
+    if info is not None:
+        labels, env, image_id, where = dict(info.labels or {}), list(info.env or []), info.id, "local"
+    elif registry.names_registry(ref):
+        remote = registry.fetch_config(ref)
+        if remote is None:
+            raise ImageNotFound(
+                f"image {ref} is neither in the local engine nor in its registry",
+                hint="check the reference (registry, repository, tag), or bake it with `baker build --push`",
+            )
+        labels, env, image_id, where = dict(remote.labels), list(remote.env), remote.digest, "registry"
+    else:
+        raise ImageNotFound(
+            f"image {ref} is not in the local engine",
+            hint="pull it first, or name it with its registry host (registry.example.com/app:tag) so baker "
+            "reads its record from the registry",
+        )
+    text = labels.get(LABEL)
+    if text is None:
+        raise NoRecord(
+            f"image {ref} has no provenance record (label {LABEL}): it was not baked by baker",
+            hint="bake it with `baker build`; `check` compares an image baker made with the manifest",
+        )
+    return BakedImage(ref, image_id, where, from_label(text), _env_map(env))
+
+
+def evaluate(
+    manifest: Manifest,
+    image: str,
+    *,
+    open_provider: OpenProvider | None = None,
+    baked: BakedImage | None = None,
+) -> tuple[BakedImage, CheckReport]:
+    """Read `image`'s record, ask Key Vault for the metadata it needs, and compare."""
+    record = baked if baked is not None else read_baked(image)
+    keys = wanted(manifest, record.origins)
+    current = fetch_current(manifest, keys, open_provider=open_provider)
+    return record, compare(manifest, record.origins, current, record.env)
+
+
+def rebake_due(manifest: Manifest, image: str, *, out: Output) -> tuple[bool, str]:
+    """For `baker build --if-stale`: (True, why) when `image` must be baked again.
+
+    A missing image, or one without a record, is due.  A deleted or disabled secret is due too:
+    the bake then fails and names the secret with its fix, which is what a scheduled pipeline must
+    show; an expired one only warns (a re-bake would bake the same expired value).
+    """
+    try:
+        _, report = evaluate(manifest, image)
+    except (ImageNotFound, NoRecord) as exc:
+        return True, exc.message
+    for item in report.attention:
+        out.warn(f"{item.env}: {item.status} ({item.detail})")
+    for item in report.entries:
+        if item.status == "expiring":
+            out.warn(f"{item.env}: {item.detail}")
+    due = [e for e in report.entries if e.status in REBAKE or e.status in {"deleted", "disabled"}]
+    if due:
+        return True, "; ".join(f"{e.env} {e.status}" for e in due)
+    return False, "every baked secret version is current and the manifest is unchanged"

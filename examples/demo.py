@@ -1,0 +1,152 @@
+"""`make demo`: the quick start, end to end, with no Azure subscription.
+
+1. starts baker's Entra + Key Vault emulator on https://*.localhost:8443 with examples/world.yaml;
+2. runs the real `baker` command line against examples/baker.yaml, as a CI step would:
+   validate, plan, test-connection, then `build` into a local image when a Docker engine answers,
+   or `render` into .demo/rendered when none does (and says so);
+3. shows what the image holds (env var names and lengths only) and runs `baker check` on it.
+
+The client secret below is the emulator's own demo value (examples/world.yaml), not a real one.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+from baker.emulator import Emulator
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+STATE = ROOT / ".demo"
+PORT = 8443
+BASE = "baker-demo/base:1"
+TAG = "baker-demo/app:baked"
+# The emulator's published demo app secret (examples/world.yaml), not a real credential.
+DEMO_CLIENT_SECRET = "demo-client-secret-Q7v2"  # noqa: S105
+
+
+def say(text: str) -> None:
+    print(f"\n\033[1m==> {text}\033[0m", flush=True)
+
+
+def localhost_names_resolve() -> bool:
+    try:
+        socket.getaddrinfo("demo.vault.localhost", PORT)
+    except OSError:
+        return False
+    return True
+
+
+def ensure_localhost_names() -> None:
+    """The emulator's vault hosts are *.localhost names (RFC 6761): most desktops resolve them
+    (systemd-resolved, macOS); a bare Debian needs libnss-myhostname."""
+    if localhost_names_resolve():
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        say("*.localhost does not resolve here: installing libnss-myhostname (RFC 6761 loopback names)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "libnss-myhostname"], check=True, env=env)
+    if not localhost_names_resolve():
+        sys.exit(
+            "demo.vault.localhost does not resolve to 127.0.0.1 on this machine.\n"
+            "Install libnss-myhostname (Debian/Ubuntu) or add this line to /etc/hosts:\n"
+            "  127.0.0.1 login.localhost demo.vault.localhost"
+        )
+
+
+def docker_engine() -> object | None:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        client.ping()
+        return client
+    except Exception:
+        return None
+
+
+def make_base_image(client: object) -> None:
+    """A base image with no registry: `docker import` of busybox when the machine has it, else of a
+    one-file root filesystem (the baked layer only adds ARG/ENV, so no shell is needed)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        busybox = shutil.which("busybox")
+        if busybox:
+            tar.add(busybox, arcname="bin/busybox")
+            for applet in ("sh", "env", "cat", "ls"):
+                link = tarfile.TarInfo(f"bin/{applet}")
+                link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+                tar.addfile(link)
+        data = b"baker demo base image\n"
+        info = tarfile.TarInfo("etc/baker-demo")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    changes = ['CMD ["/bin/sh", "-c", "env | sort"]', "WORKDIR /srv"]
+    client.api.import_image_from_data(buf.getvalue(), repository=BASE.split(":")[0], tag="1", changes=changes)  # type: ignore[attr-defined]
+
+
+def baker(*args: str, env: dict[str, str], check: bool = True) -> int:
+    cmd = [sys.executable, "-m", "baker", *args]
+    print("$ baker " + " ".join(args), flush=True)
+    code = subprocess.run(cmd, env=env, cwd=ROOT, check=False).returncode
+    if check and code != 0:
+        sys.exit(f"`baker {args[0]}` exited {code}")
+    return code
+
+
+def main() -> int:
+    ensure_localhost_names()
+    STATE.mkdir(mode=0o700, exist_ok=True)
+    say(f"starting the Entra + Key Vault emulator on port {PORT}")
+    try:
+        emulator = Emulator.start(EXAMPLES / "world.yaml", port=PORT, state_dir=STATE)
+    except OSError as exc:
+        sys.exit(
+            f"cannot listen on 127.0.0.1:{PORT} ({exc}); stop whatever uses it and run `make demo` again"
+        )
+    with emulator:
+        env = {**os.environ, **emulator.client_env(), "AZURE_CLIENT_SECRET": DEMO_CLIENT_SECRET}
+        for line in emulator.client_env().items():
+            print("  export {}={}".format(*line))
+        manifest = str(EXAMPLES / "baker.yaml")
+        say("validate and plan: offline, no values shown")
+        baker("validate", "-f", manifest, env=env)
+        baker("plan", "-f", manifest, env=env)
+        say("test-connection: sign in to the emulated Entra and prove read access")
+        baker("test-connection", "-f", manifest, env=env)
+
+        client = docker_engine()
+        if client is None:
+            out = STATE / "rendered"
+            shutil.rmtree(out, ignore_errors=True)
+            say("no Docker engine reachable: rendering instead of building")
+            baker("render", "-f", manifest, "--out", str(out), env=env)
+            print(f"\nRendered into {out} (Dockerfile without values, docker-bake.json owner-only).")
+            print("With a Docker engine running, `make demo` bakes the image itself.")
+            return 0
+
+        say(f"making the base image {BASE} with docker import (no registry needed)")
+        make_base_image(client)
+        say(f"build: resolve, render privately, bake {TAG}")
+        baker("build", "-f", manifest, env=env)
+        image = client.images.get(TAG)  # type: ignore[attr-defined]
+        say(f"{TAG} holds these variables (names and lengths only):")
+        for item in image.attrs["Config"]["Env"]:
+            name, _, value = item.partition("=")
+            print(f"  {name:<16} {len(value):>4} chars")
+        say("check: is a re-bake due? (exit 3 when a secret rotated)")
+        baker("check", "-f", manifest, "--image", TAG, env=env, check=False)
+        print(f"\nDone. Look inside: docker image inspect {TAG}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
