@@ -1,0 +1,116 @@
+"""The admin API over HTTPS: `https://localhost:PORT/_admin/...`, JSON in and out.
+
+    GET    /_admin/faults                          -> the fault switches
+    PATCH  /_admin/faults                {field: value, ...}   (POST/PUT too) -> the fault switches
+    POST   /_admin/vaults/V/secrets/N    {value, enabled?, expires_on?, not_before?, content_type?,
+                                          tags?, version?}  -> {"version": new current version}
+    PATCH  /_admin/vaults/V/secrets/N    {enabled, version?}  -> {}
+    DELETE /_admin/vaults/V/secrets/N    -> {}
+    GET    /_admin/requests              -> {"requests": [{method, host, path, status}], "peak_in_flight"}
+    POST   /_admin/reset-stats           -> {}
+
+Dates are unix seconds or ISO 8601.  It answers only on the `localhost` host name (loopback only,
+like the rest of the server) and asks for no token: it is a test harness, not a service.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from baker.emulator.faults import PUBLIC_FIELDS
+from baker.emulator.http import Request, Response, json_response
+from baker.emulator.store import UnknownSecret, UnknownVault
+
+if TYPE_CHECKING:
+    from baker.emulator.app import Emulator
+
+_FLOAT_FIELDS = {"latency", "error_rate", "drop_rate"}
+
+
+def _bad(message: str, status: int = 400) -> Response:
+    return json_response(status, {"error": {"code": "BadRequest", "message": message}})
+
+
+def _when(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, dt.timezone.utc)
+    moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+class Admin:
+    def __init__(self, emulator: Emulator) -> None:
+        self.emu = emulator
+
+    def handle(self, request: Request) -> Response:
+        parts = [p for p in request.path.split("/") if p][1:]  # drop "_admin"
+        try:
+            body = request.json() if request.body else {}
+            if not isinstance(body, dict):
+                return _bad("the body must be a JSON object")
+            if parts == ["faults"]:
+                return self.faults(request.method, body)
+            if parts == ["requests"] and request.method == "GET":
+                records = [dataclasses.asdict(r) for r in self.emu.requests()]
+                return json_response(200, {"requests": records, "peak_in_flight": self.emu.peak_in_flight})
+            if parts == ["reset-stats"] and request.method == "POST":
+                self.emu.reset_stats()
+                return json_response(200, {})
+            if len(parts) == 4 and parts[0] == "vaults" and parts[2] == "secrets":
+                return self.secret(request.method, parts[1], parts[3], body)
+        except (UnknownVault, UnknownSecret) as exc:
+            return _bad(f"not found: {exc.args[0]}", 404)
+        except (ValueError, TypeError) as exc:
+            return _bad(str(exc))
+        return _bad(f"no admin endpoint {request.method} {request.path}", 404)
+
+    def faults(self, method: str, body: dict[str, Any]) -> Response:
+        faults = self.emu.faults
+        if method in {"PATCH", "PUT", "POST"}:
+            unknown = sorted(set(body) - set(PUBLIC_FIELDS))
+            if unknown:
+                return _bad(f"unknown fault {unknown[0]!r} (known: {', '.join(PUBLIC_FIELDS)})")
+            for name, value in body.items():
+                if name == "throttle_rps" and value is None:
+                    faults.throttle_rps = None
+                elif isinstance(value, bool) or not isinstance(value, int | float):
+                    return _bad(f"{name} must be a number")
+                else:
+                    setattr(
+                        faults,
+                        name,
+                        float(value) if name in _FLOAT_FIELDS or name == "throttle_rps" else int(value),
+                    )
+        elif method != "GET":
+            return _bad(f"{method} is not allowed on /_admin/faults", 405)
+        return json_response(200, faults.as_dict())
+
+    def secret(self, method: str, vault: str, name: str, body: dict[str, Any]) -> Response:
+        if method == "POST":
+            if not isinstance(body.get("value"), str):
+                return _bad("'value' (a string) is required")
+            version = self.emu.set_secret(
+                vault,
+                name,
+                body["value"],
+                enabled=bool(body.get("enabled", True)),
+                expires_on=_when(body.get("expires_on")),
+                not_before=_when(body.get("not_before")),
+                content_type=body.get("content_type"),
+                tags=body.get("tags"),
+                version=body.get("version"),
+            )
+            return json_response(200, {"version": version})
+        if method == "PATCH":
+            if not isinstance(body.get("enabled"), bool):
+                return _bad("'enabled' (true or false) is required")
+            self.emu.set_enabled(vault, name, body["enabled"], body.get("version"))
+            return json_response(200, {})
+        if method == "DELETE":
+            self.emu.delete_secret(vault, name)
+            return json_response(200, {})
+        return _bad(f"{method} is not allowed here", 405)

@@ -1,0 +1,148 @@
+"""The emulator's world file: who exists, who may read what, and the secrets.
+
+Format (YAML; every key below is the full set allowed, anything else is refused)::
+
+    tenants:
+      <tenant-id>:                      # a GUID, as Entra shows it
+        apps:
+          <client-id>:                  # the app registration's Application (client) ID
+            secrets:                    # its client secrets; any one of them signs in
+              - demo-client-secret-Q7v2             # shorthand for {value: ...}
+              - {value: old-secret, expired: true}  # AADSTS7000222 when used
+    vaults:
+      <vault-name>:                     # served at https://<vault-name>.vault.localhost:PORT
+        tenant: <tenant-id>             # must be listed under tenants
+        model: rbac                     # rbac (default) | access-policy
+        grants:
+          - {app: <client-id>, scope: vault}          # rbac: Key Vault Secrets User on the vault
+          - {app: <client-id>, secrets: [db-password]}  # rbac: that role on these secrets only
+          - {app: <client-id>, permissions: [get, list]}  # access-policy vaults only
+        secrets:
+          <name>: plain value                       # one version
+          <name>: {value: ..., content_type: ..., tags: {k: v}, enabled: true,
+                   exp: 2030-01-01T00:00:00Z, nbf: ..., created: ..., version: <32 hex>}
+          <name>: [<version>, <version>, ...]       # oldest first; the last is current
+
+Dates are YAML timestamps, ISO 8601 strings or unix seconds (UTC when no zone is given).  Names are
+checked as Azure checks them (secret names `[0-9A-Za-z-]{1,127}`, case-insensitive); a grant must name
+an app of the vault's tenant.  An app with no grant on a vault is refused there, as Azure would.  In an
+access-policy vault an app without a listed policy gets 403 AccessDenied (the legacy-model failure).
+
+`load_world(path)` / `parse_world(mapping, source)` return a frozen `World` or raise
+`baker.errors.WorldError` naming the file and the key at fault.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from baker.errors import WorldError
+
+SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
+VAULT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
+VERSION_ID = re.compile(r"^[0-9a-f]{32}$")
+IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$")
+MODELS = ("rbac", "access-policy")
+POLICY_PERMISSIONS = frozenset({"get", "list"})
+_HINT = "the world file format is described in baker/emulator/world.py (and the README)"
+
+
+@dataclass(frozen=True)
+class ClientSecret:
+    value: str = field(repr=False)
+    expired: bool = False
+
+
+@dataclass(frozen=True)
+class App:
+    client_id: str
+    secrets: tuple[ClientSecret, ...]
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    apps: Mapping[str, App]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """`secrets` None means the whole vault; `permissions` is for access-policy vaults."""
+
+    app: str
+    secrets: frozenset[str] | None = None
+    permissions: frozenset[str] = frozenset({"get", "list"})
+
+
+@dataclass(frozen=True)
+class SecretVersion:
+    value: str = field(repr=False)
+    version: str | None = None
+    enabled: bool = True
+    exp: dt.datetime | None = None
+    nbf: dt.datetime | None = None
+    content_type: str | None = None
+    tags: Mapping[str, str] | None = None
+    created: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Vault:
+    name: str
+    tenant: str
+    model: str
+    grants: tuple[Grant, ...]
+    secrets: Mapping[str, tuple[SecretVersion, ...]]  # original-case name -> versions, oldest first
+
+
+@dataclass(frozen=True)
+class World:
+    tenants: Mapping[str, Tenant]
+    vaults: Mapping[str, Vault]
+    source: str = "<world>"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_world(path: Path) -> World:
+    """Read and validate a world file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WorldError(f"{path}: cannot read the world file ({exc.strerror})", hint=_HINT) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise WorldError(f"{path}: not valid YAML{line}: {problem}", hint=_HINT) from None
+    return parse_world(data if data is not None else {}, source=str(path))
+
+
+def parse_world(data: Any, source: str = "<world>") -> World:
+    from baker.emulator._worldparse import Parser
+
+    return Parser(source).world(data)
