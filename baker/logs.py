@@ -58,6 +58,9 @@ def setup_logging(*, debug: bool, stream: TextIO | None = None, redactor: Redact
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    # azure-identity logs its own WARNING for every failed sign-in; baker reports the same failure
+    # once, with a diagnosis, so that line is noise unless --debug asks for everything.
+    logging.getLogger("azure.identity").setLevel(logging.DEBUG if debug else logging.ERROR)
     # Network trace would log bodies (values); it is only on when a client passes logging_enable,
     # which baker never does.  Keep it off even if someone sets it on the logger.
     logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(

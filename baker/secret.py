@@ -91,6 +91,7 @@ class Redactor:
         self._lock = threading.Lock()
         self._needles: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._dirty = False
         self._short: list[str] = []
 
     def register(self, value: Secret | str, *, label: str = "a value") -> bool:
@@ -107,8 +108,10 @@ class Redactor:
             if needles <= self._needles:
                 return True
             self._needles |= needles
-            ordered = sorted(self._needles, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(n) for n in ordered))
+            # Compiled on the next redact(), not here: recompiling the whole alternation on every
+            # registration made resolving N secrets cost O(N^2) regex compiles (4 s for 300).
+            self._pattern = None
+            self._dirty = True
         return True
 
     def register_all(self, values: Iterable[tuple[str, Secret]]) -> None:
@@ -122,8 +125,17 @@ class Redactor:
             return tuple(self._short)
 
     def redact(self, text: str) -> str:
+        if not text:
+            return text
         pattern = self._pattern
-        if pattern is None or not text:
+        if pattern is None and self._dirty:
+            with self._lock:
+                if self._pattern is None and self._needles:
+                    ordered = sorted(self._needles, key=len, reverse=True)
+                    self._pattern = re.compile("|".join(re.escape(n) for n in ordered))
+                self._dirty = False
+                pattern = self._pattern
+        if pattern is None:
             return text
         return pattern.sub(MASK, text)
 

@@ -1,0 +1,458 @@
+"""Azure Key Vault, through the unmodified Azure SDK.  The only module that imports `azure.*`.
+
+One `ClientSecretCredential` and one `SecretClient` per credential, reused for every call, so the
+token is fetched once and the TLS connections are kept.  Both share one `requests.Session` whose
+connection pool is sized to the worker count: requests' default pool keeps 10 connections per
+host, and under more concurrency than that it drops and re-handshakes connections on every call.
+
+Retries: azure-core's default (3 status retries) gives up on a throttled vault.  baker retries
+up to 8 times, exponential backoff 0.5 s doubling to at most 8 s, and honours Retry-After but
+caps it (a server asking for an hour would stall a CI job for an hour).  Worst case for one call
+that is throttled throughout: 8 x 6 s = 48 s with Retry-After, 0+1+2+4+8+8+8+8 = 39 s without.
+
+Every azure.core / azure.identity exception is translated here into `ProviderError` with a
+diagnosis (`baker.diagnose.classify`); no message holds a value or a client secret.  The SDK's
+network trace (`logging_enable`) logs response bodies, i.e. values: it is never enabled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+import requests
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+)
+from azure.core.pipeline import PipelineResponse
+from azure.core.pipeline.policies import RetryPolicy
+from azure.core.pipeline.transport import RequestsTransport
+from azure.core.rest import HttpRequest
+from azure.identity import ClientSecretCredential
+from azure.keyvault.secrets import SecretClient
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from baker.diagnose import classify
+from baker.errors import Diagnosis, ProviderError
+from baker.logs import scrub
+from baker.model import CredentialSpec
+from baker.providers.base import FetchedSecret, SecretProperties
+from baker.secret import MASK, REDACTOR, Secret
+
+try:  # MSAL's own list, so baker agrees with it on which hosts need instance discovery.
+    from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS as _MSAL_KNOWN
+except ImportError:  # pragma: no cover - msal moved it
+    _MSAL_KNOWN = frozenset()
+
+_LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PUBLIC_AUTHORITY = "login.microsoftonline.com"
+WELL_KNOWN_AUTHORITY_HOSTS = frozenset(_MSAL_KNOWN) | {
+    PUBLIC_AUTHORITY,
+    "login.microsoft.com",
+    "login.windows.net",
+    "login.microsoftonline.us",
+    "login.chinacloudapi.cn",
+    "login.partner.microsoftonline.cn",
+}
+_AADSTS_RE = re.compile(r"AADSTS(\d+)")
+_OTHER_TENANT_RE = re.compile(r"not configured to acquire tokens for tenant ([0-9A-Za-z.-]+?)\.?(?:\s|$)")
+# Vault hosts are `<name>.vault.<cloud suffix>`; the challenge's resource is `https://vault.<suffix>`.
+_VAULT_HOST_RE = re.compile(r"^[^.]+\.(vault\..+)$", re.IGNORECASE)
+
+
+class _BoundedRetryPolicy(RetryPolicy[Any, Any]):
+    """azure-core's retry, with Retry-After honoured up to a cap."""
+
+    def __init__(self, *, retry_after_max: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._retry_after_max = retry_after_max
+
+    def get_retry_after(self, response: PipelineResponse[Any, Any]) -> float | None:
+        value: float | None = super().get_retry_after(response)
+        return None if value is None else min(value, self._retry_after_max)
+
+
+def needs_instance_discovery_disabled(authority_host: str | None) -> bool:
+    """True when MSAL would ask login.microsoftonline.com to vouch for an authority it does not
+    know (Azure Stack, ADFS, the local emulator): that check must be off for them to work."""
+    effective = authority_host or os.environ.get("AZURE_AUTHORITY_HOST") or PUBLIC_AUTHORITY
+    host = urlparse(effective if "://" in effective else f"https://{effective}").hostname or ""
+    return host.lower() not in WELL_KNOWN_AUTHORITY_HOSTS
+
+
+def scope_for(vault_url: str) -> str | None:
+    """The token scope Key Vault's challenge will ask for, when the vault's host tells it.
+
+    `https://x.vault.azure.net` -> `https://vault.azure.net/.default` (likewise every sovereign
+    cloud and the emulator's `x.vault.localhost:PORT`).  None for other hosts (an IP address, a
+    custom name): there only the vault's own challenge can say.
+    """
+    netloc = urlparse(vault_url).netloc
+    match = _VAULT_HOST_RE.match(netloc)
+    return f"https://{match.group(1).lower()}/.default" if match else None
+
+
+def _pooled_session(max_workers: int) -> requests.Session:
+    session = requests.Session()
+    # As azure-core sets up its own sessions: urllib3's retries off (azure-core's policy is the one
+    # retry), but with a pool as large as the worker count.
+    no_retries = Retry(total=False, redirect=False, raise_on_status=False)
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(max_workers, 1), max_retries=no_retries)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+class AzureKeyVaultProvider:
+    """One credential's connection to its vault.  Thread-safe; see the module docstring.
+
+    The retry_* parameters exist for tests (a small budget makes "throttled beyond the retries"
+    fast); users get the defaults.
+    """
+
+    def __init__(
+        self,
+        credential: CredentialSpec,
+        *,
+        max_workers: int = 16,
+        retry_total: int = 8,
+        retry_backoff_factor: float = 0.5,
+        retry_backoff_max: float = 8.0,
+        retry_after_max: float = 6.0,
+    ) -> None:
+        self.credential = credential
+        self._vault_url = credential.vault_url.rstrip("/")
+        self._client_secret = credential.client_secret.reveal() if credential.client_secret else ""
+        if self._client_secret:
+            REDACTOR.register(self._client_secret, label=f"client secret of credential {credential.name}")
+        self._first_call = threading.Lock()
+        self._warm = threading.Event()
+        self._fatal: ProviderError | None = None
+        if not (credential.tenant_id and credential.client_id and self._client_secret):
+            missing = ", ".join(credential.unset_vars) or "tenant_id, client_id or client_secret"
+            raise ProviderError(
+                f"credential {credential.name!r} is incomplete: {missing} not set",
+                diagnosis=Diagnosis.AZURE_ERROR,
+                credential=credential.name,
+                hint="Set the variables the credential names (or AZURE_TENANT_ID, AZURE_CLIENT_ID, "
+                "AZURE_CLIENT_SECRET).",
+            )
+        self._session = _pooled_session(max_workers)
+        transport = RequestsTransport(
+            session=self._session, session_owner=False, connection_timeout=10, read_timeout=60
+        )
+        identity_kwargs: dict[str, Any] = {
+            "transport": transport,
+            "disable_instance_discovery": needs_instance_discovery_disabled(credential.authority_host),
+        }
+        if credential.authority_host:
+            identity_kwargs["authority"] = credential.authority_host
+        try:
+            self._identity = ClientSecretCredential(
+                credential.tenant_id, credential.client_id, self._client_secret, **identity_kwargs
+            )
+            self._client = SecretClient(
+                self._vault_url,
+                self._identity,
+                transport=transport,
+                retry_policy=_BoundedRetryPolicy(
+                    retry_after_max=retry_after_max,
+                    retry_total=retry_total,
+                    retry_status=retry_total,
+                    retry_connect=min(3, retry_total),
+                    retry_read=min(3, retry_total),
+                    retry_backoff_factor=retry_backoff_factor,
+                    retry_backoff_max=retry_backoff_max,
+                ),
+            )
+        except ValueError as exc:  # a non-https authority, a malformed tenant id, ...
+            self._session.close()
+            raise ProviderError(
+                f"credential {credential.name!r}: {self._scrub(str(exc))}",
+                diagnosis=Diagnosis.AZURE_ERROR,
+                evidence=type(exc).__name__,
+                credential=credential.name,
+            ) from None
+
+    # --- the Provider protocol ------------------------------------------------------------------
+
+    def get_secret(self, name: str, version: str | None = None) -> FetchedSecret:
+        bundle = self._call(name, lambda: self._client.get_secret(name, version))
+        value = Secret(bundle.value if bundle.value is not None else "")
+        REDACTOR.register(value, label=f"secret {name}")
+        return FetchedSecret(value=value, properties=_properties(bundle.properties, name))
+
+    def get_properties(self, name: str, version: str | None = None) -> SecretProperties:
+        """Listed, never read: the versions list carries no values.
+
+        Key Vault's current version is the one created last, enabled or not (a disabled newest
+        version makes the secret unreadable, it does not fall back to an older one), so that is
+        the one picked.  Creation times have one-second resolution: when two versions tie for
+        newest, only a GET can tell, and that reads the value.
+        """
+        listed = self._call(
+            name,
+            lambda: [_properties(p, name) for p in self._client.list_properties_of_secret_versions(name)],
+        )
+        if version is not None:
+            for props in listed:
+                if props.version and props.version.lower() == version.lower():
+                    return props
+            raise self._not_found(name, version)
+        if not listed:
+            raise self._not_found(name, None)
+        dated = [(p.created_on, p) for p in listed if p.created_on is not None]
+        if len(dated) == len(listed):
+            newest = max(created for created, _ in dated)
+            tied = [p for created, p in dated if created == newest]
+            if len(tied) == 1:
+                return tied[0]
+        return self.get_secret(name).properties
+
+    def list_secrets(self) -> Iterator[SecretProperties]:
+        pages = iter(self._client.list_properties_of_secrets())  # lazy: no request yet
+        while True:
+            item = self._call(None, lambda: next(pages, None))
+            if item is None:
+                return
+            yield _properties(item, item.name or "")
+
+    def sign_in(self) -> None:
+        """A token for the vault's scope, from Entra alone when the vault host tells the scope.
+
+        The token lands in the credential's cache with the options Key Vault's challenge policy
+        uses (CAE on, the credential's tenant), so the first vault call reuses it.
+        """
+        scope = scope_for(self._vault_url)
+        if scope is not None:
+            options: Any = {"enable_cae": True, "tenant_id": self.credential.tenant_id}
+            self._call(None, lambda: self._identity.get_token_info(scope, options=options), vault=False)
+            return
+        # A host that does not tell: let the vault's challenge name the scope (this also reaches the
+        # vault, so a wrong vault URL shows up here as vault-unreachable).
+        response = self._call(
+            None, lambda: self._client.send_request(HttpRequest("GET", "/secrets?maxresults=1"))
+        )
+        if response.status_code == 401:
+            raise ProviderError(
+                f"the vault {self._vault_url} refused the token of credential {self.credential.name!r}",
+                diagnosis=Diagnosis.AZURE_ERROR,
+                evidence="401",
+                credential=self.credential.name,
+            )
+
+    def close(self) -> None:
+        self._client.close()
+        self._identity.close()
+        self._session.close()
+
+    # --- calls and their failures ---------------------------------------------------------------
+
+    def _call(self, secret: str | None, call: Callable[[], T], *, vault: bool = True) -> T:
+        """Run one SDK call, translating its failures.
+
+        The first vault call runs alone: it meets Key Vault's challenge and gets the token, and
+        every call started meanwhile would do the same (one extra GET and token request each).
+        After a sign-in failure, or a vault that cannot be reached, every later call fails at once
+        with it instead of asking again (and waiting through the retries again).  `vault=False`
+        marks a call that does not reach the vault (it warms nothing).
+        """
+        if self._fatal is not None:
+            raise self._again(self._fatal, secret)
+        if vault and not self._warm.is_set():
+            with self._first_call:
+                if not self._warm.is_set():
+                    try:
+                        return self._translated(secret, call)
+                    finally:
+                        self._warm.set()
+            if self._fatal is not None:
+                raise self._again(self._fatal, secret)
+        return self._translated(secret, call)
+
+    def _translated(self, secret: str | None, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except (AzureError, ValueError) as exc:
+            _LOG.debug("Azure call failed (credential %s, secret %s): %r", self.credential.name, secret, exc)
+            error, kind = self.translate(exc, secret)
+            if kind in {"auth", "authority", "connection"}:
+                # Not about one secret: every later call would meet it too (after its own retries).
+                self._fatal = error
+            raise error from None
+
+    def translate(self, exc: BaseException, secret: str | None) -> tuple[ProviderError, str]:
+        """`exc` as a ProviderError, and where it happened (classify's `kind`)."""
+        cred = self.credential.name
+        what = f"secret {secret!r} in {self._vault_url}" if secret else self._vault_url
+        ev = self._evidence(exc)
+        shown = self._scrub(ev.shown)
+        if ev.kind in {"auth", "authority"}:
+            message = f"signing in with credential {cred!r} failed: {shown}"
+        elif ev.kind == "connection":
+            message = f"cannot reach the vault {self._vault_url} (credential {cred!r}): {shown}"
+        elif ev.kind == "http":
+            message = f"reading {what} (credential {cred!r}): {ev.status} {ev.code or ''}: {shown}"
+        else:
+            message = f"reading {what} (credential {cred!r}): {shown}"
+        diagnosis = classify(
+            aadsts=ev.aadsts,
+            status=ev.status,
+            error_code=ev.code,
+            inner_code=ev.inner,
+            message=ev.text,
+            kind=ev.kind,
+        )
+        error = ProviderError(
+            message, diagnosis=diagnosis, evidence=ev.evidence, credential=cred, secret=secret
+        )
+        return error, ev.kind
+
+    def _evidence(self, exc: BaseException) -> _Evidence:
+        if isinstance(exc, ClientAuthenticationError) and exc.response is None:
+            # Raised by the credential (Entra's answer, or azure-identity's own refusal): no status.
+            text = _first_line(str(exc.message or exc))
+            found = _AADSTS_RE.search(text)
+            aadsts = int(found.group(1)) if found else None
+            kind = "authority" if "authority configuration" in text.lower() else "auth"
+            shown = text.removeprefix("Authentication failed: ")
+            unreachable = _cause(exc, ServiceRequestError)
+            if unreachable is not None:
+                shown = f"cannot reach Microsoft Entra: {_connection_reason(unreachable)}"
+            elif (other := _OTHER_TENANT_RE.search(text)) is not None:
+                shown = (
+                    f"the vault belongs to tenant {other.group(1)}, but the credential's tenant_id is "
+                    f"{self.credential.tenant_id} (azure-identity will not sign in to another tenant)"
+                )
+            evidence = f"AADSTS{aadsts}" if aadsts else ("connection" if unreachable else "sign-in")
+            return _Evidence(kind, text if unreachable is None else shown, shown, evidence, aadsts=aadsts)
+        if isinstance(exc, ServiceRequestError):
+            reason = _connection_reason(exc)
+            return _Evidence("connection", reason, reason, reason)
+        if isinstance(exc, HttpResponseError):
+            code, inner, text = _vault_error(exc)
+            evidence = " ".join(str(part) for part in (exc.status_code, code, inner) if part)
+            return _Evidence("http", text, text, evidence, status=exc.status_code, code=code, inner=inner)
+        text = _first_line(str(getattr(exc, "message", None) or exc))
+        return _Evidence("other", text, text, type(exc).__name__)
+
+    def _again(self, failure: ProviderError, secret: str | None) -> ProviderError:
+        return ProviderError(
+            failure.message,
+            diagnosis=failure.diagnosis or Diagnosis.AZURE_ERROR,
+            evidence=failure.evidence,
+            credential=failure.credential,
+            secret=secret,
+        )
+
+    def _not_found(self, name: str, version: str | None) -> ProviderError:
+        which = f"version {version} of secret {name!r}" if version else f"secret {name!r}"
+        return ProviderError(
+            f"{which} is not in {self._vault_url} (credential {self.credential.name!r})",
+            diagnosis=Diagnosis.SECRET_NOT_FOUND,
+            evidence="not listed",
+            credential=self.credential.name,
+            secret=name,
+        )
+
+    def _scrub(self, text: str) -> str:
+        if self._client_secret:
+            text = text.replace(self._client_secret, MASK)
+        return scrub(text)
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """What an exception tells: `text` goes to classify, `shown` into the message."""
+
+    kind: str
+    text: str
+    shown: str
+    evidence: str
+    aadsts: int | None = None
+    status: int | None = None
+    code: str | None = None
+    inner: str | None = None
+
+
+def _properties(props: Any, name: str) -> SecretProperties:
+    return SecretProperties(
+        name=props.name or name,
+        version=props.version,
+        enabled=props.enabled is not False,
+        created_on=props.created_on,
+        updated_on=props.updated_on,
+        expires_on=props.expires_on,
+        not_before=props.not_before,
+        content_type=props.content_type,
+        tags=dict(props.tags or {}),
+    )
+
+
+def _first_line(text: str) -> str:
+    """An AADSTS description's first line: the cause (trace and correlation ids follow)."""
+    return text.strip().splitlines()[0].strip() if text.strip() else ""
+
+
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+_REASONS = (
+    ("failed to resolve", "the host name does not resolve"),
+    ("name or service not known", "the host name does not resolve"),
+    ("nodename nor servname", "the host name does not resolve"),
+    ("getaddrinfo", "the host name does not resolve"),
+    ("connection refused", "the connection was refused"),
+    ("certificate verify failed", "its TLS certificate is not trusted (check REQUESTS_CA_BUNDLE)"),
+    ("timed out", "the connection timed out"),
+)
+
+
+def _connection_reason(exc: BaseException) -> str:
+    """A short reason instead of urllib3's message (object reprs, pool details)."""
+    text = str(exc).lower()
+    for needle, reason in _REASONS:
+        if needle in text:
+            return reason
+    return type(exc).__name__
+
+
+def _vault_error(exc: HttpResponseError) -> tuple[str | None, str | None, str]:
+    """(code, inner code, message) from Key Vault's error body."""
+    code: str | None = None
+    inner: str | None = None
+    message = ""
+    odata = exc.error
+    if odata is not None:
+        code = odata.code
+        message = odata.message or ""
+        innererror = odata.innererror or {}
+        inner = innererror.get("code") if isinstance(innererror, dict) else None
+    model_error = getattr(getattr(exc, "model", None), "error", None)
+    if model_error is not None:
+        code = code or getattr(model_error, "code", None)
+        message = message or getattr(model_error, "message", None) or ""
+        inner = inner or getattr(getattr(model_error, "inner_error", None), "code", None)
+    if not message:
+        message = exc.reason or f"HTTP {exc.status_code}"
+    return code, inner, _first_line(message)

@@ -1,0 +1,180 @@
+"""Manifest -> resolved values: one fetch per distinct secret, fetched concurrently, every failure
+collected.  Imports no SDK: providers come from `baker.providers.open_provider`, or are injected.
+
+- References sharing a `SecretRef.fetch_key` (credential, name, version) share one GET: a repeated
+  reference, and every `#key` into the same secret.
+- Distinct fetches run on one bounded thread pool; each provider sizes its connection pool to the
+  same bound.
+- Every reference is tried; `ResolutionFailed` names every env var that failed (a failed fetch
+  fails each env var that shares it).
+- Every value (literals too) becomes a `Secret`, registered with `REDACTOR` under its env name.
+- Ctrl-C cancels the fetches not yet started and re-raises at once.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from baker.errors import Diagnosis, ManifestError, Problem, ProviderError, ReferenceFailure, ResolutionFailed
+from baker.model import Literal, Manifest, SecretRef, Source
+from baker.providers import open_provider
+from baker.providers.base import FetchedSecret, Provider, SecretProperties
+from baker.refs import extract_json_key
+from baker.secret import REDACTOR, Secret
+
+FetchKey = tuple[str, str, str | None]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    env: str
+    value: Secret
+    source: Source
+    version: str | None  # the version actually read (None for literals)
+    properties: SecretProperties | None
+
+
+@dataclass(frozen=True)
+class ResolvedEnv:
+    entries: tuple[Resolved, ...]  # manifest order
+
+    def build_args(self) -> dict[str, str]:
+        """env -> value, revealed: for the engine call and the env layer only."""
+        return {entry.env: entry.value.reveal() for entry in self.entries}
+
+
+def check_credentials(manifest: Manifest) -> None:
+    """Every credential some env var resolves through has its variables set (offline check)."""
+    problems: list[Problem] = []
+    users: dict[str, list[str]] = {}
+    for env, ref in manifest.references:
+        users.setdefault(ref.credential, []).append(env)
+    for name in manifest.used_credentials:
+        spec = manifest.credentials[name]
+        for var in spec.unset_vars:
+            problems.append(
+                Problem(
+                    file=manifest.path,
+                    line=spec.line,
+                    key=f"credentials.{name}",
+                    message=f"${{{var}}} is not set; credential {name!r} is used by {', '.join(users[name])}",
+                )
+            )
+    for credential, envs in users.items():
+        if credential not in manifest.credentials:
+            problems.append(
+                Problem(manifest.path, None, f"env.{envs[0]}", f"no credential named {credential!r}")
+            )
+    if problems:
+        raise ManifestError(problems, hint="Export the variables (in CI: the pipeline's secret variables).")
+
+
+def resolve(
+    manifest: Manifest, *, providers: Mapping[str, Provider] | None = None, max_workers: int = 16
+) -> ResolvedEnv:
+    check_credentials(manifest)
+    opened: dict[str, Provider] = {}
+    open_failures: dict[str, ProviderError] = {}
+    if providers is None:
+        for name in manifest.used_credentials:
+            try:
+                opened[name] = open_provider(manifest.credentials[name], max_workers=max_workers)
+            except ProviderError as exc:
+                open_failures[name] = exc
+        providers = opened
+    try:
+        fetched = _fetch_all(manifest, providers, open_failures, max_workers)
+    finally:
+        for provider in opened.values():
+            provider.close()
+    return _assemble(manifest, fetched)
+
+
+def _fetch_all(
+    manifest: Manifest,
+    providers: Mapping[str, Provider],
+    open_failures: Mapping[str, ProviderError],
+    max_workers: int,
+) -> dict[FetchKey, FetchedSecret | ProviderError]:
+    """One fetch per distinct key; each outcome is the secret or the error."""
+    refs: dict[FetchKey, SecretRef] = {}
+    for _, ref in manifest.references:
+        refs.setdefault(ref.fetch_key, ref)
+    outcomes: dict[FetchKey, FetchedSecret | ProviderError] = {}
+    pending: dict[cf.Future[FetchedSecret], FetchKey] = {}
+    pool = cf.ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="baker-fetch")
+    try:
+        for key, ref in refs.items():
+            if ref.credential in open_failures:
+                outcomes[key] = open_failures[ref.credential]
+            elif ref.credential not in providers:
+                outcomes[key] = ProviderError(
+                    f"no provider for credential {ref.credential!r}",
+                    diagnosis=Diagnosis.NO_CREDENTIAL,
+                    credential=ref.credential,
+                    secret=ref.name,
+                )
+            else:
+                future = pool.submit(providers[ref.credential].get_secret, ref.name, ref.version)
+                pending[future] = key
+        # A timeout keeps the main thread waking up, so Ctrl-C is seen at once on every platform.
+        not_done = set(pending)
+        while not_done:
+            done, not_done = cf.wait(not_done, timeout=0.2)
+            for future in done:
+                error = future.exception()
+                if error is None:
+                    outcomes[pending[future]] = future.result()
+                elif isinstance(error, ProviderError):
+                    outcomes[pending[future]] = error
+                else:  # a bug, or KeyboardInterrupt raised in a worker: not a reference failure
+                    raise error
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return outcomes
+
+
+def _assemble(manifest: Manifest, fetched: Mapping[FetchKey, FetchedSecret | ProviderError]) -> ResolvedEnv:
+    entries: list[Resolved] = []
+    failures: list[ReferenceFailure] = []
+    for entry in manifest.env:
+        source = entry.source
+        if isinstance(source, Literal):
+            value = Secret(source.value)
+            REDACTOR.register(value, label=entry.name)
+            entries.append(Resolved(entry.name, value, source, None, None))
+            continue
+        outcome = fetched[source.fetch_key]
+        if isinstance(outcome, ProviderError):
+            failures.append(ReferenceFailure(entry.name, outcome))
+            continue
+        try:
+            value = _pick(outcome, source)
+        except ProviderError as exc:
+            failures.append(ReferenceFailure(entry.name, exc))
+            continue
+        REDACTOR.register(value, label=entry.name)
+        entries.append(Resolved(entry.name, value, source, outcome.properties.version, outcome.properties))
+    if failures:
+        raise ResolutionFailed(failures)
+    return ResolvedEnv(tuple(entries))
+
+
+def _pick(fetched: FetchedSecret, ref: SecretRef) -> Secret:
+    if ref.key is None:
+        return fetched.value
+    try:
+        return extract_json_key(fetched.value, ref.key)
+    except ValueError as exc:  # refs.JsonKeyError: its message never holds the value
+        version = f" (version {fetched.properties.version})" if fetched.properties.version else ""
+        raise ProviderError(
+            f"secret {ref.name!r}{version}: {REDACTOR.redact(str(exc))}",
+            diagnosis=Diagnosis.JSON_KEY_NOT_FOUND,
+            evidence=f"#{ref.key}",
+            credential=ref.credential,
+            secret=ref.name,
+        ) from None
