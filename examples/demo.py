@@ -4,7 +4,8 @@
 2. runs the real `baker` command line against examples/baker.yaml, as a CI step would:
    validate, plan, test-connection, then `build` into a local image when a Docker engine answers,
    or `render` into .demo/rendered when none does (and says so);
-3. shows what the image holds (env var names and lengths only) and runs `baker check` on it.
+3. shows what the image holds (env var names and lengths only), runs `baker check` on it (exit 0),
+   rotates a secret in the emulator and runs `baker check` again (exit 3: a re-bake is due).
 
 The client secret below is the emulator's own demo value (examples/world.yaml), not a real one.
 """
@@ -142,9 +143,14 @@ def main() -> int:
         for item in image.attrs["Config"]["Env"]:
             name, _, value = item.partition("=")
             print(f"  {name:<16} {len(value):>4} chars")
-        say("check: is a re-bake due? (exit 3 when a secret rotated)")
-        baker("check", "-f", manifest, "--image", TAG, env=env, check=False)
-        print(f"\nDone. Look inside: docker image inspect {TAG}")
+        say("check: is a re-bake due? (exit 0: every baked version is current)")
+        baker("check", "-f", manifest, "--image", TAG, env=env)
+        say("rotate openai-api-key in the emulator, then check again (exit 3: re-bake due)")
+        emulator.set_secret("demo", "openai-api-key", "sk-demo-rotated-8d2b")
+        code = baker("check", "-f", manifest, "--image", TAG, env=env, check=False)
+        if code != 3:
+            sys.exit(f"`baker check` after a rotation exited {code}, expected 3")
+        print(f"\nDone. `baker build -f {manifest}` would re-bake; look inside: docker image inspect {TAG}")
     return 0
 
 

@@ -1,8 +1,9 @@
 """Shared test setup.
 
 - An autouse guard makes any name resolution outside loopback fail loudly, so no test can reach a
-  real cloud by accident (`*.localhost` and `.invalid` names are allowed: the emulator serves the
-  first, the DNS-failure tests use the second, which never resolves).
+  real cloud by accident, and no test sends a DNS query at all: `*.localhost` resolves locally
+  (libnss-myhostname), and `.invalid` names (the DNS-failure tests) get the immediate negative answer
+  RFC 6761 asks resolver libraries to give, without asking the machine's resolver.
 - `unavailable(reason)`: a test that needs Docker or the emulator and cannot get it skips on a
   developer's machine but FAILS in CI (`CI=true`); tests never skip to go green.
 - Fixture plugins: `tests.fixtures_emulator` (the emulator, real SDK clients) and
@@ -37,7 +38,7 @@ def _allowed(host: Any) -> bool:
         return True
     name = host.decode() if isinstance(host, bytes) else str(host)
     name = name.rstrip(".").lower()
-    if name in {"localhost", ""} or name.endswith(".localhost") or name.endswith(".invalid"):
+    if name in {"localhost", ""} or name.endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
@@ -46,6 +47,9 @@ def _allowed(host: Any) -> bool:
 
 
 def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    name = (host.decode() if isinstance(host, bytes) else str(host or "")).rstrip(".").lower()
+    if name == "invalid" or name.endswith(".invalid"):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
     if not _allowed(host):
         raise socket.gaierror(socket.EAI_NONAME, f"tests may not resolve non-loopback host {host!r}")
     return _real_getaddrinfo(host, *args, **kwargs)

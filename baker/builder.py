@@ -1,0 +1,335 @@
+"""The Docker engine: build, tag, push, inspect.  The only module that imports `docker` (its
+helpers `builder_stream` and `builder_request` are pure); every docker exception becomes an
+`EngineError` here.
+
+Three things shape it:
+
+- Build arguments (every value) travel in the build request's query string, and docker-py's
+  `APIError` and requests' connection errors quote that URL.  So no third-party message is ever
+  passed on whole: messages are rebuilt from the status code and the engine's own explanation,
+  redacted and stripped of URLs, and raised `from None` so no traceback chains back to them.
+- Images are built untagged and tagged only when everything succeeded, so a failed bake creates
+  or moves no tag; `tag` records what each name pointed at so `restore_tags` can undo it.
+- The bake's build context is the Dockerfile alone, tarred in memory: the env layer next to it
+  never leaves the private directory (the engine would otherwise unpack it into its own tmp).
+
+Clients are injectable (`client=`); by default `connect()` makes one from the environment
+(DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_CONFIG), as the docker CLI would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.auth import INDEX_NAME, resolve_repository_name
+from docker.utils import parse_repository_tag
+
+from baker.builder_request import (
+    check_query_size,
+    deferred_sigint,
+    dockerfile_only_context,
+)
+from baker.builder_stream import LineSink, StreamState, clean, consume
+from baker.errors import EngineError
+from baker.secret import REDACTOR, Secret
+
+_START_ENGINE = (
+    "start Docker (or dockerd), or point DOCKER_HOST at a running engine "
+    "(with DOCKER_TLS_VERIFY / DOCKER_CERT_PATH for a TLS one)"
+)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    labels: Mapping[str, str]
+    env: tuple[str, ...]
+    entrypoint: tuple[str, ...] | None
+    cmd: tuple[str, ...] | None
+    workdir: str
+    user: str
+    repo_tags: tuple[str, ...] = ()
+    repo_digests: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Pushed:
+    tag: str
+    digest: str
+
+
+TagUndo = tuple[tuple[str, "str | None"], ...]
+"""Each tag applied, with the image id it pointed at before (None: it did not exist)."""
+
+
+def connect() -> Any:
+    """A client for the engine the environment names, proven reachable."""
+    with _engine_errors("connecting to the Docker engine"):
+        client = docker.from_env()
+        client.ping()
+    return client
+
+
+def _client(client: Any) -> Any:
+    return client if client is not None else connect()
+
+
+@contextmanager
+def _engine_errors(doing: str, *, hint: str | None = None) -> Iterator[None]:
+    """Translate docker/requests exceptions raised while `doing` into EngineError, URL-free."""
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        status = exc.status_code
+        explanation = clean(str(exc.explanation or ""))
+        reason = f"the engine answered {status}" if status else "the engine refused"
+        message = f"{doing} failed: {reason}" + (f": {explanation}" if explanation else "")
+        raise EngineError(message, hint=hint) from None
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        raise EngineError(
+            f"{doing} failed: lost the connection to the Docker engine ({type(exc).__name__})",
+            hint=_START_ENGINE,
+        ) from None
+    except docker.errors.DockerException as exc:
+        # from_env's "Error while fetching server API version: ..." names the socket, not a value.
+        raise EngineError(f"{doing} failed: {clean(str(exc))}", hint=_START_ENGINE) from None
+    except requests.exceptions.RequestException as exc:
+        raise EngineError(f"{doing} failed: {type(exc).__name__}", hint=hint) from None
+
+
+def build_image(
+    context_dir: Path,
+    *,
+    build_args: Mapping[str, Secret | str],
+    labels: Mapping[str, str],
+    on_line: Callable[[str], None],
+    dockerfile: str = "Dockerfile",
+    target: str | None = None,
+    network_mode: str | None = "none",
+    dockerfile_only: bool = False,
+    client: Any = None,
+) -> str:
+    """Build an untagged image and return its id, streaming redacted output lines to `on_line`.
+
+    `dockerfile_only` is the bake: the Dockerfile alone is the context (nothing else is needed, and
+    the env layer must not travel), Ctrl-C waits the few seconds until the engine is done, and on
+    any failure every image the build made is removed.  Otherwise the directory is sent as
+    `docker build` would, `.dockerignore` honoured.
+    """
+    args: dict[str, str] = {}
+    for name, value in build_args.items():
+        if isinstance(value, Secret):
+            REDACTOR.register(value, label=name)  # defensive: the resolver registers values first
+            text = value.reveal()
+        else:  # a literal from the manifest (or an app build arg): lives in git, not a secret
+            text = value
+        args[name] = text
+    check_query_size(args, labels)
+    client = _client(client)
+    sink = LineSink(on_line)
+    state = StreamState()
+    kwargs: dict[str, Any] = {
+        "buildargs": args,
+        "labels": dict(labels),
+        "target": target,
+        "network_mode": network_mode,
+        "decode": True,
+        "rm": True,
+        "forcerm": True,
+        "pull": False,
+        "timeout": None,  # a silent RUN step may take longer than the client's 60 s read timeout
+    }
+    if dockerfile_only:
+        kwargs.update(
+            fileobj=dockerfile_only_context(Path(context_dir), dockerfile),
+            custom_context=True,
+            dockerfile=dockerfile,
+            use_config_proxy=False,
+        )
+    else:
+        kwargs.update(path=str(context_dir), dockerfile=dockerfile)
+    stream: Any = None
+    try:
+        # The bake takes seconds: hold Ctrl-C until the engine is done, so that every image it
+        # made (after the ENV step they hold values) is known and removed before baker exits.
+        with (
+            deferred_sigint(dockerfile_only) as interrupted,
+            _engine_errors("the build", hint="check the Dockerfile and the build context"),
+        ):
+            stream = client.api.build(**kwargs)
+            consume(stream, sink, state=state)
+        if interrupted:
+            raise KeyboardInterrupt
+        if state.error is not None:
+            where = f" at {state.last_step}" if state.last_step else ""
+            raise EngineError(f"the build failed{where}: {state.error}", hint=_build_hint(state.error))
+        image_id = state.image_id or state.short_id
+        if image_id is None:
+            raise EngineError("the build ended without an image id", hint="run again with --debug")
+    except BaseException:
+        # The bake's step images hold values: find and remove them all.  An app build's are its
+        # build cache (no values), left to the engine as `docker build` leaves them.
+        if dockerfile_only:
+            if stream is not None and state.error is None:
+                _drain(stream, state)
+            made = [*state.produced, *([state.image_id] if state.image_id else [])]
+            # Children first, one at a time (noprune), so the base (maybe an untagged app image) stays.
+            for layer in reversed(made):
+                remove_image(layer, client=client, noprune=True)
+        raise
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    if state.image_id is None:  # only the short id was printed: ask for the full one
+        info = inspect_image(image_id, client=client)
+        image_id = info.id if info is not None else image_id
+    return image_id
+
+
+def _drain(stream: Any, state: StreamState) -> None:
+    """Read what the engine still sends (when `on_line` raised, the stream is still open), so the
+    images made after we stopped listening are known too.  Best effort."""
+    with contextlib.suppress(Exception):  # cleanup must not mask the original exception
+        consume(stream, LineSink(lambda line: None), state=state)
+
+
+def _build_hint(error: str) -> str:
+    lowered = error.lower()
+    if "pull access denied" in lowered or "not found" in lowered or "no such image" in lowered:
+        return "the base image is missing: `docker pull` it, or check image.from / the FROM line"
+    return "see the build output above for the failing step"
+
+
+def inspect_image(ref: str, *, client: Any = None) -> ImageInfo | None:
+    """The image's id, labels and run settings; None when the engine has no such image."""
+    client = _client(client)
+    with _engine_errors(f"inspecting {ref}"):
+        try:
+            data = client.api.inspect_image(ref)
+        except docker.errors.NotFound:
+            return None
+    config = data.get("Config") or {}
+
+    def _tuple(value: Any) -> tuple[str, ...] | None:
+        return tuple(value) if isinstance(value, list) else None
+
+    return ImageInfo(
+        id=data["Id"],
+        labels=dict(config.get("Labels") or {}),
+        env=tuple(config.get("Env") or ()),
+        entrypoint=_tuple(config.get("Entrypoint")),
+        cmd=_tuple(config.get("Cmd")),
+        workdir=config.get("WorkingDir") or "",
+        user=config.get("User") or "",
+        repo_tags=tuple(data.get("RepoTags") or ()),
+        repo_digests=tuple(data.get("RepoDigests") or ()),
+    )
+
+
+def _registry_of(repository: str) -> str:
+    """The registry host of a repository by Docker's own rule ("" for Docker Hub)."""
+    index, _ = resolve_repository_name(repository)
+    return "" if index == INDEX_NAME else str(index)
+
+
+def ensure_image(ref: str, on_line: Callable[[str], None], *, client: Any = None) -> ImageInfo:
+    """`ref` from the engine, pulled first when it is not local, as `docker build` does, with the
+    user's own registry credentials (their docker config)."""
+    client = _client(client)
+    info = inspect_image(ref, client=client)
+    if info is not None:
+        return info
+    repository, label = parse_repository_tag(ref)
+    hint = f"check image.from in the manifest, or `docker pull {ref}`; for a private registry: docker login"
+    registry = _registry_of(repository)
+    if registry:
+        hint += f" {registry}"
+    on_line(f"pulling the base image {ref}")
+    with _engine_errors(f"pulling the base image {ref}", hint=hint):
+        stream = client.api.pull(repository, tag=label or "latest", stream=True, decode=True)
+        state = consume(stream, LineSink(on_line))
+    if state.error is not None:
+        raise EngineError(
+            f"the base image {ref} is not local and pulling it failed: {state.error}", hint=hint
+        )
+    info = inspect_image(ref, client=client)
+    if info is None:
+        raise EngineError(f"the base image {ref} is not in the engine after pulling it", hint=hint)
+    return info
+
+
+def tag(image_id: str, tags: Sequence[str], *, client: Any = None) -> TagUndo:
+    """Point every name in `tags` at `image_id`; on failure, put back what was already moved."""
+    client = _client(client)
+    done: list[tuple[str, str | None]] = []
+    try:
+        for name in tags:
+            before = inspect_image(name, client=client)
+            repository, label = parse_repository_tag(name)
+            with _engine_errors(f"tagging {name}"):
+                client.api.tag(image_id, repository, label or "latest", force=True)
+            done.append((name, before.id if before is not None else None))
+    except BaseException:
+        restore_tags(tuple(done), client=client)
+        raise
+    return tuple(done)
+
+
+def restore_tags(undo: TagUndo, *, client: Any = None) -> None:
+    """Best effort: each tag back where it pointed before (or gone, when it did not exist)."""
+    client = _client(client)
+    for name, previous in reversed(undo):
+        try:
+            if previous is not None:
+                repository, label = parse_repository_tag(name)
+                client.api.tag(previous, repository, label or "latest", force=True)
+            else:
+                # The image goes too when this was its last name, and with it the untagged step
+                # images under it (after the ENV step they hold values).
+                client.api.remove_image(name)
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            continue
+
+
+def push(name: str, on_line: Callable[[str], None], *, client: Any = None) -> str:
+    """Push `name` with the user's own registry credentials (their docker config); the digest."""
+    client = _client(client)
+    repository, label = parse_repository_tag(name)
+    login = f"docker login {_registry_of(repository)}".rstrip()
+    with _engine_errors(f"pushing {name}", hint=f"check the registry address; {login}"):
+        stream = client.api.push(repository, tag=label or "latest", stream=True, decode=True)
+        state = consume(stream, LineSink(on_line))
+    if state.error is not None:
+        lowered = state.error.lower()
+        auth = any(w in lowered for w in ("unauthorized", "authentication", "denied", "credentials"))
+        hint = f"sign in first: {login}" if auth else f"check the registry address and that it is up; {login}"
+        raise EngineError(f"pushing {name} failed: {state.error}", hint=hint)
+    if state.digest is None:
+        raise EngineError(f"pushing {name} reported no digest", hint="run again with --debug")
+    return state.digest
+
+
+def remove_image(
+    image_id: str, *, client: Any = None, only_untagged: bool = True, noprune: bool = False
+) -> bool:
+    """Best effort removal of an image baker built; True when it went.  An image some tag points
+    at is left alone (a fully cached build returns an existing, possibly tagged, image)."""
+    try:
+        client = _client(client)
+        if only_untagged:
+            info = inspect_image(image_id, client=client)
+            if info is None or info.repo_tags:
+                return False
+        client.api.remove_image(image_id, noprune=noprune)
+    except (EngineError, docker.errors.DockerException, requests.exceptions.RequestException):
+        return False
+    return True

@@ -1,0 +1,82 @@
+"""The build request's shape, checked and prepared before the engine is called.  Pure: no docker.
+
+- Build arguments travel in the request's query string, which the engine reads with Go's default
+  1 MB header limit: refuse early, naming the largest env vars (never a value).
+- The bake's context is its Dockerfile alone, tarred in memory (the env layer must not travel).
+- Ctrl-C is held during the bake's few-second build (see `deferred_sigint`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import tarfile
+import threading
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from baker.errors import EngineError
+
+MAX_QUERY_BYTES = 512 * 1024
+
+
+def query_size(build_args: Mapping[str, str], labels: Mapping[str, str]) -> int:
+    """Bytes the build arguments and labels take in the build request's query string."""
+    params = {"buildargs": json.dumps(dict(build_args)), "labels": json.dumps(dict(labels))}
+    return len(urllib.parse.urlencode(params))
+
+
+def check_query_size(build_args: Mapping[str, str], labels: Mapping[str, str]) -> None:
+    """Refuse, naming the largest env vars (never a value), when the request would be too large."""
+    total = query_size(build_args, labels)
+    if total <= MAX_QUERY_BYTES:
+        return
+    sizes = sorted(
+        ((len(urllib.parse.quote_plus(json.dumps(v))), k) for k, v in build_args.items()), reverse=True
+    )
+    largest = ", ".join(f"{name} ({size // 1024} KiB)" for size, name in sizes[:3])
+    label_kib = len(urllib.parse.quote_plus(json.dumps(dict(labels)))) // 1024
+    raise EngineError(
+        f"the values are too large for the Docker engine API: {total // 1024} KiB encoded, "
+        f"baker allows {MAX_QUERY_BYTES // 1024} KiB; largest: {largest}; provenance label: {label_kib} KiB",
+        hint="build arguments travel in the request's query string (about 1 MB in all); "
+        "keep large values (bundles, files) out of env vars, e.g. mount them at run time",
+    )
+
+
+def dockerfile_only_context(context_dir: Path, dockerfile: str) -> io.BytesIO:
+    data = (context_dir / dockerfile).read_bytes()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo(dockerfile)
+        info.size = len(data)
+        info.mode = 0o600
+        tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+@contextmanager
+def deferred_sigint(enabled: bool) -> Iterator[list[int]]:
+    """While `enabled` (and on the main thread), a first Ctrl-C is noted in the yielded list
+    instead of raised; the caller raises it once the engine is done.  A second Ctrl-C raises at
+    once, so a hung engine never traps the user."""
+    noted: list[int] = []
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        if noted:
+            signal.default_int_handler(signum, frame)
+        noted.append(signum)
+
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,155 @@
+"""`baker build`: resolve, render into a private temporary directory, build, tag, push.
+
+`bake()` is the Python API (a CI script can call it); `build()` is the command around it.
+
+No file holding a value is written: the private directory gets the Dockerfile only (the values go
+to the engine as build args), and it is removed on success, failure and Ctrl-C alike. Unless the
+bake succeeded, no tag is created or moved: the image is built untagged, tagged once everything
+else worked, and the tags are put back when a push fails.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from baker import builder
+from baker import render as renderer
+from baker.commands.render import check_references, load_manifest, resolve_values
+from baker.errors import UsageError
+from baker.model import Manifest, SecretRef
+from baker.output import Output
+from baker.provenance import LABEL, to_label
+from baker.resolver import ResolvedEnv
+from baker.secret import Secret
+
+
+@dataclass(frozen=True)
+class BakeResult:
+    image_id: str
+    tags: tuple[str, ...]
+    pushed: tuple[builder.Pushed, ...]
+
+
+def _app_image(manifest: Manifest, on_line: Callable[[str], None], client: Any) -> str:
+    """`image.build`: the user's own image, built untagged with their context and Dockerfile."""
+    spec = manifest.image.build
+    assert spec is not None
+    context = Path(manifest.path).parent / spec.context
+    on_line(f"building the app image from {context} ({spec.dockerfile})")
+    return builder.build_image(
+        context,
+        build_args=dict(spec.args),
+        labels={},
+        on_line=on_line,
+        dockerfile=spec.dockerfile,
+        target=spec.target,
+        # The app's own RUN steps may need the network, as with `docker build`.
+        network_mode=None,
+        client=client,
+    )
+
+
+def bake(
+    manifest: Manifest,
+    resolved: ResolvedEnv,
+    *,
+    tags: Sequence[str],
+    push: bool,
+    on_line: Callable[[str], None],
+    client: Any = None,
+) -> BakeResult:
+    """Build the baked image (after the app image, for `image.build`), tag it, and push the tags."""
+    for name in tags:
+        renderer.validate_tag(name)
+    if manifest.image.base is not None:
+        renderer.validate_base(manifest.image.base)
+    client = client if client is not None else builder.connect()
+    created: list[str] = []
+    undo: builder.TagUndo = ()
+    workdir = Path(tempfile.mkdtemp(prefix="baker-build-"))  # 0700
+    try:
+        if manifest.image.build is not None:
+            base = _app_image(manifest, on_line, client)
+            created.append(base)
+        else:
+            assert manifest.image.base is not None
+            base = manifest.image.base
+            builder.ensure_image(base, on_line, client=client)
+        files = renderer.render(resolved, manifest, workdir, base=base, tags=tags, env_layer=False)
+        on_line(f"baking {len(resolved.entries)} values onto {base}")
+        image_id = builder.build_image(
+            files.directory,
+            build_args=_engine_args(resolved),
+            labels={LABEL: to_label(resolved, manifest)},
+            on_line=on_line,
+            dockerfile=files.dockerfile.name,
+            dockerfile_only=True,
+            client=client,
+        )
+        created.append(image_id)
+        undo = builder.tag(image_id, tags, client=client)
+        pushed = tuple(builder.Pushed(t, builder.push(t, on_line, client=client)) for t in tags if push)
+    except BaseException:
+        builder.restore_tags(undo, client=client)
+        for image in reversed(created):
+            builder.remove_image(image, client=client)
+        raise
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return BakeResult(image_id=image_id, tags=tuple(tags), pushed=pushed)
+
+
+def _engine_args(resolved: ResolvedEnv) -> dict[str, Secret | str]:
+    """Values from Key Vault stay `Secret` until the engine call; literals (from git) are plain."""
+    return {
+        entry.env: entry.value if isinstance(entry.source, SecretRef) else entry.value.reveal()
+        for entry in resolved.entries
+    }
+
+
+def _unique(names: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+def build(*, out: Output, file: Path, tags: list[str], push: bool, if_stale: bool) -> int:
+    manifest = load_manifest(out, file)
+    names = _unique([*manifest.image.tags, *tags])
+    check_references(manifest.image.base, names)
+    if push and not names:
+        raise UsageError("--push needs a tag", hint="set image.tag in the manifest or pass --tag")
+    if if_stale:
+        if not names:
+            raise UsageError(
+                "--if-stale needs a tag to compare with",
+                hint="set image.tag in the manifest or pass --tag",
+            )
+        from baker.staleness import rebake_due
+
+        due, reason = rebake_due(manifest, names[0], out=out)
+        if not due:
+            out.info(f"{names[0]} is current, no re-bake due: {reason}")
+            out.result({"image_id": None, "tags": [], "pushed": [], "skipped": True, "reason": reason})
+            return 0
+        out.info(f"re-bake due: {reason}")
+    resolved = resolve_values(out, manifest)
+    result = bake(manifest, resolved, tags=names, push=push, on_line=out.progress)
+    out.info(f"built {result.image_id}")
+    for name in result.tags:
+        out.info(f"tagged {name}")
+    for item in result.pushed:
+        out.info(f"pushed {item.tag} ({item.digest})")
+    if not result.tags:
+        out.info("the image is untagged; pass --tag (or set image.tag) to name it")
+    out.result(
+        {
+            "image_id": result.image_id,
+            "tags": list(result.tags),
+            "pushed": [{"tag": p.tag, "digest": p.digest} for p in result.pushed],
+        }
+    )
+    return 0

@@ -1,0 +1,222 @@
+"""Render a resolved manifest into a build directory: a `Dockerfile` that holds no value, and the
+env layer `docker-bake.json` (a standard `docker buildx bake` file) that holds them all.
+
+Why this shape: the Dockerfile declares `ARG NAME` + `ENV NAME=$NAME` per variable and nothing
+else, so the base image's ENTRYPOINT, CMD, WORKDIR and USER are kept, and every value travels as a
+build argument.  The engine expands `$NAME` without re-parsing the value, so quotes, `$`,
+backslashes, CRLF, surrounding spaces and Unicode arrive byte for byte, and the build log shows
+`ENV NAME=$NAME`, never the value.  The bake file is JSON written by `json.dumps`, which
+round-trips every string exactly.
+
+Files are created owner-only (0600) in an owner-only directory (0700); an existing directory that
+someone else owns or can write to is refused (they could swap the files under us).  Writes go to a
+fresh `O_EXCL` temporary file in the same directory and are renamed into place, so a symlink
+planted at the target is replaced, never followed.
+
+Imports neither docker nor azure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from baker.errors import RenderError
+from baker.model import Manifest
+
+if TYPE_CHECKING:
+    from baker.resolver import ResolvedEnv
+
+DOCKERFILE = "Dockerfile"
+BAKE_FILE = "docker-bake.json"
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+# distribution/reference's grammar, written out: [host[:port]/]path[:tag][@digest].  Stricter than
+# "no newline, no `$`": a reference the engine would reject fails here, before anything is fetched.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-fA-F:]+\])"
+_NAME = rf"(?:{_HOST}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_REFERENCE = re.compile(rf"{_NAME}(?::{_TAG})?(?:@{_DIGEST})?\Z")
+_TAG_REFERENCE = re.compile(rf"{_NAME}(?::{_TAG})?\Z")
+_IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}\Z")
+
+
+@dataclass(frozen=True)
+class RenderedFiles:
+    directory: Path
+    dockerfile: Path
+    bake_file: Path | None  # None when rendered without the env layer (`baker build`)
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return (self.dockerfile,) if self.bake_file is None else (self.dockerfile, self.bake_file)
+
+
+def validate_base(base: str) -> str:
+    """`base` as a FROM operand: an image reference or an image id, nothing the parser expands."""
+    if _IMAGE_ID.match(base) or _REFERENCE.match(base):
+        return base
+    raise RenderError(
+        f"the base image {_shown(base)} is not a valid image reference",
+        hint="image.from takes a reference like registry.example.com/app:1.4.2",
+    )
+
+
+def validate_tag(tag: str) -> str:
+    """`tag` as a name to tag an image with: `[host[:port]/]path[:tag]`, lower-case path, no digest."""
+    if _TAG_REFERENCE.match(tag) and len(tag) <= 255:
+        return tag
+    raise RenderError(
+        f"the tag {_shown(tag)} is not a valid image name",
+        hint="a tag looks like registry.example.com/app:1.4.2-baked (lower-case repository path)",
+    )
+
+
+def _shown(text: str) -> str:
+    """A reference quoted for a message: references are not secret, but keep them on one line."""
+    return json.dumps(text[:200], ensure_ascii=False)
+
+
+def _check_value(name: str, value: str) -> None:
+    if not _ENV_NAME.match(name):
+        raise RenderError(f"{name!r} is not a valid environment variable name")
+    if "\x00" in value:
+        raise RenderError(
+            f"{name}: the value holds a NUL character, which no process environment can carry",
+            hint="store the value base64-encoded and decode it in the application",
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RenderError(
+            f"{name}: the value is not valid Unicode text (it holds a lone surrogate)",
+            hint="store the value base64-encoded and decode it in the application",
+        ) from None
+
+
+def _json_filter(value: Any, indent: int = 0) -> str:
+    # ensure_ascii=False keeps non-ASCII as itself; json.dumps escapes every control character, so
+    # structural newlines are the only raw ones and can be indented safely.
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return text.replace("\n", "\n" + " " * indent)
+
+
+def _environment() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
+        loader=jinja2.PackageLoader("baker.templates", ""),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["json"] = _json_filter
+    return env
+
+
+def render_texts(
+    args: Mapping[str, str], *, base: str, labels: Mapping[str, str], tags: Sequence[str]
+) -> tuple[str, str]:
+    """The Dockerfile's text and the bake file's text.  Pure: writes nothing."""
+    validate_base(base)
+    for tag in tags:
+        validate_tag(tag)
+    for name, value in args.items():
+        _check_value(name, value)
+    env = _environment()
+    try:
+        dockerfile = env.get_template("Dockerfile.j2").render(base=base, names=list(args))
+        bake = env.get_template("docker-bake.json.j2").render(
+            dockerfile=DOCKERFILE, args=dict(args), labels=dict(labels), tags=list(tags)
+        )
+    except jinja2.TemplateError as exc:
+        # The message names the template and the missing name, never a value (values are data).
+        raise RenderError(f"rendering failed: {type(exc).__name__}: {exc.message}") from None
+    return dockerfile, bake
+
+
+def prepare_directory(directory: Path) -> Path:
+    """Create `directory` 0700, or check an existing one is ours and private, narrowing it to 0700."""
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+        info = directory.lstat()
+        if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+            # A symlink could be re-pointed between this check and the writes: name the real directory.
+            raise RenderError(
+                f"{directory} is not a directory (or is a symlink)",
+                hint="choose a new or existing directory for --out (its real path, not a symlink)",
+            )
+        if info.st_uid != os.getuid():
+            raise RenderError(
+                f"{directory} belongs to another user; baker writes values only into a directory you own",
+                hint="choose a directory of your own for --out",
+            )
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise RenderError(
+                f"{directory} is writable by other users; they could replace the files baker writes",
+                hint=f"chmod go-w {directory}, or choose a private directory for --out",
+            )
+        # Never widened: only the owner's bits survive.
+        directory.chmod(stat.S_IMODE(info.st_mode) & 0o700)
+    except OSError as exc:
+        raise RenderError(f"cannot prepare {directory}: {exc.strerror}") from None
+    return directory
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` readable by its owner only, replacing (never following) what is there."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # O_EXCL, 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def render(
+    resolved: ResolvedEnv,
+    manifest: Manifest,
+    out_dir: Path,
+    *,
+    base: str,
+    tags: Sequence[str] = (),
+    env_layer: bool = True,
+) -> RenderedFiles:
+    """Write the Dockerfile and (unless `env_layer` is False) the env layer into `out_dir`.
+
+    `baker build` passes `env_layer=False`: it sends the values straight to the engine as build
+    args, so no file holding a value is ever written on its path.
+    """
+    from baker.provenance import LABEL, to_label
+
+    args = resolved.build_args()
+    labels = {LABEL: to_label(resolved, manifest)}
+    dockerfile_text, bake_text = render_texts(args, base=base, labels=labels, tags=tags)
+    directory = prepare_directory(Path(out_dir))
+    files = RenderedFiles(directory, directory / DOCKERFILE, directory / BAKE_FILE if env_layer else None)
+    try:
+        write_private(files.dockerfile, dockerfile_text)
+        if files.bake_file is not None:
+            write_private(files.bake_file, bake_text)
+    except OSError as exc:
+        raise RenderError(f"cannot write into {directory}: {exc.strerror}") from None
+    return files

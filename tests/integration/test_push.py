@@ -1,0 +1,231 @@
+"""`baker build --push` against a real registry (Debian's docker-registry on loopback), with and
+without htpasswd auth; credentials come the way a user's do: a docker config's `auths`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from baker.cli import main
+from tests.conftest import unavailable
+from tests.fixtures_docker import ImageNames
+
+pytestmark = pytest.mark.docker
+
+REGISTRY_BINARY = Path("/usr/bin/docker-registry")
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+@dataclass
+class Registry:
+    host: str  # 127.0.0.1:PORT
+    auth: tuple[str, str] | None
+
+    def manifest_digest(self, repository: str, tag: str) -> str | None:
+        request = urllib.request.Request(
+            f"http://{self.host}/v2/{repository}/manifests/{tag}", headers={"Accept": MANIFEST_V2}
+        )
+        if self.auth is not None:
+            token = base64.b64encode(":".join(self.auth).encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback http)
+                return response.headers.get("Docker-Content-Digest")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(host: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"docker-registry exited: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            urllib.request.urlopen(f"http://{host}/v2/", timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # 401 from an auth registry: it is up
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"docker-registry did not start: {log.read_text(errors='replace')[-2000:]}")
+
+
+StartRegistry = Callable[..., Registry]
+
+
+@pytest.fixture
+def start_registry(tmp_path: Path, docker_client: Any) -> Iterator[StartRegistry]:
+    if not REGISTRY_BINARY.exists():
+        unavailable(f"{REGISTRY_BINARY} (Debian's docker-registry) is not installed")
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(auth: tuple[str, str] | None = None) -> Registry:
+        root = tmp_path / f"registry-{len(processes)}"
+        (root / "data").mkdir(parents=True)
+        host = f"127.0.0.1:{_free_port()}"
+        config: dict[str, Any] = {
+            "version": 0.1,
+            "log": {"level": "warn"},
+            "storage": {"filesystem": {"rootdirectory": str(root / "data")}},
+            "http": {"addr": host, "secret": uuid.uuid4().hex},
+        }
+        if auth is not None:
+            import bcrypt
+
+            hashed = bcrypt.hashpw(auth[1].encode(), bcrypt.gensalt(rounds=5)).decode()
+            (root / "htpasswd").write_text(f"{auth[0]}:{hashed}\n")
+            config["auth"] = {"htpasswd": {"realm": "baker-test", "path": str(root / "htpasswd")}}
+        (root / "config.yml").write_text(json.dumps(config))  # JSON is YAML
+        log = root / "registry.log"
+        with log.open("wb") as sink:
+            process = subprocess.Popen(
+                [str(REGISTRY_BINARY), "serve", str(root / "config.yml")], stdout=sink, stderr=sink
+            )
+        processes.append(process)
+        _wait_ready(host, process, log)
+        return Registry(host, auth)
+
+    yield start
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty docker config of the test's own (never the developer's ~/.docker)."""
+    directory = tmp_path / "docker-config"
+    directory.mkdir()
+    (directory / "config.json").write_text("{}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(directory))
+    return directory
+
+
+def _manifest(path: Path, base: str, values: dict[str, str]) -> Path:
+    path.write_text(json.dumps({"version": 1, "image": {"from": base}, "env": values}))
+    return path
+
+
+def test_push_reports_the_digest_the_registry_serves(
+    tmp_path: Path,
+    busybox_base: str,
+    image_names: ImageNames,
+    start_registry: StartRegistry,
+    docker_config: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    registry = start_registry()
+    tag = uuid.uuid4().hex[:10]
+    name = f"{registry.host}/baker-test/app:{tag}"
+    image_names.names.append(name)
+    manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"TOKEN": "pushed-value-1"})
+    assert main(["build", "-f", str(manifest), "--tag", name, "--push", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    image_names.track(document["image_id"])
+    (pushed,) = document["pushed"]
+    assert pushed["tag"] == name
+    assert pushed["digest"].startswith("sha256:")
+    assert registry.manifest_digest("baker-test/app", tag) == pushed["digest"]
+
+
+def test_push_without_credentials_fails_with_a_login_hint_and_leaves_no_tag(
+    tmp_path: Path,
+    busybox_base: str,
+    image_names: ImageNames,
+    start_registry: StartRegistry,
+    docker_config: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    registry = start_registry(auth=("baker", "s3cret-Pw"))
+    tag = uuid.uuid4().hex[:10]
+    name = f"{registry.host}/baker-test/app:{tag}"
+    image_names.names.append(name)
+    value = f"pushed-value-{uuid.uuid4().hex}"
+    manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"TOKEN": value})
+    assert main(["build", "-f", str(manifest), "--tag", name, "--push", "--json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["error"] == "EngineError"
+    assert f"pushing {name} failed" in document["message"], document
+    assert document["hint"] == f"sign in first: docker login {registry.host}", document
+    assert registry.manifest_digest("baker-test/app", tag) is None
+    assert not image_names.exists(name)  # the failed bake moved no tag
+    assert image_names.holding(value) == []  # and left no image holding the value
+
+
+def test_push_with_the_users_docker_config_credentials_succeeds(
+    tmp_path: Path,
+    busybox_base: str,
+    image_names: ImageNames,
+    start_registry: StartRegistry,
+    docker_config: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    user, password = "baker", "s3cret-Pw"
+    registry = start_registry(auth=(user, password))
+    # What `docker login 127.0.0.1:PORT` writes (without a credential helper).
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    (docker_config / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
+    (docker_config / "config.json").chmod(0o600)
+    tag = uuid.uuid4().hex[:10]
+    name = f"{registry.host}/baker-test/app:{tag}"
+    image_names.names.append(name)
+    manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"TOKEN": "pushed-value-3"})
+    assert main(["build", "-f", str(manifest), "--tag", name, "--push", "--json"]) == 0
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    image_names.track(document["image_id"])
+    assert registry.manifest_digest("baker-test/app", tag) == document["pushed"][0]["digest"]
+    assert password not in captured.out + captured.err
+    assert token not in captured.out + captured.err
+
+
+def test_build_pulls_a_base_that_is_not_local_from_its_registry(
+    tmp_path: Path,
+    docker_client: Any,
+    busybox_base: str,
+    image_names: ImageNames,
+    start_registry: StartRegistry,
+    docker_config: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    registry = start_registry()
+    remote_base = f"{registry.host}/baker-test/base:{uuid.uuid4().hex[:10]}"
+    docker_client.images.get(busybox_base).tag(remote_base)
+    for _ in docker_client.api.push(remote_base, stream=True, decode=True):
+        pass
+    assert registry.manifest_digest("baker-test/base", remote_base.rsplit(":", 1)[1]) is not None
+    docker_client.images.remove(remote_base)  # the name is gone locally; only the registry has it
+    image_names.names.append(remote_base)
+    name = image_names()
+    manifest = _manifest(tmp_path / "baker.yaml", remote_base, {"TOKEN": "pulled-base-value"})
+
+    assert main(["build", "-f", str(manifest), "--tag", name, "--json"]) == 0
+
+    captured = capsys.readouterr()
+    image_names.track(json.loads(captured.out)["image_id"])
+    assert f"pulling the base image {remote_base}" in captured.err
+    assert "TOKEN=pulled-base-value" in docker_client.images.get(name).attrs["Config"]["Env"]

@@ -1,0 +1,315 @@
+"""The renderer: a Dockerfile without values, an env layer that round-trips every value, private files."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import jinja2
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from baker import render as renderer
+from baker.errors import RenderError
+from baker.model import EnvEntry, ImageSpec, Literal, Manifest
+from baker.provenance import LABEL
+from baker.render import BAKE_FILE, DOCKERFILE, render, render_texts, validate_base, validate_tag
+from baker.resolver import Resolved, ResolvedEnv
+from baker.secret import Secret
+
+AWKWARD = {
+    "PEM": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n"
+    "-----END PRIVATE KEY-----\n",
+    "QUOTES": 'it\'s "quoted" `tick`',
+    "DOLLAR": "$HOME ${PATH} $$ $1 $",
+    "BACKSLASH": "C:\\path\\to\\ \\n not a newline \\",
+    "HASH": "# not a comment #",
+    "EQUALS": "a=b==c=",
+    "TAB": "col1\tcol2\t",
+    "CRLF": "line one\r\nline two\r\n",
+    "SPACES": "   padded both sides   ",
+    "UNICODE": "héllo wörld ✓ 日本語 😀 \U0001d518",
+    "CONTROL": "bell\x07 esc\x1b del\x7f nbsp\xa0 ls\u2028 ps\u2029",
+    "JSONISH": '{"a": [1, 2], "b": "}"}',
+    "TEMPLATE": "{{ base }} {% if x %} {# c #}",
+    "EMPTY": "",
+}
+
+
+def _resolved(values: dict[str, str]) -> ResolvedEnv:
+    return ResolvedEnv(
+        tuple(
+            Resolved(env=name, value=Secret(value), source=Literal(value), version=None, properties=None)
+            for name, value in values.items()
+        )
+    )
+
+
+def _manifest(values: dict[str, str]) -> Manifest:
+    return Manifest(
+        path="baker.yaml",
+        image=ImageSpec(base="baker-test/busybox:1", build=None),
+        credentials={},
+        env=tuple(EnvEntry(name, Literal(value)) for name, value in values.items()),
+    )
+
+
+def _bake_target(text: str) -> dict[str, object]:
+    target: dict[str, object] = json.loads(text)["target"]["default"]
+    return target
+
+
+def test_dockerfile_holds_no_value_when_values_are_awkward() -> None:
+    dockerfile, _ = render_texts(AWKWARD, base="baker-test/busybox:1", labels={}, tags=[])
+    for value in AWKWARD.values():
+        if len(value) >= 3:
+            assert value not in dockerfile
+    assert "héllo" not in dockerfile and "BEGIN" not in dockerfile
+
+
+def test_dockerfile_declares_an_arg_and_an_env_per_variable_and_nothing_else() -> None:
+    dockerfile, _ = render_texts(
+        {"A": "1", "B_2": "2"}, base="registry.example.com/app:1.4.2", labels={}, tags=[]
+    )
+    instructions = [line for line in dockerfile.splitlines() if line and not line.startswith("#")]
+    assert instructions == ["FROM registry.example.com/app:1.4.2", "ARG \\", "    A \\", "    B_2", "ENV \\",
+                            "    A=$A \\", "    B_2=$B_2"]  # fmt: skip
+
+
+def test_dockerfile_is_only_from_when_there_are_no_variables() -> None:
+    dockerfile, bake = render_texts({}, base="baker-test/busybox:1", labels={}, tags=[])
+    assert [line for line in dockerfile.splitlines() if line and not line.startswith("#")] == [
+        "FROM baker-test/busybox:1"
+    ]
+    assert _bake_target(bake)["args"] == {}
+
+
+def test_dockerfile_leading_comment_is_not_a_parser_directive() -> None:
+    # `# key=value` lines at the top of a Dockerfile are parser directives (escape=, syntax=).
+    dockerfile, _ = render_texts({"A": "1"}, base="b", labels={}, tags=[])
+    for line in dockerfile.splitlines():
+        if not line.startswith("#"):
+            break
+        assert "=" not in line
+
+
+def test_bake_file_round_trips_every_awkward_value() -> None:
+    labels = {LABEL: '{"v":1,"env":{"PEM":{"literal":true}}}'}
+    _, bake = render_texts(AWKWARD, base="baker-test/busybox:1", labels=labels, tags=["example.com/app:1"])
+    target = _bake_target(bake)
+    assert target["args"] == AWKWARD
+    assert target["labels"] == labels
+    assert target["tags"] == ["example.com/app:1"]
+    assert target["context"] == "." and target["dockerfile"] == DOCKERFILE
+
+
+def test_bake_file_keeps_non_ascii_as_itself() -> None:
+    _, bake = render_texts({"U": "日本語 😀"}, base="b", labels={}, tags=[])
+    assert "日本語 😀" in bake
+
+
+_NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True)
+_VALUES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=200)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_NAMES, _VALUES, max_size=8))
+def test_bake_file_round_trips_any_value_when_values_are_arbitrary(values: dict[str, str]) -> None:
+    dockerfile, bake = render_texts(values, base="baker-test/busybox:1", labels={}, tags=[])
+    assert _bake_target(bake)["args"] == values
+    for name in values:
+        assert f"    {name}=${name}" in dockerfile
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"NUL": "a\x00b"}, "NUL"),
+        ({"SURROGATE": "a\ud800b"}, "surrogate"),
+        ({"1BAD": "x"}, "not a valid environment variable name"),
+        ({"BAD-NAME": "x"}, "not a valid environment variable name"),
+    ],
+)
+def test_render_refuses_values_no_environment_can_carry(values: dict[str, str], message: str) -> None:
+    with pytest.raises(RenderError, match=message) as caught:
+        render_texts(values, base="b", labels={}, tags=[])
+    assert "a\x00b" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "busybox",
+        "baker-test/busybox:1",
+        "registry.example.com/app:1.4.2",
+        "127.0.0.1:5000/team/app:tag_1.0-rc",
+        "localhost/app@sha256:" + "a" * 64,
+        "sha256:" + "0" * 64,
+        "[::1]:5000/app:1",
+    ],
+)
+def test_valid_base_references_are_accepted(base: str) -> None:
+    assert validate_base(base) == base
+
+
+@pytest.mark.parametrize(
+    "base",
+    ["", "app:1\nRUN rm -rf /", "app:$TAG", "${BASE}", "app:1 AS x", "App:1", "app::1", "-app", "app:1#x"],
+)
+def test_invalid_base_references_are_refused(base: str) -> None:
+    with pytest.raises(RenderError, match="not a valid image reference"):
+        validate_base(base)
+
+
+@pytest.mark.parametrize(
+    "tag", ["app:1\n", "app:$V", "app@sha256:" + "a" * 64, "team/UPPER:1", "app:" + "x" * 129, "app:-x"]
+)
+def test_invalid_tags_are_refused(tag: str) -> None:
+    with pytest.raises(RenderError, match="not a valid image name"):
+        validate_tag(tag)
+
+
+def test_templates_use_strict_undefined() -> None:
+    env = renderer._environment()
+    assert env.undefined is jinja2.StrictUndefined
+    with pytest.raises(jinja2.UndefinedError):
+        env.get_template("Dockerfile.j2").render(names=["A"])  # no `base`
+
+
+def test_templates_are_sandboxed_and_unescaped() -> None:
+    env = renderer._environment()
+    assert isinstance(env, jinja2.sandbox.ImmutableSandboxedEnvironment)
+    assert env.autoescape is False
+
+
+def test_render_writes_owner_only_files_in_an_owner_only_directory(tmp_path: Path) -> None:
+    out_dir = tmp_path / "out" / "nested"
+    files = render(
+        _resolved(AWKWARD), _manifest(AWKWARD), out_dir, base="baker-test/busybox:1", tags=["x/y:1"]
+    )
+    assert files.directory == out_dir
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted([DOCKERFILE, BAKE_FILE])
+    assert stat.S_IMODE(out_dir.stat().st_mode) == 0o700
+    for path in files.files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    target = _bake_target(files.bake_file.read_text(encoding="utf-8"))
+    assert target["args"] == AWKWARD
+    assert LABEL in target["labels"]  # type: ignore[operator]
+
+
+def test_render_narrows_an_existing_directory_and_never_widens_it(tmp_path: Path) -> None:
+    out_dir = tmp_path / "existing"
+    out_dir.mkdir(mode=0o755)
+    out_dir.chmod(0o755)
+    render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), out_dir, base="b")
+    assert stat.S_IMODE(out_dir.stat().st_mode) == 0o700
+    out_dir.chmod(0o500 | 0o200)
+    render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), out_dir, base="b")
+    assert stat.S_IMODE(out_dir.stat().st_mode) == 0o700
+
+
+def test_render_replaces_previous_files_and_a_planted_symlink_without_following_it(tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched")
+    render(_resolved({"A": "first-value"}), _manifest({"A": "first-value"}), out_dir, base="b")
+    (out_dir / BAKE_FILE).unlink()
+    (out_dir / BAKE_FILE).symlink_to(victim)
+    render(_resolved({"A": "second-value"}), _manifest({"A": "second-value"}), out_dir, base="b")
+    assert victim.read_text() == "untouched"
+    bake_file = out_dir / BAKE_FILE
+    assert not bake_file.is_symlink()
+    assert _bake_target(bake_file.read_text(encoding="utf-8"))["args"] == {"A": "second-value"}
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted([DOCKERFILE, BAKE_FILE])
+
+
+def test_render_refuses_a_directory_others_can_write(tmp_path: Path) -> None:
+    out_dir = tmp_path / "shared"
+    out_dir.mkdir()
+    out_dir.chmod(0o777)
+    with pytest.raises(RenderError, match="writable by other users"):
+        render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), out_dir, base="b")
+    assert list(out_dir.iterdir()) == []
+
+
+def test_render_refuses_a_file_where_the_directory_should_be(tmp_path: Path) -> None:
+    target = tmp_path / "file"
+    target.write_text("")
+    with pytest.raises(RenderError, match="not a directory"):
+        render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), target, base="b")
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to make a directory owned by someone else")
+def test_render_refuses_a_directory_another_user_owns(tmp_path: Path) -> None:
+    out_dir = tmp_path / "theirs"
+    out_dir.mkdir(mode=0o700)
+    os.chown(out_dir, 12345, 12345)
+    with pytest.raises(RenderError, match="belongs to another user"):
+        render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), out_dir, base="b")
+
+
+def test_render_validates_before_writing_anything(tmp_path: Path) -> None:
+    out_dir = tmp_path / "never"
+    with pytest.raises(RenderError):
+        render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), out_dir, base="bad base")
+    assert not out_dir.exists()
+
+
+# -- the `render` command -----------------------------------------------------------------------
+
+
+def _write_manifest(path: Path, image: dict[str, object], env: dict[str, str]) -> Path:
+    path.write_text(json.dumps({"version": 1, "image": image, "env": env}, ensure_ascii=False))
+    return path
+
+
+def test_render_command_writes_the_directory_and_reports_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from baker.cli import main
+
+    values = {"LOG_LEVEL": "info", "QUOTED": 'a "b" $c \\d'}
+    manifest = _write_manifest(
+        tmp_path / "baker.yaml", {"from": "baker-test/busybox:1", "tag": "x/app:1"}, values
+    )
+    out_dir = tmp_path / "rendered"
+    assert main(["render", "-f", str(manifest), "--out", str(out_dir), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document == {
+        "out": str(out_dir),
+        "files": [str(out_dir / DOCKERFILE), str(out_dir / BAKE_FILE)],
+        "env": list(values),
+    }
+    target = _bake_target((out_dir / BAKE_FILE).read_text(encoding="utf-8"))
+    assert target["args"] == values
+    assert target["tags"] == ["x/app:1"]
+    assert json.loads(target["labels"][LABEL])["env"] == {
+        "LOG_LEVEL": {"literal": True},
+        "QUOTED": {"literal": True},
+    }  # type: ignore[index]
+
+
+def test_render_command_says_how_to_build_the_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from baker.cli import main
+
+    manifest = _write_manifest(tmp_path / "baker.yaml", {"from": "baker-test/busybox:1"}, {"A": "value-a"})
+    assert main(["render", "-f", str(manifest), "--out", str(tmp_path / "o")]) == 0
+    text = capsys.readouterr().out
+    assert f"docker buildx bake -f {tmp_path / 'o' / BAKE_FILE}" in text
+    assert "value-a" not in text
+
+
+def test_render_command_refuses_an_image_build_manifest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from baker.cli import main
+
+    manifest = _write_manifest(tmp_path / "baker.yaml", {"build": {"context": "."}}, {"A": "value-a"})
+    assert main(["render", "-f", str(manifest), "--out", str(tmp_path / "o"), "--json"]) == 2
+    assert "image.from" in json.loads(capsys.readouterr().out)["message"]
+    assert not (tmp_path / "o").exists()
