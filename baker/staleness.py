@@ -30,6 +30,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
 
 from baker.errors import Diagnosis, EngineError, ImageError, ProviderError, ReferenceFailure, ResolutionFailed
+from baker.lifetime import EXPIRING_DAYS
 from baker.model import CredentialSpec, Manifest, SecretRef
 from baker.model import Literal as LiteralSource
 from baker.provenance import LABEL, Origin, from_label
@@ -55,7 +56,7 @@ FetchKey = tuple[str, str, "str | None"]
 
 REBAKE: frozenset[str] = frozenset({"rotated", "added", "removed", "changed"})
 ATTENTION: frozenset[str] = frozenset({"deleted", "disabled", "expired"})
-DEFAULT_EXPIRING_DAYS = 14
+DEFAULT_EXPIRING_DAYS = EXPIRING_DAYS  # one threshold for check, test-connection, render, build
 
 
 @dataclass(frozen=True)

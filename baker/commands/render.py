@@ -12,6 +12,7 @@ from pathlib import Path
 from baker import manifest as manifest_module
 from baker import render as renderer
 from baker.errors import RenderError, UsageError
+from baker.lifetime import lifetime_warnings
 from baker.model import Manifest
 from baker.output import Output
 from baker.resolver import ResolvedEnv, resolve
@@ -41,6 +42,14 @@ def resolve_values(out: Output, manifest: Manifest) -> ResolvedEnv:
     resolved = resolve(manifest)
     for label in REDACTOR.short_labels:
         out.warn(f"{label}: the value is too short to mask in output; keep it out of logs yourself")
+    seen: set[tuple[str | None, str | None]] = set()
+    for entry in resolved.entries:
+        props = entry.properties
+        if props is None or (props.name, props.version) in seen:
+            continue
+        seen.add((props.name, props.version))
+        for warning in lifetime_warnings(props.name, props):
+            out.warn(f"{entry.env}: {warning}")
     return resolved
 
 

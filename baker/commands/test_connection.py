@@ -16,16 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from baker import manifest as manifest_module
 from baker.diagnose import fix_for
 from baker.errors import EXIT_FAILURE, EXIT_OK, Diagnosis, ManifestError, ProviderError, UsageError
+from baker.lifetime import lifetime_warnings
 from baker.model import CredentialSpec, Manifest
 from baker.output import Output
 from baker.providers.base import Provider, SecretProperties
-from baker.staleness import DEFAULT_EXPIRING_DAYS
 
 OpenProvider = Callable[[CredentialSpec], Provider]
 _LISTING_REFUSED = {Diagnosis.MISSING_ROLE, Diagnosis.LEGACY_ACCESS_POLICY}
@@ -191,20 +190,7 @@ def _judge(secret: str, version: str | None, props: SecretProperties, result: Cr
             )
         )
         return
-    now = datetime.now(timezone.utc)
-    expires, not_before = _utc(props.expires_on), _utc(props.not_before)
-    if expires is not None and expires <= now:
-        result.warnings.append(f"the secret {label} expired on {expires:%Y-%m-%d}; rotate it in Key Vault")
-    elif expires is not None and expires <= now + timedelta(days=DEFAULT_EXPIRING_DAYS):
-        result.warnings.append(f"the secret {label} expires on {expires:%Y-%m-%d}; rotate it soon")
-    if not_before is not None and not_before > now:
-        result.warnings.append(f"the secret {label} is not valid before {not_before:%Y-%m-%d %H:%M} UTC")
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment
+    result.warnings.extend(lifetime_warnings(label, props))
 
 
 def _print(out: Output, result: CredentialResult) -> None:
