@@ -1,4 +1,4 @@
-"""Azure Key Vault, through the unmodified Azure SDK.  The only module that imports `azure.*`.
+"""Azure Key Vault, through the unmodified Azure SDK: the provider (credential, client, calls).
 
 One `ClientSecretCredential` and one `SecretClient` per credential, reused for every call, so the
 token is fetched once and the TLS connections are kept.  Both share one `requests.Session` whose
@@ -22,16 +22,12 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import requests
 from azure.core.exceptions import (
     AzureError,
-    ClientAuthenticationError,
-    HttpResponseError,
-    ServiceRequestError,
 )
 from azure.core.pipeline import PipelineResponse
 from azure.core.pipeline.policies import RetryPolicy
@@ -46,6 +42,7 @@ from baker.diagnose import classify
 from baker.errors import Diagnosis, ProviderError
 from baker.logs import scrub
 from baker.model import CredentialSpec
+from baker.providers.azure.evidence import evidence_of
 from baker.providers.base import FetchedSecret, SecretProperties
 from baker.secret import MASK, REDACTOR, Secret
 
@@ -66,8 +63,6 @@ WELL_KNOWN_AUTHORITY_HOSTS = frozenset(_MSAL_KNOWN) | {
     "login.chinacloudapi.cn",
     "login.partner.microsoftonline.cn",
 }
-_AADSTS_RE = re.compile(r"AADSTS(\d+)")
-_OTHER_TENANT_RE = re.compile(r"not configured to acquire tokens for tenant ([0-9A-Za-z.-]+?)\.?(?:\s|$)")
 # Vault hosts are `<name>.vault.<cloud suffix>`; the challenge's resource is `https://vault.<suffix>`.
 _VAULT_HOST_RE = re.compile(r"^[^.]+\.(vault\..+)$", re.IGNORECASE)
 
@@ -297,7 +292,7 @@ class AzureKeyVaultProvider:
         """`exc` as a ProviderError, and where it happened (classify's `kind`)."""
         cred = self.credential.name
         what = f"secret {secret!r} in {self._vault_url}" if secret else self._vault_url
-        ev = self._evidence(exc)
+        ev = evidence_of(exc, tenant_id=self.credential.tenant_id)
         shown = self._scrub(ev.shown)
         if ev.kind in {"auth", "authority"}:
             message = f"signing in with credential {cred!r} failed: {shown}"
@@ -319,34 +314,6 @@ class AzureKeyVaultProvider:
             message, diagnosis=diagnosis, evidence=ev.evidence, credential=cred, secret=secret
         )
         return error, ev.kind
-
-    def _evidence(self, exc: BaseException) -> _Evidence:
-        if isinstance(exc, ClientAuthenticationError) and exc.response is None:
-            # Raised by the credential (Entra's answer, or azure-identity's own refusal): no status.
-            text = _first_line(str(exc.message or exc))
-            found = _AADSTS_RE.search(text)
-            aadsts = int(found.group(1)) if found else None
-            kind = "authority" if "authority configuration" in text.lower() else "auth"
-            shown = text.removeprefix("Authentication failed: ")
-            unreachable = _cause(exc, ServiceRequestError)
-            if unreachable is not None:
-                shown = f"cannot reach Microsoft Entra: {_connection_reason(unreachable)}"
-            elif (other := _OTHER_TENANT_RE.search(text)) is not None:
-                shown = (
-                    f"the vault belongs to tenant {other.group(1)}, but the credential's tenant_id is "
-                    f"{self.credential.tenant_id} (azure-identity will not sign in to another tenant)"
-                )
-            evidence = f"AADSTS{aadsts}" if aadsts else ("connection" if unreachable else "sign-in")
-            return _Evidence(kind, text if unreachable is None else shown, shown, evidence, aadsts=aadsts)
-        if isinstance(exc, ServiceRequestError):
-            reason = _connection_reason(exc)
-            return _Evidence("connection", reason, reason, reason)
-        if isinstance(exc, HttpResponseError):
-            code, inner, text = _vault_error(exc)
-            evidence = " ".join(str(part) for part in (exc.status_code, code, inner) if part)
-            return _Evidence("http", text, text, evidence, status=exc.status_code, code=code, inner=inner)
-        text = _first_line(str(getattr(exc, "message", None) or exc))
-        return _Evidence("other", text, text, type(exc).__name__)
 
     def _again(self, failure: ProviderError, secret: str | None) -> ProviderError:
         return ProviderError(
@@ -373,20 +340,6 @@ class AzureKeyVaultProvider:
         return scrub(text)
 
 
-@dataclass(frozen=True)
-class _Evidence:
-    """What an exception tells: `text` goes to classify, `shown` into the message."""
-
-    kind: str
-    text: str
-    shown: str
-    evidence: str
-    aadsts: int | None = None
-    status: int | None = None
-    code: str | None = None
-    inner: str | None = None
-
-
 def _properties(props: Any, name: str) -> SecretProperties:
     return SecretProperties(
         name=props.name or name,
@@ -399,60 +352,3 @@ def _properties(props: Any, name: str) -> SecretProperties:
         content_type=props.content_type,
         tags=dict(props.tags or {}),
     )
-
-
-def _first_line(text: str) -> str:
-    """An AADSTS description's first line: the cause (trace and correlation ids follow)."""
-    return text.strip().splitlines()[0].strip() if text.strip() else ""
-
-
-def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
-
-
-_REASONS = (
-    ("failed to resolve", "the host name does not resolve"),
-    ("name or service not known", "the host name does not resolve"),
-    ("nodename nor servname", "the host name does not resolve"),
-    ("getaddrinfo", "the host name does not resolve"),
-    ("connection refused", "the connection was refused"),
-    ("certificate verify failed", "its TLS certificate is not trusted (check REQUESTS_CA_BUNDLE)"),
-    ("timed out", "the connection timed out"),
-)
-
-
-def _connection_reason(exc: BaseException) -> str:
-    """A short reason instead of urllib3's message (object reprs, pool details)."""
-    text = str(exc).lower()
-    for needle, reason in _REASONS:
-        if needle in text:
-            return reason
-    return type(exc).__name__
-
-
-def _vault_error(exc: HttpResponseError) -> tuple[str | None, str | None, str]:
-    """(code, inner code, message) from Key Vault's error body."""
-    code: str | None = None
-    inner: str | None = None
-    message = ""
-    odata = exc.error
-    if odata is not None:
-        code = odata.code
-        message = odata.message or ""
-        innererror = odata.innererror or {}
-        inner = innererror.get("code") if isinstance(innererror, dict) else None
-    model_error = getattr(getattr(exc, "model", None), "error", None)
-    if model_error is not None:
-        code = code or getattr(model_error, "code", None)
-        message = message or getattr(model_error, "message", None) or ""
-        inner = inner or getattr(getattr(model_error, "inner_error", None), "code", None)
-    if not message:
-        message = exc.reason or f"HTTP {exc.status_code}"
-    return code, inner, _first_line(message)
