@@ -1,0 +1,90 @@
+"""The CLI's one error handler: exit codes, one-line messages with hints, and no value in anything
+it prints, whatever the failure."""
+
+from __future__ import annotations
+
+import json
+import types
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from baker import cli
+from baker.errors import EngineError
+from baker.secret import REDACTOR, Secret
+
+CANARY = "cli-canary-value-5e1f"
+
+
+def _command(monkeypatch: pytest.MonkeyPatch, behaviour: Any) -> None:
+    """Route `baker validate` to a stand-in command (the seam is the command module)."""
+    module = types.ModuleType("baker.commands.standin")
+    module.validate = behaviour  # type: ignore[attr-defined]
+    monkeypatch.setitem(__import__("sys").modules, "baker.commands.standin", module)
+    monkeypatch.setitem(cli.COMMANDS, "validate", ("standin", "validate"))
+
+
+def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(**kwargs: Any) -> NoReturn:
+        raise KeyboardInterrupt
+
+    _command(monkeypatch, interrupted)
+    assert cli.main(["validate"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_baker_error_exits_with_its_code_and_prints_message_and_hint_without_values(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    REDACTOR.register(Secret(CANARY))
+
+    def fails(**kwargs: Any) -> NoReturn:
+        raise EngineError(f"engine said {CANARY}", hint="start Docker")
+
+    _command(monkeypatch, fails)
+    assert cli.main(["validate"]) == 1
+    err = capsys.readouterr().err
+    assert "error: engine said ********" in err and "hint: start Docker" in err
+    assert CANARY not in err
+
+
+def test_json_mode_puts_the_error_document_on_stdout(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fails(**kwargs: Any) -> NoReturn:
+        raise EngineError("no engine", hint="start Docker")
+
+    _command(monkeypatch, fails)
+    assert cli.main(["validate", "--json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document == {"error": "EngineError", "message": "no engine", "hint": "start Docker"}
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_bug_exits_1_with_a_pointer_to_debug_and_never_shows_the_value(
+    debug: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    REDACTOR.register(Secret(CANARY))
+
+    def buggy(**kwargs: Any) -> NoReturn:
+        raise RuntimeError(f"unexpected {CANARY}")
+
+    _command(monkeypatch, buggy)
+    assert cli.main(["validate", *(["--debug"] if debug else [])]) == 1
+    err = capsys.readouterr().err
+    assert "internal error (RuntimeError)" in err
+    assert ("Traceback" in err) is debug
+    assert CANARY not in err
+
+
+def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["render"]) == 2  # --out is required
+    assert "--out" in capsys.readouterr().err
+
+
+def test_options_may_come_before_or_after_the_command(tmp_path: Path) -> None:
+    parser = cli.build_parser()
+    before = parser.parse_args(["--json", "-f", str(tmp_path), "plan"])
+    after = parser.parse_args(["plan", "--json", "-f", str(tmp_path)])
+    assert before.json and after.json and before.file == after.file == tmp_path
