@@ -309,9 +309,13 @@ class BakedImage:
     env: Mapping[str, str]
 
 
-def _env_map(env: list[str] | tuple[str, ...]) -> dict[str, str]:
+def _literal_env(env: list[str] | tuple[str, ...], origins: tuple[Origin, ...]) -> dict[str, str]:
+    """The image's Env, kept only for the variables its record says were literals (they come from
+    git and are compared with the manifest).  Every other value is a secret `check` never needs: it
+    is dropped here, so no secret value is held, let alone shown, by `check`."""
+    literals = {o.env for o in origins if o.kind == "literal"}
     pairs = (item.partition("=") for item in env)
-    return {name: value for name, _, value in pairs}
+    return {name: value for name, _, value in pairs if name in literals}
 
 
 def read_baked(ref: str) -> BakedImage:
@@ -348,7 +352,8 @@ def read_baked(ref: str) -> BakedImage:
             f"image {ref} has no provenance record (label {LABEL}): it was not baked by baker",
             hint="bake it with `baker build`; `check` compares an image baker made with the manifest",
         )
-    return BakedImage(ref, image_id, where, from_label(text), _env_map(env))
+    origins = from_label(text)
+    return BakedImage(ref, image_id, where, origins, _literal_env(env, origins))
 
 
 def evaluate(

@@ -383,3 +383,15 @@ def test_registry_says_none_when_the_tag_does_not_exist(
 ) -> None:
     _docker_config(tmp_path, monkeypatch, token_registry, _FakeRegistry.password)
     assert registry.fetch_config(f"{token_registry}/team/app:nope") is None
+
+
+@pytest.mark.docker
+def test_check_keeps_only_literal_values_of_the_image_env_in_memory(
+    world: tuple[Emulator, Baker, str],
+) -> None:
+    from baker.staleness import read_baked
+
+    _, baker, tag = world
+    assert baker("build")[0] == 0
+    baked = read_baked(tag)
+    assert baked.env == {"LOG_LEVEL": "info"}
