@@ -14,9 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from baker import manifest as manifest_module
+from baker.baked import BakedImage
 from baker.errors import EXIT_FAILURE, EXIT_OK, EXIT_STALE
 from baker.output import Output
-from baker.staleness import BakedImage, CheckReport, OpenProvider, evaluate
+from baker.staleness import CheckReport, OpenProvider, evaluate
 
 _MARK = {
     "rotated": "!",

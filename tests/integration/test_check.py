@@ -389,7 +389,7 @@ def test_registry_says_none_when_the_tag_does_not_exist(
 def test_check_keeps_only_literal_values_of_the_image_env_in_memory(
     world: tuple[Emulator, Baker, str],
 ) -> None:
-    from baker.staleness import read_baked
+    from baker.baked import read_baked
 
     _, baker, tag = world
     assert baker("build")[0] == 0

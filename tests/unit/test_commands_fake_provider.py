@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from baker.baked import BakedImage
 from baker.commands.check import check
 from baker.commands.secrets import LIST_PERMISSION, list_secrets
 from baker.commands.test_connection import test_connection as run_test_connection
@@ -20,7 +21,6 @@ from baker.output import Output
 from baker.provenance import Origin
 from baker.providers.base import FetchedSecret, SecretProperties
 from baker.secret import Redactor, Secret
-from baker.staleness import BakedImage
 
 CLIENT_SECRET = "client-secret-CANARY-77f1"
 VALUE_CANARY = "value-CANARY-9c2e"

@@ -1,0 +1,75 @@
+"""What a baked image says about itself: its provenance record, and the literal values of its Env,
+read from the local engine or, without pulling, from its registry.  `check` and
+`build --if-stale` compare this with the manifest and Key Vault (`baker.staleness`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from baker.errors import EngineError, ImageError
+from baker.provenance import LABEL, Origin, from_label
+
+
+class ImageNotFound(ImageError):
+    """Neither the local engine nor the image's registry has the image."""
+
+
+class NoRecord(ImageError):
+    """The image exists but carries no provenance label: baker did not bake it."""
+
+
+@dataclass(frozen=True)
+class BakedImage:
+    ref: str
+    id: str | None  # the local image id, or the config digest read from the registry
+    where: str  # "local" or "registry"
+    origins: tuple[Origin, ...]
+    env: Mapping[str, str]
+
+
+def _literal_env(env: list[str] | tuple[str, ...], origins: tuple[Origin, ...]) -> dict[str, str]:
+    """The image's Env, kept only for the variables its record says were literals (they come from
+    git and are compared with the manifest).  Every other value is a secret `check` never needs: it
+    is dropped here, so no secret value is held, let alone shown, by `check`."""
+    literals = {o.env for o in origins if o.kind == "literal"}
+    pairs = (item.partition("=") for item in env)
+    return {name: value for name, _, value in pairs if name in literals}
+
+
+def read_baked(ref: str) -> BakedImage:
+    """The provenance record and Env of `ref`: from the local engine, else (for a reference that
+    names a registry host) from the registry's manifest and config blob, without pulling layers."""
+    from baker import registry
+    from baker.builder import inspect_image
+
+    try:
+        info = inspect_image(ref)
+    except EngineError:
+        if not registry.names_registry(ref):
+            raise
+        info = None  # no engine here (a CI job without docker): the registry can still answer
+    if info is not None:
+        labels, env, image_id, where = dict(info.labels or {}), list(info.env or []), info.id, "local"
+    elif registry.names_registry(ref):
+        remote = registry.fetch_config(ref)
+        if remote is None:
+            raise ImageNotFound(
+                f"image {ref} is neither in the local engine nor in its registry",
+                hint="check the reference (registry, repository, tag), or bake it with `baker build --push`",
+            )
+        labels, env, image_id, where = dict(remote.labels), list(remote.env), remote.digest, "registry"
+    else:
+        raise ImageNotFound(
+            f"image {ref} is not in the local engine",
+            hint="pull it first, or name it with its registry host (registry.example.com/app:tag) so baker "
+            "reads its record from the registry",
+        )
+    text = labels.get(LABEL)
+    if text is None:
+        raise NoRecord(
+            f"image {ref} has no provenance record (label {LABEL}): it was not baked by baker",
+            hint="bake it with `baker build`; `check` compares an image baker made with the manifest",
+        )
+    origins = from_label(text)
+    return BakedImage(ref, image_id, where, origins, _literal_env(env, origins))
