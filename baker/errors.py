@@ -154,13 +154,21 @@ class ReferenceFailure:
 
 
 class ResolutionFailed(BakerError):
+    """Every failed reference of one bake.  The message groups env vars that failed the same way
+    (a failed sign-in fails every reference of its credential) into one line naming them all;
+    `to_json` keeps one entry per env var."""
+
     def __init__(self, failures: list[ReferenceFailure] | tuple[ReferenceFailure, ...]) -> None:
         self.failures = tuple(failures)
         count = len(self.failures)
         head = "1 reference failed" if count == 1 else f"{count} references failed"
         hints = sorted({f.error.hint for f in self.failures if f.error.hint})
+        groups: dict[tuple[str, str], list[str]] = {}
+        for failure in self.failures:
+            groups.setdefault((str(failure.error.diagnosis), failure.error.message), []).append(failure.env)
+        lines = [f"  {', '.join(envs)}: [{code}] {message}" for (code, message), envs in groups.items()]
         super().__init__(
-            head + ":\n" + "\n".join(f"  {f}" for f in self.failures),
+            head + ":\n" + "\n".join(lines),
             hint="\n".join(hints) or None,
             diagnosis=self.failures[0].error.diagnosis if count == 1 else None,
         )

@@ -136,8 +136,9 @@ def build(*, out: Output, file: Path, tags: list[str], push: bool, if_stale: boo
             out.result({"image_id": None, "tags": [], "pushed": [], "skipped": True, "reason": reason})
             return 0
         out.info(f"re-bake due: {reason}")
+    client = builder.connect()  # before any secret is read: no engine, no fetch
     resolved = resolve_values(out, manifest)
-    result = bake(manifest, resolved, tags=names, push=push, on_line=out.progress)
+    result = bake(manifest, resolved, tags=names, push=push, on_line=out.progress, client=client)
     out.info(f"built {result.image_id}")
     for name in result.tags:
         out.info(f"tagged {name}")
