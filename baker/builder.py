@@ -20,6 +20,8 @@ Clients are injectable (`client=`); by default `connect()` makes one from the en
 from __future__ import annotations
 
 import contextlib
+import logging
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from typing import Any
 import docker
 import docker.errors
 import requests.exceptions
-from docker.auth import INDEX_NAME, resolve_repository_name
+from docker.auth import INDEX_NAME, load_config, resolve_repository_name
 from docker.utils import parse_repository_tag
 
 from baker.builder_request import (
@@ -239,6 +241,40 @@ def _registry_of(repository: str) -> str:
     """The registry host of a repository by Docker's own rule ("" for Docker Hub)."""
     index, _ = resolve_repository_name(repository)
     return "" if index == INDEX_NAME else str(index)
+
+
+def registry_login(registry: str) -> tuple[str, str, str, str]:
+    """The user's credentials for `registry` (a host; "docker.io" for Docker Hub) by Docker's own
+    rules, docker-py's: `credHelpers[registry]` over `credsStore` over `auths`, index names
+    normalised, a helper's `<token>` user meaning an identity token.  Gives (helper, username,
+    password, identity_token), "" for each part that is absent; `helper` is the credential helper
+    the config names for the registry, tried or not, so a refusal can say which one.
+
+    For `baker check`, which reads a registry without the engine: best effort, because the registry
+    may well allow anonymous pulls.  A helper that is missing or fails, or a config docker-py cannot
+    read, gives no credentials; docker-py's exception is dropped unread, since its message quotes
+    the helper's output.  Every password and token is registered with the Redactor here."""
+    helper, failure = "", ""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # docker-py warns on stderr when a helper is not on PATH
+            config = load_config()
+            helper = str(config.get_credential_store(registry) or "")
+            found = config.resolve_authconfig(registry) or {}
+    except Exception as exc:  # docker-py raises many types here (config shape, helper output, OS)
+        failure = type(exc).__name__
+    if failure:
+        # Logged outside the `except`: a failing log handler prints the exception being handled.
+        logging.getLogger(__name__).debug("no registry credentials for %s (%s)", registry, failure)
+        return helper, "", "", ""
+    user = str(found.get("Username") or found.get("username") or "")
+    password = str(found.get("Password") or found.get("password") or "")
+    token = str(found.get("IdentityToken") or "")
+    if password:
+        REDACTOR.register(password, label=f"registry password for {registry}")
+    if token:
+        REDACTOR.register(token, label=f"registry identity token for {registry}")
+    return helper, user, password, token
 
 
 def ensure_image(ref: str, on_line: Callable[[str], None], *, client: Any = None) -> ImageInfo:

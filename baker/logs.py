@@ -46,13 +46,22 @@ class RedactingFilter(logging.Filter):
 _HANDLER_NAME = "baker-redacting"
 
 
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at emit time, not at setup: a program (or a test) that
+    calls `baker.cli.main` in-process and swaps stderr gets baker's log lines where it expects."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def setup_logging(*, debug: bool, stream: TextIO | None = None, redactor: Redactor = REDACTOR) -> None:
     """Route every log record through the redacting filter; `debug` shows the SDKs' own logs."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if handler.get_name() == _HANDLER_NAME:
             root.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
     handler.set_name(_HANDLER_NAME)
     handler.addFilter(RedactingFilter(redactor))
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

@@ -6,15 +6,19 @@ Docker v2 manifest, or an index/list of them: linux on this machine's architectu
 else amd64, else the only one) and then the config blob, which holds the labels.
 
 Auth is the registry token dance: a 401 carries `WWW-Authenticate: Bearer realm=...,service=...,
-scope=...`; the token comes from the realm, with the user's `docker login` credentials
-(`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, `auths` entries) when there are any,
-anonymously otherwise.  A `Basic` challenge is answered with the same credentials.  Loopback
-registries (`localhost`, `*.localhost`, 127.0.0.0/8, ::1) are spoken to over plain http, as the
-Docker engine treats them as insecure by default; every other over https.
+scope=...`; the token comes from the realm, with the user's `docker login` credentials when there
+are any, anonymously otherwise.  Credentials are read as Docker reads them, by docker-py's rules
+(via `builder.registry_login`): `credHelpers` for the host over `credsStore` over `auths`.  A user
+and password go to the realm as Basic auth (`GET`); an identity token (what `az acr login` writes,
+or a helper's `<token>` user) goes as an OAuth2 `grant_type=refresh_token` `POST`, as the
+distribution token spec has it.  A `Basic` challenge is answered with the user and password.
+Credentials are read on the first 401 only, so an anonymous registry never runs a helper.
+Loopback registries (`localhost`, `*.localhost`, 127.0.0.0/8, ::1) are spoken to over plain http,
+as the Docker engine treats them as insecure by default; every other over https.
 
-Uses `requests` only; never docker.  Failures become `ImageError`; a registry that says the
-image or repository does not exist gives None.  Registry passwords are registered with the
-Redactor the moment they are read.
+Speaks HTTP with `requests`; never imports docker itself.  Failures become `ImageError`; a registry
+that says the image or repository does not exist gives None.  Registry passwords, identity tokens
+and bearer tokens are registered with the Redactor the moment they are read.
 """
 
 from __future__ import annotations
@@ -22,12 +26,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
-import json
-import os
 import platform
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -44,6 +45,7 @@ MANIFEST_TYPES = (
 LIST_TYPES = MANIFEST_TYPES[:2]
 TIMEOUT = 30
 _DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io"}
+CLIENT_ID = "baker"  # names the client in the OAuth2 token request, as `docker` sends "docker"
 
 
 @dataclass(frozen=True)
@@ -110,42 +112,41 @@ def parse_ref(ref: str) -> ImageRef:
 # --- credentials ----------------------------------------------------------------------------------
 
 
-def _config_path() -> Path:
-    base = os.environ.get("DOCKER_CONFIG")
-    return (Path(base) if base else Path.home() / ".docker") / "config.json"
+@dataclass(frozen=True)
+class Login:
+    """What the docker config holds for one registry.  `helper` is the credential helper it names
+    for the registry ("" when none), kept so a refusal can say which one was asked."""
+
+    helper: str = ""
+    user: str = ""
+    password: Secret | None = None
+    identity_token: Secret | None = None
+
+    @property
+    def basic(self) -> str | None:
+        """The `Authorization: Basic` value for user and password, if there are both."""
+        if not self.user or self.password is None:
+            return None
+        raw = f"{self.user}:{self.password.reveal()}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+    @property
+    def found(self) -> bool:
+        return self.basic is not None or self.identity_token is not None
 
 
-def _auth_host(key: str) -> str:
-    key = re.sub(r"^[a-z]+://", "", key.strip())
-    host = key.split("/", 1)[0]
-    return "docker.io" if host in _DOCKER_HUB else host
+def login_for(host: str) -> Login:
+    """The user's `docker login` for `host`, read as Docker reads it (see `builder.registry_login`:
+    the only module that imports docker, loaded here only when a registry asks for credentials)."""
+    from baker import builder
 
-
-def credentials_for(host: str) -> tuple[str, Secret] | None:
-    """(user, password) from the docker config's `auths` for `host`, if the user logged in."""
-    try:
-        document = json.loads(_config_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    auths = document.get("auths") if isinstance(document, dict) else None
-    if not isinstance(auths, dict):
-        return None
-    wanted = "docker.io" if host in _DOCKER_HUB else host
-    for key, entry in auths.items():
-        if _auth_host(key) != wanted or not isinstance(entry, dict):
-            continue
-        encoded = entry.get("auth")
-        if isinstance(encoded, str) and encoded:
-            try:
-                user, _, password = base64.b64decode(encoded).decode().partition(":")
-            except (ValueError, UnicodeDecodeError):
-                continue
-        else:
-            user, password = entry.get("username") or "", entry.get("password") or ""
-        if user and password:
-            REDACTOR.register(password, label=f"registry password for {host}")
-            return user, Secret(password)
-    return None
+    helper, user, password, token = builder.registry_login("docker.io" if host in _DOCKER_HUB else host)
+    return Login(
+        helper=helper,
+        user=user if password else "",
+        password=Secret(password) if password and user else None,
+        identity_token=Secret(token) if token else None,
+    )
 
 
 def _challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -161,7 +162,14 @@ class _Client:
         self.ref = ref
         self.session = requests.Session()
         self.auth_header: str | None = None
-        self.creds = credentials_for(ref.host)
+        self._login: Login | None = None
+
+    @property
+    def login(self) -> Login:
+        """Read on the first 401 only: an anonymous registry never runs a credential helper."""
+        if self._login is None:
+            self._login = login_for(self.ref.host)
+        return self._login
 
     def get(self, url: str, accept: str) -> requests.Response:
         response = self._send(url, accept)
@@ -184,11 +192,7 @@ class _Client:
 
     def _authenticate(self, response: requests.Response) -> None:
         scheme, params = _challenge(response.headers.get("WWW-Authenticate", ""))
-        basic = None
-        if self.creds is not None:
-            user, password = self.creds
-            raw = f"{user}:{password.reveal()}".encode()
-            basic = "Basic " + base64.b64encode(raw).decode()
+        basic = self.login.basic
         if scheme == "basic":
             if basic is None:
                 raise self._denied()
@@ -198,25 +202,49 @@ class _Client:
             raise self._denied()
         query = {k: v for k, v in params.items() if k in {"service", "scope"}}
         query.setdefault("scope", f"repository:{self.ref.repository}:pull")
-        headers = {"Authorization": basic} if basic else {}
         try:
-            answer = self.session.get(params["realm"], params=query, headers=headers, timeout=TIMEOUT)
+            if self.login.identity_token is not None:
+                answer = self._refresh_token_grant(params["realm"], query, self.login.identity_token)
+            else:
+                headers = {"Authorization": basic} if basic else {}
+                answer = self.session.get(params["realm"], params=query, headers=headers, timeout=TIMEOUT)
         except requests.RequestException as exc:
             raise ImageError(f"cannot reach the registry's token service ({type(exc).__name__})") from None
         if answer.status_code != 200:
             raise self._denied(answer.status_code)
         body = _json(answer, "token")
+        refreshed = body.get("refresh_token")
+        if isinstance(refreshed, str) and refreshed:
+            REDACTOR.register(refreshed, label="registry refresh token")
         token = body.get("token") or body.get("access_token")
         if not isinstance(token, str):
             raise ImageError(f"the registry {self.ref.host} gave no token")
         REDACTOR.register(token, label="registry token")
         self.auth_header = f"Bearer {token}"
 
+    def _refresh_token_grant(self, realm: str, query: dict[str, str], token: Secret) -> requests.Response:
+        """The OAuth2 form of the token request, which an identity token (what `az acr login`
+        stores) needs: the distribution spec's `grant_type=refresh_token` POST to the realm."""
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": token.reveal(),
+            "client_id": CLIENT_ID,
+            **query,
+        }
+        return self.session.post(realm, data=form, timeout=TIMEOUT)
+
     def _denied(self, status: int = 401) -> ImageError:
-        login = "" if self.creds else " (no `docker login` credentials found for it)"
+        login = self.login
+        hint = f"run `docker login {self.ref.host}` with an account that may pull the image"
+        if login.helper:
+            tried = f"docker-credential-{login.helper}"
+            hint += f" (baker asked the credential helper {tried}, which the docker config names)"
+            why = "" if login.found else f" (no credentials for it from {tried})"
+        else:
+            why = "" if login.found else " (no `docker login` credentials found for it)"
         return ImageError(
-            f"the registry {self.ref.host} refused access to {self.ref.repository} (HTTP {status}){login}",
-            hint=f"run `docker login {self.ref.host}` with an account that may pull the image",
+            f"the registry {self.ref.host} refused access to {self.ref.repository} (HTTP {status}){why}",
+            hint=hint,
         )
 
 

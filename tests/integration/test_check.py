@@ -6,11 +6,7 @@ dance against a small loopback registry that demands Bearer tokens."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +18,9 @@ from baker.emulator import Emulator
 from baker.emulator.demo import CLIENT_ID, CLIENT_SECRET, LEGACY_V1, TENANT
 from baker.errors import ImageError
 from tests.fixtures_docker import ImageNames
-from tests.integration.registry import local_registry
+from tests.integration.registry import LABELS, TokenRegistry, local_registry, token_registry
 
-__all__ = ["local_registry"]  # the fixture, imported to be used here
+__all__ = ["local_registry", "token_registry"]  # the fixtures, imported to be used here
 
 VALUES = [
     "sk-demo-4f9a1c2e7b",
@@ -251,103 +247,9 @@ def test_check_reads_the_record_from_the_registry_without_pulling_the_image(
 
 # --- the registry token dance, against a loopback registry that demands Bearer tokens -----------
 
-LABELS = {"dev.baker.provenance": '{"v":1,"credentials":{},"env":{"A":{"literal":true}}}'}
-
-
-class _FakeRegistry(BaseHTTPRequestHandler):
-    user, password, token = "ci-user", "registry-pw-C4n4ry", "token-C4n4ry-123"
-    blobs: dict[str, bytes] = {}
-    manifests: dict[str, tuple[str, bytes]] = {}
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def _send(
-        self, status: int, body: bytes = b"", content_type: str = "application/json", **headers: str
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            self.send_header(name.replace("_", "-"), value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        port = self.server.server_address[1]
-        if self.path.startswith("/token"):
-            expected = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-            if (
-                self.headers.get("Authorization") != f"Basic {expected}"
-                or "scope=repository" not in self.path
-            ):
-                self._send(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}')
-                return
-            self._send(200, json.dumps({"token": self.token}).encode())
-            return
-        if self.headers.get("Authorization") != f"Bearer {self.token}":
-            challenge = f'Bearer realm="http://127.0.0.1:{port}/token",service="fake",scope="repository:team/app:pull"'
-            self._send(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', WWW_Authenticate=challenge)
-            return
-        _, _, repo_path = self.path.partition("/v2/team/app/")
-        kind, _, reference = repo_path.partition("/")
-        if kind == "manifests" and reference in self.manifests:
-            media_type, body = self.manifests[reference]
-            self._send(200, body, media_type)
-        elif kind == "blobs" and reference in self.blobs:
-            self._send(200, self.blobs[reference])
-        else:
-            self._send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
-
-
-def _digest(body: bytes) -> str:
-    return "sha256:" + hashlib.sha256(body).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def token_registry() -> Iterator[str]:
-    def image(arch: str) -> tuple[str, bytes]:
-        config = json.dumps(
-            {"architecture": arch, "config": {"Labels": {**LABELS, "arch": arch}, "Env": ["A=x"]}}
-        )
-        _FakeRegistry.blobs[_digest(config.encode())] = config.encode()
-        manifest = json.dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {
-                    "mediaType": "application/vnd.oci.image.config.v1+json",
-                    "digest": _digest(config.encode()),
-                },
-                "layers": [],
-            }
-        ).encode()
-        _FakeRegistry.manifests[_digest(manifest)] = ("application/vnd.oci.image.manifest.v1+json", manifest)
-        return _digest(manifest), manifest
-
-    entries = []
-    for arch in ("arm64", "amd64"):
-        digest, body = image(arch)
-        entries.append(
-            {"digest": digest, "size": len(body), "platform": {"os": "linux", "architecture": arch}}
-        )
-    entries.append({"digest": entries[0]["digest"], "platform": {"os": "unknown", "architecture": "unknown"}})
-    index = json.dumps(
-        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
-    )
-    _FakeRegistry.manifests["baked"] = ("application/vnd.oci.image.index.v1+json", index.encode())
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeRegistry)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
 
 def _docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host: str, password: str) -> None:
-    auth = base64.b64encode(f"{_FakeRegistry.user}:{password}".encode()).decode()
+    auth = base64.b64encode(f"{TokenRegistry.user}:{password}".encode()).decode()
     (tmp_path / "config.json").write_text(json.dumps({"auths": {f"http://{host}/v2/": {"auth": auth}}}))
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
 
@@ -356,7 +258,7 @@ def test_registry_reads_labels_through_the_bearer_token_dance_when_logged_in(
     token_registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(registry, "_architecture", lambda: "amd64")
-    _docker_config(tmp_path, monkeypatch, token_registry, _FakeRegistry.password)
+    _docker_config(tmp_path, monkeypatch, token_registry, TokenRegistry.password)
     remote = registry.fetch_config(f"{token_registry}/team/app:baked")
     assert remote is not None
     assert remote.labels["dev.baker.provenance"] == LABELS["dev.baker.provenance"]
@@ -381,7 +283,7 @@ def test_registry_refuses_with_a_docker_login_hint_when_credentials_are_wrong_or
 def test_registry_says_none_when_the_tag_does_not_exist(
     token_registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _docker_config(tmp_path, monkeypatch, token_registry, _FakeRegistry.password)
+    _docker_config(tmp_path, monkeypatch, token_registry, TokenRegistry.password)
     assert registry.fetch_config(f"{token_registry}/team/app:nope") is None
 
 

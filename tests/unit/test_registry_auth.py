@@ -1,0 +1,159 @@
+"""Reading registry credentials from a docker config as Docker does (no helper programs, no network:
+those are in tests/integration/test_registry_auth.py), and the pure parts of the token dance."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from baker import registry
+from baker.builder import registry_login
+from baker.registry import Login, login_for
+from baker.secret import MASK, REDACTOR, Secret
+
+HOST = "registry.example.com"
+PASSWORD = "pw-C4n4ry-unit-1"
+TOKEN = "identity-C4n4ry-unit-2"
+
+
+def _auth(user: str, password: str) -> str:
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.fixture
+def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.docker fallback from the machine
+
+    def write(document: Any) -> None:
+        text = document if isinstance(document, str) else json.dumps(document)
+        (tmp_path / "config.json").write_text(text, encoding="utf-8")
+
+    return write
+
+
+@pytest.mark.parametrize(
+    ("document", "registry_name", "expected"),
+    [
+        ({"auths": {HOST: {"auth": _auth("u", PASSWORD)}}}, HOST, ("", "u", PASSWORD, "")),
+        ({"auths": {f"https://{HOST}/v2/": {"auth": _auth("u", PASSWORD)}}}, HOST, ("", "u", PASSWORD, "")),
+        (
+            {"auths": {"localhost:5000": {"auth": _auth("u", PASSWORD)}}},
+            "localhost:5000",
+            ("", "u", PASSWORD, ""),
+        ),
+        ({"auths": {"localhost:5000": {"auth": _auth("u", PASSWORD)}}}, "localhost:5001", ("", "", "", "")),
+        # Docker Hub: `docker login` writes the v1 index URL; every Hub name finds it.
+        (
+            {"auths": {"https://index.docker.io/v1/": {"auth": _auth("u", PASSWORD)}}},
+            "docker.io",
+            ("", "u", PASSWORD, ""),
+        ),
+        (
+            {"auths": {"index.docker.io": {"auth": _auth("u", PASSWORD)}}},
+            "docker.io",
+            ("", "u", PASSWORD, ""),
+        ),
+        # What `az acr login` writes: the identity token wins over anything else in the entry.
+        (
+            {
+                "auths": {
+                    HOST: {"auth": _auth("00000000-0000-0000-0000-000000000000", ""), "identitytoken": TOKEN}
+                }
+            },
+            HOST,
+            ("", "", "", TOKEN),
+        ),
+        ({"auths": {HOST: {}}}, HOST, ("", "", "", "")),  # credentials live in a store
+        ({"auths": {HOST: {"auth": "not base64!"}}}, HOST, ("", "", "", "")),
+        ({"auths": {HOST: {"auth": base64.b64encode(b"no-colon").decode()}}}, HOST, ("", "", "", "")),
+        ({"auths": [HOST]}, HOST, ("", "", "", "")),
+        ("{not json", HOST, ("", "", "", "")),
+        ({}, HOST, ("", "", "", "")),
+        # A helper that is not installed: named (for the hint), no credentials, no error.
+        ({"credsStore": "nosuchhelper-unit"}, HOST, ("nosuchhelper-unit", "", "", "")),
+        (
+            {"credHelpers": {HOST: "nosuchhelper-unit"}, "auths": {HOST: {"auth": _auth("u", PASSWORD)}}},
+            HOST,
+            ("nosuchhelper-unit", "", "", ""),
+        ),
+        (
+            {
+                "credHelpers": {"other.example.com": "nosuchhelper-unit"},
+                "auths": {HOST: {"auth": _auth("u", PASSWORD)}},
+            },
+            HOST,
+            ("", "u", PASSWORD, ""),
+        ),
+    ],
+)
+def test_registry_login_follows_dockers_lookup_rules_when_reading_the_config(
+    docker_config: Any, document: Any, registry_name: str, expected: tuple[str, str, str, str]
+) -> None:
+    docker_config(document)
+    assert registry_login(registry_name) == expected
+
+
+def test_registry_login_registers_passwords_and_identity_tokens_when_it_reads_them(
+    docker_config: Any,
+) -> None:
+    docker_config(
+        {"auths": {HOST: {"auth": _auth("u", PASSWORD)}, "b.example.com": {"identitytoken": TOKEN}}}
+    )
+    registry_login(HOST)
+    registry_login("b.example.com")
+    assert REDACTOR.redact(f"x {PASSWORD} {TOKEN} y") == f"x {MASK} {MASK} y"
+
+
+@pytest.mark.parametrize("host", ["docker.io", "index.docker.io", "registry-1.docker.io"])
+def test_login_for_finds_the_docker_hub_login_when_the_image_names_any_hub_host(
+    docker_config: Any, host: str
+) -> None:
+    docker_config({"auths": {"https://index.docker.io/v1/": {"auth": _auth("hubuser", PASSWORD)}}})
+    login = login_for(host)
+    assert (login.user, login.found) == ("hubuser", True)
+    assert login.basic == "Basic " + _auth("hubuser", PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("login", "basic", "found"),
+    [
+        (Login(user="u", password=Secret(PASSWORD)), "Basic " + _auth("u", PASSWORD), True),
+        (Login(user="", password=Secret(PASSWORD)), None, False),
+        (Login(identity_token=Secret(TOKEN)), None, True),
+        (Login(helper="desktop"), None, False),
+    ],
+)
+def test_login_gives_basic_auth_only_when_it_has_a_user_and_a_password(
+    login: Login, basic: str | None, found: bool
+) -> None:
+    assert (login.basic, login.found) == (basic, found)
+    assert PASSWORD not in repr(login) and TOKEN not in repr(login)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (
+            'Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull"',
+            (
+                "bearer",
+                {
+                    "realm": "https://auth.example.com/token",
+                    "service": "registry.example.com",
+                    "scope": "repository:a/b:pull",
+                },
+            ),
+        ),
+        ('Basic realm="Registry Realm"', ("basic", {"realm": "Registry Realm"})),
+        ("", ("", {})),
+    ],
+)
+def test_challenge_is_parsed_into_scheme_and_parameters(
+    header: str, expected: tuple[str, dict[str, str]]
+) -> None:
+    assert registry._challenge(header) == expected
