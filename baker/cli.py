@@ -73,12 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="directory to write into")
 
     p = sub.add_parser("build", parents=[common], help="resolve, render privately, build (and push)")
-    p.add_argument("--tag", action="append", default=[], metavar="T", help="tag the image (repeatable)")
+    p.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="T",
+        help="tag the image as T, instead of the manifest's image.tag (repeatable: every T is tagged)",
+    )
     p.add_argument("--push", action="store_true", help="push every tag after the build")
     p.add_argument(
         "--if-stale",
         action="store_true",
-        help="bake only when `check` would say a re-bake is due (needs a tag to compare with)",
+        help="bake only when `check` would say a re-bake is due for the (first) tag",
     )
 
     p = sub.add_parser("check", parents=[common], help="is a re-bake due? (exit 3 when it is)")

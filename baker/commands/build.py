@@ -118,7 +118,9 @@ def _unique(names: Sequence[str]) -> list[str]:
 
 def build(*, out: Output, file: Path, tags: list[str], push: bool, if_stale: bool) -> int:
     manifest = load_manifest(out, file)
-    names = _unique([*manifest.image.tags, *tags])
+    # `--tag` overrides the manifest's `image.tag`; repeated, it adds more.  So a CI job that passes
+    # `--tag "$IMAGE"` bakes, pushes and (with --if-stale) checks exactly that name.
+    names = _unique(tags) if tags else _unique(manifest.image.tags)
     check_references(manifest.image.base, names)
     if push and not names:
         raise UsageError("--push needs a tag", hint="set image.tag in the manifest or pass --tag")

@@ -126,7 +126,7 @@ def test_values_arrive_byte_exact_when_built_the_documented_api_way(
 # -- baker build --------------------------------------------------------------------------------
 
 
-def test_build_bakes_values_label_and_tags_and_reports_json(
+def test_build_bakes_values_label_and_every_tag_given_instead_of_the_manifests(
     tmp_path: Path,
     docker_client: Any,
     busybox_base: str,
@@ -134,11 +134,13 @@ def test_build_bakes_values_label_and_tags_and_reports_json(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     values = {"LOG_LEVEL": "info", "WEIRD": 'a $b "c" \\d\te=f # g  ', "MULTI": "l1\nl2\r\n  l3  "}
-    first, second = image_names("one"), image_names("two")
-    manifest = _write_manifest(tmp_path / "baker.yaml", values, base=busybox_base, tags=(first,))
-    assert main(["build", "-f", str(manifest), "--tag", second, "--json"]) == 0
+    manifest_tag, first, second = image_names("manifest"), image_names("one"), image_names("two")
+    manifest = _write_manifest(tmp_path / "baker.yaml", values, base=busybox_base, tags=(manifest_tag,))
+    assert main(["build", "-f", str(manifest), "--tag", first, "--tag", second, "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
+    # --tag overrides the manifest's image.tag, and repeated it adds more
     assert document["tags"] == [first, second]
+    assert not image_names.exists(manifest_tag)
     assert document["pushed"] == []
     image_names.track(document["image_id"])
     for ref in (first, second):
@@ -457,3 +459,16 @@ def test_build_if_stale_skips_when_the_tagged_image_is_current_and_bakes_when_ch
     assert document["image_id"] != first
     info = builder.inspect_image(name, client=docker_client)
     assert info is not None and _env(info)["LOG_LEVEL"] == "debug"
+
+
+def test_build_uses_the_manifests_tag_when_no_tag_is_given(
+    tmp_path: Path, docker_client: Any, busybox_base: str, image_names: ImageNames
+) -> None:
+    manifest_tag = image_names("manifest")
+    manifest = _write_manifest(
+        tmp_path / "baker.yaml", {"A": "a-value"}, base=busybox_base, tags=(manifest_tag,)
+    )
+    assert main(["build", "-f", str(manifest)]) == 0
+    info = builder.inspect_image(manifest_tag, client=docker_client)
+    assert info is not None
+    image_names.track(info.id)
