@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from baker import __version__
 from baker.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, BakerError
@@ -34,15 +34,31 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "-f",
-        "--file",
-        type=Path,
-        default=argparse.SUPPRESS,
-        help="the manifest (default: ./baker.yaml)",
-    )
+class _UsageProblem(Exception):
+    def __init__(self, usage: str, message: str) -> None:
+        super().__init__(message)
+        self.usage = usage
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but bad usage is raised to `main`, which exits 2 (the SPEC's code) and, with
+    --json, also puts the error on stdout as a JSON document like every other failure."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageProblem(self.format_usage(), f"{self.prog}: error: {message}")
+
+
+def _common(*, manifest: bool = True) -> _Parser:
+    common = _Parser(add_help=False)
+    if manifest:
+        common.add_argument(
+            "-f",
+            "--file",
+            type=Path,
+            default=argparse.SUPPRESS,
+            help="the manifest (default: ./baker.yaml)",
+        )
     common.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable result on stdout"
     )
@@ -55,10 +71,9 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     common = _common()
-    # argparse itself exits 2 on bad usage, which is the SPEC's code for it.
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="baker",
         description="Bake Azure Key Vault secrets into container images.",
         parents=[common],
@@ -99,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("credential", nargs="?", metavar="CREDENTIAL", help="default: the default credential")
     q.add_argument("--prefix", default=None, metavar="P", help="only names starting with P")
 
-    p = sub.add_parser("emulator", parents=[common], help="run the local Entra + Key Vault emulator")
+    # The emulator reads a world file, not a manifest: no -f.
+    p = sub.add_parser(
+        "emulator", parents=[_common(manifest=False)], help="run the local Entra + Key Vault emulator"
+    )
     p.add_argument("--world", type=Path, default=None, metavar="FILE", help="world file (YAML) to seed from")
     p.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8443, help="port (default 8443; 0 picks a free one)")
@@ -133,10 +151,16 @@ def _command_kwargs(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: --help / --version exit 0, bad usage exits 2
+        args = parser.parse_args(arguments)
+    except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)
+    except _UsageProblem as problem:
+        sys.stderr.write(problem.usage + problem.message + "\n")
+        if "--json" in arguments:
+            Output(json_mode=True).result({"error": "UsageError", "message": problem.message})
+        return EXIT_USAGE
     json_mode = bool(getattr(args, "json", False))
     debug = bool(getattr(args, "debug", False))
     out = Output(json_mode=json_mode)

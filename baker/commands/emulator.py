@@ -10,7 +10,7 @@ from pathlib import Path
 from types import FrameType
 
 from baker.emulator import Emulator
-from baker.errors import EXIT_OK, UsageError
+from baker.errors import EXIT_INTERRUPTED, EXIT_OK, UsageError
 from baker.output import Output
 
 _RESOLVE_FIX = (
@@ -42,6 +42,7 @@ def emulator(*, out: Output, world: Path | None, host: str, port: int, state_dir
         raise
     stop = threading.Event()
     previous = None
+    code = EXIT_OK  # SIGTERM (a supervisor's stop) is success; Ctrl-C is "interrupted", 130
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -82,10 +83,10 @@ def emulator(*, out: Output, world: Path | None, host: str, port: int, state_dir
         while not stop.wait(0.5):  # short waits keep Ctrl-C prompt
             pass
     except KeyboardInterrupt:
-        pass
+        code = EXIT_INTERRUPTED
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         emu.stop()
         out.progress("emulator stopped")
-    return EXIT_OK
+    return code

@@ -88,3 +88,43 @@ def test_options_may_come_before_or_after_the_command(tmp_path: Path) -> None:
     before = parser.parse_args(["--json", "-f", str(tmp_path), "plan"])
     after = parser.parse_args(["plan", "--json", "-f", str(tmp_path)])
     assert before.json and after.json and before.file == after.file == tmp_path
+
+
+COMMAND_LINES = {
+    "validate": ["validate"],
+    "plan": ["plan"],
+    "render": ["render", "--out", "x"],
+    "build": ["build", "--tag", "a:1", "--tag", "b:2", "--push", "--if-stale"],
+    "check": ["check", "--image", "a:1"],
+    "test-connection": ["test-connection", "prod"],
+    "secrets list": ["secrets", "list", "prod", "--prefix", "db"],
+    "emulator": ["emulator", "--world", "w.yaml", "--port", "0", "--host", "127.0.0.1"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMMAND_LINES))
+def test_every_command_takes_json_and_debug_and_every_manifest_command_takes_file(name: str) -> None:
+    line = COMMAND_LINES[name]
+    extra = ["--json", "--debug"] + ([] if name == "emulator" else ["-f", "m.yaml"])
+    args = cli.build_parser().parse_args([*line, *extra])
+    assert args.json is True and args.debug is True
+    if name != "emulator":
+        assert args.file == Path("m.yaml")
+
+
+@pytest.mark.parametrize("name", sorted(COMMAND_LINES))
+def test_bad_usage_exits_2_with_a_json_error_on_every_command(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main([*COMMAND_LINES[name], "--no-such-flag", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {
+        "error": "UsageError",
+        "message": captured.err.splitlines()[-1],
+    }
+    assert "unrecognized arguments: --no-such-flag" in captured.err
+
+
+def test_repeated_tags_are_all_kept_in_order() -> None:
+    args = cli.build_parser().parse_args(["build", "--tag", "a:1", "--tag", "b:2"])
+    assert args.tag == ["a:1", "b:2"]
