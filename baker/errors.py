@@ -83,6 +83,7 @@ class Problem:
     line: int | None
     key: str
     message: str
+    code: Diagnosis | None = None  # a SPEC diagnosis code, where one applies (no-credential)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
@@ -101,8 +102,18 @@ class ManifestError(BakerError):
     def to_json(self) -> dict[str, object]:
         out = super().to_json()
         out["problems"] = [
-            {"file": p.file, "line": p.line, "key": p.key, "message": p.message} for p in self.problems
+            {
+                "file": p.file,
+                "line": p.line,
+                "key": p.key,
+                "message": p.message,
+                "code": p.code and p.code.value,
+            }
+            for p in self.problems
         ]
+        codes = {p.code for p in self.problems if p.code is not None}
+        if len(codes) == 1:  # one SPEC code describes the failure (other problems may have none)
+            out["code"] = codes.pop().value
         return out
 
 

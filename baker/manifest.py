@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from baker.errors import ManifestError, Problem
+from baker.errors import Diagnosis, ManifestError, Problem
 from baker.manifest_credentials import (
     ManifestChecker,
     check_unset_vars,
@@ -274,5 +274,6 @@ def _choose_credential(
         path,
         f"names no credential and {why} (no-credential): add `credential: NAME`, or mark exactly one "
         "credential `default: true`",
+        code=Diagnosis.NO_CREDENTIAL,
     )
     return None

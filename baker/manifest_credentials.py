@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from baker.errors import ManifestError, Problem
+from baker.errors import Diagnosis, ManifestError, Problem
 from baker.model import CredentialSpec, EnvEntry, Manifest, SecretRef
 from baker.providers import REGISTRY
 from baker.secret import REDACTOR, Secret
@@ -71,6 +71,7 @@ def parse_credentials(check: ManifestChecker, top: YMap) -> dict[str, Credential
             f"credentials.{defaults[1].name}.default",
             f"{len(defaults)} credentials are marked `default: true` ({names}); "
             "mark exactly one (no-credential)",
+            code=Diagnosis.NO_CREDENTIAL,
         )
     return out
 

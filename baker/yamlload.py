@@ -21,7 +21,7 @@ from typing import TypeAlias
 
 import yaml
 
-from baker.errors import Problem
+from baker.errors import Diagnosis, Problem
 
 MAX_NODES = 100_000
 
@@ -105,8 +105,8 @@ class _Walker:
         self._count = 0
         self._stack: set[int] = set()
 
-    def problem(self, line: int | None, key: str, message: str) -> None:
-        self.problems.append(Problem(self.file, line, key, message))
+    def problem(self, line: int | None, key: str, message: str, *, code: Diagnosis | None = None) -> None:
+        self.problems.append(Problem(self.file, line, key, message, code))
 
     def walk(self, node: yaml.Node, path: str) -> YNode:
         self._count += 1
@@ -196,8 +196,8 @@ class Checker:
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
 
-    def problem(self, line: int | None, key: str, message: str) -> None:
-        self.problems.append(Problem(self.file, line, key, message))
+    def problem(self, line: int | None, key: str, message: str, *, code: Diagnosis | None = None) -> None:
+        self.problems.append(Problem(self.file, line, key, message, code))
 
     # --- shapes ---------------------------------------------------------------------------------
 

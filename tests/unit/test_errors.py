@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from baker.errors import Diagnosis, ProviderError, ReferenceFailure, ResolutionFailed
+from pathlib import Path
+
+import pytest
+
+from baker.errors import Diagnosis, ManifestError, ProviderError, ReferenceFailure, ResolutionFailed
+from baker.manifest import load
 
 
 def _failure(env: str, message: str, diagnosis: Diagnosis) -> ReferenceFailure:
@@ -22,3 +27,18 @@ def test_resolution_failed_groups_env_vars_that_failed_the_same_way_and_keeps_ea
     assert lines[2] == "  C: [secret-not-found] secret 'c' was not found"
     assert [f["env"] for f in error.to_json()["failures"]] == ["A", "B", "C"]  # type: ignore[union-attr]
     assert error.hint is not None and "New client secret" in error.hint
+
+
+def test_manifest_json_names_the_no_credential_code(tmp_path: Path) -> None:
+    manifest = tmp_path / "baker.yaml"
+    manifest.write_text(
+        "version: 1\nimage: {from: 'base:1'}\ncredentials:\n"
+        "  a: {provider: azure-key-vault, vault_url: 'https://a.vault.azure.net',\n"
+        "      tenant_id: t, client_id: c}\n"
+        "env:\n  X: {secret: x}\n"
+    )
+    with pytest.raises(ManifestError) as caught:
+        load(manifest, environ={"AZURE_CLIENT_SECRET": "s3cret-value"})
+    document = caught.value.to_json()
+    assert document["code"] == "no-credential"
+    assert [p.get("code") for p in document["problems"]] == ["no-credential"]  # type: ignore[union-attr]

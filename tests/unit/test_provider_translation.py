@@ -100,7 +100,7 @@ def translate(
                 message="Authentication failed: Unable to get authority configuration for https://login.x/t."
             ),
             Diagnosis.TENANT_NOT_FOUND,
-            "sign-in",
+            "AADSTS90002 (OpenID discovery failed)",
         ),
         (
             HttpResponseError(

@@ -102,7 +102,16 @@ def evidence_of(exc: BaseException, *, tenant_id: str | None) -> Evidence:
                 f"the vault belongs to tenant {other.group(1)}, but the credential's tenant_id is "
                 f"{tenant_id} (azure-identity will not sign in to another tenant)"
             )
-        evidence = f"AADSTS{aadsts}" if aadsts else ("connection" if unreachable else "sign-in")
+        if aadsts:
+            evidence = f"AADSTS{aadsts}"
+        elif unreachable:
+            evidence = "connection"
+        elif kind == "authority":
+            # Entra answers an unknown tenant's OpenID discovery with 400 AADSTS90002; azure-identity
+            # reports only "Unable to get authority configuration", so name the code it stands for.
+            evidence = "AADSTS90002 (OpenID discovery failed)"
+        else:
+            evidence = "sign-in"
         return Evidence(kind, text if unreachable is None else shown, shown, evidence, aadsts=aadsts)
     if isinstance(exc, ServiceRequestError):
         reason = _connection_reason(exc)
