@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from baker.errors import Diagnosis, ManifestError, Problem
@@ -104,7 +104,15 @@ def _credential(check: ManifestChecker, item: YItem) -> CredentialSpec | None:
     if url_item is None:
         check.problem(item.line, f"{path}.vault_url", "is required (like https://my-vault.vault.azure.net)")
     else:
-        vault_url = check.https_url(url_item, f"{path}.vault_url", origin_only=True) or ""
+        vault_url = (
+            check.https_url(
+                url_item,
+                f"{path}.vault_url",
+                origin_only=True,
+                interpolate=_interpolator(check, name, f"{path}.vault_url", url_item.line),
+            )
+            or ""
+        )
 
     tenant_id = _field(check, node, item, "tenant_id")
     client_id = _field(check, node, item, "client_id")
@@ -127,7 +135,12 @@ def _credential(check: ManifestChecker, item: YItem) -> CredentialSpec | None:
     authority_host = check.environ.get("AZURE_AUTHORITY_HOST") or None
     authority_item = node.get("authority_host")
     if authority_item is not None:
-        authority_host = check.https_url(authority_item, f"{path}.authority_host", origin_only=False)
+        authority_host = check.https_url(
+            authority_item,
+            f"{path}.authority_host",
+            origin_only=False,
+            interpolate=_interpolator(check, name, f"{path}.authority_host", authority_item.line),
+        )
 
     is_default = False
     default_item = node.get("default")
@@ -150,6 +163,27 @@ def _credential(check: ManifestChecker, item: YItem) -> CredentialSpec | None:
         authority_host=authority_host,
         unset_vars=tuple(u.var for u in check.unset.get(name, ())),
     )
+
+
+def _interpolator(check: ManifestChecker, cred: str, path: str, line: int) -> Callable[[str], str | None]:
+    """Fills `${NAME}` parts of a URL (one vault per stage: `https://${VAULT}.vault.azure.net`).
+    An unset variable is recorded like any of the credential's variables (an error when the
+    credential is used, a warning otherwise) and yields None."""
+
+    def fill(text: str) -> str | None:
+        if _INTERPOLATION.sub("", text).count("${"):
+            check.problem(
+                line, path, "`${` must start a `${NAME}` (a letter or '_', then letters, digits, '_')"
+            )
+            return None
+        unset = [m[1] for m in _INTERPOLATION.finditer(text) if not check.environ.get(m[1])]
+        for var in dict.fromkeys(unset):
+            check.unset.setdefault(cred, []).append(_Unset(var, path, line, False))
+        if unset:
+            return None
+        return _INTERPOLATION.sub(lambda m: check.environ[m[1]], text)
+
+    return fill
 
 
 def _field(check: ManifestChecker, node: YMap, cred: YItem, field: str) -> str | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -224,13 +225,26 @@ class Checker:
             return None
         return node.text
 
-    def https_url(self, item: YItem, path: str, *, origin_only: bool) -> str | None:
+    def https_url(
+        self,
+        item: YItem,
+        path: str,
+        *,
+        origin_only: bool,
+        interpolate: Callable[[str], str | None] | None = None,
+    ) -> str | None:
+        """The URL, checked; `${NAME}` parts are filled in by `interpolate` (None: a variable is unset,
+        which the caller has recorded) before the check."""
         url = self.text(item, path, what="an https:// URL")
         if url is None:
             return None
         if "${" in url:
-            self.problem(item.line, path, "takes a literal URL (no ${NAME})")
-            return None
+            if interpolate is None:
+                self.problem(item.line, path, "takes a literal URL (no ${NAME})")
+                return None
+            url = interpolate(url)
+            if url is None:
+                return None
         try:
             parts = urllib.parse.urlsplit(url)
             parts.port  # noqa: B018  (raises ValueError on a bad port)

@@ -211,11 +211,11 @@ BAD = [
         "https",
     ),
     (
-        "vault interpolated",
+        "vault variable unset",
         GOOD.replace("https://v.vault.azure.net", "${VAULT}"),
         "credentials.main.vault_url",
         7,
-        "literal URL",
+        "VAULT",
     ),
     (
         "vault missing",
@@ -756,3 +756,40 @@ def test_self_referring_alias_is_one_problem(tmp_path: Path) -> None:
     (problem,) = problems_of(tmp_path, "version: 1\nimage: {from: a}\nenv: &e\n  A: *e\n")
     assert (problem.key, problem.line) == ("env.A", 3)
     assert "refers to itself" in problem.message
+
+
+def _stage_manifest(tmp_path: Path, vault_url: str, *, used: bool = True) -> Path:
+    path = tmp_path / "baker.yaml"
+    env = "  X: {secret: x}\n" if used else "  X: literal\n"
+    path.write_text(
+        "version: 1\nimage: {from: 'base:1'}\ncredentials:\n"
+        f"  stage:\n    provider: azure-key-vault\n    vault_url: {vault_url}\n"
+        "    tenant_id: t\n    client_id: c\n    default: true\n"
+        f"env:\n{env}"
+    )
+    return path
+
+
+def test_vault_url_takes_variables_so_one_manifest_serves_every_stage(tmp_path: Path) -> None:
+    path = _stage_manifest(tmp_path, "https://${VAULT}.vault.azure.net")
+    manifest = load(path, environ={"VAULT": "prod-vault", "AZURE_CLIENT_SECRET": "s3cret-value"})
+    assert manifest.credentials["stage"].vault_url == "https://prod-vault.vault.azure.net"
+
+
+def test_unset_vault_url_variable_is_a_problem_when_used_and_a_warning_when_not(tmp_path: Path) -> None:
+    environ = {"AZURE_CLIENT_SECRET": "s3cret-value"}
+    with pytest.raises(ManifestError) as caught:
+        load(_stage_manifest(tmp_path, "https://${VAULT}.vault.azure.net"), environ=environ)
+    assert "VAULT" in caught.value.message
+    manifest = load(
+        _stage_manifest(tmp_path, "https://${VAULT}.vault.azure.net", used=False), environ=environ
+    )
+    assert any("VAULT" in w for w in manifest.warnings)
+
+
+def test_vault_url_is_still_checked_after_its_variables_are_filled(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="must start with https://"):
+        load(
+            _stage_manifest(tmp_path, "${VAULT_URL}"),
+            environ={"VAULT_URL": "http://plain.vault.azure.net", "AZURE_CLIENT_SECRET": "s3cret-value"},
+        )
