@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import json
 import platform
 import re
 from dataclasses import dataclass
@@ -59,8 +60,13 @@ class ImageRef:
         return "registry-1.docker.io" if self.host in _DOCKER_HUB else self.host
 
     @property
+    def api_root(self) -> str:
+        """The registry's `/v2/` endpoint, the API version check every client starts with."""
+        return f"{'http' if is_loopback(self.host) else 'https'}://{self.api_host}/v2/"
+
+    @property
     def base_url(self) -> str:
-        return f"{'http' if is_loopback(self.host) else 'https'}://{self.api_host}/v2/{self.repository}"
+        return f"{self.api_root}{self.repository}"
 
 
 @dataclass(frozen=True)
@@ -158,8 +164,9 @@ def _challenge(header: str) -> tuple[str, dict[str, str]]:
 
 
 class _Client:
-    def __init__(self, ref: ImageRef) -> None:
+    def __init__(self, ref: ImageRef, *, push: bool = False) -> None:
         self.ref = ref
+        self.push = push  # asks for a token that may push, and says so in its messages
         self.session = requests.Session()
         self.auth_header: str | None = None
         self._login: Login | None = None
@@ -185,9 +192,11 @@ class _Client:
         try:
             return self.session.get(url, headers=headers, timeout=TIMEOUT)
         except requests.RequestException as exc:
+            hint = "check the registry host in the image reference and the network"
+            if self.push:
+                hint = f"check the registry address and that it is up; docker login {self.ref.host}"
             raise ImageError(
-                f"cannot reach the registry {self.ref.host} ({type(exc).__name__})",
-                hint="check the registry host in the image reference and the network",
+                f"cannot reach the registry {self.ref.host} ({type(exc).__name__})", hint=hint
             ) from None
 
     def _authenticate(self, response: requests.Response) -> None:
@@ -201,7 +210,9 @@ class _Client:
         if scheme != "bearer" or "realm" not in params:
             raise self._denied()
         query = {k: v for k, v in params.items() if k in {"service", "scope"}}
-        query.setdefault("scope", f"repository:{self.ref.repository}:pull")
+        scope = f"repository:{self.ref.repository}:{'pull,push' if self.push else 'pull'}"
+        # A push check must ask for push itself: a challenge's own scope (if any) is for a read.
+        query["scope"] = scope if self.push else query.get("scope", scope)
         try:
             if self.login.identity_token is not None:
                 answer = self._refresh_token_grant(params["realm"], query, self.login.identity_token)
@@ -209,7 +220,10 @@ class _Client:
                 headers = {"Authorization": basic} if basic else {}
                 answer = self.session.get(params["realm"], params=query, headers=headers, timeout=TIMEOUT)
         except requests.RequestException as exc:
-            raise ImageError(f"cannot reach the registry's token service ({type(exc).__name__})") from None
+            raise ImageError(
+                f"cannot reach the registry's token service ({type(exc).__name__})",
+                hint=f"check the network; docker login {self.ref.host}" if self.push else None,
+            ) from None
         if answer.status_code != 200:
             raise self._denied(answer.status_code)
         body = _json(answer, "token")
@@ -220,6 +234,8 @@ class _Client:
         if not isinstance(token, str):
             raise ImageError(f"the registry {self.ref.host} gave no token")
         REDACTOR.register(token, label="registry token")
+        if self.push and "push" not in (_granted(token, self.ref.repository) or {"push"}):
+            raise self._denied(answer.status_code, why=" (its token service granted no push)")
         self.auth_header = f"Bearer {token}"
 
     def _refresh_token_grant(self, realm: str, query: dict[str, str], token: Secret) -> requests.Response:
@@ -233,19 +249,44 @@ class _Client:
         }
         return self.session.post(realm, data=form, timeout=TIMEOUT)
 
-    def _denied(self, status: int = 401) -> ImageError:
+    def _denied(self, status: int = 401, *, why: str = "") -> ImageError:
         login = self.login
-        hint = f"run `docker login {self.ref.host}` with an account that may pull the image"
+        may = f"push to {self.ref.repository}" if self.push else "pull the image"
+        hint = f"run `docker login {self.ref.host}` with an account that may {may}"
         if login.helper:
             tried = f"docker-credential-{login.helper}"
             hint += f" (baker asked the credential helper {tried}, which the docker config names)"
-            why = "" if login.found else f" (no credentials for it from {tried})"
+            why = why or ("" if login.found else f" (no credentials for it from {tried})")
         else:
-            why = "" if login.found else " (no `docker login` credentials found for it)"
+            why = why or ("" if login.found else " (no `docker login` credentials found for it)")
         return ImageError(
             f"the registry {self.ref.host} refused access to {self.ref.repository} (HTTP {status}){why}",
             hint=hint,
         )
+
+
+def _granted(token: str, repository: str) -> set[str] | None:
+    """The actions a registry token grants on `repository`, when the token is a JWT with the
+    distribution token spec's `access` claim (Docker Hub's, ACR's, Harbor's are); None when it is
+    opaque.  Such a service answers a request for more than the account may do with a token for
+    less, not with a refusal, so this is how a push check sees a read-only account."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    access = claims.get("access") if isinstance(claims, dict) else None
+    if not isinstance(access, list):
+        return None
+    granted: set[str] = set()
+    for item in access:
+        if isinstance(item, dict) and item.get("type") == "repository" and item.get("name") == repository:
+            actions = item.get("actions")
+            if isinstance(actions, list):
+                granted.update(a for a in actions if isinstance(a, str))
+    return granted
 
 
 def _json(response: requests.Response, what: str) -> dict[str, Any]:
@@ -327,3 +368,36 @@ def _config(client: _Client, image: ImageRef, digest: str) -> RemoteImage:
         labels={str(k): str(v) for k, v in labels.items()},
         env=tuple(str(item) for item in env),
     )
+
+
+# --- before a push --------------------------------------------------------------------------------
+
+
+def push_target(name: str) -> ImageRef:
+    """Where a push of the image name `name` goes, by Docker's rule (docker-py's
+    `resolve_repository_name`): a first part that is no host (`app:1`, `team/app`) means Docker Hub,
+    `docker.io`, whose API is at registry-1.docker.io (`ImageRef.api_host`)."""
+    return parse_ref(name if names_registry(name) else f"docker.io/{name}")
+
+
+def check_push(name: str) -> None:
+    """Prove, before anything is pushed, that the registry of `name` is reachable and takes the
+    user's credentials for a push to its repository, since a tag pushed cannot be taken back: a
+    bake with tags on two registries must not leave the first one's tag behind when the second
+    refuses.  `GET /v2/`; a 401 is answered as a pull would be (Basic with the user's login, or a
+    bearer token from the realm), but the token is asked for `repository:<name>:pull,push`; then
+    `GET /v2/` again must give 200.  Raises ImageError otherwise.
+
+    What it cannot see: a token service that grants fewer actions than asked (the token is opaque
+    to a client), and a registry the engine reaches by a way this machine does not (a remote
+    engine, the engine's own mirrors or insecure-registries list)."""
+    image = push_target(name)
+    client = _Client(image, push=True)
+    response = client.get(image.api_root, "application/json")
+    if response.status_code in (401, 403):
+        raise client._denied(response.status_code)
+    if response.status_code != 200:
+        raise ImageError(
+            f"the registry {image.host} answered HTTP {response.status_code} to the API version check",
+            hint=f"check the registry address; docker login {image.host}",
+        )

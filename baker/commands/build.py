@@ -5,11 +5,18 @@
 No file holding a value is written: the private directory gets the Dockerfile only (the values go
 to the engine as build args), and it is removed on success, failure and Ctrl-C alike. Unless the
 bake succeeded, no tag is created or moved: the image is built untagged, tagged once everything
-else worked, and the tags are put back when a push fails.
+else worked, and the local tags are put back when a push fails.  A registry tag cannot be taken
+back, so when the tags name two or more registries (or repositories), each is asked before anything
+is built whether it would take the push (`registry.check_push`); a push that fails anyway, mid-way,
+names the tags already pushed.
+
+After a bake that succeeded, a previous baked image that lost its last tag to it (it holds the old
+values) is removed, when baker baked it and no container uses it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -17,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from baker import builder
+from baker import builder, registry
 from baker import render as renderer
 from baker.commands.render import check_references, load_manifest, resolve_values
-from baker.errors import UsageError
+from baker.errors import EngineError, ImageError, UsageError
 from baker.model import Manifest, SecretRef
 from baker.output import Output
 from baker.provenance import LABEL, to_label
@@ -33,6 +40,7 @@ class BakeResult:
     image_id: str
     tags: tuple[str, ...]
     pushed: tuple[builder.Pushed, ...]
+    removed: tuple[str, ...] = ()  # previous baked images removed: untagged, they held old values
 
 
 def _app_image(manifest: Manifest, on_line: Callable[[str], None], client: Any) -> str:
@@ -68,9 +76,12 @@ def bake(
         renderer.validate_tag(name)
     if manifest.image.base is not None:
         renderer.validate_base(manifest.image.base)
+    if push:
+        _check_push_access(tags)  # before anything is built: a refusal then leaves nothing behind
     client = client if client is not None else builder.connect()
     created: list[str] = []
     undo: builder.TagUndo = ()
+    pushed: list[builder.Pushed] = []
     workdir = Path(tempfile.mkdtemp(prefix="baker-build-"))  # 0700
     try:
         if manifest.image.build is not None:
@@ -93,15 +104,59 @@ def bake(
         )
         created.append(image_id)
         undo = builder.tag(image_id, tags, client=client)
-        pushed = tuple(builder.Pushed(t, builder.push(t, on_line, client=client)) for t in tags if push)
-    except BaseException:
+        for name in tags if push else ():
+            pushed.append(builder.Pushed(name, builder.push(name, on_line, client=client)))
+    except BaseException as exc:
         builder.restore_tags(undo, client=client)
         for image in reversed(created):
             builder.remove_image(image, client=client)
+        if pushed:
+            if isinstance(exc, EngineError):
+                raise builder.PushIncomplete(exc, pushed) from None
+            listed = ", ".join(f"{p.tag} ({p.digest})" for p in pushed)
+            on_line(f"already pushed, cannot be taken back: {listed}")  # Ctrl-C, or a bug
         raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return BakeResult(image_id=image_id, tags=tuple(tags), pushed=pushed)
+    removed = _remove_previous(undo, image_id, client)
+    return BakeResult(image_id=image_id, tags=tuple(tags), pushed=tuple(pushed), removed=removed)
+
+
+def _check_push_access(tags: Sequence[str]) -> None:
+    """With two or more push targets, each registry (and repository) must take the push before the
+    first one is pushed: a tag pushed to one registry cannot be taken back when the next refuses.
+
+    With a single target there is no partial state to avoid (a refused push creates nothing), and
+    the check is skipped: it runs from baker's machine, not the engine's, so it could refuse a push
+    the engine itself can make (a remote DOCKER_HOST whose `localhost:5000` is not ours, a registry
+    the engine lists in `insecure-registries`)."""
+    targets: dict[tuple[str, str], str] = {}
+    for name in tags:
+        target = registry.push_target(name)
+        targets.setdefault((target.host, target.repository), name)
+    if len(targets) < 2:
+        return
+    for name in targets.values():
+        try:
+            registry.check_push(name)
+        except ImageError as exc:
+            host = name.partition("/")[0] if registry.names_registry(name) else "docker.io"
+            raise EngineError(f"cannot push to {host}: {exc.message}", hint=exc.hint) from None
+
+
+def _remove_previous(undo: builder.TagUndo, image_id: str, client: Any) -> tuple[str, ...]:
+    """Best effort: remove each image a tag of this bake pointed at before, when it is now untagged
+    and baker baked it (its provenance label), so its old values do not linger in the engine.  An
+    image a container uses (running or stopped) stays: the engine refuses without `force`."""
+    removed: list[str] = []
+    for previous in dict.fromkeys(before for _, before in undo if before is not None and before != image_id):
+        with contextlib.suppress(EngineError):
+            info = builder.inspect_image(previous, client=client)
+            if info is None or info.repo_tags or LABEL not in info.labels:
+                continue
+            if builder.remove_image(previous, client=client, only_untagged=True):
+                removed.append(previous)
+    return tuple(removed)
 
 
 def _engine_args(resolved: ResolvedEnv) -> dict[str, Secret | str]:
@@ -146,13 +201,19 @@ def build(*, out: Output, file: Path, tags: list[str], push: bool, if_stale: boo
         out.info(f"tagged {name}")
     for item in result.pushed:
         out.info(f"pushed {item.tag} ({item.digest})")
+    for image_id in result.removed:
+        out.info(f"removed the previous baked image {image_id} (untagged, held old values)")
     if not result.tags:
-        out.info("the image is untagged; pass --tag (or set image.tag) to name it")
+        out.info(
+            f"the image is untagged and holds the values: remove it with `docker image rm {result.image_id}`"
+            " when done, or pass --tag (or set image.tag) to name it"
+        )
     out.result(
         {
             "image_id": result.image_id,
             "tags": list(result.tags),
             "pushed": [{"tag": p.tag, "digest": p.digest} for p in result.pushed],
+            "removed": list(result.removed),
         }
     )
     return 0

@@ -3,6 +3,7 @@ redacted build output, no file left behind, and no tag created or moved by a fai
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import tempfile
@@ -472,3 +473,104 @@ def test_build_uses_the_manifests_tag_when_no_tag_is_given(
     info = builder.inspect_image(manifest_tag, client=docker_client)
     assert info is not None
     image_names.track(info.id)
+
+
+# -- the previous baked image ---------------------------------------------------------------------
+
+
+def _bake_cli(manifest: Path, names: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    flags = [flag for name in names for flag in ("--tag", name)]
+    assert main(["build", "-f", str(manifest), *flags, "--json"]) == 0
+    captured = capsys.readouterr()
+    document: dict[str, Any] = json.loads(captured.out)
+    document["stderr"] = captured.err
+    return document
+
+
+def test_rebake_removes_the_previous_baked_image_and_its_old_values_when_it_is_left_untagged(
+    tmp_path: Path, busybox_base: str, image_names: ImageNames, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = image_names()
+    old, new = f"old-{uuid.uuid4().hex}", f"new-{uuid.uuid4().hex}"
+    manifest = _write_manifest(tmp_path / "baker.yaml", {"TOKEN": old}, base=busybox_base)
+    first = image_names.track(_bake_cli(manifest, [name], capsys)["image_id"])
+    _write_manifest(manifest, {"TOKEN": new}, base=busybox_base)
+
+    document = _bake_cli(manifest, [name], capsys)
+
+    image_names.track(document["image_id"])
+    assert document["removed"] == [first]
+    assert f"removed the previous baked image {first} (untagged, held old values)" in document["stderr"]
+    assert not image_names.exists(first)
+    assert image_names.holding(old) == []  # its step images went with it
+    assert image_names.image_id(name) == document["image_id"]
+
+
+def test_rebake_keeps_the_previous_baked_image_while_another_tag_names_it(
+    tmp_path: Path, busybox_base: str, image_names: ImageNames, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name, other = image_names("moved"), image_names("kept")
+    manifest = _write_manifest(tmp_path / "baker.yaml", {"TOKEN": "v1"}, base=busybox_base)
+    first = image_names.track(_bake_cli(manifest, [name, other], capsys)["image_id"])
+    _write_manifest(manifest, {"TOKEN": "v2"}, base=busybox_base)
+
+    document = _bake_cli(manifest, [name], capsys)
+
+    image_names.track(document["image_id"])
+    assert document["removed"] == []
+    assert image_names.image_id(other) == first
+
+
+def test_rebake_keeps_an_image_baker_did_not_bake_that_the_tag_named(
+    tmp_path: Path,
+    docker_client: Any,
+    busybox_base: str,
+    image_names: ImageNames,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    name = image_names()
+    dockerfile = f"FROM {busybox_base}\nENV NOT_BAKED={uuid.uuid4().hex}\n".encode()
+    image, _ = docker_client.images.build(fileobj=io.BytesIO(dockerfile), rm=True, network_mode="none")
+    foreign = image_names.track(image.id)
+    image.tag(name)
+    manifest = _write_manifest(tmp_path / "baker.yaml", {"TOKEN": "v1"}, base=busybox_base)
+
+    document = _bake_cli(manifest, [name], capsys)
+
+    image_names.track(document["image_id"])
+    assert document["removed"] == []
+    assert image_names.exists(foreign)
+
+
+def test_rebake_keeps_the_previous_baked_image_while_a_container_uses_it(
+    tmp_path: Path,
+    docker_client: Any,
+    busybox_base: str,
+    image_names: ImageNames,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    name = image_names()
+    manifest = _write_manifest(tmp_path / "baker.yaml", {"TOKEN": "v1"}, base=busybox_base)
+    first = image_names.track(_bake_cli(manifest, [name], capsys)["image_id"])
+    container = docker_client.api.create_container(first, network_disabled=True)  # created, never run
+    try:
+        _write_manifest(manifest, {"TOKEN": "v2"}, base=busybox_base)
+        document = _bake_cli(manifest, [name], capsys)
+        image_names.track(document["image_id"])
+        assert document["removed"] == []
+        assert image_names.exists(first)
+    finally:
+        docker_client.api.remove_container(container["Id"], force=True)
+
+
+def test_build_without_a_tag_says_the_untagged_image_holds_the_values_and_how_to_remove_it(
+    tmp_path: Path, busybox_base: str, image_names: ImageNames, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = _write_manifest(tmp_path / "baker.yaml", {"TOKEN": "v1"}, base=busybox_base)
+    assert main(["build", "-f", str(manifest)]) == 0
+    out = capsys.readouterr().out
+    built = re.search(r"built (\S+)", out)
+    assert built is not None
+    image_id = image_names.track(built.group(1))
+    assert f"untagged and holds the values: remove it with `docker image rm {image_id}`" in out
+    assert image_names.exists(image_id)

@@ -18,7 +18,12 @@ from typing import Any
 
 import pytest
 
+from baker import builder
 from baker.cli import main
+from baker.commands.build import bake
+from baker.model import EnvEntry, ImageSpec, Literal, Manifest
+from baker.resolver import Resolved, ResolvedEnv
+from baker.secret import Secret
 from tests.conftest import unavailable
 from tests.fixtures_docker import ImageNames
 
@@ -32,6 +37,13 @@ MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 class Registry:
     host: str  # 127.0.0.1:PORT
     auth: tuple[str, str] | None
+    process: subprocess.Popen[bytes] | None = None
+
+    def stop(self) -> None:
+        """The registry goes away (as after a network drop): its port then refuses connections."""
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
     def manifest_digest(self, repository: str, tag: str) -> str | None:
         request = urllib.request.Request(
@@ -103,10 +115,12 @@ def start_registry(tmp_path: Path, docker_client: Any) -> Iterator[StartRegistry
             )
         processes.append(process)
         _wait_ready(host, process, log)
-        return Registry(host, auth)
+        return Registry(host, auth, process)
 
     yield start
     for process in processes:
+        if process.poll() is not None:
+            continue
         process.terminate()
         try:
             process.wait(timeout=10)
@@ -169,7 +183,8 @@ def test_push_without_credentials_fails_with_a_login_hint_and_leaves_no_tag(
     assert main(["build", "-f", str(manifest), "--tag", name, "--push", "--json"]) == 1
     document = json.loads(capsys.readouterr().out)
     assert document["error"] == "EngineError"
-    assert f"pushing {name} failed" in document["message"], document
+    # One target: no pre-flight (nothing partial to avoid); the engine's refusal, with the hint.
+    assert document["message"] == f"pushing {name} failed: no basic auth credentials", document
     assert document["hint"] == f"sign in first: docker login {registry.host}", document
     assert registry.manifest_digest("baker-test/app", tag) is None
     assert not image_names.exists(name)  # the failed bake moved no tag
@@ -229,3 +244,105 @@ def test_build_pulls_a_base_that_is_not_local_from_its_registry(
     image_names.track(json.loads(captured.out)["image_id"])
     assert f"pulling the base image {remote_base}" in captured.err
     assert "TOKEN=pulled-base-value" in docker_client.images.get(name).attrs["Config"]["Env"]
+
+
+# -- two registries: a refusal anywhere pushes nothing anywhere -------------------------------------
+
+
+def _two_tags(registries: list[str], image_names: ImageNames) -> tuple[list[str], str]:
+    tag = uuid.uuid4().hex[:10]
+    names = [f"{host}/baker-test/app:{tag}" for host in registries]
+    image_names.names.extend(names)
+    return names, tag
+
+
+@pytest.mark.parametrize("second", ["nobody-listens", "htpasswd-without-credentials"])
+def test_push_to_two_registries_pushes_nothing_when_the_second_refuses(
+    tmp_path: Path,
+    busybox_base: str,
+    image_names: ImageNames,
+    start_registry: StartRegistry,
+    docker_config: Path,
+    capsys: pytest.CaptureFixture[str],
+    second: str,
+) -> None:
+    first = start_registry()
+    refusing = f"127.0.0.1:{_free_port()}" if second == "nobody-listens" else start_registry(("u", "pw")).host
+    (one, two), tag = _two_tags([first.host, refusing], image_names)
+    value = f"two-registries-{uuid.uuid4().hex}"
+    manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"TOKEN": value})
+
+    code = main(["build", "-f", str(manifest), "--tag", one, "--tag", two, "--push", "--json"])
+
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert document["error"] == "EngineError"
+    assert document["message"].startswith(f"cannot push to {refusing}: "), document
+    assert f"docker login {refusing}" in document["hint"], document
+    assert "pushed" not in document
+    assert first.manifest_digest("baker-test/app", tag) is None  # the first registry got nothing
+    assert not image_names.exists(one) and not image_names.exists(two)
+    assert image_names.holding(value) == []
+
+
+def test_push_to_two_registries_pushes_both_and_reports_both_digests(
+    tmp_path: Path,
+    busybox_base: str,
+    image_names: ImageNames,
+    start_registry: StartRegistry,
+    docker_config: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    user, password = "baker", "s3cret-Pw"
+    plain, guarded = start_registry(), start_registry(auth=(user, password))
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    (docker_config / "config.json").write_text(json.dumps({"auths": {guarded.host: {"auth": token}}}))
+    (one, two), tag = _two_tags([plain.host, guarded.host], image_names)
+    manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"TOKEN": "two-registries-ok"})
+
+    assert main(["build", "-f", str(manifest), "--tag", one, "--tag", two, "--push", "--json"]) == 0
+
+    document = json.loads(capsys.readouterr().out)
+    image_names.track(document["image_id"])
+    digests = {item["tag"]: item["digest"] for item in document["pushed"]}
+    assert set(digests) == {one, two}
+    assert plain.manifest_digest("baker-test/app", tag) == digests[one]
+    assert guarded.manifest_digest("baker-test/app", tag) == digests[two]
+
+
+def test_push_failing_mid_way_names_the_tags_already_pushed_with_their_digests(
+    busybox_base: str,
+    image_names: ImageNames,
+    start_registry: StartRegistry,
+    docker_config: Path,
+    docker_client: Any,
+) -> None:
+    first, second = start_registry(), start_registry()
+    (one, two), tag = _two_tags([first.host, second.host], image_names)
+    value = f"mid-way-{uuid.uuid4().hex}"
+
+    def on_line(line: str) -> None:
+        # The pre-flight found both up; the second goes away while the first is being pushed.
+        if first.host in line and second.process is not None and second.process.poll() is None:
+            second.stop()
+
+    manifest = Manifest(
+        path="baker.yaml",
+        image=ImageSpec(base=busybox_base, build=None),
+        credentials={},
+        env=(EnvEntry("TOKEN", Literal(value)),),
+    )
+    resolved = ResolvedEnv(
+        (Resolved(env="TOKEN", value=Secret(value), source=Literal(value), version=None, properties=None),)
+    )
+    with pytest.raises(builder.PushIncomplete) as caught:
+        bake(manifest, resolved, tags=[one, two], push=True, on_line=on_line, client=docker_client)
+
+    digest = first.manifest_digest("baker-test/app", tag)
+    assert digest is not None  # what cannot be taken back ...
+    assert f"already pushed, cannot be taken back: {one} ({digest})" in caught.value.message  # ... is named
+    document = caught.value.to_json()
+    assert document["error"] == "EngineError"
+    assert document["pushed"] == [{"tag": one, "digest": digest}]
+    assert f"pushing {two} failed" in caught.value.message
+    assert not image_names.exists(one) and not image_names.exists(two)  # local tags are put back

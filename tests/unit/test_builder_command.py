@@ -1,13 +1,23 @@
-"""`baker build`'s usage errors come before any engine or vault is contacted."""
+"""`baker build`'s usage errors come before any engine or vault is contacted, and a push is refused
+before anything is built when a registry would not take it."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
+from baker import builder, registry
 from baker.cli import main
+from baker.commands.build import bake
+from baker.errors import EngineError, ImageError
+from baker.model import ImageSpec, Manifest
+from baker.resolver import ResolvedEnv
+from baker.secret import Secret
 
 
 def _manifest(path: Path, image: dict[str, object]) -> Path:
@@ -36,3 +46,161 @@ def test_build_is_refused_before_any_network_when_usage_is_wrong(
     document = json.loads(capsys.readouterr().out)
     assert message in document["message"]
     assert code == 2
+
+
+# -- before a push: the registry must take it (a fake at the HTTP seam) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "api_root", "repository"),
+    [
+        ("app:1", "https://registry-1.docker.io/v2/", "library/app"),
+        ("team/app", "https://registry-1.docker.io/v2/", "team/app"),
+        ("docker.io/app:1", "https://registry-1.docker.io/v2/", "library/app"),
+        ("index.docker.io/team/app:2", "https://registry-1.docker.io/v2/", "team/app"),
+        ("localhost/app", "http://localhost/v2/", "app"),
+        ("localhost:5000/team/app:3", "http://localhost:5000/v2/", "team/app"),
+        ("127.0.0.1:5000/app", "http://127.0.0.1:5000/v2/", "app"),
+        ("registry.example.com/app:1", "https://registry.example.com/v2/", "app"),
+        ("registry.example.com:8443/a/b/c:1", "https://registry.example.com:8443/v2/", "a/b/c"),
+    ],
+)
+def test_push_target_follows_dockers_rule_and_sends_docker_hub_to_registry_1(
+    name: str, api_root: str, repository: str
+) -> None:
+    target = registry.push_target(name)
+    assert (target.api_root, target.repository) == (api_root, repository)
+
+
+HOST = "registry.example.com"
+REALM = "https://auth.example.com/token"
+
+
+def _response(status: int, *, challenge: str = "", body: object = None) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    if challenge:
+        response.headers["WWW-Authenticate"] = challenge
+    response._content = json.dumps(body if body is not None else {}).encode()
+    return response
+
+
+def _jwt(access: list[dict[str, object]]) -> str:
+    def part(document: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'none'})}.{part({'access': access})}.signature"
+
+
+class FakeRegistry:
+    """Answers `/v2/` by the script, and the token realm with `token_status` / `token`."""
+
+    def __init__(self, v2: list[Any], token_status: int = 200, token: str = "") -> None:
+        self.v2 = v2
+        self.token_status = token_status
+        self.token = token
+        self.calls: list[tuple[str, dict[str, str], dict[str, str]]] = []
+
+    def session(self) -> Any:
+        fake = self
+
+        class Session:
+            def get(self, url: str, *, headers: dict[str, str], timeout: int, params: Any = None) -> Any:
+                fake.calls.append((url, dict(params or {}), dict(headers)))
+                if url == REALM:
+                    return _response(fake.token_status, body={"token": fake.token})
+                if isinstance(fake.v2[0], Exception):
+                    raise fake.v2.pop(0)
+                return fake.v2.pop(0)
+
+        return Session()
+
+
+@pytest.fixture
+def login(monkeypatch: pytest.MonkeyPatch) -> Any:
+    def use(user: str = "", password: str = "") -> None:
+        found = registry.Login(user=user, password=Secret(password) if password else None)
+        monkeypatch.setattr(registry, "login_for", lambda host: found)
+
+    use()
+    return use
+
+
+def _fake(monkeypatch: pytest.MonkeyPatch, fake: FakeRegistry) -> FakeRegistry:
+    monkeypatch.setattr(registry.requests, "Session", fake.session)
+    return fake
+
+
+BEARER = f'Bearer realm="{REALM}",service="{HOST}"'
+PUSH = [{"type": "repository", "name": "team/app", "actions": ["pull", "push"]}]
+PULL_ONLY = [{"type": "repository", "name": "team/app", "actions": ["pull"]}]
+
+
+@pytest.mark.parametrize(
+    ("v2", "token_status", "token", "credentials", "refused"),
+    [
+        ([_response(200)], 200, "", False, None),  # an open registry
+        ([_response(401, challenge='Basic realm="r"'), _response(200)], 200, "", True, None),
+        ([_response(401, challenge='Basic realm="r"')], 200, "", False, "(HTTP 401) (no `docker login`"),
+        ([_response(401, challenge='Basic realm="r"')] * 2, 200, "", True, "(HTTP 401)"),
+        ([_response(401, challenge=BEARER), _response(200)], 200, "opaque", True, None),
+        ([_response(401, challenge=BEARER), _response(200)], 200, _jwt(PUSH), True, None),
+        ([_response(401, challenge=BEARER)], 200, _jwt(PULL_ONLY), True, "granted no push"),
+        ([_response(401, challenge=BEARER)], 401, "", True, "(HTTP 401)"),
+        ([_response(401, challenge=BEARER), _response(403)], 200, "opaque", True, "(HTTP 403)"),
+        ([_response(404)], 200, "", False, "answered HTTP 404 to the API version check"),
+        ([requests.ConnectionError("refused")], 200, "", False, "cannot reach the registry"),
+    ],
+)
+def test_check_push_refuses_before_any_push_when_the_registry_would_not_take_it(
+    monkeypatch: pytest.MonkeyPatch,
+    login: Any,
+    v2: list[Any],
+    token_status: int,
+    token: str,
+    credentials: bool,
+    refused: str | None,
+) -> None:
+    if credentials:
+        login("baker", "pw")
+    fake = _fake(monkeypatch, FakeRegistry(list(v2), token_status, token))
+    if refused is None:
+        registry.check_push(f"{HOST}/team/app:1")
+    else:
+        with pytest.raises(ImageError) as caught:
+            registry.check_push(f"{HOST}/team/app:1")
+        assert refused in caught.value.message
+        assert f"docker login {HOST}" in (caught.value.hint or "")
+    tokens = [params for url, params, _ in fake.calls if url == REALM]
+    assert all(params["scope"] == "repository:team/app:pull,push" for params in tokens)
+
+
+def test_bake_with_push_refuses_before_the_engine_when_a_registry_would_not_take_it(
+    monkeypatch: pytest.MonkeyPatch, login: Any
+) -> None:
+    _fake(monkeypatch, FakeRegistry([_response(200), _response(401, challenge='Basic realm="r"')]))
+    monkeypatch.setattr(builder, "connect", lambda: pytest.fail("the engine was contacted"))
+    manifest = Manifest(
+        path="baker.yaml", image=ImageSpec(base="busybox:1", build=None), credentials={}, env=()
+    )
+    tags = [f"{HOST}/team/app:1", f"{HOST}/team/app:2", "other.example.com/team/app:1"]
+    with pytest.raises(EngineError) as caught:
+        bake(manifest, ResolvedEnv(()), tags=tags, push=True, on_line=lambda line: None)
+    # One check per registry and repository: the second tag of team/app asks nothing new.
+    assert caught.value.message.startswith("cannot push to other.example.com: the registry other.example.com")
+    assert "docker login other.example.com" in (caught.value.hint or "")
+
+
+def test_push_incomplete_names_every_tag_already_pushed_in_its_message_and_json() -> None:
+    pushed = [builder.Pushed("r1.example.com/app:1", "sha256:" + "a" * 64)]
+    error = builder.PushIncomplete(EngineError("pushing r2.example.com/app:1 failed: EOF", hint="h"), pushed)
+    assert error.message == (
+        "pushing r2.example.com/app:1 failed: EOF\n"
+        f"already pushed, cannot be taken back: r1.example.com/app:1 (sha256:{'a' * 64})"
+    )
+    assert error.to_json() == {
+        "error": "EngineError",
+        "message": error.message,
+        "hint": "h",
+        "pushed": [{"tag": "r1.example.com/app:1", "digest": "sha256:" + "a" * 64}],
+    }
