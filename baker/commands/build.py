@@ -190,7 +190,9 @@ def build(*, out: Output, file: Path, tags: list[str], push: bool, if_stale: boo
         due, reason = rebake_due(manifest, names[0], out=out)
         if not due:
             out.info(f"{names[0]} is current, no re-bake due: {reason}")
-            out.result({"image_id": None, "tags": [], "pushed": [], "skipped": True, "reason": reason})
+            out.result(
+                {"image_id": None, "tags": [], "pushed": [], "removed": [], "skipped": True, "reason": reason}
+            )
             return 0
         out.info(f"re-bake due: {reason}")
     client = builder.connect()  # before any secret is read: no engine, no fetch
