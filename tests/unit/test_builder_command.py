@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from baker import builder, registry
+from baker import builder, registry, registry_client
 from baker.cli import main
 from baker.commands.build import bake
 from baker.errors import EngineError, ImageError
@@ -120,14 +120,14 @@ class FakeRegistry:
 def login(monkeypatch: pytest.MonkeyPatch) -> Any:
     def use(user: str = "", password: str = "") -> None:
         found = registry.Login(user=user, password=Secret(password) if password else None)
-        monkeypatch.setattr(registry, "login_for", lambda host: found)
+        monkeypatch.setattr(registry_client, "login_for", lambda host: found)
 
     use()
     return use
 
 
 def _fake(monkeypatch: pytest.MonkeyPatch, fake: FakeRegistry) -> FakeRegistry:
-    monkeypatch.setattr(registry.requests, "Session", fake.session)
+    monkeypatch.setattr(registry_client.requests, "Session", fake.session)
     return fake
 
 
