@@ -16,7 +16,8 @@ from typing import TextIO
 from baker.secret import MASK, REDACTOR, Redactor
 
 _TOKENISH = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+# A bearer token, not a challenge's parameters (`Bearer authorization="https://..."` stays readable).
+_BEARER = re.compile(r'(?i)(bearer\s+)(?![A-Za-z_]+=")[A-Za-z0-9._~+/-]{8,}=*')
 
 
 def scrub(text: str, redactor: Redactor = REDACTOR) -> str:

@@ -6,8 +6,9 @@ file, the build args of the engine call).
 
 `Redactor` is told every value (and every client secret) once, as early as it is known, and
 every line baker prints, logs or streams passes through it.  It masks the value, each of its
-lines, and its common encodings (JSON-escaped, base64, URL-encoded, and URL-encoded JSON, which
-is how build args travel in the engine API's query string).  Values shorter than
+lines, and its common encodings (JSON-escaped, base64 also inside a larger base64 text, hex, repr,
+shell-quoted, URL-encoded, and URL-encoded JSON, which is how build args travel in the engine API's
+query string); overlapping values are masked whole.  Values shorter than
 `Redactor.MIN_LENGTH` would mask half of every line, so they are reported instead (see
 `Redactor.short_labels`) and the caller warns about them.
 """
@@ -18,6 +19,7 @@ import base64
 import hmac
 import json
 import re
+import shlex
 import threading
 import urllib.parse
 from collections.abc import Iterable
@@ -64,21 +66,43 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
+def _base64_cores(raw: bytes) -> set[str]:
+    """The part of `raw`'s base64 that stays the same wherever `raw` sits in a larger base64 text
+    (a docker auth header, a 76-column wrapped blob): one form per byte offset, with the groups it
+    shares with its neighbours dropped."""
+    cores = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        start = 4 if offset else 0
+        end = len(encoded) if (offset + len(raw)) % 3 == 0 else len(encoded) - 4
+        core = encoded[start:end]
+        if len(core) >= 8:
+            cores.add(core)
+            cores.add(core.replace("+", "-").replace("/", "_"))
+    return cores
+
+
 def _variants(value: str) -> set[str]:
     """Every form in which `value` may show up in text that baker emits."""
-    forms = {value}
+    forms = {value, value.strip()}
     lines = [line.rstrip("\r") for line in value.split("\n")]
     if len(lines) > 1:
         forms.update(line.strip() for line in lines)
     json_escaped = json.dumps(value)[1:-1]
     json_unicode = json.dumps(value, ensure_ascii=False)[1:-1]
     forms.update({json_escaped, json_unicode})
-    raw = value.encode()
+    # A value may hold lone surrogates (JSON can carry them): never let registering it fail.
+    raw = value.encode("utf-8", "surrogatepass")
     forms.add(base64.b64encode(raw).decode().rstrip("="))
     forms.add(base64.urlsafe_b64encode(raw).decode().rstrip("="))
+    forms.update(_base64_cores(raw))
+    forms.update({raw.hex(), raw.hex().upper()})
+    forms.update({repr(value)[1:-1], repr(raw)[2:-1], shlex.quote(value)})
     for form in (value, json_escaped, json_unicode):
-        forms.add(urllib.parse.quote(form, safe=""))
-        forms.add(urllib.parse.quote_plus(form, safe=""))
+        for safe in ("", "/"):
+            quoted = urllib.parse.quote(form, safe=safe, errors="surrogatepass")
+            forms.update({quoted, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quoted)})
+        forms.add(urllib.parse.quote_plus(form, safe="", errors="surrogatepass"))
     return forms
 
 
@@ -137,7 +161,25 @@ class Redactor:
                 pattern = self._pattern
         if pattern is None:
             return text
-        return pattern.sub(MASK, text)
+        # Overlapping values (one ends where another starts) must both be masked whole: find a match
+        # at every position, not only where the previous one ended, then mask the merged spans.
+        spans: list[list[int]] = []
+        match = pattern.search(text)
+        while match is not None:
+            start, end = match.span()
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], end)
+            else:
+                spans.append([start, end])
+            match = pattern.search(text, start + 1)
+        if not spans:
+            return text
+        pieces, last = [], 0
+        for start, end in spans:
+            pieces += [text[last:start], MASK]
+            last = end
+        pieces.append(text[last:])
+        return "".join(pieces)
 
     @property
     def longest(self) -> int:

@@ -4,6 +4,7 @@ import base64
 import json
 import logging
 import pickle
+import shlex
 import urllib.parse
 
 import pytest
@@ -62,3 +63,60 @@ def test_logging_filter_masks_values_and_tokens() -> None:
     assert RedactingFilter(r).filter(record)
     assert CANARY not in record.getMessage()
     assert "abcdefghijkl" not in record.getMessage()
+
+
+def test_overlapping_values_are_both_masked_whole() -> None:
+    r = Redactor()
+    first, second = "abcdefgh1234", "1234WXYZ9876543"
+    r.register(first)
+    r.register(second)
+    out = r.redact(f"[{first[:-4]}{second}]")  # the two share "1234"
+    assert out == f"[{MASK}]"
+    assert "WXYZ" not in r.redact(f"{first}{second[4:]}")
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        repr("ZQTE'sq\"dq\x1besc-value")[1:-1],
+        repr("ZUNI-é\u200b-tail-value".encode())[2:-1],
+        shlex.quote("it's a value with spaces"),
+        b"it's a value with spaces".hex(),
+        urllib.parse.quote("it's a value/with spaces", safe="/"),
+        urllib.parse.quote("it's a value with spaces", safe="").lower(),
+    ],
+)
+def test_redactor_masks_repr_hex_shell_and_percent_forms(form: str) -> None:
+    r = Redactor()
+    for value in ("ZQTE'sq\"dq\x1besc-value", "ZUNI-é\u200b-tail-value", "it's a value with spaces"):
+        r.register(value)
+    r.register("it's a value/with spaces")
+    assert form not in r.redact(f"x {form} y")
+
+
+@pytest.mark.parametrize("offset", [0, 1, 2])
+def test_redactor_masks_a_value_inside_a_larger_base64_text(offset: int) -> None:
+    value = "canary-inside-base64-blob"
+    r = Redactor()
+    r.register(value)
+    prefix = b"x" * offset + b'{"auth":"'
+    blob = base64.b64encode(prefix + value.encode() + b'","more":"stuff"}').decode()
+    shift = len(prefix) % 3  # where the value starts within a base64 group
+    core = base64.b64encode(b"\0" * shift + value.encode()).decode()[4:-4]
+    assert core in blob  # the value's bytes are readable in the blob...
+    assert core not in r.redact(blob)  # ...until redacted
+    assert MASK in r.redact(blob)
+
+
+def test_a_value_with_a_lone_surrogate_registers_without_failing() -> None:
+    r = Redactor()
+    assert r.register("surrogate-\ud800-value") is True
+    assert "surrogate-\ud800-value" not in r.redact("a surrogate-\ud800-value b")
+
+
+def test_bearer_tokens_are_masked_but_challenge_parameters_stay_readable() -> None:
+    from baker.logs import scrub
+
+    challenge = 'Bearer authorization="https://login.localhost/t", resource="https://vault.localhost"'
+    assert scrub(challenge, Redactor()) == challenge
+    assert "opaqueTOKEN123456" not in scrub("Authorization: Bearer opaqueTOKEN123456", Redactor())
