@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -138,9 +139,14 @@ def build_image(
     target: str | None = None,
     network_mode: str | None = "none",
     dockerfile_only: bool = False,
+    cleanup_label: tuple[str, str] | None = None,
     client: Any = None,
 ) -> str:
     """Build an untagged image and return its id, streaming redacted output lines to `on_line`.
+
+    `cleanup_label` (the bake's `dev.baker.bake-id`, which its Dockerfile sets before any value)
+    lets a failed or interrupted bake remove every image it made, even those the stream never
+    reported (a second Ctrl-C, a SIGTERM from a cancelled CI job).
 
     `dockerfile_only` is the bake: the Dockerfile alone is the context (nothing else is needed, and
     the env layer must not travel), Ctrl-C waits the few seconds until the engine is done, and on
@@ -205,8 +211,11 @@ def build_image(
                 _drain(stream, state)
             made = [*state.produced, *([state.image_id] if state.image_id else [])]
             # Children first, one at a time (noprune), so the base (maybe an untagged app image) stays.
-            for layer in reversed(made):
-                remove_image(layer, client=client, noprune=True)
+            with deferred_sigint(True):  # one more Ctrl-C must not cut the cleanup short
+                for layer in reversed(made):
+                    remove_image(layer, client=client, noprune=True)
+                if cleanup_label is not None:
+                    remove_labelled(*cleanup_label, client=client)
         raise
     finally:
         close = getattr(stream, "close", None)
@@ -216,6 +225,33 @@ def build_image(
         info = inspect_image(image_id, client=client)
         image_id = info.id if info is not None else image_id
     return image_id
+
+
+def remove_labelled(label: str, value: str, *, client: Any = None, rounds: int = 20) -> int:
+    """Remove every image labelled `label=value` (one bake's images), children before parents,
+    until the engine shows none twice in a row: an interrupted build may still commit a step or
+    two after baker stopped listening.  Best effort and bounded (about 5 s); the number removed."""
+    removed = 0
+    quiet = 0
+    try:
+        client = _client(client)
+        for _ in range(rounds):
+            found = client.api.images(all=True, quiet=True, filters={"label": f"{label}={value}"})
+            if not found:
+                quiet += 1
+                if quiet >= 2:
+                    break
+                time.sleep(0.25)
+                continue
+            quiet = 0
+            for image_id in found:  # newest first; a parent with children left waits a round
+                with contextlib.suppress(docker.errors.DockerException, requests.exceptions.RequestException):
+                    client.api.remove_image(image_id, noprune=True)
+                    removed += 1
+            time.sleep(0.1)
+    except (EngineError, docker.errors.DockerException, requests.exceptions.RequestException):
+        pass
+    return removed
 
 
 def _drain(stream: Any, state: StreamState) -> None:

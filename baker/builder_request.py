@@ -60,11 +60,18 @@ def dockerfile_only_context(context_dir: Path, dockerfile: str) -> io.BytesIO:
     return buffer
 
 
+# Signals that stop baker the way Ctrl-C does (SIGHUP does not exist on Windows).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 @contextmanager
 def deferred_sigint(enabled: bool) -> Iterator[list[int]]:
-    """While `enabled` (and on the main thread), a first Ctrl-C is noted in the yielded list
-    instead of raised; the caller raises it once the engine is done.  A second Ctrl-C raises at
-    once, so a hung engine never traps the user."""
+    """While `enabled` (and on the main thread), a first Ctrl-C, SIGTERM or SIGHUP (what a CI
+    system sends when a job is cancelled) is noted in the yielded list instead of raised; the caller
+    raises it once the engine is done.  A second one raises at once, so a hung engine never traps
+    the user (the caller's cleanup then finds the bake's images by their label)."""
     noted: list[int] = []
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield noted
@@ -72,11 +79,12 @@ def deferred_sigint(enabled: bool) -> Iterator[list[int]]:
 
     def note(signum: int, frame: FrameType | None) -> None:
         if noted:
-            signal.default_int_handler(signum, frame)
+            raise KeyboardInterrupt
         noted.append(signum)
 
-    previous = signal.signal(signal.SIGINT, note)
+    previous = {signum: signal.signal(signum, note) for signum in STOP_SIGNALS}
     try:
         yield noted
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

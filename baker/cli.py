@@ -8,13 +8,17 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn
 
 from baker import __version__
+from baker.builder_request import STOP_SIGNALS
 from baker.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, BakerError
 from baker.logs import scrub, setup_logging
 from baker.output import Output
@@ -168,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     name = "secrets list" if args.command == "secrets" else args.command
     module_name, func_name = COMMANDS[name]
+    previous = _stop_on_signals()
     try:
         module = importlib.import_module(f"baker.commands.{module_name}")
         func = getattr(module, func_name)
@@ -185,6 +190,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.progress(scrub("".join(traceback.format_exception(exc))))
         out.result({"error": "InternalError", "message": type(exc).__name__})
         return EXIT_FAILURE
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _stop_on_signals() -> dict[int, Any]:
+    """SIGTERM and SIGHUP (a cancelled CI job, a closed terminal) stop baker the way Ctrl-C does,
+    through the same cleanup: no file holding a value, no image of a failed bake, exit 130."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    return {signum: signal.signal(signum, interrupt) for signum in STOP_SIGNALS if signum != signal.SIGINT}
 
 
 def _report(out: Output, exc: BakerError) -> None:

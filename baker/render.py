@@ -56,6 +56,11 @@ _TAG_REFERENCE = re.compile(rf"{_NAME}(?::{_TAG})?\Z")
 _IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}\Z")
 
 
+# The label every image of one bake carries (see templates/Dockerfile.j2): how a failed or
+# interrupted bake finds each image it made, whatever the build stream said or did not say.
+BAKE_ID_LABEL = "dev.baker.bake-id"
+
+
 @dataclass(frozen=True)
 class RenderedFiles:
     directory: Path
@@ -130,7 +135,12 @@ def _environment() -> ImmutableSandboxedEnvironment:
 
 
 def render_texts(
-    args: Mapping[str, str], *, base: str, labels: Mapping[str, str], tags: Sequence[str]
+    args: Mapping[str, str],
+    *,
+    base: str,
+    labels: Mapping[str, str],
+    tags: Sequence[str],
+    bake_id: str | None = None,
 ) -> tuple[str, str]:
     """The Dockerfile's text and the bake file's text.  Pure: writes nothing."""
     validate_base(base)
@@ -140,7 +150,11 @@ def render_texts(
         _check_value(name, value)
     env = _environment()
     try:
-        dockerfile = env.get_template("Dockerfile.j2").render(base=base, names=list(args))
+        if bake_id is not None and not re.fullmatch(r"[0-9a-f]{32}", bake_id):
+            raise RenderError(f"{bake_id!r} is not a bake id (32 hex characters)")
+        dockerfile = env.get_template("Dockerfile.j2").render(
+            base=base, names=list(args), bake_id=bake_id, bake_label=BAKE_ID_LABEL
+        )
         bake = env.get_template("docker-bake.json.j2").render(
             dockerfile=DOCKERFILE, args=dict(args), labels=dict(labels), tags=list(tags)
         )
@@ -200,6 +214,7 @@ def render(
     base: str,
     tags: Sequence[str] = (),
     env_layer: bool = True,
+    bake_id: str | None = None,
 ) -> RenderedFiles:
     """Write the Dockerfile and (unless `env_layer` is False) the env layer into `out_dir`.
 
@@ -210,7 +225,7 @@ def render(
 
     args = resolved.build_args()
     labels = {LABEL: to_label(resolved, manifest)}
-    dockerfile_text, bake_text = render_texts(args, base=base, labels=labels, tags=tags)
+    dockerfile_text, bake_text = render_texts(args, base=base, labels=labels, tags=tags, bake_id=bake_id)
     directory = prepare_directory(Path(out_dir))
     files = RenderedFiles(directory, directory / DOCKERFILE, directory / BAKE_FILE if env_layer else None)
     try:

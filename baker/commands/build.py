@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,7 @@ def bake(
     created: list[str] = []
     undo: builder.TagUndo = ()
     pushed: list[builder.Pushed] = []
+    bake_id = uuid.uuid4().hex  # labels every image this bake makes (see render.BAKE_ID_LABEL)
     workdir = Path(tempfile.mkdtemp(prefix="baker-build-"))  # 0700
     try:
         if manifest.image.build is not None:
@@ -91,7 +93,9 @@ def bake(
             assert manifest.image.base is not None
             base = manifest.image.base
             builder.ensure_image(base, on_line, client=client)
-        files = renderer.render(resolved, manifest, workdir, base=base, tags=tags, env_layer=False)
+        files = renderer.render(
+            resolved, manifest, workdir, base=base, tags=tags, env_layer=False, bake_id=bake_id
+        )
         on_line(f"baking {len(resolved.entries)} values onto {base}")
         image_id = builder.build_image(
             files.directory,
@@ -100,6 +104,7 @@ def bake(
             on_line=on_line,
             dockerfile=files.dockerfile.name,
             dockerfile_only=True,
+            cleanup_label=(renderer.BAKE_ID_LABEL, bake_id),
             client=client,
         )
         created.append(image_id)
@@ -110,6 +115,8 @@ def bake(
         builder.restore_tags(undo, client=client)
         for image in reversed(created):
             builder.remove_image(image, client=client)
+        # Whatever the stream reported: every image of this bake (they hold values) goes.
+        builder.remove_labelled(renderer.BAKE_ID_LABEL, bake_id, client=client)
         if pushed:
             if isinstance(exc, EngineError):
                 raise builder.PushIncomplete(exc, pushed) from None
