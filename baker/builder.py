@@ -227,6 +227,15 @@ def build_image(
     return image_id
 
 
+def engine_logs_requests(*, client: Any = None) -> bool:
+    """True when the engine runs in debug mode, where it logs every request URL, and build args (the
+    values) travel in the build request's URL.  Unknown (an error) counts as False."""
+    try:
+        return bool(_client(client).info().get("Debug"))
+    except (EngineError, docker.errors.DockerException, requests.exceptions.RequestException):
+        return False
+
+
 def remove_labelled(label: str, value: str, *, client: Any = None, rounds: int = 20) -> int:
     """Remove every image labelled `label=value` (one bake's images), children before parents,
     until the engine shows none twice in a row: an interrupted build may still commit a step or

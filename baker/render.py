@@ -167,7 +167,8 @@ def render_texts(
 def prepare_directory(directory: Path) -> Path:
     """Create `directory` 0700, or check an existing one is ours and private, narrowing it to 0700."""
     try:
-        directory.parent.mkdir(parents=True, exist_ok=True)
+        _make_parents(directory.parent)
+        _check_ancestors(directory.parent)
         with contextlib.suppress(FileExistsError):
             directory.mkdir(mode=0o700)
         info = directory.lstat()
@@ -192,6 +193,33 @@ def prepare_directory(directory: Path) -> Path:
     except OSError as exc:
         raise RenderError(f"cannot prepare {directory}: {exc.strerror}") from None
     return directory
+
+
+def _make_parents(parent: Path) -> None:
+    """Missing parents are made 0700 whatever the umask: a world-writable one would let another user
+    swap the output directory for their own before anyone builds from it."""
+    missing = []
+    for candidate in (parent, *parent.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    for candidate in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            candidate.mkdir(mode=0o700)
+            candidate.chmod(0o700)
+
+
+def _check_ancestors(parent: Path) -> None:
+    """Refuse an output directory below one that others may write to without the sticky bit (as
+    /tmp has): they could rename ours away and put theirs in its place."""
+    for ancestor in (parent.resolve(), *parent.resolve().parents):
+        mode = ancestor.stat().st_mode
+        if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+            raise RenderError(
+                f"{ancestor} is writable by every user (and not sticky): they could replace the "
+                "directory baker writes into",
+                hint=f"chmod o-w {ancestor}, or choose --out below a private directory",
+            )
 
 
 def write_private(path: Path, text: str) -> None:

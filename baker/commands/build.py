@@ -96,6 +96,12 @@ def bake(
         files = renderer.render(
             resolved, manifest, workdir, base=base, tags=tags, env_layer=False, bake_id=bake_id
         )
+        if builder.engine_logs_requests(client=client):
+            on_line(
+                "warning: the Docker engine runs in debug mode and logs each request URL; the build "
+                "args (the values) travel in the build request's URL, so its log will hold them "
+                "(turn debug off in daemon.json, or keep that log private)"
+            )
         on_line(f"baking {len(resolved.entries)} values onto {base}")
         image_id = builder.build_image(
             files.directory,

@@ -209,3 +209,24 @@ def test_ensure_image_pulls_a_missing_base_and_names_docker_login_when_the_pull_
     assert pulls == [("registry.example.com/app", "1")]
     assert caught.value.hint is not None and "docker login registry.example.com" in caught.value.hint
     assert lines == ["pulling the base image registry.example.com/app:1"]
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"), [({"Debug": True}, True), ({"Debug": False}, False), ({}, False)]
+)
+def test_engine_debug_mode_is_detected_because_it_logs_build_args(
+    info: dict[str, Any], expected: bool
+) -> None:
+    class _InfoClient(_FakeClient):
+        def info(self) -> dict[str, Any]:
+            return info
+
+    assert builder.engine_logs_requests(client=_InfoClient(_FakeAPI())) is expected
+
+
+def test_engine_debug_mode_is_false_when_the_engine_cannot_say() -> None:
+    class _Broken(_FakeClient):
+        def info(self) -> NoReturn:
+            raise docker.errors.APIError("engine gone")
+
+    assert builder.engine_logs_requests(client=_Broken(_FakeAPI())) is False

@@ -328,3 +328,25 @@ def test_a_bake_id_labels_every_image_before_any_value_is_set() -> None:
         render_texts({"A": "value-1"}, base="b", labels={}, tags=[], bake_id="not-an-id")
     plain, _ = render_texts({"A": "value-1"}, base="b", labels={}, tags=[])
     assert BAKE_ID_LABEL not in plain  # `render` output stays as it was
+
+
+def test_missing_parents_of_the_output_are_made_private_whatever_the_umask(tmp_path: Path) -> None:
+    previous = os.umask(0)
+    try:
+        out_dir = tmp_path / "a" / "b" / "out"
+        render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), out_dir, base="b")
+    finally:
+        os.umask(previous)
+    for made in (tmp_path / "a", tmp_path / "a" / "b", out_dir):
+        assert made.stat().st_mode & 0o077 == 0
+
+
+def test_an_output_below_a_world_writable_non_sticky_directory_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(RenderError, match="writable by every user"):
+        render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), shared / "out", base="b")
+    assert not (shared / "out").exists()
+    shared.chmod(0o1777)  # sticky, as /tmp: others cannot rename what is ours
+    render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), shared / "out", base="b")
