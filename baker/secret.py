@@ -106,16 +106,25 @@ def _variants(value: str) -> set[str]:
     return forms
 
 
+def _longest_first(needles: list[str]) -> re.Pattern[str]:
+    """One pattern for forms sharing a start; the longest is tried first, so the most is masked."""
+    return re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)))
+
+
 class Redactor:
-    """Masks registered values in any text.  Thread-safe; registration is idempotent."""
+    """Masks registered values in any text.  Thread-safe; registration is idempotent.
+
+    Masking is fast with thousands of forms registered (every value has a few dozen): an index of
+    each form's first `MIN_LENGTH` characters finds the few places in a line where one may start,
+    and only the forms sharing that start are tried there.
+    """
 
     MIN_LENGTH = 4
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._needles: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-        self._dirty = False
+        self._index: dict[str, re.Pattern[str]] | None = None
         self._short: list[str] = []
 
     def register(self, value: Secret | str, *, label: str = "a value") -> bool:
@@ -127,15 +136,16 @@ class Redactor:
             with self._lock:
                 self._short.append(label)
             return False
-        needles = {n for n in _variants(text) if len(n.strip()) >= self.MIN_LENGTH}
+        needles = {
+            n for n in _variants(text) if len(n) >= self.MIN_LENGTH and len(n.strip()) >= self.MIN_LENGTH
+        }
         with self._lock:
             if needles <= self._needles:
                 return True
             self._needles |= needles
-            # Compiled on the next redact(), not here: recompiling the whole alternation on every
-            # registration made resolving N secrets cost O(N^2) regex compiles (4 s for 300).
-            self._pattern = None
-            self._dirty = True
+            # Built on the next redact(), not here: rebuilding on every registration made resolving
+            # N secrets cost O(N^2) (4 s for 300).
+            self._index = None
         return True
 
     def register_all(self, values: Iterable[tuple[str, Secret]]) -> None:
@@ -148,30 +158,45 @@ class Redactor:
         with self._lock:
             return tuple(self._short)
 
-    def redact(self, text: str) -> str:
-        if not text:
-            return text
-        pattern = self._pattern
-        if pattern is None and self._dirty:
+    def _current_index(self) -> dict[str, re.Pattern[str]]:
+        index = self._index
+        if index is None:
             with self._lock:
-                if self._pattern is None and self._needles:
-                    ordered = sorted(self._needles, key=len, reverse=True)
-                    self._pattern = re.compile("|".join(re.escape(n) for n in ordered))
-                self._dirty = False
-                pattern = self._pattern
-        if pattern is None:
+                if self._index is None:
+                    groups: dict[str, list[str]] = {}
+                    for needle in self._needles:
+                        groups.setdefault(needle[: self.MIN_LENGTH], []).append(needle)
+                    self._index = {
+                        start: re.compile(
+                            "|".join(re.escape(n) for n in sorted(group, key=len, reverse=True))
+                        )
+                        for start, group in groups.items()
+                    }
+                index = self._index
+        return index
+
+    def redact(self, text: str) -> str:
+        if len(text) < self.MIN_LENGTH:
             return text
-        # Overlapping values (one ends where another starts) must both be masked whole: find a match
-        # at every position, not only where the previous one ended, then mask the merged spans.
+        index = self._current_index()
+        if not index:
+            return text
+        # Overlapping values (one ends where another starts) must both be masked whole: try every
+        # position where a form may start, not only where the previous match ended, and merge.
+        width = self.MIN_LENGTH
         spans: list[list[int]] = []
-        match = pattern.search(text)
-        while match is not None:
-            start, end = match.span()
+        for start in range(len(text) - width + 1):
+            pattern = index.get(text[start : start + width])
+            if pattern is None:
+                continue
+            match = pattern.match(text, start)
+            if match is None:
+                continue
+            end = match.end()
             if spans and start <= spans[-1][1]:
                 spans[-1][1] = max(spans[-1][1], end)
             else:
                 spans.append([start, end])
-            match = pattern.search(text, start + 1)
         if not spans:
             return text
         pieces, last = [], 0
