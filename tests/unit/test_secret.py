@@ -8,6 +8,8 @@ import shlex
 import urllib.parse
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from baker.logs import RedactingFilter
 from baker.secret import MASK, Redactor, Secret
@@ -120,3 +122,22 @@ def test_bearer_tokens_are_masked_but_challenge_parameters_stay_readable() -> No
     challenge = 'Bearer authorization="https://login.localhost/t", resource="https://vault.localhost"'
     assert scrub(challenge, Redactor()) == challenge
     assert "opaqueTOKEN123456" not in scrub("Authorization: Bearer opaqueTOKEN123456", Redactor())
+
+
+@given(
+    values=st.lists(
+        st.text(min_size=4, max_size=40).filter(lambda v: len(v.strip()) >= 4), min_size=1, max_size=6
+    ),
+    filler=st.lists(st.text(max_size=20), min_size=1, max_size=8),
+)
+@settings(max_examples=200, deadline=None)
+def test_no_registered_value_survives_redaction_wherever_it_stands(
+    values: list[str], filler: list[str]
+) -> None:
+    r = Redactor()
+    for value in values:
+        r.register(value)
+    text = "".join(part for pair in zip(filler, values * len(filler), strict=False) for part in pair)
+    out = r.redact(text)
+    for value in values:
+        assert value not in out or value in MASK
