@@ -10,8 +10,9 @@ Three things shape it:
   redacted and stripped of URLs, and raised `from None` so no traceback chains back to them.
 - Images are built untagged and tagged only when everything succeeded, so a failed bake creates
   or moves no tag; `tag` records what each name pointed at so `restore_tags` can undo it.
-- The bake's build context is the Dockerfile alone, tarred in memory: the env layer next to it
-  never leaves the private directory (the engine would otherwise unpack it into its own tmp).
+- The bake's build context is the Dockerfile alone, tarred in memory: nothing else is needed, and
+  whatever else sits in a directory (a rendered docker-bake.json holds the values) must not travel
+  to the engine, which would unpack it into its own tmp.
 
 Clients are injectable (`client=`); by default `connect()` makes one from the environment
 (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_CONFIG), as the docker CLI would.
@@ -37,7 +38,7 @@ from docker.utils import parse_repository_tag
 
 from baker.builder_request import (
     check_query_size,
-    deferred_sigint,
+    deferred_stop,
     dockerfile_only_context,
 )
 from baker.builder_stream import LineSink, StreamState, clean, consume
@@ -122,6 +123,8 @@ def _engine_errors(doing: str, *, hint: str | None = None) -> Iterator[None]:
             f"{doing} failed: lost the connection to the Docker engine ({type(exc).__name__})",
             hint=_START_ENGINE,
         ) from None
+    except docker.errors.StreamParseError:  # a RuntimeError, not a DockerException
+        raise EngineError(f"{doing} failed: the engine's answer was cut short", hint=hint) from None
     except docker.errors.DockerException as exc:
         # from_env's "Error while fetching server API version: ..." names the socket, not a value.
         raise EngineError(f"{doing} failed: {clean(str(exc))}", hint=_START_ENGINE) from None
@@ -149,9 +152,9 @@ def build_image(
     reported (a second Ctrl-C, a SIGTERM from a cancelled CI job).
 
     `dockerfile_only` is the bake: the Dockerfile alone is the context (nothing else is needed, and
-    the env layer must not travel), Ctrl-C waits the few seconds until the engine is done, and on
-    any failure every image the build made is removed.  Otherwise the directory is sent as
-    `docker build` would, `.dockerignore` honoured.
+    nothing else in the directory may travel), a stop signal waits the few seconds until the engine
+    is done, and on any failure every image the build made is removed.  Otherwise the directory is
+    sent as `docker build` would, `.dockerignore` honoured.
     """
     args: dict[str, str] = {}
     for name, value in build_args.items():
@@ -190,7 +193,7 @@ def build_image(
         # The bake takes seconds: hold Ctrl-C until the engine is done, so that every image it
         # made (after the ENV step they hold values) is known and removed before baker exits.
         with (
-            deferred_sigint(dockerfile_only) as interrupted,
+            deferred_stop(dockerfile_only) as interrupted,
             _engine_errors("the build", hint="check the Dockerfile and the build context"),
         ):
             stream = client.api.build(**kwargs)
@@ -211,7 +214,7 @@ def build_image(
                 _drain(stream, state)
             made = [*state.produced, *([state.image_id] if state.image_id else [])]
             # Children first, one at a time (noprune), so the base (maybe an untagged app image) stays.
-            with deferred_sigint(True):  # one more Ctrl-C must not cut the cleanup short
+            with deferred_stop(True):  # one more Ctrl-C must not cut the cleanup short
                 for layer in reversed(made):
                     remove_image(layer, client=client, noprune=True)
                 if cleanup_label is not None:

@@ -2,8 +2,8 @@
 
 - Build arguments travel in the request's query string, which the engine reads with Go's default
   1 MB header limit: refuse early, naming the largest env vars (never a value).
-- The bake's context is its Dockerfile alone, tarred in memory (the env layer must not travel).
-- Ctrl-C is held during the bake's few-second build (see `deferred_sigint`).
+- The bake's context is its Dockerfile alone, tarred in memory (nothing else may travel).
+- Ctrl-C, SIGTERM and SIGHUP are held during the bake's few-second build (see `deferred_stop`).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ STOP_SIGNALS = tuple(
 
 
 @contextmanager
-def deferred_sigint(enabled: bool) -> Iterator[list[int]]:
+def deferred_stop(enabled: bool) -> Iterator[list[int]]:
     """While `enabled` (and on the main thread), a first Ctrl-C, SIGTERM or SIGHUP (what a CI
     system sends when a job is cancelled) is noted in the yielded list instead of raised; the caller
     raises it once the engine is done.  A second one raises at once, so a hung engine never traps

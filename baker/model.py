@@ -10,8 +10,6 @@ from types import MappingProxyType
 
 from baker.secret import Secret
 
-AZURE_KEY_VAULT = "azure-key-vault"
-
 
 @dataclass(frozen=True)
 class CredentialSpec:

@@ -62,16 +62,18 @@ def _architecture() -> str:
 
 
 def _pick(manifests: list[Any]) -> str:
+    def platform(m: dict[str, Any]) -> dict[str, Any]:
+        plat = m.get("platform")
+        return plat if isinstance(plat, dict) else {}  # a registry may send null or junk
+
     candidates = [
         m
         for m in manifests
-        if isinstance(m, dict)
-        and isinstance(m.get("digest"), str)
-        and m.get("platform", {}).get("os") != "unknown"
+        if isinstance(m, dict) and isinstance(m.get("digest"), str) and platform(m).get("os") != "unknown"
     ]
     for arch in (_architecture(), "amd64"):
         for m in candidates:
-            plat = m.get("platform", {})
+            plat = platform(m)
             if plat.get("os") == "linux" and plat.get("architecture") == arch:
                 return str(m["digest"])
     if len(candidates) == 1:
@@ -116,6 +118,8 @@ def _config(client: _Client, image: ImageRef, digest: str) -> RemoteImage:
         raise ImageError("the image config the registry sent does not match its digest")
     body = _json(response, "config")
     config = body.get("config") or {}
+    if not isinstance(config, dict):
+        raise ImageError("the image config from the registry is malformed")
     labels = config.get("Labels") or {}
     env = config.get("Env") or []
     if not isinstance(labels, dict) or not isinstance(env, list):

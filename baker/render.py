@@ -141,8 +141,10 @@ def render_texts(
     labels: Mapping[str, str],
     tags: Sequence[str],
     bake_id: str | None = None,
+    env_layer: bool = True,
 ) -> tuple[str, str]:
-    """The Dockerfile's text and the bake file's text.  Pure: writes nothing."""
+    """The Dockerfile's text and the bake file's text (empty without `env_layer`: the values then
+    are never put into any text).  Pure: writes nothing."""
     validate_base(base)
     for tag in tags:
         validate_tag(tag)
@@ -155,9 +157,11 @@ def render_texts(
         dockerfile = env.get_template("Dockerfile.j2").render(
             base=base, names=list(args), bake_id=bake_id, bake_label=BAKE_ID_LABEL
         )
-        bake = env.get_template("docker-bake.json.j2").render(
-            dockerfile=DOCKERFILE, args=dict(args), labels=dict(labels), tags=list(tags)
-        )
+        bake = ""
+        if env_layer:
+            bake = env.get_template("docker-bake.json.j2").render(
+                dockerfile=DOCKERFILE, args=dict(args), labels=dict(labels), tags=list(tags)
+            )
     except jinja2.TemplateError as exc:
         # The message names the template and the missing name, never a value (values are data).
         raise RenderError(f"rendering failed: {type(exc).__name__}: {exc.message}") from None
@@ -251,9 +255,11 @@ def render(
     """
     from baker.provenance import LABEL, to_label
 
-    args = resolved.build_args()
-    labels = {LABEL: to_label(resolved, manifest)}
-    dockerfile_text, bake_text = render_texts(args, base=base, labels=labels, tags=tags, bake_id=bake_id)
+    args = resolved.build_args()  # in memory only: checked here, written only to the env layer
+    labels = {LABEL: to_label(resolved, manifest)} if env_layer else {}
+    dockerfile_text, bake_text = render_texts(
+        args, base=base, labels=labels, tags=tags, bake_id=bake_id, env_layer=env_layer
+    )
     directory = prepare_directory(Path(out_dir))
     files = RenderedFiles(directory, directory / DOCKERFILE, directory / BAKE_FILE if env_layer else None)
     try:

@@ -1,8 +1,9 @@
 """Values that carry secrets, and the Redactor that keeps them out of every output.
 
 `Secret` wraps a value so that `repr`, `str`, `format`, pickling and logging never show it;
-`reveal()` is the one explicit way out, used only where the value must travel (the env layer
-file, the build args of the engine call).
+`reveal()` is the one explicit way out, used only where a value must leave baker or be examined
+(the env layer file, the engine call's build args, a JSON key's extraction, the Redactor learning
+its forms, a credential handed to azure-identity or a registry).
 
 `Redactor` is told every value (and every client secret) once, as early as it is known, and
 every line baker prints, logs or streams passes through it.  It masks the value, each of its
@@ -22,7 +23,6 @@ import re
 import shlex
 import threading
 import urllib.parse
-from collections.abc import Iterable
 from typing import NoReturn
 
 MASK = "********"
@@ -148,10 +148,6 @@ class Redactor:
             self._index = None
         return True
 
-    def register_all(self, values: Iterable[tuple[str, Secret]]) -> None:
-        for label, value in values:
-            self.register(value, label=label)
-
     @property
     def short_labels(self) -> tuple[str, ...]:
         """Labels of values too short to mask; the caller warns about each."""
@@ -166,12 +162,7 @@ class Redactor:
                     groups: dict[str, list[str]] = {}
                     for needle in self._needles:
                         groups.setdefault(needle[: self.MIN_LENGTH], []).append(needle)
-                    self._index = {
-                        start: re.compile(
-                            "|".join(re.escape(n) for n in sorted(group, key=len, reverse=True))
-                        )
-                        for start, group in groups.items()
-                    }
+                    self._index = {start: _longest_first(group) for start, group in groups.items()}
                 index = self._index
         return index
 

@@ -326,4 +326,11 @@ def rebake_due(manifest: Manifest, image: str, *, out: Output) -> tuple[bool, st
     due = [e for e in report.entries if e.status in REBAKE or e.status in {"deleted", "disabled"}]
     if due:
         return True, "; ".join(f"{e.env} {e.status}" for e in due)
+    expired = [e.env for e in report.entries if e.status == "expired"]
+    if expired:
+        # A re-bake would bake the same expired value: a person must rotate it in Key Vault first.
+        return (
+            False,
+            f"nothing a re-bake would change; rotate the expired secret of {', '.join(expired)} first",
+        )
     return False, "every baked secret version is current and the manifest is unchanged"

@@ -39,7 +39,10 @@ def emulator(*, out: Output, world: Path | None, host: str, port: int, state_dir
                 f"port {port} on {host} is already in use",
                 hint="pick another with --port (0 = any free port)",
             ) from None
-        raise
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="pick another --port (one above 1024 needs no privileges), or --port 0 for any free one",
+        ) from None
     stop = threading.Event()
     previous = None
     code = EXIT_OK  # SIGTERM (a supervisor's stop) is success; Ctrl-C is "interrupted", 130

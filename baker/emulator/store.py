@@ -84,9 +84,6 @@ class Store:
         except KeyError:
             raise UnknownSecret(name) from None
 
-    def has_vault(self, vault: str) -> bool:
-        return vault.lower() in self._vaults
-
     def get(self, vault: str, name: str, version: str | None = None) -> tuple[str, StoredVersion]:
         """(name as stored, the version) — the current one when `version` is None."""
         with self._lock:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 
 from baker.model import CredentialSpec
-from baker.providers.base import Provider
+from baker.providers.base import Provider, ProviderFactory
 
 REGISTRY: dict[str, str] = {
     "azure-key-vault": "baker.providers.azure:AzureKeyVaultProvider",
@@ -16,6 +16,6 @@ REGISTRY: dict[str, str] = {
 def open_provider(credential: CredentialSpec, *, max_workers: int = 16) -> Provider:
     """A connected provider for `credential` (signs in lazily, on first use)."""
     module_name, _, attr = REGISTRY[credential.provider].partition(":")
-    factory = getattr(importlib.import_module(module_name), attr)
+    factory: ProviderFactory = getattr(importlib.import_module(module_name), attr)
     provider: Provider = factory(credential, max_workers=max_workers)
     return provider

@@ -8,25 +8,25 @@ import threading
 
 import pytest
 
-from baker.builder_request import deferred_sigint
+from baker.builder_request import deferred_stop
 
 
 def test_first_ctrl_c_is_noted_not_raised_while_deferred() -> None:
-    with deferred_sigint(True) as noted:
+    with deferred_stop(True) as noted:
         os.kill(os.getpid(), signal.SIGINT)
         assert noted == [signal.SIGINT]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_second_ctrl_c_raises_at_once_while_deferred() -> None:
-    with pytest.raises(KeyboardInterrupt), deferred_sigint(True):
+    with pytest.raises(KeyboardInterrupt), deferred_stop(True):
         os.kill(os.getpid(), signal.SIGINT)
         os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_ctrl_c_raises_as_usual_when_not_deferred() -> None:
-    with pytest.raises(KeyboardInterrupt), deferred_sigint(False) as noted:
+    with pytest.raises(KeyboardInterrupt), deferred_stop(False) as noted:
         os.kill(os.getpid(), signal.SIGINT)
     assert noted == []
 
@@ -35,7 +35,7 @@ def test_deferral_is_a_no_op_off_the_main_thread() -> None:
     seen: list[object] = []
 
     def run() -> None:
-        with deferred_sigint(True) as noted:
+        with deferred_stop(True) as noted:
             seen.append(noted)
 
     thread = threading.Thread(target=run)

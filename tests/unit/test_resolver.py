@@ -286,17 +286,18 @@ def test_ctrl_c_cancels_pending_fetches_and_reraises_when_interrupted() -> None:
             if first:
                 _thread.interrupt_main()
             release.wait(10)
+            finished.append(name)
             return FetchedSecret(Secret("value-xyz-123"), SecretProperties(name=name, version="v"))
 
+    finished: list[str] = []
     provider = Blocking(credential())
     m = manifest({f"E{i}": ref(f"s{i}") for i in range(20)})
-    started = time.monotonic()
     try:
         with pytest.raises(KeyboardInterrupt):
             resolve(m, providers={"main": provider}, max_workers=2)
-        elapsed = time.monotonic() - started
+        # Ctrl-C reached the user while the running fetches were still blocked: it did not wait.
+        assert finished == []
     finally:
         release.set()
-    assert elapsed < 5
-    time.sleep(0.2)
+    time.sleep(0.2)  # give a wrongly scheduled fetch the chance to start before counting
     assert len(provider.calls) <= 2  # the 18 fetches not yet started never start
