@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from baker.errors import Diagnosis, ManifestError, Problem
+from baker.errors import Diagnosis
 from baker.model import CredentialSpec, EnvEntry, Manifest, SecretRef
 from baker.providers import REGISTRY
 from baker.secret import REDACTOR, Secret
@@ -250,28 +250,5 @@ def check_unset_vars(
 
 
 def require_credentials(manifest: Manifest, names: Iterable[str]) -> None:
-    """Raise `ManifestError` when a credential named on the command line is unknown, or has an
-    unset `${NAME}` / AZURE_* variable (load() only warned about those while it was unused)."""
-    problems = []
-    for name in names:
-        cred = manifest.credentials.get(name)
-        if cred is None:
-            close = difflib.get_close_matches(name, list(manifest.credentials), n=1, cutoff=0.6)
-            known = ", ".join(manifest.credentials) or "none"
-            hint = f"did you mean {close[0]!r}?" if close else f"the manifest defines: {known}"
-            problems.append(
-                Problem(manifest.path, None, f"credentials.{name}", f"no such credential; {hint}")
-            )
-        elif cred.unset_vars:
-            plural = "s" if len(cred.unset_vars) > 1 else ""
-            problems.append(
-                Problem(
-                    manifest.path,
-                    cred.line,
-                    f"credentials.{name}",
-                    f"environment variable{plural} {', '.join(cred.unset_vars)} not set; "
-                    f"credential {name!r} needs {'them' if plural else 'it'}",
-                )
-            )
-    if problems:
-        raise ManifestError(problems)
+    """`Manifest.require_credentials`, kept as a function of the loader's API."""
+    manifest.require_credentials(names)

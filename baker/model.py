@@ -4,10 +4,12 @@ ever sees a raw dict.  This module imports neither azure nor docker.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from baker.errors import ManifestError, Problem
 from baker.secret import Secret
 
 
@@ -16,7 +18,7 @@ class CredentialSpec:
     """One credential block, after `${VAR}` interpolation and the AZURE_* fallbacks.
 
     A field whose variable is unset holds None and the variable's name is in `unset_vars`; using
-    such a credential is an error naming it (`baker.manifest.require_credentials`).
+    such a credential is an error naming it (`Manifest.require_credentials`).
     """
 
     name: str
@@ -110,3 +112,35 @@ class Manifest:
         """Credentials some env var resolves through, in manifest order."""
         used = {ref.credential for _, ref in self.references}
         return tuple(name for name in self.credentials if name in used)
+
+    def require_credentials(self, names: Iterable[str]) -> None:
+        """Raise `ManifestError` when a credential about to be used is unknown, or has an unset
+        `${NAME}` / AZURE_* variable (load() only warned about those while nothing used it).  The
+        one offline check before signing in, for `resolve`, `check`, `test-connection`, `secrets`."""
+        problems = []
+        for name in dict.fromkeys(names):
+            cred = self.credentials.get(name)
+            if cred is None:
+                close = difflib.get_close_matches(name, list(self.credentials), n=1, cutoff=0.6)
+                known = ", ".join(self.credentials) or "none"
+                hint = f"did you mean {close[0]!r}?" if close else f"the manifest defines: {known}"
+                problems.append(
+                    Problem(self.path, None, f"credentials.{name}", f"no such credential; {hint}")
+                )
+            elif cred.unset_vars:
+                plural = "s" if len(cred.unset_vars) > 1 else ""
+                users = [env for env, ref in self.references if ref.credential == name]
+                used_by = f" (used by {', '.join(users)})" if users else ""
+                problems.append(
+                    Problem(
+                        self.path,
+                        cred.line,
+                        f"credentials.{name}",
+                        f"environment variable{plural} {', '.join(cred.unset_vars)} not set; "
+                        f"credential {name!r}{used_by} needs {'them' if plural else 'it'}",
+                    )
+                )
+        if problems:
+            raise ManifestError(
+                problems, hint="Export the variables (in CI: map the pipeline's secret variables)."
+            )

@@ -17,7 +17,7 @@ import concurrent.futures as cf
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from baker.errors import Diagnosis, ManifestError, Problem, ProviderError, ReferenceFailure, ResolutionFailed
+from baker.errors import Diagnosis, ProviderError, ReferenceFailure, ResolutionFailed
 from baker.model import Literal, Manifest, SecretRef, Source
 from baker.providers import open_provider
 from baker.providers.base import FetchedSecret, Provider, SecretProperties
@@ -45,36 +45,10 @@ class ResolvedEnv:
         return {entry.env: entry.value.reveal() for entry in self.entries}
 
 
-def check_credentials(manifest: Manifest) -> None:
-    """Every credential some env var resolves through has its variables set (offline check)."""
-    problems: list[Problem] = []
-    users: dict[str, list[str]] = {}
-    for env, ref in manifest.references:
-        users.setdefault(ref.credential, []).append(env)
-    for name in manifest.used_credentials:
-        spec = manifest.credentials[name]
-        for var in spec.unset_vars:
-            problems.append(
-                Problem(
-                    file=manifest.path,
-                    line=spec.line,
-                    key=f"credentials.{name}",
-                    message=f"${{{var}}} is not set; credential {name!r} is used by {', '.join(users[name])}",
-                )
-            )
-    for credential, envs in users.items():
-        if credential not in manifest.credentials:
-            problems.append(
-                Problem(manifest.path, None, f"env.{envs[0]}", f"no credential named {credential!r}")
-            )
-    if problems:
-        raise ManifestError(problems, hint="Export the variables (in CI: the pipeline's secret variables).")
-
-
 def resolve(
     manifest: Manifest, *, providers: Mapping[str, Provider] | None = None, max_workers: int = 16
 ) -> ResolvedEnv:
-    check_credentials(manifest)
+    manifest.require_credentials(manifest.used_credentials)
     opened: dict[str, Provider] = {}
     open_failures: dict[str, ProviderError] = {}
     if providers is None:

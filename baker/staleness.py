@@ -272,9 +272,7 @@ def fetch_current(
 
     credentials = sorted({key[0] for key in keys})
     if credentials:
-        from baker.manifest import require_credentials
-
-        require_credentials(manifest, credentials)
+        manifest.require_credentials(credentials)
     providers = {name: open_provider(manifest.credentials[name]) for name in credentials}
 
     def one(item: tuple[FetchKey, Origin]) -> SecretProperties | ProviderError:

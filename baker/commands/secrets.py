@@ -47,7 +47,7 @@ def list_secrets(
             hint=f"`baker secrets list CREDENTIAL`; or: {fix_for(Diagnosis.NO_CREDENTIAL)}",
             diagnosis=Diagnosis.NO_CREDENTIAL,
         )
-    manifest_module.require_credentials(manifest, [name])
+    manifest.require_credentials([name])
     spec = manifest.credentials[name]
     provider = open_provider(spec) if open_provider is not None else _default_open(spec)
     wanted = (prefix or "").replace("_", "-").lower()

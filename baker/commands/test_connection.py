@@ -101,7 +101,7 @@ def test_connection(
         known = ", ".join(manifest.credentials) or "none"
         raise UsageError(f"no credential {credential!r} in {file}", hint=f"the manifest defines: {known}")
     if credential is not None:
-        manifest_module.require_credentials(manifest, [credential])
+        manifest.require_credentials([credential])
     names = [credential] if credential is not None else list(manifest.credentials)
     if not names:
         raise UsageError(f"{file} defines no credentials", hint="add one under `credentials:`")
@@ -128,7 +128,7 @@ def probe(manifest: Manifest, name: str, opener: OpenProvider) -> CredentialResu
     spec = manifest.credentials[name]
     result = CredentialResult(name=name, vault_url=spec.vault_url)
     try:
-        manifest_module.require_credentials(manifest, [name])
+        manifest.require_credentials([name])
     except ManifestError as exc:
         result.failures.append(Failure(None, "; ".join(p.message for p in exc.problems), fix=exc.hint))
         return result
