@@ -27,7 +27,7 @@ from typing import Any
 
 from baker import builder, registry
 from baker import render as renderer
-from baker.commands.render import check_references, load_manifest, resolve_values
+from baker.commands._common import check_references, load_manifest, resolve_values
 from baker.errors import EngineError, ImageError, UsageError
 from baker.model import Manifest, SecretRef
 from baker.output import Output

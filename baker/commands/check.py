@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from baker import manifest as manifest_module
 from baker.baked import BakedImage
+from baker.commands._common import load_manifest
 from baker.errors import EXIT_FAILURE, EXIT_OK, EXIT_STALE
 from baker.output import Output
 from baker.staleness import CheckReport, OpenProvider, evaluate
@@ -39,9 +39,7 @@ def check(
     baked: BakedImage | None = None,
 ) -> int:
     """`open_provider` and `baked` are seams for tests; by default the real provider and image."""
-    manifest = manifest_module.load(file)
-    for warning in manifest.warnings:
-        out.warn(warning)
+    manifest = load_manifest(out, file)
     record, report = evaluate(manifest, image, open_provider=open_provider, baked=baked)
     _print(out, record, report)
     out.result(report.to_json())

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from baker import manifest as manifest_module
+from baker.commands._common import load_manifest
 from baker.diagnose import fix_for
 from baker.errors import EXIT_OK, Diagnosis, ProviderError, UsageError
 from baker.model import CredentialSpec
@@ -34,7 +34,7 @@ def list_secrets(
     open_provider: OpenProvider | None = None,
 ) -> int:
     """`open_provider` is a seam for tests; by default `baker.providers.open_provider`."""
-    manifest = manifest_module.load(file)
+    manifest = load_manifest(out, file)
     name = credential if credential is not None else manifest.default_credential
     if credential is not None and credential not in manifest.credentials:
         known = ", ".join(manifest.credentials) or "none"

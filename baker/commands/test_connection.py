@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from baker import manifest as manifest_module
+from baker.commands._common import load_manifest
 from baker.diagnose import fix_for
 from baker.errors import EXIT_FAILURE, EXIT_OK, Diagnosis, ManifestError, ProviderError, UsageError
 from baker.lifetime import lifetime_warnings
@@ -96,7 +96,7 @@ def test_connection(
     *, out: Output, file: Path, credential: str | None, open_provider: OpenProvider | None = None
 ) -> int:
     """`open_provider` is a seam for tests; by default `baker.providers.open_provider`."""
-    manifest = manifest_module.load(file)
+    manifest = load_manifest(out, file)
     if credential is not None and credential not in manifest.credentials:
         known = ", ".join(manifest.credentials) or "none"
         raise UsageError(f"no credential {credential!r} in {file}", hint=f"the manifest defines: {known}")

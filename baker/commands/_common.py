@@ -1,0 +1,51 @@
+"""What several commands share: loading the manifest (its warnings shown once, the same way
+everywhere), checking image references as usage, and resolving with the warnings a person needs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from baker import manifest as manifest_module
+from baker import render as renderer
+from baker.errors import RenderError, UsageError
+from baker.lifetime import lifetime_warnings
+from baker.model import Manifest
+from baker.output import Output
+from baker.resolver import ResolvedEnv, resolve
+from baker.secret import REDACTOR
+
+
+def load_manifest(out: Output, file: Path) -> Manifest:
+    """The manifest, its warnings (an unused credential's unset variable, ...) shown on stderr."""
+    manifest = manifest_module.load(file)
+    for warning in manifest.warnings:
+        out.warn(warning)
+    return manifest
+
+
+def check_references(base: str | None, tags: Sequence[str]) -> None:
+    """A bad base or tag is bad usage (exit 2), found before any vault or engine is asked."""
+    try:
+        if base is not None:
+            renderer.validate_base(base)
+        for tag in tags:
+            renderer.validate_tag(tag)
+    except RenderError as exc:
+        raise UsageError(exc.message, hint=exc.hint) from None
+
+
+def resolve_values(out: Output, manifest: Manifest) -> ResolvedEnv:
+    """The resolved values, warning about any too short to be masked in output."""
+    resolved = resolve(manifest)
+    for label in REDACTOR.short_labels:
+        out.warn(f"{label}: the value is too short to mask in output; keep it out of logs yourself")
+    seen: set[tuple[str | None, str | None]] = set()
+    for entry in resolved.entries:
+        props = entry.properties
+        if props is None or (props.name, props.version) in seen:
+            continue
+        seen.add((props.name, props.version))
+        for warning in lifetime_warnings(props.name, props):
+            out.warn(f"{entry.env}: {warning}")
+    return resolved
