@@ -1,9 +1,51 @@
 """baker: bake Azure Key Vault secrets into container images.
 
-The CLI (`baker.cli`) is a thin layer over this package: a CI script can import the command
-functions in `baker.commands` and do exactly what the command line does.
+The CLI (`baker.cli`) is a thin layer over this package; a CI script can do what it does::
+
+    import baker
+
+    manifest = baker.load("baker.yaml")                 # offline checks, ManifestError on problems
+    resolved = baker.resolve(manifest)                  # Secret values; ResolutionFailed names each env var
+    result = baker.bake(manifest, resolved, tags=["registry.example.com/app:baked"], push=False,
+                        on_line=print)                  # the engine's output, redacted
+    record, report = baker.evaluate(manifest, "registry.example.com/app:baked")   # report.stale
+
+Each command is also a function in `baker.commands.<name>` taking the same options as the command
+line (`baker.render.render` writes a rendered directory).  The names below are imported on first
+use, so `import baker` stays as light as `validate`.  (Submodule names such as `render` are not
+re-exported: `from baker import render` must keep meaning the module.)
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "load": ("baker.manifest", "load"),
+    "resolve": ("baker.resolver", "resolve"),
+    "bake": ("baker.commands.build", "bake"),
+    "evaluate": ("baker.staleness", "evaluate"),
+    "Secret": ("baker.secret", "Secret"),
+    "BakerError": ("baker.errors", "BakerError"),
+}
+
+if TYPE_CHECKING:
+    from baker.commands.build import bake
+    from baker.errors import BakerError
+    from baker.manifest import load
+    from baker.resolver import resolve
+    from baker.secret import Secret
+    from baker.staleness import evaluate
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module, attr = _EXPORTS[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'baker' has no attribute {name!r}")
+
+
+__all__ = ["BakerError", "Secret", "__version__", "bake", "evaluate", "load", "resolve"]
