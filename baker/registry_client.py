@@ -13,6 +13,7 @@ import base64
 import ipaddress
 import json
 import re
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,6 +126,20 @@ def login_for(host: str) -> Login:
     )
 
 
+def _check_realm(realm: str, registry: str) -> None:
+    """Credentials go to a token service only over https (plain http only on loopback, as for the
+    registry itself): a realm naming http elsewhere would send the password in the clear."""
+    parts = urllib.parse.urlsplit(realm)
+    host = parts.hostname or ""
+    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host)):
+        return
+    raise ImageError(
+        f"the registry {registry} names a token service that is not https ({parts.scheme}://{host}); "
+        "baker will not send credentials there",
+        hint="check the registry's auth configuration (its token realm must be https)",
+    )
+
+
 def _challenge(header: str) -> tuple[str, dict[str, str]]:
     scheme, _, params = header.strip().partition(" ")
     return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', params))
@@ -179,6 +194,7 @@ class _Client:
             return
         if scheme != "bearer" or "realm" not in params:
             raise self._denied()
+        _check_realm(params["realm"], self.ref.host)
         query = {k: v for k, v in params.items() if k in {"service", "scope"}}
         scope = f"repository:{self.ref.repository}:{'pull,push' if self.push else 'pull'}"
         # A push check must ask for push itself: a challenge's own scope (if any) is for a read.
@@ -188,7 +204,10 @@ class _Client:
                 answer = self._refresh_token_grant(params["realm"], query, self.login.identity_token)
             else:
                 headers = {"Authorization": basic} if basic else {}
-                answer = self.session.get(params["realm"], params=query, headers=headers, timeout=TIMEOUT)
+                # No redirects: the credentials must reach the realm the registry named, nowhere else.
+                answer = self.session.get(
+                    params["realm"], params=query, headers=headers, timeout=TIMEOUT, allow_redirects=False
+                )
         except requests.RequestException as exc:
             raise ImageError(
                 f"cannot reach the registry's token service ({type(exc).__name__})",
@@ -217,7 +236,8 @@ class _Client:
             "client_id": CLIENT_ID,
             **query,
         }
-        return self.session.post(realm, data=form, timeout=TIMEOUT)
+        # No redirects: requests would carry the form (the identity token) to wherever it points.
+        return self.session.post(realm, data=form, timeout=TIMEOUT, allow_redirects=False)
 
     def _denied(self, status: int = 401, *, why: str = "") -> ImageError:
         login = self.login

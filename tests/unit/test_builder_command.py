@@ -105,7 +105,9 @@ class FakeRegistry:
         fake = self
 
         class Session:
-            def get(self, url: str, *, headers: dict[str, str], timeout: int, params: Any = None) -> Any:
+            def get(
+                self, url: str, *, headers: dict[str, str], timeout: int, params: Any = None, **_: Any
+            ) -> Any:
                 fake.calls.append((url, dict(params or {}), dict(headers)))
                 if url == REALM:
                     return _response(fake.token_status, body={"token": fake.token})
