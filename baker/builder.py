@@ -43,6 +43,7 @@ from baker.builder_request import (
 )
 from baker.builder_stream import LineSink, StreamState, clean, consume
 from baker.errors import EngineError
+from baker.provenance import BAKE_ID_LABEL
 from baker.secret import REDACTOR, Secret
 
 _START_ENGINE = (
@@ -62,6 +63,8 @@ class ImageInfo:
     user: str
     repo_tags: tuple[str, ...] = ()
     repo_digests: tuple[str, ...] = ()
+    onbuild: tuple[str, ...] = ()  # ONBUILD triggers: they would run inside a bake, values in reach
+    parent: str = ""  # the image it was built on (locally built images only)
 
 
 @dataclass(frozen=True)
@@ -142,14 +145,14 @@ def build_image(
     target: str | None = None,
     network_mode: str | None = "none",
     dockerfile_only: bool = False,
-    cleanup_label: tuple[str, str] | None = None,
+    bake: tuple[str, str] | None = None,
     client: Any = None,
 ) -> str:
     """Build an untagged image and return its id, streaming redacted output lines to `on_line`.
 
-    `cleanup_label` (the bake's `dev.baker.bake-id`, which its Dockerfile sets before any value)
-    lets a failed or interrupted bake remove every image it made, even those the stream never
-    reported (a second Ctrl-C, a SIGTERM from a cancelled CI job).
+    `bake` is (bake id, base image id): the bake's Dockerfile labels every image with the id before
+    any value, so a failed or interrupted bake removes every image it made on that base, even those
+    the stream never reported (a second Ctrl-C, a SIGTERM from a cancelled CI job).
 
     `dockerfile_only` is the bake: the Dockerfile alone is the context (nothing else is needed, and
     nothing else in the directory may travel), a stop signal waits the few seconds until the engine
@@ -217,8 +220,8 @@ def build_image(
             with deferred_stop(True):  # one more Ctrl-C must not cut the cleanup short
                 for layer in reversed(made):
                     remove_image(layer, client=client, noprune=True)
-                if cleanup_label is not None:
-                    remove_labelled(*cleanup_label, client=client)
+                if bake is not None:
+                    remove_labelled(BAKE_ID_LABEL, bake[0], base=bake[1], client=client)
         raise
     finally:
         close = getattr(stream, "close", None)
@@ -239,24 +242,31 @@ def engine_logs_requests(*, client: Any = None) -> bool:
         return False
 
 
-def remove_labelled(label: str, value: str, *, client: Any = None, rounds: int = 20) -> int:
-    """Remove every image labelled `label=value` (one bake's images), children before parents,
-    until the engine shows none twice in a row: an interrupted build may still commit a step or
-    two after baker stopped listening.  Best effort and bounded (about 5 s); the number removed."""
+# A bake's own images are its Dockerfile's steps on top of the base: LABEL bake-id, ARG, ENV, and the
+# engine's LABEL step for the provenance label.  Nothing deeper is ever one of them.
+_BAKE_STEPS = 4
+
+
+def remove_labelled(label: str, value: str, *, base: str, client: Any = None, rounds: int = 20) -> int:
+    """Remove the images of one bake (labelled `label=value`), children before parents, until the
+    engine shows none twice in a row: an interrupted build may still commit a step or two after baker
+    stopped listening.  Only the bake's own steps count: images within `_BAKE_STEPS` of `base` along
+    labelled parents, and never a tagged one (someone else's build FROM a baked image inherits the
+    label, and so do its children).  Best effort and bounded (about 5 s); the number removed."""
     removed = 0
     quiet = 0
     try:
         client = _client(client)
         for _ in range(rounds):
-            found = client.api.images(all=True, quiet=True, filters={"label": f"{label}={value}"})
-            if not found:
+            own = _own_steps(client, label, value, base)
+            if not own:
                 quiet += 1
                 if quiet >= 2:
                     break
                 time.sleep(0.25)
                 continue
             quiet = 0
-            for image_id in found:  # newest first; a parent with children left waits a round
+            for image_id in reversed(own):  # deepest (children) first
                 with contextlib.suppress(docker.errors.DockerException, requests.exceptions.RequestException):
                     client.api.remove_image(image_id, noprune=True)
                     removed += 1
@@ -264,6 +274,77 @@ def remove_labelled(label: str, value: str, *, client: Any = None, rounds: int =
     except (EngineError, docker.errors.DockerException, requests.exceptions.RequestException):
         pass
     return removed
+
+
+def _own_steps(client: Any, label: str, value: str, base: str) -> list[str]:
+    """The untagged images labelled `label=value` that are this bake's own steps, parents first:
+    those within `_BAKE_STEPS` of `base` along labelled parents, and orphans (a step the engine
+    committed after its parent was already removed).  An orphan with this bake's fresh id can only be
+    this bake's: the engine never removes an image that has children, so anyone else's image built
+    on ours would still have its parent."""
+    found = client.api.images(all=True, quiet=True, filters={"label": f"{label}={value}"})
+    facts: dict[str, tuple[str, bool]] = {}
+    for image_id in found:
+        with contextlib.suppress(docker.errors.NotFound):
+            data = client.api.inspect_image(image_id)
+            facts[data["Id"]] = (data.get("Parent") or "", bool(data.get("RepoTags")))
+    own: list[str] = []
+    frontier = {base}
+    for _ in range(_BAKE_STEPS):
+        frontier = {i for i, (parent, _) in facts.items() if parent in frontier and i not in own}
+        if not frontier:
+            break
+        own.extend(sorted(frontier))
+    for image_id, (parent, _) in sorted(facts.items()):
+        if image_id not in own and parent != base and parent not in facts and not _exists(client, parent):
+            own.append(image_id)
+    return [i for i in own if not facts[i][1]]
+
+
+def _exists(client: Any, image_id: str) -> bool:
+    if not image_id:
+        return False
+    try:
+        client.api.inspect_image(image_id)
+    except docker.errors.NotFound:
+        return False
+    return True
+
+
+def remove_superseded(image_id: str, label: str, *, client: Any = None) -> bool:
+    """Remove a bake's output that a re-bake superseded, and the bake's own steps under it (the ENV
+    step holds the old values), when it is untagged and truly a bake's output: its last step set the
+    provenance `label` (an image someone built FROM it inherits the label, but not that step).
+    Parents are removed only while they carry the same bake-id; never the base.  Best effort."""
+    try:
+        client = _client(client)
+        history = client.api.history(image_id)
+        if not history or f"LABEL {label}=" not in str(history[0].get("CreatedBy", "")):
+            return False
+        chain: list[str] = []
+        current, bake_id = image_id, None
+        for _ in range(_BAKE_STEPS):
+            data = client.api.inspect_image(current)
+            labels = (data.get("Config") or {}).get("Labels") or {}
+            mark = labels.get(BAKE_ID_LABEL)
+            if data.get("RepoTags") or mark is None or (bake_id is not None and mark != bake_id):
+                break
+            bake_id = mark
+            chain.append(data["Id"])
+            current = data.get("Parent") or ""
+            if not current:
+                break
+        if not chain or chain[0] != _full_id(client, image_id):
+            return False
+        for step in chain:  # the output first, then its own steps down to the base
+            client.api.remove_image(step, noprune=True)
+    except (EngineError, docker.errors.DockerException, requests.exceptions.RequestException):
+        return False
+    return True
+
+
+def _full_id(client: Any, ref: str) -> str:
+    return str(client.api.inspect_image(ref)["Id"])
 
 
 def _drain(stream: Any, state: StreamState) -> None:
@@ -303,6 +384,8 @@ def inspect_image(ref: str, *, client: Any = None) -> ImageInfo | None:
         user=config.get("User") or "",
         repo_tags=tuple(data.get("RepoTags") or ()),
         repo_digests=tuple(data.get("RepoDigests") or ()),
+        onbuild=tuple(config.get("OnBuild") or ()),
+        parent=data.get("Parent") or "",
     )
 
 
@@ -377,12 +460,17 @@ def tag(image_id: str, tags: Sequence[str], *, client: Any = None) -> TagUndo:
     client = _client(client)
     done: list[tuple[str, str | None]] = []
     try:
-        for name in tags:
-            before = inspect_image(name, client=client)
-            repository, label = parse_repository_tag(name)
-            with _engine_errors(f"tagging {name}"):
-                client.api.tag(image_id, repository, label or "latest", force=True)
-            done.append((name, before.id if before is not None else None))
+        # Signals wait for the few tag calls; each name is recorded before the engine moves it, so
+        # whatever stops the loop, `restore_tags` knows every name that may have moved.
+        with deferred_stop(True) as stopped:
+            for name in tags:
+                before = inspect_image(name, client=client)
+                done.append((name, before.id if before is not None else None))
+                repository, label = parse_repository_tag(name)
+                with _engine_errors(f"tagging {name}"):
+                    client.api.tag(image_id, repository, label or "latest", force=True)
+        if stopped:
+            raise KeyboardInterrupt
     except BaseException:
         restore_tags(tuple(done), client=client)
         raise
@@ -398,9 +486,9 @@ def restore_tags(undo: TagUndo, *, client: Any = None) -> None:
                 repository, label = parse_repository_tag(name)
                 client.api.tag(previous, repository, label or "latest", force=True)
             else:
-                # The image goes too when this was its last name, and with it the untagged step
-                # images under it (after the ENV step they hold values).
-                client.api.remove_image(name)
+                # The image goes too when this was its last name; its parents are left alone (one may
+                # be the user's own untagged base) and the bake's clean-up removes its own steps.
+                client.api.remove_image(name, noprune=True)
         except (docker.errors.DockerException, requests.exceptions.RequestException):
             continue
 

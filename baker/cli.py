@@ -50,7 +50,20 @@ class _Parser(argparse.ArgumentParser):
     --json, also puts the error on stdout as a JSON document like every other failure."""
 
     def error(self, message: str) -> NoReturn:
-        raise _UsageProblem(self.format_usage(), f"{self.prog}: error: {message}")
+        raise _UsageProblem(self.format_usage(), f"{self.prog}: error: {_unquoted(message)}")
+
+
+def _unquoted(message: str) -> str:
+    """argparse quotes unrecognized arguments back; a value pasted on the command line by mistake
+    (a secret where a flag was meant) must not be echoed into a CI log: keep flags, count the rest."""
+    head = "unrecognized arguments: "
+    if not message.startswith(head):
+        return message
+    words = message[len(head) :].split()
+    flags = [w.split("=", 1)[0] for w in words if w.startswith("-")]
+    others = len(words) - len(flags)
+    shown = flags + ([f"and {others} more argument{'s' if others > 1 else ''}"] if others else [])
+    return head + " ".join(shown)
 
 
 def _common(*, manifest: bool = True) -> _Parser:

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from baker.resolver import ResolvedEnv
 
 LABEL = "dev.baker.provenance"
+# Set by a bake's Dockerfile before any value, so every image of that bake carries it: how a failed
+# or interrupted bake finds each image it made, whatever the build stream did or did not report.
+BAKE_ID_LABEL = "dev.baker.bake-id"
 FORMAT_VERSION = 1
 
 Kind = Literal["literal", "secret"]

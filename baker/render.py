@@ -34,6 +34,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from baker.errors import RenderError
 from baker.model import Manifest
+from baker.provenance import BAKE_ID_LABEL
 
 if TYPE_CHECKING:
     from baker.resolver import ResolvedEnv
@@ -54,11 +55,6 @@ _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}
 _REFERENCE = re.compile(rf"{_NAME}(?::{_TAG})?(?:@{_DIGEST})?\Z")
 _TAG_REFERENCE = re.compile(rf"{_NAME}(?::{_TAG})?\Z")
 _IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}\Z")
-
-
-# The label every image of one bake carries (see templates/Dockerfile.j2): how a failed or
-# interrupted bake finds each image it made, whatever the build stream said or did not say.
-BAKE_ID_LABEL = "dev.baker.bake-id"
 
 
 @dataclass(frozen=True)

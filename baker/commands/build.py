@@ -16,7 +16,6 @@ values) is removed, when baker baked it and no container uses it.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import tempfile
 import uuid
@@ -31,7 +30,7 @@ from baker.commands._common import check_references, load_manifest, resolve_valu
 from baker.errors import EngineError, ImageError, UsageError
 from baker.model import Manifest, SecretRef
 from baker.output import Output
-from baker.provenance import LABEL, to_label
+from baker.provenance import BAKE_ID_LABEL, LABEL, to_label
 from baker.resolver import ResolvedEnv
 from baker.secret import Secret
 
@@ -83,7 +82,8 @@ def bake(
     created: list[str] = []
     undo: builder.TagUndo = ()
     pushed: list[builder.Pushed] = []
-    bake_id = uuid.uuid4().hex  # labels every image this bake makes (see render.BAKE_ID_LABEL)
+    bake_id = uuid.uuid4().hex  # labels every image this bake makes (see provenance.BAKE_ID_LABEL)
+    base_id: str | None = None
     workdir = Path(tempfile.mkdtemp(prefix="baker-build-"))  # 0700
     try:
         if manifest.image.build is not None:
@@ -92,7 +92,9 @@ def bake(
         else:
             assert manifest.image.base is not None
             base = manifest.image.base
-            builder.ensure_image(base, on_line, client=client)
+        base_info = builder.ensure_image(base, on_line, client=client)
+        base_id = base_info.id
+        _refuse_onbuild(base, base_info)
         files = renderer.render(
             resolved, manifest, workdir, base=base, tags=tags, env_layer=False, bake_id=bake_id
         )
@@ -110,7 +112,7 @@ def bake(
             on_line=on_line,
             dockerfile=files.dockerfile.name,
             dockerfile_only=True,
-            cleanup_label=(renderer.BAKE_ID_LABEL, bake_id),
+            bake=(bake_id, base_id),
             client=client,
         )
         created.append(image_id)
@@ -119,10 +121,12 @@ def bake(
             pushed.append(builder.Pushed(name, builder.push(name, on_line, client=client)))
     except BaseException as exc:
         builder.restore_tags(undo, client=client)
+        # Never pruning: a parent may be the user's own untagged base.  The bake's own steps go by
+        # their label, whatever the stream reported (after the ENV step they hold values).
         for image in reversed(created):
-            builder.remove_image(image, client=client)
-        # Whatever the stream reported: every image of this bake (they hold values) goes.
-        builder.remove_labelled(renderer.BAKE_ID_LABEL, bake_id, client=client)
+            builder.remove_image(image, client=client, noprune=True)
+        if base_id is not None:
+            builder.remove_labelled(BAKE_ID_LABEL, bake_id, base=base_id, client=client)
         if pushed:
             if isinstance(exc, EngineError):
                 raise builder.PushIncomplete(exc, pushed) from None
@@ -158,18 +162,25 @@ def _check_push_access(tags: Sequence[str]) -> None:
 
 
 def _remove_previous(undo: builder.TagUndo, image_id: str, client: Any) -> tuple[str, ...]:
-    """Best effort: remove each image a tag of this bake pointed at before, when it is now untagged
-    and baker baked it (its provenance label), so its old values do not linger in the engine.  An
-    image a container uses (running or stopped) stays: the engine refuses without `force`."""
+    """Best effort: remove each bake output a tag of this bake pointed at before, when it is now
+    untagged, with its own steps (they hold the old values).  Only a bake's output qualifies, not an
+    image someone built FROM it; one a container uses stays (the engine refuses without `force`)."""
     removed: list[str] = []
     for previous in dict.fromkeys(before for _, before in undo if before is not None and before != image_id):
-        with contextlib.suppress(EngineError):
-            info = builder.inspect_image(previous, client=client)
-            if info is None or info.repo_tags or LABEL not in info.labels:
-                continue
-            if builder.remove_image(previous, client=client, only_untagged=True):
-                removed.append(previous)
+        if builder.remove_superseded(previous, LABEL, client=client):
+            removed.append(previous)
     return tuple(removed)
+
+
+def _refuse_onbuild(base: str, info: builder.ImageInfo) -> None:
+    """ONBUILD triggers run inside the bake, where every value is a build argument within their
+    reach (an `ONBUILD ARG` sees it; an `ONBUILD RUN` can print or store it)."""
+    if info.onbuild:
+        raise EngineError(
+            f"the base image {base} has ONBUILD triggers ({len(info.onbuild)}); they would run during "
+            "the bake with the values in reach",
+            hint="bake on an image without ONBUILD instructions (build one FROM this base first)",
+        )
 
 
 def _engine_args(resolved: ResolvedEnv) -> dict[str, Secret | str]:

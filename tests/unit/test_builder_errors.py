@@ -230,3 +230,25 @@ def test_engine_debug_mode_is_false_when_the_engine_cannot_say() -> None:
             raise docker.errors.APIError("engine gone")
 
     assert builder.engine_logs_requests(client=_Broken(_FakeAPI())) is False
+
+
+def test_a_tag_moved_when_a_stop_arrives_is_put_back() -> None:
+    """The engine moved the name, then Ctrl-C arrived before baker heard back: the name was recorded
+    before the call, so it is restored to the image it pointed at."""
+    calls: list[tuple[str, ...]] = []
+
+    class _StopsAfterTagging(_FakeAPI):
+        def inspect_image(self, ref: str) -> Any:
+            if ref == "app:1":
+                return {"Id": "sha256:" + "9" * 64, "Config": {}}
+            raise docker.errors.NotFound("no such image")
+
+        def tag(self, image: str, repository: str, tag: str, force: bool = False) -> bool:
+            calls.append(("tag", image, f"{repository}:{tag}"))
+            if image != "sha256:" + "9" * 64:
+                raise KeyboardInterrupt  # the engine moved it; baker is stopped before it returns
+            return True
+
+    with pytest.raises(KeyboardInterrupt):
+        builder.tag("sha256:" + "1" * 64, ["app:1"], client=_FakeClient(_StopsAfterTagging()))
+    assert calls[-1] == ("tag", "sha256:" + "9" * 64, "app:1")  # put back where it was

@@ -128,3 +128,11 @@ def test_bad_usage_exits_2_with_a_json_error_on_every_command(
 def test_repeated_tags_are_all_kept_in_order() -> None:
     args = cli.build_parser().parse_args(["build", "--tag", "a:1", "--tag", "b:2"])
     assert args.tag == ["a:1", "b:2"]
+
+
+def test_unrecognized_arguments_are_counted_not_echoed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["build", "--json", "--tg", "pasted-secret-value-x", "another-one"]) == 2
+    captured = capsys.readouterr()
+    assert "pasted-secret-value-x" not in captured.out + captured.err
+    assert "another-one" not in captured.out + captured.err
+    assert "unrecognized arguments: --tg and 2 more arguments" in json.loads(captured.out)["message"]
