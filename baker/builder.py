@@ -26,7 +26,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +35,14 @@ import requests.exceptions
 from docker.auth import INDEX_NAME, load_config, resolve_repository_name
 from docker.utils import parse_repository_tag
 
+from baker.builder_cleanup import BAKE_STEPS, Facts, is_bake_output, own_steps
 from baker.builder_request import (
     check_query_size,
     deferred_stop,
     dockerfile_only_context,
 )
 from baker.builder_stream import LineSink, StreamState, clean, consume
+from baker.builder_types import ImageInfo, Pushed, PushIncomplete, TagUndo
 from baker.errors import EngineError
 from baker.provenance import BAKE_ID_LABEL
 from baker.secret import REDACTOR, Secret
@@ -50,52 +51,6 @@ _START_ENGINE = (
     "start Docker (or dockerd), or point DOCKER_HOST at a running engine "
     "(with DOCKER_TLS_VERIFY / DOCKER_CERT_PATH for a TLS one)"
 )
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    id: str
-    labels: Mapping[str, str]
-    env: tuple[str, ...]
-    entrypoint: tuple[str, ...] | None
-    cmd: tuple[str, ...] | None
-    workdir: str
-    user: str
-    repo_tags: tuple[str, ...] = ()
-    repo_digests: tuple[str, ...] = ()
-    onbuild: tuple[str, ...] = ()  # ONBUILD triggers: they would run inside a bake, values in reach
-    parent: str = ""  # the image it was built on (locally built images only)
-
-
-@dataclass(frozen=True)
-class Pushed:
-    tag: str
-    digest: str
-
-
-class PushIncomplete(EngineError):
-    """A push that failed after other tags of the same bake were pushed.  A registry tag cannot be
-    taken back (the local tags are put back; the remote ones stay), so the message and the JSON
-    name every tag already pushed, with its digest, for the user to repair by hand.  Its JSON says
-    `"error": "EngineError"`, as any other failed push, with a `pushed` list added."""
-
-    def __init__(self, failure: EngineError, pushed: Sequence[Pushed]) -> None:
-        self.pushed = tuple(pushed)
-        listed = ", ".join(f"{p.tag} ({p.digest})" for p in self.pushed)
-        super().__init__(
-            f"{failure.message}\nalready pushed, cannot be taken back: {listed}",
-            hint=failure.hint,
-        )
-
-    def to_json(self) -> dict[str, object]:
-        out = super().to_json()
-        out["error"] = EngineError.__name__
-        out["pushed"] = [{"tag": p.tag, "digest": p.digest} for p in self.pushed]
-        return out
-
-
-TagUndo = tuple[tuple[str, "str | None"], ...]
-"""Each tag applied, with the image id it pointed at before (None: it did not exist)."""
 
 
 def connect() -> Any:
@@ -242,15 +197,10 @@ def engine_logs_requests(*, client: Any = None) -> bool:
         return False
 
 
-# A bake's own images are its Dockerfile's steps on top of the base: LABEL bake-id, ARG, ENV, and the
-# engine's LABEL step for the provenance label.  Nothing deeper is ever one of them.
-_BAKE_STEPS = 4
-
-
 def remove_labelled(label: str, value: str, *, base: str, client: Any = None, rounds: int = 20) -> int:
     """Remove the images of one bake (labelled `label=value`), children before parents, until the
     engine shows none twice in a row: an interrupted build may still commit a step or two after baker
-    stopped listening.  Only the bake's own steps count: images within `_BAKE_STEPS` of `base` along
+    stopped listening.  Only the bake's own steps count: images within `BAKE_STEPS` of `base` along
     labelled parents, and never a tagged one (someone else's build FROM a baked image inherits the
     label, and so do its children).  Best effort and bounded (about 5 s); the number removed."""
     removed = 0
@@ -277,28 +227,14 @@ def remove_labelled(label: str, value: str, *, base: str, client: Any = None, ro
 
 
 def _own_steps(client: Any, label: str, value: str, base: str) -> list[str]:
-    """The untagged images labelled `label=value` that are this bake's own steps, parents first:
-    those within `_BAKE_STEPS` of `base` along labelled parents, and orphans (a step the engine
-    committed after its parent was already removed).  An orphan with this bake's fresh id can only be
-    this bake's: the engine never removes an image that has children, so anyone else's image built
-    on ours would still have its parent."""
+    """This bake's own images, parents first (see `builder_cleanup.own_steps`)."""
     found = client.api.images(all=True, quiet=True, filters={"label": f"{label}={value}"})
-    facts: dict[str, tuple[str, bool]] = {}
+    facts: dict[str, Facts] = {}
     for image_id in found:
         with contextlib.suppress(docker.errors.NotFound):
             data = client.api.inspect_image(image_id)
-            facts[data["Id"]] = (data.get("Parent") or "", bool(data.get("RepoTags")))
-    own: list[str] = []
-    frontier = {base}
-    for _ in range(_BAKE_STEPS):
-        frontier = {i for i, (parent, _) in facts.items() if parent in frontier and i not in own}
-        if not frontier:
-            break
-        own.extend(sorted(frontier))
-    for image_id, (parent, _) in sorted(facts.items()):
-        if image_id not in own and parent != base and parent not in facts and not _exists(client, parent):
-            own.append(image_id)
-    return [i for i in own if not facts[i][1]]
+            facts[data["Id"]] = Facts(parent=data.get("Parent") or "", tagged=bool(data.get("RepoTags")))
+    return own_steps(facts, base, lambda image_id: _exists(client, image_id))
 
 
 def _exists(client: Any, image_id: str) -> bool:
@@ -319,11 +255,11 @@ def remove_superseded(image_id: str, label: str, *, client: Any = None) -> bool:
     try:
         client = _client(client)
         history = client.api.history(image_id)
-        if not history or f"LABEL {label}=" not in str(history[0].get("CreatedBy", "")):
+        if not history or not is_bake_output(str(history[0].get("CreatedBy", "")), label):
             return False
         chain: list[str] = []
         current, bake_id = image_id, None
-        for _ in range(_BAKE_STEPS):
+        for _ in range(BAKE_STEPS):
             data = client.api.inspect_image(current)
             labels = (data.get("Config") or {}).get("Labels") or {}
             mark = labels.get(BAKE_ID_LABEL)
@@ -526,3 +462,23 @@ def remove_image(
     except (EngineError, docker.errors.DockerException, requests.exceptions.RequestException):
         return False
     return True
+
+
+__all__ = [
+    "ImageInfo",
+    "PushIncomplete",
+    "Pushed",
+    "TagUndo",
+    "build_image",
+    "connect",
+    "engine_logs_requests",
+    "ensure_image",
+    "inspect_image",
+    "push",
+    "registry_login",
+    "remove_image",
+    "remove_labelled",
+    "remove_superseded",
+    "restore_tags",
+    "tag",
+]
