@@ -26,8 +26,9 @@ def _manifest(path: Path, base: str, env: dict[str, str]) -> Path:
 
 
 def _build_on(client: Any, base: str, tag: str | None = None) -> str:
-    """A user's own image FROM `base` (one cheap step), as their own tooling would make it."""
-    dockerfile = io.BytesIO(f"FROM {base}\nLABEL made.by=user\n".encode())
+    """A user's own image FROM `base` (one cheap step), as their own tooling would make it.  Unique,
+    so the engine's build cache never hands two tests (or two runs) the same image."""
+    dockerfile = io.BytesIO(f"FROM {base}\nLABEL made.by=user made.for={uuid.uuid4().hex}\n".encode())
     image, _ = client.images.build(fileobj=dockerfile, tag=tag, rm=True, network_mode="none")
     return str(image.id)
 
