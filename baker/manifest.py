@@ -34,7 +34,16 @@ from baker.manifest_credentials import (
     parse_credentials,
     require_credentials,
 )
-from baker.model import BuildSpec, CredentialSpec, EnvEntry, ImageSpec, Literal, Manifest, SecretRef, Source
+from baker.model import (
+    BuildSpec,
+    CredentialSpec,
+    EnvEntry,
+    ImageSpec,
+    LiteralValue,
+    Manifest,
+    SecretRef,
+    Source,
+)
 from baker.refs import ReferenceError, parse_reference, parse_version
 from baker.yamlload import INT, NULL, YItem, YMap, YScalar, YSeq, kind, load_tree
 
@@ -204,7 +213,7 @@ def _source(
                 f"{path}: baker does not expand ${{NAME}} in env values (only in credentials); "
                 "the text is baked exactly as written"
             )
-        return Literal(value.text)
+        return LiteralValue(value.text)
     check.problem(
         var.line,
         path,

@@ -36,7 +36,7 @@ class CredentialSpec:
 
 
 @dataclass(frozen=True)
-class Literal:
+class LiteralValue:
     """A value written in the manifest itself."""
 
     value: str
@@ -63,7 +63,7 @@ class SecretRef:
         return (self.credential, self.name.lower(), self.version)
 
 
-Source = Literal | SecretRef
+Source = LiteralValue | SecretRef
 
 
 @dataclass(frozen=True)

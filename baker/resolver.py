@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from baker.errors import Diagnosis, ProviderError, ReferenceFailure, ResolutionFailed
-from baker.model import Literal, Manifest, SecretRef, Source
+from baker.model import LiteralValue, Manifest, SecretRef, Source
 from baker.providers import open_provider
 from baker.providers.base import FetchedSecret, Provider, SecretProperties
 from baker.refs import extract_json_key
@@ -117,7 +117,7 @@ def _assemble(manifest: Manifest, fetched: Mapping[FetchKey, FetchedSecret | Pro
     failures: list[ReferenceFailure] = []
     for entry in manifest.env:
         source = entry.source
-        if isinstance(source, Literal):
+        if isinstance(source, LiteralValue):
             # A literal is written in the manifest, which lives in git: not a secret, so it is not
             # registered (masking `info` or `8080` in every line would only hide useful output).
             value = Secret(source.value)

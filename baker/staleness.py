@@ -32,8 +32,7 @@ from typing import TYPE_CHECKING, Literal
 from baker.baked import BakedImage, ImageNotFound, NoRecord, read_baked
 from baker.errors import Diagnosis, ProviderError, ReferenceFailure, ResolutionFailed
 from baker.lifetime import EXPIRING_DAYS
-from baker.model import CredentialSpec, Manifest, SecretRef
-from baker.model import Literal as LiteralSource
+from baker.model import CredentialSpec, LiteralValue, Manifest, SecretRef
 from baker.provenance import Origin
 from baker.providers.base import Provider, SecretProperties
 
@@ -119,10 +118,10 @@ def wanted(manifest: Manifest, baked: tuple[Origin, ...]) -> dict[FetchKey, Orig
     return keys
 
 
-def _repointed(origin: Origin, source: LiteralSource | SecretRef, manifest: Manifest) -> str | None:
+def _repointed(origin: Origin, source: LiteralValue | SecretRef, manifest: Manifest) -> str | None:
     """Why `source` no longer points where `origin` did (None when it still does).  Literal values
     are compared elsewhere (against the image's Env)."""
-    if isinstance(source, LiteralSource):
+    if isinstance(source, LiteralValue):
         return None if origin.kind == "literal" else "now a literal (was a secret)"
     if origin.kind == "literal":
         return f"now the secret {source.written} (was a literal)"
@@ -178,7 +177,7 @@ def compare(
             entries.append(
                 CheckEntry(entry.name, "changed", why, origin.credential, origin.secret, origin.version)
             )
-        elif isinstance(source, LiteralSource):
+        elif isinstance(source, LiteralValue):
             entries.append(_literal(entry.name, source, baked_env))
         else:
             key = origin.fetch_key
@@ -205,7 +204,7 @@ def compare(
     return CheckReport(tuple(entries))
 
 
-def _literal(env: str, source: LiteralSource, baked_env: Mapping[str, str] | None) -> CheckEntry:
+def _literal(env: str, source: LiteralValue, baked_env: Mapping[str, str] | None) -> CheckEntry:
     # The values are compared, never shown: a literal may be someone's idea of harmless.
     if baked_env is not None and baked_env.get(env) != source.value:
         return CheckEntry(env, "changed", "the literal value differs from the image's")

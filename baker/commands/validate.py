@@ -7,7 +7,7 @@ from pathlib import Path
 
 from baker.errors import EXIT_OK
 from baker.manifest import load
-from baker.model import Literal
+from baker.model import LiteralValue
 from baker.output import Output
 
 
@@ -15,7 +15,7 @@ def validate(*, out: Output, file: Path) -> int:
     manifest = load(file)
     for warning in manifest.warnings:
         out.warn(warning)
-    literals = sum(1 for entry in manifest.env if isinstance(entry.source, Literal))
+    literals = sum(1 for entry in manifest.env if isinstance(entry.source, LiteralValue))
     references = len(manifest.env) - literals
     used = manifest.used_credentials
     total = len(manifest.env)

@@ -18,7 +18,7 @@ from baker import builder
 from baker.cli import main
 from baker.commands.build import bake
 from baker.errors import EngineError, RenderError
-from baker.model import EnvEntry, ImageSpec, Literal, Manifest
+from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.provenance import LABEL, from_label
 from baker.render import render
 from baker.resolver import Resolved, ResolvedEnv
@@ -46,7 +46,7 @@ AWKWARD = {
 def _resolved(values: Mapping[str, str]) -> ResolvedEnv:
     return ResolvedEnv(
         tuple(
-            Resolved(env=name, value=Secret(value), source=Literal(value), version=None, properties=None)
+            Resolved(env=name, value=Secret(value), source=LiteralValue(value), version=None, properties=None)
             for name, value in values.items()
         )
     )
@@ -57,7 +57,7 @@ def _manifest(values: Mapping[str, str], base: str) -> Manifest:
         path="baker.yaml",
         image=ImageSpec(base=base, build=None),
         credentials={},
-        env=tuple(EnvEntry(name, Literal(value)) for name, value in values.items()),
+        env=tuple(EnvEntry(name, LiteralValue(value)) for name, value in values.items()),
     )
 
 

@@ -21,7 +21,7 @@ import pytest
 from baker import builder
 from baker.cli import main
 from baker.commands.build import bake
-from baker.model import EnvEntry, ImageSpec, Literal, Manifest
+from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret
 from tests.conftest import unavailable
@@ -330,10 +330,14 @@ def test_push_failing_mid_way_names_the_tags_already_pushed_with_their_digests(
         path="baker.yaml",
         image=ImageSpec(base=busybox_base, build=None),
         credentials={},
-        env=(EnvEntry("TOKEN", Literal(value)),),
+        env=(EnvEntry("TOKEN", LiteralValue(value)),),
     )
     resolved = ResolvedEnv(
-        (Resolved(env="TOKEN", value=Secret(value), source=Literal(value), version=None, properties=None),)
+        (
+            Resolved(
+                env="TOKEN", value=Secret(value), source=LiteralValue(value), version=None, properties=None
+            ),
+        )
     )
     with pytest.raises(builder.PushIncomplete) as caught:
         bake(manifest, resolved, tags=[one, two], push=True, on_line=on_line, client=docker_client)

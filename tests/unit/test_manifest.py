@@ -15,7 +15,7 @@ import baker.output
 import baker.secret
 from baker.errors import EXIT_USAGE, ManifestError, Problem
 from baker.manifest import load, require_credentials
-from baker.model import Literal, Manifest, SecretRef
+from baker.model import LiteralValue, Manifest, SecretRef
 from baker.secret import Redactor
 
 
@@ -76,7 +76,7 @@ env:
 def test_good_manifest_loads(tmp_path: Path) -> None:
     manifest = load_text(tmp_path, GOOD)
     assert manifest.image.base == "app:1"
-    assert manifest.env[0].source == Literal("x")
+    assert manifest.env[0].source == LiteralValue("x")
     assert manifest.env[1].source == SecretRef("b", "b", None, None, "main")
     cred = manifest.credentials["main"]
     assert (cred.tenant_id, cred.client_id, cred.vault_url) == ("t", "c", "https://v.vault.azure.net")
@@ -482,7 +482,7 @@ def test_authority_host_is_none_when_unset(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "literal", ["s3cr3t~Literal.Value", "pre-${AZURE_CLIENT_SECRET}", "${A}${B}", "$VAR"]
+    "literal", ["s3cr3t~LiteralValue.Value", "pre-${AZURE_CLIENT_SECRET}", "${A}${B}", "$VAR"]
 )
 def test_literal_client_secret_is_refused_and_never_echoed(tmp_path: Path, literal: str) -> None:
     text = CRED % f"    tenant_id: t\n    client_id: c\n    client_secret: '{literal}'"
@@ -496,7 +496,7 @@ def test_literal_client_secret_is_refused_and_never_echoed(tmp_path: Path, liter
 
 
 def test_literal_client_secret_is_masked_from_then_on(tmp_path: Path, fresh_redactor: Redactor) -> None:
-    literal = "another-Literal-secret-9x"
+    literal = "another-LiteralValue-secret-9x"
     with pytest.raises(ManifestError):
         load_text(tmp_path, CRED % f"    client_secret: {literal}")
     assert fresh_redactor.redact(f"oops {literal}") == "oops ********"
@@ -628,7 +628,9 @@ def test_env_literals_are_the_text_written(tmp_path: Path) -> None:
         "  HASHY: 'a # not a comment'\n"
     )
     text = GOOD.replace("  A: x\n", literals)
-    values = {e.name: e.source.value for e in load_text(tmp_path, text).env if isinstance(e.source, Literal)}
+    values = {
+        e.name: e.source.value for e in load_text(tmp_path, text).env if isinstance(e.source, LiteralValue)
+    }
     assert values == {
         "A": "x",
         "PORT": "08080",
@@ -722,7 +724,7 @@ def test_any_string_literal_survives_the_yaml_round_trip(tmp_path: Path, env: di
     path = tmp_path / "prop.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
     manifest = load(path, environ={})
-    assert [(e.name, e.source) for e in manifest.env] == [(k, Literal(v)) for k, v in env.items()]
+    assert [(e.name, e.source) for e in manifest.env] == [(k, LiteralValue(v)) for k, v in env.items()]
 
 
 def test_reference_to_a_broken_credential_is_not_reported_twice(tmp_path: Path) -> None:
@@ -735,7 +737,7 @@ def test_reference_to_a_broken_credential_is_not_reported_twice(tmp_path: Path) 
 
 def test_dollar_brace_in_an_env_literal_warns_that_it_is_baked_as_written(tmp_path: Path) -> None:
     manifest = load_text(tmp_path, GOOD.replace("  A: x", "  A: ${HOME}/x"))
-    assert manifest.env[0].source == Literal("${HOME}/x")
+    assert manifest.env[0].source == LiteralValue("${HOME}/x")
     assert any(w.startswith("env.A: baker does not expand") for w in manifest.warnings)
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from baker import provenance
 from baker.errors import ImageError
-from baker.model import CredentialSpec, EnvEntry, ImageSpec, Literal, Manifest, SecretRef
+from baker.model import CredentialSpec, EnvEntry, ImageSpec, LiteralValue, Manifest, SecretRef
 from baker.provenance import Origin, from_label, from_resolved, origins_to_label, to_label
 from baker.providers.base import SecretProperties
 from baker.secret import Secret
@@ -26,7 +26,7 @@ class FakeResolved:
 
     env: str
     value: Secret
-    source: Literal | SecretRef
+    source: LiteralValue | SecretRef
     version: str | None
     properties: SecretProperties | None
 
@@ -62,7 +62,7 @@ def _manifest(env: tuple[EnvEntry, ...]) -> Manifest:
 
 
 ENV = (
-    EnvEntry("LOG_LEVEL", Literal("info")),
+    EnvEntry("LOG_LEVEL", LiteralValue("info")),
     EnvEntry("OPENAI_API_KEY", SecretRef("openai-api-key", "openai-api-key", None, None, "azure-prod")),
     EnvEntry(
         "DB_PASSWORD",

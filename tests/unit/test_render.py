@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from baker import render as renderer
 from baker.errors import RenderError
-from baker.model import EnvEntry, ImageSpec, Literal, Manifest
+from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.provenance import LABEL
 from baker.render import BAKE_FILE, DOCKERFILE, render, render_texts, validate_base, validate_tag
 from baker.resolver import Resolved, ResolvedEnv
@@ -43,7 +43,7 @@ AWKWARD = {
 def _resolved(values: dict[str, str]) -> ResolvedEnv:
     return ResolvedEnv(
         tuple(
-            Resolved(env=name, value=Secret(value), source=Literal(value), version=None, properties=None)
+            Resolved(env=name, value=Secret(value), source=LiteralValue(value), version=None, properties=None)
             for name, value in values.items()
         )
     )
@@ -54,7 +54,7 @@ def _manifest(values: dict[str, str]) -> Manifest:
         path="baker.yaml",
         image=ImageSpec(base="baker-test/busybox:1", build=None),
         credentials={},
-        env=tuple(EnvEntry(name, Literal(value)) for name, value in values.items()),
+        env=tuple(EnvEntry(name, LiteralValue(value)) for name, value in values.items()),
     )
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import baker.resolver as resolver
 from baker.errors import Diagnosis, ManifestError, ProviderError, ResolutionFailed
-from baker.model import CredentialSpec, EnvEntry, ImageSpec, Literal, Manifest, SecretRef
+from baker.model import CredentialSpec, EnvEntry, ImageSpec, LiteralValue, Manifest, SecretRef
 from baker.providers.base import FetchedSecret, SecretProperties
 from baker.resolver import resolve
 from baker.secret import MASK, REDACTOR, Secret
@@ -39,7 +39,7 @@ def ref(name: str, *, key: str | None = None, version: str | None = None, cred: 
 
 def manifest(env: dict[str, str | SecretRef], *creds: CredentialSpec) -> Manifest:
     creds = creds or (credential(),)
-    entries = tuple(EnvEntry(k, Literal(v) if isinstance(v, str) else v) for k, v in env.items())
+    entries = tuple(EnvEntry(k, LiteralValue(v) if isinstance(v, str) else v) for k, v in env.items())
     return Manifest(
         path="baker.yaml",
         image=ImageSpec(base="alpine:3", build=None),

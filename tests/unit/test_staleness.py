@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from baker.errors import Diagnosis, ProviderError, ResolutionFailed
-from baker.model import CredentialSpec, EnvEntry, ImageSpec, Literal, Manifest, SecretRef
+from baker.model import CredentialSpec, EnvEntry, ImageSpec, LiteralValue, Manifest, SecretRef
 from baker.provenance import Origin
 from baker.providers.base import SecretProperties
 from baker.secret import Secret
@@ -48,7 +48,7 @@ def _props(version: str | None = V1, **kw: object) -> SecretProperties:
 
 
 def _one(
-    manifest_source: Literal | SecretRef | None,
+    manifest_source: LiteralValue | SecretRef | None,
     origin: Origin | None,
     answer: SecretProperties | ProviderError | None = None,
     baked_env: dict[str, str] | None = None,
@@ -82,10 +82,18 @@ CASES = [
         "pinned",
         False,
     ),
-    ("literal", Literal("info"), Origin("VAR", "literal"), None, {"VAR": "info"}, "literal", False),
-    ("literal-without-env", Literal("info"), Origin("VAR", "literal"), None, None, "literal", False),
-    ("literal-changed", Literal("debug"), Origin("VAR", "literal"), None, {"VAR": "info"}, "changed", True),
-    ("literal-missing-in-env", Literal("x"), Origin("VAR", "literal"), None, {}, "changed", True),
+    ("literal", LiteralValue("info"), Origin("VAR", "literal"), None, {"VAR": "info"}, "literal", False),
+    ("literal-without-env", LiteralValue("info"), Origin("VAR", "literal"), None, None, "literal", False),
+    (
+        "literal-changed",
+        LiteralValue("debug"),
+        Origin("VAR", "literal"),
+        None,
+        {"VAR": "info"},
+        "changed",
+        True,
+    ),
+    ("literal-missing-in-env", LiteralValue("x"), Origin("VAR", "literal"), None, {}, "changed", True),
     (
         "disabled-flag",
         _ref("api-key"),
@@ -209,7 +217,7 @@ CASES = [
         True,
     ),
     ("changed-literal-to-secret", _ref("api-key"), Origin("VAR", "literal"), None, None, "changed", True),
-    ("changed-secret-to-literal", Literal("x"), _origin("VAR", "api-key"), None, None, "changed", True),
+    ("changed-secret-to-literal", LiteralValue("x"), _origin("VAR", "api-key"), None, None, "changed", True),
 ]
 
 
@@ -219,7 +227,7 @@ CASES = [
     ids=[case[0] for case in CASES],
 )
 def test_compare_reports_the_status_when_image_and_vault_differ_so(
-    source: Literal | SecretRef | None,
+    source: LiteralValue | SecretRef | None,
     origin: Origin | None,
     answer: SecretProperties | ProviderError | None,
     baked_env: dict[str, str] | None,
@@ -259,7 +267,7 @@ def test_rotated_detail_names_both_versions_shortened() -> None:
 
 
 def test_literal_comparison_never_puts_either_value_in_the_report() -> None:
-    report = _one(Literal("new-literal-XYZ"), Origin("VAR", "literal"), None, {"VAR": "old-literal-ABC"})
+    report = _one(LiteralValue("new-literal-XYZ"), Origin("VAR", "literal"), None, {"VAR": "old-literal-ABC"})
     text = str(report.to_json())
     assert "new-literal-XYZ" not in text and "old-literal-ABC" not in text
 
@@ -267,7 +275,7 @@ def test_literal_comparison_never_puts_either_value_in_the_report() -> None:
 def test_report_lists_manifest_order_then_removed_when_both_differ() -> None:
     manifest = _manifest(
         EnvEntry("B", _ref("b")),
-        EnvEntry("A", Literal("x")),
+        EnvEntry("A", LiteralValue("x")),
         EnvEntry("NEW", _ref("n")),
     )
     baked = (Origin("A", "literal"), _origin("OLD", "o"), _origin("B", "b"))
