@@ -42,6 +42,10 @@ class LiteralValue:
     value: str
 
 
+FetchKey = tuple[str, str, "str | None"]
+"""(credential, secret name lower-cased, version): what one GET fetches."""
+
+
 @dataclass(frozen=True)
 class SecretRef:
     """A reference to a Key Vault secret, parsed and normalised (see `baker.refs`).
@@ -58,7 +62,7 @@ class SecretRef:
     credential: str
 
     @property
-    def fetch_key(self) -> tuple[str, str, str | None]:
+    def fetch_key(self) -> FetchKey:
         """What one GET fetches: references sharing it are fetched once."""
         return (self.credential, self.name.lower(), self.version)
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from baker.errors import ImageError
 from baker.model import Manifest, SecretRef
+from baker.refs import ReferenceError, parse_reference
 
 if TYPE_CHECKING:
     from baker.resolver import ResolvedEnv
@@ -70,10 +71,14 @@ def _spelled(secret: str | None, key: str | None) -> str | None:
     return secret if key is None else f"{secret}#{key}"
 
 
-def _parse_written(written: str) -> tuple[str, str | None]:
-    """The SPEC's reference grammar: the first `#` splits; the name part has `_` turned into `-`."""
-    name, sep, key = written.partition("#")
-    return name.replace("_", "-"), (key if sep else None)
+def _parse_written(written: str) -> tuple[str, str | None] | None:
+    """The reference as written, read by the manifest's own grammar (`baker.refs`); None when it
+    does not follow it (the record then names the secret and key itself)."""
+    try:
+        parsed = parse_reference(written)
+    except ReferenceError:
+        return None
+    return parsed.name, parsed.key
 
 
 def from_resolved(resolved: ResolvedEnv, manifest: Manifest) -> tuple[Origin, ...]:
@@ -178,10 +183,13 @@ def from_label(text: str) -> tuple[Origin, ...]:
         credential = _str_or_none(record, "credential", env)
         if written is None or credential is None:
             raise ImageError(f"the image's provenance record is malformed: {env} names no credential/ref")
-        secret, key = _parse_written(written)
         if "secret" in record:
-            secret = _str_or_none(record, "secret", env) or ""
-            key = _str_or_none(record, "key", env)
+            secret, key = _str_or_none(record, "secret", env) or "", _str_or_none(record, "key", env)
+        else:
+            parsed = _parse_written(written)
+            if parsed is None:
+                raise ImageError(f"the image's provenance record is malformed: {env}'s reference")
+            secret, key = parsed
         if not secret:
             raise ImageError(f"the image's provenance record is malformed: {env} names no secret")
         cred_record = credentials.get(credential)

@@ -24,17 +24,17 @@ What counts as what (a choice made for a careful user):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
 
 from baker.baked import BakedImage, ImageNotFound, NoRecord, read_baked
 from baker.errors import Diagnosis, ProviderError, ReferenceFailure, ResolutionFailed
-from baker.lifetime import EXPIRING_DAYS
-from baker.model import CredentialSpec, LiteralValue, Manifest, SecretRef
+from baker.lifetime import EXPIRING_DAYS, as_utc
+from baker.model import CredentialSpec, FetchKey, LiteralValue, Manifest, SecretRef
 from baker.provenance import Origin
-from baker.providers.base import Provider, SecretProperties
+from baker.providers.base import OpenProvider, Provider, SecretProperties
 
 if TYPE_CHECKING:
     from baker.output import Output
@@ -52,7 +52,6 @@ Status = Literal[
     "removed",
     "changed",
 ]
-FetchKey = tuple[str, str, "str | None"]
 
 REBAKE: frozenset[str] = frozenset({"rotated", "added", "removed", "changed"})
 ATTENTION: frozenset[str] = frozenset({"deleted", "disabled", "expired"})
@@ -234,9 +233,7 @@ def _secret(
         if answer.diagnosis == Diagnosis.SECRET_DISABLED:
             return entry("disabled", "disabled in the vault")
         return answer
-    expires = answer.expires_on
-    if expires is not None and expires.tzinfo is None:
-        expires = expires.replace(tzinfo=timezone.utc)
+    expires = as_utc(answer.expires_on)
     if not answer.enabled:
         return entry("disabled", "disabled in the vault", answer)
     if expires is not None and expires <= moment:
@@ -249,8 +246,6 @@ def _secret(
 
 
 # --- gathering the inputs -------------------------------------------------------------------------
-
-OpenProvider = Callable[[CredentialSpec], Provider]
 
 
 def fetch_current(

@@ -17,7 +17,8 @@ from baker.baked import BakedImage
 from baker.commands._common import load_manifest
 from baker.errors import EXIT_FAILURE, EXIT_OK, EXIT_STALE
 from baker.output import Output
-from baker.staleness import CheckReport, OpenProvider, evaluate
+from baker.providers.base import OpenProvider
+from baker.staleness import CheckReport, evaluate
 
 _MARK = {
     "rotated": "!",

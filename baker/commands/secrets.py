@@ -10,7 +10,6 @@ saying to type full names instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -19,9 +18,8 @@ from baker.diagnose import fix_for
 from baker.errors import EXIT_OK, Diagnosis, ProviderError, UsageError
 from baker.model import CredentialSpec
 from baker.output import Output
-from baker.providers.base import Provider, SecretProperties
+from baker.providers.base import OpenProvider, Provider, SecretProperties
 
-OpenProvider = Callable[[CredentialSpec], Provider]
 LIST_PERMISSION = "Microsoft.KeyVault/vaults/secrets/readMetadata/action"
 
 

@@ -14,7 +14,6 @@ value, so none can be printed; the client secret never is either (the Output red
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,9 +23,8 @@ from baker.errors import EXIT_FAILURE, EXIT_OK, Diagnosis, ManifestError, Provid
 from baker.lifetime import lifetime_warnings
 from baker.model import CredentialSpec, Manifest
 from baker.output import Output
-from baker.providers.base import Provider, SecretProperties
+from baker.providers.base import OpenProvider, Provider, SecretProperties
 
-OpenProvider = Callable[[CredentialSpec], Provider]
 _LISTING_REFUSED = {Diagnosis.MISSING_ROLE, Diagnosis.LEGACY_ACCESS_POLICY}
 _LISTING_NOTE = (
     "listing is unavailable (no Microsoft.KeyVault/vaults/secrets/readMetadata/action at vault scope): "

@@ -7,7 +7,7 @@ never leave the provider module.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -60,6 +60,10 @@ class Provider(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+OpenProvider = Callable[[CredentialSpec], Provider]
+"""How commands get a connected provider; `baker.providers.open_provider` by default, a fake in tests."""
 
 
 class ProviderFactory(Protocol):
