@@ -9,7 +9,8 @@ Decisions a user may want to know (the SPEC's Manifest section is the contract; 
   own conversions would give 4160, True and 1.5).  An empty value (`FOO:` or `FOO: ~`) is a
   problem: write `FOO: ""` for the empty string.  The same rule applies to `image.build.args`.
 - `${NAME}` must be the whole field (`client_secret: ${SP_SECRET}`); text around it is refused
-  rather than guessed at.  A variable set to the empty string counts as unset.
+  rather than guessed at.  A variable set to the empty string counts as unset.  An unset one that a
+  used credential needs fails the load, except offline (`validate`, `plan`): a warning there.
 - `version:` pins are normalised to lower case (as Key Vault writes version ids).
 - `credentials:` / `env:` / `image.build.args:` left empty (null) mean "none".
 - Anchors, aliases and `<<` merges work (see `baker.yamlload`).
@@ -57,8 +58,12 @@ REFERENCE_KEYS = ("secret", "credential", "version")
 _INTERPOLATION_LIKE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
-def load(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Manifest:
-    """Parse and check the manifest at `path`; `environ` (default `os.environ`) feeds `${NAME}`."""
+def load(path: Path | str, *, environ: Mapping[str, str] | None = None, offline: bool = False) -> Manifest:
+    """Parse and check the manifest at `path`; `environ` (default `os.environ`) feeds `${NAME}`.
+
+    A used credential's unset variable is a problem, unless `offline` (for `validate` and `plan`,
+    which never connect): then it is a warning naming the variable, and the credential keeps it in
+    `unset_vars`, so `Manifest.require_credentials` still refuses it before any connection."""
     file = str(path)
     env_vars = os.environ if environ is None else environ
     try:
@@ -87,7 +92,7 @@ def load(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Manif
     image = _image(check, top)
     credentials = parse_credentials(check, top)
     env = _env(check, top, credentials)
-    check_unset_vars(check, credentials, env)
+    check_unset_vars(check, credentials, env, offline=offline)
     if check.problems:
         raise ManifestError(sorted(check.problems, key=lambda p: p.line or 0))
     assert image is not None

@@ -1,6 +1,7 @@
 """The `credentials:` block of a manifest: provider, vault URL, `${NAME}` interpolation, the
 AZURE_* fallbacks, the refusal of literal client secrets, and what to do about unset variables
-(a problem when the credential is used, a warning when not).  Part of `baker.manifest`; split out
+(a problem when the credential is used by a command that connects, a warning when not used or
+when the command stays offline).  Part of `baker.manifest`; split out
 only to keep modules small.  Imports neither azure nor docker.
 """
 
@@ -221,8 +222,14 @@ def _field(check: ManifestChecker, node: YMap, cred: YItem, field: str) -> str |
 
 
 def check_unset_vars(
-    check: ManifestChecker, credentials: Mapping[str, CredentialSpec], env: list[EnvEntry]
+    check: ManifestChecker,
+    credentials: Mapping[str, CredentialSpec],
+    env: list[EnvEntry],
+    *,
+    offline: bool = False,
 ) -> None:
+    """A used credential's unset variable is a problem for a command that connects; `offline`
+    (validate, plan: they never need the values) makes it a warning naming the variable."""
     users: dict[str, list[str]] = {}
     for entry in env:
         if isinstance(entry.source, SecretRef):
@@ -240,7 +247,13 @@ def check_unset_vars(
                     if u.fallback
                     else f"environment variable {u.var} is not set"
                 )
-                check.problem(u.line, u.key, f"{what}; credential {name!r} is used by {used_by}")
+                if offline:
+                    check.warnings.append(
+                        f"{u.key}: {what}; fine offline, but commands that connect need it "
+                        f"(credential {name!r} is used by {used_by})"
+                    )
+                else:
+                    check.problem(u.line, u.key, f"{what}; credential {name!r} is used by {used_by}")
         else:
             names_text = ", ".join(u.var for u in unsets)
             check.warnings.append(

@@ -16,9 +16,10 @@ from baker.resolver import ResolvedEnv, resolve
 from baker.secret import REDACTOR
 
 
-def load_manifest(out: Output, file: Path) -> Manifest:
-    """The manifest, its warnings (an unused credential's unset variable, ...) shown on stderr."""
-    manifest = manifest_module.load(file)
+def load_manifest(out: Output, file: Path, *, offline: bool = False) -> Manifest:
+    """The manifest, its warnings (an unused credential's unset variable, ...) shown on stderr.
+    `offline` (validate, plan) turns a used credential's unset variable into a warning too."""
+    manifest = manifest_module.load(file, offline=offline)
     for warning in manifest.warnings:
         out.warn(warning)
     return manifest

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from baker.commands._common import load_manifest
 from baker.errors import EXIT_OK
-from baker.manifest import load
 from baker.model import Manifest, SecretRef
 from baker.output import Output
 
@@ -38,7 +38,8 @@ def plan_rows(manifest: Manifest) -> list[dict[str, object]]:
                 "env": entry.name,
                 "source": "secret",
                 "credential": source.credential,
-                "vault_url": manifest.credentials[source.credential].vault_url,
+                # None offline when the URL's variable is unset
+                "vault_url": manifest.credentials[source.credential].vault_url or None,
                 "secret": source.name,
                 "written": source.written,
                 "key": source.key,
@@ -85,9 +86,7 @@ def _table(rows: list[dict[str, object]]) -> list[str]:
 
 
 def plan(*, out: Output, file: Path) -> int:
-    manifest = load(file)
-    for warning in manifest.warnings:
-        out.warn(warning)
+    manifest = load_manifest(out, file, offline=True)
     rows = plan_rows(manifest)
     fetches = len({ref.fetch_key for _, ref in manifest.references})
     references = len(manifest.references)

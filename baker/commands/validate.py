@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from baker.commands._common import load_manifest
 from baker.errors import EXIT_OK
-from baker.manifest import load
 from baker.model import LiteralValue
 from baker.output import Output
 
 
 def validate(*, out: Output, file: Path) -> int:
-    manifest = load(file)
-    for warning in manifest.warnings:
-        out.warn(warning)
+    manifest = load_manifest(out, file, offline=True)
     literals = sum(1 for entry in manifest.env if isinstance(entry.source, LiteralValue))
     references = len(manifest.env) - literals
     used = manifest.used_credentials

@@ -90,8 +90,75 @@ def test_validate_human_error_lists_problems_on_stderr(
     assert f"{bad}:5: env.A: duplicate key 'A'" in captured.err
 
 
-def test_validate_fails_when_a_used_credential_lacks_its_secret(capsys: pytest.CaptureFixture[str]) -> None:
+# SPEC (contract change, issue 9): `validate` and `plan` never need credential variables; they warn
+# naming each unset one and exit 0, so a pull request without secrets (and the CI templates'
+# "validate (offline)" step) can lint.  Commands that connect still refuse them (exit 2).
+def test_validate_warns_naming_an_unset_client_secret_and_exits_0(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AZURE_CLIENT_SECRET", raising=False)
     code, doc = run_json(capsys, "validate", "-f", str(EXAMPLE))
+    assert code == EXIT_OK
+    assert doc["ok"] is True
+    warnings = doc["warnings"]
+    assert isinstance(warnings, list) and len(warnings) == 1
+    assert "AZURE_CLIENT_SECRET" in warnings[0] and "'demo'" in warnings[0]
+
+
+def test_validate_and_plan_warn_once_per_unset_variable_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("VAULT", "TENANT", "AZURE_CLIENT_ID", "SP_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    manifest = tmp_path / "baker.yaml"
+    manifest.write_text(
+        "version: 1\nimage: {from: a}\ncredentials:\n"
+        "  main: {provider: azure-key-vault, vault_url: 'https://${VAULT}.vault.azure.net',"
+        " tenant_id: '${TENANT}', client_secret: '${SP_SECRET}', default: true}\n"
+        "env:\n  A: {secret: a}\n  B: literal\n"
+    )
+    for command in ("validate", "plan"):
+        assert main([command, "-f", str(manifest)]) == EXIT_OK
+        err = capsys.readouterr().err
+        for var in ("VAULT", "TENANT", "AZURE_CLIENT_ID", "SP_SECRET"):
+            assert sum(var in line for line in err.splitlines()) == 1, (command, var, err)
+
+
+def test_plan_json_lists_a_reference_whose_credential_lacks_its_variables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VAULT", raising=False)
+    monkeypatch.delenv("AZURE_CLIENT_SECRET", raising=False)
+    manifest = tmp_path / "baker.yaml"
+    manifest.write_text(
+        "version: 1\nimage: {from: a}\ncredentials:\n"
+        "  main: {provider: azure-key-vault, vault_url: 'https://${VAULT}.vault.azure.net',"
+        " tenant_id: t, client_id: c, default: true}\n"
+        "env:\n  A: {secret: a}\n"
+    )
+    code, doc = run_json(capsys, "plan", "-f", str(manifest))
+    assert code == EXIT_OK
+    (row,) = doc["env"]  # type: ignore[misc]
+    assert row["credential"] == "main" and row["secret"] == "a"
+    assert row["vault_url"] is None  # not known offline without VAULT
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["render", "--out", "OUT"],
+        ["build"],
+        ["check", "--image", "app:baked"],
+        ["test-connection"],
+        ["secrets", "list"],
+    ],
+)
+def test_commands_that_connect_refuse_an_unset_client_secret(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AZURE_CLIENT_SECRET", raising=False)
+    argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    code, doc = run_json(capsys, *argv, "-f", str(EXAMPLE))
     assert code == EXIT_USAGE
     assert "AZURE_CLIENT_SECRET" in str(doc["message"])
 

@@ -795,3 +795,39 @@ def test_vault_url_is_still_checked_after_its_variables_are_filled(tmp_path: Pat
             _stage_manifest(tmp_path, "${VAULT_URL}"),
             environ={"VAULT_URL": "http://plain.vault.azure.net", "AZURE_CLIENT_SECRET": "s3cret-value"},
         )
+
+
+def test_offline_load_warns_naming_each_unset_variable_of_a_used_credential(tmp_path: Path) -> None:
+    text = CRED % "    tenant_id: ${TENANT}\n    client_secret: ${SP_SECRET}"
+    manifest = load(write(tmp_path, text), environ={}, offline=True)
+    assert manifest.credentials["main"].unset_vars == ("TENANT", "AZURE_CLIENT_ID", "SP_SECRET")
+    for var, key in (
+        ("TENANT", "tenant_id"),
+        ("AZURE_CLIENT_ID", "client_id"),
+        ("SP_SECRET", "client_secret"),
+    ):
+        (warning,) = [w for w in manifest.warnings if var in w]
+        assert warning.startswith(f"credentials.main.{key}: ") and "'main'" in warning
+
+
+def test_offline_load_still_reports_every_other_problem(tmp_path: Path) -> None:
+    text = (CRED % "    client_secret: ${SP_SECRET}").replace("version: 1", "version: 2")
+    with pytest.raises(ManifestError) as info:
+        load(write(tmp_path, text), environ={}, offline=True)
+    assert [p.key for p in info.value.problems] == ["version"]
+
+
+def test_an_offline_manifest_with_unset_variables_is_refused_before_connecting(tmp_path: Path) -> None:
+    manifest = load(write(tmp_path, CRED % "    client_secret: ${SP_SECRET}"), environ={}, offline=True)
+    with pytest.raises(ManifestError, match="SP_SECRET"):
+        require_credentials(manifest, manifest.used_credentials)
+
+
+def test_offline_load_of_an_unset_vault_variable_leaves_the_vault_url_empty(tmp_path: Path) -> None:
+    manifest = load(
+        _stage_manifest(tmp_path, "https://${VAULT}.vault.azure.net"),
+        environ={"AZURE_CLIENT_SECRET": "s3cret-value"},
+        offline=True,
+    )
+    assert manifest.credentials["stage"].vault_url == ""
+    assert any(w.startswith("credentials.stage.vault_url: ") and "VAULT" in w for w in manifest.warnings)
