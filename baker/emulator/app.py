@@ -200,6 +200,9 @@ class Emulator:
 
             time.sleep(latency)  # no lock held: concurrent requests overlap
         headers = [("x-ms-request-id", str(uuid.uuid4())), ("x-ms-keyvault-service-version", "1.9.0.0")]
+        client_request_id = request.headers.get("x-ms-client-request-id")
+        if client_request_id:  # Key Vault echoes it on every answer, errors and throttling included
+            headers.append(("x-ms-client-request-id", client_request_id))
         if fate == "drop":
             return Response(0, drop=True)
         if fate == "throttle":

@@ -143,7 +143,8 @@ class Entra:
 
     def token(self, request: Request, tenant: str) -> Response:
         if not self._tenant_ok(tenant):
-            return entra_error(400, "invalid_tenant", _NOT_FOUND_TENANT.format(tenant=tenant), request)
+            # The token endpoint says invalid_request where OpenID discovery says invalid_tenant.
+            return entra_error(400, "invalid_request", _NOT_FOUND_TENANT.format(tenant=tenant), request)
         form = request.form()
         client_id, client_secret = form.get("client_id", ""), form.get("client_secret")
         basic = request.headers.get("authorization", "")

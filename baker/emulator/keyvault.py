@@ -1,5 +1,6 @@
 """Key Vault's secrets REST API for one vault host: the bearer challenge, get, get by version, list
-(paged with nextLink), list versions, and Key Vault's error bodies.
+(paged with nextLink), list versions (by version id; an unknown secret's are an empty list), the
+api-versions the SDK knows (any other is 400 BadParameter), and Key Vault's error bodies.
 
 Wire shapes follow azure-keyvault-secrets 4.12 (`_shared/challenge_auth_policy.py`, `http_challenge.py`,
 the generated client's paging) and what *.vault.azure.net answers.  Authorization follows the vault's
@@ -19,6 +20,12 @@ from baker.emulator.store import Store, StoredVersion, UnknownSecret
 from baker.emulator.world import SECRET_NAME, Vault, World
 
 PAGE_SIZE = 25
+# What azure-keyvault-secrets 4.12 knows (`_shared/client_base.ApiVersion`); Key Vault answers any
+# other api-version with 400 BadParameter naming its latest.
+API_VERSIONS = frozenset(
+    {"2026-04-01", "2025-07-01", "7.6", "7.5", "7.4", "7.3", "7.2", "7.1", "7.0", "2016-10-01"}
+)
+LATEST_API_VERSION = "2026-04-01"
 _RESOURCE_GROUP = "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/baker-emulator"
 _ACTIONS = {
     "get": "Microsoft.KeyVault/vaults/secrets/getSecret/action",
@@ -118,6 +125,13 @@ class KeyVault:
             return caller
         if "api-version" not in request.query:
             return kv_error(400, "BadParameter", "The 'api-version' query parameter is missing.")
+        if request.query["api-version"] not in API_VERSIONS:
+            return kv_error(
+                400,
+                "BadParameter",
+                f"The specified version ({request.query['api-version']}) is not recognized. Consider using "
+                f"the latest supported version ({LATEST_API_VERSION}).",
+            )
         parts = request.path.split("/")[1:]  # "/secrets/x/" -> ["secrets", "x", ""]
         if not parts or parts[0].lower() != "secrets":
             return kv_error(404, "NotFound", f"No resource at {request.path}.")
@@ -235,11 +249,12 @@ class KeyVault:
         try:
             stored_name, versions = self.store.versions(vault.name, name)
         except UnknownSecret:
-            return kv_error(
-                404, "SecretNotFound", f"A secret with (name/id) {name} was not found in this key vault."
-            )
+            # Key Vault answers an unknown secret's versions with an empty list, not a 404.
+            return json_response(200, {"value": [], "nextLink": None})
+        # Sorted by version id, as Key Vault pages them (its skiptoken is secret/NAME/VERSIONID), not
+        # by age: a client must not take the last listed for the current one.
         items = [
-            (f"{i:08d}", self._bundle(request, stored_name, v, value=False, versioned=True))
-            for i, v in enumerate(versions)
+            (v.version, self._bundle(request, stored_name, v, value=False, versioned=True))
+            for v in sorted(versions, key=lambda v: v.version)
         ]
         return self._paged(request, f"/secrets/{stored_name}/versions", items)

@@ -41,6 +41,26 @@ def test_openid_configuration_answers_90002_when_tenant_unknown(emulator: Emulat
     assert {"trace_id", "correlation_id", "timestamp", "error_uri"} <= set(body)
 
 
+def test_token_endpoint_answers_invalid_request_90002_when_tenant_unknown(emulator: Emulator) -> None:
+    tenant = "00000000-0000-0000-0000-000000000000"
+    response = requests.post(
+        f"{emulator.authority_host}/{tenant}/oauth2/v2.0/token",
+        data={
+            "client_id": CLIENT_ID,
+            "grant_type": "client_credentials",
+            "client_secret": "not-a-real-secret-0",
+            "scope": f"https://vault.localhost:{emulator.port}/.default",
+        },
+        verify=str(emulator.ca_bundle),
+        timeout=10,
+    )
+    body = response.json()
+    assert (response.status_code, body["error"], body["error_codes"]) == (400, "invalid_request", [90002])
+    assert body["error_description"].startswith(f"AADSTS90002: Tenant '{tenant}' not found.")
+    assert "\r\nTrace ID: " in body["error_description"]
+    assert {"trace_id", "correlation_id", "timestamp", "error_uri"} <= set(body)
+
+
 def test_instance_discovery_points_at_the_tenant_configuration(emulator: Emulator) -> None:
     endpoint = f"{emulator.authority_host}/{TENANT}/oauth2/v2.0/authorize"
     response = _get(

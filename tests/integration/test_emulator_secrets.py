@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 
 from baker.emulator import Emulator
 from baker.emulator.demo import CLIENT_ID, CLIENT_SECRET, LEGACY_V1, TENANT
@@ -125,3 +126,107 @@ def test_client_env_is_all_a_client_needs(emulator: Emulator, azure_env: dict[st
     client = SecretClient(emulator.vault_url("demo"), credential)
     assert client.get_secret("openai-api-key").value == "sk-demo-4f9a1c2e7b"
     assert set(azure_env) == {"AZURE_AUTHORITY_HOST", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"}
+
+
+# --- fidelity with real Key Vault traffic (issue 9; see AZURE-WIRE.md "Key Vault list behaviour") ---
+
+
+def _versioned_world(versions: list[str]) -> dict[str, Any]:
+    """One secret whose versions are seeded oldest first with the given ids, a minute apart."""
+    return _world({"rotating": [{"value": f"value-{v[:4]}", "version": v} for v in versions]})
+
+
+def test_list_versions_is_sorted_by_version_id_not_by_age(
+    emulator_factory: Callable[..., Emulator], make_client: Callable[..., Any]
+) -> None:
+    ids = ["f" * 32, "0" * 32, "9" * 32, "a" * 32]  # oldest first, not in id order
+    emu = emulator_factory(_versioned_world(ids))
+    listed = [v.version for v in make_client(emu, "vault1").list_properties_of_secret_versions("rotating")]
+    assert listed == sorted(ids)
+
+
+def test_list_versions_pages_25_at_most_in_version_id_order(
+    emulator_factory: Callable[..., Emulator], make_client: Callable[..., Any]
+) -> None:
+    ids = [f"{(i * 7919) % 60:02d}".ljust(32, "c") for i in range(60)]
+    emu = emulator_factory(_versioned_world(ids))
+    pages = [
+        [v.version for v in page]
+        for page in make_client(emu, "vault1").list_properties_of_secret_versions("rotating").by_page()
+    ]
+    assert [len(p) for p in pages] == [25, 25, 10]
+    assert [v for page in pages for v in page] == sorted(ids)
+
+
+def test_list_versions_of_an_unknown_secret_is_an_empty_list(emulator: Emulator) -> None:
+    response = _authorized_get(emulator, "/secrets/no-such-secret/versions?api-version=2026-04-01")
+    assert response.status_code == 200
+    assert response.json() == {"value": [], "nextLink": None}
+
+
+@pytest.mark.parametrize("query", ["?api-version=2099-01-01", "?api-version=7.7-preview", ""])
+def test_unknown_or_missing_api_version_is_bad_parameter(emulator: Emulator, query: str) -> None:
+    response = _authorized_get(emulator, f"/secrets/db-password/{query}")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "BadParameter"
+    if query:
+        given = query.removeprefix("?api-version=")
+        assert error["message"].startswith(f"The specified version ({given}) is not recognized.")
+        assert "latest supported version (2026-04-01)" in error["message"]
+
+
+@pytest.mark.parametrize("version", ["2026-04-01", "2025-07-01", "7.6", "7.0", "2016-10-01"])
+def test_known_api_versions_are_served(emulator: Emulator, version: str) -> None:
+    assert _authorized_get(emulator, f"/secrets/db-password/?api-version={version}").status_code == 200
+
+
+def test_client_request_id_is_echoed(emulator: Emulator) -> None:
+    request_id = "5f0c1d2e-aaaa-4bbb-8ccc-0123456789ab"
+    response = _authorized_get(
+        emulator, "/secrets/db-password/?api-version=2026-04-01", {"x-ms-client-request-id": request_id}
+    )
+    assert response.headers["x-ms-client-request-id"] == request_id
+    unauthenticated = requests.get(
+        f"{emulator.vault_url('demo')}/secrets/db-password/?api-version=2026-04-01",
+        headers={"x-ms-client-request-id": request_id},
+        verify=str(emulator.ca_bundle),
+        timeout=10,
+    )
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["x-ms-client-request-id"] == request_id
+
+
+def test_sdk_sees_its_own_client_request_id_echoed(
+    emulator: Emulator, make_client: Callable[..., Any]
+) -> None:
+    seen: list[tuple[str | None, str | None]] = []
+
+    def record(response: Any) -> None:
+        http = response.http_response
+        seen.append(
+            (http.request.headers.get("x-ms-client-request-id"), http.headers.get("x-ms-client-request-id"))
+        )
+
+    make_client(emulator).get_secret("db-password", raw_response_hook=record)
+    assert seen and all(sent and sent == echoed for sent, echoed in seen)
+
+
+def _authorized_get(emu: Emulator, path: str, headers: dict[str, str] | None = None) -> requests.Response:
+    from azure.identity import ClientSecretCredential
+
+    credential = ClientSecretCredential(
+        TENANT,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        authority=emu.authority_host,
+        disable_instance_discovery=True,
+        connection_verify=str(emu.ca_bundle),
+    )
+    token = credential.get_token(f"https://vault.localhost:{emu.port}/.default").token
+    return requests.get(
+        f"{emu.vault_url('demo')}{path}",
+        headers={"Authorization": f"Bearer {token}", **(headers or {})},
+        verify=str(emu.ca_bundle),
+        timeout=10,
+    )

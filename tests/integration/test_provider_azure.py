@@ -91,6 +91,24 @@ def test_current_properties_follow_a_rotation_without_reading_the_value_when_ask
     assert paths == ["/secrets/legacy-key/versions", "/secrets/legacy-key/versions"]
 
 
+def test_current_version_is_the_newest_when_versions_list_by_id_and_share_a_second(
+    world: World, open_provider: OpenProvider
+) -> None:
+    # Key Vault lists versions by id, not by age, and dates them to the second: rotations within
+    # one second whose newest id sorts first must still give the version GET /secrets/NAME gives.
+    provider = open_provider()
+    world.emu.set_secret("main", "legacy-key", "legacy-v3-value", version="f" * 32)
+    newest = world.emu.set_secret("main", "legacy-key", "legacy-v4-value", version="0" * 32)
+    assert provider.get_properties("legacy-key").version == newest
+    assert provider.get_secret("legacy-key").properties.version == newest
+
+
+def test_a_secret_with_no_versions_listed_is_not_found(world: World, open_provider: OpenProvider) -> None:
+    with pytest.raises(ProviderError) as caught:
+        open_provider().get_properties("never-created")
+    assert caught.value.diagnosis is Diagnosis.SECRET_NOT_FOUND
+
+
 def test_a_pinned_and_a_disabled_version_are_described_when_asked(
     world: World, open_provider: OpenProvider
 ) -> None:
