@@ -1,0 +1,286 @@
+"""The CI templates (examples/ci/*.yml) run as written: each baker step, in order, in a subprocess
+given exactly the environment that template gives that step, against the emulator, the real engine
+and Debian's docker-registry on loopback.
+
+What stands in for the CI system, and nothing else:
+- its expressions (`${{ secrets.X }}`, `${{ vars.X }}`, `$(X)`, GitLab's `$X` in variables) are
+  filled from the CI settings each template's header asks for (`SETTINGS`), with the registry
+  pointed at the loopback one;
+- the runner: PATH (baker installed), HOME, the machine's CA trust (the emulator's CA), the Docker
+  engine (GitLab's `docker:dind` service: its DOCKER_HOST / TLS variables are replaced by the
+  local engine) and an empty docker config (the loopback registry needs no `docker login`);
+- which steps a push and a schedule run (`WHEN`: each template's `if:` / `condition:` / `rules:`
+  text, mapped to the events it lets through; a new condition fails the test until mapped).
+Only lines that run baker are run; `pip install` and `docker login` are the runner's business.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from baker.emulator import Emulator
+from baker.emulator.demo import CLIENT_ID, CLIENT_SECRET, TENANT
+from tests.fixtures_docker import ImageNames
+from tests.integration.test_push import (  # noqa: F401 - fixtures
+    Registry,
+    StartRegistry,
+    docker_config,
+    start_registry,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.emulator]
+
+CI_DIR = Path(__file__).resolve().parents[2] / "examples" / "ci"
+REPOSITORY = "your-org/app"
+EVENTS = ("push", "schedule")
+
+# Each template's conditions, as written, and the events they let a step run on.
+WHEN: dict[str, dict[str | None, set[str]]] = {
+    "github-actions.yml": {
+        None: {"push", "schedule"},
+        "github.event_name == 'push'": {"push"},
+        "github.event_name != 'push'": {"schedule"},
+        "always()": {"push", "schedule"},
+    },
+    "azure-pipelines.yml": {
+        None: {"push", "schedule"},
+        "and(succeeded(), ne(variables['Build.Reason'], 'Schedule'))": {"push"},
+        "and(succeeded(), eq(variables['Build.Reason'], 'Schedule'))": {"schedule"},
+        "always()": {"push", "schedule"},
+    },
+    "gitlab-ci.yml": {
+        '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH': {"push"},
+        '$CI_PIPELINE_SOURCE == "schedule"': {"schedule"},
+    },
+}
+# The variables GitLab's `docker:dind` service needs; the local engine stands in for that service.
+DIND_VARIABLES = ("DOCKER_HOST", "DOCKER_TLS_CERTDIR", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    command: str  # a shell line that runs baker, CI expressions already filled
+    env: Mapping[str, str]  # exactly what the template gives the step
+    events: frozenset[str]
+
+
+def _settings(registry: str) -> dict[str, dict[str, str]]:
+    """The CI settings each template's header asks a user to make, with test values."""
+    return {
+        "vars": {"AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT_ID, "REGISTRY": registry},
+        "secrets": {"AZURE_CLIENT_SECRET": CLIENT_SECRET, "GITHUB_TOKEN": "unused-by-baker"},
+        # Azure Pipelines' variable group "baker": the secret one is not in any step's environment.
+        "group": {"AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT_ID, "REGISTRY": registry},
+        "group_secrets": {"AZURE_CLIENT_SECRET": CLIENT_SECRET},
+        # GitLab: project CI/CD variables (every job gets them) and the predefined job variables.
+        "gitlab": {
+            "AZURE_TENANT_ID": TENANT,
+            "AZURE_CLIENT_ID": CLIENT_ID,
+            "AZURE_CLIENT_SECRET": CLIENT_SECRET,
+            "CI_REGISTRY": registry,
+            "CI_REGISTRY_IMAGE": f"{registry}/{REPOSITORY}",
+        },
+    }
+
+
+def _runs_baker(line: str) -> bool:
+    return bool(re.match(r"\s*baker\s", line))
+
+
+def _github(doc: dict[str, Any], settings: dict[str, dict[str, str]]) -> list[Step]:
+    def fill(text: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            context, _, name = match[1].partition(".")
+            if context not in ("vars", "secrets"):
+                raise AssertionError(f"a baker step uses ${{{{ {match[1]} }}}}: map it in this test")
+            return settings[context][name]
+
+        return re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", one, text)
+
+    workflow_env = {k: fill(str(v)) for k, v in (doc.get("env") or {}).items()}
+    steps: list[Step] = []
+    for job in doc["jobs"].values():
+        job_env = {**workflow_env, **{k: fill(str(v)) for k, v in (job.get("env") or {}).items()}}
+        for step in job["steps"]:
+            lines = [line for line in str(step.get("run", "")).splitlines() if _runs_baker(line)]
+            step_env = {**job_env, **{k: fill(str(v)) for k, v in (step.get("env") or {}).items()}}
+            events = WHEN["github-actions.yml"][step.get("if")]
+            steps += [Step(step.get("name", ""), fill(line), step_env, frozenset(events)) for line in lines]
+    return steps
+
+
+def _azure(doc: dict[str, Any], settings: dict[str, dict[str, str]]) -> list[Step]:
+    variables: dict[str, str] = {}
+    for entry in doc.get("variables") or []:
+        if "group" in entry:
+            assert entry["group"] == "baker"
+            variables.update(settings["group"])
+        else:
+            variables[entry["name"]] = str(entry["value"])
+    macros = {**variables, **settings["group_secrets"]}
+
+    def fill(text: str) -> str:
+        for _ in range(5):  # a variable's value may name another: $(REGISTRY)/app:baked
+            text = re.sub(r"\$\((\w+)\)", lambda m: macros[m[1]], text)
+        return text
+
+    # Non-secret variables reach every step's environment; secret ones only where `env:` maps them.
+    base_env = {name: fill(value) for name, value in variables.items()}
+    steps: list[Step] = []
+    for step in doc["steps"]:
+        lines = [line for line in str(step.get("script", "")).splitlines() if _runs_baker(line)]
+        step_env = {**base_env, **{k: fill(str(v)) for k, v in (step.get("env") or {}).items()}}
+        events = WHEN["azure-pipelines.yml"][step.get("condition")]
+        steps += [
+            Step(step.get("displayName", ""), fill(line), step_env, frozenset(events)) for line in lines
+        ]
+    return steps
+
+
+def _gitlab(doc: dict[str, Any], settings: dict[str, dict[str, str]]) -> list[Step]:
+    env = dict(settings["gitlab"])
+    for name, value in (doc.get("variables") or {}).items():
+        if name in DIND_VARIABLES:
+            continue  # the `docker:dind` service's: the local engine stands in for it
+        env[name] = re.sub(r"\$\{?(\w+)\}?", lambda m: env[m[1]], str(value))
+    steps: list[Step] = []
+    for name, job in doc.items():
+        if not isinstance(job, dict) or name.startswith(".") or "script" not in job:
+            continue
+        merged = {**doc.get(job.get("extends", ""), {}), **job}
+        (rule,) = merged["rules"]
+        events = frozenset(WHEN["gitlab-ci.yml"][rule["if"]])
+        lines = [*merged.get("before_script", []), *merged["script"]]
+        steps += [Step(name, line, env, events) for line in lines if _runs_baker(line)]
+    return steps
+
+
+PARSERS = {"github-actions.yml": _github, "azure-pipelines.yml": _azure, "gitlab-ci.yml": _gitlab}
+
+
+def _manifest(directory: Path, emu: Emulator, base: str) -> None:
+    """The user's baker.yaml: its credential leaves tenant_id, client_id, client_secret out, as each
+    template's header says, so baker reads AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET."""
+    document = {
+        "version": 1,
+        "image": {"from": base},
+        "credentials": {
+            "prod": {
+                "provider": "azure-key-vault",
+                "vault_url": emu.vault_url("demo"),
+                "authority_host": emu.authority_host,
+                "default": True,
+            }
+        },
+        "env": {
+            "LOG_LEVEL": "info",
+            "OPENAI_API_KEY": {"secret": "openai-api-key"},
+            "DB_PASSWORD": {"secret": "database-credentials#password"},
+        },
+    }
+    (directory / "baker.yaml").write_text(yaml.safe_dump(document))
+
+
+def _runner_env(emu: Emulator, config: Path) -> dict[str, str]:
+    baker = shutil.which("baker", path=str(Path(sys.executable).parent))
+    assert baker, "baker is not installed next to this Python"
+    env = {
+        "PATH": f"{Path(baker).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(config.parent),
+        "DOCKER_CONFIG": str(config),
+        "REQUESTS_CA_BUNDLE": str(emu.ca_bundle),
+        "SSL_CERT_FILE": str(emu.ca_bundle),
+    }
+    for name in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, emulator: Emulator, busybox_base: str) -> Iterator[Path]:
+    directory = tmp_path / "checkout"
+    directory.mkdir()
+    _manifest(directory, emulator, busybox_base)
+    yield directory
+
+
+def _run(step: Step, workspace: Path, runner: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-e", "-c", step.command],
+        cwd=workspace,
+        env={**step.env, **runner},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("template", sorted(PARSERS))
+def test_template_steps_succeed_as_written_on_push_then_on_schedule_after_a_rotation(
+    template: str,
+    workspace: Path,
+    emulator: Emulator,
+    start_registry: StartRegistry,  # noqa: F811 - the fixture imported above
+    docker_config: Path,  # noqa: F811
+    image_names: ImageNames,
+) -> None:
+    registry: Registry = start_registry()
+    doc = yaml.safe_load((CI_DIR / template).read_text(encoding="utf-8"))
+    steps = PARSERS[template](doc, _settings(registry.host))
+    runner = _runner_env(emulator, docker_config)
+    assert {s.command.split()[1] for s in steps} >= {"validate", "test-connection", "build", "check"}
+    image = next(s.env["IMAGE"] for s in steps if s.command.split()[1] == "build")
+    assert image.startswith(f"{registry.host}/")  # the template's registry is the CI setting
+    repository, tag = image.removeprefix(f"{registry.host}/").rsplit(":", 1)
+    image_names.names.append(image)
+
+    digests: dict[str, str | None] = {}
+    for event in EVENTS:
+        if event == "schedule":
+            emulator.set_secret("demo", "openai-api-key", f"rotated-{uuid.uuid4().hex}")
+        ran = [step for step in steps if event in step.events]
+        assert ran[0].command.split()[1] == "validate"
+        for step in ran:
+            result = _run(step, workspace, runner)
+            assert result.returncode == 0, (template, event, step.name, step.command, result.stderr)
+            assert CLIENT_SECRET not in result.stdout + result.stderr
+        digests[event] = registry.manifest_digest(repository, tag)
+    assert digests["push"] is not None  # the push run baked and pushed
+    assert digests["schedule"] not in (None, digests["push"])  # the rotation was re-baked and pushed
+
+
+@pytest.mark.parametrize("template", sorted(PARSERS))
+def test_template_validate_step_passes_without_the_client_secret_and_names_it(
+    template: str,
+    workspace: Path,
+    emulator: Emulator,
+    docker_config: Path,  # noqa: F811
+) -> None:
+    # A pull request from a fork (GitHub), an unprotected branch (GitLab) or the step as written
+    # (Azure Pipelines maps no secret into it): the secret store gives nothing.
+    doc = yaml.safe_load((CI_DIR / template).read_text(encoding="utf-8"))
+    (validate, *_) = PARSERS[template](doc, _settings("127.0.0.1:5000"))
+    assert validate.command.split()[1] == "validate"
+    env = {k: v for k, v in validate.env.items() if k != "AZURE_CLIENT_SECRET"}
+    result = _run(
+        Step(validate.name, validate.command, env, validate.events),
+        workspace,
+        _runner_env(emulator, docker_config),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "AZURE_CLIENT_SECRET" in result.stderr and "warning:" in result.stderr
