@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from baker.emulator import Emulator
@@ -37,29 +38,81 @@ def say(text: str) -> None:
     print(f"\n\033[1m==> {text}\033[0m", flush=True)
 
 
-def localhost_names_resolve() -> bool:
-    try:
-        socket.getaddrinfo("demo.vault.localhost", PORT)
-    except OSError:
-        return False
-    return True
+HOSTS = Path("/etc/hosts")
+HOSTS_BEGIN = "# >>> baker demo: loopback names for the emulator (make demo added this block) >>>"
+HOSTS_END = "# <<< baker demo <<<"
+# The emulator's host names: Entra, and one per vault of examples/world.yaml.
+LOCALHOST_NAMES = ("login.localhost", "demo.vault.localhost")
+
+
+def unresolved_names(names: tuple[str, ...] = LOCALHOST_NAMES) -> list[str]:
+    missing = []
+    for name in names:
+        try:
+            socket.getaddrinfo(name, PORT)
+        except OSError:
+            missing.append(name)
+    return missing
+
+
+def hosts_block(names: tuple[str, ...] | list[str]) -> str:
+    return f"{HOSTS_BEGIN}\n127.0.0.1 {' '.join(names)}\n{HOSTS_END}\n"
+
+
+@dataclass(frozen=True)
+class LocalhostFix:
+    action: str  # "none" | "append" (to /etc/hosts, as root) | "advise" (print the lines to add)
+    block: str
+
+
+def localhost_fix(missing: list[str], is_root: bool, hosts_text: str) -> LocalhostFix:
+    """What the demo does about *.localhost names that do not resolve: nothing when they do;
+    append a marked block to /etc/hosts when root and no such block is there yet; else advise."""
+    if not missing:
+        return LocalhostFix("none", "")
+    block = hosts_block(missing)
+    if is_root and HOSTS_BEGIN not in hosts_text:
+        return LocalhostFix("append", block)
+    return LocalhostFix("advise", block)
+
+
+def apply_localhost_fix(fix: LocalhostFix, hosts: Path = HOSTS) -> None:
+    """Append the block (in place: /etc/hosts is often a bind mount in containers) and say exactly
+    what changed and how to undo it."""
+    text = hosts.read_text()
+    with hosts.open("a") as sink:
+        sink.write(("" if not text or text.endswith("\n") else "\n") + fix.block)
+    say(f"*.localhost does not resolve here: appended these lines to {hosts} (nothing else changed)")
+    print(fix.block, end="")
+    print(
+        f"To remove them, delete that block from {hosts}, e.g. "
+        f"sed -i '/^# >>> baker demo/,/^# <<< baker demo/d' {hosts}\n"
+        "(in a container whose /etc/hosts is a mount, `sed -i` cannot rename it: edit it in place).",
+        flush=True,
+    )
 
 
 def ensure_localhost_names() -> None:
     """The emulator's vault hosts are *.localhost names (RFC 6761): most desktops resolve them
-    (systemd-resolved, macOS); a bare Debian needs libnss-myhostname."""
-    if localhost_names_resolve():
-        return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        say("*.localhost does not resolve here: installing libnss-myhostname (RFC 6761 loopback names)")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "libnss-myhostname"], check=True, env=env)
-    if not localhost_names_resolve():
+    (systemd-resolved, macOS, Debian's libnss-myhostname).  Elsewhere the demo changes one thing,
+    and only as root: a marked block at the end of /etc/hosts.  It never installs a package."""
+    missing = unresolved_names()
+    try:
+        hosts_text = HOSTS.read_text()
+    except OSError:
+        hosts_text = ""
+    fix = localhost_fix(missing, os.geteuid() == 0, hosts_text)
+    if fix.action == "append":
+        try:
+            apply_localhost_fix(fix)
+        except OSError as exc:
+            sys.exit(f"cannot append to {HOSTS} ({exc.strerror}); add these lines yourself:\n{fix.block}")
+        missing = unresolved_names()
+    if missing:
         sys.exit(
-            "demo.vault.localhost does not resolve to 127.0.0.1 on this machine.\n"
-            "Install libnss-myhostname (Debian/Ubuntu) or add this line to /etc/hosts:\n"
-            "  127.0.0.1 login.localhost demo.vault.localhost"
+            f"{', '.join(missing)} do not resolve to loopback on this machine.\n"
+            f"Add these lines to {HOSTS} (or install libnss-myhostname on Debian/Ubuntu), then run "
+            f"`make demo` again:\n{hosts_block(missing)}"
         )
 
 
