@@ -111,3 +111,88 @@ def small_world(
         },
         "vaults": {name: {"tenant": tenant, **body} for name, body in (vaults or {}).items()},
     }
+
+
+# --- keyless sign-in (workload identity federation, managed identity) -----------------------------
+
+KEYLESS_TENANT = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+FEDERATED_APP = "f1f1f1f1-0000-4000-8000-000000000001"  # trusts GitHub (main) and Azure Pipelines
+GITHUB_SUBJECT = "repo:baker-org/app:ref:refs/heads/main"
+SERVICE_CONNECTION = "5c5c5c5c-0000-4000-8000-000000000005"
+PIPELINES_SUBJECT = "sc://baker-org/app/kv-connection"
+SYSTEM_IDENTITY = "a1a1a1a1-0000-4000-8000-00000000000a"
+USER_IDENTITY = "b2b2b2b2-0000-4000-8000-00000000000b"
+UNGRANTED_IDENTITY = "c3c3c3c3-0000-4000-8000-00000000000c"
+KEYLESS_VAULT = "keyless"
+KEYLESS_VALUE = "federated-value-\u00e9 $x #y"
+
+
+def keyless_world() -> dict[str, Any]:
+    """One app with no client secret and three federated credentials, three managed identities (one
+    system-assigned), and a vault granting the app and two of the identities."""
+    return {
+        "tenants": {
+            KEYLESS_TENANT: {
+                "apps": {
+                    FEDERATED_APP: {
+                        "federated_credentials": [
+                            {"issuer": "https://oidc.localhost/github", "subject": GITHUB_SUBJECT},
+                            {"issuer": "https://oidc.localhost/devops", "subject": PIPELINES_SUBJECT},
+                            {"issuer": "https://oidc.localhost", "subject": "system:serviceaccount:ns:app"},
+                        ]
+                    }
+                },
+                "managed_identities": {
+                    SYSTEM_IDENTITY: {"system_assigned": True},
+                    USER_IDENTITY: {},
+                    UNGRANTED_IDENTITY: {},
+                },
+            }
+        },
+        "oidc": {
+            "github_actions": {"subject": GITHUB_SUBJECT},
+            "azure_pipelines": {"service_connections": {SERVICE_CONNECTION: PIPELINES_SUBJECT}},
+        },
+        "vaults": {
+            KEYLESS_VAULT: {
+                "tenant": KEYLESS_TENANT,
+                "grants": [
+                    {"app": FEDERATED_APP, "scope": "vault"},
+                    {"identity": SYSTEM_IDENTITY, "scope": "vault"},
+                    {"identity": USER_IDENTITY, "secrets": ["value"]},
+                ],
+                "secrets": {"value": KEYLESS_VALUE},
+            }
+        },
+    }
+
+
+@pytest.fixture
+def keyless_emulator(emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    """An emulator of `keyless_world()`, its CA trusted through REQUESTS_CA_BUNDLE (the managed identity
+    and CI token requests go through requests too)."""
+    emu = emulator_factory(keyless_world())
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emu.ca_bundle))
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", emu.authority_host)
+    return emu
+
+
+@pytest.fixture
+def make_assertion_credential() -> Callable[..., Any]:
+    """`make_assertion_credential(emu, func, tenant=, client_id=)`: the UNMODIFIED ClientAssertionCredential,
+    `func` returning the federated token each time it signs in."""
+    from azure.identity import ClientAssertionCredential
+
+    def make(
+        emu: Emulator, func: Callable[[], str], tenant: str = KEYLESS_TENANT, client_id: str = FEDERATED_APP
+    ) -> Any:
+        return ClientAssertionCredential(
+            tenant,
+            client_id,
+            func,
+            authority=emu.authority_host,
+            disable_instance_discovery=True,
+            connection_verify=str(emu.ca_bundle),
+        )
+
+    return make

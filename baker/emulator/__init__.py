@@ -1,7 +1,10 @@
 """The local Entra + Key Vault emulator (`baker emulator`, and the test suite's fixtures).
 
 One TLS port serves Entra at login.localhost, each vault at NAME.vault.localhost and the admin API
-at localhost/_admin, dispatching on the Host header.  See `world` for the world file's format.
+at localhost/_admin, dispatching on the Host header; for keyless sign-in also an OIDC issuer at
+oidc.localhost, GitHub Actions' and Azure Pipelines' token endpoints at github.localhost and
+devops.localhost, and a managed identity endpoint at identity.localhost.  See `world` for the world
+file's format.
 """
 
 from __future__ import annotations

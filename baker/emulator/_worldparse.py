@@ -6,6 +6,11 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
+from baker.emulator._worldparse_identity import (
+    federated_credentials,
+    managed_identities,
+    oidc_settings,
+)
 from baker.emulator.world import (
     _HINT,
     IDENTIFIER,
@@ -17,6 +22,7 @@ from baker.emulator.world import (
     App,
     ClientSecret,
     Grant,
+    ManagedIdentity,
     SecretVersion,
     Tenant,
     Vault,
@@ -84,7 +90,7 @@ class Parser:
     # --- the sections ---------------------------------------------------------------------------
 
     def world(self, data: Any) -> World:
-        top = self.mapping(data, "", {"tenants", "vaults"})
+        top = self.mapping(data, "", {"tenants", "vaults", "oidc"})
         tenants_raw = self.mapping(top.get("tenants") or {}, "tenants")
         tenants = {
             self.ident(t, "tenants", "tenant id").lower(): self.tenant(t, body)
@@ -99,25 +105,36 @@ class Parser:
             if name.lower() in vaults:
                 self.fail(where, "duplicate vault name (names are case-insensitive)")
             vaults[name.lower()] = self.vault(name.lower(), body, tenants)
-        return World(tenants=tenants, vaults=vaults, source=self.source)
+        _check_unique_identities(self, tenants)
+        oidc = oidc_settings(self, top.get("oidc"), "oidc")
+        return World(tenants=tenants, vaults=vaults, source=self.source, oidc=oidc)
 
     def tenant(self, tenant_id: str, body: Any) -> Tenant:
         where = f"tenants.{tenant_id}"
-        raw = self.mapping(body if body is not None else {}, where, {"apps"})
+        raw = self.mapping(body if body is not None else {}, where, {"apps", "managed_identities"})
         apps_raw = self.mapping(raw.get("apps") or {}, f"{where}.apps")
         apps: dict[str, App] = {}
         for client_id, app_body in apps_raw.items():
             app_where = f"{where}.apps.{client_id}"
             cid = self.ident(client_id, app_where, "client id")
-            app = self.mapping(app_body if app_body is not None else {}, app_where, {"secrets"})
+            app = self.mapping(
+                app_body if app_body is not None else {}, app_where, {"secrets", "federated_credentials"}
+            )
             secrets_raw = app.get("secrets") or []
             if not isinstance(secrets_raw, list):
                 self.fail(f"{app_where}.secrets", f"expected a list, got {_kind(secrets_raw)}")
             apps[cid.lower()] = App(
                 cid,
                 tuple(self.client_secret(s, f"{app_where}.secrets[{i}]") for i, s in enumerate(secrets_raw)),
+                federated_credentials(
+                    self, app.get("federated_credentials"), f"{app_where}.federated_credentials"
+                ),
             )
-        return Tenant(tenant_id, apps)
+        identities = managed_identities(self, raw.get("managed_identities"), f"{where}.managed_identities")
+        for client_id in identities:
+            if client_id in apps:
+                self.fail(f"{where}.managed_identities.{client_id}", "that client id is already an app's")
+        return Tenant(tenant_id, apps, identities)
 
     def client_secret(self, value: Any, where: str) -> ClientSecret:
         if isinstance(value, str):
@@ -161,12 +178,22 @@ class Parser:
 
     def grant(self, value: Any, where: str, model: str, tenant: Tenant, known: set[str]) -> Grant:
         allowed = {"app", "permissions"} if model == "access-policy" else {"app", "scope", "secrets"}
-        raw = self.mapping(value, where, allowed)
-        if "app" not in raw:
-            self.fail(where, "missing 'app'")
-        app = self.string(raw["app"], f"{where}.app")
-        if app.lower() not in tenant.apps:
-            self.fail(f"{where}.app", f"unknown app {app!r} (not an app of tenant {tenant.tenant_id})")
+        raw = self.mapping(value, where, allowed | {"identity"})
+        if ("app" in raw) == ("identity" in raw):
+            self.fail(
+                where, "give exactly one of 'app: <client id>' or 'identity: <managed identity client id>'"
+            )
+        if "identity" in raw:
+            app = self.string(raw["identity"], f"{where}.identity")
+            if app.lower() not in tenant.managed_identities:
+                self.fail(
+                    f"{where}.identity",
+                    f"unknown managed identity {app!r} (not in {tenant.tenant_id}'s managed_identities)",
+                )
+        else:
+            app = self.string(raw["app"], f"{where}.app")
+            if app.lower() not in tenant.apps:
+                self.fail(f"{where}.app", f"unknown app {app!r} (not an app of tenant {tenant.tenant_id})")
         if model == "access-policy":
             perms = raw.get("permissions", ["get", "list"])
             if not isinstance(perms, list) or not all(isinstance(p, str) for p in perms):
@@ -228,6 +255,27 @@ class Parser:
             tags=tags,
             created=self.when(raw.get("created"), f"{where}.created"),
         )
+
+
+def _check_unique_identities(parser: Parser, tenants: Mapping[str, Tenant]) -> None:
+    """One host has one system-assigned identity; a user-assigned client id names one identity."""
+    seen: dict[str, str] = {}
+    system: ManagedIdentity | None = None
+    for tenant_id, tenant in tenants.items():
+        for client_id, identity in tenant.managed_identities.items():
+            where = f"tenants.{tenant_id}.managed_identities.{identity.client_id}"
+            if client_id in seen:
+                parser.fail(
+                    where, f"client id already used by a managed identity of tenant {seen[client_id]}"
+                )
+            seen[client_id] = tenant_id
+            if identity.system_assigned:
+                if system is not None:
+                    parser.fail(
+                        f"{where}.system_assigned",
+                        f"a host has one system-assigned identity ({system.client_id} is already)",
+                    )
+                system = identity
 
 
 def _kind(value: Any) -> str:

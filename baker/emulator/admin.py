@@ -8,6 +8,12 @@
     DELETE /_admin/vaults/V/secrets/N    -> {}
     GET    /_admin/requests              -> {"requests": [{method, host, path, status}], "peak_in_flight"}
     POST   /_admin/reset-stats           -> {}
+    GET    /_admin/keyless               -> {oidc_issuer, github_actions: {env}, azure_pipelines: {env},
+                                              managed_identity: {env}}   (the env a job would get)
+    POST   /_admin/oidc/tokens           {subject, audience?, issuer?, lifetime?, not_before?, expires?}
+                                          -> {"token": an ID token of the emulator's issuer}
+    POST   /_admin/github/jobs           {subject?, token_lifetime?}  -> a new job's {env}
+    POST   /_admin/azure-pipelines/service-connections   {id, subject}  -> {}
 
 Dates are unix seconds or ISO 8601.  It answers only on the `localhost` host name (loopback only,
 like the rest of the server) and asks for no token: it is a test harness, not a service.
@@ -22,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from baker.emulator.faults import PUBLIC_FIELDS
 from baker.emulator.http import Request, Response, json_response
 from baker.emulator.store import UnknownSecret, UnknownVault
+from baker.emulator.world import DEFAULT_FEDERATED_AUDIENCE
 
 if TYPE_CHECKING:
     from baker.emulator.app import Emulator
@@ -62,6 +69,9 @@ class Admin:
                 return json_response(200, {})
             if len(parts) == 4 and parts[0] == "vaults" and parts[2] == "secrets":
                 return self.secret(request.method, parts[1], parts[3], body)
+            keyless = self.keyless(request.method, parts, body)
+            if keyless is not None:
+                return keyless
         except (UnknownVault, UnknownSecret) as exc:
             return _bad(f"not found: {exc.args[0]}", 404)
         except (ValueError, TypeError) as exc:
@@ -114,3 +124,53 @@ class Admin:
             self.emu.delete_secret(vault, name)
             return json_response(200, {})
         return _bad(f"{method} is not allowed here", 405)
+
+    def keyless(self, method: str, parts: list[str], body: dict[str, Any]) -> Response | None:
+        """The keyless sign-in endpoints (see the module docstring); None when not one of them."""
+        emu = self.emu
+        if parts == ["keyless"] and method == "GET":
+            return json_response(
+                200,
+                {
+                    "oidc_issuer": emu.oidc_issuer(),
+                    "github_actions": emu.github_actions_env(),
+                    "azure_pipelines": emu.azure_pipelines_env(),
+                    "managed_identity": emu.managed_identity_env(),
+                },
+            )
+        if parts == ["oidc", "tokens"] and method == "POST":
+            if not isinstance(body.get("subject"), str) or not body["subject"]:
+                return _bad("'subject' (a string) is required")
+            audience = body.get("audience", DEFAULT_FEDERATED_AUDIENCE)
+            if not isinstance(audience, str | list):
+                return _bad("'audience' is a string or a list of strings")
+            token = emu.mint_id_token(
+                body["subject"],
+                audience,
+                issuer=_optional_str(body, "issuer"),
+                lifetime=float(body.get("lifetime", 300)),
+                not_before=_when(body.get("not_before")),
+                expires=_when(body.get("expires")),
+            )
+            return json_response(200, {"token": token})
+        if parts == ["github", "jobs"] and method == "POST":
+            lifetime = body.get("token_lifetime")
+            env = emu.github_actions_env(
+                subject=_optional_str(body, "subject"),
+                token_lifetime=None if lifetime is None else float(lifetime),
+            )
+            return json_response(200, env)
+        if parts == ["azure-pipelines", "service-connections"] and method == "POST":
+            connection_id, subject = _optional_str(body, "id"), _optional_str(body, "subject")
+            if not connection_id or not subject:
+                return _bad("'id' and 'subject' (strings) are required")
+            emu.add_service_connection(connection_id, subject)
+            return json_response(200, {})
+        return None
+
+
+def _optional_str(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"'{key}' must be a string")
+    return value

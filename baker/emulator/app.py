@@ -15,16 +15,25 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from baker.emulator import pki
+from baker.emulator import ci, identity, oidc, pki
 from baker.emulator.admin import Admin
 from baker.emulator.demo import DEMO_WORLD
 from baker.emulator.entra import Entra
 from baker.emulator.faults import Faults, RecordedRequest, Stats
+from baker.emulator.federation import Federation
 from baker.emulator.http import Request, Response, json_response
 from baker.emulator.keyvault import KeyVault, kv_error
 from baker.emulator.server import ServerThread, TLSServer
 from baker.emulator.store import Store
-from baker.emulator.world import SECRET_NAME, VERSION_ID, SecretVersion, World, load_world, parse_world
+from baker.emulator.world import (
+    DEFAULT_FEDERATED_AUDIENCE,
+    SECRET_NAME,
+    VERSION_ID,
+    SecretVersion,
+    World,
+    load_world,
+    parse_world,
+)
 from baker.errors import UsageError
 
 WorldSource = Path | str | Mapping[str, Any] | World | None
@@ -41,6 +50,12 @@ def _as_world(world: WorldSource) -> World:
     if isinstance(world, Path | str):
         return load_world(Path(world))
     return parse_world(world, source="<world mapping>")
+
+
+def _unix(moment: dt.datetime | float | None) -> float | None:
+    if isinstance(moment, dt.datetime):
+        return moment.timestamp()
+    return moment
 
 
 def _check_loopback(host: str) -> None:
@@ -74,7 +89,10 @@ class Emulator:
         self._key = secrets.token_bytes(32)
         servers = self._bind(host, port, context)
         self.port: int = servers[0].server_address[1]
-        self._entra = Entra(world, self.authority_host, self._key)
+        self._issuer = oidc.OidcIssuer(self.port)
+        self._entra = Entra(world, self.authority_host, self._key, Federation(self._issuer))
+        self._ci = ci.CiEndpoints(self._issuer, self.port, world.oidc)
+        self._identity = identity.IdentityEndpoint(world, self.authority_host, self._key, self.port)
         self._vault = KeyVault(world, self._store, self._key, self.authority_host, self.port)
         self._admin = Admin(self)
         self._threads = [ServerThread(server) for server in servers]
@@ -124,6 +142,59 @@ class Emulator:
             "REQUESTS_CA_BUNDLE": str(self.ca_bundle),
             "SSL_CERT_FILE": str(self.ca_bundle),
         }
+
+    # --- keyless sign-in: the OIDC issuer, CI token endpoints, managed identity ------------------
+
+    def oidc_issuer(self, path: str = "") -> str:
+        """The emulator's issuer URL: the origin, or `path` under it ("/github", "/devops", ...)."""
+        return self._issuer.issuer(path)
+
+    def mint_id_token(
+        self,
+        subject: str,
+        audience: str | list[str] = DEFAULT_FEDERATED_AUDIENCE,
+        *,
+        issuer: str | None = None,
+        lifetime: float = 300.0,
+        not_before: dt.datetime | float | None = None,
+        expires: dt.datetime | float | None = None,
+    ) -> str:
+        """An ID token of the emulator's issuer (`issuer`: None for the origin, a "/path" under it, or
+        any URL, which Entra here then cannot verify).  `not_before`/`expires` make tokens outside
+        their validity window for tests."""
+        return self._issuer.mint(
+            subject=subject,
+            audience=audience,
+            issuer=issuer,
+            lifetime=lifetime,
+            not_before=_unix(not_before),
+            expires=_unix(expires),
+        )
+
+    def github_actions_env(
+        self, subject: str | None = None, token_lifetime: float | None = None
+    ) -> dict[str, str]:
+        """ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN of a GitHub Actions job: the world's default job, or a
+        new one whose tokens carry `subject` and live `token_lifetime` seconds."""
+        if subject is None and token_lifetime is None:
+            return self._ci.github_env(self._ci.default_job)
+        job = self._ci.add_github_job(
+            subject if subject is not None else self.world.oidc.github_subject,
+            token_lifetime if token_lifetime is not None else self.world.oidc.github_token_lifetime,
+        )
+        return self._ci.github_env(job)
+
+    def azure_pipelines_env(self) -> dict[str, str]:
+        """SYSTEM_OIDCREQUESTURI and SYSTEM_ACCESSTOKEN of an Azure Pipelines job."""
+        return self._ci.pipelines_env()
+
+    def add_service_connection(self, connection_id: str, subject: str) -> None:
+        """An Azure Pipelines service connection whose OIDC tokens carry `subject`."""
+        self._ci.add_service_connection(connection_id, subject)
+
+    def managed_identity_env(self) -> dict[str, str]:
+        """IDENTITY_ENDPOINT and IDENTITY_HEADER, as App Service and Container Apps set them."""
+        return self._identity.env()
 
     # --- admin ----------------------------------------------------------------------------------
 
@@ -179,6 +250,14 @@ class Emulator:
             host = request.host
             if host == "login.localhost":
                 return self._entra.handle(request)
+            if host == oidc.HOST:
+                return self._issuer.handle(request)
+            if host == ci.GITHUB_HOST:
+                return self._ci.handle_github(request)
+            if host == ci.DEVOPS_HOST:
+                return self._ci.handle_pipelines(request)
+            if host == identity.HOST:
+                return self._identity.handle(request)
             if host.endswith(".vault.localhost"):
                 return self._vault_request(request, host.removesuffix(".vault.localhost"))
             if host in {"localhost", "127.0.0.1", "::1"} and request.path.startswith("/_admin/"):

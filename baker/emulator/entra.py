@@ -14,8 +14,9 @@ import uuid
 from typing import Any
 
 from baker.emulator import tokens
+from baker.emulator.federation import JWT_BEARER, Federation, Refusal
 from baker.emulator.http import Request, Response, json_response
-from baker.emulator.world import World
+from baker.emulator.world import App, World
 
 _NOT_FOUND_TENANT = (
     "AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are "
@@ -70,10 +71,13 @@ def entra_error(status: int, error: str, description: str, request: Request) -> 
 
 
 class Entra:
-    def __init__(self, world: World, authority_host: str, signing_key: bytes) -> None:
+    def __init__(
+        self, world: World, authority_host: str, signing_key: bytes, federation: Federation | None = None
+    ) -> None:
         self.world = world
         self.authority = authority_host.rstrip("/")
         self._key = signing_key
+        self._federation = federation
 
     def handle(self, request: Request) -> Response:
         parts = [p for p in request.path.split("/") if p]
@@ -165,13 +169,16 @@ class Entra:
         if app is None:
             text = _APP_NOT_FOUND.format(app=client_id, tenant=tenant)
             return entra_error(400, "unauthorized_client", text, request)
-        if not client_secret:
+        if "client_assertion" in form or "client_assertion_type" in form:
+            refused = self._check_assertion(app, form, request)
+            if refused is not None:
+                return refused
+        elif not client_secret:
             return entra_error(401, "invalid_client", _AADSTS7000216, request)
-        matched = [s for s in app.secrets if hmac.compare_digest(s.value.encode(), client_secret.encode())]
-        if not matched:
-            return entra_error(401, "invalid_client", _AADSTS7000215.format(app=app.client_id), request)
-        if all(s.expired for s in matched):
-            return entra_error(401, "invalid_client", _AADSTS7000222.format(app=app.client_id), request)
+        else:
+            refused = self._check_secret(app, client_secret, request)
+            if refused is not None:
+                return refused
         scopes = [s for s in form.get("scope", "").split() if s not in _RESERVED_SCOPES]
         if not scopes:
             return entra_error(400, "invalid_request", _MISSING.format(field="scope"), request)
@@ -195,3 +202,27 @@ class Entra:
             },
             [("Cache-Control", "no-store, no-cache"), ("Pragma", "no-cache")],
         )
+
+    def _check_secret(self, app: App, client_secret: str, request: Request) -> Response | None:
+        matched = [s for s in app.secrets if hmac.compare_digest(s.value.encode(), client_secret.encode())]
+        if not matched:
+            return entra_error(401, "invalid_client", _AADSTS7000215.format(app=app.client_id), request)
+        if all(s.expired for s in matched):
+            return entra_error(401, "invalid_client", _AADSTS7000222.format(app=app.client_id), request)
+        return None
+
+    def _check_assertion(self, app: App, form: dict[str, str], request: Request) -> Response | None:
+        """A federated credential's token (workload identity federation); see `federation`."""
+        for field in ("client_assertion_type", "client_assertion"):
+            if not form.get(field):
+                return entra_error(400, "invalid_request", _MISSING.format(field=field), request)
+        if form["client_assertion_type"] != JWT_BEARER:  # not a credential Entra knows: as if none was sent
+            return entra_error(401, "invalid_client", _AADSTS7000216, request)
+        if self._federation is None:
+            return entra_error(
+                400, "invalid_request", "AADSTS50027: JWT token is invalid or malformed.", request
+            )
+        verdict = self._federation.check(app, form["client_assertion"])
+        if isinstance(verdict, Refusal):
+            return entra_error(verdict.status, verdict.error, verdict.description, request)
+        return None

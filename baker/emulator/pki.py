@@ -27,6 +27,7 @@ _KEY_FILE = "server-key.pem"
 def server_names(vaults: Iterable[str]) -> list[str]:
     """Every DNS name the server certificate must cover (see DEMO-WORLD.md)."""
     names = ["localhost", "login.localhost", "vault.localhost", "*.vault.localhost"]
+    names += ["oidc.localhost", "github.localhost", "devops.localhost", "identity.localhost"]
     names += [f"{v}.vault.localhost" for v in vaults]
     return list(dict.fromkeys(names))
 

@@ -25,8 +25,12 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def issue(key: bytes, *, issuer: str, tenant: str, app: str, audience: str) -> str:
+def issue(
+    key: bytes, *, issuer: str, tenant: str, app: str, audience: str, object_id: str | None = None
+) -> str:
+    """`object_id`: the principal's (a managed identity's); by default one derived from tenant and app."""
     now = int(time.time())
+    oid = object_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{app}"))
     header = {"typ": "JWT", "alg": "HS256", "kid": "baker-emulator"}
     claims = {
         "aud": audience,
@@ -36,8 +40,8 @@ def issue(key: bytes, *, issuer: str, tenant: str, app: str, audience: str) -> s
         "exp": now + LIFETIME,
         "appid": app,
         "azp": app,
-        "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{app}")),
-        "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{app}")),
+        "oid": oid,
+        "sub": oid,
         "tid": tenant,
         "uti": uuid.uuid4().hex[:22],
         "ver": "1.0",

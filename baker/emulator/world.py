@@ -9,6 +9,17 @@ Format (YAML; every key below is the full set allowed, anything else is refused)
             secrets:                    # its client secrets; any one of them signs in
               - demo-client-secret-Q7v2             # shorthand for {value: ...}
               - {value: old-secret, expired: true}  # AADSTS7000222 when used
+            federated_credentials:      # workload identity federation (the app may have no secrets)
+              - issuer: https://oidc.localhost/github   # oidc.localhost without a port: this emulator
+                subject: repo:ORG/REPO:ref:refs/heads/main
+                audience: api://AzureADTokenExchange    # the default
+        managed_identities:             # what IDENTITY_ENDPOINT hands out (App Service style)
+          <client-id>: {object_id: <guid>, system_assigned: true}  # at most one, world-wide
+          <client-id>: {}                                          # user-assigned (object_id optional)
+    oidc:                               # the emulator's own token sources (all optional)
+      github_actions: {subject: "repo:ORG/REPO:ref:refs/heads/main", token_lifetime: 300}
+      azure_pipelines:
+        service_connections: {<guid>: sc://ORG/PROJECT/CONNECTION}   # id -> the token's subject
     vaults:
       <vault-name>:                     # served at https://<vault-name>.vault.localhost:PORT
         tenant: <tenant-id>             # must be listed under tenants
@@ -17,6 +28,7 @@ Format (YAML; every key below is the full set allowed, anything else is refused)
           - {app: <client-id>, scope: vault}          # rbac: Key Vault Secrets User on the vault
           - {app: <client-id>, secrets: [db-password]}  # rbac: that role on these secrets only
           - {app: <client-id>, permissions: [get, list]}  # access-policy vaults only
+          - {identity: <client-id>, scope: vault}     # a managed identity, instead of `app:`
         secrets:
           <name>: plain value                       # one version
           <name>: {value: ..., content_type: ..., tags: {k: v}, enabled: true,
@@ -27,6 +39,10 @@ Dates are YAML timestamps, ISO 8601 strings or unix seconds (UTC when no zone is
 checked as Azure checks them (secret names `[0-9A-Za-z-]{1,127}`, case-insensitive); a grant must name
 an app of the vault's tenant.  An app with no grant on a vault is refused there, as Azure would.  In an
 access-policy vault an app without a listed policy gets 403 AccessDenied (the legacy-model failure).
+
+Federated credentials are matched as Entra matches them: issuer, subject and audience exactly and
+case-sensitively.  Only tokens of the emulator's own issuer (`https://oidc.localhost:PORT`, or any path
+under it) can be verified; a federated credential naming another issuer never matches a token.
 
 `load_world(path)` / `parse_world(mapping, source)` return a frozen `World` or raise
 `baker.errors.WorldError` naming the file and the key at fault.
@@ -51,6 +67,8 @@ VERSION_ID = re.compile(r"^[0-9a-f]{32}$")
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$")
 MODELS = ("rbac", "access-policy")
 POLICY_PERMISSIONS = frozenset({"get", "list"})
+DEFAULT_FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
+DEFAULT_GITHUB_SUBJECT = "repo:baker-demo/app:ref:refs/heads/main"
 _HINT = "the world file format is described in baker/emulator/world.py (and the README)"
 
 
@@ -61,20 +79,51 @@ class ClientSecret:
 
 
 @dataclass(frozen=True)
+class FederatedCredential:
+    """Whom the app trusts: tokens of `issuer` for `subject` and `audience` (all case-sensitive)."""
+
+    issuer: str
+    subject: str
+    audience: str = DEFAULT_FEDERATED_AUDIENCE
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class App:
     client_id: str
     secrets: tuple[ClientSecret, ...]
+    federated_credentials: tuple[FederatedCredential, ...] = ()
+
+
+@dataclass(frozen=True)
+class ManagedIdentity:
+    """A managed identity: its tokens carry `client_id` as appid (grants name it with `identity:`)."""
+
+    client_id: str
+    object_id: str
+    system_assigned: bool = False
 
 
 @dataclass(frozen=True)
 class Tenant:
     tenant_id: str
     apps: Mapping[str, App]
+    managed_identities: Mapping[str, ManagedIdentity] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """The emulator's CI token sources: GitHub Actions' default job and Azure Pipelines' connections."""
+
+    github_subject: str = DEFAULT_GITHUB_SUBJECT
+    github_token_lifetime: float = 300.0
+    service_connections: Mapping[str, str] = field(default_factory=dict)  # id (lower) -> subject
 
 
 @dataclass(frozen=True)
 class Grant:
-    """`secrets` None means the whole vault; `permissions` is for access-policy vaults."""
+    """`secrets` None means the whole vault; `permissions` is for access-policy vaults.  `app` is the
+    client id the token carries: an app's, or a managed identity's (`identity:` in the file)."""
 
     app: str
     secrets: frozenset[str] | None = None
@@ -107,6 +156,7 @@ class World:
     tenants: Mapping[str, Tenant]
     vaults: Mapping[str, Vault]
     source: str = "<world>"
+    oidc: OidcSettings = field(default_factory=OidcSettings)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
