@@ -128,7 +128,7 @@ def test_every_reference_the_grammar_generates_parses_back_to_its_parts(
     host: str, path: list[str], tag: str
 ) -> None:
     # With no host written, a first component that looks like a host is taken for one (Docker's rule).
-    assume(host or "." not in path[0] and path[0] != "localhost" or len(path) == 1)
+    assume(host or ("." not in path[0] and path[0] != "localhost") or len(path) == 1)
     text = "/".join([host, *path] if host else path) + (f":{tag}" if tag else "")
     ref = imageref.parse(text)
     assert ref.path == "/".join(path) and ref.tag == tag and ref.domain == host
