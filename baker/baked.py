@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from baker import imageref
 from baker.errors import EngineError, ImageError
 from baker.provenance import LABEL, Origin, from_label
 
@@ -43,6 +44,7 @@ def read_baked(ref: str) -> BakedImage:
     from baker import registry
     from baker.builder import inspect_image
 
+    imageref.parse(ref)  # not a Docker reference: refused (exit 2) before the engine or a registry
     try:
         info = inspect_image(ref)
     except EngineError:

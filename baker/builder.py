@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -57,6 +58,10 @@ def connect() -> Any:
     """A client for the engine the environment names, proven reachable."""
     with _engine_errors("connecting to the Docker engine"):
         client = docker.from_env()
+        # Helpers run for pulls, builds and pushes get no credential of baker's.  Set here, not as
+        # from_env's credstore_env, which docker-py 7.2 documents but passes on nowhere.
+        client.api.credstore_env = HELPER_ENVIRONMENT
+        client.api.reload_config()
         client.ping()
     return client
 
@@ -331,6 +336,51 @@ def _registry_of(repository: str) -> str:
     return "" if index == INDEX_NAME else str(index)
 
 
+# Variables that hold one of baker's own credentials, or the way to one.  A docker credential helper
+# is a program baker (through docker-py) runs; it gets these blanked.
+_CREDENTIAL_VARIABLES = frozenset(
+    {
+        "AZURE_CLIENT_SECRET",
+        "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        "AZURE_FEDERATED_TOKEN",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "AZURE_PASSWORD",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "SYSTEM_ACCESSTOKEN",
+        "SYSTEM_OIDCREQUESTURI",
+        "IDENTITY_HEADER",
+        "MSI_SECRET",
+    }
+)
+
+
+class _HelperEnvironment(Mapping[str, str]):
+    """What docker-py lays over `os.environ` when it runs a credential helper (its `credstore_env`):
+    every variable of baker's credentials, and every variable whose value the Redactor knows (a
+    manifest credential's `${VAR}`, a value read), set to "".  docker-py copies the environment and
+    updates it, so blanking is as far as it lets a caller go.  Computed each time a helper runs, so
+    a value registered after the client was made counts too."""
+
+    def _blanked(self, name: str, value: str) -> bool:
+        return name in _CREDENTIAL_VARIABLES or (bool(value.strip()) and REDACTOR.redact(value) != value)
+
+    def __getitem__(self, name: str) -> str:
+        if name in os.environ and self._blanked(name, os.environ[name]):
+            return ""
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([name for name, value in os.environ.items() if self._blanked(name, value)])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+HELPER_ENVIRONMENT: Mapping[str, str] = _HelperEnvironment()
+
+
 def registry_login(registry: str) -> tuple[str, str, str, str]:
     """The user's credentials for `registry` (a host; "docker.io" for Docker Hub) by Docker's own
     rules, docker-py's: `credHelpers[registry]` over `credsStore` over `auths`, index names
@@ -346,7 +396,7 @@ def registry_login(registry: str) -> tuple[str, str, str, str]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # docker-py warns on stderr when a helper is not on PATH
-            config = load_config()
+            config = load_config(credstore_env=HELPER_ENVIRONMENT)  # helpers get no credential of baker's
             helper = str(config.get_credential_store(registry) or "")
             found = config.resolve_authconfig(registry) or {}
     except Exception as exc:  # docker-py raises many types here (config shape, helper output, OS)

@@ -161,6 +161,11 @@ def from_label(text: str) -> tuple[Origin, ...]:
             f"the image's provenance label ({LABEL}) is not valid JSON",
             hint="re-bake the image with baker build",
         ) from exc
+    except RecursionError:  # an image's label is anyone's text: deep nesting must not crash check
+        raise ImageError(
+            f"the image's provenance label ({LABEL}) nests JSON too deeply: not a record baker wrote",
+            hint="re-bake the image with baker build",
+        ) from None
     if not isinstance(document, dict) or not isinstance(document.get("env"), dict):
         raise ImageError(f"the image's provenance label ({LABEL}) is not a baker provenance record")
     if document.get("v") != FORMAT_VERSION:

@@ -24,19 +24,23 @@ and bearer tokens are registered with the Redactor the moment they are read.
 from __future__ import annotations
 
 import hashlib
+import logging
 import platform
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
 from baker.errors import ImageError
 from baker.registry_client import (  # re-exported: the names callers use
+    CONFIG_MAX,
+    MANIFEST_MAX,
     ImageRef,
     Login,
     _Client,
-    _json,
     is_loopback,
     login_for,
     names_registry,
+    parse_json,
     parse_ref,
 )
 
@@ -84,7 +88,11 @@ def _pick(manifests: list[Any]) -> str:
 def fetch_config(ref: str) -> RemoteImage | None:
     """The image config of `ref` from its registry; None when the registry has no such image."""
     image = parse_ref(ref)
-    client = _Client(image)
+    with _Client(image) as client:
+        return _fetch(client, image, ref)
+
+
+def _fetch(client: _Client, image: ImageRef, ref: str) -> RemoteImage | None:
     accept = ", ".join(MANIFEST_TYPES)
     reference = image.reference
     for _ in range(2):  # an index, then the manifest it points at
@@ -95,7 +103,7 @@ def fetch_config(ref: str) -> RemoteImage | None:
             raise client._denied(response.status_code)
         if response.status_code != 200:
             raise ImageError(f"the registry {image.host} answered HTTP {response.status_code} for {ref}")
-        manifest = _json(response, "manifest")
+        manifest = client.read_json(response, "manifest", MANIFEST_MAX)
         media_type = manifest.get("mediaType") or response.headers.get("Content-Type", "").split(";")[0]
         if media_type in LIST_TYPES or "manifests" in manifest:
             reference = _pick(list(manifest.get("manifests") or []))
@@ -113,10 +121,11 @@ def _config(client: _Client, image: ImageRef, digest: str) -> RemoteImage:
         raise ImageError(
             f"the registry {image.host} answered HTTP {response.status_code} for the image config"
         )
+    raw = client.read(response, "image config", CONFIG_MAX)
     algorithm, _, expected = digest.partition(":")
-    if algorithm == "sha256" and hashlib.sha256(response.content).hexdigest() != expected:
+    if algorithm == "sha256" and hashlib.sha256(raw).hexdigest() != expected:
         raise ImageError("the image config the registry sent does not match its digest")
-    body = _json(response, "config")
+    body = parse_json(raw, "image config")
     config = body.get("config") or {}
     if not isinstance(config, dict):
         raise ImageError("the image config from the registry is malformed")
@@ -147,21 +156,50 @@ def check_push(name: str) -> None:
     bake with tags on two registries must not leave the first one's tag behind when the second
     refuses.  `GET /v2/`; a 401 is answered as a pull would be (Basic with the user's login, or a
     bearer token from the realm), but the token is asked for `repository:<name>:pull,push`; then
-    `GET /v2/` again must give 200.  Raises ImageError otherwise.
+    `GET /v2/` again must give 200.  Then the proof: an upload is started
+    (`POST /v2/<name>/blobs/uploads/`, 202) and cancelled (`DELETE` on its `Location`), so a
+    registry that reads fine but refuses writes (read-only mode, a pull-only account, a token
+    service that grants less than asked) refuses here.  Raises ImageError otherwise.
 
-    What it cannot see: a token service that grants fewer actions than asked (the token is opaque
-    to a client), and a registry the engine reaches by a way this machine does not (a remote
-    engine, the engine's own mirrors or insecure-registries list)."""
+    What it cannot see: a registry the engine reaches by a way this machine does not (a remote
+    engine, the engine's own mirrors or insecure-registries list), and a refusal that comes only
+    with the manifest (a tag that is immutable, a quota)."""
     image = push_target(name)
-    client = _Client(image, push=True)
-    response = client.get(image.api_root, "application/json")
-    if response.status_code in (401, 403):
-        raise client._denied(response.status_code)
-    if response.status_code != 200:
-        raise ImageError(
-            f"the registry {image.host} answered HTTP {response.status_code} to the API version check",
-            hint=f"check the registry address; docker login {image.host}",
-        )
+    with _Client(image, push=True) as client:
+        response = client.get(image.api_root, "application/json")
+        response.close()
+        if response.status_code in (401, 403):
+            raise client._denied(response.status_code)
+        if response.status_code != 200:
+            raise ImageError(
+                f"the registry {image.host} answered HTTP {response.status_code} to the API version check",
+                hint=f"check the registry address; docker login {image.host}",
+            )
+        uploads = f"{image.base_url}/blobs/uploads/"
+        response = client.request("POST", uploads, "application/json")
+        response.close()
+        if response.status_code in (401, 403, 405):
+            raise client._denied(response.status_code, why=" (it refused to start an upload)")
+        if response.status_code != 202:
+            raise ImageError(
+                f"the registry {image.host} answered HTTP {response.status_code} to starting an upload",
+                hint=f"check the registry address; docker login {image.host}",
+            )
+        location = response.headers.get("Location")
+        if location:
+            _cancel_upload(client, urllib.parse.urljoin(uploads, location))
+
+
+def _cancel_upload(client: _Client, url: str) -> None:
+    """Best effort: a registry forgets an abandoned upload by itself after a while."""
+    try:
+        response = client.request("DELETE", url, "application/json")
+        response.close()
+        status = response.status_code
+    except ImageError:
+        status = 0
+    if status not in (200, 202, 204):
+        logging.getLogger(__name__).debug("the empty upload to %s was not cancelled (%s)", url, status)
 
 
 __all__ = [

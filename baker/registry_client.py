@@ -5,24 +5,51 @@ identity tokens).  `baker.registry` builds what baker asks of registries on top 
 Loopback registries (`localhost`, `*.localhost`, 127.0.0.0/8, ::1) are spoken to over plain http, as
 the Docker engine treats them as insecure by default; every other over https.  Passwords, identity
 tokens and bearer tokens are registered with the Redactor the moment they are read.
+
+A registry is not trusted to be well behaved:
+- credentials (and the token they buy) go only to the registry's own origin (scheme, host and
+  port) and to the token realm that origin named: redirects are followed here, one by one, and a
+  hop to any other origin goes without `Authorization`; a 401 from another origin is a refusal;
+- one operation (reading an image's config, one push check) ends by `DEADLINE` whatever the registry
+  does: a watchdog shuts the operation's sockets down, so an answer trickled a byte at a time, in
+  its headers or its body, is cut too (a read timeout bounds each read, not an answer);
+- bodies are read streamed up to a cap (`MANIFEST_MAX`, `CONFIG_MAX`, `TOKEN_MAX`), and JSON nested
+  too deeply for the parser is a clear `ImageError`, like every other failure here.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 import json
 import re
+import socket
+import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+import requests.adapters
+import urllib3.connection
+import urllib3.connectionpool
+import urllib3.exceptions
 
-from baker.errors import ImageError
+from baker import imageref
+from baker.errors import ImageError, UsageError
 from baker.secret import REDACTOR, Secret
 
-TIMEOUT = 30
+TIMEOUT = 30  # seconds, for each connect and each read
+DEADLINE = 120.0  # seconds, for one whole operation; tests make it small
+MIB = 1024 * 1024
+MANIFEST_MAX = 4 * MIB  # distribution's own limit for a manifest PUT
+CONFIG_MAX = 32 * MIB  # an image config: labels and history, never layers
+TOKEN_MAX = 1 * MIB
+_ERROR_MAX = 64 * 1024  # an error body, read only to free the connection
+_REDIRECTS_MAX = 5
+_REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 _DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io"}
 CLIENT_ID = "baker"  # names the client in the OAuth2 token request, as `docker` sends "docker"
 
@@ -48,9 +75,12 @@ class ImageRef:
 
 
 def names_registry(ref: str) -> bool:
-    """Whether `ref` starts with a registry host (`host.domain/`, `host:port/`, `localhost/`)."""
-    first, sep, _ = ref.partition("/")
-    return bool(sep) and ("." in first or ":" in first or first == "localhost")
+    """Whether `ref` is an image reference that starts with a registry host (`host.domain/`,
+    `host:port/`, `localhost/`); False for anything that is not a reference at all."""
+    try:
+        return imageref.parse(ref).domain != ""
+    except UsageError:
+        return False
 
 
 def is_loopback(host: str) -> bool:
@@ -69,21 +99,15 @@ def is_loopback(host: str) -> bool:
 
 
 def parse_ref(ref: str) -> ImageRef:
-    if not names_registry(ref):
-        raise ImageError(f"{ref!r} names no registry host")
-    host, _, rest = ref.partition("/")
-    if "@" in rest:
-        repository, _, reference = rest.partition("@")
-        repository = repository.rsplit(":", 1)[0] if ":" in repository else repository
-    elif ":" in rest.rsplit("/", 1)[-1]:
-        repository, _, reference = rest.rpartition(":")
-    else:
-        repository, reference = rest, "latest"
-    if host in _DOCKER_HUB and "/" not in repository:
+    """`ref` as the registry API needs it; `UsageError` when it is not an image reference (by
+    `baker.imageref`, the one grammar), `ImageError` when it names no registry host."""
+    parsed = imageref.parse(ref)
+    if not parsed.domain:
+        raise ImageError(f"{imageref.shown(ref)} names no registry host")
+    repository = parsed.path
+    if parsed.domain in _DOCKER_HUB and "/" not in repository:
         repository = f"library/{repository}"
-    if not repository or not reference:
-        raise ImageError(f"{ref!r} is not an image reference")
-    return ImageRef(host, repository, reference)
+    return ImageRef(parsed.domain, repository, parsed.digest or parsed.tag or "latest")
 
 
 # --- credentials ----------------------------------------------------------------------------------
@@ -145,16 +169,110 @@ def _challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', params))
 
 
+# --- the transport: origins, a deadline, capped reads -------------------------------------------
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    """Scheme, host and port: what must match for credentials to go along."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
+
+
+def _shown_origin(url: str) -> str:
+    scheme, host, port = _origin(url)
+    return f"{scheme}://{host}:{port}"
+
+
+class _TrackingAdapter(requests.adapters.HTTPAdapter):
+    """Remembers every socket its connections open, so a watchdog can shut them down."""
+
+    def __init__(self, sockets: list[socket.socket]) -> None:
+        def tracked(base: Any) -> Any:
+            def connect(conn: Any) -> None:
+                base.connect(conn)
+                sockets.append(conn.sock)
+
+            return type(f"Tracked{base.__name__}", (base,), {"connect": connect})
+
+        self._pools = {
+            "http": type(
+                "TrackedPool",
+                (urllib3.connectionpool.HTTPConnectionPool,),
+                {"ConnectionCls": tracked(urllib3.connection.HTTPConnection)},
+            ),
+            "https": type(
+                "TrackedHTTPSPool",
+                (urllib3.connectionpool.HTTPSConnectionPool,),
+                {"ConnectionCls": tracked(urllib3.connection.HTTPSConnection)},
+            ),
+        }
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._pools
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = self._pools
+        return manager
+
+
+class _Deadline:
+    """The end of one operation: a timer that shuts down every socket of it when it comes."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+        self.sockets: list[socket.socket] = []
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        self.expired = True
+        for sock in list(self.sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def left(self) -> float:
+        return max(0.05, min(float(TIMEOUT), self.end - time.monotonic()))
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 # --- the API --------------------------------------------------------------------------------------
 
 
 class _Client:
+    """One operation against one registry; use it as a context manager (the deadline starts when
+    it is made and ends with the block, whatever the registry does)."""
+
     def __init__(self, ref: ImageRef, *, push: bool = False) -> None:
         self.ref = ref
         self.push = push  # asks for a token that may push, and says so in its messages
+        self.deadline = _Deadline(DEADLINE)
         self.session = requests.Session()
+        adapter = _TrackingAdapter(self.deadline.sockets)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.auth_header: str | None = None
         self._login: Login | None = None
+        self._origin = _origin(ref.api_root)
+
+    def __enter__(self) -> _Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.deadline.cancel()
+        self.session.close()
 
     @property
     def login(self) -> Login:
@@ -163,26 +281,97 @@ class _Client:
             self._login = login_for(self.ref.host)
         return self._login
 
-    def get(self, url: str, accept: str) -> requests.Response:
-        response = self._send(url, accept)
+    def request(self, method: str, url: str, accept: str) -> requests.Response:
+        """`method url`, authenticated on the registry's first 401.  The answer's body is not read
+        yet (`read`, `read_json`); the answer is closed by the client's end at the latest."""
+        response, final = self._send(method, url, accept)
+        if response.status_code == 401 and _origin(final) != self._origin:
+            response.close()
+            raise ImageError(
+                f"the registry {self.ref.host} sent baker on to {_shown_origin(final)}, which asks for "
+                "credentials: baker sends the credentials for a registry only to it and to the token "
+                "service it names",
+                hint=f"check the registry {self.ref.host}'s storage redirect configuration",
+            )
         if response.status_code == 401 and self.auth_header is None:
             self._authenticate(response)
-            response = self._send(url, accept)
+            response.close()
+            response, _ = self._send(method, url, accept)
         return response
 
-    def _send(self, url: str, accept: str) -> requests.Response:
-        headers = {"Accept": accept}
-        if self.auth_header:
-            headers["Authorization"] = self.auth_header
+    def get(self, url: str, accept: str) -> requests.Response:
+        return self.request("GET", url, accept)
+
+    def _send(self, method: str, url: str, accept: str) -> tuple[requests.Response, str]:
+        """Redirects followed one hop at a time: `Authorization` only while on the registry's origin."""
+        for _ in range(_REDIRECTS_MAX + 1):
+            headers = {"Accept": accept}
+            if self.auth_header and _origin(url) == self._origin:
+                headers["Authorization"] = self.auth_header
+            response = self._http(method, url, headers=headers)
+            location = response.headers.get("Location")
+            if response.status_code not in _REDIRECT_STATUSES or not location:
+                return response, url
+            response.close()
+            url = urllib.parse.urljoin(url, location)
+            if _origin(url)[0] not in {"http", "https"}:
+                raise ImageError(f"the registry {self.ref.host} redirected to something that is not http(s)")
+            if response.status_code == 303:
+                method = "GET"
+        raise ImageError(f"the registry {self.ref.host} redirected more than {_REDIRECTS_MAX} times")
+
+    def _http(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One HTTP exchange, streamed, never following a redirect by itself; failures (the
+        deadline's among them) become ImageError."""
+        left = self.deadline.left()
         try:
-            return self.session.get(url, headers=headers, timeout=TIMEOUT)
-        except requests.RequestException as exc:
-            hint = "check the registry host in the image reference and the network"
-            if self.push:
-                hint = f"check the registry address and that it is up; docker login {self.ref.host}"
-            raise ImageError(
-                f"cannot reach the registry {self.ref.host} ({type(exc).__name__})", hint=hint
-            ) from None
+            response = self.session.request(
+                method, url, timeout=(left, left), allow_redirects=False, stream=True, **kwargs
+            )
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._unreachable(type(exc).__name__) from None
+        if self.deadline.expired:  # cut mid-headers, http.client may take what came for an answer
+            response.close()
+            raise self._unreachable("deadline")
+        return response
+
+    def _unreachable(self, why: str) -> ImageError:
+        if self.deadline.expired:
+            return ImageError(
+                f"the registry {self.ref.host} did not answer within {self.deadline.seconds:g} s",
+                hint="check that the registry is up and not overloaded; try again later",
+            )
+        hint = "check the registry host in the image reference and the network"
+        if self.push:
+            hint = f"check the registry address and that it is up; docker login {self.ref.host}"
+        return ImageError(f"cannot reach the registry {self.ref.host} ({why})", hint=hint)
+
+    def read(self, response: requests.Response, what: str, limit: int) -> bytes:
+        """The answer's body, at most `limit` bytes: a larger one is refused, not read whole."""
+        try:
+            declared = int(response.headers.get("Content-Length") or 0)
+        except ValueError:
+            declared = 0
+        try:
+            if declared > limit:
+                raise _too_large(what, limit)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(what, limit)
+                chunks.append(chunk)
+            if self.deadline.expired:  # cut short: what came is not the answer
+                raise self._unreachable("deadline")
+            return b"".join(chunks)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._unreachable(type(exc).__name__) from None
+        finally:
+            response.close()
+
+    def read_json(self, response: requests.Response, what: str, limit: int) -> dict[str, Any]:
+        return parse_json(self.read(response, what, limit), what)
 
     def _authenticate(self, response: requests.Response) -> None:
         scheme, params = _challenge(response.headers.get("WWW-Authenticate", ""))
@@ -194,28 +383,22 @@ class _Client:
             return
         if scheme != "bearer" or "realm" not in params:
             raise self._denied()
-        _check_realm(params["realm"], self.ref.host)
+        realm = params["realm"]
+        _check_realm(realm, self.ref.host)
         query = {k: v for k, v in params.items() if k in {"service", "scope"}}
         scope = f"repository:{self.ref.repository}:{'pull,push' if self.push else 'pull'}"
         # A push check must ask for push itself: a challenge's own scope (if any) is for a read.
         query["scope"] = scope if self.push else query.get("scope", scope)
-        try:
-            if self.login.identity_token is not None:
-                answer = self._refresh_token_grant(params["realm"], query, self.login.identity_token)
-            else:
-                headers = {"Authorization": basic} if basic else {}
-                # No redirects: the credentials must reach the realm the registry named, nowhere else.
-                answer = self.session.get(
-                    params["realm"], params=query, headers=headers, timeout=TIMEOUT, allow_redirects=False
-                )
-        except requests.RequestException as exc:
-            raise ImageError(
-                f"cannot reach the registry's token service ({type(exc).__name__})",
-                hint=f"check the network; docker login {self.ref.host}" if self.push else None,
-            ) from None
+        # No redirects: the credentials must reach the realm the registry named, nowhere else.
+        if self.login.identity_token is not None:
+            answer = self._refresh_token_grant(realm, query, self.login.identity_token)
+        else:
+            headers = {"Authorization": basic} if basic else {}
+            answer = self._http("GET", realm, params=query, headers=headers)
         if answer.status_code != 200:
+            answer.close()
             raise self._denied(answer.status_code)
-        body = _json(answer, "token")
+        body = self.read_json(answer, "token", TOKEN_MAX)
         refreshed = body.get("refresh_token")
         if isinstance(refreshed, str) and refreshed:
             REDACTOR.register(refreshed, label="registry refresh token")
@@ -236,8 +419,7 @@ class _Client:
             "client_id": CLIENT_ID,
             **query,
         }
-        # No redirects: requests would carry the form (the identity token) to wherever it points.
-        return self.session.post(realm, data=form, timeout=TIMEOUT, allow_redirects=False)
+        return self._http("POST", realm, data=form)
 
     def _denied(self, status: int = 401, *, why: str = "") -> ImageError:
         login = self.login
@@ -253,6 +435,13 @@ class _Client:
             f"the registry {self.ref.host} refused access to {self.ref.repository} (HTTP {status}){why}",
             hint=hint,
         )
+
+
+def _too_large(what: str, limit: int) -> ImageError:
+    return ImageError(
+        f"the registry's {what} is larger than {limit // MIB} MiB; baker does not read it",
+        hint="check that the reference names an image, and that the registry is the one you meant",
+    )
 
 
 def _granted(token: str, repository: str) -> set[str] | None:
@@ -279,9 +468,15 @@ def _granted(token: str, repository: str) -> set[str] | None:
     return granted
 
 
-def _json(response: requests.Response, what: str) -> dict[str, Any]:
+def parse_json(raw: bytes, what: str) -> dict[str, Any]:
+    """A JSON object from a registry; nesting deeper than the parser goes is an error, not a crash."""
     try:
-        body = response.json()
+        body = json.loads(raw)
+    except RecursionError:
+        raise ImageError(
+            f"the registry's {what} nests JSON too deeply to read",
+            hint="check that the reference names an image, and that the registry is the one you meant",
+        ) from None
     except ValueError:
         body = None
     if not isinstance(body, dict):

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from baker import imageref
 from baker.errors import RenderError
 from baker.model import Manifest
 from baker.provenance import BAKE_ID_LABEL
@@ -43,18 +44,6 @@ DOCKERFILE = "Dockerfile"
 BAKE_FILE = "docker-bake.json"
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-# distribution/reference's grammar, written out: [host[:port]/]path[:tag][@digest].  Stricter than
-# "no newline, no `$`": a reference the engine would reject fails here, before anything is fetched.
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
-_HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-fA-F:]+\])"
-_NAME = rf"(?:{_HOST}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
-_TAG = r"[\w][\w.-]{0,127}"
-_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-_REFERENCE = re.compile(rf"{_NAME}(?::{_TAG})?(?:@{_DIGEST})?\Z")
-_TAG_REFERENCE = re.compile(rf"{_NAME}(?::{_TAG})?\Z")
-_IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}\Z")
 
 
 @dataclass(frozen=True)
@@ -70,7 +59,7 @@ class RenderedFiles:
 
 def validate_base(base: str) -> str:
     """`base` as a FROM operand: an image reference or an image id, nothing the parser expands."""
-    if _IMAGE_ID.match(base) or _REFERENCE.match(base):
+    if imageref.IMAGE_ID.fullmatch(base) or imageref.is_valid(base):
         return base
     raise RenderError(
         f"the base image {_shown(base)} is not a valid image reference",
@@ -80,7 +69,7 @@ def validate_base(base: str) -> str:
 
 def validate_tag(tag: str) -> str:
     """`tag` as a name to tag an image with: `[host[:port]/]path[:tag]`, lower-case path, no digest."""
-    if _TAG_REFERENCE.match(tag) and len(tag) <= 255:
+    if imageref.is_tag_name(tag):
         return tag
     raise RenderError(
         f"the tag {_shown(tag)} is not a valid image name",

@@ -3,6 +3,7 @@ loopback registries as insecure, so it pushes there without TLS).  Import the fi
 module:
 
 - `local_registry`: a real registry, Debian's `docker-registry` (distribution 2.8), anonymous;
+- `readonly_registry`: the same, in read-only maintenance mode (it reads, and refuses uploads);
 - `token_registry`: a small registry that demands Bearer tokens from its token service, as Docker
   Hub, ACR and GHCR do, handing them out for Basic user:password (`GET`) or for a known refresh
   token (the OAuth2 `POST` an identity token needs), and serving one index of two images.
@@ -38,25 +39,24 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _config(root: Path, port: int) -> str:
+def _config(root: Path, port: int, *, readonly: bool = False) -> str:
+    maintenance = "  maintenance:\n    readonly:\n      enabled: true\n" if readonly else ""
     return (
         "version: 0.1\n"
         "log:\n  level: error\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\n{maintenance}"
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
 
 
-@pytest.fixture(scope="module")
-def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`127.0.0.1:PORT` of a running registry; stopped (by its own pid) at teardown."""
+def _run_registry(tmp_path_factory: pytest.TempPathFactory, *, readonly: bool = False) -> Iterator[str]:
     binary = shutil.which(REGISTRY_BINARY)
     if binary is None:
         unavailable("docker-registry (Debian's docker-registry package) is not installed")
     base = tmp_path_factory.mktemp("registry")
     port = _free_port()
     config = base / "config.yml"
-    config.write_text(_config(base / "data", port), encoding="utf-8")
+    config.write_text(_config(base / "data", port, readonly=readonly), encoding="utf-8")
     log = (base / "registry.log").open("wb")
     process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -79,6 +79,18 @@ def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`127.0.0.1:PORT` of a running registry; stopped (by its own pid) at teardown."""
+    yield from _run_registry(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def readonly_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same registry in read-only maintenance mode: `/v2/` and reads answer, writes are refused."""
+    yield from _run_registry(tmp_path_factory, readonly=True)
 
 
 # --- a registry that demands Bearer tokens ------------------------------------------------------

@@ -76,12 +76,17 @@ HOST = "registry.example.com"
 REALM = "https://auth.example.com/token"
 
 
-def _response(status: int, *, challenge: str = "", body: object = None) -> requests.Response:
+def _response(
+    status: int, *, challenge: str = "", body: object = None, location: str = ""
+) -> requests.Response:
     response = requests.Response()
     response.status_code = status
     if challenge:
         response.headers["WWW-Authenticate"] = challenge
+    if location:
+        response.headers["Location"] = location
     response._content = json.dumps(body if body is not None else {}).encode()
+    response._content_consumed = True  # type: ignore[attr-defined]
     return response
 
 
@@ -100,17 +105,37 @@ class FakeRegistry:
         self.token_status = token_status
         self.token = token
         self.calls: list[tuple[str, dict[str, str], dict[str, str]]] = []
+        self.upload_status = 202
+        self.cancelled: list[str] = []
 
     def session(self) -> Any:
         fake = self
 
         class Session:
-            def get(
-                self, url: str, *, headers: dict[str, str], timeout: int, params: Any = None, **_: Any
+            def mount(self, prefix: str, adapter: Any) -> None:
+                pass
+
+            def close(self) -> None:
+                pass
+
+            def request(
+                self,
+                method: str,
+                url: str,
+                *,
+                headers: dict[str, str],
+                timeout: Any,
+                params: Any = None,
+                **_: Any,
             ) -> Any:
                 fake.calls.append((url, dict(params or {}), dict(headers)))
                 if url == REALM:
                     return _response(fake.token_status, body={"token": fake.token})
+                if method == "POST" and url.endswith("/blobs/uploads/"):
+                    return _response(fake.upload_status, location="/v2/team/app/blobs/uploads/u-1")
+                if method == "DELETE":
+                    fake.cancelled.append(url)
+                    return _response(204)
                 if isinstance(fake.v2[0], Exception):
                     raise fake.v2.pop(0)
                 return fake.v2.pop(0)
@@ -175,6 +200,32 @@ def test_check_push_refuses_before_any_push_when_the_registry_would_not_take_it(
         assert f"docker login {HOST}" in (caught.value.hint or "")
     tokens = [params for url, params, _ in fake.calls if url == REALM]
     assert all(params["scope"] == "repository:team/app:pull,push" for params in tokens)
+
+
+@pytest.mark.parametrize("status", [401, 403, 405, 500])
+def test_check_push_refuses_when_the_registry_reads_but_will_not_start_an_upload(
+    monkeypatch: pytest.MonkeyPatch, login: Any, status: int
+) -> None:
+    fake = _fake(monkeypatch, FakeRegistry([_response(200)]))
+    fake.upload_status = status
+    with pytest.raises(ImageError) as caught:
+        registry.check_push(f"{HOST}/team/app:1")
+    expected = {
+        401: "refused access to team/app (HTTP 401)",  # a challenge it cannot meet
+        403: "(HTTP 403) (it refused to start an upload)",
+        405: "(HTTP 405) (it refused to start an upload)",
+        500: "answered HTTP 500 to starting an upload",
+    }[status]
+    assert expected in caught.value.message
+    assert fake.cancelled == []
+
+
+def test_check_push_cancels_the_upload_it_started_to_prove_the_push(
+    monkeypatch: pytest.MonkeyPatch, login: Any
+) -> None:
+    fake = _fake(monkeypatch, FakeRegistry([_response(200)]))
+    registry.check_push(f"{HOST}/team/app:1")
+    assert fake.cancelled == [f"https://{HOST}/v2/team/app/blobs/uploads/u-1"]
 
 
 def test_bake_with_push_refuses_before_the_engine_when_a_registry_would_not_take_it(

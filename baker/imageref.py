@@ -1,0 +1,103 @@
+"""The one image-reference grammar: distribution/reference's, as the Docker engine applies it.
+
+    reference := name [ ":" tag ] [ "@" digest ]
+    name      := [ domain "/" ] path              (255 characters at most)
+    domain    := host [ ":" port ]                host: DNS labels joined by ".", or [IPv6]
+    path      := component ( "/" component )*     component: [a-z0-9]+ ( ( [._] | __ | -+ ) [a-z0-9]+ )*
+    tag       := [A-Za-z0-9_] [A-Za-z0-9_.-]{0,127}
+    digest    := algorithm ":" hex{32,}
+
+A first part is the registry's domain only when it could not be a path component: it holds a `.`
+or a `:`, is `localhost`, or has an upper-case letter (Docker's rule); `team/app` is on Docker Hub.
+Anything else (user info such as `127.0.0.1:5000@registry.attacker.example/app`, a scheme, spaces,
+control characters) is not a reference, and is refused before anything is asked of an engine or a
+registry.  Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from baker.errors import UsageError
+
+NAME_MAX = 255
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-fA-F:]+\])"
+_DOMAIN = rf"{_HOST}(?::[0-9]+)?"
+_PATH = rf"{_COMPONENT}(?:/{_COMPONENT})*"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+
+# re.ASCII: Go's \w, which the grammar is written in, is [0-9A-Za-z_].
+_REFERENCE = re.compile(
+    rf"(?P<name>(?:{_DOMAIN}/)?{_PATH})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?", re.ASCII
+)
+_DOMAIN_RE = re.compile(_DOMAIN, re.ASCII)
+_PATH_RE = re.compile(_PATH, re.ASCII)
+IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
+
+
+@dataclass(frozen=True)
+class Reference:
+    domain: str  # as written, "" when none is (Docker Hub)
+    path: str
+    tag: str = ""  # "" when none is written
+    digest: str = ""  # "" when none is written
+
+    @property
+    def name(self) -> str:
+        return f"{self.domain}/{self.path}" if self.domain else self.path
+
+    def __str__(self) -> str:
+        return self.name + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
+
+
+def _looks_like_domain(part: str) -> bool:
+    return "." in part or ":" in part or part == "localhost" or part.lower() != part
+
+
+def _split(text: str) -> Reference | None:
+    match = _REFERENCE.fullmatch(text)
+    if match is None or len(match["name"]) > NAME_MAX:
+        return None
+    first, sep, rest = match["name"].partition("/")
+    if sep and _looks_like_domain(first):
+        if not _DOMAIN_RE.fullmatch(first) or not _PATH_RE.fullmatch(rest):
+            return None
+        domain, path = first, rest
+    else:
+        domain, path = "", match["name"]
+        if not _PATH_RE.fullmatch(path):  # e.g. an upper-case first part with nothing after it
+            return None
+    return Reference(domain, path, match["tag"] or "", match["digest"] or "")
+
+
+def is_valid(text: str) -> bool:
+    return _split(text) is not None
+
+
+def is_tag_name(text: str) -> bool:
+    """Whether `text` can name a tag: a reference with no digest."""
+    ref = _split(text)
+    return ref is not None and not ref.digest
+
+
+def parse(text: str) -> Reference:
+    """`text` split by the grammar; `UsageError` (exit 2) when it is not an image reference."""
+    ref = _split(text)
+    if ref is None:
+        raise UsageError(
+            f"{shown(text)} is not a valid image reference",
+            hint="an image reference looks like registry.example.com/team/app:1.4.2 "
+            "([host[:port]/]path[:tag][@digest], lower-case path)",
+        )
+    return ref
+
+
+def shown(text: str) -> str:
+    """A reference quoted for a message: references are not secret, but keep them on one line."""
+    return json.dumps(text[:200], ensure_ascii=True)

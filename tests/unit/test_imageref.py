@@ -1,0 +1,145 @@
+"""The one image-reference grammar (distribution/reference): what is a reference, how it splits."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from baker import imageref
+from baker.errors import UsageError
+
+VALID = [
+    # (text, domain, path, tag, digest)
+    ("app", "", "app", "", ""),
+    ("app:1.4.2", "", "app", "1.4.2", ""),
+    ("team/app:latest", "", "team/app", "latest", ""),
+    ("localhost/app", "localhost", "app", "", ""),
+    ("localhost:5000/team/app:t", "localhost:5000", "team/app", "t", ""),
+    ("127.0.0.1:5000/app:t", "127.0.0.1:5000", "app", "t", ""),
+    ("[::1]:5000/app:t", "[::1]:5000", "app", "t", ""),
+    ("[fe80::1]/app", "[fe80::1]", "app", "", ""),
+    (
+        "registry.example.com/a.b/c_d/e__f/g--h:T_1.x-y",
+        "registry.example.com",
+        "a.b/c_d/e__f/g--h",
+        "T_1.x-y",
+        "",
+    ),
+    ("Registry.Example.com/app", "Registry.Example.com", "app", "", ""),
+    ("docker.io/library/busybox:1.36", "docker.io", "library/busybox", "1.36", ""),
+    ("r.example.com/app@sha256:" + "a" * 64, "r.example.com", "app", "", "sha256:" + "a" * 64),
+    ("r.example.com/app:t@sha256:" + "b" * 64, "r.example.com", "app", "t", "sha256:" + "b" * 64),
+    ("app:" + "t" * 128, "", "app", "t" * 128, ""),
+]
+
+INVALID = [
+    "",
+    "127.0.0.1:5000@registry.attacker.example/app:t",  # userinfo: would reach the other host
+    "user:pw@registry.example.com/app:t",
+    "registry.example.com/App:t",  # upper case in the path
+    "registry.example.com/app:t/x",
+    "registry.example.com//app",
+    "registry.example.com/app/",
+    "/app",
+    "registry.example.com/-app",
+    "registry.example.com/app-",
+    "registry.example.com/a..b",
+    "registry.example.com/a___b",
+    "registry.example.com:port/app",
+    "registry.example.com:5000:1/app",
+    "-registry.example.com/app",
+    "[::1/app",
+    "[zz::1]:5000/app",
+    "app:.t",
+    "app:-t",
+    "app:" + "t" * 129,
+    "app:t\n",
+    "app:t ",
+    " app",
+    "app:ţ",  # tags are ASCII words
+    "r.example.com/app@sha256:abc",  # a digest is 32 hex digits at least
+    "r.example.com/app@sha256:" + "g" * 64,
+    "r.example.com/app@" + "a" * 64,
+    "r.example.com/app#x",
+    "r.example.com/app?x=1",
+    "http://r.example.com/app",
+    "r.example.com/" + "a" * 250,  # a name is 255 characters at most
+]
+
+
+@pytest.mark.parametrize(("text", "domain", "path", "tag", "digest"), VALID)
+def test_a_valid_reference_splits_into_domain_path_tag_and_digest(
+    text: str, domain: str, path: str, tag: str, digest: str
+) -> None:
+    ref = imageref.parse(text)
+    assert (ref.domain, ref.path, ref.tag, ref.digest) == (domain, path, tag, digest)
+    assert imageref.is_valid(text)
+
+
+@pytest.mark.parametrize("text", INVALID)
+def test_a_string_outside_the_reference_grammar_is_refused_with_a_usage_error(text: str) -> None:
+    assert not imageref.is_valid(text)
+    with pytest.raises(UsageError, match="not a valid image reference"):
+        imageref.parse(text)
+
+
+def test_the_refusal_quotes_the_reference_on_one_line() -> None:
+    with pytest.raises(UsageError) as info:
+        imageref.parse("app:t\n::error::x")
+    assert "\n" not in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("app:1", False),
+        ("team/app", False),
+        ("localhost/app", True),
+        ("r.example.com/app", True),
+        ("127.0.0.1:5000/app", True),
+        ("[::1]/app", True),
+    ],
+)
+def test_a_first_component_names_a_registry_when_it_has_a_dot_a_port_or_is_localhost(
+    text: str, expected: bool
+) -> None:
+    assert (imageref.parse(text).domain != "") is expected
+
+
+def test_a_tag_name_is_a_reference_without_a_digest() -> None:
+    assert imageref.is_tag_name("r.example.com/app:1")
+    assert not imageref.is_tag_name("r.example.com/app@sha256:" + "a" * 64)
+    assert not imageref.is_tag_name("127.0.0.1:5000@registry.attacker.example/app:t")
+
+
+_component = st.from_regex(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*", fullmatch=True).filter(
+    lambda s: len(s) < 30
+)
+_tag = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
+
+
+@given(
+    host=st.sampled_from(["", "localhost", "r.example.com", "127.0.0.1:5000", "[::1]:443"]),
+    path=st.lists(_component, min_size=1, max_size=3),
+    tag=st.one_of(st.just(""), _tag),
+)
+def test_every_reference_the_grammar_generates_parses_back_to_its_parts(
+    host: str, path: list[str], tag: str
+) -> None:
+    # With no host written, a first component that looks like a host is taken for one (Docker's rule).
+    assume(host or ("." not in path[0] and path[0] != "localhost") or len(path) == 1)
+    text = "/".join([host, *path] if host else path) + (f":{tag}" if tag else "")
+    ref = imageref.parse(text)
+    assert ref.path == "/".join(path) and ref.tag == tag and ref.domain == host
+    assert str(ref) == text
+
+
+@given(st.text(max_size=40))
+def test_any_text_is_either_a_reference_or_a_usage_error_never_a_crash(text: str) -> None:
+    try:
+        ref = imageref.parse(text)
+    except UsageError:
+        assert not imageref.is_valid(text)
+    else:
+        assert imageref.is_valid(text) and "@" not in ref.domain and "/" not in ref.domain
