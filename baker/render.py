@@ -15,9 +15,12 @@ arguments `baker_<token>_NAME`, the token random (the bake id, for `baker build`
 set one of them.
 
 Files are created owner-only (0600) in an owner-only directory (0700); an existing directory that
-someone else owns or can write to is refused (they could swap the files under us).  Writes go to a
-fresh `O_EXCL` temporary file in the same directory and are renamed into place, so a symlink
-planted at the target is replaced, never followed.
+someone else owns or can write to is refused (they could swap the files under us), and so is one
+below a directory another user owns or others can write to without the sticky bit.  An existing
+directory must be empty or hold only what an earlier rendering wrote (its Dockerfile begins with
+baker's header): `render --out .` in an app's directory would otherwise replace the app's own
+Dockerfile.  Writes go to a fresh `O_EXCL` temporary file in the same directory and are renamed into
+place, so a symlink planted at the target is replaced, never followed.
 
 Imports neither docker nor azure.
 """
@@ -48,6 +51,9 @@ if TYPE_CHECKING:
 
 DOCKERFILE = "Dockerfile"
 BAKE_FILE = "docker-bake.json"
+# The first line of every Dockerfile baker renders (templates/Dockerfile.j2): how `render` knows a
+# directory it may write into again.
+RENDERED_HEADER = "# Rendered by baker."
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -206,10 +212,11 @@ def _check_arg_names(args: Mapping[str, str], arg_names: Mapping[str, str]) -> N
 
 
 def prepare_directory(directory: Path) -> Path:
-    """Create `directory` 0700, or check an existing one is ours and private, narrowing it to 0700."""
+    """Create `directory` 0700, or check an existing one is ours, private, and empty or rendered by
+    baker before, narrowing it to 0700."""
     try:
-        _make_parents(directory.parent)
         _check_ancestors(directory.parent)
+        _make_parents(directory.parent)
         with contextlib.suppress(FileExistsError):
             directory.mkdir(mode=0o700)
         info = directory.lstat()
@@ -229,6 +236,7 @@ def prepare_directory(directory: Path) -> Path:
                 f"{directory} is writable by other users; they could replace the files baker writes",
                 hint=f"chmod go-w {directory}, or choose a private directory for --out",
             )
+        _check_contents(directory)
         # Never widened: only the owner's bits survive.
         directory.chmod(stat.S_IMODE(info.st_mode) & 0o700)
     except OSError as exc:
@@ -250,16 +258,61 @@ def _make_parents(parent: Path) -> None:
             candidate.chmod(0o700)
 
 
+def _check_contents(directory: Path) -> None:
+    """Refuse a directory holding anything but an earlier rendering (the app's own Dockerfile, a
+    buildx project, sources): baker would replace files it did not write."""
+    entries = sorted(entry.name for entry in directory.iterdir())
+    if not entries or (set(entries) <= {DOCKERFILE, BAKE_FILE} and _rendered(directory / DOCKERFILE)):
+        return
+    shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+    raise RenderError(
+        f"{directory} is not empty and baker did not render into it (it holds {shown}); baker "
+        "would replace files it did not write",
+        hint="choose a new directory for --out (baker creates it), e.g. --out baked/",
+    )
+
+
+def _rendered(dockerfile: Path) -> bool:
+    """True when `dockerfile` is a regular file that baker rendered (never following a symlink)."""
+    try:
+        fd = os.open(dockerfile, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        return handle.read(len(RENDERED_HEADER)) == RENDERED_HEADER.encode()
+
+
 def _check_ancestors(parent: Path) -> None:
-    """Refuse an output directory below one that others may write to without the sticky bit (as
-    /tmp has): they could rename ours away and put theirs in its place."""
-    for ancestor in (parent.resolve(), *parent.resolve().parents):
-        mode = ancestor.stat().st_mode
-        if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+    """Refuse an output directory below one that another user owns, or that others may write to
+    without the sticky bit (as /tmp has): they could rename ours away and put theirs in its place.
+    Only the directories that exist are looked at; `_make_parents` makes the rest, private."""
+    resolved = parent.resolve()
+    for ancestor in (resolved, *resolved.parents):
+        try:
+            info = ancestor.stat()
+        except FileNotFoundError:
+            continue
+        mode = info.st_mode
+        if info.st_uid not in (0, os.getuid()):
+            raise RenderError(
+                f"{ancestor} belongs to another user, who could replace the directory baker writes into",
+                hint="choose --out below directories that you (or root) own",
+            )
+        if mode & stat.S_ISVTX:
+            continue
+        if mode & stat.S_IWOTH:
             raise RenderError(
                 f"{ancestor} is writable by every user (and not sticky): they could replace the "
                 "directory baker writes into",
                 hint=f"chmod o-w {ancestor}, or choose --out below a private directory",
+            )
+        if mode & stat.S_IWGRP:
+            raise RenderError(
+                f"{ancestor} is writable by other users of its group (and not sticky): they could "
+                "replace the directory baker writes into",
+                hint=f"chmod g-w {ancestor}, or choose --out below a private directory",
             )
 
 

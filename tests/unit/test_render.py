@@ -410,3 +410,83 @@ def test_an_output_below_a_world_writable_non_sticky_directory_is_refused(tmp_pa
     assert not (shared / "out").exists()
     shared.chmod(0o1777)  # sticky, as /tmp: others cannot rename what is ours
     render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), shared / "out", base="b")
+
+
+# -- where render may write ---------------------------------------------------------------------
+
+
+def _app_directory(root: Path) -> Path:
+    app = root / "app"
+    (app / "src").mkdir(parents=True)
+    app.chmod(0o755)
+    (app / DOCKERFILE).write_text("FROM python:3.12\nCOPY src /src\n")
+    (app / "src" / "main.py").write_text("print('hi')\n")
+    return app
+
+
+def test_render_refuses_a_non_empty_directory_it_did_not_render(tmp_path: Path) -> None:
+    app = _app_directory(tmp_path)
+    with pytest.raises(RenderError, match="not empty") as caught:
+        render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), app, base="b")
+    assert caught.value.hint is not None and "new directory" in caught.value.hint
+    assert (app / DOCKERFILE).read_text() == "FROM python:3.12\nCOPY src /src\n"  # the app's own, kept
+    assert stat.S_IMODE(app.stat().st_mode) == 0o755  # not narrowed
+    assert sorted(p.name for p in app.iterdir()) == [DOCKERFILE, "src"]
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {DOCKERFILE: "FROM app:1\n"},  # someone's Dockerfile alone
+        {BAKE_FILE: "{}"},  # someone's bake file alone
+        {DOCKERFILE: "FROM app:1\n", BAKE_FILE: "{}"},  # a buildx project of their own
+        {".env": "A=1\n"},
+    ],
+    ids=["dockerfile", "bake-file", "both", "other"],
+)
+def test_render_refuses_a_directory_holding_files_it_did_not_write(
+    tmp_path: Path, files: dict[str, str]
+) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir(mode=0o700)
+    for name, text in files.items():
+        (out_dir / name).write_text(text)
+    with pytest.raises(RenderError, match="not empty"):
+        render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), out_dir, base="b")
+    assert {p.name: p.read_text() for p in out_dir.iterdir()} == files
+
+
+def test_render_command_refuses_out_dot_in_an_app_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from baker.cli import main
+
+    app = _app_directory(tmp_path)
+    manifest = _write_manifest(app / "baker.yaml", {"from": "baker-test/busybox:1"}, {"A": "value-a"})
+    monkeypatch.chdir(app)
+    assert main(["render", "-f", str(manifest), "--out", ".", "--json"]) == 1
+    assert "not empty" in json.loads(capsys.readouterr().out)["message"]
+    assert (app / DOCKERFILE).read_text() == "FROM python:3.12\nCOPY src /src\n"
+    assert not (app / BAKE_FILE).exists()
+
+
+def test_an_output_below_a_group_writable_non_sticky_directory_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "team"
+    shared.mkdir()
+    shared.chmod(0o775)
+    with pytest.raises(RenderError, match="writable by other users"):
+        render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), shared / "out", base="b")
+    assert not (shared / "out").exists()
+    shared.chmod(0o1775)  # sticky: the group cannot rename what is ours
+    render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), shared / "out", base="b")
+
+
+def test_an_output_below_a_directory_another_user_owns_is_refused(tmp_path: Path) -> None:
+    if os.getuid() != 0:  # CI runs as root: there this test always runs, never skips
+        unavailable("needs root to make a directory owned by someone else")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, 12345, 12345)
+    with pytest.raises(RenderError, match="belongs to another user"):
+        render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), theirs / "out", base="b")
+    assert not (theirs / "out").exists()
