@@ -21,6 +21,7 @@ Clients are injectable (`client=`); by default `connect()` makes one from the en
 from __future__ import annotations
 
 import contextlib
+import http.client
 import logging
 import os
 import time
@@ -33,6 +34,7 @@ from typing import Any
 import docker
 import docker.errors
 import requests.exceptions
+import urllib3.exceptions
 from docker.auth import INDEX_NAME, load_config, resolve_repository_name
 from docker.utils import parse_repository_tag
 
@@ -85,6 +87,18 @@ def _engine_errors(doing: str, *, hint: str | None = None) -> Iterator[None]:
         raise EngineError(
             f"{doing} failed: lost the connection to the Docker engine ({type(exc).__name__})",
             hint=_START_ENGINE,
+        ) from None
+    except (
+        requests.exceptions.ChunkedEncodingError,
+        urllib3.exceptions.HTTPError,
+        http.client.HTTPException,
+    ) as exc:
+        # The answer was cut mid-way (the engine restarted or was killed, a proxy dropped the
+        # connection): docker-py reads a streamed answer from urllib3 itself, unwrapped by requests.
+        # The type's name only: a ReadTimeoutError's message quotes the request URL.
+        raise EngineError(
+            f"{doing} failed: lost the connection to the Docker engine mid-way ({type(exc).__name__})",
+            hint="check that the engine is still running (`docker info`), then run again",
         ) from None
     except docker.errors.StreamParseError:  # a RuntimeError, not a DockerException
         raise EngineError(f"{doing} failed: the engine's answer was cut short", hint=hint) from None

@@ -4,6 +4,12 @@ Every record passes a filter that renders the message, masks registered values a
 like a bearer token, and drops the record's args.  The Azure SDK's network trace (which logs response
 bodies, i.e. secret values, before baker could register them) is never enabled; at --debug its
 header/URL logging and the Docker SDK's logs are shown, masked.
+
+Build arguments (every value) travel in the engine's build request's query string, and urllib3 logs
+each request line at DEBUG (and a retried URL at WARNING).  Masking is not enough there: a value under
+the Redactor's minimum length is not masked.  So the query string of every URL urllib3 logs is
+dropped, any query naming `buildargs` is dropped wherever it appears (tracebacks, messages), and a
+record that still names `buildargs` is replaced whole.
 """
 
 from __future__ import annotations
@@ -20,7 +26,19 @@ _TOKENISH = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*
 _BEARER = re.compile(r'(?i)(bearer\s+)(?![A-Za-z_]+=")[A-Za-z0-9._~+/-]{8,}=*')
 
 
+# A URL's (or an HTTP request target's) query string: `?` after a path, up to a space or a quote.
+_QUERY = re.compile(r"(?<=[^\s?\"'])\?[^\s\"'<>]+")
+_QUERY_DROPPED = "?<query not logged>"
+# Loggers whose records quote the URLs of HTTP requests, the engine's build request among them.
+_URL_LOGGERS = ("urllib3",)
+
+
+def _drop_build_queries(text: str) -> str:
+    return _QUERY.sub(lambda m: _QUERY_DROPPED if "buildargs" in m.group(0).lower() else m.group(0), text)
+
+
 def scrub(text: str, redactor: Redactor = REDACTOR) -> str:
+    text = _drop_build_queries(text)
     text = redactor.redact(text)
     text = _TOKENISH.sub(MASK, text)
     return _BEARER.sub(lambda m: m.group(1) + MASK, text)
@@ -36,7 +54,12 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a malformed log call must not crash baker, nor show its args
             message = str(record.msg)
-        record.msg = scrub(message, self.redactor)
+        if record.name.partition(".")[0] in _URL_LOGGERS:
+            message = _QUERY.sub(_QUERY_DROPPED, message)
+        message = scrub(message, self.redactor)
+        if "buildargs" in message.lower():  # in a shape no rule above knows: never log build args
+            message = "(a log record naming the build arguments was dropped)"
+        record.msg = message
         record.args = None
         if record.exc_info:
             record.exc_text = scrub(logging.Formatter().formatException(record.exc_info), self.redactor)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,7 +107,7 @@ def bake(
         on_line(f"baking {len(resolved.entries)} values onto {base}")
         image_id = builder.build_image(
             files.directory,
-            build_args=_engine_args(resolved),
+            build_args=_engine_args(resolved, files.arg_names),
             labels={LABEL: to_label(resolved, manifest)},
             on_line=on_line,
             dockerfile=files.dockerfile.name,
@@ -183,10 +183,12 @@ def _refuse_onbuild(base: str, info: builder.ImageInfo) -> None:
         )
 
 
-def _engine_args(resolved: ResolvedEnv) -> dict[str, Secret | str]:
-    """Values from Key Vault stay `Secret` until the engine call; literals (from git) are plain."""
+def _engine_args(resolved: ResolvedEnv, arg_names: Mapping[str, str]) -> dict[str, Secret | str]:
+    """Build args keyed by the names the rendered Dockerfile declares (never the env names: a base's
+    ENV of the same name would win).  Values from Key Vault stay `Secret` until the engine call;
+    literals (from git) are plain."""
     return {
-        entry.env: entry.value if isinstance(entry.source, SecretRef) else entry.value.reveal()
+        arg_names[entry.env]: entry.value if isinstance(entry.source, SecretRef) else entry.value.reveal()
         for entry in resolved.entries
     }
 

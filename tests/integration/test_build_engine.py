@@ -120,7 +120,7 @@ def test_values_arrive_byte_exact_when_built_the_documented_api_way(
     _assert_baked(info, AWKWARD)
     assert [o.env for o in from_label(info.labels[LABEL])] == list(AWKWARD)
     log_text = "".join(str(chunk.get("stream", "")) for chunk in logs)
-    assert "ENV" in log_text and "PEM=$PEM" in log_text
+    assert "ENV" in log_text and "PEM=${baker_" in log_text
     assert "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" not in log_text
 
 

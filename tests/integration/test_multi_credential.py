@@ -105,7 +105,9 @@ def test_references_resolve_through_their_own_credential(
     _, manifest = two_vaults
     assert main(["render", "-f", str(manifest), "--out", str(tmp_path / "out")]) == 0
     bake = json.loads((tmp_path / "out" / "docker-bake.json").read_text())
-    assert bake["target"]["default"]["args"] == {
+    # Build args are named baker_<token>_NAME (a base's ENV NAME would win over an ARG NAME).
+    args = bake["target"]["default"]["args"]
+    assert {name.split("_", 2)[2]: value for name, value in args.items()} == {
         "FROM_DEFAULT": "value-second-222",
         "FROM_FIRST": "value-first-111",
     }

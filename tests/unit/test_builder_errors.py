@@ -252,3 +252,66 @@ def test_a_tag_moved_when_a_stop_arrives_is_put_back() -> None:
     with pytest.raises(KeyboardInterrupt):
         builder.tag("sha256:" + "1" * 64, ["app:1"], client=_FakeClient(_StopsAfterTagging()))
     assert calls[-1] == ("tag", "sha256:" + "9" * 64, "app:1")  # put back where it was
+
+
+class _CutStreamAPI:
+    """An engine whose build stream breaks mid-way, after one step made an image."""
+
+    def __init__(self, cut: BaseException) -> None:
+        self.cut = cut
+        self.removed: list[str] = []
+        self.label_queries: list[dict[str, Any]] = []
+
+    def build(self, **kwargs: Any) -> Any:
+        def stream() -> Any:
+            yield {"stream": "Step 4/5 : ENV A=${baker_x_A}\n"}
+            yield {"stream": " ---> " + "3" * 12 + "\n"}
+            raise self.cut
+
+        return stream()
+
+    def inspect_image(self, ref: str) -> dict[str, Any]:
+        return {"Id": ref, "RepoTags": [], "Config": {}}
+
+    def remove_image(self, ref: str, noprune: bool = False) -> None:
+        self.removed.append(ref)
+
+    def images(self, **kwargs: Any) -> list[str]:
+        self.label_queries.append(kwargs)
+        return []
+
+
+def _cuts() -> list[BaseException]:
+    import http.client
+
+    import urllib3.exceptions
+
+    incomplete = http.client.IncompleteRead(b"partial", 100)
+    return [
+        urllib3.exceptions.ProtocolError("Connection broken: IncompleteRead", incomplete),
+        requests.exceptions.ChunkedEncodingError(urllib3.exceptions.ProtocolError("Connection broken")),
+        urllib3.exceptions.ReadTimeoutError(None, "/v1.41/build?buildargs=x", "read timed out"),  # type: ignore[arg-type]
+        incomplete,
+    ]
+
+
+@pytest.mark.parametrize("cut", _cuts(), ids=lambda exc: type(exc).__name__)
+def test_a_connection_cut_mid_build_is_an_engine_error_and_the_bake_is_cleaned_up(
+    tmp_path: Path, cut: BaseException
+) -> None:
+    canary = _canary()
+    api = _CutStreamAPI(cut)
+    with pytest.raises(EngineError, match="lost the connection") as caught:
+        builder.build_image(
+            _context(tmp_path),
+            build_args={"A": Secret(canary)},
+            labels={},
+            on_line=lambda line: None,
+            dockerfile_only=True,
+            bake=("0" * 32, "sha256:" + "1" * 64),
+            client=_FakeClient(api),  # type: ignore[arg-type]
+        )
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    _assert_no_leak(caught.value, canary)
+    assert api.removed == ["3" * 12]  # the step the stream reported, removed
+    assert api.label_queries  # and the bake's labelled images looked for

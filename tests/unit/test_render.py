@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -63,6 +64,26 @@ def _bake_target(text: str) -> dict[str, object]:
     return target
 
 
+_ENV_LINE = re.compile(r"    ([A-Za-z_][A-Za-z0-9_]*)=\$\{([A-Za-z_][A-Za-z0-9_]*)\}(?: \\)?\Z")
+
+
+def _arg_of(dockerfile: str) -> dict[str, str]:
+    """env name -> the build argument its ENV reads, from the Dockerfile's text."""
+    return dict(m.groups() for line in dockerfile.splitlines() if (m := _ENV_LINE.match(line)))
+
+
+def _baked(dockerfile: str, bake: str) -> dict[str, str]:
+    """env name -> value, as a builder would set them: the Dockerfile's ENV over the bake file's args."""
+    args = _bake_target(bake)["args"]
+    assert isinstance(args, dict)
+    return {name: args[arg] for name, arg in _arg_of(dockerfile).items()}
+
+
+def _written(files: renderer.RenderedFiles) -> dict[str, str]:
+    assert files.bake_file is not None
+    return _baked(files.dockerfile.read_text(encoding="utf-8"), files.bake_file.read_text(encoding="utf-8"))
+
+
 def test_dockerfile_holds_no_value_when_values_are_awkward() -> None:
     dockerfile, _ = render_texts(AWKWARD, base="baker-test/busybox:1", labels={}, tags=[])
     for value in AWKWARD.values():
@@ -73,11 +94,47 @@ def test_dockerfile_holds_no_value_when_values_are_awkward() -> None:
 
 def test_dockerfile_declares_an_arg_and_an_env_per_variable_and_nothing_else() -> None:
     dockerfile, _ = render_texts(
-        {"A": "1", "B_2": "2"}, base="registry.example.com/app:1.4.2", labels={}, tags=[]
+        {"A": "1", "B_2": "2"},
+        base="registry.example.com/app:1.4.2",
+        labels={},
+        tags=[],
+        arg_names={"A": "baker_t_A", "B_2": "baker_t_B_2"},
     )
     instructions = [line for line in dockerfile.splitlines() if line and not line.startswith("#")]
-    assert instructions == ["FROM registry.example.com/app:1.4.2", "ARG \\", "    A \\", "    B_2", "ENV \\",
-                            "    A=$A \\", "    B_2=$B_2"]  # fmt: skip
+    assert instructions == ["FROM registry.example.com/app:1.4.2",
+                            "ARG \\", "    baker_t_A \\", "    baker_t_B_2",
+                            "ENV \\", "    A=${baker_t_A} \\", "    B_2=${baker_t_B_2}"]  # fmt: skip
+
+
+def test_build_arguments_are_never_named_like_a_variable_and_differ_per_rendering() -> None:
+    # A base image's ENV of the same name would win over the build argument in `${NAME}`.
+    values = {"PATH": "/bin", "DB_PASSWORD": "pw-value", "lower": "x"}
+    first, first_bake = render_texts(values, base="b", labels={}, tags=[])
+    second, _ = render_texts(values, base="b", labels={}, tags=[])
+    assert set(_arg_of(first)) == set(values)
+    assert not set(_arg_of(first).values()) & set(values)
+    assert set(_arg_of(first).values()).isdisjoint(_arg_of(second).values())  # unpredictable by a base
+    assert _baked(first, first_bake) == values
+
+
+def test_a_bakes_build_arguments_are_named_from_its_bake_id() -> None:
+    names = renderer.build_arg_names(["A", "b"], bake_id="0123456789abcdef" * 2)
+    assert names == {"A": "baker_0123456789abcdef_A", "b": "baker_0123456789abcdef_b"}
+
+
+@pytest.mark.parametrize(
+    "arg_names",
+    [
+        {"A": "A", "B": "baker_x_B"},  # the variable's own name: a base's ENV would win
+        {"A": "B", "B": "baker_x_B"},  # another variable's name
+        {"A": "baker_x", "B": "baker_x"},  # shared
+        {"A": "baker x", "B": "baker_x_B"},  # not a name
+        {"B": "baker_x_B"},  # missing
+    ],
+)
+def test_render_refuses_build_argument_names_that_could_collide(arg_names: dict[str, str]) -> None:
+    with pytest.raises(RenderError, match="build arguments' names"):
+        render_texts({"A": "1", "B": "2"}, base="b", labels={}, tags=[], arg_names=arg_names)
 
 
 def test_dockerfile_is_only_from_when_there_are_no_variables() -> None:
@@ -99,9 +156,12 @@ def test_dockerfile_leading_comment_is_not_a_parser_directive() -> None:
 
 def test_bake_file_round_trips_every_awkward_value() -> None:
     labels = {LABEL: '{"v":1,"env":{"PEM":{"literal":true}}}'}
-    _, bake = render_texts(AWKWARD, base="baker-test/busybox:1", labels=labels, tags=["example.com/app:1"])
+    dockerfile, bake = render_texts(
+        AWKWARD, base="baker-test/busybox:1", labels=labels, tags=["example.com/app:1"]
+    )
     target = _bake_target(bake)
-    assert target["args"] == AWKWARD
+    assert _baked(dockerfile, bake) == AWKWARD
+    assert set(target["args"]) == set(_arg_of(dockerfile).values())  # type: ignore[arg-type]
     assert target["labels"] == labels
     assert target["tags"] == ["example.com/app:1"]
     assert target["context"] == "." and target["dockerfile"] == DOCKERFILE
@@ -120,9 +180,8 @@ _VALUES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characte
 @given(st.dictionaries(_NAMES, _VALUES, max_size=8))
 def test_bake_file_round_trips_any_value_when_values_are_arbitrary(values: dict[str, str]) -> None:
     dockerfile, bake = render_texts(values, base="baker-test/busybox:1", labels={}, tags=[])
-    assert _bake_target(bake)["args"] == values
-    for name in values:
-        assert f"    {name}=${name}" in dockerfile
+    assert _baked(dockerfile, bake) == values
+    assert len(_bake_target(bake)["args"]) == len(values)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -197,7 +256,7 @@ def test_render_writes_owner_only_files_in_an_owner_only_directory(tmp_path: Pat
     for path in files.files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     target = _bake_target(files.bake_file.read_text(encoding="utf-8"))
-    assert target["args"] == AWKWARD
+    assert _written(files) == AWKWARD
     assert LABEL in target["labels"]  # type: ignore[operator]
 
 
@@ -219,11 +278,11 @@ def test_render_replaces_previous_files_and_a_planted_symlink_without_following_
     render(_resolved({"A": "first-value"}), _manifest({"A": "first-value"}), out_dir, base="b")
     (out_dir / BAKE_FILE).unlink()
     (out_dir / BAKE_FILE).symlink_to(victim)
-    render(_resolved({"A": "second-value"}), _manifest({"A": "second-value"}), out_dir, base="b")
+    files = render(_resolved({"A": "second-value"}), _manifest({"A": "second-value"}), out_dir, base="b")
     assert victim.read_text() == "untouched"
     bake_file = out_dir / BAKE_FILE
     assert not bake_file.is_symlink()
-    assert _bake_target(bake_file.read_text(encoding="utf-8"))["args"] == {"A": "second-value"}
+    assert _written(files) == {"A": "second-value"}
     assert sorted(p.name for p in out_dir.iterdir()) == sorted([DOCKERFILE, BAKE_FILE])
 
 
@@ -285,8 +344,9 @@ def test_render_command_writes_the_directory_and_reports_json(
         "files": [str(out_dir / DOCKERFILE), str(out_dir / BAKE_FILE)],
         "env": list(values),
     }
-    target = _bake_target((out_dir / BAKE_FILE).read_text(encoding="utf-8"))
-    assert target["args"] == values
+    bake_text = (out_dir / BAKE_FILE).read_text(encoding="utf-8")
+    target = _bake_target(bake_text)
+    assert _baked((out_dir / DOCKERFILE).read_text(encoding="utf-8"), bake_text) == values
     assert target["tags"] == ["x/app:1"]
     assert json.loads(target["labels"][LABEL])["env"] == {
         "LOG_LEVEL": {"literal": True},
@@ -350,3 +410,83 @@ def test_an_output_below_a_world_writable_non_sticky_directory_is_refused(tmp_pa
     assert not (shared / "out").exists()
     shared.chmod(0o1777)  # sticky, as /tmp: others cannot rename what is ours
     render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), shared / "out", base="b")
+
+
+# -- where render may write ---------------------------------------------------------------------
+
+
+def _app_directory(root: Path) -> Path:
+    app = root / "app"
+    (app / "src").mkdir(parents=True)
+    app.chmod(0o755)
+    (app / DOCKERFILE).write_text("FROM python:3.12\nCOPY src /src\n")
+    (app / "src" / "main.py").write_text("print('hi')\n")
+    return app
+
+
+def test_render_refuses_a_non_empty_directory_it_did_not_render(tmp_path: Path) -> None:
+    app = _app_directory(tmp_path)
+    with pytest.raises(RenderError, match="not empty") as caught:
+        render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), app, base="b")
+    assert caught.value.hint is not None and "new directory" in caught.value.hint
+    assert (app / DOCKERFILE).read_text() == "FROM python:3.12\nCOPY src /src\n"  # the app's own, kept
+    assert stat.S_IMODE(app.stat().st_mode) == 0o755  # not narrowed
+    assert sorted(p.name for p in app.iterdir()) == [DOCKERFILE, "src"]
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {DOCKERFILE: "FROM app:1\n"},  # someone's Dockerfile alone
+        {BAKE_FILE: "{}"},  # someone's bake file alone
+        {DOCKERFILE: "FROM app:1\n", BAKE_FILE: "{}"},  # a buildx project of their own
+        {".env": "A=1\n"},
+    ],
+    ids=["dockerfile", "bake-file", "both", "other"],
+)
+def test_render_refuses_a_directory_holding_files_it_did_not_write(
+    tmp_path: Path, files: dict[str, str]
+) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir(mode=0o700)
+    for name, text in files.items():
+        (out_dir / name).write_text(text)
+    with pytest.raises(RenderError, match="not empty"):
+        render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), out_dir, base="b")
+    assert {p.name: p.read_text() for p in out_dir.iterdir()} == files
+
+
+def test_render_command_refuses_out_dot_in_an_app_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from baker.cli import main
+
+    app = _app_directory(tmp_path)
+    manifest = _write_manifest(app / "baker.yaml", {"from": "baker-test/busybox:1"}, {"A": "value-a"})
+    monkeypatch.chdir(app)
+    assert main(["render", "-f", str(manifest), "--out", ".", "--json"]) == 1
+    assert "not empty" in json.loads(capsys.readouterr().out)["message"]
+    assert (app / DOCKERFILE).read_text() == "FROM python:3.12\nCOPY src /src\n"
+    assert not (app / BAKE_FILE).exists()
+
+
+def test_an_output_below_a_group_writable_non_sticky_directory_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "team"
+    shared.mkdir()
+    shared.chmod(0o775)
+    with pytest.raises(RenderError, match="writable by other users"):
+        render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), shared / "out", base="b")
+    assert not (shared / "out").exists()
+    shared.chmod(0o1775)  # sticky: the group cannot rename what is ours
+    render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), shared / "out", base="b")
+
+
+def test_an_output_below_a_directory_another_user_owns_is_refused(tmp_path: Path) -> None:
+    if os.getuid() != 0:  # CI runs as root: there this test always runs, never skips
+        unavailable("needs root to make a directory owned by someone else")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, 12345, 12345)
+    with pytest.raises(RenderError, match="belongs to another user"):
+        render(_resolved({"A": "value-1"}), _manifest({"A": "value-1"}), theirs / "out", base="b")
+    assert not (theirs / "out").exists()

@@ -1,0 +1,120 @@
+"""The engine's connection cut mid-build (the engine restarted, a proxy dropped it): a clear
+EngineError, exit 1, and the bake's clean-up still runs, so no image holding a value is left.
+
+Real parts: the real engine behind a small unix-socket relay that forwards every request and cuts
+the build request's answer once the engine has committed the step that sets the values."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from baker.cli import main
+from tests.fixtures_docker import ImageNames
+
+pytestmark = pytest.mark.docker
+
+ENGINE = "/var/run/docker.sock"
+
+
+class CuttingRelay:
+    """Relays a unix socket to the engine's; the answer to a build request is cut after its ENV step."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.cuts = 0
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        self.server.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(ENGINE)
+            building = threading.Event()
+            threading.Thread(target=self._requests, args=(client, upstream, building), daemon=True).start()
+            threading.Thread(target=self._answers, args=(upstream, client, building), daemon=True).start()
+
+    def _requests(self, client: socket.socket, upstream: socket.socket, building: threading.Event) -> None:
+        try:
+            while data := client.recv(65536):
+                if b"POST /v" in data and b"/build?" in data:
+                    building.set()
+                upstream.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(upstream)
+
+    def _answers(self, upstream: socket.socket, client: socket.socket, building: threading.Event) -> None:
+        seen = b""
+        try:
+            while data := upstream.recv(65536):
+                if building.is_set():
+                    seen += data
+                    if b"Step 5/" in seen:  # the ENV step (the values) is committed
+                        self.cuts += 1
+                        break  # mid-answer: the chunked body never ends
+                client.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(client)
+            _close(upstream)
+
+    def close(self) -> None:
+        _close(self.server)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+@pytest.fixture
+def relay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_client: Any) -> Iterator[CuttingRelay]:
+    path = Path(f"/tmp/baker-cut-{uuid.uuid4().hex[:8]}.sock")  # a unix socket path stays short
+    cutting = CuttingRelay(path)
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+    yield cutting
+    cutting.close()
+    path.unlink(missing_ok=True)
+
+
+def test_a_connection_cut_mid_build_exits_1_naming_it_and_leaves_no_image_holding_a_value(
+    relay: CuttingRelay,
+    busybox_base: str,
+    image_names: ImageNames,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    value = f"cut-canary-{uuid.uuid4().hex}"
+    tag = image_names()
+    manifest = tmp_path / "baker.yaml"
+    manifest.write_text(
+        json.dumps({"version": 1, "image": {"from": busybox_base, "tag": tag}, "env": {"V": value}})
+    )
+
+    code = main(["build", "-f", str(manifest), "--json"])
+
+    document = json.loads(capsys.readouterr().out)
+    assert relay.cuts == 1
+    assert code == 1
+    assert "lost the connection to the Docker engine mid-way" in document["message"]
+    assert "Traceback" not in json.dumps(document)
+    assert not image_names.exists(tag)
+    assert image_names.holding(value) == []
