@@ -238,10 +238,14 @@ class Checker:
         url = self.text(item, path, what="an https:// URL")
         if url is None:
             return None
+        # Messages quote the URL as written: a filled-in variable may hold anything (a client
+        # secret swapped in by mistake), and its name says more than its value.
+        shown = repr(url)
         if "${" in url:
             if interpolate is None:
                 self.problem(item.line, path, "takes a literal URL (no ${NAME})")
                 return None
+            shown = f"{url!r} (with its variables filled in)"
             url = interpolate(url)
             if url is None:
                 return None
@@ -249,7 +253,7 @@ class Checker:
             parts = urllib.parse.urlsplit(url)
             parts.port  # noqa: B018  (raises ValueError on a bad port)
         except ValueError:
-            self.problem(item.line, path, f"{url!r} is not a valid URL")
+            self.problem(item.line, path, f"{shown} is not a valid URL")
             return None
         why = None
         if parts.scheme != "https":
@@ -264,7 +268,7 @@ class Checker:
             why = "must be the vault's address alone (no path: baker adds /secrets/...)"
         if why:
             example = " (like https://my-vault.vault.azure.net)" if origin_only else ""
-            self.problem(item.line, path, f"{url!r} {why}{example}")
+            self.problem(item.line, path, f"{shown} {why}{example}")
             return None
         return url
 

@@ -795,3 +795,52 @@ def test_vault_url_is_still_checked_after_its_variables_are_filled(tmp_path: Pat
             _stage_manifest(tmp_path, "${VAULT_URL}"),
             environ={"VAULT_URL": "http://plain.vault.azure.net", "AZURE_CLIENT_SECRET": "s3cret-value"},
         )
+
+
+SWAPPED = "Qz8Q~Swapped.Client_Secret-7Xw"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        "    tenant_id: ${AZURE_CLIENT_SECRET}\n    client_id: c\n    client_secret: ${OTHER}",
+        "    tenant_id: t\n    client_id: ${AZURE_CLIENT_SECRET}\n    client_secret: ${OTHER}",
+        "    client_id: c\n    client_secret: ${OTHER}",  # tenant_id left out: AZURE_TENANT_ID
+    ],
+    ids=["tenant_id", "client_id", "fallback"],
+)
+def test_a_client_secret_swapped_into_an_id_is_masked_in_any_case(
+    tmp_path: Path, fields: str, fresh_redactor: Redactor
+) -> None:
+    env = {"AZURE_CLIENT_SECRET": SWAPPED, "AZURE_TENANT_ID": SWAPPED, "OTHER": "the-real-secret-1"}
+    load_text(tmp_path, CRED % fields, env)
+    for shown in (SWAPPED, SWAPPED.lower(), SWAPPED.upper()):
+        assert fresh_redactor.redact(f"tenant {shown}!") == "tenant ********!"
+
+
+@pytest.mark.parametrize("written", ["https://${V}.vault.azure.net", "https://x-${V}.vault.azure.net"])
+def test_a_variable_in_the_vault_url_is_masked_lower_cased(
+    tmp_path: Path, written: str, fresh_redactor: Redactor
+) -> None:
+    path = _stage_manifest(tmp_path, written)
+    manifest = load(path, environ={"V": "Prod-Vault-Swapped", "AZURE_CLIENT_SECRET": "s3cret-value"})
+    assert "prod-vault-swapped" not in fresh_redactor.redact(manifest.credentials["stage"].vault_url.lower())
+
+
+def test_a_non_ascii_vault_url_variable_is_masked_as_its_punycode_label(
+    tmp_path: Path, fresh_redactor: Redactor
+) -> None:
+    path = _stage_manifest(tmp_path, "https://v-${V}.vault.azure.net")
+    load(path, environ={"V": "Sécrét-Välue", "AZURE_CLIENT_SECRET": "s3cret-value"})
+    ace = "v-sécrét-välue".encode("idna").decode()
+    assert fresh_redactor.redact(f"https://{ace}.vault.azure.net") == "https://********.vault.azure.net"
+
+
+def test_a_bad_vault_url_is_quoted_as_written_not_filled_in(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError) as caught:
+        load(
+            _stage_manifest(tmp_path, "${VAULT_URL}"),
+            environ={"VAULT_URL": "http://Swapped-Secret-Value", "AZURE_CLIENT_SECRET": "s3cret-value"},
+        )
+    assert "'${VAULT_URL}' (with its variables filled in) must start with https://" in caught.value.message
+    assert "swapped-secret-value" not in caught.value.message.lower()
