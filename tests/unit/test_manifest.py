@@ -844,3 +844,31 @@ def test_a_bad_vault_url_is_quoted_as_written_not_filled_in(tmp_path: Path) -> N
         )
     assert "'${VAULT_URL}' (with its variables filled in) must start with https://" in caught.value.message
     assert "swapped-secret-value" not in caught.value.message.lower()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version: 1\nenv: " + "[" * 5000 + "]" * 5000 + "\n",
+        "version: 1\nenv:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 1500)),
+        # within the node cap (a chain of n expands to about n*n/2 nodes), nested n deep
+        "x0: &a0 [1]\n" + "".join(f"x{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 400)) + "version: 1\n",
+    ],
+    ids=["flow", "block", "alias-chain"],
+)
+def test_a_deeply_nested_manifest_is_one_problem_naming_the_file(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "baker.yaml"
+    path.write_text(text)
+    with pytest.raises(ManifestError) as caught:
+        load(path, environ=ENV)
+    assert caught.value.exit_code == EXIT_USAGE
+    assert str(path) in caught.value.message
+    assert "nested more than" in caught.value.message
+
+
+def test_a_manifest_that_is_not_utf8_is_a_problem_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "baker.yaml"
+    path.write_bytes(b"version: 1\nimage: {from: \xff}\n")
+    with pytest.raises(ManifestError) as caught:
+        load(path, environ=ENV)
+    assert f"{path}: not UTF-8 text (byte 25)" in caught.value.message
