@@ -6,8 +6,11 @@ Commands are imported only when chosen, so `validate` and `plan` never import az
 from __future__ import annotations
 
 import argparse
+import ast
+import difflib
 import importlib
 import logging
+import re
 import signal
 import sys
 import threading
@@ -53,17 +56,38 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageProblem(self.format_usage(), f"{self.prog}: error: {_unquoted(message)}")
 
 
+_QUOTED = r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+_INVALID_CHOICE = re.compile(rf"invalid choice: {_QUOTED} \(choose from (?P<choices>.*)\)$", re.DOTALL)
+_INVALID_VALUE = re.compile(rf"(invalid [\w ]+ value|ignored explicit argument):? {_QUOTED}$", re.DOTALL)
+_AMBIGUOUS = re.compile(r"ambiguous option: (?P<option>[^=\s]*)=\S*(?P<rest> could match .*)$", re.DOTALL)
+
+
 def _unquoted(message: str) -> str:
-    """argparse quotes unrecognized arguments back; a value pasted on the command line by mistake
-    (a secret where a flag was meant) must not be echoed into a CI log: keep flags, count the rest."""
+    """argparse quotes a bad word back; a value pasted on the command line by mistake (a secret
+    where a flag, a command or an option's value was meant) must not be echoed into a CI log: keep
+    flags and the known choices, count or drop the rest."""
     head = "unrecognized arguments: "
-    if not message.startswith(head):
-        return message
-    words = message[len(head) :].split()
-    flags = [w.split("=", 1)[0] for w in words if w.startswith("-")]
-    others = len(words) - len(flags)
-    shown = flags + ([f"and {others} more argument{'s' if others > 1 else ''}"] if others else [])
-    return head + " ".join(shown)
+    if message.startswith(head):
+        words = message[len(head) :].split()
+        flags = [w.split("=", 1)[0] for w in words if w.startswith("-")]
+        others = len(words) - len(flags)
+        shown = flags + ([f"and {others} more argument{'s' if others > 1 else ''}"] if others else [])
+        return head + " ".join(shown)
+    if match := _INVALID_CHOICE.search(message):
+        # Python 3.12.8+ lists the choices unquoted.
+        choices = [c.strip().strip("'") for c in match["choices"].split(",")]
+        try:
+            word = str(ast.literal_eval(match[1]))
+        except (ValueError, SyntaxError):
+            word = ""
+        close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return message[: match.start()] + f"invalid choice (choose from {match['choices']}){hint}"
+    if match := _INVALID_VALUE.search(message):
+        return message[: match.start()] + match[1]
+    if match := _AMBIGUOUS.search(message):
+        return message[: match.start()] + f"ambiguous option: {match['option']}{match['rest']}"
+    return message
 
 
 def _common(*, manifest: bool = True) -> _Parser:

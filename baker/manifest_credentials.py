@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -182,9 +183,34 @@ def _interpolator(check: ManifestChecker, cred: str, path: str, line: int) -> Ca
             check.unset.setdefault(cred, []).append(_Unset(var, path, line, False))
         if unset:
             return None
-        return _INTERPOLATION.sub(lambda m: check.environ[m[1]], text)
+        values = [check.environ[m[1]] for m in _INTERPOLATION.finditer(text)]
+        for value in values:
+            _register(value, cred)
+        filled = _INTERPOLATION.sub(lambda m: check.environ[m[1]], text)
+        _register_host_labels(filled, values, cred)
+        return filled
 
     return fill
+
+
+def _register(value: str, cred: str) -> None:
+    """A `${NAME}` feeding a credential may hold the client secret by mistake (the variables
+    swapped): mask it before any message can quote it, in any letter case a host or URL gives it.
+    A value too short to mask cannot be a client secret; ids and vault names that short stay shown."""
+    if len(value.strip()) >= REDACTOR.MIN_LENGTH:
+        REDACTOR.register(value, label=cred, any_case=True)
+
+
+def _register_host_labels(url: str, values: list[str], cred: str) -> None:
+    """A non-ASCII host travels as punycode, which encodes the whole label: mask each label of the
+    filled URL's host that holds a variable's value, in that form."""
+    try:
+        host = urllib.parse.urlsplit(url).hostname or ""
+    except ValueError:
+        return  # the URL check reports it
+    for label in host.split("."):
+        if not label.isascii() and any(v.lower() in label for v in values if v.strip()):
+            _register(label, cred)
 
 
 def _field(check: ManifestChecker, node: YMap, cred: YItem, field: str) -> str | None:
@@ -218,6 +244,8 @@ def _field(check: ManifestChecker, node: YMap, cred: YItem, field: str) -> str |
     value = check.environ.get(var) or None
     if value is None:
         check.unset.setdefault(cred.key, []).append(_Unset(var, path, line, fallback))
+    else:
+        _register(value, cred.key)
     return value
 
 

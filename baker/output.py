@@ -2,16 +2,61 @@
 
 Human text goes to stdout (results) and stderr (progress, warnings); with `--json` stdout holds
 exactly one JSON document and all prose goes to stderr.
+
+Text that comes from an image, a registry or Key Vault (label contents, names, URLs, content types,
+Azure's messages) may be hostile: a newline then `::error::...` is a GitHub Actions workflow
+command, an ESC sequence drives the terminal, a lone surrogate cannot be encoded.  `untrusted()`
+escapes such text where it is put into a line; every line written also passes `_terminal_safe`
+(control characters but the line breaks baker wrote, lone surrogates, bidi overrides, and a line
+that would start a workflow command), and the JSON document escapes the same characters.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from baker.secret import REDACTOR, Redactor
+
+# Control characters (C0, DEL, C1), lone surrogates, line and paragraph separators, and the bidi
+# controls that reorder what a terminal shows.
+_OTHER_UNSAFE = r"\x7f-\x9f\ud800-\udfff\u2028\u2029\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069"
+_UNSAFE_RE = re.compile(rf"[\x00-\x1f{_OTHER_UNSAFE}]")
+_UNSAFE_IN_LINE_RE = re.compile(rf"[\x00-\x08\x0b-\x1f{_OTHER_UNSAFE}]")  # \t and \n kept
+# A workflow command is a line starting `::` (leading blanks allowed by the runner).
+_COMMAND_RE = re.compile(r"^([ \t]*):(?=:)", re.MULTILINE)
+
+
+def _escape(char: str) -> str:
+    """The character as Python writes it in a string literal: `\\n`, `\\x1b`, `\\udc80`."""
+    code = ord(char)
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char)
+    if named:
+        return named
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def untrusted(text: str) -> str:
+    """`text` from an image, a registry or Key Vault, fit to stand in a line: every control
+    character (line breaks and ESC included), lone surrogate and bidi control shown as its escape,
+    and a leading `::` (a GitHub Actions workflow command) broken as `\\x3a:`."""
+    return _COMMAND_RE.sub(r"\1\\x3a", _UNSAFE_RE.sub(lambda m: _escape(m.group(0)), text))
+
+
+def _terminal_safe(text: str) -> str:
+    """A text baker writes, made safe whatever it quotes: its own line breaks and tabs kept,
+    every other unsafe character escaped, and no line left that starts a workflow command."""
+    text = _UNSAFE_IN_LINE_RE.sub(lambda m: _escape(m.group(0)), text)
+    return _COMMAND_RE.sub(r"\1\\x3a", text)
+
+
+def _json_safe(text: str) -> str:
+    """JSON text with the unsafe characters json.dumps(ensure_ascii=False) leaves raw written as
+    `\\uXXXX` escapes: the same document, printable, and encodable even with a lone surrogate."""
+    return _UNSAFE_RE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 @dataclass
@@ -22,7 +67,7 @@ class Output:
     redactor: Redactor = field(default_factory=lambda: REDACTOR)
 
     def _write(self, stream: TextIO, text: str) -> None:
-        stream.write(self.redactor.redact(text) + "\n")
+        stream.write(_terminal_safe(self.redactor.redact(text)) + "\n")
         stream.flush()
 
     def info(self, text: str) -> None:
@@ -44,7 +89,7 @@ class Output:
         """
         if self.json_mode:
             text = json.dumps(self._redact_tree(document), ensure_ascii=False, default=self._masked_str)
-            self.stdout.write(text + "\n")
+            self.stdout.write(_json_safe(text) + "\n")
             self.stdout.flush()
 
     def _masked_str(self, value: object) -> str:

@@ -9,7 +9,9 @@ its forms, a credential handed to azure-identity or a registry).
 every line baker prints, logs or streams passes through it.  It masks the value, each of its
 lines, and its common encodings (JSON-escaped, base64 also inside a larger base64 text, hex, repr,
 shell-quoted, URL-encoded, and URL-encoded JSON, which is how build args travel in the engine API's
-query string); overlapping values are masked whole.  Values shorter than
+query string); overlapping values are masked whole.  A value that may travel in a host name or a URL
+(every `${NAME}` feeding a credential) is registered `any_case`: its forms are also matched in any
+letter case (a host is lower-cased on its way) and as a punycode label.  Values shorter than
 `Redactor.MIN_LENGTH` would mask half of every line, so they are reported instead (see
 `Redactor.short_labels`) and the caller warns about them.
 """
@@ -17,6 +19,7 @@ query string); overlapping values are masked whole.  Values shorter than
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import json
 import re
@@ -106,9 +109,35 @@ def _variants(value: str) -> set[str]:
     return forms
 
 
-def _longest_first(needles: list[str]) -> re.Pattern[str]:
+def _host_forms(value: str) -> set[str]:
+    """Forms a host name gives `value` beyond its letter case: each label as IDNA/punycode."""
+    forms = set()
+    for label in value.lower().split("."):
+        if label.isascii():
+            continue
+        # Not every label is valid IDNA (too long, forbidden characters); raw punycode always is.
+        with contextlib.suppress(UnicodeError):
+            forms.add(label.encode("idna").decode("ascii"))
+        forms.add("xn--" + label.encode("punycode").decode("ascii"))
+    return forms
+
+
+def _any_case_variants(value: str) -> set[str]:
+    """The forms of `value` as written, lower- and upper-cased, and as a host label would carry it."""
+    forms: set[str] = set()
+    for cased in {value, value.lower(), value.upper(), *_host_forms(value)}:
+        forms |= _variants(cased)
+    return forms
+
+
+def _start(needle: str, width: int) -> str:
+    return needle[:width].lower()
+
+
+def _longest_first(needles: list[str], *, any_case: bool = False) -> re.Pattern[str]:
     """One pattern for forms sharing a start; the longest is tried first, so the most is masked."""
-    return re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)))
+    flags = re.IGNORECASE if any_case else 0
+    return re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)), flags)
 
 
 class Redactor:
@@ -125,10 +154,16 @@ class Redactor:
         self._lock = threading.Lock()
         self._needles: set[str] = set()
         self._index: dict[str, re.Pattern[str]] | None = None
+        # Forms matched in any letter case, indexed by their lower-cased start.
+        self._any_case: set[str] = set()
+        self._any_case_index: dict[str, re.Pattern[str]] | None = None
         self._short: list[str] = []
 
-    def register(self, value: Secret | str, *, label: str = "a value") -> bool:
-        """Remember `value`; returns False (and notes `label`) when it is too short to mask."""
+    def register(self, value: Secret | str, *, label: str = "a value", any_case: bool = False) -> bool:
+        """Remember `value`; returns False (and notes `label`) when it is too short to mask.
+
+        `any_case`: the value may pass through a host name or URL (lower-cased, upper-cased,
+        punycode), so its forms are matched whatever their letter case."""
         text = value.reveal() if isinstance(value, Secret) else value
         if not text.strip():
             return True
@@ -136,16 +171,19 @@ class Redactor:
             with self._lock:
                 self._short.append(label)
             return False
-        needles = {
-            n for n in _variants(text) if len(n) >= self.MIN_LENGTH and len(n.strip()) >= self.MIN_LENGTH
-        }
+        forms = _any_case_variants(text) if any_case else _variants(text)
+        needles = {n for n in forms if len(n) >= self.MIN_LENGTH and len(n.strip()) >= self.MIN_LENGTH}
         with self._lock:
-            if needles <= self._needles:
+            known = self._any_case if any_case else self._needles
+            if needles <= known:
                 return True
-            self._needles |= needles
+            known |= needles
             # Built on the next redact(), not here: rebuilding on every registration made resolving
             # N secrets cost O(N^2) (4 s for 300).
-            self._index = None
+            if any_case:
+                self._any_case_index = None
+            else:
+                self._index = None
         return True
 
     @property
@@ -166,24 +204,42 @@ class Redactor:
                 index = self._index
         return index
 
+    def _current_any_case_index(self) -> dict[str, re.Pattern[str]]:
+        index = self._any_case_index
+        if index is None:
+            with self._lock:
+                if self._any_case_index is None:
+                    groups: dict[str, list[str]] = {}
+                    for needle in self._any_case:
+                        groups.setdefault(_start(needle, self.MIN_LENGTH), []).append(needle)
+                    self._any_case_index = {
+                        start: _longest_first(group, any_case=True) for start, group in groups.items()
+                    }
+                index = self._any_case_index
+        return index
+
     def redact(self, text: str) -> str:
         if len(text) < self.MIN_LENGTH:
             return text
         index = self._current_index()
-        if not index:
+        any_case = self._current_any_case_index()
+        if not index and not any_case:
             return text
         # Overlapping values (one ends where another starts) must both be masked whole: try every
         # position where a form may start, not only where the previous match ended, and merge.
         width = self.MIN_LENGTH
         spans: list[list[int]] = []
         for start in range(len(text) - width + 1):
+            end = start
             pattern = index.get(text[start : start + width])
-            if pattern is None:
+            if pattern is not None and (match := pattern.match(text, start)) is not None:
+                end = match.end()
+            if any_case:
+                pattern = any_case.get(_start(text[start : start + width], width))
+                if pattern is not None and (match := pattern.match(text, start)) is not None:
+                    end = max(end, match.end())
+            if end == start:
                 continue
-            match = pattern.match(text, start)
-            if match is None:
-                continue
-            end = match.end()
             if spans and start <= spans[-1][1]:
                 spans[-1][1] = max(spans[-1][1], end)
             else:
@@ -201,7 +257,7 @@ class Redactor:
     def longest(self) -> int:
         """Length of the longest masked form: what a stream must hold back to mask across chunks."""
         with self._lock:
-            return max((len(n) for n in self._needles), default=0)
+            return max((len(n) for n in self._needles | self._any_case), default=0)
 
 
 # One process-wide redactor: the CLI's log handler and output functions consult it, and every

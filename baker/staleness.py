@@ -33,6 +33,7 @@ from baker.baked import BakedImage, ImageNotFound, NoRecord, read_baked
 from baker.errors import Diagnosis, ProviderError, ReferenceFailure, ResolutionFailed
 from baker.lifetime import EXPIRING_DAYS, as_utc
 from baker.model import CredentialSpec, FetchKey, LiteralValue, Manifest, SecretRef
+from baker.output import untrusted
 from baker.provenance import Origin
 from baker.providers.base import OpenProvider, Provider, SecretProperties
 
@@ -310,14 +311,15 @@ def rebake_due(manifest: Manifest, image: str, *, out: Output) -> tuple[bool, st
         _, report = evaluate(manifest, image)
     except (ImageNotFound, NoRecord) as exc:
         return True, exc.message
+    # Names and details may come from the image's label: escaped wherever they are printed.
     for item in report.attention:
-        out.warn(f"{item.env}: {item.status} ({item.detail})")
+        out.warn(f"{untrusted(item.env)}: {item.status} ({untrusted(item.detail)})")
     for item in report.entries:
         if item.status == "expiring":
-            out.warn(f"{item.env}: {item.detail}")
+            out.warn(f"{untrusted(item.env)}: {item.detail}")
     due = [e for e in report.entries if e.status in REBAKE or e.status in {"deleted", "disabled"}]
     if due:
-        return True, "; ".join(f"{e.env} {e.status}" for e in due)
+        return True, "; ".join(f"{untrusted(e.env)} {e.status}" for e in due)
     expired = [e.env for e in report.entries if e.status == "expired"]
     if expired:
         # A re-bake would bake the same expired value: a person must rotate it in Key Vault first.

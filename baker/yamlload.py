@@ -9,6 +9,8 @@ Decisions worth knowing:
 - Anchors, aliases and merge keys (`<<: *base`) work as YAML defines them; keys written in the
   mapping itself win over merged ones, and a key written twice is still a duplicate.  Alias
   expansion is capped (`MAX_NODES`) so a "billion laughs" file is a problem, not a hang.
+- Nesting is capped (`MAX_DEPTH`, aliases included): PyYAML composes recursively, so a file nested
+  thousands deep would otherwise end in a RecursionError instead of a problem naming the file.
 - Only the core tags are allowed; `!!python/...` and other application tags are problems.
 """
 
@@ -25,6 +27,7 @@ import yaml
 from baker.errors import Diagnosis, Problem
 
 MAX_NODES = 100_000
+MAX_DEPTH = 100
 
 _T = "tag:yaml.org,2002:"
 STR, NULL, BOOL, INT, FLOAT, TIMESTAMP = (
@@ -98,13 +101,34 @@ class _TooLarge(Exception):
     pass
 
 
+class _TooDeep(Exception):
+    def __init__(self, line: int | None) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def too_deep(text: str, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> int | None:
+    """The line where `text` first nests more than `MAX_DEPTH` collections deep, else None.
+    Reads parser events, which PyYAML produces without recursion, before anything is composed.
+    yaml's own errors are left for the caller's composing step to report."""
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return event.start_mark.line + 1 if event.start_mark is not None else None
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
 class _Walker:
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[Problem] = []
         self._loader = _Loader("")
         self._count = 0
-        self._stack: set[int] = set()
+        self._stack: set[int] = set()  # the nodes being walked, outermost first: the depth
 
     def problem(self, line: int | None, key: str, message: str, *, code: Diagnosis | None = None) -> None:
         self.problems.append(Problem(self.file, line, key, message, code))
@@ -117,6 +141,8 @@ class _Walker:
         if id(node) in self._stack:
             self.problem(line, path, "a YAML alias refers to itself")
             return YScalar(line, STR, "", "")  # a placeholder that raises no second problem
+        if len(self._stack) >= MAX_DEPTH:  # nested through aliases, which the event scan cannot see
+            raise _TooDeep(line)
         self._stack.add(id(node))
         try:
             if isinstance(node, yaml.MappingNode):
@@ -238,10 +264,14 @@ class Checker:
         url = self.text(item, path, what="an https:// URL")
         if url is None:
             return None
+        # Messages quote the URL as written: a filled-in variable may hold anything (a client
+        # secret swapped in by mistake), and its name says more than its value.
+        shown = repr(url)
         if "${" in url:
             if interpolate is None:
                 self.problem(item.line, path, "takes a literal URL (no ${NAME})")
                 return None
+            shown = f"{url!r} (with its variables filled in)"
             url = interpolate(url)
             if url is None:
                 return None
@@ -249,7 +279,7 @@ class Checker:
             parts = urllib.parse.urlsplit(url)
             parts.port  # noqa: B018  (raises ValueError on a bad port)
         except ValueError:
-            self.problem(item.line, path, f"{url!r} is not a valid URL")
+            self.problem(item.line, path, f"{shown} is not a valid URL")
             return None
         why = None
         if parts.scheme != "https":
@@ -264,7 +294,7 @@ class Checker:
             why = "must be the vault's address alone (no path: baker adds /secrets/...)"
         if why:
             example = " (like https://my-vault.vault.azure.net)" if origin_only else ""
-            self.problem(item.line, path, f"{url!r} {why}{example}")
+            self.problem(item.line, path, f"{shown} {why}{example}")
             return None
         return url
 
@@ -279,6 +309,9 @@ def load_tree(text: str, file: str) -> tuple[YNode | None, list[Problem]]:
         at = text[: exc.position].count("\n") + 1
         return None, [Problem(file, at, "", f"a character YAML does not allow ({shown})")]
     try:
+        deep_at = too_deep(text, _Loader)
+        if deep_at is not None:
+            return None, [Problem(file, deep_at, "", f"nested more than {MAX_DEPTH} levels deep")]
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -296,4 +329,6 @@ def load_tree(text: str, file: str) -> tuple[YNode | None, list[Problem]]:
         tree = walker.walk(node, "")
     except _TooLarge:
         return None, [Problem(file, None, "", f"the YAML expands to more than {MAX_NODES} nodes (aliases?)")]
+    except _TooDeep as exc:
+        return None, [Problem(file, exc.line, "", f"nested more than {MAX_DEPTH} levels deep (aliases?)")]
     return tree, walker.problems

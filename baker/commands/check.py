@@ -16,7 +16,7 @@ from pathlib import Path
 from baker.baked import BakedImage
 from baker.commands._common import load_manifest
 from baker.errors import EXIT_FAILURE, EXIT_OK, EXIT_STALE
-from baker.output import Output
+from baker.output import Output, untrusted
 from baker.providers.base import OpenProvider
 from baker.staleness import CheckReport, evaluate
 
@@ -50,22 +50,25 @@ def check(
 
 
 def _print(out: Output, record: BakedImage, report: CheckReport) -> None:
+    # Env names (of removed variables), vault URLs, secret names and versions come from the image's
+    # label, which anyone who can push an image writes: escaped, so none can start a line.
     where = "local engine" if record.where == "local" else "registry"
-    ident = f" ({record.id[:19]})" if record.id else ""
-    out.info(f"image {record.ref}{ident}, read from the {where}")
-    width = max((len(e.env) for e in report.entries), default=3)
+    ident = f" ({untrusted(record.id[:19])})" if record.id else ""
+    out.info(f"image {untrusted(record.ref)}{ident}, read from the {where}")
+    names = {e.env: untrusted(e.env) for e in report.entries}
+    width = max((len(n) for n in names.values()), default=3)
     for entry in report.entries:
         mark = _MARK.get(entry.status, " ")
-        detail = f"  {entry.detail}" if entry.detail else ""
-        out.info(f"{mark} {entry.env:<{width}}  {entry.status:<8}{detail}")
+        detail = f"  {untrusted(entry.detail)}" if entry.detail else ""
+        out.info(f"{mark} {names[entry.env]:<{width}}  {entry.status:<8}{detail}")
     for entry in report.entries:
         if entry.status == "expiring":
-            out.warn(f"{entry.env}: the secret {entry.detail}; rotate it in Key Vault, then re-bake")
+            out.warn(f"{names[entry.env]}: the secret {entry.detail}; rotate it in Key Vault, then re-bake")
     if report.attention:
-        names = ", ".join(f"{e.env} ({e.status})" for e in report.attention)
-        out.info(f"attention: {names}: fix these in Key Vault (enable, restore or rotate), then re-bake")
+        listed = ", ".join(f"{names[e.env]} ({e.status})" for e in report.attention)
+        out.info(f"attention: {listed}: fix these in Key Vault (enable, restore or rotate), then re-bake")
     elif report.stale:
-        due = [e.env for e in report.entries if e.status in {"rotated", "added", "removed", "changed"}]
+        due = [names[e.env] for e in report.entries if e.status in {"rotated", "added", "removed", "changed"}]
         out.info(f"re-bake due: {', '.join(due)} (run `baker build`)")
     else:
         out.info("up to date: no re-bake needed")

@@ -17,7 +17,7 @@ from baker.commands._common import load_manifest
 from baker.diagnose import fix_for
 from baker.errors import EXIT_OK, Diagnosis, ProviderError, UsageError
 from baker.model import CredentialSpec
-from baker.output import Output
+from baker.output import Output, untrusted
 from baker.providers.base import OpenProvider, Provider, SecretProperties
 
 LIST_PERMISSION = "Microsoft.KeyVault/vaults/secrets/readMetadata/action"
@@ -108,12 +108,14 @@ def _print(out: Output, spec: CredentialSpec, found: list[SecretProperties], pre
         what = f"starting with {prefix!r} " if prefix else ""
         out.info(f"no secrets {what}in {spec.vault_url}")
         return
+    # Names and content types are what the vault answered: escaped, so none can start a line or
+    # reach the terminal as a control sequence.
     rows = [
         (
-            p.name,
+            untrusted(p.name),
             "yes" if p.enabled else "no",
             _date(p.expires_on),
-            p.content_type or "-",
+            untrusted(p.content_type or "-"),
             _date(p.updated_on),
         )
         for p in found

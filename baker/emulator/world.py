@@ -60,6 +60,7 @@ from typing import Any
 import yaml
 
 from baker.errors import WorldError
+from baker.yamlload import MAX_DEPTH, too_deep
 
 SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 VAULT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
@@ -179,10 +180,16 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 def load_world(path: Path) -> World:
     """Read and validate a world file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise WorldError(f"{path}: cannot read the world file ({exc.strerror})", hint=_HINT) from None
+    except UnicodeDecodeError as exc:
+        raise WorldError(f"{path}: not UTF-8 text (byte {exc.start})", hint=_HINT) from None
     try:
+        # PyYAML composes recursively: a file nested thousands deep must be refused before that.
+        deep_at = too_deep(text, _UniqueKeyLoader)
+        if deep_at is not None:
+            raise WorldError(f"{path}: nested more than {MAX_DEPTH} levels deep (line {deep_at})", hint=_HINT)
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)

@@ -153,3 +153,40 @@ def test_cli_exits_2_with_a_clean_message_when_world_bad(
     err = capsys.readouterr().err
     assert f"error: {path}: vaults.demo.tenant: unknown tenant 'nobody'" in err
     assert "Traceback" not in err
+
+
+DEEP_FLOW = "tenants: " + "[" * 5000 + "]" * 5000 + "\n"
+DEEP_BLOCK = "tenants:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 1500))
+ALIAS_CHAIN = "x0: &a0 [1]\n" + "".join(f"x{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 1500))
+
+
+@pytest.mark.parametrize("text", [DEEP_FLOW, DEEP_BLOCK, ALIAS_CHAIN], ids=["flow", "block", "alias-chain"])
+def test_a_deeply_nested_world_file_is_refused_naming_the_file(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "world.yaml"
+    path.write_text(text)
+    with pytest.raises(WorldError) as caught:
+        load_world(path)
+    assert caught.value.message.startswith(str(path))
+    assert "nested" in caught.value.message
+
+
+def test_a_world_file_that_is_not_utf8_is_refused_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "world.yaml"
+    path.write_bytes(b"tenants:\n  t: \xff\xfe\n")
+    assert main(["emulator", "--world", str(path), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {path}: not UTF-8 text (byte 14)" in err
+    assert "internal error" not in err
+
+
+def test_cli_exits_2_naming_the_file_when_the_world_is_nested_too_deeply(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "world.yaml"
+    path.write_text(DEEP_FLOW)
+    assert main(["emulator", "--world", str(path), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {path}:" in err
+    assert "internal error" not in err

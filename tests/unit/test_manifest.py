@@ -831,3 +831,80 @@ def test_offline_load_of_an_unset_vault_variable_leaves_the_vault_url_empty(tmp_
     )
     assert manifest.credentials["stage"].vault_url == ""
     assert any(w.startswith("credentials.stage.vault_url: ") and "VAULT" in w for w in manifest.warnings)
+
+
+SWAPPED = "Qz8Q~Swapped.Client_Secret-7Xw"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        "    tenant_id: ${AZURE_CLIENT_SECRET}\n    client_id: c\n    client_secret: ${OTHER}",
+        "    tenant_id: t\n    client_id: ${AZURE_CLIENT_SECRET}\n    client_secret: ${OTHER}",
+        "    client_id: c\n    client_secret: ${OTHER}",  # tenant_id left out: AZURE_TENANT_ID
+    ],
+    ids=["tenant_id", "client_id", "fallback"],
+)
+def test_a_client_secret_swapped_into_an_id_is_masked_in_any_case(
+    tmp_path: Path, fields: str, fresh_redactor: Redactor
+) -> None:
+    env = {"AZURE_CLIENT_SECRET": SWAPPED, "AZURE_TENANT_ID": SWAPPED, "OTHER": "the-real-secret-1"}
+    load_text(tmp_path, CRED % fields, env)
+    for shown in (SWAPPED, SWAPPED.lower(), SWAPPED.upper()):
+        assert fresh_redactor.redact(f"tenant {shown}!") == "tenant ********!"
+
+
+@pytest.mark.parametrize("written", ["https://${V}.vault.azure.net", "https://x-${V}.vault.azure.net"])
+def test_a_variable_in_the_vault_url_is_masked_lower_cased(
+    tmp_path: Path, written: str, fresh_redactor: Redactor
+) -> None:
+    path = _stage_manifest(tmp_path, written)
+    manifest = load(path, environ={"V": "Prod-Vault-Swapped", "AZURE_CLIENT_SECRET": "s3cret-value"})
+    assert "prod-vault-swapped" not in fresh_redactor.redact(manifest.credentials["stage"].vault_url.lower())
+
+
+def test_a_non_ascii_vault_url_variable_is_masked_as_its_punycode_label(
+    tmp_path: Path, fresh_redactor: Redactor
+) -> None:
+    path = _stage_manifest(tmp_path, "https://v-${V}.vault.azure.net")
+    load(path, environ={"V": "Sécrét-Välue", "AZURE_CLIENT_SECRET": "s3cret-value"})
+    ace = "v-sécrét-välue".encode("idna").decode()
+    assert fresh_redactor.redact(f"https://{ace}.vault.azure.net") == "https://********.vault.azure.net"
+
+
+def test_a_bad_vault_url_is_quoted_as_written_not_filled_in(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError) as caught:
+        load(
+            _stage_manifest(tmp_path, "${VAULT_URL}"),
+            environ={"VAULT_URL": "http://Swapped-Secret-Value", "AZURE_CLIENT_SECRET": "s3cret-value"},
+        )
+    assert "'${VAULT_URL}' (with its variables filled in) must start with https://" in caught.value.message
+    assert "swapped-secret-value" not in caught.value.message.lower()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version: 1\nenv: " + "[" * 5000 + "]" * 5000 + "\n",
+        "version: 1\nenv:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 1500)),
+        # within the node cap (a chain of n expands to about n*n/2 nodes), nested n deep
+        "x0: &a0 [1]\n" + "".join(f"x{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 400)) + "version: 1\n",
+    ],
+    ids=["flow", "block", "alias-chain"],
+)
+def test_a_deeply_nested_manifest_is_one_problem_naming_the_file(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "baker.yaml"
+    path.write_text(text)
+    with pytest.raises(ManifestError) as caught:
+        load(path, environ=ENV)
+    assert caught.value.exit_code == EXIT_USAGE
+    assert str(path) in caught.value.message
+    assert "nested more than" in caught.value.message
+
+
+def test_a_manifest_that_is_not_utf8_is_a_problem_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "baker.yaml"
+    path.write_bytes(b"version: 1\nimage: {from: \xff}\n")
+    with pytest.raises(ManifestError) as caught:
+        load(path, environ=ENV)
+    assert f"{path}: not UTF-8 text (byte 25)" in caught.value.message

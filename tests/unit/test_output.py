@@ -3,7 +3,9 @@ from __future__ import annotations
 import io
 import json
 
-from baker.output import Output
+import pytest
+
+from baker.output import Output, untrusted
 from baker.secret import Redactor, Secret
 
 
@@ -32,3 +34,49 @@ def test_info_goes_to_stderr_in_json_mode_and_is_redacted() -> None:
     out.info("found canary-value-xyz")
     assert stdout.getvalue() == ""
     assert "canary-value-xyz" not in stderr.getvalue()
+
+
+# --- text from an image, a registry or Key Vault: printed escaped --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("plain-name", "plain-name"),
+        ("ünï©ødé 😀", "ünï©ødé 😀"),
+        ("a\nb", "a\\nb"),
+        ("a\r\nb", "a\\r\\nb"),
+        ("tab\there", "tab\\there"),
+        ("\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m"),
+        ("c1\x9b31m", "c1\\x9b31m"),
+        ("del\x7f", "del\\x7f"),
+        ("lone\udc80", "lone\\udc80"),
+        ("line\u2028sep", "line\\u2028sep"),
+        ("bidi\u202eevil", "bidi\\u202eevil"),
+        ("x\n::error::pwned", "x\\n::error::pwned"),
+        ("::add-mask::x", "\\x3a:add-mask::x"),
+        ("  ::warning::x", "  \\x3a:warning::x"),
+    ],
+)
+def test_untrusted_text_is_escaped_visibly(text: str, shown: str) -> None:
+    assert untrusted(text) == shown
+
+
+def test_a_printed_line_never_carries_a_workflow_command_or_a_control_character() -> None:
+    out, _, stderr = _output(Redactor())
+    out.progress("error: Azure said: boom\n::add-mask::x\n  ::error::y\x1b]0;title\x07 and \udc80")
+    text = stderr.getvalue()
+    assert not any(line.lstrip().startswith("::") for line in text.splitlines())
+    assert "\x1b" not in text and "\x07" not in text and "\udc80" not in text
+    assert "boom\n" in text  # baker's own line breaks stay
+
+
+def test_a_json_result_with_lone_surrogates_and_c1_controls_is_valid_printable_json() -> None:
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # strict, like a real stdout
+    out = Output(json_mode=True, stdout=stdout, stderr=io.StringIO(), redactor=Redactor())
+    out.result({"content_type": "a\udc80b\x9b\u2028c", "name": "\x1b[2J"})
+    stdout.seek(0)
+    raw = stdout.buffer.read().decode("utf-8")
+    assert "\x9b" not in raw and "\x1b" not in raw and "\u2028" not in raw
+    document = json.loads(raw)
+    assert document == {"content_type": "a\udc80b\x9b\u2028c", "name": "\x1b[2J"}

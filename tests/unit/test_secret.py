@@ -141,3 +141,40 @@ def test_no_registered_value_survives_redaction_wherever_it_stands(
     out = r.redact(text)
     for value in values:
         assert value not in out or value in MASK
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [
+        "Qz8Q~Swap.Secret_7Xw-Vk2",
+        "qz8q~swap.secret_7xw-vk2",
+        "QZ8Q~SWAP.SECRET_7XW-VK2",
+        "qZ8q~sWAP.Secret_7xw-VK2",
+        urllib.parse.quote("qz8q~swap.secret_7xw-vk2", safe=""),
+        urllib.parse.quote("Qz8Q~Swap.Secret_7Xw-Vk2", safe="").lower(),
+    ],
+)
+def test_a_value_registered_any_case_is_masked_in_every_letter_case(shown: str) -> None:
+    redactor = Redactor()
+    redactor.register("Qz8Q~Swap.Secret_7Xw-Vk2", any_case=True)
+    assert redactor.redact(f"https://{shown}.vault.azure.net/") == "https://********.vault.azure.net/"
+
+
+def test_a_value_registered_as_written_stays_case_sensitive() -> None:
+    redactor = Redactor()
+    redactor.register("Plain-Value-Abc123")
+    assert redactor.redact("plain-value-abc123") == "plain-value-abc123"
+
+
+def test_a_non_ascii_value_registered_any_case_is_masked_as_punycode() -> None:
+    redactor = Redactor()
+    value = "Sécrét-Välue-42"
+    redactor.register(value, any_case=True)
+    ace = value.lower().encode("idna").decode()
+    assert redactor.redact(f"host {ace}.vault.azure.net") == "host ********.vault.azure.net"
+
+
+def test_longest_counts_forms_registered_any_case() -> None:
+    redactor = Redactor()
+    redactor.register("Some-Host-Value-123456", any_case=True)
+    assert redactor.longest >= len("Some-Host-Value-123456")
