@@ -27,7 +27,7 @@ def _codes(client: _Client, response: requests.Response) -> str:
     """The distribution error codes of a refusal (` (DENIED)`), nothing else of its body."""
     try:
         raw = client.read(response, "error", _ERROR_MAX)
-    except ImageError:
+    except (ImageError, ValueError):  # a body already gone, or cut: the status says enough
         return ""
     codes = sorted(set(re.findall(rb'"code"\s*:\s*"([A-Z_]{1,40})"', raw)))
     return f" ({', '.join(code.decode() for code in codes)})" if codes else ""
@@ -49,11 +49,9 @@ def _refused(client: _Client, response: requests.Response, what: str) -> ImageEr
 
 def blob_exists(client: _Client, digest: str) -> bool:
     response = client.request("HEAD", f"{client.ref.base_url}/blobs/{digest}", "*/*")
-    response.close()
-    if response.status_code == 200:
-        return True
-    if response.status_code == 404:
-        return False
+    if response.status_code in (200, 404):
+        response.close()
+        return response.status_code == 200
     raise _refused(client, response, f"say whether it holds the blob {digest}")
 
 
@@ -65,11 +63,11 @@ def start_upload(client: _Client, *, mount: str | None = None, source: str | Non
     if mount is not None and source is not None:
         url += "?" + urllib.parse.urlencode({"mount": mount, "from": source})
     response = client.request("POST", url, "application/json")
-    response.close()
-    if response.status_code == 201 and mount is not None:
-        return None
-    if response.status_code != 202:
+    if response.status_code not in (201, 202) or (response.status_code == 201 and mount is None):
         raise _refused(client, response, "start an upload")
+    response.close()
+    if response.status_code == 201:
+        return None
     location = response.headers.get("Location")
     if not location:
         raise ImageError(f"the registry {client.ref.host} started an upload without saying where")
@@ -93,9 +91,9 @@ def finish_upload(client: _Client, location: str, digest: str, data: Any, size: 
         data=data,
         headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
     )
-    response.close()
     if response.status_code not in (201, 204):
         raise _refused(client, response, f"take the blob {digest}")
+    response.close()
 
 
 def upload(client: _Client, blob: Blob) -> None:
@@ -159,10 +157,10 @@ def put_manifest(client: _Client, reference: str, blob: Blob) -> None:
         data=blob.data,
         headers={"Content-Type": blob.media_type},
     )
-    response.close()
     if response.status_code not in (200, 201, 204):
         what = f"take the manifest {blob.digest}" if reference.startswith("sha256:") else f"tag {reference}"
         raise _refused(client, response, what)
+    response.close()
     served = response.headers.get("Docker-Content-Digest")
     if served and served != blob.digest:
         raise ImageError(
@@ -174,11 +172,11 @@ def put_manifest(client: _Client, reference: str, blob: Blob) -> None:
 def manifest_digest(client: _Client, reference: str, accept: str) -> str | None:
     """The digest a tag points at now (HEAD), None when it points at nothing."""
     response = client.request("HEAD", f"{client.ref.base_url}/manifests/{reference}", accept)
+    if response.status_code not in (200, 404):
+        raise _refused(client, response, f"say what {reference} is")
     response.close()
     if response.status_code == 404:
         return None
-    if response.status_code != 200:
-        raise _refused(client, response, f"say what {reference} is")
     return response.headers.get("Docker-Content-Digest")
 
 
