@@ -321,6 +321,7 @@ def test_a_refused_push_names_the_registry_and_leaves_the_tag_where_it_was(
     assert document["error"] == "ImageError"
     assert readonly.host in document["message"]
     assert "refused" in document["message"]
+    assert "read-only" in document["message"], document
     assert writable.api.tag_digest("team/app", "baked") == before  # the first target's tag did not move
 
 
