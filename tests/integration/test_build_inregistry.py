@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import uuid
 from pathlib import Path
@@ -265,7 +266,7 @@ def test_skopeo_reads_the_baked_image_and_the_engine_runs_it_with_every_value(
     assert inspected["Layers"] == base.layers["linux/amd64"]
     assert inspected["Labels"]["org.example.base"] == "yes"
     name = image_names("inregistry", "run")
-    engine_env = {k: v for k, v in __import__("os").environ.items() if k != "DOCKER_HOST"}
+    engine_env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
     _skopeo(
         "copy",
         "--src-tls-verify=false",
