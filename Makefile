@@ -30,6 +30,7 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/resolve.py
 	$(BIN)/python benchmarks/redact.py
+	$(BIN)/python benchmarks/inregistry.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .demo

@@ -8,6 +8,8 @@ The CLI (`baker.cli`) is a thin layer over this package; a CI script can do what
     resolved = baker.resolve(manifest)                  # Secret values; ResolutionFailed names each env var
     result = baker.bake(manifest, resolved, tags=["registry.example.com/app:baked"], push=False,
                         on_line=print)                  # the engine's output, redacted
+    pushed = baker.bake_in_registry(manifest, resolved, tags=["registry.example.com/app:baked"],
+                                    on_line=print)      # no engine: every platform, in the registry
     record, report = baker.evaluate(manifest, "registry.example.com/app:baked")   # report.stale
 
 Each command is also a function in `baker.commands.<name>` taking the same options as the command
@@ -27,6 +29,7 @@ _EXPORTS = {
     "load": ("baker.manifest", "load"),
     "resolve": ("baker.resolver", "resolve"),
     "bake": ("baker.commands.build", "bake"),
+    "bake_in_registry": ("baker.inregistry", "bake_in_registry"),
     "evaluate": ("baker.staleness", "evaluate"),
     "Secret": ("baker.secret", "Secret"),
     "BakerError": ("baker.errors", "BakerError"),
@@ -35,6 +38,7 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from baker.commands.build import bake
     from baker.errors import BakerError
+    from baker.inregistry import bake_in_registry
     from baker.manifest import load
     from baker.resolver import resolve
     from baker.secret import Secret
@@ -48,4 +52,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'baker' has no attribute {name!r}")
 
 
-__all__ = ["BakerError", "Secret", "__version__", "bake", "evaluate", "load", "resolve"]
+__all__ = ["BakerError", "Secret", "__version__", "bake", "bake_in_registry", "evaluate", "load", "resolve"]

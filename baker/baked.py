@@ -38,15 +38,18 @@ def _literal_env(env: list[str] | tuple[str, ...], origins: tuple[Origin, ...]) 
     return {name: value for name, _, value in pairs if name in literals}
 
 
-def read_baked(ref: str) -> BakedImage:
+def read_baked(ref: str, *, registry_only: bool = False) -> BakedImage:
     """The provenance record and Env of `ref`: from the local engine, else (for a reference that
-    names a registry host) from the registry's manifest and config blob, without pulling layers."""
+    names a registry host) from the registry's manifest and config blob, without pulling layers.
+    `registry_only` (`build --in-registry --if-stale`) never asks an engine."""
     from baker import registry
     from baker.builder import inspect_image
 
     imageref.parse(ref)  # not a Docker reference: refused (exit 2) before the engine or a registry
+    info = None
     try:
-        info = inspect_image(ref)
+        if not registry_only:
+            info = inspect_image(ref)
     except EngineError:
         if not registry.names_registry(ref):
             raise

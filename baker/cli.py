@@ -142,6 +142,12 @@ def build_parser() -> _Parser:
         action="store_true",
         help="bake only when `check` would say a re-bake is due for the (first) tag",
     )
+    p.add_argument(
+        "--in-registry",
+        action="store_true",
+        help="bake straight in the registry, no Docker engine: every platform of image.from gets the "
+        "values, pushed to every tag (always pushes)",
+    )
 
     p = sub.add_parser("check", parents=[common], help="is a re-bake due? (exit 3 when it is)")
     p.add_argument("--image", required=True, metavar="REF", help="the baked image to check")
@@ -177,7 +183,9 @@ def _command_kwargs(name: str, args: argparse.Namespace) -> dict[str, Any]:
     if name == "render":
         kwargs["out_dir"] = args.out
     elif name == "build":
-        kwargs.update(tags=list(args.tag), push=args.push, if_stale=args.if_stale)
+        kwargs.update(
+            tags=list(args.tag), push=args.push, if_stale=args.if_stale, in_registry=args.in_registry
+        )
     elif name == "check":
         kwargs["image"] = args.image
     elif name == "test-connection":

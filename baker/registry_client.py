@@ -255,10 +255,19 @@ class _Client:
     """One operation against one registry; use it as a context manager (the deadline starts when
     it is made and ends with the block, whatever the registry does)."""
 
-    def __init__(self, ref: ImageRef, *, push: bool = False) -> None:
+    def __init__(
+        self,
+        ref: ImageRef,
+        *,
+        push: bool = False,
+        pull_from: tuple[str, ...] = (),
+        deadline: float | None = None,
+    ) -> None:
         self.ref = ref
         self.push = push  # asks for a token that may push, and says so in its messages
-        self.deadline = _Deadline(DEADLINE)
+        # Other repositories of this registry the token must also read (a cross-repository mount).
+        self.pull_from = tuple(r for r in dict.fromkeys(pull_from) if r != ref.repository)
+        self.deadline = _Deadline(DEADLINE if deadline is None else deadline)
         self.session = requests.Session()
         adapter = _TrackingAdapter(self.deadline.sockets)
         self.session.mount("http://", adapter)
@@ -281,10 +290,20 @@ class _Client:
             self._login = login_for(self.ref.host)
         return self._login
 
-    def request(self, method: str, url: str, accept: str) -> requests.Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        accept: str,
+        *,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
         """`method url`, authenticated on the registry's first 401.  The answer's body is not read
-        yet (`read`, `read_json`); the answer is closed by the client's end at the latest."""
-        response, final = self._send(method, url, accept)
+        yet (`read`, `read_json`); the answer is closed by the client's end at the latest.  `data`
+        (a body) is sent again after a 401 or a redirect only when it is bytes: a stream cannot be,
+        so a client that streams authenticates first with a request without one."""
+        response, final = self._send(method, url, accept, data=data, headers=headers)
         if response.status_code == 401 and _origin(final) != self._origin:
             response.close()
             raise ImageError(
@@ -296,23 +315,29 @@ class _Client:
         if response.status_code == 401 and self.auth_header is None:
             self._authenticate(response)
             response.close()
-            response, _ = self._send(method, url, accept)
+            _replayable(data, self.ref.host)
+            response, _ = self._send(method, url, accept, data=data, headers=headers)
         return response
 
     def get(self, url: str, accept: str) -> requests.Response:
         return self.request("GET", url, accept)
 
-    def _send(self, method: str, url: str, accept: str) -> tuple[requests.Response, str]:
+    def _send(
+        self, method: str, url: str, accept: str, *, data: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[requests.Response, str]:
         """Redirects followed one hop at a time: `Authorization` only while on the registry's origin."""
         for _ in range(_REDIRECTS_MAX + 1):
-            headers = {"Accept": accept}
+            sent = {**(headers or {}), "Accept": accept}
             if self.auth_header and _origin(url) == self._origin:
-                headers["Authorization"] = self.auth_header
-            response = self._http(method, url, headers=headers)
+                sent["Authorization"] = self.auth_header
+            body = {} if data is None else {"data": data}
+            response = self._http(method, url, headers=sent, **body)
             location = response.headers.get("Location")
             if response.status_code not in _REDIRECT_STATUSES or not location:
                 return response, url
             response.close()
+            if response.status_code in (307, 308):
+                _replayable(data, self.ref.host)
             url = urllib.parse.urljoin(url, location)
             if _origin(url)[0] not in {"http", "https"}:
                 raise ImageError(f"the registry {self.ref.host} redirected to something that is not http(s)")
@@ -385,10 +410,12 @@ class _Client:
             raise self._denied()
         realm = params["realm"]
         _check_realm(realm, self.ref.host)
-        query = {k: v for k, v in params.items() if k in {"service", "scope"}}
+        query: dict[str, str | list[str]] = {k: v for k, v in params.items() if k in {"service", "scope"}}
         scope = f"repository:{self.ref.repository}:{'pull,push' if self.push else 'pull'}"
         # A push check must ask for push itself: a challenge's own scope (if any) is for a read.
         query["scope"] = scope if self.push else query.get("scope", scope)
+        if self.pull_from:  # the distribution token spec: one `scope` parameter per repository
+            query["scope"] = [scope, *(f"repository:{name}:pull" for name in self.pull_from)]
         # No redirects: the credentials must reach the realm the registry named, nowhere else.
         if self.login.identity_token is not None:
             answer = self._refresh_token_grant(realm, query, self.login.identity_token)
@@ -410,10 +437,12 @@ class _Client:
             raise self._denied(answer.status_code, why=" (its token service granted no push)")
         self.auth_header = f"Bearer {token}"
 
-    def _refresh_token_grant(self, realm: str, query: dict[str, str], token: Secret) -> requests.Response:
+    def _refresh_token_grant(
+        self, realm: str, query: dict[str, str | list[str]], token: Secret
+    ) -> requests.Response:
         """The OAuth2 form of the token request, which an identity token (what `az acr login`
         stores) needs: the distribution spec's `grant_type=refresh_token` POST to the realm."""
-        form = {
+        form: dict[str, str | list[str]] = {
             "grant_type": "refresh_token",
             "refresh_token": token.reveal(),
             "client_id": CLIENT_ID,
@@ -434,6 +463,16 @@ class _Client:
         return ImageError(
             f"the registry {self.ref.host} refused access to {self.ref.repository} (HTTP {status}){why}",
             hint=hint,
+        )
+
+
+def _replayable(data: Any, host: str) -> None:
+    """A body can be sent a second time only when it is bytes (or absent)."""
+    if data is not None and not isinstance(data, bytes):
+        raise ImageError(
+            f"the registry {host} asked again for a streamed upload (a 401 or a redirect mid-upload), "
+            "which baker cannot send twice",
+            hint="try again; check the registry's auth and storage redirect configuration",
         )
 
 

@@ -292,15 +292,18 @@ def evaluate(
     *,
     open_provider: OpenProvider | None = None,
     baked: BakedImage | None = None,
+    registry_only: bool = False,
 ) -> tuple[BakedImage, CheckReport]:
     """Read `image`'s record, ask Key Vault for the metadata it needs, and compare."""
-    record = baked if baked is not None else read_baked(image)
+    record = baked if baked is not None else read_baked(image, registry_only=registry_only)
     keys = wanted(manifest, record.origins)
     current = fetch_current(manifest, keys, open_provider=open_provider)
     return record, compare(manifest, record.origins, current, record.env)
 
 
-def rebake_due(manifest: Manifest, image: str, *, out: Output) -> tuple[bool, str]:
+def rebake_due(
+    manifest: Manifest, image: str, *, out: Output, registry_only: bool = False
+) -> tuple[bool, str]:
     """For `baker build --if-stale`: (True, why) when `image` must be baked again.
 
     A missing image, or one without a record, is due.  A deleted or disabled secret is due too:
@@ -308,7 +311,7 @@ def rebake_due(manifest: Manifest, image: str, *, out: Output) -> tuple[bool, st
     show; an expired one only warns (a re-bake would bake the same expired value).
     """
     try:
-        _, report = evaluate(manifest, image)
+        _, report = evaluate(manifest, image, registry_only=registry_only)
     except (ImageNotFound, NoRecord) as exc:
         return True, exc.message
     # Names and details may come from the image's label: escaped wherever they are printed.

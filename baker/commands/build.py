@@ -197,11 +197,17 @@ def _unique(names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def build(*, out: Output, file: Path, tags: list[str], push: bool, if_stale: bool) -> int:
+def build(
+    *, out: Output, file: Path, tags: list[str], push: bool, if_stale: bool, in_registry: bool = False
+) -> int:
     manifest = load_manifest(out, file)
     # `--tag` overrides the manifest's `image.tag`; repeated, it adds more.  So a CI job that passes
     # `--tag "$IMAGE"` bakes, pushes and (with --if-stale) checks exactly that name.
     names = _unique(tags) if tags else _unique(manifest.image.tags)
+    if in_registry:  # no engine at all on that path (baker.inregistry)
+        from baker.commands.build_inregistry import build_in_registry
+
+        return build_in_registry(out=out, manifest=manifest, names=names, if_stale=if_stale)
     check_references(manifest.image.base, names)
     if push and not names:
         raise UsageError("--push needs a tag", hint="set image.tag in the manifest or pass --tag")

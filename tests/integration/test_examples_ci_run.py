@@ -238,8 +238,17 @@ def test_template_steps_succeed_as_written_on_push_then_on_schedule_after_a_rota
     start_registry: StartRegistry,  # noqa: F811 - the fixture imported above
     docker_config: Path,  # noqa: F811
     image_names: ImageNames,
+    busybox_base: str,
+    docker_client: Any,
 ) -> None:
     registry: Registry = start_registry()
+    # The app image the pipeline bakes on lives in the registry (the scheduled re-bake reads it there:
+    # `--in-registry` uses no engine).
+    base = f"{registry.host}/your-org/app-base:1"
+    docker_client.images.get(busybox_base).tag(base)
+    image_names.names.append(base)
+    docker_client.images.push(base)
+    _manifest(workspace, emulator, base)
     doc = yaml.safe_load((CI_DIR / template).read_text(encoding="utf-8"))
     steps = PARSERS[template](doc, _settings(registry.host))
     runner = _runner_env(emulator, docker_config)
@@ -253,6 +262,9 @@ def test_template_steps_succeed_as_written_on_push_then_on_schedule_after_a_rota
     for event in EVENTS:
         if event == "schedule":
             emulator.set_secret("demo", "openai-api-key", f"rotated-{uuid.uuid4().hex}")
+            # A scheduled run starts on a fresh runner: the push run's local copy of the image is
+            # not there (`check` would read a local image of that name before the registry's).
+            docker_client.images.remove(image)
         ran = [step for step in steps if event in step.events]
         assert ran[0].command.split()[1] == "validate"
         for step in ran:

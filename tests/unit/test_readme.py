@@ -30,7 +30,7 @@ def test_quick_start_is_exactly_two_commands() -> None:
 def test_every_command_in_the_commands_table_parses() -> None:
     section = _between("## Commands", "\n## ")
     rows = re.findall(r"^\| `baker ([^`]+)` \|", section, re.M)
-    assert len(rows) == 8
+    assert len(rows) == 9
     parser = build_parser()
     for row in rows:
         words = [w for w in re.sub(r"\[|\]", "", row).split() if w.isupper() is False]

@@ -1,0 +1,60 @@
+"""`baker build --in-registry`: the command around `baker.inregistry.bake_in_registry`.
+
+No Docker engine is asked anything on this path (not for `--if-stale` either): the base is read
+from its registry before any secret is, then the values are resolved, baked and pushed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from baker.commands._common import check_references, resolve_values
+from baker.errors import UsageError
+from baker.model import Manifest
+from baker.output import Output
+
+
+def build_in_registry(*, out: Output, manifest: Manifest, names: Sequence[str], if_stale: bool) -> int:
+    if manifest.image.build is not None:
+        raise UsageError(
+            "--in-registry bakes onto an image already in a registry; this manifest builds its image "
+            "(image.build), which needs a Docker engine",
+            hint="drop --in-registry, or push the app image first and name it in image.from",
+        )
+    check_references(manifest.image.base, names)
+    if not names:
+        raise UsageError(
+            "--in-registry needs a tag to push to", hint="set image.tag in the manifest or pass --tag"
+        )
+    from baker import inregistry
+
+    for name in names:
+        inregistry.target(name)  # a digest or a bad name: usage, before any network call
+    if if_stale:
+        from baker.staleness import rebake_due
+
+        due, reason = rebake_due(manifest, names[0], out=out, registry_only=True)
+        if not due:
+            out.info(f"{names[0]} is current, no re-bake due: {reason}")
+            out.result(
+                {"digest": None, "tags": [], "platforms": [], "pushed": [], "skipped": True, "reason": reason}
+            )
+            return 0
+        out.info(f"re-bake due: {reason}")
+    assert manifest.image.base is not None
+    base = inregistry.read_base(manifest.image.base)  # before any secret: no base, no fetch
+    resolved = resolve_values(out, manifest)
+    result = inregistry.bake_in_registry(manifest, resolved, tags=names, on_line=out.progress, base=base)
+    out.info(f"baked {result.digest} ({', '.join(result.platforms)})")
+    for item in result.pushed:
+        out.info(f"pushed {item.tag} ({item.digest})")
+    out.result(
+        {
+            "digest": result.digest,
+            "media_type": result.media_type,
+            "tags": list(result.tags),
+            "platforms": list(result.platforms),
+            "pushed": [{"tag": p.tag, "digest": p.digest} for p in result.pushed],
+        }
+    )
+    return 0

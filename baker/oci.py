@@ -1,0 +1,243 @@
+"""The pure half of baking in the registry: a base image's config, manifest and index in, the baked
+ones out, as the exact bytes to send (OCI image spec, and Docker's v2 schema 2 types).
+
+- The config is treated as an opaque JSON object except what a bake changes: `config.Env` (a baked
+  variable replaces a base variable of the same name in place, where the base first set it, and any
+  later duplicate of that name is dropped; new variables follow the base's, in manifest order: what
+  the engine's `ENV` instruction does too), `config.Labels` (the provenance label added), `created`
+  (now, RFC 3339 UTC) and `history` (one `empty_layer` entry that names the variables, never a
+  value).  Every other key, known to baker or not, is kept as the base had it; `rootfs.diff_ids`
+  are untouched, so the manifest's layers stay the base's.
+- A manifest keeps its media type and layers; only its config descriptor's digest and size change.
+- An index (or Docker manifest list) keeps its media type and every image entry's platform and
+  annotations, each pointing at the baked manifest.  Attestation entries (BuildKit's provenance and
+  SBOM manifests: platform `unknown/unknown`, annotation `vnd.docker.reference.type:
+  attestation-manifest`) are dropped: they describe the base's manifests by digest and would vouch
+  for images that are no longer in the index.
+- Digests are sha256 of the bytes returned, serialized once: those bytes, and no re-serialization
+  of them, are what gets sent.
+
+The config bytes hold the values: callers keep them in memory, never log, write or raise them.
+JSON is written ASCII-only (`\\uXXXX` escapes), so any value, even one no UTF-8 encoder takes,
+serializes without an error that could quote it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from baker.errors import ImageError
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
+IMAGE_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
+ACCEPT = ", ".join((*INDEX_TYPES, *IMAGE_TYPES))
+ATTESTATION_ANNOTATION = "vnd.docker.reference.type"
+
+
+@dataclass(frozen=True)
+class Blob:
+    """Bytes to send, with their descriptor's digest and size."""
+
+    data: bytes
+    media_type: str
+
+    @property
+    def digest(self) -> str:
+        return digest_of(self.data)
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:  # a config blob holds values: never in a repr
+        return f"Blob({self.media_type}, {self.digest}, {self.size} bytes)"
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def serialize(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def media_type_of(document: dict[str, Any], content_type: str = "") -> str:
+    """A manifest's own `mediaType`, else the registry's Content-Type for it."""
+    declared = document.get("mediaType")
+    if isinstance(declared, str) and declared:
+        return declared
+    content_type = content_type.split(";")[0].strip()
+    if content_type in (*INDEX_TYPES, *IMAGE_TYPES):
+        return content_type
+    return OCI_INDEX if "manifests" in document else OCI_MANIFEST
+
+
+def is_attestation(entry: dict[str, Any]) -> bool:
+    annotations = entry.get("annotations")
+    if isinstance(annotations, dict) and annotations.get(ATTESTATION_ANNOTATION) == "attestation-manifest":
+        return True
+    plat = entry.get("platform")
+    return isinstance(plat, dict) and plat.get("os") == "unknown" and plat.get("architecture") == "unknown"
+
+
+def platform_name(platform: Any) -> str:
+    """`os/architecture[/variant]`, as docker and the OCI image spec write it."""
+    if not isinstance(platform, dict):
+        return "unknown"
+    parts = [str(platform.get("os") or "unknown"), str(platform.get("architecture") or "unknown")]
+    if platform.get("variant"):
+        parts.append(str(platform["variant"]))
+    return "/".join(parts)
+
+
+def image_entries(index: dict[str, Any]) -> list[dict[str, Any]]:
+    """The index's entries a bake bakes (attestations left out); anything else it cannot bake is
+    an error, since dropping it silently would lose part of the image."""
+    entries = index.get("manifests")
+    if not isinstance(entries, list):
+        raise ImageError("the base image's index lists no manifests")
+    kept: list[dict[str, Any]] = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
+            raise ImageError("the base image's index has an entry without a digest")
+        if is_attestation(entry):
+            continue
+        media_type = entry.get("mediaType")
+        if media_type not in IMAGE_TYPES:
+            raise ImageError(
+                f"the base image's index has an entry of type {media_type} "
+                f"({platform_name(entry.get('platform'))}) that baker cannot bake",
+                hint="bake on an index of image manifests (OCI or Docker v2)",
+            )
+        kept.append(entry)
+    if not kept:
+        raise ImageError("the base image's index holds no image manifest (only attestations)")
+    return kept
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def history_entry(names: Sequence[str], created: str, comment: str) -> dict[str, Any]:
+    return {
+        "created": created,
+        "created_by": f"baker: ENV {' '.join(names)} (values from Key Vault)",
+        "empty_layer": True,
+        "comment": comment,
+    }
+
+
+def merge_env(base: Sequence[str], baked: Sequence[tuple[str, str]]) -> list[str]:
+    """The base's `NAME=value` list with each baked variable in place of the base's first one of
+    that name (later ones of that name dropped) and the rest appended in the order given."""
+    values = dict(baked)
+    merged: list[str] = []
+    placed: set[str] = set()
+    for item in base:
+        name = item.partition("=")[0]
+        if name not in values:
+            merged.append(item)
+        elif name not in placed:
+            merged.append(f"{name}={values[name]}")
+            placed.add(name)
+    merged.extend(f"{name}={value}" for name, value in baked if name not in placed)
+    return merged
+
+
+def bake_config(
+    base: bytes,
+    env: Sequence[tuple[str, str]],
+    labels: dict[str, str],
+    *,
+    created: str,
+    comment: str,
+    media_type: str,
+) -> Blob:
+    """The base config (its bytes as the registry sent them) with `env` and `labels` baked in."""
+    try:
+        document = json.loads(base)
+    except (ValueError, RecursionError):
+        document = None
+    if not isinstance(document, dict):
+        raise ImageError("the base image's config is not a JSON object")
+    config = document.get("config")
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise ImageError("the base image's config has a malformed `config` field")
+    base_env = config.get("Env") or []
+    base_labels = config.get("Labels") or {}
+    history = document.get("history") or []
+    if not isinstance(base_env, list) or not isinstance(base_labels, dict) or not isinstance(history, list):
+        raise ImageError("the base image's config has a malformed Env, Labels or history")
+    config = dict(config)
+    config["Env"] = merge_env([str(item) for item in base_env], env)
+    config["Labels"] = {**base_labels, **labels}
+    document = dict(document)
+    document["config"] = config
+    document["created"] = created
+    document["history"] = [*history, history_entry([name for name, _ in env], created, comment)]
+    return Blob(serialize(document), media_type)
+
+
+def bake_manifest(base: dict[str, Any], config: Blob, media_type: str) -> Blob:
+    """The base's manifest pointing at the baked config; layers, annotations and media types kept."""
+    descriptor = base.get("config")
+    layers = base.get("layers")
+    if not isinstance(descriptor, dict) or not isinstance(layers, list):
+        raise ImageError("the base image's manifest has no config or layers")
+    document = copy.deepcopy(base)
+    document["config"] = {**descriptor, "digest": config.digest, "size": config.size}
+    return Blob(serialize(document), media_type)
+
+
+def bake_index(base: dict[str, Any], baked: dict[str, Blob], media_type: str) -> Blob:
+    """The base index with each image entry pointing at its baked manifest (`baked`: base digest to
+    the baked manifest) and the attestation entries dropped."""
+    document = copy.deepcopy(base)
+    entries: list[dict[str, Any]] = []
+    for entry in image_entries(base):
+        manifest = baked[str(entry["digest"])]
+        entries.append({**entry, "digest": manifest.digest, "size": manifest.size})
+    document["manifests"] = entries
+    return Blob(serialize(document), media_type)
+
+
+def layer_descriptors(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    layers = manifest.get("layers")
+    if not isinstance(layers, list) or not all(
+        isinstance(layer, dict) and isinstance(layer.get("digest"), str) for layer in layers
+    ):
+        raise ImageError("the base image's manifest lists a layer without a digest")
+    return layers
+
+
+__all__ = [
+    "ACCEPT",
+    "DOCKER_LIST",
+    "DOCKER_MANIFEST",
+    "IMAGE_TYPES",
+    "INDEX_TYPES",
+    "OCI_INDEX",
+    "OCI_MANIFEST",
+    "Blob",
+    "bake_config",
+    "bake_index",
+    "bake_manifest",
+    "digest_of",
+    "image_entries",
+    "is_attestation",
+    "merge_env",
+    "platform_name",
+]

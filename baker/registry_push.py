@@ -1,0 +1,191 @@
+"""Writing to a registry (distribution spec, "push"): blobs by digest (present, mounted from another
+repository, uploaded from bytes, or streamed from another registry's answer) and manifests by digest
+or tag.  Built on `registry_client._Client` (credentials, the token dance, origins, deadlines).
+
+Nothing here logs, raises or returns a body baker sent: a config blob holds values.  A registry's
+error answer is reduced to its distribution error codes (`DENIED`, `BLOB_UNKNOWN`...), never quoted.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+import urllib3.exceptions
+
+from baker.errors import ImageError
+from baker.oci import Blob
+from baker.registry_client import _ERROR_MAX, MIB, _Client
+
+_CHUNK = 1 * MIB  # what a streamed copy holds in memory at once
+
+
+def _codes(client: _Client, response: requests.Response) -> str:
+    """The distribution error codes of a refusal (` (DENIED)`), nothing else of its body."""
+    try:
+        raw = client.read(response, "error", _ERROR_MAX)
+    except (ImageError, ValueError):  # a body already gone, or cut: the status says enough
+        return ""
+    codes = sorted(set(re.findall(rb'"code"\s*:\s*"([A-Z_]{1,40})"', raw)))
+    return f" ({', '.join(code.decode() for code in codes)})" if codes else ""
+
+
+def _refused(client: _Client, response: requests.Response, what: str) -> ImageError:
+    status = response.status_code
+    codes = _codes(client, response)
+    if status in (401, 403):
+        return client._denied(status, why=f" (it refused to {what}{codes})")
+    if status == 405:
+        return ImageError(
+            f"the registry {client.ref.host} refused to {what} in {client.ref.repository} "
+            f"(HTTP 405{codes}: read-only, or pushing is not allowed there)",
+            hint="check that the registry takes pushes (not a read-only mirror or maintenance mode)",
+        )
+    return ImageError(f"the registry {client.ref.host} answered HTTP {status}{codes} when asked to {what}")
+
+
+def blob_exists(client: _Client, digest: str) -> bool:
+    response = client.request("HEAD", f"{client.ref.base_url}/blobs/{digest}", "*/*")
+    if response.status_code in (200, 404):
+        response.close()
+        return response.status_code == 200
+    raise _refused(client, response, f"say whether it holds the blob {digest}")
+
+
+def start_upload(client: _Client, *, mount: str | None = None, source: str | None = None) -> str | None:
+    """Start an upload (`POST .../blobs/uploads/`), or mount `mount` from the repository `source` of
+    the same registry (`?mount=&from=`): None when mounted (201), else the upload's URL (202: a
+    registry that does not mount answers with an upload to make instead)."""
+    url = f"{client.ref.base_url}/blobs/uploads/"
+    if mount is not None and source is not None:
+        url += "?" + urllib.parse.urlencode({"mount": mount, "from": source})
+    response = client.request("POST", url, "application/json")
+    if response.status_code not in (201, 202) or (response.status_code == 201 and mount is None):
+        raise _refused(client, response, "start an upload")
+    response.close()
+    if response.status_code == 201:
+        return None
+    location = response.headers.get("Location")
+    if not location:
+        raise ImageError(f"the registry {client.ref.host} started an upload without saying where")
+    return urllib.parse.urljoin(url, location)
+
+
+def _with_digest(location: str, digest: str) -> str:
+    parts = urllib.parse.urlsplit(location)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    query.append(("digest", digest))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def finish_upload(client: _Client, location: str, digest: str, data: Any, size: int) -> None:
+    """The whole blob in one `PUT location?digest=` (a monolithic upload), bytes or a stream of
+    `size` bytes; the registry checks the digest."""
+    response = client.request(
+        "PUT",
+        _with_digest(location, digest),
+        "application/json",
+        data=data,
+        headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+    )
+    if response.status_code not in (201, 204):
+        raise _refused(client, response, f"take the blob {digest}")
+    response.close()
+
+
+def upload(client: _Client, blob: Blob) -> None:
+    """A blob baker made (a config), sent as the bytes its digest was computed from."""
+    location = start_upload(client)
+    assert location is not None
+    finish_upload(client, location, blob.digest, blob.data, blob.size)
+
+
+class _Stream:
+    """A source registry's answer as a request body: read in `_CHUNK`s as the target takes them, so
+    a layer of any size goes through in bounded memory and never touches the disk.  Its length is
+    the descriptor's size, so the target gets a Content-Length (not a chunked body)."""
+
+    def __init__(self, response: requests.Response, size: int, digest: str, host: str) -> None:
+        self._response = response
+        self._size = size
+        self._digest = digest
+        self._host = host
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[bytes]:
+        sent = 0
+        try:
+            for chunk in self._response.iter_content(_CHUNK):
+                sent += len(chunk)
+                if sent > self._size:
+                    break
+                yield chunk
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
+            sent = -1
+        if sent != self._size:
+            raise ImageError(f"the registry {self._host} sent the blob {self._digest} cut short or too long")
+
+
+def copy_blob(source: _Client, target: _Client, location: str | None, descriptor: dict[str, Any]) -> None:
+    """Stream one blob from `source`'s repository into `target`'s (into `location`, an upload
+    already started, or a new one)."""
+    digest = str(descriptor["digest"])
+    size = int(descriptor.get("size") or 0)
+    response = source.get(f"{source.ref.base_url}/blobs/{digest}", "*/*")
+    try:
+        if response.status_code != 200:
+            raise _refused(source, response, f"send the blob {digest}")
+        if location is None:
+            location = start_upload(target)
+            assert location is not None
+        finish_upload(target, location, digest, _Stream(response, size, digest, source.ref.host), size)
+    finally:
+        response.close()
+
+
+def put_manifest(client: _Client, reference: str, blob: Blob) -> None:
+    """`PUT .../manifests/<reference>` (a digest, or a tag) with exactly `blob`'s bytes."""
+    response = client.request(
+        "PUT",
+        f"{client.ref.base_url}/manifests/{reference}",
+        "application/json",
+        data=blob.data,
+        headers={"Content-Type": blob.media_type},
+    )
+    if response.status_code not in (200, 201, 204):
+        what = f"take the manifest {blob.digest}" if reference.startswith("sha256:") else f"tag {reference}"
+        raise _refused(client, response, what)
+    response.close()
+    served = response.headers.get("Docker-Content-Digest")
+    if served and served != blob.digest:
+        raise ImageError(
+            f"the registry {client.ref.host} stored the manifest under {served}, not {blob.digest}",
+            hint="the registry rewrote the manifest; baker cannot vouch for what it serves",
+        )
+
+
+def manifest_digest(client: _Client, reference: str, accept: str) -> str | None:
+    """The digest a tag points at now (HEAD), None when it points at nothing."""
+    response = client.request("HEAD", f"{client.ref.base_url}/manifests/{reference}", accept)
+    if response.status_code not in (200, 404):
+        raise _refused(client, response, f"say what {reference} is")
+    response.close()
+    if response.status_code == 404:
+        return None
+    return response.headers.get("Docker-Content-Digest")
+
+
+__all__ = [
+    "blob_exists",
+    "copy_blob",
+    "finish_upload",
+    "manifest_digest",
+    "put_manifest",
+    "start_upload",
+    "upload",
+]

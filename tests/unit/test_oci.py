@@ -1,0 +1,293 @@
+"""The pure transform of `--in-registry`: base config/manifest/index in, baked bytes out."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from baker import oci
+from baker.errors import ImageError
+
+AWKWARD = {
+    "PEM": "-----BEGIN KEY-----\nabc\r\ndef\n-----END KEY-----\n",
+    "QUOTES": "'single' \"double\" `back`",
+    "DOLLAR": "$HOME ${PATH} $$",
+    "BACKSLASH": "a\\b\\\\c\\n",
+    "UNICODE": "ünï©ødé 😀 \u2028",
+    "EMPTY": "",
+    "SPACES": "  leading and trailing  ",
+    "PATH": "/baked/bin",
+}
+
+BASE_CONFIG: dict[str, Any] = {
+    "architecture": "arm64",
+    "os": "linux",
+    "variant": "v8",
+    "created": "2020-01-01T00:00:00Z",
+    "author": "someone",
+    "config": {
+        "Env": ["PATH=/usr/local/bin:/usr/bin", "LANG=C.UTF-8", "PEM=base-pem", "KEEP=1"],
+        "Cmd": ["sh", "-c", "echo hi"],
+        "Entrypoint": ["/entry"],
+        "WorkingDir": "/srv",
+        "User": "1000:1000",
+        "Labels": {"org.example": "x"},
+        "ExposedPorts": {"80/tcp": {}},
+        "StopSignal": "SIGQUIT",
+    },
+    "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "a" * 64, "sha256:" + "b" * 64]},
+    "history": [{"created_by": "ADD rootfs"}, {"created_by": "ADD more"}],
+    "x-unknown": {"nested": [1, 2.5, None, True]},
+}
+
+
+def _bake(base: dict[str, Any] = BASE_CONFIG, env: dict[str, str] = AWKWARD) -> dict[str, Any]:
+    blob = oci.bake_config(
+        json.dumps(base).encode(),
+        list(env.items()),
+        {"dev.baker.provenance": '{"v":1}'},
+        created="2026-11-30T12:00:00.000000Z",
+        comment="baked by baker",
+        media_type="application/vnd.oci.image.config.v1+json",
+    )
+    return dict(json.loads(blob.data))
+
+
+def test_every_awkward_value_arrives_byte_exact_in_env() -> None:
+    env = dict(item.split("=", 1) for item in _bake()["config"]["Env"])
+    for name, value in AWKWARD.items():
+        assert env[name] == value
+
+
+def test_baked_variable_replaces_base_variable_in_place_and_new_ones_follow_in_manifest_order() -> None:
+    names = [item.split("=", 1)[0] for item in _bake()["config"]["Env"]]
+    assert names == [
+        "PATH",
+        "LANG",
+        "PEM",
+        "KEEP",
+        "QUOTES",
+        "DOLLAR",
+        "BACKSLASH",
+        "UNICODE",
+        "EMPTY",
+        "SPACES",
+    ]
+
+
+def test_merge_env_drops_later_duplicates_of_a_baked_name() -> None:
+    merged = oci.merge_env(["A=1", "B=2", "A=3"], [("A", "new"), ("C", "c")])
+    assert merged == ["A=new", "B=2", "C=c"]
+
+
+def test_base_config_is_kept_except_env_labels_created_and_history() -> None:
+    baked = _bake()
+    for key in ("architecture", "os", "variant", "author", "rootfs", "x-unknown"):
+        assert baked[key] == BASE_CONFIG[key]
+    for key in ("Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts", "StopSignal"):
+        assert baked["config"][key] == BASE_CONFIG["config"][key]
+    assert baked["config"]["Labels"] == {"org.example": "x", "dev.baker.provenance": '{"v":1}'}
+    assert baked["created"] == "2026-11-30T12:00:00.000000Z"
+
+
+def test_history_gets_one_empty_layer_entry_naming_the_variables() -> None:
+    history = _bake()["history"]
+    assert history[:2] == BASE_CONFIG["history"]
+    assert history[2] == {
+        "created": "2026-11-30T12:00:00.000000Z",
+        "created_by": "baker: ENV PEM QUOTES DOLLAR BACKSLASH UNICODE EMPTY SPACES PATH"
+        " (values from Key Vault)",
+        "empty_layer": True,
+        "comment": "baked by baker",
+    }
+
+
+def _forms(value: str) -> set[str]:
+    raw = value.encode()
+    return {
+        f
+        for f in {
+            value,
+            json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1],
+            base64.b64encode(raw).decode(),
+            raw.hex(),
+            hashlib.sha256(raw).hexdigest(),
+        }
+        if len(f) >= 6
+    }
+
+
+def test_no_value_appears_in_the_config_outside_env() -> None:
+    baked = _bake()
+    del baked["config"]["Env"]
+    text = json.dumps(baked) + json.dumps(baked, ensure_ascii=False)
+    for name, value in AWKWARD.items():
+        if name == "PATH":  # also a base value
+            continue
+        for form in _forms(value):
+            assert form not in text, name
+
+
+def test_config_without_env_labels_or_history_gets_them() -> None:
+    baked = _bake(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}, {"A": "1"}
+    )
+    assert baked["config"]["Env"] == ["A=1"]
+    assert baked["config"]["Labels"] == {"dev.baker.provenance": '{"v":1}'}
+    assert len(baked["history"]) == 1
+
+
+@pytest.mark.parametrize(
+    "raw", [b"[]", b"not json", b'{"config": []}', b'{"config": {"Env": "x"}}', b"[" * 100000]
+)
+def test_a_malformed_base_config_is_an_image_error(raw: bytes) -> None:
+    with pytest.raises(ImageError):
+        oci.bake_config(raw, [("A", "1")], {}, created="c", comment="c", media_type="m")
+
+
+def test_blob_repr_never_shows_its_bytes() -> None:
+    blob = oci.Blob(b'{"config":{"Env":["A=SECRET-VALUE"]}}', "m")
+    assert "SECRET" not in repr(blob)
+    assert blob.digest in repr(blob)
+
+
+@given(st.dictionaries(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True), st.text(), max_size=6))
+def test_any_value_round_trips_through_the_serialized_config(env: dict[str, str]) -> None:
+    blob = oci.bake_config(b"{}", list(env.items()), {}, created="c", comment="c", media_type="m")
+    assert blob.data.isascii()
+    assert blob.digest == "sha256:" + hashlib.sha256(blob.data).hexdigest()
+    baked = json.loads(blob.data)["config"]["Env"]
+    assert dict(item.split("=", 1) for item in baked) == env
+
+
+LAYER = {
+    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+    "digest": "sha256:" + "c" * 64,
+    "size": 10,
+}
+
+
+def test_manifest_keeps_media_type_layers_and_annotations_and_points_at_the_new_config() -> None:
+    base: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": oci.DOCKER_MANIFEST,
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "digest": "sha256:0",
+            "size": 1,
+        },
+        "layers": [LAYER],
+        "annotations": {"a": "b"},
+    }
+    config = oci.Blob(b"{}", "application/vnd.docker.container.image.v1+json")
+    baked = oci.bake_manifest(base, config, oci.DOCKER_MANIFEST)
+    document = json.loads(baked.data)
+    assert document["mediaType"] == oci.DOCKER_MANIFEST
+    assert document["layers"] == [LAYER]
+    assert document["annotations"] == {"a": "b"}
+    assert document["config"] == {
+        "mediaType": "application/vnd.docker.container.image.v1+json",
+        "digest": config.digest,
+        "size": 2,
+    }
+    assert base["config"]["digest"] == "sha256:0"  # the base is not changed
+
+
+def _entry(digest: str, os: str, arch: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "mediaType": oci.OCI_MANIFEST,
+        "digest": digest,
+        "size": 5,
+        "platform": {"os": os, "architecture": arch},
+        **extra,
+    }
+
+
+def test_index_points_each_platform_at_its_baked_manifest_and_drops_attestations() -> None:
+    attestation = _entry(
+        "sha256:att", "unknown", "unknown", annotations={"vnd.docker.reference.type": "attestation-manifest"}
+    )
+    base = {
+        "schemaVersion": 2,
+        "mediaType": oci.OCI_INDEX,
+        "manifests": [
+            _entry("sha256:amd", "linux", "amd64"),
+            _entry("sha256:arm", "linux", "arm64"),
+            attestation,
+        ],
+        "annotations": {"org.opencontainers.image.ref.name": "x"},
+    }
+    amd, arm = oci.Blob(b"amd", oci.OCI_MANIFEST), oci.Blob(b"arm64", oci.OCI_MANIFEST)
+    document = json.loads(oci.bake_index(base, {"sha256:amd": amd, "sha256:arm": arm}, oci.OCI_INDEX).data)
+    assert [(e["digest"], e["size"], e["platform"]) for e in document["manifests"]] == [
+        (amd.digest, 3, {"os": "linux", "architecture": "amd64"}),
+        (arm.digest, 5, {"os": "linux", "architecture": "arm64"}),
+    ]
+    assert document["annotations"] == base["annotations"]
+    assert document["mediaType"] == oci.OCI_INDEX
+
+
+@pytest.mark.parametrize(
+    ("entry", "attestation"),
+    [
+        (_entry("d", "unknown", "unknown"), True),
+        (
+            _entry("d", "linux", "amd64", annotations={"vnd.docker.reference.type": "attestation-manifest"}),
+            True,
+        ),
+        (_entry("d", "linux", "amd64"), False),
+        (_entry("d", "windows", "amd64"), False),
+    ],
+)
+def test_attestation_entries_are_recognised(entry: dict[str, Any], attestation: bool) -> None:
+    assert oci.is_attestation(entry) is attestation
+
+
+def test_an_index_entry_baker_cannot_bake_is_an_error_not_dropped() -> None:
+    nested = {
+        "mediaType": oci.OCI_INDEX,
+        "digest": "sha256:x",
+        "size": 1,
+        "platform": {"os": "linux", "architecture": "amd64"},
+    }
+    with pytest.raises(ImageError, match="cannot bake"):
+        oci.image_entries({"manifests": [nested]})
+
+
+def test_an_index_of_attestations_only_is_an_error() -> None:
+    with pytest.raises(ImageError, match="only attestations"):
+        oci.image_entries({"manifests": [_entry("d", "unknown", "unknown")]})
+
+
+@pytest.mark.parametrize(
+    ("platform", "name"),
+    [
+        ({"os": "linux", "architecture": "amd64"}, "linux/amd64"),
+        ({"os": "linux", "architecture": "arm", "variant": "v7"}, "linux/arm/v7"),
+        (None, "unknown"),
+    ],
+)
+def test_platform_names_read_as_docker_writes_them(platform: Any, name: str) -> None:
+    assert oci.platform_name(platform) == name
+
+
+@pytest.mark.parametrize(
+    ("document", "content_type", "expected"),
+    [
+        ({"mediaType": oci.DOCKER_LIST}, "", oci.DOCKER_LIST),
+        ({}, oci.DOCKER_MANIFEST + "; charset=utf-8", oci.DOCKER_MANIFEST),
+        ({"manifests": []}, "application/json", oci.OCI_INDEX),
+        ({"layers": []}, "", oci.OCI_MANIFEST),
+    ],
+)
+def test_media_type_is_the_documents_own_else_the_content_type(
+    document: dict[str, Any], content_type: str, expected: str
+) -> None:
+    assert oci.media_type_of(document, content_type) == expected

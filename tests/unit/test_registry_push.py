@@ -1,0 +1,163 @@
+"""Registry writes (`baker.registry_push`) over a fake HTTP session: the mount's token scopes, a 202
+mount answered by an upload, a stream never sent twice, a refusal never quoting a body."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from baker import registry_client, registry_push
+from baker.errors import ImageError
+from baker.oci import Blob
+from baker.registry_client import Login, _Client, parse_ref
+from baker.secret import Secret
+
+HOST = "127.0.0.1:5000"
+VALUE = "SECRET-VALUE-in-a-config-9d2f"
+
+
+def _response(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response.headers.update(headers or {})
+    response.raw = io.BytesIO(body)
+    return response
+
+
+class FakeSession:
+    def __init__(self, answers: list[requests.Response]) -> None:
+        self.answers = answers
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        data = kwargs.get("data")
+        if data is not None and not isinstance(data, bytes | dict):
+            kwargs["data"] = b"".join(data)  # consume a stream, as a real send does
+        self.calls.append((method, url, kwargs))
+        return self.answers.pop(0)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def login(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        registry_client, "login_for", lambda host: Login(user="u", password=Secret("pw-unit-7"))
+    )
+
+
+def _client(answers: list[requests.Response], **kwargs: Any) -> tuple[_Client, FakeSession]:
+    client = _Client(parse_ref(f"{HOST}/team/app:baked"), push=True, **kwargs)
+    fake = FakeSession(answers)
+    client.session = fake  # type: ignore[assignment]
+    return client, fake
+
+
+CHALLENGE = {"WWW-Authenticate": f'Bearer realm="http://{HOST}/token",service="reg"'}
+
+
+def test_a_mount_asks_for_push_on_the_target_and_pull_on_the_source(login: None) -> None:
+    client, fake = _client(
+        [_response(401, headers=CHALLENGE), _response(200, b'{"token": "tok-unit-1"}'), _response(201)],
+        pull_from=("base/app",),
+    )
+    with client:
+        assert registry_push.start_upload(client, mount="sha256:abc", source="base/app") is None
+    (post, url, _), (_, token_url, token), (_, _, retried) = fake.calls
+    assert (post, url) == (
+        "POST",
+        f"http://{HOST}/v2/team/app/blobs/uploads/?mount=sha256%3Aabc&from=base%2Fapp",
+    )
+    assert token_url == f"http://{HOST}/token"
+    assert token["params"]["scope"] == ["repository:team/app:pull,push", "repository:base/app:pull"]
+    assert retried["headers"]["Authorization"] == "Bearer tok-unit-1"
+
+
+def test_a_mount_the_registry_declines_gives_an_upload_to_make(login: None) -> None:
+    client, _ = _client([_response(202, headers={"Location": "/v2/team/app/blobs/uploads/u1?_state=s"})])
+    with client:
+        location = registry_push.start_upload(client, mount="sha256:abc", source="base/app")
+    assert location == f"http://{HOST}/v2/team/app/blobs/uploads/u1?_state=s"
+
+
+def test_an_upload_puts_the_exact_bytes_with_their_digest_and_keeps_the_uploads_state(login: None) -> None:
+    blob = Blob(b'{"config":{}}', "application/vnd.oci.image.config.v1+json")
+    client, fake = _client(
+        [
+            _response(202, headers={"Location": f"http://{HOST}/v2/team/app/blobs/uploads/u1?_state=s"}),
+            _response(201),
+        ]
+    )
+    with client:
+        registry_push.upload(client, blob)
+    method, url, kwargs = fake.calls[1]
+    assert method == "PUT"
+    assert (
+        url == f"http://{HOST}/v2/team/app/blobs/uploads/u1?_state=s&digest={blob.digest.replace(':', '%3A')}"
+    )
+    assert kwargs["data"] == blob.data
+    assert kwargs["headers"]["Content-Length"] == str(blob.size)
+
+
+def test_a_stream_is_never_sent_twice(login: None) -> None:
+    client, _ = _client([_response(401, headers={"WWW-Authenticate": 'Basic realm="r"'})])
+
+    def stream() -> Iterator[bytes]:
+        yield b"layer bytes"
+
+    with client, pytest.raises(ImageError, match="cannot send twice"):
+        registry_push.finish_upload(
+            client, f"http://{HOST}/v2/team/app/blobs/uploads/u1", "sha256:x", stream(), 11
+        )
+
+
+def test_a_refusal_names_the_registry_and_its_error_codes_never_the_body(login: None) -> None:
+    body = f'{{"errors":[{{"code":"DIGEST_INVALID","message":"bad","detail":"{VALUE}"}}]}}'.encode()
+    blob = Blob(f'{{"Env":["A={VALUE}"]}}'.encode(), "m")
+    client, _ = _client([_response(202, headers={"Location": "/u"}), _response(400, body)])
+    with client, pytest.raises(ImageError) as caught:
+        registry_push.upload(client, blob)
+    assert (
+        caught.value.message
+        == f"the registry {HOST} answered HTTP 400 (DIGEST_INVALID) when asked to take the blob {blob.digest}"
+    )
+    assert VALUE not in str(caught.value.to_json())
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_denied_write_says_what_was_refused_and_how_to_sign_in(login: None, status: int) -> None:
+    client, _ = _client([_response(status, b'{"errors":[{"code":"DENIED"}]}')])
+    client.auth_header = "Basic already"  # signed in: the refusal is final
+    with client, pytest.raises(ImageError) as caught:
+        registry_push.start_upload(client)
+    assert caught.value.message == (
+        f"the registry {HOST} refused access to team/app (HTTP {status})"
+        " (it refused to start an upload (DENIED))"
+    )
+    assert caught.value.hint is not None and f"docker login {HOST}" in caught.value.hint
+
+
+def test_a_read_only_registry_is_named_as_such(login: None) -> None:
+    client, _ = _client([_response(405, b'{"errors":[{"code":"UNSUPPORTED"}]}')])
+    with client, pytest.raises(ImageError, match=r"HTTP 405 \(UNSUPPORTED\): read-only"):
+        registry_push.start_upload(client)
+
+
+def test_a_manifest_stored_under_another_digest_is_an_error(login: None) -> None:
+    blob = Blob(b"{}", "application/vnd.oci.image.manifest.v1+json")
+    client, fake = _client([_response(201, headers={"Docker-Content-Digest": "sha256:other"})])
+    with client, pytest.raises(ImageError, match="stored the manifest under sha256:other"):
+        registry_push.put_manifest(client, "baked", blob)
+    assert fake.calls[0][2]["headers"]["Content-Type"] == blob.media_type
+
+
+def test_a_copied_blob_cut_short_is_an_error() -> None:
+    stream = registry_push._Stream(_response(200, b"short"), 100, "sha256:x", "source.example.com")
+    with pytest.raises(ImageError, match="cut short"):
+        b"".join(stream)
+    assert len(stream) == 100
