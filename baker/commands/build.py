@@ -185,9 +185,12 @@ def _undo(state: _Bake, on_line: Callable[[str], None], client: Any) -> None:
             left: list[str] = []
             if state.base_id is not None:
                 builder.remove_labelled(BAKE_ID_LABEL, state.bake_id, base=state.base_id, client=client)
-                left = builder.leftovers(BAKE_ID_LABEL, state.bake_id, base=state.base_id, client=client)
+                # Children first, the order `docker image rm` takes them in.
+                left = builder.leftovers(BAKE_ID_LABEL, state.bake_id, base=state.base_id, client=client)[
+                    ::-1
+                ]
             if state.lease is not None and builder.inspect_image(state.lease, client=client) is not None:
-                left.append(state.lease)
+                left.insert(0, state.image_id)  # still under its working name: the engine refused
         except KeyboardInterrupt:
             on_line(
                 "stopped during the clean-up: images of this bake (they hold values) may remain; "
