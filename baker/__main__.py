@@ -16,4 +16,5 @@ try:
 except KeyboardInterrupt:  # a stop before main took over, or after it returned; later ones are ignored
     sys.stderr.write("interrupted\n")
     code = 130  # EXIT_INTERRUPTED (not imported: this path must not wait for imports)
+    signals.finish()
 raise SystemExit(code)

@@ -13,7 +13,8 @@ nothing, and exits 130 either way.  A signal may land anywhere, so baker decides
   (`resume`), unless the caller `consume`s them (the bake completed: it exits 130 after its result).
 - `interruptible()`: inside a hold, a region where a signal raises at once (resolving, pulling:
   nothing to undo yet), entered only after any stop already noted has been raised.
-- `finish()`: the outcome is decided; later signals are ignored until exit.
+- `finish()`: the outcome is decided; later signals are ignored until exit (even while the
+  interpreter shuts down).
 - `requested()`: whether a stop arrived, so a command that still ended exits 130.
 
 Without `install()` (a library caller), holds install their handler for their duration only.
@@ -112,8 +113,13 @@ def install() -> Callable[[], None]:
 
 
 def finish() -> None:
-    """The outcome is decided (the exit code is known): later signals change nothing."""
+    """The outcome is decided (the exit code is known): later signals change nothing.  They are
+    ignored by the kernel from here on, not by a Python handler: the interpreter puts the default
+    action back for those as it shuts down, and a signal then would end baker by it (-15, -1, -2)."""
     _state.finished = True
+    if _state.installed is not None and _on_main_thread():
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
 
 
 def requested() -> bool:

@@ -91,11 +91,11 @@ def test_once_a_stop_is_raised_more_signals_do_not_cut_its_clean_up_short(instal
     assert cleaned and signals.requested()
 
 
-def test_after_finish_signals_change_nothing(installed: None) -> None:
+def test_after_finish_signals_are_ignored_even_as_the_interpreter_shuts_down(installed: None) -> None:
     signals.finish()
     _send(signal.SIGHUP)
     _send(signal.SIGINT)
-    assert signals.requested()
+    assert all(signal.getsignal(signum) is signal.SIG_IGN for signum in signals.STOP_SIGNALS)
 
 
 def test_holds_are_inert_off_the_main_thread() -> None:
