@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -146,3 +147,20 @@ def _catches(pid: int, signum: int) -> bool:
     except FileNotFoundError:
         return False
     return False
+
+
+def test_an_interrupt_caught_inside_string_built_code_still_exits_with_baker_s_code(tmp_path: Path) -> None:
+    """CPython (`python -m`) kills itself with SIGINT at exit when a KeyboardInterrupt once left
+    `exec(str)` code (dataclasses build methods so, at import time), even though it was caught."""
+    (tmp_path / "stopped_in_exec.py").write_text(
+        "from baker import signals\n"
+        "signals.install()\n"
+        "try:\n"
+        "    exec('raise KeyboardInterrupt')\n"
+        "except KeyboardInterrupt:\n"
+        "    pass\n"
+        "signals.finish()\n"
+        "raise SystemExit(130)\n"
+    )
+    run = subprocess.run([sys.executable, "-m", "stopped_in_exec"], cwd=tmp_path, capture_output=True)
+    assert run.returncode == 130
