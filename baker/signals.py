@@ -13,6 +13,10 @@ nothing, and exits 130 either way.  A signal may land anywhere, so baker decides
   (`resume`), unless the caller `consume`s them (the bake completed: it exits 130 after its result).
 - `interruptible()`: inside a hold, a region where a signal raises at once (resolving, pulling:
   nothing to undo yet), entered only after any stop already noted has been raised.
+- `run_stoppable(fn)`: `fn` on a helper thread while the main thread waits, holding signals, and
+  stops at a clean point.  For work that waits on threads (the resolver's fetches): an interrupt
+  raised inside `concurrent.futures`' own locking can leave a future's lock taken, and the exit
+  then waits forever for a fetch thread blocked on it.
 - `finish()`: the outcome is decided; later signals are ignored until exit (even while the
   interpreter shuts down).
 - `requested()`: whether a stop arrived, so a command that still ended exits 130.
@@ -28,7 +32,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # Signals that stop baker the way Ctrl-C does (SIGHUP does not exist on Windows).
 STOP_SIGNALS = tuple(
@@ -176,3 +182,34 @@ def interruptible() -> Iterator[None]:
         yield
     finally:
         _state.regions.pop()
+
+
+def run_stoppable(fn: Callable[[], T]) -> T:
+    """`fn()` on a helper (daemon) thread; a stop signal raises KeyboardInterrupt here at once,
+    from a clean point, and `fn`'s result is dropped when it ends.  Off the main thread: `fn()`."""
+    if not _on_main_thread():
+        return fn()
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append(fn())
+        except BaseException as exc:  # handed to the main thread
+            failure.append(exc)
+        finally:
+            done.set()
+
+    with held(resume=False) as hold:
+        threading.Thread(target=run, name="baker-stoppable", daemon=True).start()
+        while not done.wait(0.05):
+            if hold.stopped:
+                _state.raised = True
+                raise KeyboardInterrupt
+        if hold.stopped:
+            _state.raised = True
+            raise KeyboardInterrupt
+    if failure:
+        raise failure[0]
+    return outcome[0]

@@ -319,7 +319,8 @@ def build(*, out: Output, file: Path, tags: list[str], push: bool, if_stale: boo
             return 0
         out.info(f"re-bake due: {reason}")
     client = builder.connect()  # before any secret is read: no engine, no fetch
-    resolved = resolve_values(out, manifest)
+    # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
+    resolved = signals.run_stoppable(lambda: resolve_values(out, manifest))
     result = bake(manifest, resolved, tags=names, push=push, on_line=out.progress, client=client)
     out.info(f"built {result.image_id}")
     for name in result.tags:

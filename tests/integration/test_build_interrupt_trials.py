@@ -46,6 +46,8 @@ STREAMS = 4
 TRIALS_PER_STREAM = 27  # 108 in all: 18 of each (signal kind, single or double)
 KINDS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+HANG = 45  # seconds: a bake takes about 2 (more on a loaded machine)
+HUNG = -1000  # the exit code recorded for a bake that did not end in time
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,12 @@ def _bake(manifest: Path, tag: str, env: dict[str, str], trial: Trial | None) ->
                 time.sleep(trial.gap)
             if process.poll() is None:
                 process.send_signal(signum)
-    _, err = process.communicate(timeout=120)
+    try:
+        _, err = process.communicate(timeout=HANG)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack on stderr
+        _, err = process.communicate(timeout=30)
+        return HUNG, time.monotonic() - started, err.decode(errors="replace")[-6000:]
     return process.returncode, time.monotonic() - started, err.decode(errors="replace")[-1500:]
 
 
@@ -177,7 +184,12 @@ def test_a_hundred_stops_at_random_moments_each_complete_the_bake_or_change_noth
     print(f"\ninterrupt trials: BAKER_TRIAL_SEED={seed}")
     run = uuid.uuid4().hex[:10]
     engine = Engine(docker_client)
-    env = {**os.environ, **emulator.client_env(), "AZURE_CLIENT_SECRET": CLIENT_SECRET}
+    env = {
+        **os.environ,
+        **emulator.client_env(),
+        "AZURE_CLIENT_SECRET": CLIENT_SECRET,
+        "PYTHONFAULTHANDLER": "1",
+    }
     env.pop("CI", None)  # no CI-only behaviour in the child; its output is not checked here
     outcomes: Counter[str] = Counter()
     failures: list[str] = []
@@ -218,7 +230,7 @@ def test_a_hundred_stops_at_random_moments_each_complete_the_bake_or_change_noth
             after, names = engine.tagged(tag)
             problems = []
             if code not in (0, 130):
-                problems.append(f"exit {code}")
+                problems.append("hung" if code == HUNG else f"exit {code}")
             if after is not None and f"CANARY={canary}" in engine.env(after):
                 outcome = f"completed-{code}"
                 if _registry_digest(local_registry, repository) == pushed_before:

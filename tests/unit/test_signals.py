@@ -164,3 +164,20 @@ def test_an_interrupt_caught_inside_string_built_code_still_exits_with_baker_s_c
     )
     run = subprocess.run([sys.executable, "-m", "stopped_in_exec"], cwd=tmp_path, capture_output=True)
     assert run.returncode == 130
+
+
+def test_run_stoppable_hands_back_the_result_or_the_error() -> None:
+    assert signals.run_stoppable(lambda: 42) == 42
+    with pytest.raises(ZeroDivisionError):
+        signals.run_stoppable(lambda: 1 // 0)
+
+
+def test_run_stoppable_stops_at_once_from_a_clean_point_while_the_work_goes_on(installed: None) -> None:
+    release = threading.Event()
+    timer = threading.Timer(0.1, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    timer.start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        signals.run_stoppable(lambda: release.wait(10))
+    assert time.monotonic() - started < 2
+    release.set()
