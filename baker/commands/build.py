@@ -11,7 +11,10 @@ is built whether it would take the push (`registry.check_push`); a push that fai
 names the tags already pushed.
 
 After a bake that succeeded, a previous baked image that lost its last tag to it (it holds the old
-values) is removed, when baker baked it and no container uses it.
+values) is removed, when baker baked it, no container uses it (else it is named, with the command to
+remove it) and no other bake is still committing it: while a bake tags, pushes and clears up, its
+image also carries the name `baker-bake-in-progress:<bake id>` (`builder.lease`).  Stop signals: see
+`baker.signals`; a stop either undoes the bake before any tag moves or lets the commit complete.
 """
 
 from __future__ import annotations
