@@ -231,6 +231,8 @@ def _finish(
                 f"every tag of this bake was moved to another image meanwhile (another bake?); "
                 f"removed this bake's image {state.image_id}"
             )
+        if state.lease is not None and builder.inspect_image(state.lease, client=client) is not None:
+            on_line(f"could not drop the bake's working name: remove it with `docker image rm {state.lease}`")
         state.lease = None
     except KeyboardInterrupt:
         pending = [i for i in previous if i not in removed and i not in refused]
