@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import docker
 import docker.errors
@@ -38,12 +38,9 @@ import urllib3.exceptions
 from docker.auth import INDEX_NAME, load_config, resolve_repository_name
 from docker.utils import parse_repository_tag
 
+from baker import signals
 from baker.builder_cleanup import BAKE_STEPS, Facts, is_bake_output, own_steps
-from baker.builder_request import (
-    check_query_size,
-    deferred_stop,
-    dockerfile_only_context,
-)
+from baker.builder_request import check_query_size, dockerfile_only_context
 from baker.builder_stream import LineSink, StreamState, clean, consume
 from baker.builder_types import ImageInfo, Pushed, PushIncomplete, TagUndo
 from baker.errors import EngineError
@@ -169,13 +166,15 @@ def build_image(
     try:
         # The bake takes seconds: hold Ctrl-C until the engine is done, so that every image it
         # made (after the ENV step they hold values) is known and removed before baker exits.
+        # A second signal stops it at once, so a hung engine never traps the user (the clean-up
+        # below then finds the bake's images by their label).
         with (
-            deferred_stop(dockerfile_only) as interrupted,
+            signals.held(escape=2) if dockerfile_only else contextlib.nullcontext() as interrupted,
             _engine_errors("the build", hint="check the Dockerfile and the build context"),
         ):
             stream = client.api.build(**kwargs)
             consume(stream, sink, state=state)
-        if interrupted:
+        if interrupted is not None and interrupted.stopped:
             raise KeyboardInterrupt
         if state.error is not None:
             where = f" at {state.last_step}" if state.last_step else ""
@@ -191,7 +190,7 @@ def build_image(
                 _drain(stream, state)
             made = [*state.produced, *([state.image_id] if state.image_id else [])]
             # Children first, one at a time (noprune), so the base (maybe an untagged app image) stays.
-            with deferred_stop(True):  # one more Ctrl-C must not cut the cleanup short
+            with signals.held(escape=3, resume=False):  # more signals must not cut it short
                 for layer in reversed(made):
                     remove_image(layer, client=client, noprune=True)
                 if bake is not None:
@@ -266,16 +265,21 @@ def _exists(client: Any, image_id: str) -> bool:
     return True
 
 
-def remove_superseded(image_id: str, label: str, *, client: Any = None) -> bool:
+Superseded = Literal["removed", "kept", "refused"]
+
+
+def remove_superseded(image_id: str, label: str, *, client: Any = None) -> Superseded:
     """Remove a bake's output that a re-bake superseded, and the bake's own steps under it (the ENV
     step holds the old values), when it is untagged and truly a bake's output: its last step set the
     provenance `label` (an image someone built FROM it inherits the label, but not that step).
-    Parents are removed only while they carry the same bake-id; never the base.  Best effort."""
+    Parents are removed only while they carry the same bake-id; never the base.  An image with any
+    name is "kept": a user's tag, or the lease of a bake still committing it (see `lease`).
+    "refused": the engine would not remove it (a container uses it).  Best effort."""
     try:
         client = _client(client)
         history = client.api.history(image_id)
         if not history or not is_bake_output(str(history[0].get("CreatedBy", "")), label):
-            return False
+            return "kept"
         chain: list[str] = []
         current, bake_id = image_id, None
         for _ in range(BAKE_STEPS):
@@ -290,12 +294,19 @@ def remove_superseded(image_id: str, label: str, *, client: Any = None) -> bool:
             if not current:
                 break
         if not chain or chain[0] != _full_id(client, image_id):
-            return False
-        for step in chain:  # the output first, then its own steps down to the base
-            client.api.remove_image(step, noprune=True)
+            return "kept"
+    except docker.errors.NotFound:
+        return "removed"  # gone already (another bake's clean-up took it)
     except (EngineError, docker.errors.DockerException, requests.exceptions.RequestException):
-        return False
-    return True
+        return "kept"
+    for step in chain:  # the output first, then its own steps down to the base
+        try:
+            client.api.remove_image(step, noprune=True)
+        except docker.errors.NotFound:
+            continue
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return "refused"
+    return "removed"
 
 
 def _full_id(client: Any, ref: str) -> str:
@@ -461,36 +472,79 @@ def tag(image_id: str, tags: Sequence[str], *, client: Any = None) -> TagUndo:
     done: list[tuple[str, str | None]] = []
     try:
         # Signals wait for the few tag calls; each name is recorded before the engine moves it, so
-        # whatever stops the loop, `restore_tags` knows every name that may have moved.
-        with deferred_stop(True) as stopped:
+        # whatever stops the loop, `restore_tags` knows every name that may have moved.  Inside a
+        # bake's commit the bake decides what a stop means; alone, it is raised once all are tagged.
+        with signals.held():
             for name in tags:
                 before = inspect_image(name, client=client)
                 done.append((name, before.id if before is not None else None))
                 repository, label = parse_repository_tag(name)
                 with _engine_errors(f"tagging {name}"):
                     client.api.tag(image_id, repository, label or "latest", force=True)
-        if stopped:
-            raise KeyboardInterrupt
     except BaseException:
-        restore_tags(tuple(done), client=client)
+        restore_tags(tuple(done), image_id, client=client)
         raise
     return tuple(done)
 
 
-def restore_tags(undo: TagUndo, *, client: Any = None) -> None:
-    """Best effort: each tag back where it pointed before (or gone, when it did not exist)."""
+def restore_tags(undo: TagUndo, image_id: str, *, client: Any = None) -> None:
+    """Best effort: each tag that still names `image_id` back where it pointed before (or gone, when
+    it did not exist).  A tag something else moved meanwhile (another bake of the same name) is
+    left alone: putting it back would drop that bake's image."""
     client = _client(client)
+    mine = _full_id(client, image_id) if _exists(client, image_id) else image_id
     for name, previous in reversed(undo):
         try:
-            if previous is not None:
-                repository, label = parse_repository_tag(name)
+            current = inspect_image(name, client=client)
+            if current is None or current.id != mine:
+                continue
+            repository, label = parse_repository_tag(name)
+            if previous is not None and _exists(client, previous):
                 client.api.tag(previous, repository, label or "latest", force=True)
             else:
-                # The image goes too when this was its last name; its parents are left alone (one may
-                # be the user's own untagged base) and the bake's clean-up removes its own steps.
+                # Only the name goes: the bake's lease still names the image (see `lease`), and
+                # the bake's clean-up removes it and its own steps.
                 client.api.remove_image(name, noprune=True)
-        except (docker.errors.DockerException, requests.exceptions.RequestException):
+        except (EngineError, docker.errors.DockerException, requests.exceptions.RequestException):
             continue
+
+
+LEASE_REPOSITORY = "baker-bake-in-progress"
+
+
+def lease(image_id: str, bake_id: str, *, client: Any = None) -> str:
+    """Name the bake's output `baker-bake-in-progress:<bake id>` while the bake commits (tags,
+    pushes, removes what it superseded).  Another bake of the same tags then sees the image named
+    and never removes it as superseded, and untagging a name never deletes it; `release` ends it."""
+    client = _client(client)
+    with _engine_errors("naming the bake's image"):
+        client.api.tag(image_id, LEASE_REPOSITORY, bake_id, force=True)
+    return f"{LEASE_REPOSITORY}:{bake_id}"
+
+
+def release(image_id: str, name: str, *, client: Any = None) -> bool:
+    """End the lease `name` on the bake's output; True when the image stays (another name holds it).
+    When the lease was its last name (another bake moved every tag of ours meanwhile), the image
+    goes with it (its own steps stay, for `remove_labelled`).  Best effort: False when unsure."""
+    try:
+        client = _client(client)
+        info = inspect_image(image_id, client=client)
+        if info is None:
+            return False
+        others = [t for t in info.repo_tags if t != name]
+        client.api.remove_image(name, noprune=True)
+    except (EngineError, docker.errors.DockerException, requests.exceptions.RequestException):
+        return _exists(client, image_id)
+    return bool(others)
+
+
+def leftovers(label: str, value: str, *, base: str, client: Any = None) -> list[str]:
+    """The bake's own images that are still there (the engine refused to remove them: a container
+    uses one), parents first; best effort, [] when the engine cannot say."""
+    try:
+        return _own_steps(_client(client), label, value, base)
+    except (EngineError, docker.errors.DockerException, requests.exceptions.RequestException):
+        return []
 
 
 def push(name: str, on_line: Callable[[str], None], *, client: Any = None) -> str:
@@ -538,8 +592,11 @@ __all__ = [
     "engine_logs_requests",
     "ensure_image",
     "inspect_image",
+    "lease",
+    "leftovers",
     "push",
     "registry_login",
+    "release",
     "remove_image",
     "remove_labelled",
     "remove_superseded",

@@ -3,21 +3,16 @@
 - Build arguments travel in the request's query string, which the engine reads with Go's default
   1 MB header limit: refuse early, naming the largest env vars (never a value).
 - The bake's context is its Dockerfile alone, tarred in memory (nothing else may travel).
-- Ctrl-C, SIGTERM and SIGHUP are held during the bake's few-second build (see `deferred_stop`).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import signal
 import tarfile
-import threading
 import urllib.parse
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
-from types import FrameType
 
 from baker.errors import EngineError
 
@@ -58,33 +53,3 @@ def dockerfile_only_context(context_dir: Path, dockerfile: str) -> io.BytesIO:
         tar.addfile(info, io.BytesIO(data))
     buffer.seek(0)
     return buffer
-
-
-# Signals that stop baker the way Ctrl-C does (SIGHUP does not exist on Windows).
-STOP_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
-
-
-@contextmanager
-def deferred_stop(enabled: bool) -> Iterator[list[int]]:
-    """While `enabled` (and on the main thread), a first Ctrl-C, SIGTERM or SIGHUP (what a CI
-    system sends when a job is cancelled) is noted in the yielded list instead of raised; the caller
-    raises it once the engine is done.  A second one raises at once, so a hung engine never traps
-    the user (the caller's cleanup then finds the bake's images by their label)."""
-    noted: list[int] = []
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield noted
-        return
-
-    def note(signum: int, frame: FrameType | None) -> None:
-        if noted:
-            raise KeyboardInterrupt
-        noted.append(signum)
-
-    previous = {signum: signal.signal(signum, note) for signum in STOP_SIGNALS}
-    try:
-        yield noted
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)

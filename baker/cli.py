@@ -11,17 +11,13 @@ import difflib
 import importlib
 import logging
 import re
-import signal
 import sys
-import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any, NoReturn
 
-from baker import __version__
-from baker.builder_request import STOP_SIGNALS
+from baker import __version__, signals
 from baker.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, BakerError
 from baker.logs import scrub, setup_logging
 from baker.output import Output
@@ -199,6 +195,21 @@ def _command_kwargs(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # First of all: from here on no stop signal ends baker by its default action (see signals).
+    # `python -m baker` installs them even earlier, before this module's imports.
+    undo = signals.install()
+    try:
+        code = _main(argv)
+        # A stop that a command held and let complete (a bake's commit) still exits 130.
+        return EXIT_INTERRUPTED if signals.requested() else code
+    except KeyboardInterrupt:  # a stop that landed while a failure was being reported
+        return EXIT_INTERRUPTED
+    finally:
+        signals.finish()
+        undo()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -217,7 +228,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     name = "secrets list" if args.command == "secrets" else args.command
     module_name, func_name = COMMANDS[name]
-    previous = _stop_on_signals()
     try:
         module = importlib.import_module(f"baker.commands.{module_name}")
         func = getattr(module, func_name)
@@ -235,21 +245,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.progress(scrub("".join(traceback.format_exception(exc))))
         out.result({"error": "InternalError", "message": type(exc).__name__})
         return EXIT_FAILURE
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def _stop_on_signals() -> dict[int, Any]:
-    """SIGTERM and SIGHUP (a cancelled CI job, a closed terminal) stop baker the way Ctrl-C does,
-    through the same cleanup: no file holding a value, no image of a failed bake, exit 130."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    return {signum: signal.signal(signum, interrupt) for signum in STOP_SIGNALS if signum != signal.SIGINT}
 
 
 def _report(out: Output, exc: BakerError) -> None:

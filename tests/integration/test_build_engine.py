@@ -335,7 +335,7 @@ def test_restore_tags_puts_moved_tags_back_and_removes_created_ones(
     undo = builder.tag(other_id, [existing, fresh], client=docker_client)
     assert image_names.image_id(existing) == other_id
     assert image_names.image_id(fresh) == other_id
-    builder.restore_tags(undo, client=docker_client)
+    builder.restore_tags(undo, other_id, client=docker_client)
     assert image_names.image_id(existing) == existing_id
     assert not image_names.exists(fresh)
 

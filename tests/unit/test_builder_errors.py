@@ -237,14 +237,18 @@ def test_a_tag_moved_when_a_stop_arrives_is_put_back() -> None:
     before the call, so it is restored to the image it pointed at."""
     calls: list[tuple[str, ...]] = []
 
+    names = {"app:1": "sha256:" + "9" * 64}
+
     class _StopsAfterTagging(_FakeAPI):
         def inspect_image(self, ref: str) -> Any:
-            if ref == "app:1":
-                return {"Id": "sha256:" + "9" * 64, "Config": {}}
-            raise docker.errors.NotFound("no such image")
+            image = names.get(ref, ref if ref.startswith("sha256:") else None)
+            if image is None:
+                raise docker.errors.NotFound("no such image")
+            return {"Id": image, "Config": {}}
 
         def tag(self, image: str, repository: str, tag: str, force: bool = False) -> bool:
             calls.append(("tag", image, f"{repository}:{tag}"))
+            names[f"{repository}:{tag}"] = image
             if image != "sha256:" + "9" * 64:
                 raise KeyboardInterrupt  # the engine moved it; baker is stopped before it returns
             return True
