@@ -54,9 +54,8 @@ def test_a_config_is_never_sent_over_plain_http_to_a_non_loopback_host(login: No
             _response(201),
         ]
     )
-    with client:
-        with contextlib.suppress(ImageError):  # refusing is the fix
-            registry_push.upload(client, Blob(VALUE, oci.OCI_MANIFEST))
+    with client, contextlib.suppress(ImageError):  # refusing is the fix
+        registry_push.upload(client, Blob(VALUE, oci.OCI_MANIFEST))
     assert _sent_over_http(fake) == []
 
 
@@ -73,9 +72,8 @@ def test_a_redirected_config_upload_is_never_replayed_over_plain_http(login: Non
             _response(201),
         ]
     )
-    with client:
-        with contextlib.suppress(ImageError):  # refusing is the fix
-            registry_push.upload(client, Blob(VALUE, oci.OCI_MANIFEST))
+    with client, contextlib.suppress(ImageError):  # refusing is the fix
+        registry_push.upload(client, Blob(VALUE, oci.OCI_MANIFEST))
     assert _sent_over_http(fake) == []
 
 
