@@ -113,3 +113,46 @@ def test_numbers_in_a_base_config_are_kept_as_written(number: str) -> None:
     )
     _strict(baked.data)  # valid JSON
     assert b'"x-number":' + number.encode() in baked.data
+
+
+# --- time bounds ------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="redteam: a streamed layer copy's deadline is 120 s + 1 s per MiB of the size the BASE "
+    "registry declares in its manifest (a third-party registry, e.g. Docker Hub): a base declaring "
+    "1 TiB and trickling its answer keeps `build --in-registry` busy for about 12 days; nothing "
+    "bounds a bake's total time (issue 9 H asked for one)",
+)
+def test_a_layer_copy_is_bounded_whatever_size_the_base_registry_declares(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from baker import inregistry
+
+    deadlines: list[float] = []
+
+    class Recorder:
+        def __init__(
+            self, ref: Any, *, push: bool = False, pull_from: Any = (), deadline: Any = None
+        ) -> None:  # noqa: E501
+            self.ref = ref
+            if deadline is not None:
+                deadlines.append(deadline)
+
+        def __enter__(self) -> Recorder:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    monkeypatch.setattr(inregistry, "_Client", Recorder)
+    monkeypatch.setattr(registry_push, "blob_exists", lambda client, digest: False)
+    monkeypatch.setattr(registry_push, "copy_blob", lambda *args: None)
+    layer = {"mediaType": oci.OCI_MANIFEST, "digest": "sha256:" + "a" * 64, "size": 1 << 40}
+    digest = "sha256:" + "b" * 64
+    platform = inregistry.BasePlatform("linux/amd64", digest, {"layers": [layer]}, "", b"{}", "")
+    base = inregistry.BaseImage(parse_ref("hub.example.com/library/app:1"), None, "", (platform,))
+    inregistry._place_layers(base, parse_ref("registry.example.com/team/app:baked"), lambda line: None)
+    assert deadlines, "the copy ran with a deadline"
+    assert max(deadlines) <= 3600, f"a copy may take {max(deadlines) / 86400:.1f} days"
