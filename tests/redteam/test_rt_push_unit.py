@@ -135,7 +135,7 @@ def test_a_layer_copy_is_bounded_whatever_size_the_base_registry_declares(
     class Recorder:
         def __init__(
             self, ref: Any, *, push: bool = False, pull_from: Any = (), deadline: Any = None
-        ) -> None:  # noqa: E501
+        ) -> None:
             self.ref = ref
             if deadline is not None:
                 deadlines.append(deadline)
