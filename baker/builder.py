@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import docker
+import docker.constants
 import docker.errors
 import requests.exceptions
 import urllib3.exceptions
@@ -53,15 +54,22 @@ _START_ENGINE = (
 )
 
 
+CONNECT_TIMEOUT = 10.0
+
+
 def connect() -> Any:
     """A client for the engine the environment names, proven reachable."""
     with _engine_errors("connecting to the Docker engine"):
-        client = docker.from_env()
+        # An engine that accepts the connection and never answers must not hold baker for
+        # docker-py's default minute (`check` asks the engine before the registry): ten seconds
+        # to answer the version and the ping, then the default for everything else.
+        client = docker.from_env(timeout=CONNECT_TIMEOUT)
         # Helpers run for pulls, builds and pushes get no credential of baker's.  Set here, not as
         # from_env's credstore_env, which docker-py 7.2 documents but passes on nowhere.
         client.api.credstore_env = HELPER_ENVIRONMENT
         client.api.reload_config()
         client.ping()
+        client.api.timeout = docker.constants.DEFAULT_TIMEOUT_SECONDS
     return client
 
 

@@ -55,6 +55,8 @@ class _Parser(argparse.ArgumentParser):
 _QUOTED = r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
 _INVALID_CHOICE = re.compile(rf"invalid choice: {_QUOTED} \(choose from (?P<choices>.*)\)$", re.DOTALL)
 _INVALID_VALUE = re.compile(rf"(invalid [\w ]+ value|ignored explicit argument):? {_QUOTED}$", re.DOTALL)
+# An option name as baker (and most tools) spell them: lower case words joined by '-'.
+_FLAG_SHAPE = re.compile(r"-[a-z]|--[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 _AMBIGUOUS = re.compile(r"ambiguous option: (?P<option>[^=\s]*)=\S*(?P<rest> could match .*)$", re.DOTALL)
 
 
@@ -65,7 +67,8 @@ def _unquoted(message: str) -> str:
     head = "unrecognized arguments: "
     if message.startswith(head):
         words = message[len(head) :].split()
-        flags = [w.split("=", 1)[0] for w in words if w.startswith("-")]
+        # Only what is shaped like an option name is shown (a secret may well start with '-').
+        flags = [w.split("=", 1)[0] for w in words if _FLAG_SHAPE.fullmatch(w.split("=", 1)[0])]
         others = len(words) - len(flags)
         shown = flags + ([f"and {others} more argument{'s' if others > 1 else ''}"] if others else [])
         return head + " ".join(shown)

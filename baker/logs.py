@@ -19,6 +19,7 @@ import re
 import sys
 from typing import TextIO
 
+from baker.output import terminal_safe
 from baker.secret import MASK, REDACTOR, Redactor
 
 _TOKENISH = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
@@ -59,10 +60,12 @@ class RedactingFilter(logging.Filter):
         message = scrub(message, self.redactor)
         if "buildargs" in message.lower():  # in a shape no rule above knows: never log build args
             message = "(a log record naming the build arguments was dropped)"
-        record.msg = message
+        # An SDK's log line may quote what a server sent: no workflow command, no terminal escape.
+        record.msg = terminal_safe(message)
         record.args = None
         if record.exc_info:
-            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info), self.redactor)
+            text = scrub(logging.Formatter().formatException(record.exc_info), self.redactor)
+            record.exc_text = terminal_safe(text)
             record.exc_info = None
         return True
 

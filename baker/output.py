@@ -6,7 +6,7 @@ exactly one JSON document and all prose goes to stderr.
 Text that comes from an image, a registry or Key Vault (label contents, names, URLs, content types,
 Azure's messages) may be hostile: a newline then `::error::...` is a GitHub Actions workflow
 command, an ESC sequence drives the terminal, a lone surrogate cannot be encoded.  `untrusted()`
-escapes such text where it is put into a line; every line written also passes `_terminal_safe`
+escapes such text where it is put into a line; every line written also passes `terminal_safe`
 (control characters but the line breaks baker wrote, lone surrogates, bidi overrides, and a line
 that would start a workflow command), and the JSON document escapes the same characters.
 """
@@ -28,6 +28,9 @@ _UNSAFE_RE = re.compile(rf"[\x00-\x1f{_OTHER_UNSAFE}]")
 _UNSAFE_IN_LINE_RE = re.compile(rf"[\x00-\x08\x0b-\x1f{_OTHER_UNSAFE}]")  # \t and \n kept
 # A workflow command is a line starting `::` (leading blanks allowed by the runner).
 _COMMAND_RE = re.compile(r"^([ \t]*):(?=:)", re.MULTILINE)
+# Azure Pipelines runs `##vso[...]` (and formats `##[...]`) found ANYWHERE in a line
+# (azure-pipelines-agent's Command.TryParse: `IndexOf("##vso[")`): the first `#` is escaped.
+_VSO_RE = re.compile(r"#(?=#(?:vso)?\[)", re.IGNORECASE)
 
 
 def _escape(char: str) -> str:
@@ -42,21 +45,25 @@ def _escape(char: str) -> str:
 def untrusted(text: str) -> str:
     """`text` from an image, a registry or Key Vault, fit to stand in a line: every control
     character (line breaks and ESC included), lone surrogate and bidi control shown as its escape,
-    and a leading `::` (a GitHub Actions workflow command) broken as `\\x3a:`."""
-    return _COMMAND_RE.sub(r"\1\\x3a", _UNSAFE_RE.sub(lambda m: _escape(m.group(0)), text))
+    a leading `::` (a GitHub Actions workflow command) broken as `\\x3a:`, and `##vso[` / `##[` (an
+    Azure Pipelines logging command, anywhere in a line) broken as `\\x23#vso[`."""
+    text = _COMMAND_RE.sub(r"\1\\x3a", _UNSAFE_RE.sub(lambda m: _escape(m.group(0)), text))
+    return _VSO_RE.sub(r"\\x23", text)
 
 
-def _terminal_safe(text: str) -> str:
+def terminal_safe(text: str) -> str:
     """A text baker writes, made safe whatever it quotes: its own line breaks and tabs kept,
     every other unsafe character escaped, and no line left that starts a workflow command."""
     text = _UNSAFE_IN_LINE_RE.sub(lambda m: _escape(m.group(0)), text)
-    return _COMMAND_RE.sub(r"\1\\x3a", text)
+    return _VSO_RE.sub(r"\\x23", _COMMAND_RE.sub(r"\1\\x3a", text))
 
 
 def _json_safe(text: str) -> str:
     """JSON text with the unsafe characters json.dumps(ensure_ascii=False) leaves raw written as
-    `\\uXXXX` escapes: the same document, printable, and encodable even with a lone surrogate."""
-    return _UNSAFE_RE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+    `\\uXXXX` escapes: the same document, printable, and encodable even with a lone surrogate; an
+    Azure Pipelines logging command's `##` written `#\\u0023` (the agent reads JSON lines too)."""
+    text = _UNSAFE_RE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+    return _VSO_RE.sub(r"\\u0023", text)
 
 
 @dataclass
@@ -67,7 +74,7 @@ class Output:
     redactor: Redactor = field(default_factory=lambda: REDACTOR)
 
     def _write(self, stream: TextIO, text: str) -> None:
-        stream.write(_terminal_safe(self.redactor.redact(text)) + "\n")
+        stream.write(terminal_safe(self.redactor.redact(text)) + "\n")
         stream.flush()
 
     def info(self, text: str) -> None:

@@ -51,11 +51,6 @@ def vso_emulator(emulator_factory: EmulatorFactory) -> Emulator:
 
 
 @pytest.mark.emulator
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: a Key Vault content type holding `##vso[task.setvariable ...]` is printed by "
-    "`secrets list` as is, and the Azure Pipelines agent runs it (it finds `##vso[` anywhere in a line)",
-)
 @pytest.mark.parametrize("json_mode", [[], ["--json"]], ids=["human", "json"])
 def test_secrets_list_never_prints_an_azure_pipelines_logging_command(
     json_mode: list[str], vso_emulator: Emulator, tmp_path: Path

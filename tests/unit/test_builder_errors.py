@@ -319,3 +319,20 @@ def test_a_connection_cut_mid_build_is_an_engine_error_and_the_bake_is_cleaned_u
     _assert_no_leak(caught.value, canary)
     assert api.removed == ["3" * 12]  # the step the stream reported, removed
     assert api.label_queries  # and the bake's labelled images looked for
+
+
+def test_an_engine_that_never_answers_is_given_up_quickly(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    import time
+
+    from baker import builder
+
+    with socket.socket() as silent:  # accepts connections (the backlog does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{silent.getsockname()[1]}")
+        monkeypatch.setattr(builder, "CONNECT_TIMEOUT", 0.5)
+        started = time.monotonic()
+        with pytest.raises(EngineError, match="connecting to the Docker engine"):
+            builder.connect()
+        assert time.monotonic() - started < 5

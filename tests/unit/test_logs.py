@@ -65,3 +65,17 @@ def test_scrub_drops_a_build_query_from_a_traceback_text() -> None:
     shown = scrub(text, Redactor())
     assert "ab1" not in shown and "buildargs" not in shown
     assert "What? a question" in shown  # prose question marks are not queries
+
+
+def test_a_log_record_quoting_a_server_never_carries_a_ci_command_or_escape() -> None:
+    import logging
+
+    from baker.logs import RedactingFilter
+
+    record = logging.LogRecord(
+        "azure.core", logging.DEBUG, __file__, 1, "got %s", ("a\n::error::x ##vso[y]\x1b[2J",), None
+    )
+    RedactingFilter(Redactor()).filter(record)
+    text = record.getMessage()
+    assert "\x1b" not in text and "##vso[" not in text
+    assert not any(line.lstrip().startswith("::") for line in text.splitlines())

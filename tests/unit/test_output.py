@@ -80,3 +80,24 @@ def test_a_json_result_with_lone_surrogates_and_c1_controls_is_valid_printable_j
     assert "\x9b" not in raw and "\x1b" not in raw and "\u2028" not in raw
     document = json.loads(raw)
     assert document == {"content_type": "a\udc80b\x9b\u2028c", "name": "\x1b[2J"}
+
+
+@pytest.mark.parametrize(
+    "text", ["text/plain ##vso[task.setvariable variable=X]1", "a ##[error]b", "##VSO[task.complete]"]
+)
+def test_an_azure_pipelines_logging_command_is_broken_wherever_it_stands(text: str) -> None:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    out = Output(stdout=stdout, stderr=stderr, redactor=Redactor())
+    out.info(f"content type: {untrusted(text)}")
+    out.warn(text)  # even text baker forgot to mark untrusted
+    printed = stdout.getvalue() + stderr.getvalue()
+    assert "##" not in printed
+    assert "\\x23#" in printed
+
+
+def test_a_json_result_never_carries_an_azure_pipelines_logging_command() -> None:
+    stdout = io.StringIO()
+    out = Output(json_mode=True, stdout=stdout, stderr=io.StringIO(), redactor=Redactor())
+    out.result({"content_type": "x ##vso[task.setvariable variable=X]1"})
+    assert "##" not in stdout.getvalue()
+    assert json.loads(stdout.getvalue()) == {"content_type": "x ##vso[task.setvariable variable=X]1"}
