@@ -1,4 +1,4 @@
-"""The manifest as typed, frozen values.  `baker.manifest` builds them from YAML; nothing downstream
+"""The manifest as typed, frozen values.  `baker.manifest.checks` builds them from YAML; nothing downstream
 ever sees a raw dict.  This module imports neither azure nor docker.
 """
 
@@ -48,7 +48,7 @@ FetchKey = tuple[str, str, "str | None"]
 
 @dataclass(frozen=True)
 class SecretRef:
-    """A reference to a Key Vault secret, parsed and normalised (see `baker.refs`).
+    """A reference to a Key Vault secret, parsed and normalised (see `baker.manifest.refs`).
 
     `name` is the Azure name (every `_` turned into `-`); `written` is the reference as written.
     `key` is the JSON key after the first `#`, verbatim.  `credential` is the credential chosen

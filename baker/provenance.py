@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from baker.errors import ImageError
+from baker.manifest.refs import ReferenceError, parse_reference
 from baker.model import Manifest, SecretRef
-from baker.refs import ReferenceError, parse_reference
 
 if TYPE_CHECKING:
     from baker.resolver import ResolvedEnv
@@ -72,7 +72,7 @@ def _spelled(secret: str | None, key: str | None) -> str | None:
 
 
 def _parse_written(written: str) -> tuple[str, str | None] | None:
-    """The reference as written, read by the manifest's own grammar (`baker.refs`); None when it
+    """The reference as written, read by the manifest's own grammar (`baker.manifest.refs`); None when it
     does not follow it (the record then names the secret and key itself)."""
     try:
         parsed = parse_reference(written)

@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from baker.errors import Diagnosis, ProviderError, ReferenceFailure, ResolutionFailed
+from baker.manifest.refs import extract_json_key
 from baker.model import FetchKey, LiteralValue, Manifest, SecretRef, Source
 from baker.providers import open_provider
 from baker.providers.base import FetchedSecret, Provider, SecretProperties
-from baker.refs import extract_json_key
 from baker.secret import REDACTOR, Secret
 
 

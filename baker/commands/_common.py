@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from baker import manifest as manifest_module
 from baker import render as renderer
 from baker.errors import RenderError, UsageError
 from baker.lifetime import lifetime_warnings
+from baker.manifest import checks as manifest_module
 from baker.model import Manifest
 from baker.output import Output
 from baker.resolver import ResolvedEnv, resolve

@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from baker import builder, registry, signals
 from baker import render as renderer
+from baker import signals
 from baker.commands._common import check_references, load_manifest, resolve_values
 from baker.errors import EXIT_INTERRUPTED, EngineError, ImageError, UsageError
+from baker.image.engine import build as builder
+from baker.image.registry import read as registry
 from baker.model import Manifest, SecretRef
 from baker.output import Output
 from baker.provenance import BAKE_ID_LABEL, LABEL, to_label
@@ -308,7 +310,7 @@ def build(
     # `--tag` overrides the manifest's `image.tag`; repeated, it adds more.  So a CI job that passes
     # `--tag "$IMAGE"` bakes, pushes and (with --if-stale) checks exactly that name.
     names = _unique(tags) if tags else _unique(manifest.image.tags)
-    if in_registry:  # no engine at all on that path (baker.inregistry)
+    if in_registry:  # no engine at all on that path (baker.image.inregistry)
         from baker.commands.build_inregistry import build_in_registry
 
         return build_in_registry(out=out, manifest=manifest, names=names, if_stale=if_stale)

@@ -1,4 +1,4 @@
-"""`baker build --in-registry`: the command around `baker.inregistry.bake_in_registry`.
+"""`baker build --in-registry`: the command around `baker.image.inregistry.bake_in_registry`.
 
 No Docker engine is asked anything on this path (not for `--if-stale` either): the base is read
 from its registry before any secret is, then the values are resolved, baked and pushed.
@@ -26,7 +26,7 @@ def build_in_registry(*, out: Output, manifest: Manifest, names: Sequence[str], 
         raise UsageError(
             "--in-registry needs a tag to push to", hint="set image.tag in the manifest or pass --tag"
         )
-    from baker import inregistry
+    from baker.image import inregistry
 
     for name in names:
         inregistry.target(name)  # a digest or a bad name: usage, before any network call

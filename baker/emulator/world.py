@@ -60,7 +60,7 @@ from typing import Any
 import yaml
 
 from baker.errors import WorldError
-from baker.yamlload import MAX_DEPTH, too_deep
+from baker.manifest.yamltree import MAX_DEPTH, too_deep
 
 SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 VAULT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
@@ -200,6 +200,6 @@ def load_world(path: Path) -> World:
 
 
 def parse_world(data: Any, source: str = "<world>") -> World:
-    from baker.emulator._worldparse import Parser
+    from baker.emulator.worldfile import Parser
 
     return Parser(source).world(data)

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from baker import builder
 from baker.cli import main
 from baker.emulator import Emulator
+from baker.image.engine import build as builder
 from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.render import render
 from baker.resolver import Resolved, ResolvedEnv

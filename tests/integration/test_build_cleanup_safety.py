@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from baker import builder
 from baker.cli import main
+from baker.image.engine import build as builder
 from baker.provenance import BAKE_ID_LABEL
 from tests.fixtures_docker import ImageNames
 

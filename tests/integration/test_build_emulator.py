@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from baker import builder
 from baker.cli import main
 from baker.emulator.demo import CLIENT_SECRET, DEMO_WORLD, LEGACY_V1
+from baker.image.engine import build as builder
 from baker.provenance import LABEL, from_label
 from tests.fixtures_docker import ImageNames
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from baker import builder
 from baker.cli import main
 from baker.commands.build import bake
 from baker.errors import EngineError, RenderError
+from baker.image.engine import build as builder
 from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.provenance import LABEL, from_label
 from baker.render import render

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from baker import builder
 from baker.commands import build as build_command
+from baker.image.engine import build as builder
 from tests.fixtures_docker import ImageNames
 
 pytestmark = pytest.mark.docker
@@ -98,7 +98,7 @@ def test_the_bake_label_finds_images_the_stream_never_reported(
         if line.startswith("Step 5/"):  # the ENV step's image (holding the value) exists by now
             raise KeyboardInterrupt
 
-    from baker.manifest import load
+    from baker.manifest.checks import load
     from baker.resolver import resolve
 
     loaded = load(manifest)

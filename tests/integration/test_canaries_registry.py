@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from baker import builder, registry
 from baker.emulator import Emulator
+from baker.image.engine import build as builder
+from baker.image.registry import read as registry
 from baker.secret import REDACTOR
 from tests.integration.registry import TokenRegistry, token_registry
 from tests.integration.test_canaries import (

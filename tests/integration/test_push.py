@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from baker import builder
 from baker.cli import main
 from baker.commands.build import bake
+from baker.image.engine import build as builder
 from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret

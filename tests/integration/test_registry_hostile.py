@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 import requests
 
-from baker import builder, registry, registry_client
 from baker.cli import main
 from baker.errors import ImageError
-from baker.registry_client import Login
+from baker.image.engine import build as builder
+from baker.image.registry import client as registry_client
+from baker.image.registry import read as registry
+from baker.image.registry.client import Login
 from baker.secret import Secret
 
 USER, PASSWORD = "ci-user", "registry-pw-H0stile-C4n4ry"

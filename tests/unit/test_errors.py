@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from baker.errors import Diagnosis, ManifestError, ProviderError, ReferenceFailure, ResolutionFailed
-from baker.manifest import load
+from baker.manifest.checks import load
 
 
 def _failure(env: str, message: str, diagnosis: Diagnosis) -> ReferenceFailure:

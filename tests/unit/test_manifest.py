@@ -1,4 +1,4 @@
-"""baker.manifest: YAML -> Manifest, with every offline check reported at once."""
+"""baker.manifest.checks: YAML -> Manifest, with every offline check reported at once."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import baker.manifest_credentials
+import baker.manifest.credentials
 import baker.output
 import baker.secret
 from baker.errors import EXIT_USAGE, ManifestError, Problem
-from baker.manifest import load, require_credentials
+from baker.manifest.checks import load, require_credentials
 from baker.model import LiteralValue, Manifest, SecretRef
 from baker.secret import Redactor
 
@@ -23,7 +23,7 @@ from baker.secret import Redactor
 def fresh_redactor(monkeypatch: pytest.MonkeyPatch) -> Redactor:
     """A redactor of this test's own, so values registered here never mask another test's output."""
     redactor = Redactor()
-    for module in (baker.secret, baker.output, baker.manifest_credentials):
+    for module in (baker.secret, baker.output, baker.manifest.credentials):
         monkeypatch.setattr(module, "REDACTOR", redactor)
     return redactor
 

@@ -1,4 +1,4 @@
-"""The reference grammar (baker.refs): names, `#json_key`, versions, and JSON key extraction."""
+"""The reference grammar (baker.manifest.refs): names, `#json_key`, versions, and JSON key extraction."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from baker.refs import (
+from baker.manifest.refs import (
     JsonKeyError,
     ParsedRef,
     ReferenceError,

@@ -39,11 +39,11 @@ from docker.auth import INDEX_NAME, load_config, resolve_repository_name
 from docker.utils import parse_repository_tag
 
 from baker import signals
-from baker.builder_cleanup import BAKE_STEPS, Facts, is_bake_output, own_steps
-from baker.builder_request import check_query_size, dockerfile_only_context
-from baker.builder_stream import LineSink, StreamState, clean, consume
-from baker.builder_types import ImageInfo, Pushed, PushIncomplete, TagUndo
 from baker.errors import EngineError
+from baker.image.engine.request import check_query_size, dockerfile_only_context
+from baker.image.engine.steps import BAKE_STEPS, Facts, is_bake_output, own_steps
+from baker.image.engine.stream import LineSink, StreamState, clean, consume
+from baker.image.engine.types import ImageInfo, Pushed, PushIncomplete, TagUndo
 from baker.provenance import BAKE_ID_LABEL
 from baker.secret import REDACTOR, Secret
 

@@ -17,8 +17,8 @@ import requests
 import urllib3.exceptions
 
 from baker.errors import ImageError
-from baker.oci import Blob
-from baker.registry_client import _ERROR_MAX, MIB, _Client
+from baker.image.oci import Blob
+from baker.image.registry.client import _ERROR_MAX, MIB, _Client
 
 _CHUNK = 1 * MIB  # what a streamed copy holds in memory at once
 

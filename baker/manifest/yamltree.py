@@ -1,7 +1,7 @@
 """YAML -> a small located tree: every mapping key and value keeps its line, duplicate keys are
 problems (PyYAML silently keeps the last one), and nothing is constructed but plain scalars.
 
-Only `baker.manifest` uses this.  yaml's own exceptions never leave this module: a syntax error
+Only `baker.manifest.checks` uses this.  yaml's own exceptions never leave this module: a syntax error
 becomes one `Problem` with its line.
 
 Decisions worth knowing:

@@ -6,11 +6,6 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from baker.emulator._worldparse_identity import (
-    federated_credentials,
-    managed_identities,
-    oidc_settings,
-)
 from baker.emulator.world import (
     _HINT,
     IDENTIFIER,
@@ -27,6 +22,11 @@ from baker.emulator.world import (
     Tenant,
     Vault,
     World,
+)
+from baker.emulator.worldfile_identity import (
+    federated_credentials,
+    managed_identities,
+    oidc_settings,
 )
 from baker.errors import WorldError
 

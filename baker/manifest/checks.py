@@ -13,7 +13,7 @@ Decisions a user may want to know (the SPEC's Manifest section is the contract; 
   used credential needs fails the load, except offline (`validate`, `plan`): a warning there.
 - `version:` pins are normalised to lower case (as Key Vault writes version ids).
 - `credentials:` / `env:` / `image.build.args:` left empty (null) mean "none".
-- Anchors, aliases and `<<` merges work (see `baker.yamlload`).
+- Anchors, aliases and `<<` merges work (see `baker.manifest.yamltree`).
 
 A literal client secret is refused and never echoed; every client secret read is registered with
 the redactor at once.  This module imports neither azure nor docker.
@@ -29,12 +29,14 @@ from pathlib import Path
 from types import MappingProxyType
 
 from baker.errors import Diagnosis, ManifestError, Problem
-from baker.manifest_credentials import (
+from baker.manifest.credentials import (
     ManifestChecker,
     check_unset_vars,
     parse_credentials,
     require_credentials,
 )
+from baker.manifest.refs import ReferenceError, parse_reference, parse_version
+from baker.manifest.yamltree import INT, NULL, YItem, YMap, YScalar, YSeq, kind, load_tree
 from baker.model import (
     BuildSpec,
     CredentialSpec,
@@ -45,8 +47,6 @@ from baker.model import (
     SecretRef,
     Source,
 )
-from baker.refs import ReferenceError, parse_reference, parse_version
-from baker.yamlload import INT, NULL, YItem, YMap, YScalar, YSeq, kind, load_tree
 
 __all__ = ["load", "require_credentials"]
 

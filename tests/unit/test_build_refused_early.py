@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 import requests
 
-from baker import builder, registry, registry_client
 from baker.cli import main
 from baker.commands.build import bake
 from baker.errors import EngineError, ImageError
+from baker.image.engine import build as builder
+from baker.image.registry import client as registry_client
+from baker.image.registry import read as registry
 from baker.model import ImageSpec, Manifest
 from baker.resolver import ResolvedEnv
 from baker.secret import Secret

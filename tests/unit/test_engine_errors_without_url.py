@@ -14,8 +14,9 @@ import docker.errors
 import pytest
 import requests
 
-from baker import builder, builder_request
 from baker.errors import EngineError
+from baker.image.engine import build as builder
+from baker.image.engine import request as builder_request
 from baker.secret import REDACTOR, Secret
 
 

@@ -22,12 +22,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from baker import __version__, oci, registry_push
+from baker import __version__
 from baker.errors import ImageError, UsageError
+from baker.image import oci
+from baker.image.registry import push as registry_push
+from baker.image.registry.client import CONFIG_MAX, DEADLINE, MANIFEST_MAX, MIB, ImageRef, _Client, parse_json
 from baker.imageref import shown
 from baker.model import Manifest
 from baker.provenance import LABEL, to_label
-from baker.registry_client import CONFIG_MAX, DEADLINE, MANIFEST_MAX, MIB, ImageRef, _Client, parse_json
 from baker.resolver import ResolvedEnv
 
 _FOREIGN = ("nondistributable", "foreign")  # layers a registry never holds (Windows base layers)
@@ -68,7 +70,7 @@ class RegistryBake:
 
 def target(name: str) -> ImageRef:
     """A tag to push to: Docker's rule for a name without a registry host (Docker Hub)."""
-    from baker.registry import push_target
+    from baker.image.registry.read import push_target
 
     ref = push_target(name)
     if ref.reference.startswith("sha256:"):
@@ -138,7 +140,7 @@ def _platform(
 
 def read_base(ref: str) -> BaseImage:
     """The base's index (if any), each platform's manifest and config, read without any layer."""
-    from baker.registry import push_target
+    from baker.image.registry.read import push_target
 
     image = push_target(ref)
     with _Client(image) as client:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from baker.errors import ImageError
-from baker.registry_client import (  # re-exported: the names callers use
+from baker.image.registry.client import (  # re-exported: the names callers use
     CONFIG_MAX,
     MANIFEST_MAX,
     ImageRef,

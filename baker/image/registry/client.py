@@ -1,6 +1,6 @@
 """Talking to a registry's HTTP API v2: image references, the user's credentials (read as Docker
 reads them), and the authentication dance (Basic, bearer tokens, OAuth2 refresh-token grants for
-identity tokens).  `baker.registry` builds what baker asks of registries on top of it.
+identity tokens).  `baker.image.registry.read` builds what baker asks of registries on top of it.
 
 Loopback registries (`localhost`, `*.localhost`, 127.0.0.0/8, ::1) are spoken to over plain http, as
 the Docker engine treats them as insecure by default; every other over https.  Passwords, identity
@@ -139,7 +139,7 @@ class Login:
 def login_for(host: str) -> Login:
     """The user's `docker login` for `host`, read as Docker reads it (see `builder.registry_login`:
     the only module that imports docker, loaded here only when a registry asks for credentials)."""
-    from baker import builder
+    from baker.image.engine import build as builder
 
     helper, user, password, token = builder.registry_login("docker.io" if host in _DOCKER_HUB else host)
     return Login(

@@ -1,7 +1,7 @@
 """The `credentials:` block of a manifest: provider, vault URL, `${NAME}` interpolation, the
 AZURE_* fallbacks, the refusal of literal client secrets, and what to do about unset variables
 (a problem when the credential is used by a command that connects, a warning when not used or
-when the command stays offline).  Part of `baker.manifest`; split out
+when the command stays offline).  Part of `baker.manifest.checks`; split out
 only to keep modules small.  Imports neither azure nor docker.
 """
 
@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from baker.errors import Diagnosis
+from baker.manifest.yamltree import BOOL, Checker, YItem, YMap, YScalar
 from baker.model import CredentialSpec, EnvEntry, Manifest, SecretRef
 from baker.providers import REGISTRY
 from baker.secret import REDACTOR, Secret
-from baker.yamlload import BOOL, Checker, YItem, YMap, YScalar
 
 CREDENTIAL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
