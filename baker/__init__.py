@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load": ("baker.manifest.checks", "load"),
     "resolve": ("baker.resolver", "resolve"),
-    "bake": ("baker.commands.build", "bake"),
+    "bake": ("baker.image.bake", "bake"),
     "bake_in_registry": ("baker.image.inregistry", "bake_in_registry"),
     "evaluate": ("baker.staleness", "evaluate"),
     "Secret": ("baker.secret", "Secret"),
@@ -36,8 +36,8 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from baker.commands.build import bake
     from baker.errors import BakerError
+    from baker.image.bake import bake
     from baker.image.inregistry import bake_in_registry
     from baker.manifest.checks import load
     from baker.resolver import resolve

@@ -42,7 +42,7 @@ def read_baked(ref: str, *, registry_only: bool = False) -> BakedImage:
     """The provenance record and Env of `ref`: from the local engine, else (for a reference that
     names a registry host) from the registry's manifest and config blob, without pulling layers.
     `registry_only` (`build --in-registry --if-stale`) never asks an engine."""
-    from baker.image.engine.build import inspect_image
+    from baker.image.engine import inspect_image
     from baker.image.registry import read as registry
 
     imageref.parse(ref)  # not a Docker reference: refused (exit 2) before the engine or a registry

@@ -20,7 +20,9 @@ manifest, 3 rotation found by `check` (a result, not an error), 130 interrupted.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -200,3 +202,33 @@ class EngineError(BakerError):
 
 class ImageError(BakerError):
     pass
+
+
+class PushedTag(Protocol):
+    """A tag pushed, with the digest the registry gave it (`baker.image.engine.types.Pushed`)."""
+
+    @property
+    def tag(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
+
+
+class PushIncomplete(EngineError):
+    """A push that failed after other tags of the same bake were pushed.  A registry tag cannot be
+    taken back (the local tags are put back; the remote ones stay), so the message and the JSON
+    name every tag already pushed, with its digest, for the user to repair by hand.  Its JSON says
+    `"error": "EngineError"`, as any other failed push, with a `pushed` list added."""
+
+    def __init__(self, failure: EngineError, pushed: Sequence[PushedTag]) -> None:
+        self.pushed = tuple(pushed)
+        listed = ", ".join(f"{p.tag} ({p.digest})" for p in self.pushed)
+        super().__init__(
+            f"{failure.message}\nalready pushed, cannot be taken back: {listed}",
+            hint=failure.hint,
+        )
+
+    def to_json(self) -> dict[str, object]:
+        out = super().to_json()
+        out["error"] = EngineError.__name__
+        out["pushed"] = [{"tag": p.tag, "digest": p.digest} for p in self.pushed]
+        return out

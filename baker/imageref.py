@@ -98,6 +98,25 @@ def parse(text: str) -> Reference:
     return ref
 
 
+DOCKER_HUB = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+
+
+def repository_and_tag(text: str) -> tuple[str, str]:
+    """The engine's split of a reference for its tag, pull and push calls (docker-py's
+    `parse_repository_tag`): the repository, and the digest, else the tag ("" when neither is written:
+    the engine's `latest`).  With both, the tag stays on the repository, as docker-py leaves it."""
+    ref = parse(text)
+    if ref.digest:
+        return ref.name + (f":{ref.tag}" if ref.tag else ""), ref.digest
+    return ref.name, ref.tag
+
+
+def registry_host(text: str) -> str:
+    """The registry a reference (or a repository) names: its domain, "" for Docker Hub."""
+    domain = parse(text).domain
+    return "" if domain in DOCKER_HUB else domain
+
+
 def shown(text: str) -> str:
     """A reference quoted for a message: references are not secret, but keep them on one line."""
     return json.dumps(text[:200], ensure_ascii=True)

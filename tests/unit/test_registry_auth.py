@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from baker.image.engine.build import registry_login
+from baker.image.dockerconfig import registry_login
 from baker.image.registry import client as registry_client
 from baker.image.registry.read import Login, login_for
 from baker.secret import MASK, REDACTOR, Secret

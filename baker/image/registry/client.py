@@ -137,11 +137,11 @@ class Login:
 
 
 def login_for(host: str) -> Login:
-    """The user's `docker login` for `host`, read as Docker reads it (see `builder.registry_login`:
-    the only module that imports docker, loaded here only when a registry asks for credentials)."""
-    from baker.image.engine import build as builder
+    """The user's `docker login` for `host`, read as Docker reads it (`dockerconfig.registry_login`)."""
+    # Guards: docker-py's config reader is imported only when a registry asks for credentials.
+    from baker.image.dockerconfig import registry_login
 
-    helper, user, password, token = builder.registry_login("docker.io" if host in _DOCKER_HUB else host)
+    helper, user, password, token = registry_login("docker.io" if host in _DOCKER_HUB else host)
     return Login(
         helper=helper,
         user=user if password else "",
