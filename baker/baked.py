@@ -8,16 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from baker import imageref
-from baker.errors import EngineError, ImageError
+from baker.errors import EngineError, ImageNotFound, NoRecord
 from baker.provenance import LABEL, Origin, from_label
-
-
-class ImageNotFound(ImageError):
-    """Neither the local engine nor the image's registry has the image."""
-
-
-class NoRecord(ImageError):
-    """The image exists but carries no provenance label: baker did not bake it."""
 
 
 @dataclass(frozen=True)

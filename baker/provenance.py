@@ -26,8 +26,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from baker.errors import ImageError
-from baker.manifest.refs import ReferenceError, parse_reference
+from baker.errors import BadReference, ImageError
+from baker.manifest.refs import parse_reference
 from baker.model import Manifest, SecretRef
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def _parse_written(written: str) -> tuple[str, str | None] | None:
     does not follow it (the record then names the secret and key itself)."""
     try:
         parsed = parse_reference(written)
-    except ReferenceError:
+    except BadReference:
         return None
     return parsed.name, parsed.key
 

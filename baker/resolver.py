@@ -17,7 +17,8 @@ import concurrent.futures as cf
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from baker.errors import Diagnosis, ProviderError, ReferenceFailure, ResolutionFailed
+from baker.diagnose import Diagnosis
+from baker.errors import ProviderError, ReferenceFailure, ResolutionFailed
 from baker.manifest.refs import extract_json_key
 from baker.model import FetchKey, LiteralValue, Manifest, SecretRef, Source
 from baker.providers import open_provider
@@ -142,7 +143,7 @@ def _pick(fetched: FetchedSecret, ref: SecretRef) -> Secret:
         return fetched.value
     try:
         return extract_json_key(fetched.value, ref.key)
-    except ValueError as exc:  # refs.JsonKeyError: its message never holds the value
+    except ValueError as exc:  # errors.JsonKeyError: its message never holds the value
         version = f" (version {fetched.properties.version})" if fetched.properties.version else ""
         raise ProviderError(
             f"secret {ref.name!r}{version}: {REDACTOR.redact(str(exc))}",

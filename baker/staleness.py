@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
 
-from baker.baked import BakedImage, ImageNotFound, NoRecord, read_baked
-from baker.errors import Diagnosis, ProviderError, ReferenceFailure, ResolutionFailed
+from baker.baked import BakedImage, read_baked
+from baker.diagnose import Diagnosis
+from baker.errors import ImageNotFound, NoRecord, ProviderError, ReferenceFailure, ResolutionFailed
 from baker.lifetime import EXPIRING_DAYS, as_utc
 from baker.model import CredentialSpec, FetchKey, LiteralValue, Manifest, SecretRef
 from baker.output import untrusted

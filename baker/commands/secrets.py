@@ -14,8 +14,8 @@ from datetime import datetime
 from pathlib import Path
 
 from baker.commands._common import load_manifest
-from baker.diagnose import fix_for
-from baker.errors import EXIT_OK, Diagnosis, ProviderError, UsageError
+from baker.diagnose import Diagnosis, fix_for
+from baker.errors import EXIT_OK, ProviderError, UsageError
 from baker.model import CredentialSpec
 from baker.output import Output, untrusted
 from baker.providers.base import OpenProvider, Provider, SecretProperties

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from baker.commands._common import load_manifest
-from baker.diagnose import fix_for
-from baker.errors import EXIT_FAILURE, EXIT_OK, Diagnosis, ManifestError, ProviderError, UsageError
+from baker.diagnose import Diagnosis, fix_for
+from baker.errors import EXIT_FAILURE, EXIT_OK, ManifestError, ProviderError, UsageError
 from baker.lifetime import lifetime_warnings
 from baker.model import CredentialSpec, Manifest
 from baker.output import Output

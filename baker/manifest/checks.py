@@ -28,14 +28,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from baker.errors import Diagnosis, ManifestError, Problem
+from baker.diagnose import Diagnosis
+from baker.errors import BadReference, ManifestError, Problem
 from baker.manifest.credentials import (
     ManifestChecker,
     check_unset_vars,
     parse_credentials,
     require_credentials,
 )
-from baker.manifest.refs import ReferenceError, parse_reference, parse_version
+from baker.manifest.refs import parse_reference, parse_version
 from baker.manifest.yamltree import INT, NULL, YItem, YMap, YScalar, YSeq, kind, load_tree
 from baker.model import (
     BuildSpec,
@@ -241,7 +242,7 @@ def _reference(
         written = check.text(secret_item, f"{path}.secret", what="a secret name")
         try:
             parsed = parse_reference(written) if written is not None else None
-        except ReferenceError as exc:
+        except BadReference as exc:
             check.problem(secret_item.line, f"{path}.secret", str(exc))
         ok = ok and parsed is not None
 
@@ -251,7 +252,7 @@ def _reference(
         text = check.text(version_item, f"{path}.version", what="a version id")
         try:
             version = parse_version(text) if text is not None else None
-        except ReferenceError as exc:
+        except BadReference as exc:
             check.problem(version_item.line, f"{path}.version", str(exc))
         ok = ok and version is not None
 

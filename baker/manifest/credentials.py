@@ -13,7 +13,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from baker.errors import Diagnosis
+from baker.diagnose import Diagnosis
 from baker.manifest.yamltree import BOOL, Checker, YItem, YMap, YScalar
 from baker.model import CredentialSpec, EnvEntry, Manifest, SecretRef
 from baker.providers import REGISTRY

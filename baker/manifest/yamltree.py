@@ -24,7 +24,8 @@ from typing import TypeAlias
 
 import yaml
 
-from baker.errors import Diagnosis, Problem
+from baker.diagnose import Diagnosis
+from baker.errors import Problem
 
 MAX_NODES = 100_000
 MAX_DEPTH = 100

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from baker.errors import Diagnosis, ManifestError, ProviderError, ReferenceFailure, ResolutionFailed
+from baker.diagnose import Diagnosis
+from baker.errors import ManifestError, ProviderError, ReferenceFailure, ResolutionFailed
 from baker.manifest.checks import load
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import pytest
 
 import baker.resolver as resolver
-from baker.errors import Diagnosis, ManifestError, ProviderError, ResolutionFailed
+from baker.diagnose import Diagnosis
+from baker.errors import ManifestError, ProviderError, ResolutionFailed
 from baker.model import CredentialSpec, EnvEntry, ImageSpec, LiteralValue, Manifest, SecretRef
 from baker.providers.base import FetchedSecret, SecretProperties
 from baker.resolver import resolve
