@@ -24,14 +24,17 @@ What counts as what (a choice made for a careful user):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
 
+from baker import providers as providers_module
 from baker.baked import BakedImage, read_baked
 from baker.diagnose import Diagnosis
 from baker.errors import ImageNotFound, NoRecord, ProviderError, ReferenceFailure, ResolutionFailed
+from baker.fanout import fan_out
 from baker.lifetime import EXPIRING_DAYS, as_utc
 from baker.model import CredentialSpec, FetchKey, LiteralValue, Manifest, SecretRef
 from baker.output import untrusted
@@ -255,36 +258,28 @@ def fetch_current(
     keys: Mapping[FetchKey, Origin],
     *,
     open_provider: OpenProvider | None = None,
-    max_workers: int = 16,
+    max_workers: int = providers_module.DEFAULT_WORKERS,
 ) -> dict[FetchKey, SecretProperties | ProviderError]:
     """Metadata (never values) for each key, concurrently; a ProviderError is kept as the answer."""
-    from concurrent.futures import ThreadPoolExecutor
-
     if open_provider is None:
-        from baker.providers import open_provider as default_open
 
         def open_provider(spec: CredentialSpec) -> Provider:
-            return default_open(spec, max_workers=max_workers)
+            return providers_module.open_provider(spec, workers=max_workers)
 
     credentials = sorted({key[0] for key in keys})
     if credentials:
         manifest.require_credentials(credentials)
     providers = {name: open_provider(manifest.credentials[name]) for name in credentials}
 
-    def one(item: tuple[FetchKey, Origin]) -> SecretProperties | ProviderError:
-        (credential, _, version), origin = item
-        try:
-            return providers[credential].get_properties(origin.secret or "", version)
-        except ProviderError as exc:
-            return exc
-
+    tasks = {
+        key: functools.partial(providers[key[0]].get_properties, origin.secret or "", key[2])
+        for key, origin in keys.items()
+    }
     try:
-        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(keys)))) as pool:
-            answers = list(pool.map(one, keys.items()))
+        return fan_out(tasks, workers=min(max_workers, len(keys)), keep=ProviderError, name="baker-check")
     finally:
         for provider in providers.values():
             provider.close()
-    return dict(zip(keys, answers, strict=True))
 
 
 def evaluate(

@@ -21,7 +21,6 @@ the redactor at once.  This module imports neither azure nor docker.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -34,7 +33,6 @@ from baker.manifest.credentials import (
     ManifestChecker,
     check_unset_vars,
     parse_credentials,
-    require_credentials,
 )
 from baker.manifest.refs import parse_reference, parse_version
 from baker.manifest.yamltree import INT, NULL, YItem, YMap, YScalar, YSeq, kind, load_tree
@@ -47,9 +45,12 @@ from baker.model import (
     Manifest,
     SecretRef,
     Source,
+    default_credential,
+    marked_default,
 )
+from baker.suggest import did_you_mean
 
-__all__ = ["load", "require_credentials"]
+__all__ = ["load"]
 
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 TOP_KEYS = ("version", "image", "credentials", "env")
@@ -270,14 +271,13 @@ def _choose_credential(
         name = check.text(item, f"{path}.credential", what="a credential name")
         if name is None or name in credentials or name in check.broken:
             return name if name in credentials else None
-        close = difflib.get_close_matches(name, list(credentials), n=1, cutoff=0.6)
-        known = ", ".join(credentials) or "none"
-        hint = f"did you mean {close[0]!r}?" if close else f"the manifest defines: {known}"
+        hint = did_you_mean(name, credentials, otherwise="the manifest defines: ")
         check.problem(item.line, f"{path}.credential", f"no credential named {name!r}; {hint}")
         return None
-    defaults = [c.name for c in credentials.values() if c.is_default]
-    if len(defaults) == 1:
-        return defaults[0]
+    chosen = default_credential(credentials)
+    if chosen is not None:
+        return chosen
+    defaults = marked_default(credentials)
     if not credentials:
         why = "the manifest defines no `credentials:`"
     elif not defaults:

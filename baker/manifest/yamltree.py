@@ -16,7 +16,6 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-import difflib
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import yaml
 
 from baker.diagnose import Diagnosis
 from baker.errors import Problem
+from baker.suggest import did_you_mean
 
 MAX_NODES = 100_000
 MAX_DEPTH = 100
@@ -240,8 +240,7 @@ class Checker:
     def known_keys(self, node: YMap, path: str, allowed: tuple[str, ...]) -> None:
         for item in node.items:
             if item.key not in allowed:
-                close = difflib.get_close_matches(item.key, allowed, n=1, cutoff=0.6)
-                hint = f"did you mean {close[0]!r}?" if close else "allowed here: " + ", ".join(allowed)
+                hint = did_you_mean(item.key, allowed, otherwise="allowed here: ")
                 self.problem(item.line, join(path, item.key), f"unknown key {item.key!r}; {hint}")
 
     def text(self, item: YItem, path: str, *, what: str = "text") -> str | None:

@@ -254,7 +254,7 @@ def test_providers_are_opened_per_used_credential_and_closed_when_none_are_given
 ) -> None:
     opened: dict[str, FakeProvider] = {}
 
-    def open_provider(spec: CredentialSpec, *, max_workers: int) -> FakeProvider:
+    def open_provider(spec: CredentialSpec, *, workers: int) -> FakeProvider:
         if spec.name == "broken":
             raise ProviderError("cannot open", diagnosis=Diagnosis.AZURE_ERROR, credential=spec.name)
         opened[spec.name] = FakeProvider(spec, {"a": ("value-a-1234", "v1")})
