@@ -31,9 +31,8 @@ from baker.emulator.world import (
     VERSION_ID,
     SecretVersion,
     World,
-    load_world,
-    parse_world,
 )
+from baker.emulator.worldfile import load_world, parse_world
 from baker.errors import UsageError
 
 WorldSource = Path | str | Mapping[str, Any] | World | None
