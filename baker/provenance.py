@@ -113,7 +113,7 @@ def from_resolved(resolved: ResolvedEnv, manifest: Manifest) -> tuple[Origin, ..
     return tuple(origins)
 
 
-def _encode(origins: tuple[Origin, ...]) -> str:
+def encode(origins: tuple[Origin, ...]) -> str:
     credentials: dict[str, dict[str, str]] = {}
     env: dict[str, dict[str, Any]] = {}
     for origin in origins:
@@ -137,12 +137,7 @@ def _encode(origins: tuple[Origin, ...]) -> str:
 
 def to_label(resolved: ResolvedEnv, manifest: Manifest) -> str:
     """The label's text for an image baked from `manifest` with the versions in `resolved`."""
-    return _encode(from_resolved(resolved, manifest))
-
-
-def origins_to_label(origins: tuple[Origin, ...]) -> str:
-    """The label's text for already-built origins (tests, tools)."""
-    return _encode(origins)
+    return encode(from_resolved(resolved, manifest))
 
 
 def _str_or_none(record: dict[str, Any], field: str, env: str) -> str | None:

@@ -42,7 +42,7 @@ from baker.provenance import Origin
 from baker.providers.base import OpenProvider, Provider, SecretProperties
 
 if TYPE_CHECKING:
-    from baker.output import Output
+    pass
 
 Status = Literal[
     "current",
@@ -60,7 +60,6 @@ Status = Literal[
 
 REBAKE: frozenset[str] = frozenset({"rotated", "added", "removed", "changed"})
 ATTENTION: frozenset[str] = frozenset({"deleted", "disabled", "expired"})
-DEFAULT_EXPIRING_DAYS = EXPIRING_DAYS  # one threshold for check, test-connection, render, build
 
 
 @dataclass(frozen=True)
@@ -156,7 +155,7 @@ def compare(
     baked_env: Mapping[str, str] | None,
     *,
     now: datetime | None = None,
-    expiring_days: int = DEFAULT_EXPIRING_DAYS,
+    expiring_days: int = EXPIRING_DAYS,  # one threshold for check, test-connection, render, build
 ) -> CheckReport:
     """One entry per env var: the manifest's, in its order, then those only the image has.
 
@@ -297,10 +296,19 @@ def evaluate(
     return record, compare(manifest, record.origins, current, record.env)
 
 
-def rebake_due(
-    manifest: Manifest, image: str, *, out: Output, registry_only: bool = False
-) -> tuple[bool, str]:
-    """For `baker build --if-stale`: (True, why) when `image` must be baked again.
+@dataclass(frozen=True)
+class RebakeDecision:
+    """`rebake_due`'s answer: whether to bake again, why, and the warnings to print first (names
+    and details from the image's label, already escaped)."""
+
+    due: bool
+    reason: str
+    warnings: tuple[str, ...] = ()
+
+
+def rebake_due(manifest: Manifest, image: str, *, registry_only: bool = False) -> RebakeDecision:
+    """For `baker build --if-stale`: due when `image` must be baked again.  Prints nothing: the
+    warnings come back for the command to print.
 
     A missing image, or one without a record, is due.  A deleted or disabled secret is due too:
     the bake then fails and names the secret with its fix, which is what a scheduled pipeline must
@@ -309,21 +317,25 @@ def rebake_due(
     try:
         _, report = evaluate(manifest, image, registry_only=registry_only)
     except (ImageNotFound, NoRecord) as exc:
-        return True, exc.message
+        return RebakeDecision(True, exc.message)
     # Names and details may come from the image's label: escaped wherever they are printed.
-    for item in report.attention:
-        out.warn(f"{untrusted(item.env)}: {item.status} ({untrusted(item.detail)})")
-    for item in report.entries:
-        if item.status == "expiring":
-            out.warn(f"{untrusted(item.env)}: {item.detail}")
+    warnings = [
+        f"{untrusted(item.env)}: {item.status} ({untrusted(item.detail)})" for item in report.attention
+    ]
+    warnings += [
+        f"{untrusted(item.env)}: {item.detail}" for item in report.entries if item.status == "expiring"
+    ]
     due = [e for e in report.entries if e.status in REBAKE or e.status in {"deleted", "disabled"}]
     if due:
-        return True, "; ".join(f"{untrusted(e.env)} {e.status}" for e in due)
+        return RebakeDecision(True, "; ".join(f"{untrusted(e.env)} {e.status}" for e in due), tuple(warnings))
     expired = [e.env for e in report.entries if e.status == "expired"]
     if expired:
         # A re-bake would bake the same expired value: a person must rotate it in Key Vault first.
-        return (
+        return RebakeDecision(
             False,
             f"nothing a re-bake would change; rotate the expired secret of {', '.join(expired)} first",
+            tuple(warnings),
         )
-    return False, "every baked secret version is current and the manifest is unchanged"
+    return RebakeDecision(
+        False, "every baked secret version is current and the manifest is unchanged", tuple(warnings)
+    )

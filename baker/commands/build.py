@@ -12,6 +12,7 @@ from baker.errors import EXIT_INTERRUPTED, UsageError
 from baker.image import engine
 from baker.image.bake import bake
 from baker.output import Output
+from baker.staleness import rebake_due
 
 
 def _unique(names: Sequence[str]) -> list[str]:
@@ -38,9 +39,10 @@ def build(
                 "--if-stale needs a tag to compare with",
                 hint="set image.tag in the manifest or pass --tag",
             )
-        from baker.staleness import rebake_due
-
-        due, reason = rebake_due(manifest, names[0], out=out)
+        decision = rebake_due(manifest, names[0])
+        for warning in decision.warnings:
+            out.warn(warning)
+        due, reason = decision.due, decision.reason
         if not due:
             out.info(f"{names[0]} is current, no re-bake due: {reason}")
             out.result(

@@ -12,6 +12,7 @@ from baker.commands._common import check_references, resolve_values
 from baker.errors import UsageError
 from baker.model import Manifest
 from baker.output import Output
+from baker.staleness import rebake_due
 
 
 def build_in_registry(*, out: Output, manifest: Manifest, names: Sequence[str], if_stale: bool) -> int:
@@ -31,9 +32,10 @@ def build_in_registry(*, out: Output, manifest: Manifest, names: Sequence[str], 
     for name in names:
         inregistry.target(name)  # a digest or a bad name: usage, before any network call
     if if_stale:
-        from baker.staleness import rebake_due
-
-        due, reason = rebake_due(manifest, names[0], out=out, registry_only=True)
+        decision = rebake_due(manifest, names[0], registry_only=True)
+        for warning in decision.warnings:
+            out.warn(warning)
+        due, reason = decision.due, decision.reason
         if not due:
             out.info(f"{names[0]} is current, no re-bake due: {reason}")
             out.result(

@@ -13,7 +13,7 @@ from baker.diagnose import Diagnosis
 # the vault answered an error status ("http"), anything else ("other").
 FailureKind = Literal["auth", "authority", "connection", "http", "other"]
 
-# Entra's AADSTS codes that name a cause of their own (see AZURE-WIRE.md, "Entra error bodies").
+# Entra's AADSTS codes that name a cause of their own (see docs/AZURE-WIRE.md, "Entra error bodies").
 _AADSTS: dict[int, Diagnosis] = {
     7000215: Diagnosis.INVALID_CLIENT_SECRET,
     7000222: Diagnosis.CLIENT_SECRET_EXPIRED,
