@@ -34,6 +34,7 @@ def read_baked(ref: str, *, registry_only: bool = False) -> BakedImage:
     """The provenance record and Env of `ref`: from the local engine, else (for a reference that
     names a registry host) from the registry's manifest and config blob, without pulling layers.
     `registry_only` (`build --in-registry --if-stale`) never asks an engine."""
+    # Guards: `import baker` / `baker.evaluate` stay free of docker and requests until an image is read.
     from baker.image.engine import inspect_image
     from baker.image.registry import read as registry
 

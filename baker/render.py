@@ -45,7 +45,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from baker import imageref
 from baker.errors import RenderError
 from baker.model import Manifest
-from baker.provenance import BAKE_ID_LABEL
+from baker.provenance import BAKE_ID_LABEL, LABEL, to_label
 
 if TYPE_CHECKING:
     from baker.resolver import ResolvedEnv
@@ -332,8 +332,6 @@ def render(
     `baker build` passes `env_layer=False`: it sends the values straight to the engine as build
     args, so no file holding a value is ever written on its path.
     """
-    from baker.provenance import LABEL, to_label
-
     args = resolved.build_args()  # in memory only: checked here, written only to the env layer
     labels = {LABEL: to_label(resolved, manifest)} if env_layer else {}
     arg_names = build_arg_names(list(args), bake_id=bake_id)

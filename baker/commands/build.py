@@ -8,6 +8,7 @@ from pathlib import Path
 
 from baker import signals
 from baker.commands._common import check_references, load_manifest, resolve_values
+from baker.commands.build_inregistry import build_in_registry
 from baker.errors import EXIT_INTERRUPTED, UsageError
 from baker.image import engine
 from baker.image.bake import bake
@@ -26,9 +27,7 @@ def build(
     # `--tag` overrides the manifest's `image.tag`; repeated, it adds more.  So a CI job that passes
     # `--tag "$IMAGE"` bakes, pushes and (with --if-stale) checks exactly that name.
     names = _unique(tags) if tags else _unique(manifest.image.tags)
-    if in_registry:  # no engine at all on that path (baker.image.inregistry)
-        from baker.commands.build_inregistry import build_in_registry
-
+    if in_registry:  # no engine contacted on that path (baker.image.inregistry)
         return build_in_registry(out=out, manifest=manifest, names=names, if_stale=if_stale)
     check_references(manifest.image.base, names)
     if push and not names:

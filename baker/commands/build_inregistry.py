@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from baker.commands._common import check_references, resolve_values
 from baker.errors import UsageError
+from baker.image import inregistry
 from baker.model import Manifest
 from baker.output import Output
 from baker.staleness import rebake_due
@@ -27,8 +28,6 @@ def build_in_registry(*, out: Output, manifest: Manifest, names: Sequence[str], 
         raise UsageError(
             "--in-registry needs a tag to push to", hint="set image.tag in the manifest or pass --tag"
         )
-    from baker.image import inregistry
-
     for name in names:
         inregistry.target(name)  # a digest or a bad name: usage, before any network call
     if if_stale:

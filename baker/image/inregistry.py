@@ -35,6 +35,7 @@ from baker.image.registry.client import (
     RegistryClient,
     parse_json,
 )
+from baker.image.registry.read import push_target
 from baker.imageref import shown
 from baker.model import Manifest
 from baker.provenance import LABEL, to_label
@@ -78,8 +79,6 @@ class RegistryBake:
 
 def target(name: str) -> ImageRef:
     """A tag to push to: Docker's rule for a name without a registry host (Docker Hub)."""
-    from baker.image.registry.read import push_target
-
     ref = push_target(name)
     if ref.reference.startswith("sha256:"):
         raise UsageError(
@@ -148,8 +147,6 @@ def _platform(
 
 def read_base(ref: str) -> BaseImage:
     """The base's index (if any), each platform's manifest and config, read without any layer."""
-    from baker.image.registry.read import push_target
-
     image = push_target(ref)
     with RegistryClient(image) as client:
         top, media_type = _get_manifest(client, image.reference, "image")
