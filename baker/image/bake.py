@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from baker import imageref, signals
 from baker import render as renderer
-from baker import signals
 from baker.errors import EngineError, ImageError, PushIncomplete
 from baker.image import engine
 from baker.image.registry import read as registry
@@ -81,9 +81,9 @@ def bake(
     `baker.signals`.  Whatever it leaves behind (the engine refused a removal, or a third signal
     cut a clean-up short) is named through `on_line`."""
     for name in tags:
-        renderer.validate_tag(name)
+        imageref.validate_tag(name)
     if manifest.image.base is not None:
-        renderer.validate_base(manifest.image.base)
+        imageref.validate_base(manifest.image.base)
     if push:
         _check_push_access(tags)  # before anything is built: a refusal then leaves nothing behind
     client = client if client is not None else engine.connect()
