@@ -7,7 +7,9 @@ import ast
 import graphlib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2] / "baker"
+import baker
+
+ROOT = Path(baker.__file__).resolve().parent  # the package under test, installed or not
 
 # library -> the only modules (a name, or a package ending in ".") that may import it
 ONLY = {
