@@ -174,12 +174,12 @@ def test_check_reports_added_removed_and_repointed_vars_when_the_manifest_change
 ) -> None:
     _, baker, tag = world
     assert baker("build")[0] == 0
-    text = baker.manifest.checks.read_text(encoding="utf-8")
+    text = baker.manifest.read_text(encoding="utf-8")
     text = text.replace("  LOG_LEVEL: info\n", "  LOG_LEVEL: debug\n  NEW_FLAG: on-purpose\n")
     text = text.replace("  TLS_KEY:\n    secret: tls-key\n", "")
     text = text.replace("secret: database-credentials#password", "secret: database-credentials#username")
     text = text.replace(f"    version: {LEGACY_V1}\n", "")
-    baker.manifest.checks.write_text(text, encoding="utf-8")
+    baker.manifest.write_text(text, encoding="utf-8")
 
     code, statuses, document = baker.check(tag)
     assert code == 3 and document["stale"] is True
