@@ -26,20 +26,20 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load": ("baker.manifest", "load"),
+    "load": ("baker.manifest.checks", "load"),
     "resolve": ("baker.resolver", "resolve"),
-    "bake": ("baker.commands.build", "bake"),
-    "bake_in_registry": ("baker.inregistry", "bake_in_registry"),
+    "bake": ("baker.image.bake", "bake"),
+    "bake_in_registry": ("baker.image.inregistry", "bake_in_registry"),
     "evaluate": ("baker.staleness", "evaluate"),
     "Secret": ("baker.secret", "Secret"),
     "BakerError": ("baker.errors", "BakerError"),
 }
 
 if TYPE_CHECKING:
-    from baker.commands.build import bake
     from baker.errors import BakerError
-    from baker.inregistry import bake_in_registry
-    from baker.manifest import load
+    from baker.image.bake import bake
+    from baker.image.inregistry import bake_in_registry
+    from baker.manifest.checks import load
     from baker.resolver import resolve
     from baker.secret import Secret
     from baker.staleness import evaluate

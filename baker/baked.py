@@ -8,16 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from baker import imageref
-from baker.errors import EngineError, ImageError
+from baker.errors import EngineError, ImageNotFound, NoRecord
 from baker.provenance import LABEL, Origin, from_label
-
-
-class ImageNotFound(ImageError):
-    """Neither the local engine nor the image's registry has the image."""
-
-
-class NoRecord(ImageError):
-    """The image exists but carries no provenance label: baker did not bake it."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +34,9 @@ def read_baked(ref: str, *, registry_only: bool = False) -> BakedImage:
     """The provenance record and Env of `ref`: from the local engine, else (for a reference that
     names a registry host) from the registry's manifest and config blob, without pulling layers.
     `registry_only` (`build --in-registry --if-stale`) never asks an engine."""
-    from baker import registry
-    from baker.builder import inspect_image
+    # Guards: `import baker` / `baker.evaluate` stay free of docker and requests until an image is read.
+    from baker.image.engine import inspect_image
+    from baker.image.registry import read as registry
 
     imageref.parse(ref)  # not a Docker reference: refused (exit 2) before the engine or a registry
     info = None

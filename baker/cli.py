@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import difflib
 import importlib
 import logging
 import re
@@ -21,6 +20,7 @@ from baker import __version__, signals
 from baker.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, BakerError
 from baker.logs import scrub, setup_logging
 from baker.output import Output
+from baker.suggest import closest
 
 log = logging.getLogger("baker")
 
@@ -79,8 +79,8 @@ def _unquoted(message: str) -> str:
             word = str(ast.literal_eval(match[1]))
         except (ValueError, SyntaxError):
             word = ""
-        close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        close = closest(word, choices)
+        hint = f"; did you mean {close!r}?" if close is not None else ""
         return message[: match.start()] + f"invalid choice (choose from {match['choices']}){hint}"
     if match := _INVALID_VALUE.search(message):
         return message[: match.start()] + match[1]

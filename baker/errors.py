@@ -4,14 +4,23 @@ handler turns it into a one-line message, a hint, and an exit code.  Third-party
 and never reach a command.  No message ever holds a secret value or a client secret.
 
     BakerError                      exit 1   base; `message`, `hint`, optional `diagnosis`
-    ├── UsageError                  exit 2   bad command line (unknown credential named, ...)
+    ├── UsageError                  exit 2   bad command line (unknown credential named, bad image name, ...)
     ├── ManifestError               exit 2   a bad manifest; carries every `Problem` found
     ├── WorldError                  exit 2   a bad emulator world file
     ├── ProviderError               exit 1   one Azure failure, with a `Diagnosis` and evidence
     ├── ResolutionFailed            exit 1   every failed reference of one bake, each a `ReferenceFailure`
-    ├── RenderError                 exit 1   templates or output directory
+    ├── RenderError                 exit 1   templates, output directory, a base or tag that is no image name
     ├── EngineError                 exit 1   Docker engine: unreachable, build, tag, push
-    └── ImageError                  exit 1   image has no (or an unreadable) provenance record
+    │   └── PushIncomplete          exit 1   a push failed after other tags were pushed (names them)
+    └── ImageError                  exit 1   registry or image: unreadable, no (or a bad) provenance record
+        ├── ImageNotFound           exit 1   neither the engine nor the registry has the image
+        └── NoRecord                exit 1   the image has no provenance label (baker did not bake it)
+
+    ValueError (internal to the manifest package, turned into a `Problem` or a `ReferenceFailure`)
+    ├── BadReference                a secret reference or version outside the grammar
+    └── JsonKeyError                a `#key` that the secret's JSON does not hold
+
+The diagnosis codes and their fixes are `baker.diagnose` (a leaf this module imports).
 
 Exit codes (SPEC): 0 success, 1 failure while resolving/connecting/building, 2 bad usage or
 manifest, 3 rotation found by `check` (a result, not an error), 130 interrupted.
@@ -19,38 +28,17 @@ manifest, 3 rotation found by `check` (a result, not an error), 130 interrupted.
 
 from __future__ import annotations
 
-import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
+
+from baker.diagnose import Diagnosis, fix_for
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_STALE = 3
 EXIT_INTERRUPTED = 130
-
-
-class Diagnosis(str, enum.Enum):
-    """The SPEC's diagnosis codes.  Causes and fixes live in `baker.diagnose.TABLE`."""
-
-    # S105 (hardcoded password) misfires on names containing SECRET: these are codes, not credentials.
-
-    INVALID_CLIENT_SECRET = "invalid-client-secret"  # noqa: S105
-    CLIENT_SECRET_EXPIRED = "client-secret-expired"  # noqa: S105
-    APP_NOT_FOUND = "app-not-found"
-    TENANT_NOT_FOUND = "tenant-not-found"
-    MISSING_ROLE = "missing-role"
-    LEGACY_ACCESS_POLICY = "legacy-access-policy"
-    VAULT_UNREACHABLE = "vault-unreachable"
-    SECRET_NOT_FOUND = "secret-not-found"  # noqa: S105
-    SECRET_DISABLED = "secret-disabled"  # noqa: S105
-    JSON_KEY_NOT_FOUND = "json-key-not-found"
-    NO_CREDENTIAL = "no-credential"
-    THROTTLED = "throttled"
-    # Not in the SPEC's table: anything Azure answered that none of the above explains.
-    AZURE_ERROR = "azure-error"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class BakerError(Exception):
@@ -139,8 +127,6 @@ class ProviderError(BakerError):
         hint: str | None = None,
     ) -> None:
         if hint is None:
-            from baker.diagnose import fix_for
-
             hint = fix_for(diagnosis)
         super().__init__(message, hint=hint, diagnosis=diagnosis)
         self.evidence = evidence
@@ -200,3 +186,57 @@ class EngineError(BakerError):
 
 class ImageError(BakerError):
     pass
+
+
+class PushedTag(Protocol):
+    """A tag pushed, with the digest the registry gave it (`baker.image.engine.types.Pushed`)."""
+
+    @property
+    def tag(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
+
+
+class PushIncomplete(EngineError):
+    """A push that failed after other tags of the same bake were pushed.  A registry tag cannot be
+    taken back (the local tags are put back; the remote ones stay), so the message and the JSON
+    name every tag already pushed, with its digest, for the user to repair by hand.  Its JSON says
+    `"error": "EngineError"`, as any other failed push, with a `pushed` list added."""
+
+    def __init__(self, failure: EngineError, pushed: Sequence[PushedTag]) -> None:
+        self.pushed = tuple(pushed)
+        listed = ", ".join(f"{p.tag} ({p.digest})" for p in self.pushed)
+        super().__init__(
+            f"{failure.message}\nalready pushed, cannot be taken back: {listed}",
+            hint=failure.hint,
+        )
+
+    def to_json(self) -> dict[str, object]:
+        out = super().to_json()
+        out["error"] = EngineError.__name__
+        out["pushed"] = [{"tag": p.tag, "digest": p.digest} for p in self.pushed]
+        return out
+
+
+class ImageNotFound(ImageError):
+    """Neither the local engine nor the image's registry has the image."""
+
+
+class NoRecord(ImageError):
+    """The image exists but carries no provenance label: baker did not bake it."""
+
+
+# Raised and caught inside the manifest package; they never reach the CLI's handler.
+
+
+class BadReference(ValueError):
+    """A secret reference or version that does not follow the grammar (the message says why);
+    `manifest.checks` turns it into a `Problem`."""
+
+
+class JsonKeyError(ValueError):
+    """The secret is not a JSON object, or lacks the key.  The message never holds the value."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -20,7 +20,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from baker.errors import UsageError
+from baker.errors import RenderError, UsageError
 
 NAME_MAX = 255
 
@@ -98,6 +98,54 @@ def parse(text: str) -> Reference:
     return ref
 
 
+DOCKER_HUB = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+
+
+def repository_and_tag(text: str) -> tuple[str, str]:
+    """The engine's split of a reference for its tag, pull and push calls (docker-py's
+    `parse_repository_tag`): the repository, and the digest, else the tag ("" when neither is written:
+    the engine's `latest`).  With both, the tag stays on the repository, as docker-py leaves it."""
+    ref = parse(text)
+    if ref.digest:
+        return ref.name + (f":{ref.tag}" if ref.tag else ""), ref.digest
+    return ref.name, ref.tag
+
+
+def registry_host(text: str) -> str:
+    """The registry a reference (or a repository) names: its domain, "" for Docker Hub."""
+    domain = parse(text).domain
+    return "" if domain in DOCKER_HUB else domain
+
+
 def shown(text: str) -> str:
     """A reference quoted for a message: references are not secret, but keep them on one line."""
     return json.dumps(text[:200], ensure_ascii=True)
+
+
+# The manifest's image names, checked before anything is rendered or asked of an engine or a registry
+# (a RenderError, exit 1, as they always were).
+
+
+def validate_base(base: str) -> str:
+    """`base` as a FROM operand: an image reference or an image id, nothing the parser expands."""
+    if IMAGE_ID.fullmatch(base) or is_valid(base):
+        return base
+    raise RenderError(
+        f"the base image {_as_written(base)} is not a valid image reference",
+        hint="image.from takes a reference like registry.example.com/app:1.4.2",
+    )
+
+
+def validate_tag(tag: str) -> str:
+    """`tag` as a name to tag an image with: `[host[:port]/]path[:tag]`, lower-case path, no digest."""
+    if is_tag_name(tag):
+        return tag
+    raise RenderError(
+        f"the tag {_as_written(tag)} is not a valid image name",
+        hint="a tag looks like registry.example.com/app:1.4.2-baked (lower-case repository path)",
+    )
+
+
+def _as_written(text: str) -> str:
+    """As `shown`, but non-ASCII kept as written (what these two messages have always printed)."""
+    return json.dumps(text[:200], ensure_ascii=False)

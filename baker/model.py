@@ -1,16 +1,16 @@
-"""The manifest as typed, frozen values.  `baker.manifest` builds them from YAML; nothing downstream
+"""The manifest as typed, frozen values.  `baker.manifest.checks` builds them from YAML; nothing downstream
 ever sees a raw dict.  This module imports neither azure nor docker.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from baker.errors import ManifestError, Problem
 from baker.secret import Secret
+from baker.suggest import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ FetchKey = tuple[str, str, "str | None"]
 
 @dataclass(frozen=True)
 class SecretRef:
-    """A reference to a Key Vault secret, parsed and normalised (see `baker.refs`).
+    """A reference to a Key Vault secret, parsed and normalised (see `baker.manifest.refs`).
 
     `name` is the Azure name (every `_` turned into `-`); `written` is the reference as written.
     `key` is the JSON key after the first `#`, verbatim.  `credential` is the credential chosen
@@ -94,6 +94,18 @@ class ImageSpec:
     tags: tuple[str, ...] = ()
 
 
+def marked_default(credentials: Mapping[str, CredentialSpec]) -> list[str]:
+    """The credentials marked `default: true`, in manifest order."""
+    return [c.name for c in credentials.values() if c.is_default]
+
+
+def default_credential(credentials: Mapping[str, CredentialSpec]) -> str | None:
+    """The one rule for a reference that names no credential: the credential marked default, when
+    exactly one is; None when none or several are (no-credential)."""
+    defaults = marked_default(credentials)
+    return defaults[0] if len(defaults) == 1 else None
+
+
 @dataclass(frozen=True)
 class Manifest:
     path: str
@@ -108,8 +120,7 @@ class Manifest:
 
     @property
     def default_credential(self) -> str | None:
-        defaults = [c.name for c in self.credentials.values() if c.is_default]
-        return defaults[0] if len(defaults) == 1 else None
+        return default_credential(self.credentials)
 
     @property
     def used_credentials(self) -> tuple[str, ...]:
@@ -125,9 +136,7 @@ class Manifest:
         for name in dict.fromkeys(names):
             cred = self.credentials.get(name)
             if cred is None:
-                close = difflib.get_close_matches(name, list(self.credentials), n=1, cutoff=0.6)
-                known = ", ".join(self.credentials) or "none"
-                hint = f"did you mean {close[0]!r}?" if close else f"the manifest defines: {known}"
+                hint = did_you_mean(name, self.credentials, otherwise="the manifest defines: ")
                 problems.append(
                     Problem(self.path, None, f"credentials.{name}", f"no such credential; {hint}")
                 )

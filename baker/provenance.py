@@ -26,9 +26,9 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from baker.errors import ImageError
+from baker.errors import BadReference, ImageError
+from baker.manifest.refs import parse_reference
 from baker.model import Manifest, SecretRef
-from baker.refs import ReferenceError, parse_reference
 
 if TYPE_CHECKING:
     from baker.resolver import ResolvedEnv
@@ -72,11 +72,11 @@ def _spelled(secret: str | None, key: str | None) -> str | None:
 
 
 def _parse_written(written: str) -> tuple[str, str | None] | None:
-    """The reference as written, read by the manifest's own grammar (`baker.refs`); None when it
+    """The reference as written, read by the manifest's own grammar (`baker.manifest.refs`); None when it
     does not follow it (the record then names the secret and key itself)."""
     try:
         parsed = parse_reference(written)
-    except ReferenceError:
+    except BadReference:
         return None
     return parsed.name, parsed.key
 
@@ -113,7 +113,7 @@ def from_resolved(resolved: ResolvedEnv, manifest: Manifest) -> tuple[Origin, ..
     return tuple(origins)
 
 
-def _encode(origins: tuple[Origin, ...]) -> str:
+def encode(origins: tuple[Origin, ...]) -> str:
     credentials: dict[str, dict[str, str]] = {}
     env: dict[str, dict[str, Any]] = {}
     for origin in origins:
@@ -137,12 +137,7 @@ def _encode(origins: tuple[Origin, ...]) -> str:
 
 def to_label(resolved: ResolvedEnv, manifest: Manifest) -> str:
     """The label's text for an image baked from `manifest` with the versions in `resolved`."""
-    return _encode(from_resolved(resolved, manifest))
-
-
-def origins_to_label(origins: tuple[Origin, ...]) -> str:
-    """The label's text for already-built origins (tests, tools)."""
-    return _encode(origins)
+    return encode(from_resolved(resolved, manifest))
 
 
 def _str_or_none(record: dict[str, Any], field: str, env: str) -> str | None:

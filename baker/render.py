@@ -45,7 +45,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from baker import imageref
 from baker.errors import RenderError
 from baker.model import Manifest
-from baker.provenance import BAKE_ID_LABEL
+from baker.provenance import BAKE_ID_LABEL, LABEL, to_label
 
 if TYPE_CHECKING:
     from baker.resolver import ResolvedEnv
@@ -69,31 +69,6 @@ class RenderedFiles:
     @property
     def files(self) -> tuple[Path, ...]:
         return (self.dockerfile,) if self.bake_file is None else (self.dockerfile, self.bake_file)
-
-
-def validate_base(base: str) -> str:
-    """`base` as a FROM operand: an image reference or an image id, nothing the parser expands."""
-    if imageref.IMAGE_ID.fullmatch(base) or imageref.is_valid(base):
-        return base
-    raise RenderError(
-        f"the base image {_shown(base)} is not a valid image reference",
-        hint="image.from takes a reference like registry.example.com/app:1.4.2",
-    )
-
-
-def validate_tag(tag: str) -> str:
-    """`tag` as a name to tag an image with: `[host[:port]/]path[:tag]`, lower-case path, no digest."""
-    if imageref.is_tag_name(tag):
-        return tag
-    raise RenderError(
-        f"the tag {_shown(tag)} is not a valid image name",
-        hint="a tag looks like registry.example.com/app:1.4.2-baked (lower-case repository path)",
-    )
-
-
-def _shown(text: str) -> str:
-    """A reference quoted for a message: references are not secret, but keep them on one line."""
-    return json.dumps(text[:200], ensure_ascii=False)
 
 
 def _check_value(name: str, value: str) -> None:
@@ -157,9 +132,9 @@ def render_texts(
     are never put into any text).  The bake file's args are keyed by the build arguments' names,
     `arg_names` (env name -> build argument name; fresh ones from `build_arg_names` when None).
     Pure: writes nothing."""
-    validate_base(base)
+    imageref.validate_base(base)
     for tag in tags:
-        validate_tag(tag)
+        imageref.validate_tag(tag)
     for name, value in args.items():
         _check_value(name, value)
     if bake_id is not None and not re.fullmatch(r"[0-9a-f]{32}", bake_id):
@@ -332,8 +307,6 @@ def render(
     `baker build` passes `env_layer=False`: it sends the values straight to the engine as build
     args, so no file holding a value is ever written on its path.
     """
-    from baker.provenance import LABEL, to_label
-
     args = resolved.build_args()  # in memory only: checked here, written only to the env layer
     labels = {LABEL: to_label(resolved, manifest)} if env_layer else {}
     arg_names = build_arg_names(list(args), bake_id=bake_id)

@@ -13,15 +13,17 @@ collected.  Imports no SDK: providers come from `baker.providers.open_provider`,
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from baker.errors import Diagnosis, ProviderError, ReferenceFailure, ResolutionFailed
+from baker.diagnose import Diagnosis
+from baker.errors import ProviderError, ReferenceFailure, ResolutionFailed
+from baker.fanout import fan_out
+from baker.manifest.refs import extract_json_key
 from baker.model import FetchKey, LiteralValue, Manifest, SecretRef, Source
-from baker.providers import open_provider
+from baker.providers import DEFAULT_WORKERS, open_provider
 from baker.providers.base import FetchedSecret, Provider, SecretProperties
-from baker.refs import extract_json_key
 from baker.secret import REDACTOR, Secret
 
 
@@ -44,7 +46,7 @@ class ResolvedEnv:
 
 
 def resolve(
-    manifest: Manifest, *, providers: Mapping[str, Provider] | None = None, max_workers: int = 16
+    manifest: Manifest, *, providers: Mapping[str, Provider] | None = None, max_workers: int = DEFAULT_WORKERS
 ) -> ResolvedEnv:
     manifest.require_credentials(manifest.used_credentials)
     opened: dict[str, Provider] = {}
@@ -52,7 +54,7 @@ def resolve(
     if providers is None:
         for name in manifest.used_credentials:
             try:
-                opened[name] = open_provider(manifest.credentials[name], max_workers=max_workers)
+                opened[name] = open_provider(manifest.credentials[name], workers=max_workers)
             except ProviderError as exc:
                 open_failures[name] = exc
         providers = opened
@@ -75,38 +77,21 @@ def _fetch_all(
     for _, ref in manifest.references:
         refs.setdefault(ref.fetch_key, ref)
     outcomes: dict[FetchKey, FetchedSecret | ProviderError] = {}
-    pending: dict[cf.Future[FetchedSecret], FetchKey] = {}
-    pool = cf.ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="baker-fetch")
-    try:
-        for key, ref in refs.items():
-            if ref.credential in open_failures:
-                outcomes[key] = open_failures[ref.credential]
-            elif ref.credential not in providers:
-                outcomes[key] = ProviderError(
-                    f"no provider for credential {ref.credential!r}",
-                    diagnosis=Diagnosis.NO_CREDENTIAL,
-                    credential=ref.credential,
-                    secret=ref.name,
-                )
-            else:
-                future = pool.submit(providers[ref.credential].get_secret, ref.name, ref.version)
-                pending[future] = key
-        # A timeout keeps the main thread waking up, so Ctrl-C is seen at once on every platform.
-        not_done = set(pending)
-        while not_done:
-            done, not_done = cf.wait(not_done, timeout=0.2)
-            for future in done:
-                error = future.exception()
-                if error is None:
-                    outcomes[pending[future]] = future.result()
-                elif isinstance(error, ProviderError):
-                    outcomes[pending[future]] = error
-                else:  # a bug, or KeyboardInterrupt raised in a worker: not a reference failure
-                    raise error
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+    tasks: dict[FetchKey, Callable[[], FetchedSecret]] = {}
+    for key, ref in refs.items():
+        if ref.credential in open_failures:
+            outcomes[key] = open_failures[ref.credential]
+        elif ref.credential not in providers:
+            outcomes[key] = ProviderError(
+                f"no provider for credential {ref.credential!r}",
+                diagnosis=Diagnosis.NO_CREDENTIAL,
+                credential=ref.credential,
+                secret=ref.name,
+            )
+        else:
+            tasks[key] = functools.partial(providers[ref.credential].get_secret, ref.name, ref.version)
+    # A bug, or KeyboardInterrupt raised in a worker, is raised: not a reference failure.
+    outcomes.update(fan_out(tasks, workers=max_workers, keep=ProviderError, name="baker-fetch"))
     return outcomes
 
 
@@ -142,7 +127,7 @@ def _pick(fetched: FetchedSecret, ref: SecretRef) -> Secret:
         return fetched.value
     try:
         return extract_json_key(fetched.value, ref.key)
-    except ValueError as exc:  # refs.JsonKeyError: its message never holds the value
+    except ValueError as exc:  # errors.JsonKeyError: its message never holds the value
         version = f" (version {fetched.properties.version})" if fetched.properties.version else ""
         raise ProviderError(
             f"secret {ref.name!r}{version}: {REDACTOR.redact(str(exc))}",

@@ -24,13 +24,17 @@ What counts as what (a choice made for a careful user):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
 
-from baker.baked import BakedImage, ImageNotFound, NoRecord, read_baked
-from baker.errors import Diagnosis, ProviderError, ReferenceFailure, ResolutionFailed
+from baker import providers as providers_module
+from baker.baked import BakedImage, read_baked
+from baker.diagnose import Diagnosis
+from baker.errors import ImageNotFound, NoRecord, ProviderError, ReferenceFailure, ResolutionFailed
+from baker.fanout import fan_out
 from baker.lifetime import EXPIRING_DAYS, as_utc
 from baker.model import CredentialSpec, FetchKey, LiteralValue, Manifest, SecretRef
 from baker.output import untrusted
@@ -38,7 +42,7 @@ from baker.provenance import Origin
 from baker.providers.base import OpenProvider, Provider, SecretProperties
 
 if TYPE_CHECKING:
-    from baker.output import Output
+    pass
 
 Status = Literal[
     "current",
@@ -56,7 +60,6 @@ Status = Literal[
 
 REBAKE: frozenset[str] = frozenset({"rotated", "added", "removed", "changed"})
 ATTENTION: frozenset[str] = frozenset({"deleted", "disabled", "expired"})
-DEFAULT_EXPIRING_DAYS = EXPIRING_DAYS  # one threshold for check, test-connection, render, build
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,7 @@ def compare(
     baked_env: Mapping[str, str] | None,
     *,
     now: datetime | None = None,
-    expiring_days: int = DEFAULT_EXPIRING_DAYS,
+    expiring_days: int = EXPIRING_DAYS,  # one threshold for check, test-connection, render, build
 ) -> CheckReport:
     """One entry per env var: the manifest's, in its order, then those only the image has.
 
@@ -254,36 +257,28 @@ def fetch_current(
     keys: Mapping[FetchKey, Origin],
     *,
     open_provider: OpenProvider | None = None,
-    max_workers: int = 16,
+    max_workers: int = providers_module.DEFAULT_WORKERS,
 ) -> dict[FetchKey, SecretProperties | ProviderError]:
     """Metadata (never values) for each key, concurrently; a ProviderError is kept as the answer."""
-    from concurrent.futures import ThreadPoolExecutor
-
     if open_provider is None:
-        from baker.providers import open_provider as default_open
 
         def open_provider(spec: CredentialSpec) -> Provider:
-            return default_open(spec, max_workers=max_workers)
+            return providers_module.open_provider(spec, workers=max_workers)
 
     credentials = sorted({key[0] for key in keys})
     if credentials:
         manifest.require_credentials(credentials)
     providers = {name: open_provider(manifest.credentials[name]) for name in credentials}
 
-    def one(item: tuple[FetchKey, Origin]) -> SecretProperties | ProviderError:
-        (credential, _, version), origin = item
-        try:
-            return providers[credential].get_properties(origin.secret or "", version)
-        except ProviderError as exc:
-            return exc
-
+    tasks = {
+        key: functools.partial(providers[key[0]].get_properties, origin.secret or "", key[2])
+        for key, origin in keys.items()
+    }
     try:
-        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(keys)))) as pool:
-            answers = list(pool.map(one, keys.items()))
+        return fan_out(tasks, workers=min(max_workers, len(keys)), keep=ProviderError, name="baker-check")
     finally:
         for provider in providers.values():
             provider.close()
-    return dict(zip(keys, answers, strict=True))
 
 
 def evaluate(
@@ -301,10 +296,19 @@ def evaluate(
     return record, compare(manifest, record.origins, current, record.env)
 
 
-def rebake_due(
-    manifest: Manifest, image: str, *, out: Output, registry_only: bool = False
-) -> tuple[bool, str]:
-    """For `baker build --if-stale`: (True, why) when `image` must be baked again.
+@dataclass(frozen=True)
+class RebakeDecision:
+    """`rebake_due`'s answer: whether to bake again, why, and the warnings to print first (names
+    and details from the image's label, already escaped)."""
+
+    due: bool
+    reason: str
+    warnings: tuple[str, ...] = ()
+
+
+def rebake_due(manifest: Manifest, image: str, *, registry_only: bool = False) -> RebakeDecision:
+    """For `baker build --if-stale`: due when `image` must be baked again.  Prints nothing: the
+    warnings come back for the command to print.
 
     A missing image, or one without a record, is due.  A deleted or disabled secret is due too:
     the bake then fails and names the secret with its fix, which is what a scheduled pipeline must
@@ -313,21 +317,25 @@ def rebake_due(
     try:
         _, report = evaluate(manifest, image, registry_only=registry_only)
     except (ImageNotFound, NoRecord) as exc:
-        return True, exc.message
+        return RebakeDecision(True, exc.message)
     # Names and details may come from the image's label: escaped wherever they are printed.
-    for item in report.attention:
-        out.warn(f"{untrusted(item.env)}: {item.status} ({untrusted(item.detail)})")
-    for item in report.entries:
-        if item.status == "expiring":
-            out.warn(f"{untrusted(item.env)}: {item.detail}")
+    warnings = [
+        f"{untrusted(item.env)}: {item.status} ({untrusted(item.detail)})" for item in report.attention
+    ]
+    warnings += [
+        f"{untrusted(item.env)}: {item.detail}" for item in report.entries if item.status == "expiring"
+    ]
     due = [e for e in report.entries if e.status in REBAKE or e.status in {"deleted", "disabled"}]
     if due:
-        return True, "; ".join(f"{untrusted(e.env)} {e.status}" for e in due)
+        return RebakeDecision(True, "; ".join(f"{untrusted(e.env)} {e.status}" for e in due), tuple(warnings))
     expired = [e.env for e in report.entries if e.status == "expired"]
     if expired:
         # A re-bake would bake the same expired value: a person must rotate it in Key Vault first.
-        return (
+        return RebakeDecision(
             False,
             f"nothing a re-bake would change; rotate the expired secret of {', '.join(expired)} first",
+            tuple(warnings),
         )
-    return False, "every baked secret version is current and the manifest is unchanged"
+    return RebakeDecision(
+        False, "every baked secret version is current and the manifest is unchanged", tuple(warnings)
+    )

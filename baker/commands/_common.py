@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from baker import manifest as manifest_module
-from baker import render as renderer
+from baker import imageref
 from baker.errors import RenderError, UsageError
 from baker.lifetime import lifetime_warnings
+from baker.manifest import checks as manifest_module
 from baker.model import Manifest
 from baker.output import Output
 from baker.resolver import ResolvedEnv, resolve
@@ -29,9 +29,9 @@ def check_references(base: str | None, tags: Sequence[str]) -> None:
     """A bad base or tag is bad usage (exit 2), found before any vault or engine is asked."""
     try:
         if base is not None:
-            renderer.validate_base(base)
+            imageref.validate_base(base)
         for tag in tags:
-            renderer.validate_tag(tag)
+            imageref.validate_tag(tag)
     except RenderError as exc:
         raise UsageError(exc.message, hint=exc.hint) from None
 

@@ -1,4 +1,4 @@
-"""`baker build --in-registry`: the command around `baker.inregistry.bake_in_registry`.
+"""`baker build --in-registry`: the command around `baker.image.inregistry.bake_in_registry`.
 
 No Docker engine is asked anything on this path (not for `--if-stale` either): the base is read
 from its registry before any secret is, then the values are resolved, baked and pushed.
@@ -10,8 +10,10 @@ from collections.abc import Sequence
 
 from baker.commands._common import check_references, resolve_values
 from baker.errors import UsageError
+from baker.image import inregistry
 from baker.model import Manifest
 from baker.output import Output
+from baker.staleness import rebake_due
 
 
 def build_in_registry(*, out: Output, manifest: Manifest, names: Sequence[str], if_stale: bool) -> int:
@@ -26,14 +28,13 @@ def build_in_registry(*, out: Output, manifest: Manifest, names: Sequence[str], 
         raise UsageError(
             "--in-registry needs a tag to push to", hint="set image.tag in the manifest or pass --tag"
         )
-    from baker import inregistry
-
     for name in names:
         inregistry.target(name)  # a digest or a bad name: usage, before any network call
     if if_stale:
-        from baker.staleness import rebake_due
-
-        due, reason = rebake_due(manifest, names[0], out=out, registry_only=True)
+        decision = rebake_due(manifest, names[0], registry_only=True)
+        for warning in decision.warnings:
+            out.warn(warning)
+        due, reason = decision.due, decision.reason
         if not due:
             out.info(f"{names[0]} is current, no re-bake due: {reason}")
             out.result(

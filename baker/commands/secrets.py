@@ -13,10 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from baker import providers
 from baker.commands._common import load_manifest
-from baker.diagnose import fix_for
-from baker.errors import EXIT_OK, Diagnosis, ProviderError, UsageError
-from baker.model import CredentialSpec
+from baker.diagnose import Diagnosis, fix_for
+from baker.errors import EXIT_OK, ProviderError, UsageError
+from baker.model import CredentialSpec, marked_default
 from baker.output import Output, untrusted
 from baker.providers.base import OpenProvider, Provider, SecretProperties
 
@@ -38,8 +39,8 @@ def list_secrets(
         known = ", ".join(manifest.credentials) or "none"
         raise UsageError(f"no credential {credential!r} in {file}", hint=f"the manifest defines: {known}")
     if name is None:
-        defaults = sum(1 for c in manifest.credentials.values() if c.is_default)
-        why = "two or more credentials are marked default" if defaults > 1 else "no credential is the default"
+        several = len(marked_default(manifest.credentials)) > 1
+        why = "two or more credentials are marked default" if several else "no credential is the default"
         raise UsageError(
             f"name the credential to list: {why}",
             hint=f"`baker secrets list CREDENTIAL`; or: {fix_for(Diagnosis.NO_CREDENTIAL)}",
@@ -70,10 +71,12 @@ def list_secrets(
     return EXIT_OK
 
 
-def _default_open(spec: CredentialSpec) -> Provider:
-    from baker.providers import open_provider
+# Listing pages through the vault one call at a time: a small connection pool is enough.
+LIST_WORKERS = 4
 
-    return open_provider(spec, max_workers=4)
+
+def _default_open(spec: CredentialSpec) -> Provider:
+    return providers.open_provider(spec, workers=LIST_WORKERS)
 
 
 def _cannot_list(spec: CredentialSpec, exc: ProviderError) -> ProviderError:

@@ -17,9 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from baker import providers
 from baker.commands._common import load_manifest
-from baker.diagnose import fix_for
-from baker.errors import EXIT_FAILURE, EXIT_OK, Diagnosis, ManifestError, ProviderError, UsageError
+from baker.diagnose import Diagnosis, fix_for
+from baker.errors import EXIT_FAILURE, EXIT_OK, ManifestError, ProviderError, UsageError
 from baker.lifetime import lifetime_warnings
 from baker.model import CredentialSpec, Manifest
 from baker.output import Output
@@ -116,10 +117,12 @@ def test_connection(
 test_connection.__test__ = False  # type: ignore[attr-defined]
 
 
-def _default_open(spec: CredentialSpec) -> Provider:
-    from baker.providers import open_provider
+# A sign-in and a few probes per credential: a small connection pool is enough.
+PROBE_WORKERS = 8
 
-    return open_provider(spec, max_workers=8)
+
+def _default_open(spec: CredentialSpec) -> Provider:
+    return providers.open_provider(spec, workers=PROBE_WORKERS)
 
 
 def probe(manifest: Manifest, name: str, opener: OpenProvider) -> CredentialResult:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from baker.emulator.app import Emulator
 from baker.emulator.faults import Faults, RecordedRequest
-from baker.emulator.world import World, load_world, parse_world
+from baker.emulator.world import World
+from baker.emulator.worldfile import load_world, parse_world
 
 __all__ = ["Emulator", "Faults", "RecordedRequest", "World", "load_world", "parse_world"]

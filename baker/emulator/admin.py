@@ -23,15 +23,58 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
-from baker.emulator.faults import PUBLIC_FIELDS
+from baker.emulator.faults import PUBLIC_FIELDS, Faults, RecordedRequest
 from baker.emulator.http import Request, Response, json_response
 from baker.emulator.store import UnknownSecret, UnknownVault
 from baker.emulator.world import DEFAULT_FEDERATED_AUDIENCE
 
-if TYPE_CHECKING:
-    from baker.emulator.app import Emulator
+
+class Administered(Protocol):
+    """What the admin API drives: the `Emulator` (app.py), as far as its admin methods go.  A
+    protocol, so this module never imports app.py (which routes requests here)."""
+
+    faults: Faults
+
+    @property
+    def peak_in_flight(self) -> int: ...
+    def requests(self) -> list[RecordedRequest]: ...
+    def reset_stats(self) -> None: ...
+    def set_secret(
+        self,
+        vault: str,
+        name: str,
+        value: str,
+        *,
+        enabled: bool = True,
+        expires_on: dt.datetime | None = None,
+        not_before: dt.datetime | None = None,
+        content_type: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        version: str | None = None,
+    ) -> str: ...
+    def set_enabled(self, vault: str, name: str, enabled: bool, version: str | None = None) -> None: ...
+    def delete_secret(self, vault: str, name: str) -> None: ...
+    def oidc_issuer(self, path: str = "") -> str: ...
+    def mint_id_token(
+        self,
+        subject: str,
+        audience: str | list[str] = ...,
+        *,
+        issuer: str | None = None,
+        lifetime: float = 300.0,
+        not_before: dt.datetime | float | None = None,
+        expires: dt.datetime | float | None = None,
+    ) -> str: ...
+    def github_actions_env(
+        self, subject: str | None = None, token_lifetime: float | None = None
+    ) -> dict[str, str]: ...
+    def azure_pipelines_env(self) -> dict[str, str]: ...
+    def add_service_connection(self, connection_id: str, subject: str) -> None: ...
+    def managed_identity_env(self) -> dict[str, str]: ...
+
 
 _FLOAT_FIELDS = {"latency", "error_rate", "drop_rate"}
 
@@ -50,7 +93,7 @@ def _when(value: Any) -> dt.datetime | None:
 
 
 class Admin:
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: Administered) -> None:
         self.emu = emulator
 
     def handle(self, request: Request) -> Response:

@@ -9,6 +9,7 @@ import secrets
 import shutil
 import ssl
 import tempfile
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,9 +32,8 @@ from baker.emulator.world import (
     VERSION_ID,
     SecretVersion,
     World,
-    load_world,
-    parse_world,
 )
+from baker.emulator.worldfile import load_world, parse_world
 from baker.errors import UsageError
 
 WorldSource = Path | str | Mapping[str, Any] | World | None
@@ -275,8 +275,6 @@ class Emulator:
         fate = self.faults.decide(vault.name)
         latency = self.faults.latency
         if latency > 0:
-            import time
-
             time.sleep(latency)  # no lock held: concurrent requests overlap
         headers = [("x-ms-request-id", str(uuid.uuid4())), ("x-ms-keyvault-service-version", "1.9.0.0")]
         client_request_id = request.headers.get("x-ms-client-request-id")

@@ -1,5 +1,5 @@
-"""The demo world (DEMO-WORLD.md), used when no world file is given.  examples/world.yaml is the
-same world as a file; a test keeps the two equal."""
+"""The demo world (the README's emulator section), used when no world file is given.
+examples/world.yaml is the same world as a file; a test keeps the two equal."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ keys (AADSTS50013), the validity window (AADSTS700024), then subject (AADSTS7002
 (AADSTS700212) among the credentials of that issuer.  Matching is exact and case-sensitive, as Entra's
 has been since 2024.
 
-Status and `error` per code, from recorded Entra answers (AZURE-WIRE.md and public traces):
+Status and `error` per code, from recorded Entra answers (docs/AZURE-WIRE.md and public traces):
 - AADSTS70021, the legacy combined code: 400 `invalid_request`.
 - AADSTS700211/700212/700213 (the split codes Entra answers today) and AADSTS700024: `invalid_client`,
   which Entra sends with 401, as for a wrong client secret.

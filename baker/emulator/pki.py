@@ -25,7 +25,8 @@ _KEY_FILE = "server-key.pem"
 
 
 def server_names(vaults: Iterable[str]) -> list[str]:
-    """Every DNS name the server certificate must cover (see DEMO-WORLD.md)."""
+    """Every DNS name the server certificate must cover (the demo world: emulator/demo.py,
+    examples/world.yaml)."""
     names = ["localhost", "login.localhost", "vault.localhost", "*.vault.localhost"]
     names += ["oidc.localhost", "github.localhost", "devops.localhost", "identity.localhost"]
     names += [f"{v}.vault.localhost" for v in vaults]

@@ -54,13 +54,6 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
-import yaml
-
-from baker.errors import WorldError
-from baker.yamlload import MAX_DEPTH, too_deep
 
 SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 VAULT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
@@ -70,7 +63,7 @@ MODELS = ("rbac", "access-policy")
 POLICY_PERMISSIONS = frozenset({"get", "list"})
 DEFAULT_FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
 DEFAULT_GITHUB_SUBJECT = "repo:baker-demo/app:ref:refs/heads/main"
-_HINT = "the world file format is described in baker/emulator/world.py (and the README)"
+HINT = "the world file format is described in baker/emulator/world.py (and the README)"
 
 
 @dataclass(frozen=True)
@@ -158,48 +151,3 @@ class World:
     vaults: Mapping[str, Vault]
     source: str = "<world>"
     oidc: OidcSettings = field(default_factory=OidcSettings)
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys instead of silently keeping the last."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def load_world(path: Path) -> World:
-    """Read and validate a world file."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise WorldError(f"{path}: cannot read the world file ({exc.strerror})", hint=_HINT) from None
-    except UnicodeDecodeError as exc:
-        raise WorldError(f"{path}: not UTF-8 text (byte {exc.start})", hint=_HINT) from None
-    try:
-        # PyYAML composes recursively: a file nested thousands deep must be refused before that.
-        deep_at = too_deep(text, _UniqueKeyLoader)
-        if deep_at is not None:
-            raise WorldError(f"{path}: nested more than {MAX_DEPTH} levels deep (line {deep_at})", hint=_HINT)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise WorldError(f"{path}: not valid YAML{line}: {problem}", hint=_HINT) from None
-    return parse_world(data if data is not None else {}, source=str(path))
-
-
-def parse_world(data: Any, source: str = "<world>") -> World:
-    from baker.emulator._worldparse import Parser
-
-    return Parser(source).world(data)

@@ -13,9 +13,15 @@ REGISTRY: dict[str, str] = {
 }
 
 
-def open_provider(credential: CredentialSpec, *, max_workers: int = 16) -> Provider:
-    """A connected provider for `credential` (signs in lazily, on first use)."""
+# Threads (and pooled connections) per provider when a caller does not say: the resolver's and
+# `check`'s fan-outs.  `secrets list` and `test-connection` pass fewer (they make few calls).
+DEFAULT_WORKERS = 16
+
+
+def open_provider(credential: CredentialSpec, *, workers: int = DEFAULT_WORKERS) -> Provider:
+    """A connected provider for `credential` (signs in lazily, on first use): the one opener.  The
+    store's module (and so its SDK) is imported here, on first use."""
     module_name, _, attr = REGISTRY[credential.provider].partition(":")
     factory: ProviderFactory = getattr(importlib.import_module(module_name), attr)
-    provider: Provider = factory(credential, max_workers=max_workers)
+    provider: Provider = factory(credential, max_workers=workers)
     return provider

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from baker.manifest import load
+from baker.manifest.checks import load
 from baker.model import Manifest
 
 TENANT = "11111111-2222-4333-8444-555555555555"

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from baker import builder
 from baker.cli import main
 from baker.emulator import Emulator
+from baker.image import engine
 from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.render import render
 from baker.resolver import Resolved, ResolvedEnv
@@ -191,5 +191,5 @@ def test_rendered_directory_built_the_documented_api_way_replaces_base_variables
     for ref in target["tags"]:
         image.tag(ref)
     _assert_manifest_wins(_env_of(docker_client, name))
-    info = builder.inspect_image(name, client=docker_client)
+    info = engine.inspect_image(name, client=docker_client)
     assert info is not None and info.id == image.id

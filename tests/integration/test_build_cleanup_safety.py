@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from baker import builder
 from baker.cli import main
+from baker.image import engine
 from baker.provenance import BAKE_ID_LABEL
 from tests.fixtures_docker import ImageNames
 
@@ -60,7 +60,7 @@ def test_the_bake_clean_up_never_removes_a_tagged_image_built_from_a_baked_one(
     theirs = image_names("theirs")
     image_names.track(_build_on(docker_client, baked, tag=theirs))  # inherits the bake-id label
     base_id = docker_client.images.get(busybox_base).id
-    builder.remove_labelled(BAKE_ID_LABEL, bake_id, base=base_id, client=docker_client, rounds=3)
+    engine.remove_labelled(BAKE_ID_LABEL, bake_id, base=base_id, client=docker_client, rounds=3)
     assert image_names.exists(theirs)
     assert image_names.exists(baked)
 

@@ -2,8 +2,8 @@
 engine: a stop signal lets it complete, a second bake of the same tag never loses its image or its
 tag to this one, and whatever the engine refuses to remove is named with the command to remove it.
 
-Two bakes race deterministically: one is paused at a chosen step through a seam (`builder.push`,
-`builder.remove_superseded`) while the other runs."""
+Two bakes race deterministically: one is paused at a chosen step through a seam (`engine.push`,
+`engine.remove_superseded`) while the other runs."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from baker import builder
 from baker.cli import main
-from baker.commands.build import bake
 from baker.errors import EngineError
+from baker.image import engine
+from baker.image.bake import bake
 from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.provenance import BAKE_ID_LABEL
 from baker.resolver import Resolved, ResolvedEnv
@@ -70,14 +70,14 @@ def containers(docker_client: Any) -> Iterator[list[str]]:
 
 
 def _signal_when(monkeypatch: pytest.MonkeyPatch, name: str, signums: list[int]) -> None:
-    real = getattr(builder, name)
+    real = getattr(engine, name)
 
     def signalled(*args: Any, **kwargs: Any) -> Any:
         for signum in signums:
             os.kill(os.getpid(), signum)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(builder, name, signalled)
+    monkeypatch.setattr(engine, name, signalled)
 
 
 @pytest.mark.parametrize("signums", [[signal.SIGTERM], [signal.SIGHUP, signal.SIGINT]])
@@ -99,7 +99,7 @@ def test_a_stop_as_the_superseded_image_is_removed_completes_the_bake_and_exits_
     _signal_when(monkeypatch, "remove_superseded", signums)
     code = main(["build", "-f", str(_manifest(tmp_path / "b.yaml", busybox_base, {"V": new})), "--tag", tag])
     assert code == 130
-    assert f"V={new}" in builder.inspect_image(tag, client=docker_client).env  # type: ignore[union-attr]
+    assert f"V={new}" in engine.inspect_image(tag, client=docker_client).env  # type: ignore[union-attr]
     assert image_names.holding(old) == []  # the superseded image went, with its ENV step
     captured = capsys.readouterr()
     assert "the bake completed first" in captured.out + captured.err
@@ -127,9 +127,9 @@ def test_signals_during_a_failed_push_s_clean_up_do_not_cut_it_short(
 def _pause_in(
     monkeypatch: pytest.MonkeyPatch, name: str, thread: str
 ) -> tuple[threading.Event, threading.Event]:
-    """`builder.<name>`, called from the thread named `thread`, waits for `go`; `reached` is set then."""
+    """`engine.<name>`, called from the thread named `thread`, waits for `go`; `reached` is set then."""
     reached, go = threading.Event(), threading.Event()
-    real: Callable[..., Any] = getattr(builder, name)
+    real: Callable[..., Any] = getattr(engine, name)
 
     def paused(*args: Any, **kwargs: Any) -> Any:
         if threading.current_thread().name == thread:
@@ -137,7 +137,7 @@ def _pause_in(
             assert go.wait(60)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(builder, name, paused)
+    monkeypatch.setattr(engine, name, paused)
     return reached, go
 
 
@@ -227,14 +227,14 @@ def test_a_failed_bakes_image_a_container_holds_is_named_with_the_command_to_rem
 ) -> None:
     tag = f"{DEAD_REGISTRY}/baker-test/t-{uuid.uuid4().hex[:12]}:baked"
     image_names.names.append(tag)
-    real_push = builder.push
+    real_push = engine.push
 
     def push_after_a_container_took_it(name: str, *args: Any, **kwargs: Any) -> str:
         image = image_names.track(image_names.image_id(name))
         containers.append(docker_client.api.create_container(image)["Id"])
         return real_push(name, *args, **kwargs)
 
-    monkeypatch.setattr(builder, "push", push_after_a_container_took_it)
+    monkeypatch.setattr(engine, "push", push_after_a_container_took_it)
     manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"V": f"held-{uuid.uuid4().hex}"})
     assert main(["build", "-f", str(manifest), "--tag", tag, "--push"]) == 1
     err = capsys.readouterr().err

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from baker import builder
 from baker.cli import main
 from baker.emulator.demo import CLIENT_SECRET, DEMO_WORLD, LEGACY_V1
+from baker.image import engine
 from baker.provenance import LABEL, from_label
 from tests.fixtures_docker import ImageNames
 
@@ -57,7 +57,7 @@ def test_build_bakes_the_demo_secrets_byte_exact_from_the_emulator(
     image_names.track(document["image_id"])
     assert name in document["tags"]
 
-    info = builder.inspect_image(name, client=docker_client)
+    info = engine.inspect_image(name, client=docker_client)
     assert info is not None
     env = dict(item.split("=", 1) for item in info.env)
     for key, value in EXPECTED.items():

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from baker import builder
 from baker.cli import main
-from baker.commands.build import bake
 from baker.errors import EngineError, RenderError
+from baker.image import engine
+from baker.image.bake import bake
 from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.provenance import LABEL, from_label
 from baker.render import render
@@ -61,11 +61,11 @@ def _manifest(values: Mapping[str, str], base: str) -> Manifest:
     )
 
 
-def _env(info: builder.ImageInfo) -> dict[str, str]:
+def _env(info: engine.ImageInfo) -> dict[str, str]:
     return dict(item.split("=", 1) for item in info.env)
 
 
-def _assert_baked(info: builder.ImageInfo, values: Mapping[str, str]) -> None:
+def _assert_baked(info: engine.ImageInfo, values: Mapping[str, str]) -> None:
     env = _env(info)
     for name, value in values.items():
         assert env[name] == value, name
@@ -115,7 +115,7 @@ def test_values_arrive_byte_exact_when_built_the_documented_api_way(
     for tag in bake_target["tags"]:
         image.tag(tag)
 
-    info = builder.inspect_image(name, client=docker_client)
+    info = engine.inspect_image(name, client=docker_client)
     assert info is not None
     _assert_baked(info, AWKWARD)
     assert [o.env for o in from_label(info.labels[LABEL])] == list(AWKWARD)
@@ -145,7 +145,7 @@ def test_build_bakes_values_label_and_every_tag_given_instead_of_the_manifests(
     assert document["pushed"] == []
     image_names.track(document["image_id"])
     for ref in (first, second):
-        info = builder.inspect_image(ref, client=docker_client)
+        info = engine.inspect_image(ref, client=docker_client)
         assert info is not None and info.id == document["image_id"]
         _assert_baked(info, values)
         assert set(json.loads(info.labels[LABEL])["env"]) == set(values)
@@ -163,7 +163,7 @@ def test_streamed_build_output_is_redacted_when_a_step_prints_values(
         '&& echo "{\\"json\\": \\"$CANARY\\"}" && printf "%s" "$CANARY" | busybox od -c | busybox head -1\n'
     )
     lines: list[str] = []
-    image_id = builder.build_image(
+    image_id = engine.build_image(
         tmp_path,
         build_args={"CANARY": Secret(canary), "PEM": Secret(pem)},
         labels={},
@@ -327,15 +327,15 @@ def test_restore_tags_puts_moved_tags_back_and_removes_created_ones(
     existing, existing_id = pre_existing
     (tmp_path / "Dockerfile").write_text(f"FROM {busybox_base}\nLABEL other=yes\n")
     other_id = image_names.track(
-        builder.build_image(
+        engine.build_image(
             tmp_path, build_args={}, labels={}, on_line=lambda line: None, client=docker_client
         )
     )
     fresh = image_names("fresh")
-    undo = builder.tag(other_id, [existing, fresh], client=docker_client)
+    undo = engine.tag(other_id, [existing, fresh], client=docker_client)
     assert image_names.image_id(existing) == other_id
     assert image_names.image_id(fresh) == other_id
-    builder.restore_tags(undo, other_id, client=docker_client)
+    engine.restore_tags(undo, other_id, client=docker_client)
     assert image_names.image_id(existing) == existing_id
     assert not image_names.exists(fresh)
 
@@ -370,7 +370,7 @@ def test_wrapper_builds_the_app_target_with_its_args_then_bakes_on_it(
     )
     assert main(["build", "-f", str(manifest), "--json"]) == 0
     image_names.track(json.loads(capsys.readouterr().out)["image_id"])
-    info = builder.inspect_image(name, client=docker_client)
+    info = engine.inspect_image(name, client=docker_client)
     assert info is not None
     _assert_baked(info, values)
     assert _env(info)["GREETING_SEEN"] == "hello there"
@@ -401,7 +401,7 @@ def test_engine_error_never_quotes_the_request_url_when_the_engine_refuses_a_bui
     canary = f"canary-{uuid.uuid4().hex}"
     (tmp_path / "Dockerfile").write_text(f"FROM {busybox_base}\nARG A\nNOT_AN_INSTRUCTION $A\n")
     with pytest.raises(EngineError) as caught:
-        builder.build_image(
+        engine.build_image(
             tmp_path, build_args={"A": canary}, labels={}, on_line=lambda line: None, client=docker_client
         )
     text = str(caught.value) + str(caught.value.to_json())
@@ -417,7 +417,7 @@ def test_failed_bake_removes_the_step_images_it_made(
     (tmp_path / "Dockerfile").write_text(f"FROM {busybox_base}\nARG {arg}\nENV {arg}=${arg}\nRUN exit 4\n")
     lines: list[str] = []
     with pytest.raises(EngineError, match="at Step 4/4"):
-        builder.build_image(
+        engine.build_image(
             tmp_path,
             build_args={arg: value},
             labels={},
@@ -458,7 +458,7 @@ def test_build_if_stale_skips_when_the_tagged_image_is_current_and_bakes_when_ch
     document = json.loads(capsys.readouterr().out)
     image_names.track(document["image_id"])
     assert document["image_id"] != first
-    info = builder.inspect_image(name, client=docker_client)
+    info = engine.inspect_image(name, client=docker_client)
     assert info is not None and _env(info)["LOG_LEVEL"] == "debug"
 
 
@@ -470,7 +470,7 @@ def test_build_uses_the_manifests_tag_when_no_tag_is_given(
         tmp_path / "baker.yaml", {"A": "a-value"}, base=busybox_base, tags=(manifest_tag,)
     )
     assert main(["build", "-f", str(manifest)]) == 0
-    info = builder.inspect_image(manifest_tag, client=docker_client)
+    info = engine.inspect_image(manifest_tag, client=docker_client)
     assert info is not None
     image_names.track(info.id)
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from baker import builder
-from baker.commands import build as build_command
+from baker.image import bake as bake_module
+from baker.image import engine
+from baker.image.engine import build as engine_build
 from tests.fixtures_docker import ImageNames
 
 pytestmark = pytest.mark.docker
@@ -89,8 +90,10 @@ def test_the_bake_label_finds_images_the_stream_never_reported(
 ) -> None:
     """With the stream-based clean-up switched off (as when a second signal cuts the stream short),
     the bake's label alone finds and removes every image it made, the ENV step's included."""
-    monkeypatch.setattr(builder, "_drain", lambda stream, state: None)
-    monkeypatch.setattr(builder, "remove_image", lambda *args, **kwargs: False)
+    monkeypatch.setattr(engine_build, "_drain", lambda stream, state: None)
+    # Off both in the build's own clean-up (engine/build.py) and in the bake's undo (image/bake.py).
+    monkeypatch.setattr(engine_build, "remove_image", lambda *args, **kwargs: False)
+    monkeypatch.setattr(engine, "remove_image", lambda *args, **kwargs: False)
     value = f"unreported-value-{uuid.uuid4().hex}"
     manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"TOKEN": value})
 
@@ -98,10 +101,10 @@ def test_the_bake_label_finds_images_the_stream_never_reported(
         if line.startswith("Step 5/"):  # the ENV step's image (holding the value) exists by now
             raise KeyboardInterrupt
 
-    from baker.manifest import load
+    from baker.manifest.checks import load
     from baker.resolver import resolve
 
     loaded = load(manifest)
     with pytest.raises(KeyboardInterrupt):
-        build_command.bake(loaded, resolve(loaded), tags=[], push=False, on_line=stop_after_env)
+        bake_module.bake(loaded, resolve(loaded), tags=[], push=False, on_line=stop_after_env)
     assert image_names.holding(value) == []

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from baker import builder, registry
 from baker.emulator import Emulator
+from baker.image import dockerconfig, engine
+from baker.image.registry import read as registry
 from baker.secret import REDACTOR
 from tests.integration.registry import TokenRegistry, token_registry
 from tests.integration.test_canaries import (
@@ -92,7 +93,7 @@ def test_a_credential_helper_runs_without_the_client_secret_or_any_registered_va
 ) -> None:
     monkeypatch.setenv("AZURE_CLIENT_SECRET", CLIENT_SECRET)
     REDACTOR.register(SHARED_SECRET, label="client secret of credential shared")
-    _, user, password, _ = builder.registry_login("registry.example.com")
+    _, user, password, _ = dockerconfig.registry_login("registry.example.com")
     assert (user, password) == (TokenRegistry.user, TokenRegistry.password)  # the helper still works
     (environment,) = _environments(helper)
     _secret_free(environment)
@@ -106,7 +107,7 @@ def test_the_engine_clients_credential_helpers_run_without_bakers_credentials(
 
     monkeypatch.setenv("AZURE_CLIENT_SECRET", CLIENT_SECRET)
     REDACTOR.register(SHARED_SECRET, label="client secret of credential shared")
-    client = builder.connect()
+    client = engine.connect()
     try:
         assert docker.auth.get_config_header(client.api, "registry.example.com")
     finally:

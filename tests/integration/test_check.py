@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from baker import registry
 from baker.cli import main
 from baker.emulator import Emulator
 from baker.emulator.demo import CLIENT_ID, CLIENT_SECRET, LEGACY_V1, TENANT
 from baker.errors import ImageError
+from baker.image.registry import read as registry
 from tests.fixtures_docker import ImageNames
 from tests.integration.registry import LABELS, TokenRegistry, local_registry, token_registry
 

@@ -128,7 +128,7 @@ def test_client_env_is_all_a_client_needs(emulator: Emulator, azure_env: dict[st
     assert set(azure_env) == {"AZURE_AUTHORITY_HOST", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"}
 
 
-# --- fidelity with real Key Vault traffic (issue 9; see AZURE-WIRE.md "Key Vault list behaviour") ---
+# --- fidelity with real Key Vault traffic (issue 9; see docs/AZURE-WIRE.md "Key Vault list behaviour") ---
 
 
 def _versioned_world(versions: list[str]) -> dict[str, Any]:

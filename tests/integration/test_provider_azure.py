@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from baker.errors import Diagnosis, ProviderError
+from baker.diagnose import Diagnosis
+from baker.errors import ProviderError
 from baker.model import CredentialSpec
 from baker.providers.azure import AzureKeyVaultProvider
 from baker.secret import Secret

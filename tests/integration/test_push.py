@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from baker import builder
 from baker.cli import main
-from baker.commands.build import bake
+from baker.errors import PushIncomplete
+from baker.image.bake import bake
 from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret
@@ -339,7 +339,7 @@ def test_push_failing_mid_way_names_the_tags_already_pushed_with_their_digests(
             ),
         )
     )
-    with pytest.raises(builder.PushIncomplete) as caught:
+    with pytest.raises(PushIncomplete) as caught:
         bake(manifest, resolved, tags=[one, two], push=True, on_line=on_line, client=docker_client)
 
     digest = first.manifest_digest("baker-test/app", tag)

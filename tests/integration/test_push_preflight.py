@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from baker import registry
 from baker.errors import ImageError
+from baker.image.registry import read as registry
 from tests.integration.registry import local_registry, readonly_registry
 
 __all__ = ["local_registry", "readonly_registry"]  # the fixtures, imported to be used here

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from baker import registry
 from baker.cli import main
 from baker.errors import ImageError
+from baker.image.registry import read as registry
 from baker.secret import REDACTOR
 from tests.integration.registry import TokenRegistry, token_registry
 

@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 import requests
 
-from baker import builder, registry, registry_client
 from baker.cli import main
 from baker.errors import ImageError
-from baker.registry_client import Login
+from baker.image import engine
+from baker.image.registry import client as registry_client
+from baker.image.registry import read as registry
+from baker.image.registry.client import Login
 from baker.secret import Secret
 
 USER, PASSWORD = "ci-user", "registry-pw-H0stile-C4n4ry"
@@ -274,7 +276,7 @@ def test_deeply_nested_json_from_a_registry_is_a_clear_error_not_a_crash(
             send(h, 200, config)
 
     host, _ = serve(answer)
-    monkeypatch.setattr(builder, "inspect_image", lambda ref, **kw: None)  # not in the local engine
+    monkeypatch.setattr(engine, "inspect_image", lambda ref, **kw: None)  # not in the local engine
     path = tmp_path / "baker.yaml"
     path.write_text(
         "version: 1\nimage:\n  from: busybox:1.36\n  tag: app:baked\nenv:\n  A: x\n", encoding="utf-8"
@@ -300,8 +302,8 @@ def test_check_refuses_a_reference_with_userinfo_before_any_connection(
         raise requests.ConnectionError("no connection expected")
 
     monkeypatch.setattr(requests.Session, "send", refuse_send)
-    monkeypatch.setattr(builder, "inspect_image", lambda ref, **kw: contacted.append(f"engine {ref}"))
-    monkeypatch.setattr(builder, "connect", lambda: contacted.append("engine"))
+    monkeypatch.setattr(engine, "inspect_image", lambda ref, **kw: contacted.append(f"engine {ref}"))
+    monkeypatch.setattr(engine, "connect", lambda: contacted.append("engine"))
     path = tmp_path / "baker.yaml"
     path.write_text(
         "version: 1\nimage:\n  from: busybox:1.36\n  tag: app:baked\nenv:\n  A: x\n", encoding="utf-8"

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from baker import registry_client
 from baker.errors import ImageError
-from baker.registry_client import Login, _check_realm
+from baker.image.registry import client as registry_client
+from baker.image.registry.client import Login, _check_realm
 from baker.secret import Secret
 
 IDENTITY_TOKEN = "IDTOKEN-canary-5b7e1d"
@@ -66,7 +66,7 @@ def test_an_identity_token_is_never_carried_through_a_redirect(
 ) -> None:
     found = Login(user="<token>", identity_token=Secret(IDENTITY_TOKEN))
     monkeypatch.setattr(registry_client, "login_for", lambda host: found)
-    from baker import registry
+    from baker.image.registry import read as registry
 
     with pytest.raises(ImageError):
         registry.check_push(f"{servers['registry']}/team/app:1")

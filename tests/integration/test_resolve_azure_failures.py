@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from baker.errors import Diagnosis, ResolutionFailed
+from baker.diagnose import Diagnosis
+from baker.errors import ResolutionFailed
 from baker.resolver import resolve
 from tests.integration.resolve_world import (
     APP_OLD_SECRET,

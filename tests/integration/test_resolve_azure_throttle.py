@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from baker.errors import Diagnosis, ResolutionFailed
+from baker.diagnose import Diagnosis
+from baker.errors import ResolutionFailed
 from baker.model import Manifest
 from baker.providers.azure import AzureKeyVaultProvider
 from baker.resolver import resolve

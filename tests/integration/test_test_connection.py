@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from baker.cli import main
-from baker.diagnose import TABLE
+from baker.diagnose import TABLE, Diagnosis
 from baker.emulator import Emulator
-from baker.errors import Diagnosis
 from tests.fixtures_emulator import small_world
 
 pytestmark = pytest.mark.emulator

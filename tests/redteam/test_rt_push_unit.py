@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from baker import oci, registry_client, registry_push
 from baker.errors import ImageError
-from baker.oci import Blob
-from baker.registry_client import Login, _Client, parse_ref
+from baker.image import oci
+from baker.image.oci import Blob
+from baker.image.registry import client as registry_client
+from baker.image.registry import push as registry_push
+from baker.image.registry.client import Login, RegistryClient, parse_ref
 from baker.secret import Secret
 from tests.unit.test_registry_push import FakeSession, _response
 
@@ -28,8 +30,8 @@ def login(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def _https_client(answers: list[Any]) -> tuple[_Client, FakeSession]:
-    client = _Client(parse_ref("registry.example.com/team/app:baked"), push=True)
+def _https_client(answers: list[Any]) -> tuple[RegistryClient, FakeSession]:
+    client = RegistryClient(parse_ref("registry.example.com/team/app:baked"), push=True)
     fake = FakeSession(answers)
     client.session = fake  # type: ignore[assignment]
     return client, fake
@@ -128,7 +130,7 @@ def test_numbers_in_a_base_config_are_kept_as_written(number: str) -> None:
 def test_a_layer_copy_is_bounded_whatever_size_the_base_registry_declares(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from baker import inregistry
+    from baker.image import inregistry
 
     deadlines: list[float] = []
 
@@ -146,7 +148,7 @@ def test_a_layer_copy_is_bounded_whatever_size_the_base_registry_declares(
         def __exit__(self, *exc: object) -> None:
             pass
 
-    monkeypatch.setattr(inregistry, "_Client", Recorder)
+    monkeypatch.setattr(inregistry, "RegistryClient", Recorder)
     monkeypatch.setattr(registry_push, "blob_exists", lambda client, digest: False)
     monkeypatch.setattr(registry_push, "copy_blob", lambda *args: None)
     layer = {"mediaType": oci.OCI_MANIFEST, "digest": "sha256:" + "a" * 64, "size": 1 << 40}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import baker.manifest_credentials
+import baker.manifest.credentials
 import baker.output
 import baker.secret
 from baker.cli import main
@@ -24,7 +24,7 @@ from baker.secret import Redactor
 def fresh_redactor(monkeypatch: pytest.MonkeyPatch) -> Redactor:
     """A redactor of this test's own, so values registered here never mask another test's output."""
     redactor = Redactor()
-    for module in (baker.secret, baker.output, baker.manifest_credentials):
+    for module in (baker.secret, baker.output, baker.manifest.credentials):
         monkeypatch.setattr(module, "REDACTOR", redactor)
     return redactor
 

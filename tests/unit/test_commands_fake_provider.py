@@ -15,7 +15,8 @@ from baker.baked import BakedImage
 from baker.commands.check import check
 from baker.commands.secrets import LIST_PERMISSION, list_secrets
 from baker.commands.test_connection import test_connection as run_test_connection
-from baker.errors import Diagnosis, ProviderError, ResolutionFailed, UsageError
+from baker.diagnose import Diagnosis
+from baker.errors import ProviderError, ResolutionFailed, UsageError
 from baker.model import CredentialSpec
 from baker.output import Output
 from baker.provenance import Origin

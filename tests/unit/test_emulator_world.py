@@ -11,7 +11,7 @@ import pytest
 
 from baker.cli import main
 from baker.emulator.demo import CLIENT_ID, DEMO_WORLD, LEGACY_V1, TENANT
-from baker.emulator.world import load_world, parse_world
+from baker.emulator.worldfile import load_world, parse_world
 from baker.errors import WorldError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "world.yaml"

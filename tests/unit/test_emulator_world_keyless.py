@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from baker.emulator.world import FederatedCredential, load_world, parse_world
+from baker.emulator.world import FederatedCredential
+from baker.emulator.worldfile import load_world, parse_world
 from baker.errors import WorldError
 from tests.fixtures_emulator import (
     FEDERATED_APP,

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from baker.errors import Diagnosis, ManifestError, ProviderError, ReferenceFailure, ResolutionFailed
-from baker.manifest import load
+from baker.diagnose import Diagnosis
+from baker.errors import ManifestError, ProviderError, ReferenceFailure, ResolutionFailed
+from baker.manifest.checks import load
 
 
 def _failure(env: str, message: str, diagnosis: Diagnosis) -> ReferenceFailure:

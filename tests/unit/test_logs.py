@@ -43,7 +43,7 @@ def test_urllib3_request_lines_never_carry_a_query_string() -> None:
     assert "ab1" not in retry
 
 
-@pytest.mark.parametrize("logger", ["docker.api.build", "baker.builder", "root", "azure.core"])
+@pytest.mark.parametrize("logger", ["docker.api.build", "baker.image.engine.build", "root", "azure.core"])
 def test_a_build_query_is_dropped_whoever_logs_it(logger: str) -> None:
     shown = _filtered(logger, "request: %s", BUILD_LINE)
     assert "ab1" not in shown and "buildargs" not in shown
@@ -56,7 +56,7 @@ def test_a_record_naming_build_args_in_any_other_shape_is_dropped_whole() -> Non
 
 
 def test_other_loggers_keep_harmless_query_strings() -> None:
-    shown = _filtered("baker.registry", "PUT %s", "/v2/app/blobs/uploads/1?digest=sha256:abc")
+    shown = _filtered("baker.image.registry.read", "PUT %s", "/v2/app/blobs/uploads/1?digest=sha256:abc")
     assert shown == "PUT /v2/app/blobs/uploads/1?digest=sha256:abc"
 
 

@@ -1,4 +1,4 @@
-"""baker.manifest: YAML -> Manifest, with every offline check reported at once."""
+"""baker.manifest.checks: YAML -> Manifest, with every offline check reported at once."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import baker.manifest_credentials
+import baker.manifest.credentials
 import baker.output
 import baker.secret
 from baker.errors import EXIT_USAGE, ManifestError, Problem
-from baker.manifest import load, require_credentials
+from baker.manifest.checks import load
 from baker.model import LiteralValue, Manifest, SecretRef
 from baker.secret import Redactor
 
@@ -23,7 +23,7 @@ from baker.secret import Redactor
 def fresh_redactor(monkeypatch: pytest.MonkeyPatch) -> Redactor:
     """A redactor of this test's own, so values registered here never mask another test's output."""
     redactor = Redactor()
-    for module in (baker.secret, baker.output, baker.manifest_credentials):
+    for module in (baker.secret, baker.output, baker.manifest.credentials):
         monkeypatch.setattr(module, "REDACTOR", redactor)
     return redactor
 
@@ -553,9 +553,9 @@ def test_require_credentials_refuses_unset_variables_and_unknown_names(tmp_path:
         "    client_secret: ${SPARE_SECRET}\nenv:\n",
     )
     manifest = load_text(tmp_path, text, {**ENV, "AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"})
-    require_credentials(manifest, ["main"])
+    manifest.require_credentials(["main"])
     with pytest.raises(ManifestError) as info:
-        require_credentials(manifest, ["spare", "mian"])
+        manifest.require_credentials(["spare", "mian"])
     spare, mian = info.value.problems
     assert spare.key == "credentials.spare" and "SPARE_SECRET" in spare.message and spare.line == 11
     assert mian.key == "credentials.mian" and "did you mean 'main'?" in mian.message
@@ -820,7 +820,7 @@ def test_offline_load_still_reports_every_other_problem(tmp_path: Path) -> None:
 def test_an_offline_manifest_with_unset_variables_is_refused_before_connecting(tmp_path: Path) -> None:
     manifest = load(write(tmp_path, CRED % "    client_secret: ${SP_SECRET}"), environ={}, offline=True)
     with pytest.raises(ManifestError, match="SP_SECRET"):
-        require_credentials(manifest, manifest.used_credentials)
+        manifest.require_credentials(manifest.used_credentials)
 
 
 def test_offline_load_of_an_unset_vault_variable_leaves_the_vault_url_empty(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from baker import oci
 from baker.errors import ImageError
+from baker.image import oci
 
 AWKWARD = {
     "PEM": "-----BEGIN KEY-----\nabc\r\ndef\n-----END KEY-----\n",

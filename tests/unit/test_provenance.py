@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from baker import provenance
 from baker.errors import ImageError
 from baker.model import CredentialSpec, EnvEntry, ImageSpec, LiteralValue, Manifest, SecretRef
-from baker.provenance import Origin, from_label, from_resolved, origins_to_label, to_label
+from baker.provenance import Origin, encode, from_label, from_resolved, to_label
 from baker.providers.base import SecretProperties
 from baker.secret import Secret
 
@@ -235,4 +235,4 @@ def test_origins_round_trip_through_label_for_any_record(spec: dict[str, object]
             secret, key, version, pinned, odd_written = item  # type: ignore[misc]
             written = odd_written or (secret if key is None else f"{secret}#{key}")
             origins.append(Origin(env, "secret", "azure-prod", VAULT, secret, key, version, pinned, written))
-    assert from_label(origins_to_label(tuple(origins))) == tuple(origins)
+    assert from_label(encode(tuple(origins))) == tuple(origins)

@@ -17,7 +17,8 @@ from azure.core.exceptions import (
     ServiceRequestError,
 )
 
-from baker.errors import Diagnosis, ProviderError
+from baker.diagnose import Diagnosis
+from baker.errors import ProviderError
 from baker.model import CredentialSpec
 from baker.providers.azure import AzureKeyVaultProvider, needs_instance_discovery_disabled, scope_for
 from baker.secret import Secret

@@ -1,4 +1,4 @@
-"""The reference grammar (baker.refs): names, `#json_key`, versions, and JSON key extraction."""
+"""The reference grammar (baker.manifest.refs): names, `#json_key`, versions, and JSON key extraction."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from baker.refs import (
-    JsonKeyError,
+from baker.errors import BadReference, JsonKeyError
+from baker.manifest.refs import (
     ParsedRef,
-    ReferenceError,
     extract_json_key,
     parse_reference,
     parse_version,
@@ -59,7 +58,7 @@ def test_reference_parses_when_valid(written: str, name: str, key: str | None) -
     ],
 )
 def test_reference_is_refused_when_invalid(written: str, fragment: str) -> None:
-    with pytest.raises(ReferenceError) as info:
+    with pytest.raises(BadReference) as info:
         parse_reference(written)
     assert fragment in str(info.value)
 
@@ -90,7 +89,7 @@ def test_version_is_normalised_to_lower_case_when_valid(written: str, expected: 
     ],
 )
 def test_version_is_refused_when_not_32_hex_characters(written: str) -> None:
-    with pytest.raises(ReferenceError, match="version id"):
+    with pytest.raises(BadReference, match="version id"):
         parse_version(written)
 
 
@@ -182,7 +181,7 @@ def test_reference_splits_at_the_first_hash_and_keeps_the_key_verbatim(name: str
 def test_parse_reference_either_parses_or_raises_reference_error(text: str) -> None:
     try:
         parsed = parse_reference(text)
-    except ReferenceError:
+    except BadReference:
         return
     assert 1 <= len(parsed.name) <= 127
     assert parsed.key is None or (parsed.key and text.endswith(parsed.key))

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from baker import registry_client
-from baker.builder import registry_login
-from baker.registry import Login, login_for
+from baker.image.dockerconfig import registry_login
+from baker.image.registry import client as registry_client
+from baker.image.registry.read import Login, login_for
 from baker.secret import MASK, REDACTOR, Secret
 
 HOST = "registry.example.com"

@@ -1,4 +1,4 @@
-"""Registry writes (`baker.registry_push`) over a fake HTTP session: the mount's token scopes, a 202
+"""Registry writes (`baker.image.registry.push`) over a fake HTTP session: the mount's token scopes, a 202
 mount answered by an upload, a stream never sent twice, a refusal never quoting a body."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import requests
 
-from baker import registry_client, registry_push
 from baker.errors import ImageError
-from baker.oci import Blob
-from baker.registry_client import Login, _Client, parse_ref
+from baker.image.oci import Blob
+from baker.image.registry import client as registry_client
+from baker.image.registry import push as registry_push
+from baker.image.registry.client import Login, RegistryClient, parse_ref
 from baker.secret import Secret
 
 HOST = "127.0.0.1:5000"
@@ -51,8 +52,8 @@ def login(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def _client(answers: list[requests.Response], **kwargs: Any) -> tuple[_Client, FakeSession]:
-    client = _Client(parse_ref(f"{HOST}/team/app:baked"), push=True, **kwargs)
+def _client(answers: list[requests.Response], **kwargs: Any) -> tuple[RegistryClient, FakeSession]:
+    client = RegistryClient(parse_ref(f"{HOST}/team/app:baked"), push=True, **kwargs)
     fake = FakeSession(answers)
     client.session = fake  # type: ignore[assignment]
     return client, fake

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 from baker import render as renderer
 from baker.errors import RenderError
+from baker.imageref import validate_base, validate_tag
 from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.provenance import LABEL
-from baker.render import BAKE_FILE, DOCKERFILE, render, render_texts, validate_base, validate_tag
+from baker.render import BAKE_FILE, DOCKERFILE, render, render_texts
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret
 from tests.conftest import unavailable

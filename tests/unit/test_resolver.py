@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import pytest
 
 import baker.resolver as resolver
-from baker.errors import Diagnosis, ManifestError, ProviderError, ResolutionFailed
+from baker.diagnose import Diagnosis
+from baker.errors import ManifestError, ProviderError, ResolutionFailed
 from baker.model import CredentialSpec, EnvEntry, ImageSpec, LiteralValue, Manifest, SecretRef
 from baker.providers.base import FetchedSecret, SecretProperties
 from baker.resolver import resolve
@@ -253,7 +254,7 @@ def test_providers_are_opened_per_used_credential_and_closed_when_none_are_given
 ) -> None:
     opened: dict[str, FakeProvider] = {}
 
-    def open_provider(spec: CredentialSpec, *, max_workers: int) -> FakeProvider:
+    def open_provider(spec: CredentialSpec, *, workers: int) -> FakeProvider:
         if spec.name == "broken":
             raise ProviderError("cannot open", diagnosis=Diagnosis.AZURE_ERROR, credential=spec.name)
         opened[spec.name] = FakeProvider(spec, {"a": ("value-a-1234", "v1")})

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from baker.errors import Diagnosis, ProviderError, ResolutionFailed
+from baker.diagnose import Diagnosis
+from baker.errors import ProviderError, ResolutionFailed
 from baker.model import CredentialSpec, EnvEntry, ImageSpec, LiteralValue, Manifest, SecretRef
 from baker.provenance import Origin
 from baker.providers.base import SecretProperties

@@ -1,6 +1,6 @@
 """Azure's evidence of a failure, read from the SDK's exceptions: the AADSTS code, the HTTP status,
 Key Vault's error code and inner code, or the connection problem.  Plain data comes out, for
-`baker.diagnose.classify` and for the message (which the provider scrubs before it is shown).
+`classify.classify` and for the message (which the provider scrubs before it is shown).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
+from baker.providers.azure.classify import FailureKind
+
 _AADSTS_RE = re.compile(r"AADSTS(\d+)")
 _OTHER_TENANT_RE = re.compile(r"not configured to acquire tokens for tenant ([0-9A-Za-z.-]+?)\.?(?:\s|$)")
 
@@ -18,7 +20,7 @@ _OTHER_TENANT_RE = re.compile(r"not configured to acquire tokens for tenant ([0-
 class Evidence:
     """What an exception tells: `text` goes to classify, `shown` into the message."""
 
-    kind: str
+    kind: FailureKind
     text: str
     shown: str
     evidence: str
@@ -86,13 +88,13 @@ def _vault_error(exc: HttpResponseError) -> tuple[str | None, str | None, str]:
 
 
 def evidence_of(exc: BaseException, *, tenant_id: str | None) -> Evidence:
-    """What `exc` tells about the failure, as plain data for `baker.diagnose.classify`."""
+    """What `exc` tells about the failure, as plain data for `classify.classify`."""
     if isinstance(exc, ClientAuthenticationError) and exc.response is None:
         # Raised by the credential (Entra's answer, or azure-identity's own refusal): no status.
         text = _first_line(str(exc.message or exc))
         found = _AADSTS_RE.search(text)
         aadsts = int(found.group(1)) if found else None
-        kind = "authority" if "authority configuration" in text.lower() else "auth"
+        kind: FailureKind = "authority" if "authority configuration" in text.lower() else "auth"
         shown = text.removeprefix("Authentication failed: ")
         unreachable = _cause(exc, ServiceRequestError)
         if unreachable is not None:

@@ -11,7 +11,7 @@ caps it (a server asking for an hour would stall a CI job for an hour).  Worst c
 that is throttled throughout: 8 x 6 s = 48 s with Retry-After, 0+1+2+4+8+8+8+8 = 39 s without.
 
 Every azure.core / azure.identity exception is translated here into `ProviderError` with a
-diagnosis (`baker.diagnose.classify`); no message holds a value or a client secret.  The SDK's
+diagnosis (`classify.classify`); no message holds a value or a client secret.  The SDK's
 network trace (`logging_enable`) logs response bodies, i.e. values: it is never enabled.
 """
 
@@ -38,10 +38,11 @@ from azure.keyvault.secrets import SecretClient
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from baker.diagnose import classify
-from baker.errors import Diagnosis, ProviderError
+from baker.diagnose import Diagnosis
+from baker.errors import ProviderError
 from baker.logs import scrub
 from baker.model import CredentialSpec
+from baker.providers.azure.classify import FailureKind, classify
 from baker.providers.azure.evidence import evidence_of
 from baker.providers.base import FetchedSecret, SecretProperties
 from baker.secret import MASK, REDACTOR, Secret
@@ -288,7 +289,7 @@ class AzureKeyVaultProvider:
                 self._fatal = error
             raise error from None
 
-    def translate(self, exc: BaseException, secret: str | None) -> tuple[ProviderError, str]:
+    def translate(self, exc: BaseException, secret: str | None) -> tuple[ProviderError, FailureKind]:
         """`exc` as a ProviderError, and where it happened (classify's `kind`)."""
         cred = self.credential.name
         what = f"secret {secret!r} in {self._vault_url}" if secret else self._vault_url

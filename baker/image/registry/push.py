@@ -1,6 +1,6 @@
 """Writing to a registry (distribution spec, "push"): blobs by digest (present, mounted from another
 repository, uploaded from bytes, or streamed from another registry's answer) and manifests by digest
-or tag.  Built on `registry_client._Client` (credentials, the token dance, origins, deadlines).
+or tag.  Built on `client.RegistryClient` (credentials, the token dance, origins, deadlines).
 
 Nothing here logs, raises or returns a body baker sent: a config blob holds values.  A registry's
 error answer is reduced to its distribution error codes (`DENIED`, `BLOB_UNKNOWN`...), never quoted.
@@ -17,27 +17,27 @@ import requests
 import urllib3.exceptions
 
 from baker.errors import ImageError
-from baker.oci import Blob
-from baker.registry_client import _ERROR_MAX, MIB, _Client
+from baker.image.oci import Blob
+from baker.image.registry.client import ERROR_MAX, MIB, RegistryClient
 
 _CHUNK = 1 * MIB  # what a streamed copy holds in memory at once
 
 
-def _codes(client: _Client, response: requests.Response) -> str:
+def _codes(client: RegistryClient, response: requests.Response) -> str:
     """The distribution error codes of a refusal (` (DENIED)`), nothing else of its body."""
     try:
-        raw = client.read(response, "error", _ERROR_MAX)
+        raw = client.read(response, "error", ERROR_MAX)
     except (ImageError, ValueError):  # a body already gone, or cut: the status says enough
         return ""
     codes = sorted(set(re.findall(rb'"code"\s*:\s*"([A-Z_]{1,40})"', raw)))
     return f" ({', '.join(code.decode() for code in codes)})" if codes else ""
 
 
-def _refused(client: _Client, response: requests.Response, what: str) -> ImageError:
+def _refused(client: RegistryClient, response: requests.Response, what: str) -> ImageError:
     status = response.status_code
     codes = _codes(client, response)
     if status in (401, 403):
-        return client._denied(status, why=f" (it refused to {what}{codes})")
+        return client.denied(status, why=f" (it refused to {what}{codes})")
     if status == 405:
         return ImageError(
             f"the registry {client.ref.host} refused to {what} in {client.ref.repository} "
@@ -47,7 +47,7 @@ def _refused(client: _Client, response: requests.Response, what: str) -> ImageEr
     return ImageError(f"the registry {client.ref.host} answered HTTP {status}{codes} when asked to {what}")
 
 
-def blob_exists(client: _Client, digest: str) -> bool:
+def blob_exists(client: RegistryClient, digest: str) -> bool:
     response = client.request("HEAD", f"{client.ref.base_url}/blobs/{digest}", "*/*")
     if response.status_code in (200, 404):
         response.close()
@@ -55,7 +55,9 @@ def blob_exists(client: _Client, digest: str) -> bool:
     raise _refused(client, response, f"say whether it holds the blob {digest}")
 
 
-def start_upload(client: _Client, *, mount: str | None = None, source: str | None = None) -> str | None:
+def start_upload(
+    client: RegistryClient, *, mount: str | None = None, source: str | None = None
+) -> str | None:
     """Start an upload (`POST .../blobs/uploads/`), or mount `mount` from the repository `source` of
     the same registry (`?mount=&from=`): None when mounted (201), else the upload's URL (202: a
     registry that does not mount answers with an upload to make instead)."""
@@ -81,7 +83,7 @@ def _with_digest(location: str, digest: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
-def finish_upload(client: _Client, location: str, digest: str, data: Any, size: int) -> None:
+def finish_upload(client: RegistryClient, location: str, digest: str, data: Any, size: int) -> None:
     """The whole blob in one `PUT location?digest=` (a monolithic upload), bytes or a stream of
     `size` bytes; the registry checks the digest."""
     response = client.request(
@@ -96,7 +98,7 @@ def finish_upload(client: _Client, location: str, digest: str, data: Any, size: 
     response.close()
 
 
-def upload(client: _Client, blob: Blob) -> None:
+def upload(client: RegistryClient, blob: Blob) -> None:
     """A blob baker made (a config), sent as the bytes its digest was computed from."""
     location = start_upload(client)
     assert location is not None
@@ -131,7 +133,9 @@ class _Stream:
             raise ImageError(f"the registry {self._host} sent the blob {self._digest} cut short or too long")
 
 
-def copy_blob(source: _Client, target: _Client, location: str | None, descriptor: dict[str, Any]) -> None:
+def copy_blob(
+    source: RegistryClient, target: RegistryClient, location: str | None, descriptor: dict[str, Any]
+) -> None:
     """Stream one blob from `source`'s repository into `target`'s (into `location`, an upload
     already started, or a new one)."""
     digest = str(descriptor["digest"])
@@ -148,7 +152,7 @@ def copy_blob(source: _Client, target: _Client, location: str | None, descriptor
         response.close()
 
 
-def put_manifest(client: _Client, reference: str, blob: Blob) -> None:
+def put_manifest(client: RegistryClient, reference: str, blob: Blob) -> None:
     """`PUT .../manifests/<reference>` (a digest, or a tag) with exactly `blob`'s bytes."""
     response = client.request(
         "PUT",
@@ -169,7 +173,7 @@ def put_manifest(client: _Client, reference: str, blob: Blob) -> None:
         )
 
 
-def manifest_digest(client: _Client, reference: str, accept: str) -> str | None:
+def manifest_digest(client: RegistryClient, reference: str, accept: str) -> str | None:
     """The digest a tag points at now (HEAD), None when it points at nothing."""
     response = client.request("HEAD", f"{client.ref.base_url}/manifests/{reference}", accept)
     if response.status_code not in (200, 404):

@@ -23,7 +23,7 @@ _FIC_KEYS = {"name", "issuer", "subject", "audience"}
 
 
 class _Parser(Protocol):
-    """What these functions use of `_worldparse.Parser` (a protocol: no import back into it)."""
+    """What these functions use of `worldfile.Parser` (a protocol: no import back into it)."""
 
     def fail(self, where: str, problem: str) -> NoReturn: ...
     def mapping(self, value: Any, where: str, allowed: set[str] | None = None) -> Mapping[Any, Any]: ...

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from baker.builder_stream import LineSink, StreamState, clean, consume
+from baker.image.engine.stream import LineSink, StreamState, clean, consume
 from baker.secret import Redactor
 
 CANARY = 'canary-Zx9!q$7 "quoted" \\slash'

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 import requests
 
-from baker import builder, registry, registry_client
 from baker.cli import main
-from baker.commands.build import bake
-from baker.errors import EngineError, ImageError
+from baker.errors import EngineError, ImageError, PushIncomplete
+from baker.image import engine
+from baker.image.bake import bake
+from baker.image.registry import client as registry_client
+from baker.image.registry import read as registry
 from baker.model import ImageSpec, Manifest
 from baker.resolver import ResolvedEnv
 from baker.secret import Secret
@@ -232,7 +234,7 @@ def test_bake_with_push_refuses_before_the_engine_when_a_registry_would_not_take
     monkeypatch: pytest.MonkeyPatch, login: Any
 ) -> None:
     _fake(monkeypatch, FakeRegistry([_response(200), _response(401, challenge='Basic realm="r"')]))
-    monkeypatch.setattr(builder, "connect", lambda: pytest.fail("the engine was contacted"))
+    monkeypatch.setattr(engine, "connect", lambda: pytest.fail("the engine was contacted"))
     manifest = Manifest(
         path="baker.yaml", image=ImageSpec(base="busybox:1", build=None), credentials={}, env=()
     )
@@ -245,8 +247,8 @@ def test_bake_with_push_refuses_before_the_engine_when_a_registry_would_not_take
 
 
 def test_push_incomplete_names_every_tag_already_pushed_in_its_message_and_json() -> None:
-    pushed = [builder.Pushed("r1.example.com/app:1", "sha256:" + "a" * 64)]
-    error = builder.PushIncomplete(EngineError("pushing r2.example.com/app:1 failed: EOF", hint="h"), pushed)
+    pushed = [engine.Pushed("r1.example.com/app:1", "sha256:" + "a" * 64)]
+    error = PushIncomplete(EngineError("pushing r2.example.com/app:1 failed: EOF", hint="h"), pushed)
     assert error.message == (
         "pushing r2.example.com/app:1 failed: EOF\n"
         f"already pushed, cannot be taken back: r1.example.com/app:1 (sha256:{'a' * 64})"

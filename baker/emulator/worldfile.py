@@ -1,18 +1,17 @@
-"""Strict validation of a world mapping into the frozen types of `baker.emulator.world`."""
+"""The world file: read (`load_world`: UTF-8, YAML with duplicate keys refused, depth bounded) and
+strictly validated (`parse_world`, `Parser`) into the frozen types of `baker.emulator.world`."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, NoReturn
 
-from baker.emulator._worldparse_identity import (
-    federated_credentials,
-    managed_identities,
-    oidc_settings,
-)
+import yaml
+
 from baker.emulator.world import (
-    _HINT,
+    HINT,
     IDENTIFIER,
     MODELS,
     POLICY_PERMISSIONS,
@@ -28,7 +27,13 @@ from baker.emulator.world import (
     Vault,
     World,
 )
+from baker.emulator.worldfile_identity import (
+    federated_credentials,
+    managed_identities,
+    oidc_settings,
+)
 from baker.errors import WorldError
+from baker.manifest.yamltree import MAX_DEPTH, too_deep
 
 _VERSION_KEYS = {"value", "version", "enabled", "exp", "nbf", "content_type", "tags", "created"}
 
@@ -39,7 +44,7 @@ class Parser:
 
     def fail(self, where: str, problem: str) -> NoReturn:
         raise WorldError(
-            f"{self.source}: {where}: {problem}" if where else f"{self.source}: {problem}", hint=_HINT
+            f"{self.source}: {where}: {problem}" if where else f"{self.source}: {problem}", hint=HINT
         )
 
     def mapping(self, value: Any, where: str, allowed: set[str] | None = None) -> Mapping[Any, Any]:
@@ -284,3 +289,46 @@ def _kind(value: Any) -> str:
     return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list"}.get(
         type(value), "a mapping" if isinstance(value, Mapping) else type(value).__name__
     )
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_world(path: Path) -> World:
+    """Read and validate a world file."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise WorldError(f"{path}: cannot read the world file ({exc.strerror})", hint=HINT) from None
+    except UnicodeDecodeError as exc:
+        raise WorldError(f"{path}: not UTF-8 text (byte {exc.start})", hint=HINT) from None
+    try:
+        # PyYAML composes recursively: a file nested thousands deep must be refused before that.
+        deep_at = too_deep(text, _UniqueKeyLoader)
+        if deep_at is not None:
+            raise WorldError(f"{path}: nested more than {MAX_DEPTH} levels deep (line {deep_at})", hint=HINT)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise WorldError(f"{path}: not valid YAML{line}: {problem}", hint=HINT) from None
+    return parse_world(data if data is not None else {}, source=str(path))
+
+
+def parse_world(data: Any, source: str = "<world>") -> World:
+    return Parser(source).world(data)

@@ -13,7 +13,7 @@ Decisions a user may want to know (the SPEC's Manifest section is the contract; 
   used credential needs fails the load, except offline (`validate`, `plan`): a warning there.
 - `version:` pins are normalised to lower case (as Key Vault writes version ids).
 - `credentials:` / `env:` / `image.build.args:` left empty (null) mean "none".
-- Anchors, aliases and `<<` merges work (see `baker.yamlload`).
+- Anchors, aliases and `<<` merges work (see `baker.manifest.yamltree`).
 
 A literal client secret is refused and never echoed; every client secret read is registered with
 the redactor at once.  This module imports neither azure nor docker.
@@ -21,20 +21,21 @@ the redactor at once.  This module imports neither azure nor docker.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from baker.errors import Diagnosis, ManifestError, Problem
-from baker.manifest_credentials import (
+from baker.diagnose import Diagnosis
+from baker.errors import BadReference, ManifestError, Problem
+from baker.manifest.credentials import (
     ManifestChecker,
     check_unset_vars,
     parse_credentials,
-    require_credentials,
 )
+from baker.manifest.refs import parse_reference, parse_version
+from baker.manifest.yamltree import INT, NULL, YItem, YMap, YScalar, YSeq, kind, load_tree
 from baker.model import (
     BuildSpec,
     CredentialSpec,
@@ -44,11 +45,12 @@ from baker.model import (
     Manifest,
     SecretRef,
     Source,
+    default_credential,
+    marked_default,
 )
-from baker.refs import ReferenceError, parse_reference, parse_version
-from baker.yamlload import INT, NULL, YItem, YMap, YScalar, YSeq, kind, load_tree
+from baker.suggest import did_you_mean
 
-__all__ = ["load", "require_credentials"]
+__all__ = ["load"]
 
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 TOP_KEYS = ("version", "image", "credentials", "env")
@@ -241,7 +243,7 @@ def _reference(
         written = check.text(secret_item, f"{path}.secret", what="a secret name")
         try:
             parsed = parse_reference(written) if written is not None else None
-        except ReferenceError as exc:
+        except BadReference as exc:
             check.problem(secret_item.line, f"{path}.secret", str(exc))
         ok = ok and parsed is not None
 
@@ -251,7 +253,7 @@ def _reference(
         text = check.text(version_item, f"{path}.version", what="a version id")
         try:
             version = parse_version(text) if text is not None else None
-        except ReferenceError as exc:
+        except BadReference as exc:
             check.problem(version_item.line, f"{path}.version", str(exc))
         ok = ok and version is not None
 
@@ -269,14 +271,13 @@ def _choose_credential(
         name = check.text(item, f"{path}.credential", what="a credential name")
         if name is None or name in credentials or name in check.broken:
             return name if name in credentials else None
-        close = difflib.get_close_matches(name, list(credentials), n=1, cutoff=0.6)
-        known = ", ".join(credentials) or "none"
-        hint = f"did you mean {close[0]!r}?" if close else f"the manifest defines: {known}"
+        hint = did_you_mean(name, credentials, otherwise="the manifest defines: ")
         check.problem(item.line, f"{path}.credential", f"no credential named {name!r}; {hint}")
         return None
-    defaults = [c.name for c in credentials.values() if c.is_default]
-    if len(defaults) == 1:
-        return defaults[0]
+    chosen = default_credential(credentials)
+    if chosen is not None:
+        return chosen
+    defaults = marked_default(credentials)
     if not credentials:
         why = "the manifest defines no `credentials:`"
     elif not defaults:

@@ -1,6 +1,6 @@
 """Talking to a registry's HTTP API v2: image references, the user's credentials (read as Docker
 reads them), and the authentication dance (Basic, bearer tokens, OAuth2 refresh-token grants for
-identity tokens).  `baker.registry` builds what baker asks of registries on top of it.
+identity tokens).  `baker.image.registry.read` builds what baker asks of registries on top of it.
 
 Loopback registries (`localhost`, `*.localhost`, 127.0.0.0/8, ::1) are spoken to over plain http, as
 the Docker engine treats them as insecure by default; every other over https.  Passwords, identity
@@ -47,7 +47,7 @@ MIB = 1024 * 1024
 MANIFEST_MAX = 4 * MIB  # distribution's own limit for a manifest PUT
 CONFIG_MAX = 32 * MIB  # an image config: labels and history, never layers
 TOKEN_MAX = 1 * MIB
-_ERROR_MAX = 64 * 1024  # an error body, read only to free the connection
+ERROR_MAX = 64 * 1024  # an error body, read only to free the connection
 _REDIRECTS_MAX = 5
 _REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 _DOCKER_HUB = {"docker.io", "index.docker.io", "registry-1.docker.io"}
@@ -137,11 +137,11 @@ class Login:
 
 
 def login_for(host: str) -> Login:
-    """The user's `docker login` for `host`, read as Docker reads it (see `builder.registry_login`:
-    the only module that imports docker, loaded here only when a registry asks for credentials)."""
-    from baker import builder
+    """The user's `docker login` for `host`, read as Docker reads it (`dockerconfig.registry_login`)."""
+    # Guards: docker-py's config reader is imported only when a registry asks for credentials.
+    from baker.image.dockerconfig import registry_login
 
-    helper, user, password, token = builder.registry_login("docker.io" if host in _DOCKER_HUB else host)
+    helper, user, password, token = registry_login("docker.io" if host in _DOCKER_HUB else host)
     return Login(
         helper=helper,
         user=user if password else "",
@@ -251,7 +251,7 @@ class _Deadline:
 # --- the API --------------------------------------------------------------------------------------
 
 
-class _Client:
+class RegistryClient:
     """One operation against one registry; use it as a context manager (the deadline starts when
     it is made and ends with the block, whatever the registry does)."""
 
@@ -276,7 +276,7 @@ class _Client:
         self._login: Login | None = None
         self._origin = _origin(ref.api_root)
 
-    def __enter__(self) -> _Client:
+    def __enter__(self) -> RegistryClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -403,11 +403,11 @@ class _Client:
         basic = self.login.basic
         if scheme == "basic":
             if basic is None:
-                raise self._denied()
+                raise self.denied()
             self.auth_header = basic
             return
         if scheme != "bearer" or "realm" not in params:
-            raise self._denied()
+            raise self.denied()
         realm = params["realm"]
         _check_realm(realm, self.ref.host)
         query: dict[str, str | list[str]] = {k: v for k, v in params.items() if k in {"service", "scope"}}
@@ -424,7 +424,7 @@ class _Client:
             answer = self._http("GET", realm, params=query, headers=headers)
         if answer.status_code != 200:
             answer.close()
-            raise self._denied(answer.status_code)
+            raise self.denied(answer.status_code)
         body = self.read_json(answer, "token", TOKEN_MAX)
         refreshed = body.get("refresh_token")
         if isinstance(refreshed, str) and refreshed:
@@ -434,7 +434,7 @@ class _Client:
             raise ImageError(f"the registry {self.ref.host} gave no token")
         REDACTOR.register(token, label="registry token")
         if self.push and "push" not in (_granted(token, self.ref.repository) or {"push"}):
-            raise self._denied(answer.status_code, why=" (its token service granted no push)")
+            raise self.denied(answer.status_code, why=" (its token service granted no push)")
         self.auth_header = f"Bearer {token}"
 
     def _refresh_token_grant(
@@ -450,7 +450,7 @@ class _Client:
         }
         return self._http("POST", realm, data=form)
 
-    def _denied(self, status: int = 401, *, why: str = "") -> ImageError:
+    def denied(self, status: int = 401, *, why: str = "") -> ImageError:
         login = self.login
         may = f"push to {self.ref.repository}" if self.push else "pull the image"
         hint = f"run `docker login {self.ref.host}` with an account that may {may}"

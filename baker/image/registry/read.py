@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from baker.errors import ImageError
-from baker.registry_client import (  # re-exported: the names callers use
+from baker.image.registry.client import (  # re-exported: the names callers use
     CONFIG_MAX,
     MANIFEST_MAX,
     ImageRef,
     Login,
-    _Client,
+    RegistryClient,
     is_loopback,
     login_for,
     names_registry,
@@ -88,11 +88,11 @@ def _pick(manifests: list[Any]) -> str:
 def fetch_config(ref: str) -> RemoteImage | None:
     """The image config of `ref` from its registry; None when the registry has no such image."""
     image = parse_ref(ref)
-    with _Client(image) as client:
+    with RegistryClient(image) as client:
         return _fetch(client, image, ref)
 
 
-def _fetch(client: _Client, image: ImageRef, ref: str) -> RemoteImage | None:
+def _fetch(client: RegistryClient, image: ImageRef, ref: str) -> RemoteImage | None:
     accept = ", ".join(MANIFEST_TYPES)
     reference = image.reference
     for _ in range(2):  # an index, then the manifest it points at
@@ -100,7 +100,7 @@ def _fetch(client: _Client, image: ImageRef, ref: str) -> RemoteImage | None:
         if response.status_code == 404:
             return None
         if response.status_code == 401 or response.status_code == 403:
-            raise client._denied(response.status_code)
+            raise client.denied(response.status_code)
         if response.status_code != 200:
             raise ImageError(f"the registry {image.host} answered HTTP {response.status_code} for {ref}")
         manifest = client.read_json(response, "manifest", MANIFEST_MAX)
@@ -115,7 +115,7 @@ def _fetch(client: _Client, image: ImageRef, ref: str) -> RemoteImage | None:
     raise ImageError(f"the registry's index for {ref} points at another index")
 
 
-def _config(client: _Client, image: ImageRef, digest: str) -> RemoteImage:
+def _config(client: RegistryClient, image: ImageRef, digest: str) -> RemoteImage:
     response = client.get(f"{image.base_url}/blobs/{digest}", "application/json, */*")
     if response.status_code != 200:
         raise ImageError(
@@ -165,11 +165,11 @@ def check_push(name: str) -> None:
     engine, the engine's own mirrors or insecure-registries list), and a refusal that comes only
     with the manifest (a tag that is immutable, a quota)."""
     image = push_target(name)
-    with _Client(image, push=True) as client:
+    with RegistryClient(image, push=True) as client:
         response = client.get(image.api_root, "application/json")
         response.close()
         if response.status_code in (401, 403):
-            raise client._denied(response.status_code)
+            raise client.denied(response.status_code)
         if response.status_code != 200:
             raise ImageError(
                 f"the registry {image.host} answered HTTP {response.status_code} to the API version check",
@@ -179,7 +179,7 @@ def check_push(name: str) -> None:
         response = client.request("POST", uploads, "application/json")
         response.close()
         if response.status_code in (401, 403, 405):
-            raise client._denied(response.status_code, why=" (it refused to start an upload)")
+            raise client.denied(response.status_code, why=" (it refused to start an upload)")
         if response.status_code != 202:
             raise ImageError(
                 f"the registry {image.host} answered HTTP {response.status_code} to starting an upload",
@@ -190,7 +190,7 @@ def check_push(name: str) -> None:
             _cancel_upload(client, urllib.parse.urljoin(uploads, location))
 
 
-def _cancel_upload(client: _Client, url: str) -> None:
+def _cancel_upload(client: RegistryClient, url: str) -> None:
     """Best effort: a registry forgets an abandoned upload by itself after a while."""
     try:
         response = client.request("DELETE", url, "application/json")

@@ -1,11 +1,11 @@
-"""classify(): Azure's evidence, as plain data, to a diagnosis code."""
+"""`providers.azure.classify`: Azure's evidence, as plain data, to a diagnosis code."""
 
 from __future__ import annotations
 
 import pytest
 
-from baker.diagnose import TABLE, classify
-from baker.errors import Diagnosis
+from baker.diagnose import TABLE, Diagnosis
+from baker.providers.azure.classify import classify
 
 RBAC_MESSAGE = (
     "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or "

@@ -22,12 +22,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from baker import __version__, oci, registry_push
+from baker import __version__
 from baker.errors import ImageError, UsageError
+from baker.image import oci
+from baker.image.registry import push as registry_push
+from baker.image.registry.client import (
+    CONFIG_MAX,
+    DEADLINE,
+    MANIFEST_MAX,
+    MIB,
+    ImageRef,
+    RegistryClient,
+    parse_json,
+)
+from baker.image.registry.read import push_target
 from baker.imageref import shown
 from baker.model import Manifest
 from baker.provenance import LABEL, to_label
-from baker.registry_client import CONFIG_MAX, DEADLINE, MANIFEST_MAX, MIB, ImageRef, _Client, parse_json
 from baker.resolver import ResolvedEnv
 
 _FOREIGN = ("nondistributable", "foreign")  # layers a registry never holds (Windows base layers)
@@ -68,8 +79,6 @@ class RegistryBake:
 
 def target(name: str) -> ImageRef:
     """A tag to push to: Docker's rule for a name without a registry host (Docker Hub)."""
-    from baker.registry import push_target
-
     ref = push_target(name)
     if ref.reference.startswith("sha256:"):
         raise UsageError(
@@ -82,11 +91,11 @@ def target(name: str) -> ImageRef:
 # --- reading the base -----------------------------------------------------------------------------
 
 
-def _get_manifest(client: _Client, reference: str, what: str) -> tuple[dict[str, Any], str]:
+def _get_manifest(client: RegistryClient, reference: str, what: str) -> tuple[dict[str, Any], str]:
     response = client.get(f"{client.ref.base_url}/manifests/{reference}", oci.ACCEPT)
     if response.status_code in (401, 403):
         response.close()
-        raise client._denied(response.status_code)
+        raise client.denied(response.status_code)
     if response.status_code == 404:
         response.close()
         raise ImageError(
@@ -111,7 +120,7 @@ def _get_manifest(client: _Client, reference: str, what: str) -> tuple[dict[str,
 
 
 def _platform(
-    client: _Client, digest: str, name: str, manifest: dict[str, Any], media_type: str
+    client: RegistryClient, digest: str, name: str, manifest: dict[str, Any], media_type: str
 ) -> BasePlatform:
     if media_type not in oci.IMAGE_TYPES:
         raise ImageError(
@@ -138,10 +147,8 @@ def _platform(
 
 def read_base(ref: str) -> BaseImage:
     """The base's index (if any), each platform's manifest and config, read without any layer."""
-    from baker.registry import push_target
-
     image = push_target(ref)
-    with _Client(image) as client:
+    with RegistryClient(image) as client:
         top, media_type = _get_manifest(client, image.reference, "image")
         if media_type not in oci.INDEX_TYPES:
             digest = oci.digest_of(oci.serialize(top))  # not sent: a name for messages only
@@ -205,7 +212,7 @@ def _place_layers(base: BaseImage, dest: ImageRef, on_line: Callable[[str], None
     same_host = dest.host == base.ref.host
     source_repo = base.ref.repository if same_host and dest.repository != base.ref.repository else None
     to_copy: list[tuple[dict[str, Any], str | None]] = []
-    with _Client(dest, push=True, pull_from=(source_repo,) if source_repo else ()) as client:
+    with RegistryClient(dest, push=True, pull_from=(source_repo,) if source_repo else ()) as client:
         for layer in _layers(base):
             digest = str(layer["digest"])
             if registry_push.blob_exists(client, digest):
@@ -222,8 +229,8 @@ def _place_layers(base: BaseImage, dest: ImageRef, on_line: Callable[[str], None
         on_line(f"copying layer {layer['digest']} ({size / MIB:.1f} MiB) from {base.ref.host} to {dest.host}")
         seconds = DEADLINE + size / MIB  # at least 1 MiB/s
         with (
-            _Client(base.ref, deadline=seconds) as source,
-            _Client(dest, push=True, deadline=seconds) as sink,
+            RegistryClient(base.ref, deadline=seconds) as source,
+            RegistryClient(dest, push=True, deadline=seconds) as sink,
         ):
             registry_push.copy_blob(source, sink, location, layer)
 
@@ -231,7 +238,7 @@ def _place_layers(base: BaseImage, dest: ImageRef, on_line: Callable[[str], None
 def _push_image(base: BaseImage, baked: _Baked, dest: ImageRef, on_line: Callable[[str], None]) -> None:
     """Everything the image references into `dest`, by digest; no tag."""
     _place_layers(base, dest, on_line)
-    with _Client(dest, push=True) as client:
+    with RegistryClient(dest, push=True) as client:
         for config in baked.configs:
             registry_push.upload(client, config)
         for manifest in baked.manifests:
@@ -273,7 +280,7 @@ def bake_in_registry(
     try:
         for name in tags:
             ref = target(name)
-            with _Client(ref, push=True) as client:
+            with RegistryClient(ref, push=True) as client:
                 registry_push.put_manifest(client, ref.reference, baked.top)
             pushed.append(Pushed(name, baked.top.digest))
     except BaseException:

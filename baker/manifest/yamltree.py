@@ -1,7 +1,7 @@
 """YAML -> a small located tree: every mapping key and value keeps its line, duplicate keys are
 problems (PyYAML silently keeps the last one), and nothing is constructed but plain scalars.
 
-Only `baker.manifest` uses this.  yaml's own exceptions never leave this module: a syntax error
+Only `baker.manifest.checks` uses this.  yaml's own exceptions never leave this module: a syntax error
 becomes one `Problem` with its line.
 
 Decisions worth knowing:
@@ -16,7 +16,6 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-import difflib
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,9 @@ from typing import TypeAlias
 
 import yaml
 
-from baker.errors import Diagnosis, Problem
+from baker.diagnose import Diagnosis
+from baker.errors import Problem
+from baker.suggest import did_you_mean
 
 MAX_NODES = 100_000
 MAX_DEPTH = 100
@@ -239,8 +240,7 @@ class Checker:
     def known_keys(self, node: YMap, path: str, allowed: tuple[str, ...]) -> None:
         for item in node.items:
             if item.key not in allowed:
-                close = difflib.get_close_matches(item.key, allowed, n=1, cutoff=0.6)
-                hint = f"did you mean {close[0]!r}?" if close else "allowed here: " + ", ".join(allowed)
+                hint = did_you_mean(item.key, allowed, otherwise="allowed here: ")
                 self.problem(item.line, join(path, item.key), f"unknown key {item.key!r}; {hint}")
 
     def text(self, item: YItem, path: str, *, what: str = "text") -> str | None:

@@ -25,23 +25,12 @@ import re
 from dataclasses import dataclass
 from typing import NoReturn
 
+from baker.errors import BadReference, JsonKeyError
 from baker.secret import Secret
 
 NAME_RE = re.compile(r"[0-9a-zA-Z-]{1,127}")
 VERSION_RE = re.compile(r"[0-9a-fA-F]{32}")
 MAX_NAME_LENGTH = 127
-
-
-class ReferenceError(ValueError):
-    """A reference or version that does not follow the grammar (the message says why)."""
-
-
-class JsonKeyError(ValueError):
-    """The secret is not a JSON object, or lacks the key.  The message never holds the value."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -52,16 +41,16 @@ class ParsedRef:
 
 
 def normalize_name(name: str) -> str:
-    """`name` as Key Vault knows it; raises ReferenceError when it cannot be a Key Vault name."""
+    """`name` as Key Vault knows it; raises BadReference when it cannot be a Key Vault name."""
     azure = name.replace("_", "-")
     if not azure:
-        raise ReferenceError("the secret name is empty")
+        raise BadReference("the secret name is empty")
     if len(azure) > MAX_NAME_LENGTH:
-        raise ReferenceError(f"the secret name is {len(azure)} characters long; Key Vault allows at most 127")
+        raise BadReference(f"the secret name is {len(azure)} characters long; Key Vault allows at most 127")
     if not NAME_RE.fullmatch(azure):
         bad = sorted({c for c in azure if not (c.isascii() and (c.isalnum() or c == "-"))})
         shown = " ".join(repr(c) for c in bad[:5])
-        raise ReferenceError(
+        raise BadReference(
             f"the secret name {name!r} holds {shown}: Key Vault names use only ASCII letters, digits "
             "and '-' ('_' is turned into '-')"
         )
@@ -72,19 +61,17 @@ def parse_reference(text: str) -> ParsedRef:
     """Split `name#key` at the first `#`, normalise the name, keep the key verbatim."""
     name, sep, key = text.partition("#")
     if not name:
-        raise ReferenceError(
-            "the reference has no secret name before '#'" if sep else "the reference is empty"
-        )
+        raise BadReference("the reference has no secret name before '#'" if sep else "the reference is empty")
     azure = normalize_name(name)
     if sep and not key:
-        raise ReferenceError(f"the reference {text!r} has an empty JSON key after '#'")
+        raise BadReference(f"the reference {text!r} has an empty JSON key after '#'")
     return ParsedRef(written=text, name=azure, key=key if sep else None)
 
 
 def parse_version(text: str) -> str:
     """A Key Vault version id (32 hex characters), in lower case."""
     if not VERSION_RE.fullmatch(text):
-        raise ReferenceError(
+        raise BadReference(
             f"{text!r} is not a Key Vault version id (32 hexadecimal characters, the last part of the "
             "secret's version URL)"
         )

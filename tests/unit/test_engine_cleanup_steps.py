@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from baker.builder_cleanup import Facts, is_bake_output, own_steps
+from baker.image.engine.steps import Facts, is_bake_output, own_steps
 
 BASE = "sha256:base"
 

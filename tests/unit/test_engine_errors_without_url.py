@@ -14,8 +14,9 @@ import docker.errors
 import pytest
 import requests
 
-from baker import builder, builder_request
 from baker.errors import EngineError
+from baker.image import engine
+from baker.image.engine import request as builder_request
 from baker.secret import REDACTOR, Secret
 
 
@@ -88,7 +89,7 @@ def test_api_error_never_quotes_the_url_when_the_build_is_refused(tmp_path: Path
     )
     fake = _FakeAPI(_api_error(status, url, f"dockerfile parse error near {canary}"))
     with pytest.raises(EngineError) as caught:
-        builder.build_image(
+        engine.build_image(
             _context(tmp_path),
             build_args={"A": Secret(canary)},
             labels={},
@@ -107,7 +108,7 @@ def test_connection_error_never_quotes_the_url_when_the_engine_goes_away(tmp_pat
     url = "/v1.41/build?buildargs=" + urllib.parse.quote_plus(canary)
     error = requests.exceptions.ConnectionError(f"Max retries exceeded with url: {url}")
     with pytest.raises(EngineError, match="lost the connection") as caught:
-        builder.build_image(
+        engine.build_image(
             _context(tmp_path),
             build_args={"A": canary},
             labels={},
@@ -121,7 +122,7 @@ def test_connection_error_never_quotes_the_url_when_the_engine_goes_away(tmp_pat
 
 def test_secret_build_args_are_registered_for_redaction_when_built(tmp_path: Path) -> None:
     canary = _canary()
-    builder.build_image(
+    engine.build_image(
         _context(tmp_path),
         build_args={"A": Secret(canary), "LITERAL": "from-git-not-secret"},
         labels={},
@@ -137,7 +138,7 @@ def test_bake_sends_the_dockerfile_alone_with_values_as_build_args(tmp_path: Pat
     context = _context(tmp_path)
     (context / "docker-bake.json").write_text('{"secret": "never sent"}')
     fake = _FakeAPI()
-    image_id = builder.build_image(
+    image_id = engine.build_image(
         context,
         build_args={"A": Secret("value-a")},
         labels={"l": "v"},
@@ -162,7 +163,7 @@ def test_oversized_build_args_fail_before_the_engine_is_called_naming_the_larges
     values = {"SMALL": "small-value", "BIG_ONE": big, "BIG_TWO": big + "y"}
     fake = _FakeAPI()
     with pytest.raises(EngineError, match="too large") as caught:
-        builder.build_image(
+        engine.build_image(
             _context(tmp_path),
             build_args=values,
             labels={},
@@ -186,13 +187,13 @@ def test_connect_fails_with_a_hint_when_no_engine_listens(
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
     with pytest.raises(EngineError) as caught:
-        builder.connect()
+        engine.connect()
     assert caught.value.hint is not None and "DOCKER_HOST" in caught.value.hint
     assert "start Docker" in caught.value.hint
 
 
 def test_inspect_image_is_none_when_the_engine_has_no_such_image() -> None:
-    assert builder.inspect_image("nothing:here", client=_FakeClient(_FakeAPI())) is None
+    assert engine.inspect_image("nothing:here", client=_FakeClient(_FakeAPI())) is None
 
 
 def test_ensure_image_pulls_a_missing_base_and_names_docker_login_when_the_pull_fails() -> None:
@@ -205,7 +206,7 @@ def test_ensure_image_pulls_a_missing_base_and_names_docker_login_when_the_pull_
 
     lines: list[str] = []
     with pytest.raises(EngineError, match="not local and pulling it failed") as caught:
-        builder.ensure_image("registry.example.com/app:1", lines.append, client=_FakeClient(_PullFails()))
+        engine.ensure_image("registry.example.com/app:1", lines.append, client=_FakeClient(_PullFails()))
     assert pulls == [("registry.example.com/app", "1")]
     assert caught.value.hint is not None and "docker login registry.example.com" in caught.value.hint
     assert lines == ["pulling the base image registry.example.com/app:1"]
@@ -221,7 +222,7 @@ def test_engine_debug_mode_is_detected_because_it_logs_build_args(
         def info(self) -> dict[str, Any]:
             return info
 
-    assert builder.engine_logs_requests(client=_InfoClient(_FakeAPI())) is expected
+    assert engine.engine_logs_requests(client=_InfoClient(_FakeAPI())) is expected
 
 
 def test_engine_debug_mode_is_false_when_the_engine_cannot_say() -> None:
@@ -229,7 +230,7 @@ def test_engine_debug_mode_is_false_when_the_engine_cannot_say() -> None:
         def info(self) -> NoReturn:
             raise docker.errors.APIError("engine gone")
 
-    assert builder.engine_logs_requests(client=_Broken(_FakeAPI())) is False
+    assert engine.engine_logs_requests(client=_Broken(_FakeAPI())) is False
 
 
 def test_a_tag_moved_when_a_stop_arrives_is_put_back() -> None:
@@ -254,7 +255,7 @@ def test_a_tag_moved_when_a_stop_arrives_is_put_back() -> None:
             return True
 
     with pytest.raises(KeyboardInterrupt):
-        builder.tag("sha256:" + "1" * 64, ["app:1"], client=_FakeClient(_StopsAfterTagging()))
+        engine.tag("sha256:" + "1" * 64, ["app:1"], client=_FakeClient(_StopsAfterTagging()))
     assert calls[-1] == ("tag", "sha256:" + "9" * 64, "app:1")  # put back where it was
 
 
@@ -306,7 +307,7 @@ def test_a_connection_cut_mid_build_is_an_engine_error_and_the_bake_is_cleaned_u
     canary = _canary()
     api = _CutStreamAPI(cut)
     with pytest.raises(EngineError, match="lost the connection") as caught:
-        builder.build_image(
+        engine.build_image(
             _context(tmp_path),
             build_args={"A": Secret(canary)},
             labels={},
@@ -325,14 +326,14 @@ def test_an_engine_that_never_answers_is_given_up_quickly(monkeypatch: pytest.Mo
     import socket
     import time
 
-    from baker import builder
+    from baker.image.engine import client as engine_client
 
     with socket.socket() as silent:  # accepts connections (the backlog does), never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{silent.getsockname()[1]}")
-        monkeypatch.setattr(builder, "CONNECT_TIMEOUT", 0.5)
+        monkeypatch.setattr(engine_client, "CONNECT_TIMEOUT", 0.5)
         started = time.monotonic()
         with pytest.raises(EngineError, match="connecting to the Docker engine"):
-            builder.connect()
+            engine_client.connect()
         assert time.monotonic() - started < 5

@@ -1,23 +1,23 @@
 """The `credentials:` block of a manifest: provider, vault URL, `${NAME}` interpolation, the
 AZURE_* fallbacks, the refusal of literal client secrets, and what to do about unset variables
 (a problem when the credential is used by a command that connects, a warning when not used or
-when the command stays offline).  Part of `baker.manifest`; split out
+when the command stays offline).  Part of `baker.manifest.checks`; split out
 only to keep modules small.  Imports neither azure nor docker.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from baker.errors import Diagnosis
-from baker.model import CredentialSpec, EnvEntry, Manifest, SecretRef
+from baker.diagnose import Diagnosis
+from baker.manifest.yamltree import BOOL, Checker, YItem, YMap, YScalar
+from baker.model import CredentialSpec, EnvEntry, SecretRef, marked_default
 from baker.providers import REGISTRY
 from baker.secret import REDACTOR, Secret
-from baker.yamlload import BOOL, Checker, YItem, YMap, YScalar
+from baker.suggest import did_you_mean
 
 CREDENTIAL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -65,7 +65,7 @@ def parse_credentials(check: ManifestChecker, top: YMap) -> dict[str, Credential
         spec = _credential(check, cred)
         if spec is not None:
             out[spec.name] = spec
-    defaults = [c for c in out.values() if c.is_default]
+    defaults = [out[name] for name in marked_default(out)]
     if len(defaults) > 1:
         names = ", ".join(c.name for c in defaults)
         check.problem(
@@ -97,8 +97,7 @@ def _credential(check: ManifestChecker, item: YItem) -> CredentialSpec | None:
     else:
         provider = check.text(provider_item, f"{path}.provider") or ""
         if provider and provider not in REGISTRY:
-            close = difflib.get_close_matches(provider, list(REGISTRY), n=1, cutoff=0.5)
-            hint = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(REGISTRY)
+            hint = did_you_mean(provider, REGISTRY, otherwise="known: ", cutoff=0.5)
             check.problem(provider_item.line, f"{path}.provider", f"unknown provider {provider!r}; {hint}")
 
     vault_url = ""
@@ -288,8 +287,3 @@ def check_unset_vars(
                 f"credentials.{name}: {names_text} not set; fine while no env var uses credential "
                 f"{name!r}, but commands that name it will fail"
             )
-
-
-def require_credentials(manifest: Manifest, names: Iterable[str]) -> None:
-    """`Manifest.require_credentials`, kept as a function of the loader's API."""
-    manifest.require_credentials(names)

@@ -1,0 +1,175 @@
+"""The engine connection: `connect()`, the typed face of docker-py's client baker uses
+(`DockerClient`), the translation of every docker/requests exception into a URL-free `EngineError`
+(`engine_errors`), and the read-only calls every other engine module needs (`inspect_image`).
+
+Build arguments (every value) travel in the build request's query string, and docker-py's `APIError`
+and requests' connection errors quote that URL.  So no third-party message is ever passed on whole:
+messages are rebuilt from the status code and the engine's own explanation, redacted and stripped of
+URLs, and raised `from None` so no traceback chains back to them.
+
+Clients are injectable (`client=`); by default `connect()` makes one from the environment
+(DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_CONFIG), as the docker CLI would.
+"""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import docker
+import docker.constants
+import docker.errors
+import requests.exceptions
+import urllib3.exceptions
+
+from baker.errors import EngineError
+from baker.image.dockerconfig import HELPER_ENVIRONMENT
+from baker.image.engine.stream import clean
+from baker.image.engine.types import ImageInfo
+
+START_ENGINE = (
+    "start Docker (or dockerd), or point DOCKER_HOST at a running engine "
+    "(with DOCKER_TLS_VERIFY / DOCKER_CERT_PATH for a TLS one)"
+)
+
+# What a best-effort engine call may raise: ours (translated) or docker-py's and requests' own.
+ENGINE_FAILURES = (EngineError, docker.errors.DockerException, requests.exceptions.RequestException)
+
+
+class DockerAPI(Protocol):
+    """The part of docker-py's low-level `APIClient` baker calls (tests hand in a small stand-in)."""
+
+    credstore_env: Mapping[str, str]
+    timeout: float
+
+    def reload_config(self) -> None: ...
+    def build(self, **kwargs: Any) -> Any: ...
+    def images(self, *, all: bool, quiet: bool, filters: dict[str, str]) -> list[str]: ...
+    def inspect_image(self, image: str) -> dict[str, Any]: ...
+    def history(self, image: str) -> list[dict[str, Any]]: ...
+    def tag(self, image: str, repository: str, tag: str, *, force: bool) -> bool: ...
+    def remove_image(self, image: str, *, noprune: bool) -> Any: ...
+    def pull(self, repository: str, *, tag: str, stream: bool, decode: bool) -> Any: ...
+    def push(self, repository: str, *, tag: str, stream: bool, decode: bool) -> Any: ...
+
+
+class DockerClient(Protocol):
+    """docker-py's `DockerClient`, as far as baker uses it."""
+
+    @property
+    def api(self) -> DockerAPI: ...
+    def info(self) -> dict[str, Any]: ...
+    def ping(self) -> bool: ...
+
+
+CONNECT_TIMEOUT = 10.0
+
+
+def connect() -> DockerClient:
+    """A client for the engine the environment names, proven reachable."""
+    with engine_errors("connecting to the Docker engine"):
+        # An engine that accepts the connection and never answers must not hold baker for
+        # docker-py's default minute (`check` asks the engine before the registry): ten seconds
+        # to answer the version and the ping, then the default for everything else.
+        client: DockerClient = docker.from_env(timeout=CONNECT_TIMEOUT)
+        # Helpers run for pulls, builds and pushes get no credential of baker's.  Set here, not as
+        # from_env's credstore_env, which docker-py 7.2 documents but passes on nowhere.
+        client.api.credstore_env = HELPER_ENVIRONMENT
+        client.api.reload_config()
+        client.ping()
+        client.api.timeout = docker.constants.DEFAULT_TIMEOUT_SECONDS
+    return client
+
+
+def client_or_connect(client: DockerClient | None) -> DockerClient:
+    return client if client is not None else connect()
+
+
+@contextmanager
+def engine_errors(doing: str, *, hint: str | None = None) -> Iterator[None]:
+    """Translate docker/requests exceptions raised while `doing` into EngineError, URL-free."""
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        status = exc.status_code
+        explanation = clean(str(exc.explanation or ""))
+        reason = f"the engine answered {status}" if status else "the engine refused"
+        message = f"{doing} failed: {reason}" + (f": {explanation}" if explanation else "")
+        raise EngineError(message, hint=hint) from None
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        raise EngineError(
+            f"{doing} failed: lost the connection to the Docker engine ({type(exc).__name__})",
+            hint=START_ENGINE,
+        ) from None
+    except (
+        requests.exceptions.ChunkedEncodingError,
+        urllib3.exceptions.HTTPError,
+        http.client.HTTPException,
+    ) as exc:
+        # The answer was cut mid-way (the engine restarted or was killed, a proxy dropped the
+        # connection): docker-py reads a streamed answer from urllib3 itself, unwrapped by requests.
+        # The type's name only: a ReadTimeoutError's message quotes the request URL.
+        raise EngineError(
+            f"{doing} failed: lost the connection to the Docker engine mid-way ({type(exc).__name__})",
+            hint="check that the engine is still running (`docker info`), then run again",
+        ) from None
+    except docker.errors.StreamParseError:  # a RuntimeError, not a DockerException
+        raise EngineError(f"{doing} failed: the engine's answer was cut short", hint=hint) from None
+    except docker.errors.DockerException as exc:
+        # from_env's "Error while fetching server API version: ..." names the socket, not a value.
+        raise EngineError(f"{doing} failed: {clean(str(exc))}", hint=START_ENGINE) from None
+    except requests.exceptions.RequestException as exc:
+        raise EngineError(f"{doing} failed: {type(exc).__name__}", hint=hint) from None
+
+
+def full_id(client: DockerClient, ref: str) -> str:
+    return str(client.api.inspect_image(ref)["Id"])
+
+
+def exists(client: DockerClient, image_id: str) -> bool:
+    if not image_id:
+        return False
+    try:
+        client.api.inspect_image(image_id)
+    except docker.errors.NotFound:
+        return False
+    return True
+
+
+def inspect_image(ref: str, *, client: DockerClient | None = None) -> ImageInfo | None:
+    """The image's id, labels and run settings; None when the engine has no such image."""
+    client = client_or_connect(client)
+    with engine_errors(f"inspecting {ref}"):
+        try:
+            data = client.api.inspect_image(ref)
+        except docker.errors.NotFound:
+            return None
+    config = data.get("Config") or {}
+
+    def _tuple(value: Any) -> tuple[str, ...] | None:
+        return tuple(value) if isinstance(value, list) else None
+
+    return ImageInfo(
+        id=data["Id"],
+        labels=dict(config.get("Labels") or {}),
+        env=tuple(config.get("Env") or ()),
+        entrypoint=_tuple(config.get("Entrypoint")),
+        cmd=_tuple(config.get("Cmd")),
+        workdir=config.get("WorkingDir") or "",
+        user=config.get("User") or "",
+        repo_tags=tuple(data.get("RepoTags") or ()),
+        repo_digests=tuple(data.get("RepoDigests") or ()),
+        onbuild=tuple(config.get("OnBuild") or ()),
+        parent=data.get("Parent") or "",
+    )
+
+
+def engine_logs_requests(*, client: DockerClient | None = None) -> bool:
+    """True when the engine runs in debug mode, where it logs every request URL, and build args (the
+    values) travel in the build request's URL.  Unknown (an error) counts as False."""
+    try:
+        return bool(client_or_connect(client).info().get("Debug"))
+    except ENGINE_FAILURES:
+        return False

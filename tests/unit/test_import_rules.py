@@ -1,0 +1,119 @@
+"""The walls, checked: which baker package may import which library (the table ARCHITECTURE.md shows),
+no import cycle among baker's modules, and every function-level import says what it guards."""
+
+from __future__ import annotations
+
+import ast
+import graphlib
+from pathlib import Path
+
+import baker
+
+ROOT = Path(baker.__file__).resolve().parent  # the package under test, installed or not
+
+# library -> the only modules (a name, or a package ending in ".") that may import it
+ONLY = {
+    "docker": ("baker.image.engine.", "baker.image.dockerconfig"),
+    "azure": ("baker.providers.azure.",),
+    "msal": ("baker.providers.azure.",),
+    "jinja2": ("baker.render",),
+    "requests": ("baker.image.registry.", "baker.image.engine.", "baker.providers.azure."),
+    "urllib3": ("baker.image.registry.", "baker.image.engine.", "baker.providers.azure."),
+    "yaml": ("baker.manifest.yamltree", "baker.emulator.worldfile"),
+}
+# package -> what it never imports
+NEVER = {
+    "baker.manifest.": (
+        "azure",
+        "msal",
+        "docker",
+        "jinja2",
+        "requests",
+        "baker.image",
+        "baker.providers.azure",
+    ),
+    "baker.commands.": ("docker", "azure", "msal", "requests", "urllib3"),
+    "baker.diagnose": ("baker",),
+}
+
+
+def _import_or_comment(line: str) -> bool:
+    return line.strip().startswith(("from ", "import ", "#"))
+
+
+def _names(node: ast.Import | ast.ImportFrom, modules: set[str]) -> list[str]:
+    """What an import loads: `from P import m` names the module P.m when there is one (P itself is a
+    parent, already importing), else P."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    subs = [f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in modules]
+    return subs if len(subs) == len(node.names) else [*subs, str(node.module)]
+
+
+def _modules() -> dict[str, tuple[list[str], list[str], list[int]]]:
+    """Module -> (module-level imports, function-level imports, function-level ones without a comment)."""
+    paths = {}
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        paths[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    found = {}
+    for name, path in paths.items():
+        lines = path.read_text().splitlines()
+        top: list[str] = []
+        inner: list[str] = []
+        bare: list[int] = []
+        todo: list[tuple[ast.AST, bool]] = [(ast.parse(path.read_text()), False)]
+        while todo:
+            node, in_function = todo.pop()
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                    continue  # never executed
+                if isinstance(child, ast.Import | ast.ImportFrom):
+                    (inner if in_function else top).extend(_names(child, set(paths)))
+                    above = lines[: child.lineno][::-1]  # this line, then the imports above it
+                    group = [
+                        ln
+                        for i, ln in enumerate(above)
+                        if i == 0 or ln.strip().startswith(("from ", "import ", "#"))
+                    ]
+                    if in_function and not any("#" in ln for ln in group[:4]):
+                        bare.append(child.lineno)
+                todo.append((child, in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)))
+        found[name] = (top, inner, bare)
+    return found
+
+
+MODULES = _modules()
+
+
+def _matches(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p.rstrip(".") or name.startswith(p if p.endswith(".") else p + ".") for p in prefixes)
+
+
+def test_each_library_is_imported_only_by_the_modules_the_table_names() -> None:
+    broken = [
+        f"{module} imports {name}"
+        for module, (top, inner, _) in MODULES.items()
+        for name in top + inner
+        for library, allowed in ONLY.items()
+        if _matches(name, (library,)) and not _matches(module, allowed)
+    ]
+    broken += [
+        f"{module} imports {name}"
+        for module, (top, inner, _) in MODULES.items()
+        for package, forbidden in NEVER.items()
+        if _matches(module, (package,))
+        for name in top + inner
+        if _matches(name, forbidden)
+    ]
+    assert broken == []
+
+
+def test_baker_modules_import_each_other_without_cycles_at_module_level() -> None:
+    graph = {m: {n for n in top if n in MODULES and n != m} for m, (top, _, _) in MODULES.items()}
+    graphlib.TopologicalSorter(graph).prepare()  # CycleError names the cycle
+
+
+def test_every_function_level_import_says_what_it_guards() -> None:
+    bare = {module: lines for module, (_, _, lines) in MODULES.items() if lines}
+    assert bare == {}
