@@ -41,12 +41,6 @@ def _sent_over_http(fake: FakeSession) -> list[str]:
     return [url for _, url, kwargs in fake.calls if url.startswith("http://") and kwargs.get("data")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: an https registry's upload Location naming http:// (a TLS-terminating proxy "
-    "without X-Forwarded-Proto does this) gets the config blob, which holds every value, sent in "
-    "clear text over the network; baker refuses http for a token realm but not for values",
-)
 def test_a_config_is_never_sent_over_plain_http_to_a_non_loopback_host(login: None) -> None:
     client, fake = _https_client(
         [
@@ -61,11 +55,6 @@ def test_a_config_is_never_sent_over_plain_http_to_a_non_loopback_host(login: No
     assert _sent_over_http(fake) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: a 307/308 on the config upload PUT to an http:// URL replays the config blob "
-    "(every value) in clear text; _send checks only that the scheme is http(s)",
-)
 def test_a_redirected_config_upload_is_never_replayed_over_plain_http(login: None) -> None:
     client, fake = _https_client(
         [

@@ -162,3 +162,31 @@ def test_a_copied_blob_cut_short_is_an_error() -> None:
     with pytest.raises(ImageError, match="cut short"):
         b"".join(stream)
     assert len(stream) == 100
+
+
+@pytest.mark.parametrize(
+    ("location", "allowed"),
+    [
+        ("http://registry.example.com/v2/team/app/manifests/t", False),
+        ("http://10.0.0.8:5000/v2/team/app/manifests/t", False),
+        ("http://127.0.0.1:5000/v2/team/app/manifests/t", True),
+        ("http://[::1]:5000/v2/team/app/manifests/t", True),
+        ("http://registry.localhost/v2/team/app/manifests/t", True),
+        ("https://storage.example.com/blob", True),
+    ],
+)
+def test_plain_http_goes_to_loopback_only_even_for_a_request_without_a_body(
+    login: None, location: str, allowed: bool
+) -> None:
+    client = RegistryClient(parse_ref("registry.example.com/team/app:baked"))
+    fake = FakeSession([_response(307, headers={"Location": location}), _response(200)])
+    client.session = fake  # type: ignore[assignment]
+    url = "https://registry.example.com/v2/team/app/manifests/t"
+    with client:
+        if allowed:
+            assert client.get(url, "*/*").status_code == 200
+        else:
+            with pytest.raises(ImageError, match="sent baker to plain http") as caught:
+                client.get(url, "*/*")
+            assert "/v2/" not in caught.value.message  # the origin, never the path
+    assert len(fake.calls) == (2 if allowed else 1)
