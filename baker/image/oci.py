@@ -6,8 +6,10 @@ ones out, as the exact bytes to send (OCI image spec, and Docker's v2 schema 2 t
   later duplicate of that name is dropped; new variables follow the base's, in manifest order: what
   the engine's `ENV` instruction does too), `config.Labels` (the provenance label added), `created`
   (now, RFC 3339 UTC) and `history` (one `empty_layer` entry that names the variables, never a
-  value).  Every other key, known to baker or not, is kept as the base had it; `rootfs.diff_ids`
-  are untouched, so the manifest's layers stay the base's.
+  value).  Every other key, known to baker or not, is kept as the base had it, numbers as the text
+  they were written as (`Number`: never through a float); `rootfs.diff_ids` are untouched, so the
+  manifest's layers stay the base's.  NaN and Infinity are not JSON and are refused.  A key written
+  twice keeps its last value, as Go's decoder (and so the engine) reads it.
 - A manifest keeps its media type and layers; only its config descriptor's digest and size change.
 - An index (or Docker manifest list) keeps its media type and every image entry's platform and
   annotations, each pointing at the baked manifest.  Attestation entries (BuildKit's provenance and
@@ -67,8 +69,52 @@ def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+class Number(str):
+    """A JSON number exactly as a base config wrote it (`1e999`, `0.10000000000000000001`,
+    `-0`): kept as its text, never a Python float (which would turn the first into the non-JSON
+    `Infinity` and round the second), and written back as that text by `serialize`."""
+
+    __slots__ = ()
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_config(raw: bytes) -> Any:
+    """A base config's JSON, numbers kept as written (`Number`); NaN and Infinity, which are not
+    JSON, refused (ValueError, as for any other malformed JSON)."""
+    return json.loads(raw, parse_float=Number, parse_int=Number, parse_constant=_refuse_constant)
+
+
+def _encode(node: Any, out: list[str]) -> None:
+    if type(node) is Number:
+        out.append(str.__str__(node))
+    elif isinstance(node, dict):
+        out.append("{")
+        for i, (key, value) in enumerate(node.items()):
+            out.append(("," if i else "") + json.dumps(str(key), ensure_ascii=True) + ":")
+            _encode(value, out)
+        out.append("}")
+    elif isinstance(node, list | tuple):
+        out.append("[")
+        for i, value in enumerate(node):
+            if i:
+                out.append(",")
+            _encode(value, out)
+        out.append("]")
+    else:  # str, int, bool, None; a float that is not finite is refused (allow_nan=False)
+        out.append(json.dumps(node, ensure_ascii=True, allow_nan=False))
+
+
 def serialize(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    """Compact, ASCII-only JSON (`\\uXXXX` escapes); a `Number` as the text it was read as."""
+    out: list[str] = []
+    try:
+        _encode(document, out)
+    except RecursionError:
+        raise ImageError("the base image's config nests JSON too deeply to write back") from None
+    return "".join(out).encode("ascii")
 
 
 def media_type_of(document: dict[str, Any], content_type: str = "") -> str:
@@ -166,7 +212,7 @@ def bake_config(
 ) -> Blob:
     """The base config (its bytes as the registry sent them) with `env` and `labels` baked in."""
     try:
-        document = json.loads(base)
+        document = parse_config(base)
     except (ValueError, RecursionError):
         document = None
     if not isinstance(document, dict):
@@ -232,6 +278,7 @@ __all__ = [
     "OCI_INDEX",
     "OCI_MANIFEST",
     "Blob",
+    "Number",
     "bake_config",
     "bake_index",
     "bake_manifest",
@@ -239,5 +286,7 @@ __all__ = [
     "image_entries",
     "is_attestation",
     "merge_env",
+    "parse_config",
     "platform_name",
+    "serialize",
 ]

@@ -78,13 +78,6 @@ def _strict(raw: bytes) -> Any:
     return json.loads(raw, parse_constant=refuse)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: oci.bake_config round-trips the base config through Python floats: a number "
-    "beyond double range becomes the non-JSON token Infinity (the baked config then is not JSON and "
-    "Go clients refuse it) and long numbers lose digits, though the config is meant to be kept as "
-    "the base had it",
-)
 @pytest.mark.parametrize(
     "number",
     ["1e999", "12345678901234567890.123456789", "0.10000000000000000001"],
