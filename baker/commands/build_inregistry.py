@@ -12,7 +12,7 @@ from baker.commands._common import check_references, resolve_values
 from baker.errors import UsageError
 from baker.image import inregistry
 from baker.model import Manifest
-from baker.output import Output
+from baker.output import Output, untrusted
 from baker.staleness import rebake_due
 
 
@@ -46,7 +46,7 @@ def build_in_registry(*, out: Output, manifest: Manifest, names: Sequence[str], 
     base = inregistry.read_base(manifest.image.base)  # before any secret: no base, no fetch
     resolved = resolve_values(out, manifest)
     result = inregistry.bake_in_registry(manifest, resolved, tags=names, on_line=out.progress, base=base)
-    out.info(f"baked {result.digest} ({', '.join(result.platforms)})")
+    out.info(f"baked {result.digest} ({untrusted(', '.join(result.platforms))})")
     for item in result.pushed:
         out.info(f"pushed {item.tag} ({item.digest})")
     out.result(

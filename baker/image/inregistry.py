@@ -38,6 +38,7 @@ from baker.image.registry.client import (
 from baker.image.registry.read import push_target
 from baker.imageref import shown
 from baker.model import Manifest
+from baker.output import untrusted
 from baker.provenance import LABEL, to_label
 from baker.resolver import ResolvedEnv
 
@@ -124,11 +125,12 @@ def _platform(
 ) -> BasePlatform:
     if media_type not in oci.IMAGE_TYPES:
         raise ImageError(
-            f"the base image's manifest ({name}) has the type {media_type}, which baker cannot bake"
+            f"the base image's manifest ({untrusted(name)}) has the type {untrusted(media_type)}, "
+            "which baker cannot bake"
         )
     descriptor = manifest.get("config")
-    if not isinstance(descriptor, dict) or not isinstance(descriptor.get("digest"), str):
-        raise ImageError(f"the base image's manifest ({name}) names no config blob")
+    if not isinstance(descriptor, dict) or not oci.is_digest(descriptor.get("digest")):
+        raise ImageError(f"the base image's manifest ({untrusted(name)}) names no config blob")
     oci.layer_descriptors(manifest)
     config_digest = str(descriptor["digest"])
     response = client.get(f"{client.ref.base_url}/blobs/{config_digest}", "*/*")
@@ -273,7 +275,8 @@ def bake_in_registry(
     baked = _bake(base, env, to_label(resolved, manifest))
     del env
     platforms = tuple(p.name for p in base.platforms)
-    on_line(f"baking {len(resolved.entries)} values onto {', '.join(platforms)} of {manifest.image.base}")
+    shown_platforms = untrusted(", ".join(platforms))
+    on_line(f"baking {len(resolved.entries)} values onto {shown_platforms} of {manifest.image.base}")
     for dest in targets.values():
         _push_image(base, baked, dest, on_line)
     pushed: list[Pushed] = []

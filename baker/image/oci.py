@@ -29,12 +29,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from baker.errors import ImageError
+from baker.output import untrusted
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -44,6 +46,13 @@ INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 IMAGE_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 ACCEPT = ", ".join((*INDEX_TYPES, *IMAGE_TYPES))
 ATTESTATION_ANNOTATION = "vnd.docker.reference.type"
+# The OCI image spec's digest grammar: a digest from a registry is checked against it before any
+# message names it (it is then safe text; anything else a registry sends is shown `untrusted`).
+_DIGEST_RE = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{1,256}")
+
+
+def is_digest(value: object) -> bool:
+    return isinstance(value, str) and _DIGEST_RE.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -154,15 +163,15 @@ def image_entries(index: dict[str, Any]) -> list[dict[str, Any]]:
         raise ImageError("the base image's index lists no manifests")
     kept: list[dict[str, Any]] = []
     for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
+        if not isinstance(entry, dict) or not is_digest(entry.get("digest")):
             raise ImageError("the base image's index has an entry without a digest")
         if is_attestation(entry):
             continue
         media_type = entry.get("mediaType")
         if media_type not in IMAGE_TYPES:
             raise ImageError(
-                f"the base image's index has an entry of type {media_type} "
-                f"({platform_name(entry.get('platform'))}) that baker cannot bake",
+                f"the base image's index has an entry of type {untrusted(str(media_type))} "
+                f"({untrusted(platform_name(entry.get('platform')))}) that baker cannot bake",
                 hint="bake on an index of image manifests (OCI or Docker v2)",
             )
         kept.append(entry)
@@ -263,7 +272,7 @@ def bake_index(base: dict[str, Any], baked: dict[str, Blob], media_type: str) ->
 def layer_descriptors(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     layers = manifest.get("layers")
     if not isinstance(layers, list) or not all(
-        isinstance(layer, dict) and isinstance(layer.get("digest"), str) for layer in layers
+        isinstance(layer, dict) and is_digest(layer.get("digest")) for layer in layers
     ):
         raise ImageError("the base image's manifest lists a layer without a digest")
     return layers
@@ -285,6 +294,7 @@ __all__ = [
     "digest_of",
     "image_entries",
     "is_attestation",
+    "is_digest",
     "merge_env",
     "parse_config",
     "platform_name",

@@ -293,7 +293,24 @@ def test_an_index_entry_baker_cannot_bake_is_an_error_not_dropped() -> None:
 
 def test_an_index_of_attestations_only_is_an_error() -> None:
     with pytest.raises(ImageError, match="only attestations"):
-        oci.image_entries({"manifests": [_entry("d", "unknown", "unknown")]})
+        oci.image_entries({"manifests": [_entry("sha256:d", "unknown", "unknown")]})
+
+
+@pytest.mark.parametrize("digest", ["d", "sha256:", "sha256:ab\n::error::x", "sha256:ab ##vso[x]", 5])
+def test_a_digest_outside_the_oci_grammar_is_refused_before_any_message_names_it(digest: Any) -> None:
+    with pytest.raises(ImageError, match="without a digest") as caught:
+        oci.image_entries({"manifests": [_entry(digest, "linux", "amd64")]})
+    assert "error" not in caught.value.message and "vso" not in caught.value.message
+    with pytest.raises(ImageError, match="without a digest"):
+        oci.layer_descriptors({"layers": [{**LAYER, "digest": digest}]})
+
+
+def test_a_hostile_media_type_or_platform_is_named_escaped() -> None:
+    entry = _entry("sha256:d", "linux\n##vso[task]", "amd64", mediaType="x\x1b[31m")
+    with pytest.raises(ImageError, match="cannot bake") as caught:
+        oci.image_entries({"manifests": [entry]})
+    assert "\n" not in caught.value.message and "\x1b" not in caught.value.message
+    assert "##vso[" not in caught.value.message
 
 
 @pytest.mark.parametrize(
