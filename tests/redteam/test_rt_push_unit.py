@@ -102,13 +102,6 @@ def test_numbers_in_a_base_config_are_kept_as_written(number: str) -> None:
 # --- time bounds ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: a streamed layer copy's deadline is 120 s + 1 s per MiB of the size the BASE "
-    "registry declares in its manifest (a third-party registry, e.g. Docker Hub): a base declaring "
-    "1 TiB and trickling its answer keeps `build --in-registry` busy for about 12 days; nothing "
-    "bounds a bake's total time (issue 9 H asked for one)",
-)
 def test_a_layer_copy_is_bounded_whatever_size_the_base_registry_declares(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
