@@ -46,6 +46,10 @@ class Pushed:
     def shown(self) -> str:
         return f"{self.dest.host}/{self.dest.repository}@{self.digest}"
 
+    @property
+    def what(self) -> str:
+        return "config blob" if self.kind == "blobs" else "manifest"
+
 
 @dataclass
 class Commit:
@@ -148,7 +152,8 @@ def undo(commit: Commit, previous: Previous, on_line: Callable[[str], None]) -> 
             return everything
     outcome = Outcome(tuple(p.shown for p in left), tuple(still))
     if deleted:
-        on_line(f"deleted what this bake had pushed (it held values): {', '.join(p.shown for p in deleted)}")
+        listed = ", ".join(f"{p.what} {p.shown}" for p in deleted)
+        on_line(f"deleted what this bake had pushed (it held values): {listed}")
     if no_deletes:
         hosts = ", ".join(sorted({f"{host}/{repository}" for host, repository in no_deletes}))
         on_line(f"the registry does not delete manifests or blobs in {hosts} (HTTP 405 or UNSUPPORTED)")
