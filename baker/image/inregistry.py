@@ -9,8 +9,12 @@
     then, only when every target holds everything: each tag (PUT by tag, the same bytes)
 
 A manifest PUT is refused while a blob it names is missing, and nothing is tagged before every
-target repository holds the whole image, so a failure before the tags moves no tag.  A tag refused
-after another was moved (an immutable tag, a quota) is named with the tags already moved.
+target repository holds the whole image, so a failure before the tags moves no tag.  A failure after
+the first config was pushed (a tag refused after another was moved included: an immutable tag, a
+quota) is undone by `inregistry_undo`: tags put back to the manifests they named before (read before
+anything was pushed), what the bake pushed deleted, whatever could not be undone named.  Stop signals
+are held from the first config through the last tag (see `bake_in_registry`); the whole bake is
+bounded by a `Budget` (`--timeout`) that no registry can stretch.
 
 The baked config bytes hold the values: they live in memory only, are sent as they were hashed,
 and never appear in a message, a log record or a file.
