@@ -89,6 +89,17 @@ def _unquoted(message: str) -> str:
     return message
 
 
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds; the word itself is never echoed back (see `_unquoted`)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("expected a positive number of seconds")
+    return value
+
+
 def _common(*, manifest: bool = True) -> _Parser:
     common = _Parser(add_help=False)
     if manifest:
@@ -147,6 +158,13 @@ def build_parser() -> _Parser:
         help="bake straight in the registry, no Docker engine: every platform of image.from gets the "
         "values, pushed to every tag (always pushes)",
     )
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="with --in-registry: the most the bake may take once the base is read (default 3600)",
+    )
 
     p = sub.add_parser("check", parents=[common], help="is a re-bake due? (exit 3 when it is)")
     p.add_argument("--image", required=True, metavar="REF", help="the baked image to check")
@@ -183,7 +201,11 @@ def _command_kwargs(name: str, args: argparse.Namespace) -> dict[str, Any]:
         kwargs["out_dir"] = args.out
     elif name == "build":
         kwargs.update(
-            tags=list(args.tag), push=args.push, if_stale=args.if_stale, in_registry=args.in_registry
+            tags=list(args.tag),
+            push=args.push,
+            if_stale=args.if_stale,
+            in_registry=args.in_registry,
+            timeout=args.timeout,
         )
     elif name == "check":
         kwargs["image"] = args.image

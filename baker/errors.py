@@ -14,7 +14,11 @@ and never reach a command.  No message ever holds a secret value or a client sec
     │   └── PushIncomplete          exit 1   a push failed after other tags were pushed (names them)
     └── ImageError                  exit 1   registry or image: unreadable, no (or a bad) provenance record
         ├── ImageNotFound           exit 1   neither the engine nor the registry has the image
-        └── NoRecord                exit 1   the image has no provenance label (baker did not bake it)
+        ├── NoRecord                exit 1   the image has no provenance label (baker did not bake it)
+        └── RegistryBakeFailed      exit 1   an in-registry bake failed after pushing: what it left, named
+
+    KeyboardInterrupt
+    └── BakeStopped                 exit 130 an in-registry bake stopped: what it left, named
 
     ValueError (internal to the manifest package, turned into a `Problem` or a `ReferenceFailure`)
     ├── BadReference                a secret reference or version outside the grammar
@@ -216,6 +220,37 @@ class PushIncomplete(EngineError):
         out["error"] = EngineError.__name__
         out["pushed"] = [{"tag": p.tag, "digest": p.digest} for p in self.pushed]
         return out
+
+
+class RegistryBakeFailed(ImageError):
+    """An in-registry bake (`build --in-registry`) that failed after it pushed something: the
+    failure itself (its message, hint, diagnosis and exit code; its JSON says its own class name),
+    plus `left`, what it pushed that still holds values in a registry and that it could not delete
+    (`host/repository@sha256:...`), and `not_restored`, the tags it moved and could not put back."""
+
+    def __init__(self, failure: BakerError, left: Sequence[str], not_restored: Sequence[str]) -> None:
+        super().__init__(failure.message, hint=failure.hint, diagnosis=failure.diagnosis)
+        self.failure = failure
+        self.exit_code = failure.exit_code
+        self.left = tuple(left)
+        self.not_restored = tuple(not_restored)
+
+    def to_json(self) -> dict[str, object]:
+        out = self.failure.to_json()
+        out["left"] = list(self.left)
+        out["not_restored"] = list(self.not_restored)
+        return out
+
+
+class BakeStopped(KeyboardInterrupt):
+    """A stop signal ended an in-registry bake before its commit (or a third one during it): what
+    it left holding values (`left`) and the tags it moved and did not put back (`not_restored`),
+    already named to the user; the command adds them to its `--json` document."""
+
+    def __init__(self, left: Sequence[str], not_restored: Sequence[str]) -> None:
+        super().__init__()
+        self.left = tuple(left)
+        self.not_restored = tuple(not_restored)
 
 
 class ImageNotFound(ImageError):

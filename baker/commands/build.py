@@ -12,6 +12,7 @@ from baker.commands.build_inregistry import build_in_registry
 from baker.errors import EXIT_INTERRUPTED, UsageError
 from baker.image import engine
 from baker.image.bake import bake
+from baker.image.inregistry import BAKE_DEADLINE
 from baker.output import Output
 from baker.staleness import rebake_due
 
@@ -21,14 +22,32 @@ def _unique(names: Sequence[str]) -> list[str]:
 
 
 def build(
-    *, out: Output, file: Path, tags: list[str], push: bool, if_stale: bool, in_registry: bool = False
+    *,
+    out: Output,
+    file: Path,
+    tags: list[str],
+    push: bool,
+    if_stale: bool,
+    in_registry: bool = False,
+    timeout: float | None = None,
 ) -> int:
     manifest = load_manifest(out, file)
     # `--tag` overrides the manifest's `image.tag`; repeated, it adds more.  So a CI job that passes
     # `--tag "$IMAGE"` bakes, pushes and (with --if-stale) checks exactly that name.
     names = _unique(tags) if tags else _unique(manifest.image.tags)
     if in_registry:  # no engine contacted on that path (baker.image.inregistry)
-        return build_in_registry(out=out, manifest=manifest, names=names, if_stale=if_stale)
+        return build_in_registry(
+            out=out,
+            manifest=manifest,
+            names=names,
+            if_stale=if_stale,
+            timeout=BAKE_DEADLINE if timeout is None else timeout,
+        )
+    if timeout is not None:
+        raise UsageError(
+            "--timeout bounds an --in-registry bake; the engine bake has its own bounds",
+            hint="add --in-registry, or drop --timeout",
+        )
     check_references(manifest.image.base, names)
     if push and not names:
         raise UsageError("--push needs a tag", hint="set image.tag in the manifest or pass --tag")

@@ -8,15 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from baker import signals
 from baker.commands._common import check_references, resolve_values
-from baker.errors import UsageError
+from baker.errors import EXIT_INTERRUPTED, BakeStopped, UsageError
 from baker.image import inregistry
 from baker.model import Manifest
-from baker.output import Output
+from baker.output import Output, untrusted
 from baker.staleness import rebake_due
 
 
-def build_in_registry(*, out: Output, manifest: Manifest, names: Sequence[str], if_stale: bool) -> int:
+def build_in_registry(
+    *,
+    out: Output,
+    manifest: Manifest,
+    names: Sequence[str],
+    if_stale: bool,
+    timeout: float = inregistry.BAKE_DEADLINE,
+) -> int:
     if manifest.image.build is not None:
         raise UsageError(
             "--in-registry bakes onto an image already in a registry; this manifest builds its image "
@@ -42,11 +50,32 @@ def build_in_registry(*, out: Output, manifest: Manifest, names: Sequence[str], 
             )
             return 0
         out.info(f"re-bake due: {reason}")
+    try:
+        return _bake(out, manifest, names, timeout)
+    except KeyboardInterrupt as stop:  # the bake named what it left; the document says it too
+        left = stop.left if isinstance(stop, BakeStopped) else ()
+        not_restored = stop.not_restored if isinstance(stop, BakeStopped) else ()
+        message = "stopped: no tag moved" if not not_restored else "stopped: some tags may have moved"
+        out.result(
+            {
+                "error": "Interrupted",
+                "message": message,
+                "left": list(left),
+                "not_restored": list(not_restored),
+            }
+        )
+        raise
+
+
+def _bake(out: Output, manifest: Manifest, names: Sequence[str], timeout: float) -> int:
     assert manifest.image.base is not None
     base = inregistry.read_base(manifest.image.base)  # before any secret: no base, no fetch
-    resolved = resolve_values(out, manifest)
-    result = inregistry.bake_in_registry(manifest, resolved, tags=names, on_line=out.progress, base=base)
-    out.info(f"baked {result.digest} ({', '.join(result.platforms)})")
+    # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
+    resolved = signals.run_stoppable(lambda: resolve_values(out, manifest))
+    result = inregistry.bake_in_registry(
+        manifest, resolved, tags=names, on_line=out.progress, base=base, timeout=timeout
+    )
+    out.info(f"baked {result.digest} ({untrusted(', '.join(result.platforms))})")
     for item in result.pushed:
         out.info(f"pushed {item.tag} ({item.digest})")
     out.result(
@@ -56,6 +85,10 @@ def build_in_registry(*, out: Output, manifest: Manifest, names: Sequence[str], 
             "tags": list(result.tags),
             "platforms": list(result.platforms),
             "pushed": [{"tag": p.tag, "digest": p.digest} for p in result.pushed],
+            "left": [],
         }
     )
+    if result.stopped:
+        out.info("stopped: the bake completed first (every tag moved)")
+        return EXIT_INTERRUPTED
     return 0

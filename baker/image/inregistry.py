@@ -9,8 +9,12 @@
     then, only when every target holds everything: each tag (PUT by tag, the same bytes)
 
 A manifest PUT is refused while a blob it names is missing, and nothing is tagged before every
-target repository holds the whole image, so a failure before the tags moves no tag.  A tag refused
-after another was moved (an immutable tag, a quota) is named with the tags already moved.
+target repository holds the whole image, so a failure before the tags moves no tag.  A failure after
+the first config was pushed (a tag refused after another was moved included: an immutable tag, a
+quota) is undone by `inregistry_undo`: tags put back to the manifests they named before (read before
+anything was pushed), what the bake pushed deleted, whatever could not be undone named.  Stop signals
+are held from the first config through the last tag (see `bake_in_registry`); the whole bake is
+bounded by a `Budget` (`--timeout`) that no registry can stretch.
 
 The baked config bytes hold the values: they live in memory only, are sent as they were hashed,
 and never appear in a message, a log record or a file.
@@ -18,12 +22,14 @@ and never appear in a message, a log record or a file.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from baker import __version__
-from baker.errors import ImageError, UsageError
+from baker import __version__, signals
+from baker.errors import BakerError, BakeStopped, ImageError, RegistryBakeFailed, UsageError
+from baker.image import inregistry_undo as undo
 from baker.image import oci
 from baker.image.registry import push as registry_push
 from baker.image.registry.client import (
@@ -38,10 +44,13 @@ from baker.image.registry.client import (
 from baker.image.registry.read import push_target
 from baker.imageref import shown
 from baker.model import Manifest
+from baker.output import untrusted
 from baker.provenance import LABEL, to_label
 from baker.resolver import ResolvedEnv
 
 _FOREIGN = ("nondistributable", "foreign")  # layers a registry never holds (Windows base layers)
+BAKE_DEADLINE = 3600.0  # seconds for a whole bake after the base is read (`timeout`, `--timeout`)
+COPY_RATE = MIB  # bytes/s: the floor speed a layer copy's own deadline allows for its size
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,7 @@ class RegistryBake:
     tags: tuple[str, ...]
     platforms: tuple[str, ...]
     pushed: tuple[Pushed, ...]
+    stopped: bool = False  # a stop signal arrived during the tag step: the bake completed first
 
 
 def target(name: str) -> ImageRef:
@@ -124,11 +134,12 @@ def _platform(
 ) -> BasePlatform:
     if media_type not in oci.IMAGE_TYPES:
         raise ImageError(
-            f"the base image's manifest ({name}) has the type {media_type}, which baker cannot bake"
+            f"the base image's manifest ({untrusted(name)}) has the type {untrusted(media_type)}, "
+            "which baker cannot bake"
         )
     descriptor = manifest.get("config")
-    if not isinstance(descriptor, dict) or not isinstance(descriptor.get("digest"), str):
-        raise ImageError(f"the base image's manifest ({name}) names no config blob")
+    if not isinstance(descriptor, dict) or not oci.is_digest(descriptor.get("digest")):
+        raise ImageError(f"the base image's manifest ({untrusted(name)}) names no config blob")
     oci.layer_descriptors(manifest)
     config_digest = str(descriptor["digest"])
     response = client.get(f"{client.ref.base_url}/blobs/{config_digest}", "*/*")
@@ -206,13 +217,39 @@ def _layers(base: BaseImage) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def _place_layers(base: BaseImage, dest: ImageRef, on_line: Callable[[str], None]) -> None:
+class Budget:
+    """The whole bake's time (`timeout`, after the base is read): every registry client of the bake
+    gets at most what is left of it, so no registry, the base's least of all (often one the user
+    does not run), can stretch a bake past it, whatever sizes it declares or however it trickles."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def deadline(self, wanted: float = DEADLINE) -> float:
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise ImageError(
+                f"the in-registry bake did not finish within {self.seconds:g} s",
+                hint="check that the registries are up; a large layer copied between registries may "
+                "need more: pass --timeout SECONDS",
+            )
+        return min(wanted, left)
+
+
+def _place_layers(
+    base: BaseImage, dest: ImageRef, on_line: Callable[[str], None], budget: Budget | None = None
+) -> None:
     """Every layer of the base in `dest`: already there, mounted from the base's repository (same
-    registry), or streamed from the base's registry (each copy with a deadline for its size)."""
+    registry), or streamed from the base's registry (each copy with a deadline for its size at
+    `COPY_RATE`, within the bake's `budget`)."""
+    budget = budget if budget is not None else Budget(BAKE_DEADLINE)
     same_host = dest.host == base.ref.host
     source_repo = base.ref.repository if same_host and dest.repository != base.ref.repository else None
-    to_copy: list[tuple[dict[str, Any], str | None]] = []
-    with RegistryClient(dest, push=True, pull_from=(source_repo,) if source_repo else ()) as client:
+    to_copy: list[dict[str, Any]] = []
+    with RegistryClient(
+        dest, push=True, pull_from=(source_repo,) if source_repo else (), deadline=budget.deadline()
+    ) as client:
         for layer in _layers(base):
             digest = str(layer["digest"])
             if registry_push.blob_exists(client, digest):
@@ -221,30 +258,39 @@ def _place_layers(base: BaseImage, dest: ImageRef, on_line: Callable[[str], None
                 location = registry_push.start_upload(client, mount=digest, source=source_repo)
                 if location is None:
                     continue
-                to_copy.append((layer, location))
-            else:
-                to_copy.append((layer, None))
-    for layer, location in to_copy:
+                # 202: this registry does not mount (the distribution spec allows it).  Its upload is
+                # dropped; the copy below starts its own on a client that signs in on that bodiless
+                # POST, so the streamed PUT goes out authenticated (a stream cannot be sent twice).
+                registry_push.cancel_upload(client, location)
+            to_copy.append(layer)
+    for layer in to_copy:
         size = int(layer.get("size") or 0)
         on_line(f"copying layer {layer['digest']} ({size / MIB:.1f} MiB) from {base.ref.host} to {dest.host}")
-        seconds = DEADLINE + size / MIB  # at least 1 MiB/s
+        seconds = budget.deadline(DEADLINE + size / COPY_RATE)
         with (
             RegistryClient(base.ref, deadline=seconds) as source,
             RegistryClient(dest, push=True, deadline=seconds) as sink,
         ):
-            registry_push.copy_blob(source, sink, location, layer)
+            registry_push.copy_blob(source, sink, None, layer)
 
 
-def _push_image(base: BaseImage, baked: _Baked, dest: ImageRef, on_line: Callable[[str], None]) -> None:
-    """Everything the image references into `dest`, by digest; no tag."""
-    _place_layers(base, dest, on_line)
-    with RegistryClient(dest, push=True) as client:
-        for config in baked.configs:
-            registry_push.upload(client, config)
-        for manifest in baked.manifests:
-            registry_push.put_manifest(client, manifest.digest, manifest)
+def _push_values(
+    base: BaseImage, baked: _Baked, dest: ImageRef, budget: Budget, commit: undo.Commit, stop: signals.Hold
+) -> None:
+    """The configs (they hold the values), the manifests and the index into `dest`, by digest; no
+    tag.  Each is recorded before its PUT (for `undo`); a stop acts between two of them."""
+    with RegistryClient(dest, push=True, deadline=budget.deadline()) as client:
+        items = [("blobs", config) for config in baked.configs]
+        items += [("manifests", manifest) for manifest in baked.manifests]
         if base.index is not None:
-            registry_push.put_manifest(client, baked.top.digest, baked.top)
+            items.append(("manifests", baked.top))
+        for kind, blob in items:
+            stop.checkpoint()
+            commit.pushed.append(undo.Pushed(dest, kind, blob.digest))
+            if kind == "blobs":
+                registry_push.upload(client, blob)
+            else:
+                registry_push.put_manifest(client, blob.digest, blob)
 
 
 def bake_in_registry(
@@ -254,40 +300,65 @@ def bake_in_registry(
     tags: Sequence[str],
     on_line: Callable[[str], None],
     base: BaseImage | None = None,
+    timeout: float = BAKE_DEADLINE,
 ) -> RegistryBake:
     """Bake `resolved` onto `manifest.image.from` in its registry and put every tag: the Python
-    API of `baker build --in-registry`.  `base` is the base already read (`read_base`), if it was."""
+    API of `baker build --in-registry`.  `base` is the base already read (`read_base`), if it was;
+    `timeout` bounds the bake after that (seconds).
+
+    Stop signals (`baker.signals`) are held from the first value pushed through the last tag: a
+    stop before the first tag undoes the bake (`inregistry_undo`) and raises `BakeStopped`; from the
+    first tag on, the bake completes and says so in `RegistryBake.stopped`.  A failure after the
+    first push undoes the bake too and raises `RegistryBakeFailed`, naming whatever could not be
+    undone."""
     if manifest.image.base is None:
         raise UsageError("--in-registry bakes onto image.from; this manifest has image.build")
     if not tags:
         raise UsageError(
             "--in-registry needs a tag to push to", hint="set image.tag in the manifest or pass --tag"
         )
+    refs = {name: target(name) for name in tags}
     targets: dict[tuple[str, str], ImageRef] = {}
-    for name in tags:
-        ref = target(name)
+    for ref in refs.values():
         targets.setdefault((ref.host, ref.repository), ref)
+    budget = Budget(timeout)
     if base is None:
         base = read_base(manifest.image.base)
     env = [(entry.env, entry.value.reveal()) for entry in resolved.entries]
     baked = _bake(base, env, to_label(resolved, manifest))
     del env
     platforms = tuple(p.name for p in base.platforms)
-    on_line(f"baking {len(resolved.entries)} values onto {', '.join(platforms)} of {manifest.image.base}")
-    for dest in targets.values():
-        _push_image(base, baked, dest, on_line)
-    pushed: list[Pushed] = []
-    try:
-        for name in tags:
-            ref = target(name)
-            with RegistryClient(ref, push=True) as client:
-                registry_push.put_manifest(client, ref.reference, baked.top)
-            pushed.append(Pushed(name, baked.top.digest))
-    except BaseException:
-        if pushed:
-            on_line(f"already tagged, cannot be taken back: {', '.join(p.tag for p in pushed)}")
-        raise
-    return RegistryBake(baked.top.digest, baked.top.media_type, tuple(tags), platforms, tuple(pushed))
+    shown_platforms = untrusted(", ".join(platforms))
+    on_line(f"baking {len(resolved.entries)} values onto {shown_platforms} of {manifest.image.base}")
+    previous = undo.read_tags(refs.items(), budget.deadline)  # before anything is pushed
+    for dest in targets.values():  # the base's layers: no value in them, nothing to undo
+        _place_layers(base, dest, on_line, budget)
+    commit = undo.Commit(top=baked.top.digest)
+    with signals.held(escape=3) as stop:
+        try:
+            for dest in targets.values():
+                _push_values(base, baked, dest, budget, commit, stop)
+            stop.checkpoint()  # the last point where a stop undoes the bake
+            commit.committing = True  # from the first tag on, the bake completes
+            for name, ref in refs.items():
+                commit.attempted.append((name, ref))
+                with RegistryClient(ref, push=True, deadline=budget.deadline()) as client:
+                    registry_push.put_manifest(client, ref.reference, baked.top)
+        except KeyboardInterrupt:
+            if commit.committing:  # a third signal during the tag step: no more network
+                outcome = undo.named_on_escape(commit, on_line)
+            else:
+                on_line("stopped before any tag moved: undoing the bake")
+                outcome = undo.undo(commit, previous, on_line)
+            raise BakeStopped(outcome.left, outcome.not_restored) from None
+        except BaseException as exc:
+            outcome = undo.undo(commit, previous, on_line)
+            if isinstance(exc, BakerError) and (commit.pushed or commit.attempted):
+                raise RegistryBakeFailed(exc, outcome.left, outcome.not_restored) from None
+            raise
+        stopped = stop.consume()
+    pushed = tuple(Pushed(name, baked.top.digest) for name in refs)
+    return RegistryBake(baked.top.digest, baked.top.media_type, tuple(refs), platforms, pushed, stopped)
 
 
 __all__ = ["BaseImage", "Pushed", "RegistryBake", "bake_in_registry", "read_base"]

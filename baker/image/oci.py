@@ -6,8 +6,10 @@ ones out, as the exact bytes to send (OCI image spec, and Docker's v2 schema 2 t
   later duplicate of that name is dropped; new variables follow the base's, in manifest order: what
   the engine's `ENV` instruction does too), `config.Labels` (the provenance label added), `created`
   (now, RFC 3339 UTC) and `history` (one `empty_layer` entry that names the variables, never a
-  value).  Every other key, known to baker or not, is kept as the base had it; `rootfs.diff_ids`
-  are untouched, so the manifest's layers stay the base's.
+  value).  Every other key, known to baker or not, is kept as the base had it, numbers as the text
+  they were written as (`Number`: never through a float); `rootfs.diff_ids` are untouched, so the
+  manifest's layers stay the base's.  NaN and Infinity are not JSON and are refused.  A key written
+  twice keeps its last value, as Go's decoder (and so the engine) reads it.
 - A manifest keeps its media type and layers; only its config descriptor's digest and size change.
 - An index (or Docker manifest list) keeps its media type and every image entry's platform and
   annotations, each pointing at the baked manifest.  Attestation entries (BuildKit's provenance and
@@ -27,12 +29,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from baker.errors import ImageError
+from baker.output import untrusted
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -42,6 +46,13 @@ INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 IMAGE_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 ACCEPT = ", ".join((*INDEX_TYPES, *IMAGE_TYPES))
 ATTESTATION_ANNOTATION = "vnd.docker.reference.type"
+# The OCI image spec's digest grammar: a digest from a registry is checked against it before any
+# message names it (it is then safe text; anything else a registry sends is shown `untrusted`).
+_DIGEST_RE = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{1,256}")
+
+
+def is_digest(value: object) -> bool:
+    return isinstance(value, str) and _DIGEST_RE.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -67,8 +78,52 @@ def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+class Number(str):
+    """A JSON number exactly as a base config wrote it (`1e999`, `0.10000000000000000001`,
+    `-0`): kept as its text, never a Python float (which would turn the first into the non-JSON
+    `Infinity` and round the second), and written back as that text by `serialize`."""
+
+    __slots__ = ()
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_config(raw: bytes) -> Any:
+    """A base config's JSON, numbers kept as written (`Number`); NaN and Infinity, which are not
+    JSON, refused (ValueError, as for any other malformed JSON)."""
+    return json.loads(raw, parse_float=Number, parse_int=Number, parse_constant=_refuse_constant)
+
+
+def _encode(node: Any, out: list[str]) -> None:
+    if type(node) is Number:
+        out.append(str.__str__(node))
+    elif isinstance(node, dict):
+        out.append("{")
+        for i, (key, value) in enumerate(node.items()):
+            out.append(("," if i else "") + json.dumps(str(key), ensure_ascii=True) + ":")
+            _encode(value, out)
+        out.append("}")
+    elif isinstance(node, list | tuple):
+        out.append("[")
+        for i, value in enumerate(node):
+            if i:
+                out.append(",")
+            _encode(value, out)
+        out.append("]")
+    else:  # str, int, bool, None; a float that is not finite is refused (allow_nan=False)
+        out.append(json.dumps(node, ensure_ascii=True, allow_nan=False))
+
+
 def serialize(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    """Compact, ASCII-only JSON (`\\uXXXX` escapes); a `Number` as the text it was read as."""
+    out: list[str] = []
+    try:
+        _encode(document, out)
+    except RecursionError:
+        raise ImageError("the base image's config nests JSON too deeply to write back") from None
+    return "".join(out).encode("ascii")
 
 
 def media_type_of(document: dict[str, Any], content_type: str = "") -> str:
@@ -108,15 +163,15 @@ def image_entries(index: dict[str, Any]) -> list[dict[str, Any]]:
         raise ImageError("the base image's index lists no manifests")
     kept: list[dict[str, Any]] = []
     for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
+        if not isinstance(entry, dict) or not is_digest(entry.get("digest")):
             raise ImageError("the base image's index has an entry without a digest")
         if is_attestation(entry):
             continue
         media_type = entry.get("mediaType")
         if media_type not in IMAGE_TYPES:
             raise ImageError(
-                f"the base image's index has an entry of type {media_type} "
-                f"({platform_name(entry.get('platform'))}) that baker cannot bake",
+                f"the base image's index has an entry of type {untrusted(str(media_type))} "
+                f"({untrusted(platform_name(entry.get('platform')))}) that baker cannot bake",
                 hint="bake on an index of image manifests (OCI or Docker v2)",
             )
         kept.append(entry)
@@ -166,7 +221,7 @@ def bake_config(
 ) -> Blob:
     """The base config (its bytes as the registry sent them) with `env` and `labels` baked in."""
     try:
-        document = json.loads(base)
+        document = parse_config(base)
     except (ValueError, RecursionError):
         document = None
     if not isinstance(document, dict):
@@ -217,7 +272,7 @@ def bake_index(base: dict[str, Any], baked: dict[str, Blob], media_type: str) ->
 def layer_descriptors(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     layers = manifest.get("layers")
     if not isinstance(layers, list) or not all(
-        isinstance(layer, dict) and isinstance(layer.get("digest"), str) for layer in layers
+        isinstance(layer, dict) and is_digest(layer.get("digest")) for layer in layers
     ):
         raise ImageError("the base image's manifest lists a layer without a digest")
     return layers
@@ -232,12 +287,16 @@ __all__ = [
     "OCI_INDEX",
     "OCI_MANIFEST",
     "Blob",
+    "Number",
     "bake_config",
     "bake_index",
     "bake_manifest",
     "digest_of",
     "image_entries",
     "is_attestation",
+    "is_digest",
     "merge_env",
+    "parse_config",
     "platform_name",
+    "serialize",
 ]

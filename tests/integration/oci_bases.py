@@ -143,13 +143,14 @@ class Registry:
 StartRegistry = Callable[..., Registry]
 
 
-def _config(root: Path, host: str, *, readonly: bool, auth: bool) -> str:
+def _config(root: Path, host: str, *, readonly: bool, auth: bool, deletes: bool = False) -> str:
     document: dict[str, Any] = {
         "version": 0.1,
         "log": {"level": "error"},
         "storage": {
             "filesystem": {"rootdirectory": str(root / "data")},
             "maintenance": {"readonly": {"enabled": readonly}, "uploadpurging": {"enabled": False}},
+            "delete": {"enabled": deletes},  # distribution's default: no DELETE (405 UNSUPPORTED)
         },
         "http": {"addr": host, "secret": uuid.uuid4().hex},
     }
@@ -170,7 +171,13 @@ def registries(
     monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(*, readonly: bool = False, storage_of: Registry | None = None, auth: bool = True) -> Registry:
+    def start(
+        *,
+        readonly: bool = False,
+        storage_of: Registry | None = None,
+        auth: bool = True,
+        deletes: bool = False,
+    ) -> Registry:
         root = storage_of.root if storage_of is not None else tmp_path_factory.mktemp("registry")
         if auth and not (root / "htpasswd").exists():
             import bcrypt
@@ -179,7 +186,7 @@ def registries(
             (root / "htpasswd").write_text(f"{USER[0]}:{hashed}\n")
         host = f"127.0.0.1:{_free_port()}"
         config = root / f"config-{host.rpartition(':')[2]}.yml"
-        config.write_text(_config(root, host, readonly=readonly, auth=auth))
+        config.write_text(_config(root, host, readonly=readonly, auth=auth, deletes=deletes))
         log = (root / f"registry-{host.rpartition(':')[2]}.log").open("wb")
         process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
         processes.append(process)

@@ -55,12 +55,6 @@ def _run_baker(manifest: Path, *tags: str, extra: tuple[str, ...] = ()) -> subpr
 # --- a registry that does not mount ---------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: a registry that answers a mount with 202 (allowed by the distribution spec) and "
-    "needs a login makes every same-registry bake into another repository fail: the streamed layer "
-    "copy goes out on a fresh client without credentials, and its 401 cannot replay a stream",
-)
 def test_a_registry_that_does_not_mount_still_gets_the_layers(
     registries: StartRegistry,
     proxies: Any,
@@ -92,12 +86,6 @@ def _is_tag_put(method: str, path: str, tag: str) -> bool:
     return method == "PUT" and path.endswith(f"/manifests/{tag}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: a stop signal that lands between two tag PUTs leaves the first tag moved and the "
-    "second not (exit 130): --in-registry holds no signal across its tag step (SPEC: a stopped bake "
-    "either completed or changed nothing)",
-)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
 def test_a_stop_between_two_tags_completes_the_bake_or_moves_nothing(
     signum: signal.Signals, registries: StartRegistry, proxies: Any, vault: Emulator, tmp_path: Path
@@ -127,12 +115,6 @@ def test_a_stop_between_two_tags_completes_the_bake_or_moves_nothing(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: a tag the registry refuses (an immutable tag, a quota) after another tag was put "
-    "fails the bake (exit 1) with the first tag moved: nothing takes it back (SPEC: a failed bake "
-    "leaves every tag where it was; registry_push.manifest_digest exists but is unused)",
-)
 def test_a_refused_second_tag_leaves_the_first_tag_where_it_was(
     registries: StartRegistry,
     proxies: Any,
@@ -160,12 +142,6 @@ def test_a_refused_second_tag_leaves_the_first_tag_where_it_was(
     assert registry.api.tag_digest("team/app", "first") == before, "the failed bake moved the first tag"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: a bake stopped after its configs and manifests were pushed (before any tag) "
-    "exits 130 saying only 'interrupted': the untagged manifests whose configs hold every value stay "
-    "in the registry, unnamed (SPEC: leaves no image holding a value that it does not name)",
-)
 def test_a_stop_before_the_tag_names_the_value_holding_manifests_it_left(
     registries: StartRegistry, proxies: Any, vault: Emulator, tmp_path: Path
 ) -> None:

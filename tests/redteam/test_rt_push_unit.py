@@ -41,12 +41,6 @@ def _sent_over_http(fake: FakeSession) -> list[str]:
     return [url for _, url, kwargs in fake.calls if url.startswith("http://") and kwargs.get("data")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: an https registry's upload Location naming http:// (a TLS-terminating proxy "
-    "without X-Forwarded-Proto does this) gets the config blob, which holds every value, sent in "
-    "clear text over the network; baker refuses http for a token realm but not for values",
-)
 def test_a_config_is_never_sent_over_plain_http_to_a_non_loopback_host(login: None) -> None:
     client, fake = _https_client(
         [
@@ -61,11 +55,6 @@ def test_a_config_is_never_sent_over_plain_http_to_a_non_loopback_host(login: No
     assert _sent_over_http(fake) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: a 307/308 on the config upload PUT to an http:// URL replays the config blob "
-    "(every value) in clear text; _send checks only that the scheme is http(s)",
-)
 def test_a_redirected_config_upload_is_never_replayed_over_plain_http(login: None) -> None:
     client, fake = _https_client(
         [
@@ -89,13 +78,6 @@ def _strict(raw: bytes) -> Any:
     return json.loads(raw, parse_constant=refuse)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: oci.bake_config round-trips the base config through Python floats: a number "
-    "beyond double range becomes the non-JSON token Infinity (the baked config then is not JSON and "
-    "Go clients refuse it) and long numbers lose digits, though the config is meant to be kept as "
-    "the base had it",
-)
 @pytest.mark.parametrize(
     "number",
     ["1e999", "12345678901234567890.123456789", "0.10000000000000000001"],
@@ -120,13 +102,6 @@ def test_numbers_in_a_base_config_are_kept_as_written(number: str) -> None:
 # --- time bounds ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: a streamed layer copy's deadline is 120 s + 1 s per MiB of the size the BASE "
-    "registry declares in its manifest (a third-party registry, e.g. Docker Hub): a base declaring "
-    "1 TiB and trickling its answer keeps `build --in-registry` busy for about 12 days; nothing "
-    "bounds a bake's total time (issue 9 H asked for one)",
-)
 def test_a_layer_copy_is_bounded_whatever_size_the_base_registry_declares(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -64,12 +64,6 @@ def test_secrets_list_never_prints_an_azure_pipelines_logging_command(
 
 @pytest.mark.docker
 @pytest.mark.emulator
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: `build --in-registry` prints the base index's platform names (registry text) "
-    "without output.untrusted(): a raw newline starts a line of the registry's choosing, and a "
-    "`##vso[...]` in it reaches the Azure Pipelines agent",
-)
 def test_in_registry_prints_a_hostile_platform_name_escaped(
     registries: StartRegistry, vault: Emulator, tmp_path: Path
 ) -> None:

@@ -167,6 +167,36 @@ def test_any_value_round_trips_through_the_serialized_config(env: dict[str, str]
     assert dict(item.split("=", 1) for item in baked) == env
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_in_a_base_config_are_refused_as_not_json(constant: str) -> None:
+    raw = ('{"config":{},"x":' + constant + "}").encode()
+    with pytest.raises(ImageError, match="not a JSON object"):
+        oci.bake_config(raw, [("A", "1")], {}, created="c", comment="c", media_type="m")
+
+
+def test_every_number_in_a_base_config_is_written_back_as_the_base_wrote_it() -> None:
+    numbers = ["-0", "1E+2", "1e999", "2.50", "0.10000000000000000001", "9" * 5000, "-12.5e-3"]
+    raw = ('{"config":{"Env":[]},"n":[' + ",".join(numbers) + '],"m":{"k":-0.0}}').encode()
+    data = oci.bake_config(raw, [("A", "1")], {}, created="c", comment="c", media_type="m").data
+    assert b'"n":[' + ",".join(numbers).encode() + b"]" in data
+    assert b'"m":{"k":-0.0}' in data
+    assert oci.parse_config(data)["n"] == numbers
+
+
+json_trees = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(max_size=6), json_trees, max_size=5))
+def test_serialize_writes_what_json_dumps_writes_for_a_document_without_kept_numbers(
+    document: dict[str, Any],
+) -> None:
+    assert oci.serialize(document) == json.dumps(document, separators=(",", ":")).encode()
+
+
 LAYER = {
     "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
     "digest": "sha256:" + "c" * 64,
@@ -263,7 +293,24 @@ def test_an_index_entry_baker_cannot_bake_is_an_error_not_dropped() -> None:
 
 def test_an_index_of_attestations_only_is_an_error() -> None:
     with pytest.raises(ImageError, match="only attestations"):
-        oci.image_entries({"manifests": [_entry("d", "unknown", "unknown")]})
+        oci.image_entries({"manifests": [_entry("sha256:d", "unknown", "unknown")]})
+
+
+@pytest.mark.parametrize("digest", ["d", "sha256:", "sha256:ab\n::error::x", "sha256:ab ##vso[x]", 5])
+def test_a_digest_outside_the_oci_grammar_is_refused_before_any_message_names_it(digest: Any) -> None:
+    with pytest.raises(ImageError, match="without a digest") as caught:
+        oci.image_entries({"manifests": [_entry(digest, "linux", "amd64")]})
+    assert "error" not in caught.value.message and "vso" not in caught.value.message
+    with pytest.raises(ImageError, match="without a digest"):
+        oci.layer_descriptors({"layers": [{**LAYER, "digest": digest}]})
+
+
+def test_a_hostile_media_type_or_platform_is_named_escaped() -> None:
+    entry = _entry("sha256:d", "linux\n##vso[task]", "amd64", mediaType="x\x1b[31m")
+    with pytest.raises(ImageError, match="cannot bake") as caught:
+        oci.image_entries({"manifests": [entry]})
+    assert "\n" not in caught.value.message and "\x1b" not in caught.value.message
+    assert "##vso[" not in caught.value.message
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,15 @@ def test_every_command_in_the_commands_table_parses() -> None:
     for row in rows:
         words = [w for w in re.sub(r"\[|\]", "", row).split() if w.isupper() is False]
         args = [w for w in words if w not in {"CREDENTIAL", "DIR", "REF", "T", "P", "FILE", "N"}]
-        fillers = {"--out": "x", "--image": "x", "--tag": "x", "--prefix": "x", "--world": "x", "--port": "1"}
+        fillers = {
+            "--out": "x",
+            "--image": "x",
+            "--tag": "x",
+            "--prefix": "x",
+            "--world": "x",
+            "--port": "1",
+            "--timeout": "60",
+        }
         argv: list[str] = []
         for word in args:
             argv.append(word)

@@ -162,3 +162,71 @@ def test_a_copied_blob_cut_short_is_an_error() -> None:
     with pytest.raises(ImageError, match="cut short"):
         b"".join(stream)
     assert len(stream) == 100
+
+
+@pytest.mark.parametrize(
+    ("location", "allowed"),
+    [
+        ("http://registry.example.com/v2/team/app/manifests/t", False),
+        ("http://10.0.0.8:5000/v2/team/app/manifests/t", False),
+        ("http://127.0.0.1:5000/v2/team/app/manifests/t", True),
+        ("http://[::1]:5000/v2/team/app/manifests/t", True),
+        ("http://registry.localhost/v2/team/app/manifests/t", True),
+        ("https://storage.example.com/blob", True),
+    ],
+)
+def test_plain_http_goes_to_loopback_only_even_for_a_request_without_a_body(
+    login: None, location: str, allowed: bool
+) -> None:
+    client = RegistryClient(parse_ref("registry.example.com/team/app:baked"))
+    fake = FakeSession([_response(307, headers={"Location": location}), _response(200)])
+    client.session = fake  # type: ignore[assignment]
+    url = "https://registry.example.com/v2/team/app/manifests/t"
+    with client:
+        if allowed:
+            assert client.get(url, "*/*").status_code == 200
+        else:
+            with pytest.raises(ImageError, match="sent baker to plain http") as caught:
+                client.get(url, "*/*")
+            assert "/v2/" not in caught.value.message  # the origin, never the path
+    assert len(fake.calls) == (2 if allowed else 1)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "gone"),
+    [
+        (202, b"", True),
+        (200, b"", True),
+        (404, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}', True),  # never there, or already gone
+        (405, b'{"errors":[{"code":"UNSUPPORTED"}]}', False),  # distribution without deletes
+        (400, b'{"errors":[{"code":"UNSUPPORTED"}]}', False),
+    ],
+)
+def test_a_delete_says_whether_the_thing_is_gone_or_the_registry_does_not_delete(
+    login: None, status: int, body: bytes, gone: bool
+) -> None:
+    client, fake = _client([_response(status, body)])
+    client.auth_header = "Basic already"
+    with client:
+        assert registry_push.delete(client, "manifests", "sha256:abc") is gone
+    assert fake.calls[0][:2] == ("DELETE", f"http://{HOST}/v2/team/app/manifests/sha256:abc")
+
+
+def test_a_refused_delete_is_an_error_naming_the_digest(login: None) -> None:
+    client, _ = _client([_response(403, b'{"errors":[{"code":"DENIED"}]}')])
+    client.auth_header = "Basic already"
+    with client, pytest.raises(ImageError, match=r"refused to delete sha256:abc \(DENIED\)"):
+        registry_push.delete(client, "blobs", "sha256:abc")
+
+
+def test_a_tags_previous_manifest_is_read_as_its_exact_bytes_and_type(login: None) -> None:
+    raw = b'{ "schemaVersion": 2, "manifests": [] }'
+    client, _ = _client(
+        [_response(200, raw, {"Content-Type": "application/vnd.oci.image.index.v1+json"}), _response(404)]
+    )
+    with client:
+        previous = registry_push.read_manifest(client, "prod", "*/*")
+        absent = registry_push.read_manifest(client, "new", "*/*")
+    assert previous is not None and previous.data == raw
+    assert previous.media_type == "application/vnd.oci.image.index.v1+json"
+    assert absent is None

@@ -347,7 +347,10 @@ class RegistryClient:
 
     def _http(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """One HTTP exchange, streamed, never following a redirect by itself; failures (the
-        deadline's among them) become ImageError."""
+        deadline's among them) become ImageError.  Plain http goes to loopback only: an upload
+        `Location`, a redirect or a realm that steps down from https elsewhere is refused before
+        anything (a config blob holds every value) is sent."""
+        _refuse_plain_http(url, self.ref.host)
         left = self.deadline.left()
         try:
             response = self.session.request(
@@ -463,6 +466,20 @@ class RegistryClient:
         return ImageError(
             f"the registry {self.ref.host} refused access to {self.ref.repository} (HTTP {status}){why}",
             hint=hint,
+        )
+
+
+def _refuse_plain_http(url: str, registry: str) -> None:
+    """Plain http only to loopback, as for the registry itself: a registry spoken to over https
+    that names an `http://` upload location or redirect elsewhere (a TLS-terminating proxy without
+    X-Forwarded-Proto does) would get the request, and its body, in clear text."""
+    scheme, host, _ = _origin(url)
+    if scheme == "http" and not is_loopback(host):
+        raise ImageError(
+            f"the registry {registry} sent baker to plain http ({_shown_origin(url)}); baker speaks "
+            "only https to a host that is not loopback, and sent nothing there",
+            hint="check the registry's (or its TLS proxy's) external URL: it must be https "
+            "(behind a proxy, set X-Forwarded-Proto)",
         )
 
 

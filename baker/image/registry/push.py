@@ -8,6 +8,7 @@ error answer is reduced to its distribution error codes (`DENIED`, `BLOB_UNKNOWN
 
 from __future__ import annotations
 
+import contextlib
 import re
 import urllib.parse
 from collections.abc import Iterator
@@ -17,8 +18,8 @@ import requests
 import urllib3.exceptions
 
 from baker.errors import ImageError
-from baker.image.oci import Blob
-from baker.image.registry.client import ERROR_MAX, MIB, RegistryClient
+from baker.image.oci import Blob, media_type_of
+from baker.image.registry.client import ERROR_MAX, MANIFEST_MAX, MIB, RegistryClient, parse_json
 
 _CHUNK = 1 * MIB  # what a streamed copy holds in memory at once
 
@@ -173,6 +174,47 @@ def put_manifest(client: RegistryClient, reference: str, blob: Blob) -> None:
         )
 
 
+def cancel_upload(client: RegistryClient, location: str) -> None:
+    """Drop an upload started and not wanted (`DELETE location`), at best: a registry purges
+    abandoned uploads by itself, so a refusal here changes nothing."""
+    with contextlib.suppress(ImageError):
+        client.request("DELETE", location, "application/json").close()
+
+
+def read_manifest(client: RegistryClient, reference: str, accept: str) -> Blob | None:
+    """What `reference` (a tag) names now, as the exact bytes and media type a PUT by tag would
+    put back; None when it names nothing (404)."""
+    response = client.request("GET", f"{client.ref.base_url}/manifests/{reference}", accept)
+    if response.status_code == 404:
+        response.close()
+        return None
+    if response.status_code != 200:
+        raise _refused(client, response, f"say what {reference} names")
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+    raw = client.read(response, "manifest", MANIFEST_MAX)
+    return Blob(raw, content_type or media_type_of(parse_json(raw, "manifest")))
+
+
+def delete(client: RegistryClient, kind: str, digest: str) -> bool:
+    """`DELETE .../<kind>/<digest>` (`manifests` or `blobs`): True when it is gone (or was never
+    there), False when the registry does not delete (HTTP 405, `UNSUPPORTED`: distribution's
+    default); any other refusal is an ImageError.  Deleting a manifest by digest also removes the
+    tags that name it (distribution untags them)."""
+    response = client.request("DELETE", f"{client.ref.base_url}/{kind}/{digest}", "application/json")
+    if response.status_code in (200, 202, 204, 404):
+        response.close()
+        return True
+    status = response.status_code
+    codes = _codes(client, response)
+    if status == 405 or "UNSUPPORTED" in codes:
+        return False
+    if status in (401, 403):
+        raise client.denied(status, why=f" (it refused to delete {digest}{codes})")
+    raise ImageError(
+        f"the registry {client.ref.host} answered HTTP {status}{codes} when asked to delete {digest}"
+    )
+
+
 def manifest_digest(client: RegistryClient, reference: str, accept: str) -> str | None:
     """The digest a tag points at now (HEAD), None when it points at nothing."""
     response = client.request("HEAD", f"{client.ref.base_url}/manifests/{reference}", accept)
@@ -186,10 +228,13 @@ def manifest_digest(client: RegistryClient, reference: str, accept: str) -> str 
 
 __all__ = [
     "blob_exists",
+    "cancel_upload",
     "copy_blob",
+    "delete",
     "finish_upload",
     "manifest_digest",
     "put_manifest",
+    "read_manifest",
     "start_upload",
     "upload",
 ]
