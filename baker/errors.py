@@ -46,6 +46,12 @@ class Diagnosis(str, enum.Enum):
     JSON_KEY_NOT_FOUND = "json-key-not-found"
     NO_CREDENTIAL = "no-credential"
     THROTTLED = "throttled"
+    # Keyless sign-in (`auth:` other than client-secret).
+    FEDERATED_IDENTITY_MISMATCH = "federated-identity-mismatch"
+    FEDERATED_TOKEN_EXPIRED = "federated-token-expired"  # noqa: S105
+    NO_FEDERATED_TOKEN = "no-federated-token"  # noqa: S105
+    MANAGED_IDENTITY_UNAVAILABLE = "managed-identity-unavailable"
+    AZURE_CLI_NOT_SIGNED_IN = "azure-cli-not-signed-in"
     # Not in the SPEC's table: anything Azure answered that none of the above explains.
     AZURE_ERROR = "azure-error"
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from baker.errors import Diagnosis
+from baker.keyless import CLIENT_SECRET, AuthSpec
+from baker.manifest_auth import auth_kind, check_keys, keyless_auth, refuse_client_secret
 from baker.model import CredentialSpec, EnvEntry, Manifest, SecretRef
 from baker.providers import REGISTRY
 from baker.secret import REDACTOR, Secret
@@ -30,6 +32,7 @@ CREDENTIAL_KEYS = (
     "client_secret",
     "authority_host",
     "default",
+    "auth",
 )
 FALLBACK_VARS = {
     "tenant_id": "AZURE_TENANT_ID",
@@ -88,7 +91,9 @@ def _credential(check: ManifestChecker, item: YItem) -> CredentialSpec | None:
     if node is None:
         check.broken.add(name)
         return None
-    check.known_keys(node, path, CREDENTIAL_KEYS)
+    kind = auth_kind(check, node, path)
+    check_keys(check, node, path, kind)
+    refuse_client_secret(check, node, path, kind)
 
     provider = ""
     provider_item = node.get("provider")
@@ -116,9 +121,16 @@ def _credential(check: ManifestChecker, item: YItem) -> CredentialSpec | None:
             or ""
         )
 
-    tenant_id = _field(check, node, item, "tenant_id")
-    client_id = _field(check, node, item, "client_id")
-    secret_text = _field(check, node, item, "client_secret")
+    auth = AuthSpec()
+    if kind == CLIENT_SECRET:
+        tenant_id = _field(check, node, item, "tenant_id")
+        client_id = _field(check, node, item, "client_id")
+        secret_text = _field(check, node, item, "client_secret")
+    else:
+        tenant_id, client_id, auth = keyless_auth(
+            check, check.environ, node, path, kind, lambda key: _field(check, node, item, key)
+        )
+        secret_text = None
     client_secret = None
     if secret_text is not None:
         client_secret = Secret(secret_text)
@@ -164,6 +176,7 @@ def _credential(check: ManifestChecker, item: YItem) -> CredentialSpec | None:
         line=item.line,
         authority_host=authority_host,
         unset_vars=tuple(u.var for u in check.unset.get(name, ())),
+        auth=auth,
     )
 
 

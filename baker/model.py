@@ -9,7 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from baker.errors import ManifestError, Problem
+from baker.errors import Diagnosis, ManifestError, Problem
+from baker.keyless import AuthSpec
 from baker.secret import Secret
 
 
@@ -33,6 +34,8 @@ class CredentialSpec:
     # `authority_host`, else AZURE_AUTHORITY_HOST, else None (the public cloud).
     authority_host: str | None = None
     unset_vars: tuple[str, ...] = ()
+    # `auth:` (client-secret unless written) and, for keyless kinds, where the token comes from.
+    auth: AuthSpec = field(default_factory=AuthSpec)
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,20 @@ class Manifest:
                         f"credential {name!r}{used_by} needs {'them' if plural else 'it'}",
                     )
                 )
+            if cred is not None and cred.auth.missing:
+                problems.append(
+                    Problem(
+                        self.path,
+                        cred.line,
+                        f"credentials.{name}",
+                        f"{cred.auth.missing} (no-federated-token)",
+                        code=Diagnosis.NO_FEDERATED_TOKEN,
+                    )
+                )
         if problems:
-            raise ManifestError(
-                problems, hint="Export the variables (in CI: map the pipeline's secret variables)."
-            )
+            hint = "Export the variables (in CI: map the pipeline's secret variables)."
+            if all(p.code == Diagnosis.NO_FEDERATED_TOKEN for p in problems):
+                from baker.diagnose import fix_for
+
+                hint = fix_for(Diagnosis.NO_FEDERATED_TOKEN)
+            raise ManifestError(problems, hint=hint)
