@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from baker import builder
 from baker.cli import main
 from baker.emulator import Emulator
+from tests.fixtures_docker import ImageNames
 from tests.fixtures_emulator import (
     FEDERATED_APP,
     GITHUB_SUBJECT,
@@ -203,3 +205,27 @@ def test_a_github_token_that_expires_mid_run_is_fetched_again(
     assert code == 0, captured.out + captured.err
     assert all(c["ok"] for c in json.loads(captured.out)["credentials"])
     assert hosts(keyless_emulator).count("github.localhost") == 2
+
+
+@pytest.mark.docker
+def test_github_actions_flow_bakes_the_value_byte_exact_with_a_real_engine(
+    tmp_path: Path,
+    keyless_emulator: Emulator,
+    no_client_secret: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    docker_client: Any,
+    busybox_base: str,
+    image_names: ImageNames,
+) -> None:
+    set_env(monkeypatch, keyless_emulator.github_actions_env())
+    manifest = write_manifest(tmp_path, keyless_emulator, WORKLOAD)
+    manifest.write_text(manifest.read_text().replace("{from: busybox}", f"{{from: {busybox_base}}}"))
+    name = image_names("keyless")
+    assert main(["build", "-f", str(manifest), "--tag", name, "--json"]) == 0
+    captured = capsys.readouterr()
+    image_names.track(json.loads(captured.out)["image_id"])
+    info = builder.inspect_image(name, client=docker_client)
+    assert info is not None
+    assert dict(item.split("=", 1) for item in info.env)["VALUE0"] == KEYLESS_VALUE
+    assert KEYLESS_VALUE not in captured.out + captured.err
