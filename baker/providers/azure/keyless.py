@@ -44,6 +44,7 @@ from baker.secret import REDACTOR, Secret
 # refresh) tokens, Azure Pipelines' OIDC token, GitHub's ID token.
 _TOKEN_FIELDS = ("access_token", "refresh_token", "id_token", "oidcToken", "value")
 _GITHUB_TIMEOUT = (10.0, 30.0)
+_AZ_TIMEOUT = 60
 # Fetch a GitHub token again when less than this much of its life is left (or half its life, for
 # a short-lived one): a sign-in must never present a token that expires on the way.
 _REFRESH_MARGIN = 60.0
@@ -228,9 +229,10 @@ def keyless_identity(
             raw_response_hook=register_tokens,
         )
     if auth.kind == keyless.AZURE_CLI:
+        # az takes seconds to start (more on a busy runner): azure-identity's 10 s default is tight.
         if credential.tenant_id:
-            return AzureCliCredential(tenant_id=credential.tenant_id)
-        return AzureCliCredential(additionally_allowed_tenants=["*"])
+            return AzureCliCredential(tenant_id=credential.tenant_id, process_timeout=_AZ_TIMEOUT)
+        return AzureCliCredential(additionally_allowed_tenants=["*"], process_timeout=_AZ_TIMEOUT)
     assert credential.tenant_id and credential.client_id and auth.source is not None
     if auth.source.kind == keyless.AZURE_PIPELINES:
         assert auth.source.request_token is not None and auth.service_connection_id is not None
