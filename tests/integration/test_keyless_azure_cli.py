@@ -8,11 +8,12 @@ package is large and slow to install.  CI covers `azure-cli-not-signed-in` with 
     python3 -m venv /tmp/azvenv && /tmp/azvenv/bin/pip install azure-cli
     BAKER_TEST_AZ=1 PATH=/tmp/azvenv/bin:$PATH .venv/bin/pytest tests/integration/test_keyless_azure_cli.py
 
-What it does: a private AZURE_CONFIG_DIR; a custom cloud whose Entra endpoint is the emulator's;
+What it does: a private AZURE_CONFIG_DIR; a custom cloud whose Entra endpoint is the emulator's
+(`--skip-endpoint-discovery`: there is no ARM metadata endpoint to read);
 `az config set core.instance_discovery=false`; `az login --service-principal ...
---skip-subscription-discovery` with the demo app's client secret (az keeps it in its config dir, baker
-never sees it); then baker renders a value with `auth: azure-cli`, azure-identity's AzureCliCredential
-running `az account get-access-token`.
+--skip-subscription-discovery` with the demo app's client secret (az keeps it in its config dir,
+baker never sees it); then baker renders a value with `auth: azure-cli`, azure-identity's
+AzureCliCredential running `az account get-access-token`.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def test_render_signs_in_through_the_real_azure_cli(
         "register",
         "--name",
         "BakerEmulator",
+        "--skip-endpoint-discovery",  # no ARM metadata endpoint to ask: the emulator is Entra + Key Vault
         "--endpoint-active-directory",
         emulator.authority_host,
         "--endpoint-active-directory-resource-id",
