@@ -89,8 +89,11 @@ def _vault_error(exc: HttpResponseError) -> tuple[str | None, str | None, str]:
 
 def evidence_of(exc: BaseException, *, tenant_id: str | None) -> Evidence:
     """What `exc` tells about the failure, as plain data for `classify.classify`."""
-    if isinstance(exc, ClientAuthenticationError) and exc.response is None:
-        # Raised by the credential (Entra's answer, or azure-identity's own refusal): no status.
+    if isinstance(exc, ClientAuthenticationError) and (
+        exc.response is None or _AADSTS_RE.search(str(exc.message or ""))
+    ):
+        # Raised by the credential (Entra's answer, or azure-identity's own refusal): no status;
+        # ClientAssertionCredential's carries Entra's response (and its AADSTS code) too.
         text = _first_line(str(exc.message or exc))
         found = _AADSTS_RE.search(text)
         aadsts = int(found.group(1)) if found else None
