@@ -23,16 +23,6 @@ from baker.suggest import did_you_mean
 CREDENTIAL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-CREDENTIAL_KEYS = (
-    "provider",
-    "vault_url",
-    "tenant_id",
-    "client_id",
-    "client_secret",
-    "authority_host",
-    "default",
-    "auth",
-)
 FALLBACK_VARS = {
     "tenant_id": "AZURE_TENANT_ID",
     "client_id": "AZURE_CLIENT_ID",

@@ -26,7 +26,7 @@ from baker import model
 from baker.diagnose import Diagnosis, fix_for
 from baker.errors import ProviderError
 from baker.model import CredentialSpec
-from baker.providers.azure.evidence import Evidence
+from baker.providers.azure.evidence import Evidence, cause_of
 from baker.providers.azure.keyless import FederatedTokenError, PresentedToken
 
 _SIGN_IN_KINDS = {"auth", "authority", "other"}
@@ -39,17 +39,6 @@ class KeylessFailure:
     detail: str  # appended to the provider's message
     evidence: str | None
     hint: str | None
-
-
-def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def _pipelines_refusal(credential: CredentialSpec, exc: BaseException) -> HttpResponseError | None:
@@ -96,7 +85,7 @@ def keyless_failure(
     auth = credential.auth
     if not auth.is_keyless:
         return None
-    token_error = _cause(exc, FederatedTokenError)
+    token_error = cause_of(exc, FederatedTokenError)
     if isinstance(token_error, FederatedTokenError):
         return KeylessFailure(
             Diagnosis.NO_FEDERATED_TOKEN,
