@@ -30,6 +30,12 @@ class Diagnosis(str, enum.Enum):
     JSON_KEY_NOT_FOUND = "json-key-not-found"
     NO_CREDENTIAL = "no-credential"
     THROTTLED = "throttled"
+    # Keyless sign-in (`auth:` other than client-secret).
+    FEDERATED_IDENTITY_MISMATCH = "federated-identity-mismatch"
+    FEDERATED_TOKEN_EXPIRED = "federated-token-expired"  # noqa: S105
+    NO_FEDERATED_TOKEN = "no-federated-token"  # noqa: S105
+    MANAGED_IDENTITY_UNAVAILABLE = "managed-identity-unavailable"
+    AZURE_CLI_NOT_SIGNED_IN = "azure-cli-not-signed-in"
     # Not in the SPEC's table: anything Azure answered that none of the above explains.
     AZURE_ERROR = "azure-error"
 
@@ -121,6 +127,51 @@ TABLE: dict[Diagnosis, Entry] = {
         "429 Throttled",
         "Retry later; reduce how many bakes run at once against the vault, or reference fewer secrets "
         "(a JSON secret with `#key` references holds many values in one read).",
+    ),
+    Diagnosis.FEDERATED_IDENTITY_MISMATCH: Entry(
+        "no federated credential on the app matches the token's issuer, subject or audience",
+        "AADSTS70021, AADSTS700211, AADSTS700212, AADSTS700213",
+        "Add a federated credential with the issuer, subject and audience baker names (App "
+        "registrations > your app > Certificates & secrets > Federated credentials > Add credential), "
+        "or `az ad app federated-credential create --id <client-id> --parameters "
+        '\'{"name":"baker","issuer":"<issuer>","subject":"<subject>",'
+        '"audiences":["api://AzureADTokenExchange"]}\'`. '
+        "Subjects match exactly: GitHub `repo:ORG/REPO:ref:refs/heads/main` (a branch), "
+        "`repo:ORG/REPO:environment:NAME` (a job with `environment:`), `repo:ORG/REPO:pull_request`; "
+        "GitLab `project_path:GROUP/PROJECT:ref_type:branch:ref:main`; Azure Pipelines "
+        "`sc://ORG/PROJECT/CONNECTION`.",
+    ),
+    Diagnosis.FEDERATED_TOKEN_EXPIRED: Entry(
+        "the federated token is outside its validity (expired, or not valid yet)",
+        "AADSTS700024",
+        "Make sure the token is fresh: GitHub and Azure Pipelines tokens are fetched by baker when it "
+        "signs in; a token file must be rotated by its writer (AKS does it); a `federated_token: "
+        "${VAR}` token (GitLab `id_tokens:`) lives as long as the job's `expires_in`. Check the "
+        "runner's clock.",
+    ),
+    Diagnosis.NO_FEDERATED_TOKEN: Entry(
+        "`auth: workload-identity` and no token source is present",
+        "the environment (before any network call)",
+        "Give the job an OIDC token: GitHub Actions `permissions: id-token: write`; Azure Pipelines "
+        "an AzureCLI@2 step on a workload-identity service connection with `SYSTEM_ACCESSTOKEN: "
+        "$(System.AccessToken)` and the credential's `service_connection_id:`; GitLab `id_tokens: "
+        "{AZURE_FEDERATED_TOKEN: {aud: api://AzureADTokenExchange}}` and `federated_token: "
+        "${AZURE_FEDERATED_TOKEN}`; AKS workload identity (the pod label "
+        '`azure.workload.identity/use: "true"`) writes AZURE_FEDERATED_TOKEN_FILE. A pull request '
+        "from a fork gets no token.",
+    ),
+    Diagnosis.MANAGED_IDENTITY_UNAVAILABLE: Entry(
+        "no managed identity endpoint answers on this host, or it refused the identity",
+        "the managed identity endpoint's answer, or none",
+        "Run baker where a managed identity is assigned (VM, App Service, Container Apps, AKS): "
+        "resource > Identity > System assigned > On, or assign the user-assigned identity and set "
+        "the credential's `client_id:` to its client ID; then grant it Key Vault Secrets User.",
+    ),
+    Diagnosis.AZURE_CLI_NOT_SIGNED_IN: Entry(
+        "`auth: azure-cli` and `az` is missing, or not signed in",
+        "the Azure CLI's answer",
+        "Install the Azure CLI and run `az login` (with `--tenant <tenant-id>` for another directory); "
+        "check with `az account get-access-token --scope https://vault.azure.net/.default`.",
     ),
     Diagnosis.AZURE_ERROR: Entry(
         "Azure refused the request for another reason",

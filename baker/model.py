@@ -8,9 +8,54 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from baker.diagnose import Diagnosis, fix_for
 from baker.errors import ManifestError, Problem
 from baker.secret import Secret
 from baker.suggest import did_you_mean
+
+# A credential's `auth:` kinds (keyless sign-in: `baker.manifest.auth` reads them, the Azure
+# provider's `keyless` builds their credentials).
+CLIENT_SECRET = "client-secret"  # noqa: S105 - an auth kind, not a credential
+WORKLOAD_IDENTITY = "workload-identity"
+MANAGED_IDENTITY = "managed-identity"
+AZURE_CLI = "azure-cli"
+AUTH_KINDS = (CLIENT_SECRET, WORKLOAD_IDENTITY, MANAGED_IDENTITY, AZURE_CLI)
+DEFAULT_AUDIENCE = "api://AzureADTokenExchange"
+
+# Token source kinds (`TokenSource.kind`).
+FILE = "file"
+GITHUB = "github-actions"
+AZURE_PIPELINES = "azure-pipelines"
+VARIABLE = "variable"
+
+
+@dataclass(frozen=True)
+class TokenSource:
+    """Where a federated token comes from.  `where` is for people (plan, messages): never a token."""
+
+    kind: str
+    where: str
+    path: str | None = None  # FILE
+    request_url: str | None = None  # GITHUB (with `?api-version=...`), AZURE_PIPELINES
+    request_token: Secret | None = None  # GITHUB, AZURE_PIPELINES
+    token: Secret | None = None  # VARIABLE
+
+
+@dataclass(frozen=True)
+class AuthSpec:
+    """A credential's `auth:` and its settings.  `missing` (workload identity only): no token source
+    is present; the text names every source looked for."""
+
+    kind: str = CLIENT_SECRET
+    audience: str = DEFAULT_AUDIENCE
+    service_connection_id: str | None = None
+    source: TokenSource | None = None
+    missing: str | None = None
+    where: str = "the client secret"  # how it signs in, for `plan`
+
+    @property
+    def is_keyless(self) -> bool:
+        return self.kind != CLIENT_SECRET
 
 
 @dataclass(frozen=True)
@@ -33,6 +78,8 @@ class CredentialSpec:
     # `authority_host`, else AZURE_AUTHORITY_HOST, else None (the public cloud).
     authority_host: str | None = None
     unset_vars: tuple[str, ...] = ()
+    # `auth:` (client-secret unless written) and, for keyless kinds, where the token comes from.
+    auth: AuthSpec = field(default_factory=AuthSpec)
 
 
 @dataclass(frozen=True)
@@ -153,7 +200,18 @@ class Manifest:
                         f"credential {name!r}{used_by} needs {'them' if plural else 'it'}",
                     )
                 )
+            if cred is not None and cred.auth.missing:
+                problems.append(
+                    Problem(
+                        self.path,
+                        cred.line,
+                        f"credentials.{name}",
+                        f"{cred.auth.missing} (no-federated-token)",
+                        code=Diagnosis.NO_FEDERATED_TOKEN,
+                    )
+                )
         if problems:
-            raise ManifestError(
-                problems, hint="Export the variables (in CI: map the pipeline's secret variables)."
-            )
+            hint = "Export the variables (in CI: map the pipeline's secret variables)."
+            if all(p.code == Diagnosis.NO_FEDERATED_TOKEN for p in problems):
+                hint = fix_for(Diagnosis.NO_FEDERATED_TOKEN)
+            raise ManifestError(problems, hint=hint)

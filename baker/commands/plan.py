@@ -51,6 +51,18 @@ def plan_rows(manifest: Manifest) -> list[dict[str, object]]:
     return rows
 
 
+def credential_rows(manifest: Manifest) -> list[dict[str, object]]:
+    """Each used credential's `auth` and where its token will come from (never the token)."""
+    return [
+        {
+            "name": name,
+            "auth": manifest.credentials[name].auth.kind,
+            "token_source": manifest.credentials[name].auth.where,
+        }
+        for name in manifest.used_credentials
+    ]
+
+
 def _cell(value: object) -> str:
     if value is None:
         return "-"
@@ -92,11 +104,14 @@ def plan(*, out: Output, file: Path) -> int:
     references = len(manifest.references)
     for line in _table(rows):
         out.info(line)
+    credentials = credential_rows(manifest)
+    for row in credentials:
+        out.info(f"credential {row['name']}: auth {row['auth']}, signs in with {row['token_source']}")
     shared = references - fetches
     out.info(
         f"{len(rows)} env vars: {len(rows) - references} literal, {references} secret references in "
         f"{fetches} fetch{'' if fetches == 1 else 'es'}"
         + (f" ({shared} reference{'' if shared == 1 else 's'} share another's fetch)" if shared else "")
     )
-    out.result({"env": rows, "fetches": fetches})
+    out.result({"env": rows, "fetches": fetches, "credentials": credentials})
     return EXIT_OK

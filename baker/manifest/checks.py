@@ -29,6 +29,7 @@ from types import MappingProxyType
 
 from baker.diagnose import Diagnosis
 from baker.errors import BadReference, ManifestError, Problem
+from baker.manifest.auth import check_token_sources, problems_hint
 from baker.manifest.credentials import (
     ManifestChecker,
     check_unset_vars,
@@ -95,8 +96,11 @@ def load(path: Path | str, *, environ: Mapping[str, str] | None = None, offline:
     credentials = parse_credentials(check, top)
     env = _env(check, top, credentials)
     check_unset_vars(check, credentials, env, offline=offline)
+    check_token_sources(check, credentials, env, env_vars, offline=offline)
     if check.problems:
-        raise ManifestError(sorted(check.problems, key=lambda p: p.line or 0))
+        raise ManifestError(
+            sorted(check.problems, key=lambda p: p.line or 0), hint=problems_hint(check.problems)
+        )
     assert image is not None
     return Manifest(
         path=file,

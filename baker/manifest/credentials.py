@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from baker.diagnose import Diagnosis
+from baker.manifest.auth import auth_kind, check_keys, keyless_auth, refuse_client_secret
 from baker.manifest.yamltree import BOOL, Checker, YItem, YMap, YScalar
-from baker.model import CredentialSpec, EnvEntry, SecretRef, marked_default
+from baker.model import CLIENT_SECRET, AuthSpec, CredentialSpec, EnvEntry, SecretRef, marked_default
 from baker.providers import REGISTRY
 from baker.secret import REDACTOR, Secret
 from baker.suggest import did_you_mean
@@ -22,15 +23,6 @@ from baker.suggest import did_you_mean
 CREDENTIAL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-CREDENTIAL_KEYS = (
-    "provider",
-    "vault_url",
-    "tenant_id",
-    "client_id",
-    "client_secret",
-    "authority_host",
-    "default",
-)
 FALLBACK_VARS = {
     "tenant_id": "AZURE_TENANT_ID",
     "client_id": "AZURE_CLIENT_ID",
@@ -88,7 +80,9 @@ def _credential(check: ManifestChecker, item: YItem) -> CredentialSpec | None:
     if node is None:
         check.broken.add(name)
         return None
-    check.known_keys(node, path, CREDENTIAL_KEYS)
+    kind = auth_kind(check, node, path)
+    check_keys(check, node, path, kind)
+    refuse_client_secret(check, node, path, kind)
 
     provider = ""
     provider_item = node.get("provider")
@@ -115,9 +109,16 @@ def _credential(check: ManifestChecker, item: YItem) -> CredentialSpec | None:
             or ""
         )
 
-    tenant_id = _field(check, node, item, "tenant_id")
-    client_id = _field(check, node, item, "client_id")
-    secret_text = _field(check, node, item, "client_secret")
+    auth = AuthSpec()
+    if kind == CLIENT_SECRET:
+        tenant_id = _field(check, node, item, "tenant_id")
+        client_id = _field(check, node, item, "client_id")
+        secret_text = _field(check, node, item, "client_secret")
+    else:
+        tenant_id, client_id, auth = keyless_auth(
+            check, check.environ, node, path, kind, lambda key: _field(check, node, item, key)
+        )
+        secret_text = None
     client_secret = None
     if secret_text is not None:
         client_secret = Secret(secret_text)
@@ -163,6 +164,7 @@ def _credential(check: ManifestChecker, item: YItem) -> CredentialSpec | None:
         line=item.line,
         authority_host=authority_host,
         unset_vars=tuple(u.var for u in check.unset.get(name, ())),
+        auth=auth,
     )
 
 

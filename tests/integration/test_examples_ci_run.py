@@ -12,6 +12,12 @@ What stands in for the CI system, and nothing else:
 - which steps a push and a schedule run (`WHEN`: each template's `if:` / `condition:` / `rules:`
   text, mapped to the events it lets through; a new condition fails the test until mapped).
 Only lines that run baker are run; `pip install` and `docker login` are the runner's business.
+
+Each template runs in both of its sign-in variants: as written (workload identity: the runner's
+GitHub OIDC endpoint when the workflow has `permissions: id-token: write`, Azure Pipelines'
+SYSTEM_OIDCREQUESTURI with the step's mapped System.AccessToken, GitLab's `id_tokens:` minted by the
+emulator's issuer) with no client secret anywhere in any step's environment; and with the lines marked
+"client-secret alternative" un-commented and the client secret in the CI settings.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import yaml
 from baker.emulator import Emulator
 from baker.emulator.demo import CLIENT_ID, CLIENT_SECRET, TENANT
 from tests.fixtures_docker import ImageNames
+from tests.fixtures_emulator import EXAMPLE_WORLD, EmulatorFactory
 from tests.integration.test_push import (  # noqa: F401 - fixtures
     Registry,
     StartRegistry,
@@ -65,6 +72,11 @@ WHEN: dict[str, dict[str | None, set[str]]] = {
         '$CI_PIPELINE_SOURCE == "schedule"': {"schedule"},
     },
 }
+VARIANTS = ("workload-identity", "client-secret")
+ALTERNATIVE = "# client-secret alternative"
+GITHUB_SUBJECT = f"repo:{REPOSITORY}:ref:refs/heads/main"
+GITLAB_SUBJECT = f"project_path:{REPOSITORY}:ref_type:branch:ref:main"
+SERVICE_CONNECTION = "5c5c5c5c-0000-4000-8000-0000000000c1"
 # The variables GitLab's `docker:dind` service needs; the local engine stands in for that service.
 DIND_VARIABLES = ("DOCKER_HOST", "DOCKER_TLS_CERTDIR", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 
@@ -77,13 +89,19 @@ class Step:
     events: frozenset[str]
 
 
-def _settings(registry: str) -> dict[str, dict[str, str]]:
-    """The CI settings each template's header asks a user to make, with test values."""
-    return {
+def _settings(registry: str, variant: str = "client-secret") -> dict[str, dict[str, str]]:
+    """The CI settings each template's header asks a user to make, with test values; the workload
+    identity variant has no client secret anywhere."""
+    settings = {
         "vars": {"AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT_ID, "REGISTRY": registry},
         "secrets": {"AZURE_CLIENT_SECRET": CLIENT_SECRET, "GITHUB_TOKEN": "unused-by-baker"},
         # Azure Pipelines' variable group "baker": the secret one is not in any step's environment.
-        "group": {"AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT_ID, "REGISTRY": registry},
+        "group": {
+            "AZURE_TENANT_ID": TENANT,
+            "AZURE_CLIENT_ID": CLIENT_ID,
+            "AZURE_SERVICE_CONNECTION_ID": SERVICE_CONNECTION,
+            "REGISTRY": registry,
+        },
         "group_secrets": {"AZURE_CLIENT_SECRET": CLIENT_SECRET},
         # GitLab: project CI/CD variables (every job gets them) and the predefined job variables.
         "gitlab": {
@@ -93,7 +111,42 @@ def _settings(registry: str) -> dict[str, dict[str, str]]:
             "CI_REGISTRY": registry,
             "CI_REGISTRY_IMAGE": f"{registry}/{REPOSITORY}",
         },
+        # What the CI system itself gives (filled by `_keyless_runner` for the keyless variant).
+        "system": {"System.AccessToken": "unused-system-access-token"},
     }
+    if variant == "workload-identity":
+        for group in settings.values():
+            group.pop("AZURE_CLIENT_SECRET", None)
+    return settings
+
+
+def _template(template: str, variant: str) -> dict[str, Any]:
+    """The template as written (workload identity), or with its client-secret lines un-commented."""
+    text = (CI_DIR / template).read_text(encoding="utf-8")
+    if variant == "client-secret":
+        # GitLab needs no change: its CI/CD variables reach every job.
+        assert ALTERNATIVE in text or template == "gitlab-ci.yml", template
+        text = "\n".join(
+            re.sub(r"^(\s*)# ", r"\1", line) if line.rstrip().endswith(ALTERNATIVE) else line
+            for line in text.splitlines()
+        )
+    document: dict[str, Any] = yaml.safe_load(text)
+    return document
+
+
+def ci_world() -> dict[str, Any]:
+    """The demo world, its app also trusting each CI system's OIDC tokens for this repository."""
+    world: dict[str, Any] = yaml.safe_load(EXAMPLE_WORLD.read_text(encoding="utf-8"))
+    world["tenants"][TENANT]["apps"][CLIENT_ID]["federated_credentials"] = [
+        {"issuer": "https://oidc.localhost/github", "subject": GITHUB_SUBJECT},
+        {"issuer": "https://oidc.localhost/devops", "subject": f"sc://{REPOSITORY}/baker-kv"},
+        {"issuer": "https://oidc.localhost/gitlab", "subject": GITLAB_SUBJECT},
+    ]
+    world["oidc"] = {
+        "github_actions": {"subject": GITHUB_SUBJECT},
+        "azure_pipelines": {"service_connections": {SERVICE_CONNECTION: f"sc://{REPOSITORY}/baker-kv"}},
+    }
+    return world
 
 
 def _runs_baker(line: str) -> bool:
@@ -111,6 +164,9 @@ def _github(doc: dict[str, Any], settings: dict[str, dict[str, str]]) -> list[St
         return re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", one, text)
 
     workflow_env = {k: fill(str(v)) for k, v in (doc.get("env") or {}).items()}
+    if (doc.get("permissions") or {}).get("id-token") == "write":
+        # The runner gives every step of such a job its OIDC request URL and token.
+        workflow_env.update(settings.get("github_oidc", {}))
     steps: list[Step] = []
     for job in doc["jobs"].values():
         job_env = {**workflow_env, **{k: fill(str(v)) for k, v in (job.get("env") or {}).items()}}
@@ -130,15 +186,17 @@ def _azure(doc: dict[str, Any], settings: dict[str, dict[str, str]]) -> list[Ste
             variables.update(settings["group"])
         else:
             variables[entry["name"]] = str(entry["value"])
-    macros = {**variables, **settings["group_secrets"]}
+    macros = {**variables, **settings["group_secrets"], **settings["system"]}
 
     def fill(text: str) -> str:
         for _ in range(5):  # a variable's value may name another: $(REGISTRY)/app:baked
-            text = re.sub(r"\$\((\w+)\)", lambda m: macros[m[1]], text)
+            text = re.sub(r"\$\(([\w.]+)\)", lambda m: macros[m[1]], text)
         return text
 
     # Non-secret variables reach every step's environment; secret ones only where `env:` maps them.
+    # Predefined ones (SYSTEM_OIDCREQUESTURI) reach every step too; System.AccessToken only if mapped.
     base_env = {name: fill(value) for name, value in variables.items()}
+    base_env.update(settings.get("pipelines_predefined", {}))
     steps: list[Step] = []
     for step in doc["steps"]:
         lines = [line for line in str(step.get("script", "")).splitlines() if _runs_baker(line)]
@@ -161,30 +219,43 @@ def _gitlab(doc: dict[str, Any], settings: dict[str, dict[str, str]]) -> list[St
         if not isinstance(job, dict) or name.startswith(".") or "script" not in job:
             continue
         merged = {**doc.get(job.get("extends", ""), {}), **job}
+        job_env = dict(env)
+        for token_name, spec in (merged.get("id_tokens") or {}).items():
+            # GitLab gives the job an OIDC token of that audience in that variable.
+            job_env[token_name] = settings.get("gitlab_id_tokens", {}).get(spec["aud"], "")
         (rule,) = merged["rules"]
         events = frozenset(WHEN["gitlab-ci.yml"][rule["if"]])
         lines = [*merged.get("before_script", []), *merged["script"]]
-        steps += [Step(name, line, env, events) for line in lines if _runs_baker(line)]
+        steps += [Step(name, line, job_env, events) for line in lines if _runs_baker(line)]
     return steps
 
 
 PARSERS = {"github-actions.yml": _github, "azure-pipelines.yml": _azure, "gitlab-ci.yml": _gitlab}
 
 
-def _manifest(directory: Path, emu: Emulator, base: str) -> None:
+def _manifest(directory: Path, emu: Emulator, base: str, variant: str = "client-secret") -> None:
     """The user's baker.yaml: its credential leaves tenant_id, client_id, client_secret out, as each
-    template's header says, so baker reads AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET."""
+    template's header says, so baker reads AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET.
+    The workload identity variant is one manifest for all three CI systems: the token sources a job
+    does not have are skipped."""
+    credential: dict[str, Any] = {
+        "provider": "azure-key-vault",
+        "vault_url": emu.vault_url("demo"),
+        "authority_host": emu.authority_host,
+        "default": True,
+    }
+    if variant == "workload-identity":
+        credential.update(
+            {
+                "auth": "workload-identity",
+                "service_connection_id": "${AZURE_SERVICE_CONNECTION_ID}",
+                "federated_token": "${AZURE_FEDERATED_TOKEN}",
+            }
+        )
     document = {
         "version": 1,
         "image": {"from": base},
-        "credentials": {
-            "prod": {
-                "provider": "azure-key-vault",
-                "vault_url": emu.vault_url("demo"),
-                "authority_host": emu.authority_host,
-                "default": True,
-            }
-        },
+        "credentials": {"prod": credential},
         "env": {
             "LOG_LEVEL": "info",
             "OPENAI_API_KEY": {"secret": "openai-api-key"},
@@ -192,6 +263,20 @@ def _manifest(directory: Path, emu: Emulator, base: str) -> None:
         },
     }
     (directory / "baker.yaml").write_text(yaml.safe_dump(document))
+
+
+def _keyless_settings(emu: Emulator, settings: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """What each CI system gives a job for workload identity, from the emulator's endpoints."""
+    pipelines = emu.azure_pipelines_env()
+    return {
+        **settings,
+        "github_oidc": emu.github_actions_env(),
+        "pipelines_predefined": {"SYSTEM_OIDCREQUESTURI": pipelines["SYSTEM_OIDCREQUESTURI"]},
+        "system": {"System.AccessToken": pipelines["SYSTEM_ACCESSTOKEN"]},
+        "gitlab_id_tokens": {
+            "api://AzureADTokenExchange": emu.mint_id_token(GITLAB_SUBJECT, issuer="/gitlab", lifetime=600)
+        },
+    }
 
 
 def _runner_env(emu: Emulator, config: Path) -> dict[str, str]:
@@ -211,10 +296,15 @@ def _runner_env(emu: Emulator, config: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, emulator: Emulator, busybox_base: str) -> Iterator[Path]:
+def ci_emulator(emulator_factory: EmulatorFactory) -> Emulator:
+    return emulator_factory(ci_world())
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, ci_emulator: Emulator, busybox_base: str) -> Iterator[Path]:
     directory = tmp_path / "checkout"
     directory.mkdir()
-    _manifest(directory, emulator, busybox_base)
+    _manifest(directory, ci_emulator, busybox_base)
     yield directory
 
 
@@ -230,17 +320,20 @@ def _run(step: Step, workspace: Path, runner: Mapping[str, str]) -> subprocess.C
     )
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("template", sorted(PARSERS))
 def test_template_steps_succeed_as_written_on_push_then_on_schedule_after_a_rotation(
     template: str,
+    variant: str,
     workspace: Path,
-    emulator: Emulator,
+    ci_emulator: Emulator,
     start_registry: StartRegistry,  # noqa: F811 - the fixture imported above
     docker_config: Path,  # noqa: F811
     image_names: ImageNames,
     busybox_base: str,
     docker_client: Any,
 ) -> None:
+    emulator = ci_emulator
     registry: Registry = start_registry()
     # The app image the pipeline bakes on lives in the registry (the scheduled re-bake reads it there:
     # `--in-registry` uses no engine).
@@ -248,11 +341,19 @@ def test_template_steps_succeed_as_written_on_push_then_on_schedule_after_a_rota
     docker_client.images.get(busybox_base).tag(base)
     image_names.names.append(base)
     docker_client.images.push(base)
-    _manifest(workspace, emulator, base)
-    doc = yaml.safe_load((CI_DIR / template).read_text(encoding="utf-8"))
-    steps = PARSERS[template](doc, _settings(registry.host))
+    _manifest(workspace, emulator, base, variant)
+    doc = _template(template, variant)
+    settings = _settings(registry.host, variant)
+    if variant == "workload-identity":
+        settings = _keyless_settings(emulator, settings)
+    steps = PARSERS[template](doc, settings)
     runner = _runner_env(emulator, docker_config)
     assert {s.command.split()[1] for s in steps} >= {"validate", "test-connection", "build", "check"}
+    if variant == "workload-identity":  # no client secret anywhere in any step's environment
+        for step in steps:
+            assert not any(
+                "CLIENT_SECRET" in k or v == CLIENT_SECRET for k, v in {**step.env, **runner}.items()
+            )
     image = next(s.env["IMAGE"] for s in steps if s.command.split()[1] == "build")
     assert image.startswith(f"{registry.host}/")  # the template's registry is the CI setting
     repository, tag = image.removeprefix(f"{registry.host}/").rsplit(":", 1)
@@ -271,28 +372,50 @@ def test_template_steps_succeed_as_written_on_push_then_on_schedule_after_a_rota
             result = _run(step, workspace, runner)
             assert result.returncode == 0, (template, event, step.name, step.command, result.stderr)
             assert CLIENT_SECRET not in result.stdout + result.stderr
+            assert "eyJ" not in result.stdout + result.stderr  # no OIDC or access token
         digests[event] = registry.manifest_digest(repository, tag)
     assert digests["push"] is not None  # the push run baked and pushed
     assert digests["schedule"] not in (None, digests["push"])  # the rotation was re-baked and pushed
+    if variant == "workload-identity":  # the CI system's OIDC endpoint was asked (GitLab's token is given)
+        seen = {r.host for r in emulator.requests()}
+        endpoint = {"github-actions.yml": "github.localhost", "azure-pipelines.yml": "devops.localhost"}
+        assert {"login.localhost", endpoint.get(template, "login.localhost")} <= seen
 
 
 @pytest.mark.parametrize("template", sorted(PARSERS))
 def test_template_validate_step_passes_without_the_client_secret_and_names_it(
     template: str,
     workspace: Path,
-    emulator: Emulator,
+    ci_emulator: Emulator,
     docker_config: Path,  # noqa: F811
 ) -> None:
     # A pull request from a fork (GitHub), an unprotected branch (GitLab) or the step as written
     # (Azure Pipelines maps no secret into it): the secret store gives nothing.
-    doc = yaml.safe_load((CI_DIR / template).read_text(encoding="utf-8"))
+    doc = _template(template, "client-secret")
     (validate, *_) = PARSERS[template](doc, _settings("127.0.0.1:5000"))
     assert validate.command.split()[1] == "validate"
     env = {k: v for k, v in validate.env.items() if k != "AZURE_CLIENT_SECRET"}
     result = _run(
         Step(validate.name, validate.command, env, validate.events),
         workspace,
-        _runner_env(emulator, docker_config),
+        _runner_env(ci_emulator, docker_config),
     )
     assert result.returncode == 0, result.stderr
     assert "AZURE_CLIENT_SECRET" in result.stderr and "warning:" in result.stderr
+
+
+@pytest.mark.parametrize("template", sorted(PARSERS))
+def test_template_validate_step_passes_without_an_oidc_token_and_names_the_sources(
+    template: str,
+    workspace: Path,
+    ci_emulator: Emulator,
+    docker_config: Path,  # noqa: F811
+) -> None:
+    # A pull request from a fork gets no OIDC token: validate warns, naming where it looked, and passes.
+    _manifest(workspace, ci_emulator, "busybox", "workload-identity")
+    settings = _settings("127.0.0.1:5000", "workload-identity")
+    (validate, *_) = PARSERS[template](_template(template, "workload-identity"), settings)
+    assert validate.command.split()[1] == "validate"
+    result = _run(validate, workspace, _runner_env(ci_emulator, docker_config))
+    assert result.returncode == 0, result.stderr
+    assert "no federated token" in result.stderr and "ACTIONS_ID_TOKEN_REQUEST_URL" in result.stderr

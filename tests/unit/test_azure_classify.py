@@ -28,6 +28,11 @@ UNKNOWN_TENANT = (
         ({"aadsts": 7000222, "kind": "auth"}, Diagnosis.CLIENT_SECRET_EXPIRED),
         ({"aadsts": 700016, "kind": "auth"}, Diagnosis.APP_NOT_FOUND),
         ({"aadsts": 90002, "kind": "auth"}, Diagnosis.TENANT_NOT_FOUND),
+        ({"aadsts": 70021, "kind": "auth"}, Diagnosis.FEDERATED_IDENTITY_MISMATCH),
+        ({"aadsts": 700211, "kind": "auth"}, Diagnosis.FEDERATED_IDENTITY_MISMATCH),
+        ({"aadsts": 700212, "kind": "auth"}, Diagnosis.FEDERATED_IDENTITY_MISMATCH),
+        ({"aadsts": 700213, "kind": "auth"}, Diagnosis.FEDERATED_IDENTITY_MISMATCH),
+        ({"aadsts": 700024, "kind": "auth"}, Diagnosis.FEDERATED_TOKEN_EXPIRED),
         ({"message": UNKNOWN_TENANT, "kind": "authority"}, Diagnosis.TENANT_NOT_FOUND),
         ({"message": UNKNOWN_TENANT, "kind": "auth"}, Diagnosis.TENANT_NOT_FOUND),
         (

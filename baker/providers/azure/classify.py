@@ -19,6 +19,13 @@ _AADSTS: dict[int, Diagnosis] = {
     7000222: Diagnosis.CLIENT_SECRET_EXPIRED,
     700016: Diagnosis.APP_NOT_FOUND,
     90002: Diagnosis.TENANT_NOT_FOUND,
+    # Workload identity: no federated credential on the app (70021), or none matching the token's
+    # issuer (700211), audience (700212) or subject (700213); the token past its exp (700024).
+    70021: Diagnosis.FEDERATED_IDENTITY_MISMATCH,
+    700211: Diagnosis.FEDERATED_IDENTITY_MISMATCH,
+    700212: Diagnosis.FEDERATED_IDENTITY_MISMATCH,
+    700213: Diagnosis.FEDERATED_IDENTITY_MISMATCH,
+    700024: Diagnosis.FEDERATED_TOKEN_EXPIRED,
 }
 
 # Key Vault's inner error codes (the `innererror.code` of a 403/404 body), and the outer codes

@@ -35,7 +35,8 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0].strip() if text.strip() else ""
 
 
-def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+def cause_of(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first exception of `kind` in `exc`'s chain (`__cause__`, else `__context__`), or None."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -89,14 +90,17 @@ def _vault_error(exc: HttpResponseError) -> tuple[str | None, str | None, str]:
 
 def evidence_of(exc: BaseException, *, tenant_id: str | None) -> Evidence:
     """What `exc` tells about the failure, as plain data for `classify.classify`."""
-    if isinstance(exc, ClientAuthenticationError) and exc.response is None:
-        # Raised by the credential (Entra's answer, or azure-identity's own refusal): no status.
+    if isinstance(exc, ClientAuthenticationError) and (
+        exc.response is None or _AADSTS_RE.search(str(exc.message or ""))
+    ):
+        # Raised by the credential (Entra's answer, or azure-identity's own refusal): no status;
+        # ClientAssertionCredential's carries Entra's response (and its AADSTS code) too.
         text = _first_line(str(exc.message or exc))
         found = _AADSTS_RE.search(text)
         aadsts = int(found.group(1)) if found else None
         kind: FailureKind = "authority" if "authority configuration" in text.lower() else "auth"
         shown = text.removeprefix("Authentication failed: ")
-        unreachable = _cause(exc, ServiceRequestError)
+        unreachable = cause_of(exc, ServiceRequestError)
         if unreachable is not None:
             shown = f"cannot reach Microsoft Entra: {_connection_reason(unreachable)}"
         elif (other := _OTHER_TENANT_RE.search(text)) is not None:

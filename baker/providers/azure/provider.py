@@ -41,9 +41,11 @@ from urllib3.util.retry import Retry
 from baker.diagnose import Diagnosis
 from baker.errors import ProviderError
 from baker.logs import scrub
-from baker.model import CredentialSpec
+from baker.model import CLIENT_SECRET, CredentialSpec
 from baker.providers.azure.classify import FailureKind, classify
 from baker.providers.azure.evidence import evidence_of
+from baker.providers.azure.keyless import PresentedToken, keyless_identity
+from baker.providers.azure.keyless_errors import keyless_failure, keyless_incomplete
 from baker.providers.base import FetchedSecret, SecretProperties
 from baker.secret import MASK, REDACTOR, Secret
 
@@ -136,7 +138,13 @@ class AzureKeyVaultProvider:
         self._first_call = threading.Lock()
         self._warm = threading.Event()
         self._fatal: ProviderError | None = None
-        if not (credential.tenant_id and credential.client_id and self._client_secret):
+        self._presented = PresentedToken()
+        keyless_refusal = keyless_incomplete(credential)
+        if keyless_refusal is not None:
+            raise keyless_refusal
+        if credential.auth.kind == CLIENT_SECRET and not (
+            credential.tenant_id and credential.client_id and self._client_secret
+        ):
             missing = ", ".join(credential.unset_vars) or "tenant_id, client_id or client_secret"
             raise ProviderError(
                 f"credential {credential.name!r} is incomplete: {missing} not set",
@@ -156,9 +164,18 @@ class AzureKeyVaultProvider:
         if credential.authority_host:
             identity_kwargs["authority"] = credential.authority_host
         try:
-            self._identity = ClientSecretCredential(
-                credential.tenant_id, credential.client_id, self._client_secret, **identity_kwargs
-            )
+            if credential.auth.kind == CLIENT_SECRET:
+                assert credential.tenant_id and credential.client_id
+                self._identity = ClientSecretCredential(
+                    credential.tenant_id, credential.client_id, self._client_secret, **identity_kwargs
+                )
+            else:
+                self._identity = keyless_identity(
+                    credential,
+                    session=self._session,
+                    identity_kwargs=identity_kwargs,
+                    presented=self._presented,
+                )
             self._client = SecretClient(
                 self._vault_url,
                 self._identity,
@@ -234,7 +251,10 @@ class AzureKeyVaultProvider:
         scope = scope_for(self._vault_url)
         if scope is not None:
             options: Any = {"enable_cae": True, "tenant_id": self.credential.tenant_id}
-            self._call(None, lambda: self._identity.get_token_info(scope, options=options), vault=False)
+            info = self._call(
+                None, lambda: self._identity.get_token_info(scope, options=options), vault=False
+            )
+            REDACTOR.register(info.token, label=f"access token of credential {self.credential.name}")
             return
         # A host that does not tell: let the vault's challenge name the scope (this also reaches the
         # vault, so a wrong vault URL shows up here as vault-unreachable).
@@ -311,8 +331,15 @@ class AzureKeyVaultProvider:
             message=ev.text,
             kind=ev.kind,
         )
+        hint = None
+        keyless = keyless_failure(self.credential, exc, ev, diagnosis, self._presented)
+        evidence = ev.evidence
+        if keyless is not None:
+            diagnosis, hint = keyless.diagnosis, keyless.hint
+            message = self._scrub(keyless.message or message + keyless.detail)
+            evidence = keyless.evidence or evidence
         error = ProviderError(
-            message, diagnosis=diagnosis, evidence=ev.evidence, credential=cred, secret=secret
+            message, diagnosis=diagnosis, evidence=evidence, credential=cred, secret=secret, hint=hint
         )
         return error, ev.kind
 

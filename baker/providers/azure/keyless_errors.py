@@ -1,0 +1,163 @@
+"""Keyless sign-in failures, read: which diagnosis, what to add to the message, which fix.
+
+- A token source that gave nothing (GitHub's or Azure Pipelines' endpoint refused, an unreadable
+  token file): `no-federated-token`, with the endpoint's status (never its body).
+- AADSTS70021 / 700211 / 700212 / 700213 (`federated-identity-mismatch`) and 700024
+  (`federated-token-expired`), classified by `classify`: the message names the issuer, subject
+  and audience the token presented, read from its claims WITHOUT verifying it (Entra's split codes
+  name only the value that failed); the fix is the `az ad app federated-credential create` command
+  that would match it.
+- `auth: managed-identity`: a sign-in failure that is not Entra's is `managed-identity-unavailable`
+  (no endpoint answers, or it refused the identity).
+- `auth: azure-cli`: a sign-in failure (az missing, not logged in, its session expired) is
+  `azure-cli-not-signed-in`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.exceptions import HttpResponseError
+
+from baker import model
+from baker.diagnose import Diagnosis, fix_for
+from baker.errors import ProviderError
+from baker.model import CredentialSpec
+from baker.providers.azure.evidence import Evidence, cause_of
+from baker.providers.azure.keyless import FederatedTokenError, PresentedToken
+
+_SIGN_IN_KINDS = {"auth", "authority", "other"}
+
+
+@dataclass(frozen=True)
+class KeylessFailure:
+    diagnosis: Diagnosis
+    message: str  # the whole message, or "" to keep the provider's
+    detail: str  # appended to the provider's message
+    evidence: str | None
+    hint: str | None
+
+
+def _pipelines_refusal(credential: CredentialSpec, exc: BaseException) -> HttpResponseError | None:
+    source = credential.auth.source
+    if source is None or source.kind != model.AZURE_PIPELINES or not isinstance(exc, HttpResponseError):
+        return None
+    response = exc.response
+    url = str(getattr(getattr(response, "request", None), "url", "") or "")
+    base = (source.request_url or "").rstrip("/")
+    return exc if base and url.startswith(base) else None
+
+
+def _shown(claim: Any) -> str:
+    if isinstance(claim, list):
+        return ", ".join(str(c) for c in claim)
+    return str(claim) if claim is not None else "(none)"
+
+
+def _create_command(client_id: str | None, claims: dict[str, Any]) -> str:
+    audiences = claims.get("aud")
+    audience_list = audiences if isinstance(audiences, list) else [audiences or model.DEFAULT_AUDIENCE]
+    parameters = json.dumps(
+        {
+            "name": "baker",
+            "issuer": claims.get("iss", "<issuer>"),
+            "subject": claims.get("sub", "<subject>"),
+            "audiences": audience_list,
+        },
+        separators=(",", ":"),
+    )
+    return (
+        f"az ad app federated-credential create --id {client_id or '<client-id>'} --parameters '{parameters}'"
+    )
+
+
+def keyless_failure(
+    credential: CredentialSpec,
+    exc: BaseException,
+    ev: Evidence,
+    diagnosis: Diagnosis,
+    presented: PresentedToken,
+) -> KeylessFailure | None:
+    """What a keyless credential's failure means, or None to leave the provider's reading as is."""
+    auth = credential.auth
+    if not auth.is_keyless:
+        return None
+    token_error = cause_of(exc, FederatedTokenError)
+    if isinstance(token_error, FederatedTokenError):
+        return KeylessFailure(
+            Diagnosis.NO_FEDERATED_TOKEN,
+            f"credential {credential.name!r} got no federated token: {token_error.message}",
+            "",
+            token_error.evidence,
+            None,
+        )
+    refused = _pipelines_refusal(credential, exc)
+    if refused is not None:
+        return KeylessFailure(
+            Diagnosis.NO_FEDERATED_TOKEN,
+            f"credential {credential.name!r} got no federated token: Azure Pipelines' OIDC endpoint "
+            f"(SYSTEM_OIDCREQUESTURI) answered {refused.status_code} (is SYSTEM_ACCESSTOKEN mapped into the "
+            "step, and service_connection_id a workload-identity service connection?)",
+            "",
+            str(refused.status_code),
+            None,
+        )
+    if diagnosis in (Diagnosis.FEDERATED_IDENTITY_MISMATCH, Diagnosis.FEDERATED_TOKEN_EXPIRED):
+        claims = presented.claims()
+        if not claims:
+            return None
+        detail = (
+            f"; the token presented issuer {_shown(claims.get('iss'))}, subject {_shown(claims.get('sub'))}, "
+            f"audience {_shown(claims.get('aud'))}"
+        )
+        if isinstance(claims.get("exp"), int | float):
+            expiry = dt.datetime.fromtimestamp(float(claims["exp"]), dt.timezone.utc).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            )
+            detail += f", valid until {expiry}"
+        if auth.source is not None:
+            detail += f" (from {auth.source.where})"
+        hint = None
+        if diagnosis is Diagnosis.FEDERATED_IDENTITY_MISMATCH:
+            hint = (
+                "Add a federated credential matching what the token presented (App registrations > "
+                "your app > Certificates & secrets > Federated credentials > Add credential), or: "
+                f"{_create_command(credential.client_id, claims)}\n" + fix_for(diagnosis)
+            )
+        return KeylessFailure(diagnosis, "", detail, None, hint)
+    if diagnosis is not Diagnosis.AZURE_ERROR or ev.kind not in _SIGN_IN_KINDS:
+        return None
+    if auth.kind == model.MANAGED_IDENTITY:
+        return KeylessFailure(
+            Diagnosis.MANAGED_IDENTITY_UNAVAILABLE, "", f" (asked {auth.where})", None, None
+        )
+    if auth.kind == model.AZURE_CLI:
+        return KeylessFailure(Diagnosis.AZURE_CLI_NOT_SIGNED_IN, "", "", None, None)
+    return None
+
+
+def keyless_incomplete(credential: CredentialSpec) -> ProviderError | None:
+    """A workload-identity credential that cannot sign in, found before any network call (the
+    manifest loader refuses these already; this guards the Python API)."""
+    auth = credential.auth
+    if auth.kind != model.WORKLOAD_IDENTITY:
+        return None
+    if auth.source is None:
+        return ProviderError(
+            f"credential {credential.name!r}: {auth.missing or 'no federated token'}",
+            diagnosis=Diagnosis.NO_FEDERATED_TOKEN,
+            evidence="the environment",
+            credential=credential.name,
+        )
+    if not (credential.tenant_id and credential.client_id):
+        missing = ", ".join(credential.unset_vars) or "tenant_id or client_id"
+        return ProviderError(
+            f"credential {credential.name!r} is incomplete: {missing} not set",
+            diagnosis=Diagnosis.AZURE_ERROR,
+            credential=credential.name,
+            hint="Set the variables the credential names (or AZURE_TENANT_ID, AZURE_CLIENT_ID).",
+        )
+    return None

@@ -1,0 +1,231 @@
+"""Keyless sign-in end to end: baker's CLI, the UNMODIFIED azure-identity credentials, the emulator's
+Entra, OIDC issuer, GitHub / Azure Pipelines token endpoints and managed identity endpoint, over TLS.
+No client secret is anywhere in the environment (`no_client_secret` removes every AZURE_CLIENT_SECRET
+and checks none is left)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from baker.cli import main
+from baker.emulator import Emulator
+from baker.image import engine
+from tests.fixtures_docker import ImageNames
+from tests.fixtures_emulator import (
+    FEDERATED_APP,
+    GITHUB_SUBJECT,
+    KEYLESS_TENANT,
+    KEYLESS_VALUE,
+    SERVICE_CONNECTION,
+    USER_IDENTITY,
+)
+
+pytestmark = pytest.mark.emulator
+
+KEYLESS_VARS = (
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "SYSTEM_OIDCREQUESTURI",
+    "SYSTEM_ACCESSTOKEN",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "MSI_ENDPOINT",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+)
+K8S_SUBJECT = "system:serviceaccount:ns:app"
+
+
+@pytest.fixture
+def no_client_secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in KEYLESS_VARS:
+        monkeypatch.delenv(name, raising=False)
+    yield
+    assert not any("CLIENT_SECRET" in name for name in os.environ)
+
+
+def set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def write_manifest(
+    directory: Path, emu: Emulator, credential: dict[str, Any], *, credentials: int = 1
+) -> Path:
+    lines = ["version: 1", "image: {from: busybox}", "credentials:"]
+    for index in range(credentials):
+        lines += [
+            f"  c{index}:",
+            "    provider: azure-key-vault",
+            f"    vault_url: {emu.vault_url('keyless')}",
+            f"    authority_host: {emu.authority_host}",
+        ]
+        lines += [f"    {key}: {json.dumps(value)}" for key, value in credential.items()]
+    lines.append("env:")
+    lines += [f"  VALUE{index}: {{secret: value, credential: c{index}}}" for index in range(credentials)]
+    path = directory / "baker.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+WORKLOAD = {"auth": "workload-identity", "tenant_id": KEYLESS_TENANT, "client_id": FEDERATED_APP}
+
+
+def render_values(tmp_path: Path, manifest: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    out = tmp_path / "out"
+    code = main(["render", "-f", str(manifest), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    args = json.loads((out / "docker-bake.json").read_text(encoding="utf-8"))["target"]["default"]["args"]
+    return {name.split("_", 2)[2]: value for name, value in args.items()}
+
+
+def hosts(emu: Emulator) -> list[str]:
+    return [r.host.split(":")[0] for r in emu.requests()]
+
+
+def test_github_actions_flow_renders_the_value_byte_exact(
+    tmp_path: Path,
+    keyless_emulator: Emulator,
+    no_client_secret: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    set_env(monkeypatch, keyless_emulator.github_actions_env())
+    manifest = write_manifest(tmp_path, keyless_emulator, WORKLOAD)
+    assert render_values(tmp_path, manifest, capsys) == {"VALUE0": KEYLESS_VALUE}
+    seen = hosts(keyless_emulator)
+    assert seen.count("github.localhost") == 1 and seen.count("login.localhost") >= 1
+
+
+def test_a_token_file_named_by_the_credential_is_read(
+    tmp_path: Path,
+    keyless_emulator: Emulator,
+    no_client_secret: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(keyless_emulator.mint_id_token(K8S_SUBJECT) + "\n", encoding="utf-8")
+    manifest = write_manifest(
+        tmp_path, keyless_emulator, {**WORKLOAD, "federated_token_file": str(token_file)}
+    )
+    assert render_values(tmp_path, manifest, capsys) == {"VALUE0": KEYLESS_VALUE}
+
+
+def test_azure_federated_token_file_and_the_azure_fallbacks(
+    tmp_path: Path,
+    keyless_emulator: Emulator,
+    no_client_secret: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(keyless_emulator.mint_id_token(K8S_SUBJECT), encoding="utf-8")
+    set_env(
+        monkeypatch,
+        {
+            "AZURE_FEDERATED_TOKEN_FILE": str(token_file),
+            "AZURE_TENANT_ID": KEYLESS_TENANT,
+            "AZURE_CLIENT_ID": FEDERATED_APP,
+        },
+    )
+    manifest = write_manifest(tmp_path, keyless_emulator, {"auth": "workload-identity"})
+    assert render_values(tmp_path, manifest, capsys) == {"VALUE0": KEYLESS_VALUE}
+
+
+def test_azure_pipelines_service_connection(
+    tmp_path: Path,
+    keyless_emulator: Emulator,
+    no_client_secret: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    set_env(monkeypatch, keyless_emulator.azure_pipelines_env())
+    manifest = write_manifest(
+        tmp_path, keyless_emulator, {**WORKLOAD, "service_connection_id": SERVICE_CONNECTION}
+    )
+    assert render_values(tmp_path, manifest, capsys) == {"VALUE0": KEYLESS_VALUE}
+    assert "devops.localhost" in hosts(keyless_emulator)
+
+
+def test_federated_token_from_a_variable_gitlab_style(
+    tmp_path: Path,
+    keyless_emulator: Emulator,
+    no_client_secret: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("GITLAB_OIDC_TOKEN", keyless_emulator.mint_id_token(K8S_SUBJECT))
+    manifest = write_manifest(
+        tmp_path, keyless_emulator, {**WORKLOAD, "federated_token": "${GITLAB_OIDC_TOKEN}"}
+    )
+    assert render_values(tmp_path, manifest, capsys) == {"VALUE0": KEYLESS_VALUE}
+
+
+@pytest.mark.parametrize("client_id", [None, USER_IDENTITY], ids=["system-assigned", "user-assigned"])
+def test_managed_identity_through_the_app_service_endpoint(
+    tmp_path: Path,
+    keyless_emulator: Emulator,
+    no_client_secret: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    client_id: str | None,
+) -> None:
+    set_env(monkeypatch, keyless_emulator.managed_identity_env())
+    credential: dict[str, Any] = {"auth": "managed-identity"}
+    if client_id:
+        credential["client_id"] = client_id
+    manifest = write_manifest(tmp_path, keyless_emulator, credential)
+    assert render_values(tmp_path, manifest, capsys) == {"VALUE0": KEYLESS_VALUE}
+    assert "identity.localhost" in hosts(keyless_emulator)
+
+
+def test_a_github_token_that_expires_mid_run_is_fetched_again(
+    tmp_path: Path,
+    keyless_emulator: Emulator,
+    no_client_secret: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Two credentials share the job's token; test-connection signs them in one after the other, and the
+    # slowed vault makes the first one's checks outlast the 2-second token.
+    set_env(monkeypatch, keyless_emulator.github_actions_env(subject=GITHUB_SUBJECT, token_lifetime=2))
+    keyless_emulator.faults.latency = 1.5
+    manifest = write_manifest(tmp_path, keyless_emulator, WORKLOAD, credentials=2)
+    code = main(["test-connection", "-f", str(manifest), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    assert all(c["ok"] for c in json.loads(captured.out)["credentials"])
+    assert hosts(keyless_emulator).count("github.localhost") == 2
+
+
+@pytest.mark.docker
+def test_github_actions_flow_bakes_the_value_byte_exact_with_a_real_engine(
+    tmp_path: Path,
+    keyless_emulator: Emulator,
+    no_client_secret: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    docker_client: Any,
+    busybox_base: str,
+    image_names: ImageNames,
+) -> None:
+    set_env(monkeypatch, keyless_emulator.github_actions_env())
+    manifest = write_manifest(tmp_path, keyless_emulator, WORKLOAD)
+    manifest.write_text(manifest.read_text().replace("{from: busybox}", f"{{from: {busybox_base}}}"))
+    name = image_names("keyless")
+    assert main(["build", "-f", str(manifest), "--tag", name, "--json"]) == 0
+    captured = capsys.readouterr()
+    image_names.track(json.loads(captured.out)["image_id"])
+    info = engine.inspect_image(name, client=docker_client)
+    assert info is not None
+    assert dict(item.split("=", 1) for item in info.env)["VALUE0"] == KEYLESS_VALUE
+    assert KEYLESS_VALUE not in captured.out + captured.err
