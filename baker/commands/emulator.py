@@ -30,6 +30,20 @@ def _unresolved(names: list[str], port: int) -> list[str]:
     return missing
 
 
+def _keyless_env(emu: Emulator) -> dict[str, dict[str, str]]:
+    """What a job would have, for each keyless sign-in the world allows: a GitHub Actions job and an
+    Azure Pipelines job (apps with federated credentials), App Service's identity endpoint (managed
+    identities).  The emulator's own demo tokens, not secrets of anyone's."""
+    tenants = emu.world.tenants.values()
+    found: dict[str, dict[str, str]] = {}
+    if any(app.federated_credentials for tenant in tenants for app in tenant.apps.values()):
+        found["github-actions"] = emu.github_actions_env()
+        found["azure-pipelines"] = emu.azure_pipelines_env()
+    if any(tenant.managed_identities for tenant in tenants):
+        found["managed-identity"] = emu.managed_identity_env()
+    return found
+
+
 def emulator(*, out: Output, world: Path | None, host: str, port: int, state_dir: Path | None) -> int:
     try:
         emu = Emulator.start(world, host=host, port=port, state_dir=state_dir)
@@ -70,6 +84,11 @@ def emulator(*, out: Output, world: Path | None, host: str, port: int, state_dir
         out.info("point clients at it with:")
         for line in exports:
             out.info(f"  {line}")
+        keyless = _keyless_env(emu)
+        for kind, variables in keyless.items():
+            out.info(f"to try keyless sign-in ({kind}), also:")
+            for name, value in variables.items():
+                out.info(f"  export {name}={value}")
         out.info("press Ctrl-C to stop")
         out.result(
             {
@@ -81,6 +100,7 @@ def emulator(*, out: Output, world: Path | None, host: str, port: int, state_dir
                 "env": env,
                 "exports": exports,
                 "unresolved": missing,
+                "keyless": keyless,
             }
         )
         while not stop.wait(0.5):  # short waits keep Ctrl-C prompt

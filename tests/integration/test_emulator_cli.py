@@ -13,15 +13,19 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 
 from baker.commands.emulator import emulator
 from baker.emulator.demo import TENANT
 from baker.output import Output
+from tests.fixtures_emulator import keyless_world
 
 pytestmark = pytest.mark.emulator
 
 
-def _run_until_signal(tmp_path: Path, signum: int) -> tuple[int, dict[str, Any], int]:
+def _run_until_signal(
+    tmp_path: Path, signum: int, world: Path | None = None
+) -> tuple[int, dict[str, Any], int]:
     """Run the command in this (main) thread; a helper reads its JSON, calls it, then signals."""
     stdout, stderr = io.StringIO(), io.StringIO()
     seen: dict[str, Any] = {}
@@ -42,7 +46,7 @@ def _run_until_signal(tmp_path: Path, signum: int) -> tuple[int, dict[str, Any],
     helper = threading.Thread(target=client, daemon=True)
     helper.start()
     out = Output(json_mode=True, stdout=stdout, stderr=stderr)
-    code = emulator(out=out, world=None, host="127.0.0.1", port=0, state_dir=tmp_path / "state")
+    code = emulator(out=out, world=world, host="127.0.0.1", port=0, state_dir=tmp_path / "state")
     helper.join(timeout=10)
     return code, seen, seen.pop("status")
 
@@ -62,6 +66,7 @@ def test_emulator_command_serves_then_stops_cleanly_on_signal(tmp_path: Path, si
         f"export SSL_CERT_FILE={doc['ca_bundle']}",
     ]
     assert doc["unresolved"] == []  # *.localhost resolves on this machine (libnss-myhostname)
+    assert doc["keyless"] == {}  # the demo world has no federated credential nor managed identity
     with pytest.raises(requests.ConnectionError):
         requests.get(doc["authority_host"], verify=doc["ca_bundle"], timeout=2)
 
@@ -112,3 +117,16 @@ def test_emulator_command_warns_with_the_fix_when_vault_names_do_not_resolve(
     assert "do not resolve on this machine: demo.vault.localhost" in warning
     assert "libnss-myhostname" in warning
     assert "127.0.0.1 demo.vault.localhost" in warning
+
+
+def test_emulator_command_tells_how_to_try_each_keyless_sign_in_its_world_allows(tmp_path: Path) -> None:
+    world = tmp_path / "world.yaml"
+    world.write_text(yaml.safe_dump(keyless_world()))
+    code, doc, _ = _run_until_signal(tmp_path, signal.SIGTERM, world)
+    assert code == 0
+    assert set(doc["keyless"]) == {"github-actions", "azure-pipelines", "managed-identity"}
+    github = doc["keyless"]["github-actions"]
+    assert github["ACTIONS_ID_TOKEN_REQUEST_URL"].startswith("https://github.localhost:")
+    assert github["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
+    assert set(doc["keyless"]["azure-pipelines"]) == {"SYSTEM_OIDCREQUESTURI", "SYSTEM_ACCESSTOKEN"}
+    assert set(doc["keyless"]["managed-identity"]) == {"IDENTITY_ENDPOINT", "IDENTITY_HEADER"}
