@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
 
-from baker.baked import BakedImage, ImageNotFound, NoRecord, read_baked
+from baker.baked import BakedImage, ImageNotFound, NoRecord
 from baker.errors import Diagnosis, ProviderError, ReferenceFailure, ResolutionFailed
 from baker.lifetime import EXPIRING_DAYS, as_utc
 from baker.model import CredentialSpec, FetchKey, LiteralValue, Manifest, SecretRef
@@ -69,12 +69,13 @@ class CheckEntry:
     baked_version: str | None = None
     current_version: str | None = None
     expires_on: datetime | None = None
+    baked_state: str | None = None  # a rotated secret's baked version: disabled, expired or deleted
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"env": self.env, "status": self.status}
         if self.detail:
             out["detail"] = self.detail
-        for name in ("credential", "secret", "baked_version", "current_version"):
+        for name in ("credential", "secret", "baked_version", "current_version", "baked_state"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
@@ -294,11 +295,17 @@ def evaluate(
     baked: BakedImage | None = None,
     registry_only: bool = False,
 ) -> tuple[BakedImage, CheckReport]:
-    """Read `image`'s record, ask Key Vault for the metadata it needs, and compare."""
-    record = baked if baked is not None else read_baked(image, registry_only=registry_only)
-    keys = wanted(manifest, record.origins)
-    current = fetch_current(manifest, keys, open_provider=open_provider)
-    return record, compare(manifest, record.origins, current, record.env)
+    """Read `image`'s record, ask Key Vault for the metadata it needs, and compare (`baker.fleet`
+    does it, for one manifest as for many)."""
+    from baker.fleet import check_all
+
+    [checked] = check_all(
+        [(manifest, image)], open_provider=open_provider, records=[baked], registry_only=registry_only
+    )
+    if checked.error is not None:
+        raise checked.error
+    assert checked.record is not None and checked.report is not None
+    return checked.record, checked.report
 
 
 def rebake_due(
@@ -314,6 +321,11 @@ def rebake_due(
         _, report = evaluate(manifest, image, registry_only=registry_only)
     except (ImageNotFound, NoRecord) as exc:
         return True, exc.message
+    return due_from(report, out=out)
+
+
+def due_from(report: CheckReport, *, out: Output) -> tuple[bool, str]:
+    """`rebake_due`'s answer from a report, its warnings shown."""
     # Names and details may come from the image's label: escaped wherever they are printed.
     for item in report.attention:
         out.warn(f"{untrusted(item.env)}: {item.status} ({untrusted(item.detail)})")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from baker import builder, registry, signals
+from baker import builder, registry, revoke, signals
 from baker import render as renderer
 from baker.commands._common import check_references, load_manifest, resolve_values
 from baker.errors import EXIT_INTERRUPTED, EngineError, ImageError, UsageError
@@ -302,20 +302,74 @@ def _unique(names: Sequence[str]) -> list[str]:
 
 
 def build(
-    *, out: Output, file: Path, tags: list[str], push: bool, if_stale: bool, in_registry: bool = False
+    *,
+    out: Output,
+    file: Path,
+    tags: list[str],
+    push: bool,
+    if_stale: bool,
+    in_registry: bool = False,
+    revoke_superseded: bool = False,
+    files: Sequence[Path] = (),
 ) -> int:
-    manifest = load_manifest(out, file)
+    """`files`: several manifests (or a directory), each baked to its own `image.tag`
+    (`baker.commands.build_fleet`)."""
+    if len(files) > 1 or any(path.is_dir() for path in files):
+        from baker.commands.build_fleet import build_many
+
+        return build_many(
+            out=out,
+            files=files,
+            tags=tags,
+            push=push,
+            if_stale=if_stale,
+            in_registry=in_registry,
+            revoke_superseded=revoke_superseded,
+        )
+    manifest = load_manifest(out, files[0] if files else file)
+    return build_manifest(
+        out=out,
+        manifest=manifest,
+        tags=tags,
+        push=push,
+        if_stale=if_stale,
+        in_registry=in_registry,
+        revoke_superseded=revoke_superseded,
+    )
+
+
+def build_manifest(
+    *,
+    out: Output,
+    manifest: Manifest,
+    tags: Sequence[str],
+    push: bool,
+    if_stale: bool | str,
+    in_registry: bool = False,
+    revoke_superseded: bool = False,
+) -> int:
+    """`build` for a loaded manifest.  `if_stale` may be the reason a re-bake is due, already
+    decided (`build_fleet`): then the image is not checked again."""
     # `--tag` overrides the manifest's `image.tag`; repeated, it adds more.  So a CI job that passes
     # `--tag "$IMAGE"` bakes, pushes and (with --if-stale) checks exactly that name.
     names = _unique(tags) if tags else _unique(manifest.image.tags)
     if in_registry:  # no engine at all on that path (baker.inregistry)
         from baker.commands.build_inregistry import build_in_registry
 
-        return build_in_registry(out=out, manifest=manifest, names=names, if_stale=if_stale)
+        return build_in_registry(
+            out=out, manifest=manifest, names=names, if_stale=if_stale, revoke_superseded=revoke_superseded
+        )
     check_references(manifest.image.base, names)
     if push and not names:
         raise UsageError("--push needs a tag", hint="set image.tag in the manifest or pass --tag")
-    if if_stale:
+    if revoke_superseded and not push:
+        raise UsageError(
+            "--revoke-superseded deletes what a pushed tag pointed at before; it needs --push",
+            hint="add --push (or bake with --in-registry)",
+        )
+    if isinstance(if_stale, str):
+        out.info(f"re-bake due: {if_stale}")
+    elif if_stale:
         if not names:
             raise UsageError(
                 "--if-stale needs a tag to compare with",
@@ -332,9 +386,15 @@ def build(
             return 0
         out.info(f"re-bake due: {reason}")
     client = builder.connect()  # before any secret is read: no engine, no fetch
+    before = revoke.read_before(names) if revoke_superseded else None  # before anything moves
     # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
     resolved = signals.run_stoppable(lambda: resolve_values(out, manifest))
     result = bake(manifest, resolved, tags=names, push=push, on_line=out.progress, client=client)
+    revoked = (
+        revoke.revoke_superseded(before, {p.tag: p.digest for p in result.pushed}, on_line=out.progress)
+        if before is not None
+        else None
+    )
     out.info(f"built {result.image_id}")
     for name in result.tags:
         out.info(f"tagged {name}")
@@ -353,15 +413,17 @@ def build(
             f"the image is untagged and holds the values: remove it with `docker image rm {result.image_id}`"
             " when done, or pass --tag (or set image.tag) to name it"
         )
-    out.result(
-        {
-            "image_id": result.image_id,
-            "tags": list(result.tags),
-            "pushed": [{"tag": p.tag, "digest": p.digest} for p in result.pushed],
-            "removed": list(result.removed),
-            "left": list(result.refused),
-        }
-    )
+    document: dict[str, object] = {
+        "image_id": result.image_id,
+        "tags": list(result.tags),
+        "pushed": [{"tag": p.tag, "digest": p.digest} for p in result.pushed],
+        "removed": list(result.removed),
+        "left": list(result.refused),
+    }
+    if revoked is not None:
+        revoked.report(out)
+        document.update(revoked.to_json())
+    out.result(document)
     if result.stopped:
         out.info("stopped: the bake completed first (tags moved, clean-up done)")
         return EXIT_INTERRUPTED
