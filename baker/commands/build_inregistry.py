@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from baker.commands._common import check_references, resolve_values
+from baker.commands._common import check_references, print_revocation, resolve_values
 from baker.errors import UsageError
 from baker.image import inregistry
 from baker.model import Manifest
@@ -16,7 +16,15 @@ from baker.output import Output
 from baker.staleness import rebake_due
 
 
-def build_in_registry(*, out: Output, manifest: Manifest, names: Sequence[str], if_stale: bool) -> int:
+def build_in_registry(
+    *,
+    out: Output,
+    manifest: Manifest,
+    names: Sequence[str],
+    if_stale: bool | str,
+    revoke_superseded: bool = False,
+) -> int:
+    """`if_stale` may be the reason a re-bake is due, already decided (`build_fleet`)."""
     if manifest.image.build is not None:
         raise UsageError(
             "--in-registry bakes onto an image already in a registry; this manifest builds its image "
@@ -30,7 +38,9 @@ def build_in_registry(*, out: Output, manifest: Manifest, names: Sequence[str], 
         )
     for name in names:
         inregistry.target(name)  # a digest or a bad name: usage, before any network call
-    if if_stale:
+    if isinstance(if_stale, str):
+        out.info(f"re-bake due: {if_stale}")
+    elif if_stale:
         decision = rebake_due(manifest, names[0], registry_only=True)
         for warning in decision.warnings:
             out.warn(warning)
@@ -45,17 +55,26 @@ def build_in_registry(*, out: Output, manifest: Manifest, names: Sequence[str], 
     assert manifest.image.base is not None
     base = inregistry.read_base(manifest.image.base)  # before any secret: no base, no fetch
     resolved = resolve_values(out, manifest)
-    result = inregistry.bake_in_registry(manifest, resolved, tags=names, on_line=out.progress, base=base)
+    result = inregistry.bake_in_registry(
+        manifest,
+        resolved,
+        tags=names,
+        on_line=out.progress,
+        base=base,
+        revoke_superseded=revoke_superseded,
+    )
     out.info(f"baked {result.digest} ({', '.join(result.platforms)})")
     for item in result.pushed:
         out.info(f"pushed {item.tag} ({item.digest})")
-    out.result(
-        {
-            "digest": result.digest,
-            "media_type": result.media_type,
-            "tags": list(result.tags),
-            "platforms": list(result.platforms),
-            "pushed": [{"tag": p.tag, "digest": p.digest} for p in result.pushed],
-        }
-    )
+    document: dict[str, object] = {
+        "digest": result.digest,
+        "media_type": result.media_type,
+        "tags": list(result.tags),
+        "platforms": list(result.platforms),
+        "pushed": [{"tag": p.tag, "digest": p.digest} for p in result.pushed],
+    }
+    if result.revocation is not None:
+        print_revocation(out, result.revocation)
+        document.update(result.revocation.to_json())
+    out.result(document)
     return 0

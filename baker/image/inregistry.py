@@ -14,6 +14,9 @@ after another was moved (an immutable tag, a quota) is named with the tags alrea
 
 The baked config bytes hold the values: they live in memory only, are sent as they were hashed,
 and never appear in a message, a log record or a file.
+
+With `revoke_superseded`, what each tag names is read before anything is pushed, and after the tags
+moved the baked image a tag no longer names is deleted from the registry (`registry.revoke`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from baker import __version__
 from baker.errors import ImageError, UsageError
 from baker.image import oci
 from baker.image.registry import push as registry_push
+from baker.image.registry import revoke
 from baker.image.registry.client import (
     CONFIG_MAX,
     DEADLINE,
@@ -75,6 +79,7 @@ class RegistryBake:
     tags: tuple[str, ...]
     platforms: tuple[str, ...]
     pushed: tuple[Pushed, ...]
+    revocation: revoke.Revocation | None = None  # with revoke_superseded: what was deleted, what kept
 
 
 def target(name: str) -> ImageRef:
@@ -254,9 +259,11 @@ def bake_in_registry(
     tags: Sequence[str],
     on_line: Callable[[str], None],
     base: BaseImage | None = None,
+    revoke_superseded: bool = False,
 ) -> RegistryBake:
     """Bake `resolved` onto `manifest.image.from` in its registry and put every tag: the Python
-    API of `baker build --in-registry`.  `base` is the base already read (`read_base`), if it was."""
+    API of `baker build --in-registry`.  `base` is the base already read (`read_base`), if it was.
+    `revoke_superseded`: then delete the baked images the tags named before."""
     if manifest.image.base is None:
         raise UsageError("--in-registry bakes onto image.from; this manifest has image.build")
     if not tags:
@@ -269,6 +276,8 @@ def bake_in_registry(
         targets.setdefault((ref.host, ref.repository), ref)
     if base is None:
         base = read_base(manifest.image.base)
+    # What the tags name now, read before anything moves: a registry that cannot say stops the bake.
+    before = revoke.read_before(tags) if revoke_superseded else None
     env = [(entry.env, entry.value.reveal()) for entry in resolved.entries]
     baked = _bake(base, env, to_label(resolved, manifest))
     del env
@@ -287,7 +296,14 @@ def bake_in_registry(
         if pushed:
             on_line(f"already tagged, cannot be taken back: {', '.join(p.tag for p in pushed)}")
         raise
-    return RegistryBake(baked.top.digest, baked.top.media_type, tuple(tags), platforms, tuple(pushed))
+    revocation = (
+        revoke.revoke_superseded(before, {p.tag: p.digest for p in pushed}, on_line=on_line)
+        if before is not None
+        else None
+    )
+    return RegistryBake(
+        baked.top.digest, baked.top.media_type, tuple(tags), platforms, tuple(pushed), revocation
+    )
 
 
 __all__ = ["BaseImage", "Pushed", "RegistryBake", "bake_in_registry", "read_base"]

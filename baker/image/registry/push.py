@@ -8,7 +8,6 @@ error answer is reduced to its distribution error codes (`DENIED`, `BLOB_UNKNOWN
 
 from __future__ import annotations
 
-import re
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -18,24 +17,14 @@ import urllib3.exceptions
 
 from baker.errors import ImageError
 from baker.image.oci import Blob
-from baker.image.registry.client import ERROR_MAX, MIB, RegistryClient
+from baker.image.registry.client import MIB, RegistryClient, error_codes
 
 _CHUNK = 1 * MIB  # what a streamed copy holds in memory at once
 
 
-def _codes(client: RegistryClient, response: requests.Response) -> str:
-    """The distribution error codes of a refusal (` (DENIED)`), nothing else of its body."""
-    try:
-        raw = client.read(response, "error", ERROR_MAX)
-    except (ImageError, ValueError):  # a body already gone, or cut: the status says enough
-        return ""
-    codes = sorted(set(re.findall(rb'"code"\s*:\s*"([A-Z_]{1,40})"', raw)))
-    return f" ({', '.join(code.decode() for code in codes)})" if codes else ""
-
-
 def _refused(client: RegistryClient, response: requests.Response, what: str) -> ImageError:
     status = response.status_code
-    codes = _codes(client, response)
+    codes = error_codes(client, response)
     if status in (401, 403):
         return client.denied(status, why=f" (it refused to {what}{codes})")
     if status == 405:
