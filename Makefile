@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/resolve.py
 	$(BIN)/python benchmarks/redact.py
 	$(BIN)/python benchmarks/inregistry.py
+	$(BIN)/python benchmarks/fleet.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .demo

@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("check", "check"),
     "test-connection": ("test_connection", "test_connection"),
     "secrets list": ("secrets", "list_secrets"),
+    "find": ("find", "find"),
     "emulator": ("emulator", "emulator"),
 }
 
@@ -100,9 +101,19 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _common(*, manifest: bool = True) -> _Parser:
+def _common(*, manifest: bool = True, many: bool = False) -> _Parser:
     common = _Parser(add_help=False)
-    if manifest:
+    if many:  # check, build: several manifests, or a directory of them
+        common.add_argument(
+            "-f",
+            "--file",
+            type=Path,
+            action="append",
+            default=argparse.SUPPRESS,
+            help="the manifest (default: ./baker.yaml); repeat it, or name a directory (every baker.yaml "
+            "below it), to work on several, each with its own image.tag",
+        )
+    elif manifest:
         common.add_argument(
             "-f",
             "--file",
@@ -124,6 +135,7 @@ def _common(*, manifest: bool = True) -> _Parser:
 
 def build_parser() -> _Parser:
     common = _common()
+    many = _common(many=True)
     parser = _Parser(
         prog="baker",
         description="Bake Azure Key Vault secrets into container images.",
@@ -138,7 +150,7 @@ def build_parser() -> _Parser:
     p = sub.add_parser("render", parents=[common], help="resolve and write the Dockerfile and env layer")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="directory to write into")
 
-    p = sub.add_parser("build", parents=[common], help="resolve, render privately, build (and push)")
+    p = sub.add_parser("build", parents=[many], help="resolve, render privately, build (and push)")
     p.add_argument(
         "--tag",
         action="append",
@@ -165,9 +177,20 @@ def build_parser() -> _Parser:
         metavar="SECONDS",
         help="with --in-registry: the most the bake may take once the base is read (default 3600)",
     )
+    p.add_argument(
+        "--revoke-superseded",
+        action="store_true",
+        help="after the push, delete from the registry the baked image each tag pointed at before "
+        "(it holds the old values), unless another tag still names it",
+    )
 
-    p = sub.add_parser("check", parents=[common], help="is a re-bake due? (exit 3 when it is)")
-    p.add_argument("--image", required=True, metavar="REF", help="the baked image to check")
+    p = sub.add_parser("check", parents=[many], help="is a re-bake due? (exit 3 when it is)")
+    p.add_argument(
+        "--image",
+        default=None,
+        metavar="REF",
+        help="the baked image to check (default: the manifest's image.tag)",
+    )
 
     p = sub.add_parser("test-connection", parents=[common], help="sign in and prove read access")
     p.add_argument("credential", nargs="?", metavar="CREDENTIAL", help="only this credential")
@@ -177,6 +200,25 @@ def build_parser() -> _Parser:
     q = secrets_sub.add_parser("list", parents=[common], help="list secret names (never values)")
     q.add_argument("credential", nargs="?", metavar="CREDENTIAL", help="default: the default credential")
     q.add_argument("--prefix", default=None, metavar="P", help="only names starting with P")
+
+    # Reads registries, not a manifest: no -f.
+    p = sub.add_parser(
+        "find",
+        parents=[_common(manifest=False)],
+        help="which tags and digests in registry repositories were baked from a secret (version)",
+    )
+    p.add_argument(
+        "--secret",
+        required=True,
+        metavar="NAME[#key][@VERSION]",
+        help="the secret (its Azure or manifest name), optionally one JSON key and one version",
+    )
+    p.add_argument(
+        "repositories",
+        nargs="+",
+        metavar="REPO",
+        help="registry repositories (registry.example.com/team/app), or one tag of one (…/app:tag)",
+    )
 
     # The emulator reads a world file, not a manifest: no -f.
     p = sub.add_parser(
@@ -196,7 +238,9 @@ def build_parser() -> _Parser:
 
 
 def _command_kwargs(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"file": getattr(args, "file", Path("baker.yaml"))}
+    files = getattr(args, "file", Path("baker.yaml"))
+    files = files if isinstance(files, list) else [files]  # `-f` before the command: one
+    kwargs: dict[str, Any] = {"file": files[0]}
     if name == "render":
         kwargs["out_dir"] = args.out
     elif name == "build":
@@ -206,13 +250,18 @@ def _command_kwargs(name: str, args: argparse.Namespace) -> dict[str, Any]:
             if_stale=args.if_stale,
             in_registry=args.in_registry,
             timeout=args.timeout,
+            revoke_superseded=args.revoke_superseded,
+            files=files,
         )
     elif name == "check":
-        kwargs["image"] = args.image
+        kwargs.update(image=args.image, files=files)
     elif name == "test-connection":
         kwargs["credential"] = args.credential
     elif name == "secrets list":
         kwargs.update(credential=args.credential, prefix=args.prefix)
+    elif name == "find":
+        del kwargs["file"]
+        kwargs.update(secret=args.secret, repositories=list(args.repositories))
     elif name == "emulator":
         del kwargs["file"]
         kwargs.update(world=args.world, host=args.host, port=args.port, state_dir=args.state_dir)

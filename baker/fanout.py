@@ -1,11 +1,14 @@
-"""The one bounded thread-pool fan-out: the resolver's fetches and `check`'s metadata reads."""
+"""The one bounded thread-pool fan-out: the resolver's fetches, the (fleet) check's reads, the
+registry walks of `find` and `--revoke-superseded`."""
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
+A = TypeVar("A")
 K = TypeVar("K")
 T = TypeVar("T")
 E = TypeVar("E", bound=BaseException)
@@ -38,3 +41,11 @@ def fan_out(
         raise
     pool.shutdown(wait=True)
     return {key: outcomes[key] for key in tasks}
+
+
+def each(
+    items: Sequence[A], work: Callable[[A], T], *, workers: int, keep: type[E], name: str = "baker-fanout"
+) -> list[T | E]:
+    """`fan_out` over a list: `work(item)` for each, the outcomes in the items' order."""
+    tasks = {index: functools.partial(work, item) for index, item in enumerate(items)}
+    return list(fan_out(tasks, workers=min(workers, len(items)), keep=keep, name=name).values())

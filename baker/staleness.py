@@ -1,6 +1,7 @@
 """Is a re-bake due?  The comparison of an image's provenance record with the manifest and with
 Key Vault's current secret metadata.  `compare` is pure; `evaluate` gathers its inputs (the image's
-record, metadata from the providers) and imports docker/azure-facing modules only when called.
+record, metadata from the providers) through `baker.fleet`, the one check for one manifest or many,
+and imports docker/azure-facing modules only when called.
 
 Statuses (the SPEC's), per env var, in order of precedence for one that is in both:
     changed   re-pointed: another credential, vault, secret, JSON key, pin, kind, or literal value
@@ -24,22 +25,19 @@ What counts as what (a choice made for a careful user):
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
 
-from baker import providers as providers_module
-from baker.baked import BakedImage, read_baked
+from baker.baked import BakedImage
 from baker.diagnose import Diagnosis
 from baker.errors import ImageNotFound, NoRecord, ProviderError, ReferenceFailure, ResolutionFailed
-from baker.fanout import fan_out
 from baker.lifetime import EXPIRING_DAYS, as_utc
-from baker.model import CredentialSpec, FetchKey, LiteralValue, Manifest, SecretRef
+from baker.model import FetchKey, LiteralValue, Manifest, SecretRef
 from baker.output import untrusted
 from baker.provenance import Origin
-from baker.providers.base import OpenProvider, Provider, SecretProperties
+from baker.providers.base import OpenProvider, SecretProperties
 
 if TYPE_CHECKING:
     pass
@@ -72,12 +70,13 @@ class CheckEntry:
     baked_version: str | None = None
     current_version: str | None = None
     expires_on: datetime | None = None
+    baked_state: str | None = None  # a rotated secret's baked version: disabled, expired or deleted
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"env": self.env, "status": self.status}
         if self.detail:
             out["detail"] = self.detail
-        for name in ("credential", "secret", "baked_version", "current_version"):
+        for name in ("credential", "secret", "baked_version", "current_version", "baked_state"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
@@ -252,35 +251,6 @@ def _secret(
 # --- gathering the inputs -------------------------------------------------------------------------
 
 
-def fetch_current(
-    manifest: Manifest,
-    keys: Mapping[FetchKey, Origin],
-    *,
-    open_provider: OpenProvider | None = None,
-    max_workers: int = providers_module.DEFAULT_WORKERS,
-) -> dict[FetchKey, SecretProperties | ProviderError]:
-    """Metadata (never values) for each key, concurrently; a ProviderError is kept as the answer."""
-    if open_provider is None:
-
-        def open_provider(spec: CredentialSpec) -> Provider:
-            return providers_module.open_provider(spec, workers=max_workers)
-
-    credentials = sorted({key[0] for key in keys})
-    if credentials:
-        manifest.require_credentials(credentials)
-    providers = {name: open_provider(manifest.credentials[name]) for name in credentials}
-
-    tasks = {
-        key: functools.partial(providers[key[0]].get_properties, origin.secret or "", key[2])
-        for key, origin in keys.items()
-    }
-    try:
-        return fan_out(tasks, workers=min(max_workers, len(keys)), keep=ProviderError, name="baker-check")
-    finally:
-        for provider in providers.values():
-            provider.close()
-
-
 def evaluate(
     manifest: Manifest,
     image: str,
@@ -289,11 +259,18 @@ def evaluate(
     baked: BakedImage | None = None,
     registry_only: bool = False,
 ) -> tuple[BakedImage, CheckReport]:
-    """Read `image`'s record, ask Key Vault for the metadata it needs, and compare."""
-    record = baked if baked is not None else read_baked(image, registry_only=registry_only)
-    keys = wanted(manifest, record.origins)
-    current = fetch_current(manifest, keys, open_provider=open_provider)
-    return record, compare(manifest, record.origins, current, record.env)
+    """Read `image`'s record, ask Key Vault for the metadata it needs, and compare (`baker.fleet`
+    does it, for one manifest as for many)."""
+    # baker.fleet imports this module (compare, wanted): imported when a check runs
+    from baker.fleet import check_all
+
+    [checked] = check_all(
+        [(manifest, image)], open_provider=open_provider, records=[baked], registry_only=registry_only
+    )
+    if checked.error is not None:
+        raise checked.error
+    assert checked.record is not None and checked.report is not None
+    return checked.record, checked.report
 
 
 @dataclass(frozen=True)
@@ -318,6 +295,11 @@ def rebake_due(manifest: Manifest, image: str, *, registry_only: bool = False) -
         _, report = evaluate(manifest, image, registry_only=registry_only)
     except (ImageNotFound, NoRecord) as exc:
         return RebakeDecision(True, exc.message)
+    return due_from(report)
+
+
+def due_from(report: CheckReport) -> RebakeDecision:
+    """`rebake_due`'s answer from a report (`build --if-stale -f A -f B` checks them all first)."""
     # Names and details may come from the image's label: escaped wherever they are printed.
     warnings = [
         f"{untrusted(item.env)}: {item.status} ({untrusted(item.detail)})" for item in report.attention

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from baker import imageref
 from baker.errors import RenderError, UsageError
 from baker.lifetime import lifetime_warnings
 from baker.manifest import checks as manifest_module
 from baker.model import Manifest
-from baker.output import Output
+from baker.output import Output, untrusted
 from baker.resolver import ResolvedEnv, resolve
 from baker.secret import REDACTOR
+
+if TYPE_CHECKING:  # a type only: validate and plan import no registry client
+    from baker.image.registry.revoke import Revocation
 
 
 def load_manifest(out: Output, file: Path, *, offline: bool = False) -> Manifest:
@@ -50,3 +54,14 @@ def resolve_values(out: Output, manifest: Manifest) -> ResolvedEnv:
         for warning in lifetime_warnings(props.name, props):
             out.warn(f"{entry.env}: {warning}")
     return resolved
+
+
+def print_revocation(out: Output, revocation: Revocation) -> None:
+    """`--revoke-superseded`'s outcome (`baker.image.registry.revoke`): what was deleted, what was
+    kept and why, and each registry that refused.  Names come from registries: escaped."""
+    for item in revocation.revoked:
+        out.info(f"revoked {untrusted(item['repository'])}@{item['digest']} (the superseded baked image)")
+    for item in revocation.kept:
+        out.info(f"kept {untrusted(item['repository'])}@{item['digest']}: {untrusted(item['why'])}")
+    for warning in revocation.warnings:
+        out.warn(warning)

@@ -1,5 +1,8 @@
 """`baker build`: load, check the names, resolve, call `baker.image.bake.bake` (or the in-registry
-bake), print what it did, and the exit code.  The pipeline itself lives in `baker.image.bake`."""
+bake), print what it did, and the exit code.  The pipeline itself lives in `baker.image.bake`.
+
+Several `-f` (or a directory) go to `commands.build_fleet`, which bakes each due manifest through
+`build_manifest`."""
 
 from __future__ import annotations
 
@@ -7,12 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from baker import signals
-from baker.commands._common import check_references, load_manifest, resolve_values
+from baker.commands._common import check_references, load_manifest, print_revocation, resolve_values
 from baker.commands.build_inregistry import build_in_registry
 from baker.errors import EXIT_INTERRUPTED, UsageError
 from baker.image import engine
-from baker.image.bake import bake
+from baker.image.bake import bake, refuse_revoke_without_push
 from baker.image.inregistry import BAKE_DEADLINE
+from baker.model import Manifest
 from baker.output import Output
 from baker.staleness import rebake_due
 
@@ -30,8 +34,57 @@ def build(
     if_stale: bool,
     in_registry: bool = False,
     timeout: float | None = None,
+    revoke_superseded: bool = False,
+    files: Sequence[Path] = (),
 ) -> int:
-    manifest = load_manifest(out, file)
+    """`files`: several manifests (or a directory), each baked to its own `image.tag`
+    (`baker.commands.build_fleet`).  `timeout`: `--timeout`, for `--in-registry` only."""
+    if timeout is not None and not in_registry:  # before any manifest is read, for one or many
+        raise UsageError(
+            "--timeout bounds an --in-registry bake; the engine bake has its own bounds",
+            hint="add --in-registry, or drop --timeout",
+        )
+    if len(files) > 1 or any(path.is_dir() for path in files):
+        # build_fleet imports this module (build_manifest): imported when several -f are given
+        from baker.commands.build_fleet import build_many
+
+        return build_many(
+            out=out,
+            files=files,
+            tags=tags,
+            push=push,
+            if_stale=if_stale,
+            in_registry=in_registry,
+            revoke_superseded=revoke_superseded,
+            timeout=BAKE_DEADLINE if timeout is None else timeout,
+        )
+    manifest = load_manifest(out, files[0] if files else file)
+    return build_manifest(
+        out=out,
+        manifest=manifest,
+        tags=tags,
+        push=push,
+        if_stale=if_stale,
+        in_registry=in_registry,
+        revoke_superseded=revoke_superseded,
+        timeout=BAKE_DEADLINE if timeout is None else timeout,
+    )
+
+
+def build_manifest(
+    *,
+    out: Output,
+    manifest: Manifest,
+    tags: Sequence[str],
+    push: bool,
+    if_stale: bool | str,
+    in_registry: bool = False,
+    revoke_superseded: bool = False,
+    timeout: float = BAKE_DEADLINE,
+) -> int:
+    """`build` for a loaded manifest.  `if_stale` may be the reason a re-bake is due, already
+    decided (`build_fleet`): then the image is not checked again.  `timeout` bounds an
+    `in_registry` bake (`build` refuses `--timeout` without `--in-registry`)."""
     # `--tag` overrides the manifest's `image.tag`; repeated, it adds more.  So a CI job that passes
     # `--tag "$IMAGE"` bakes, pushes and (with --if-stale) checks exactly that name.
     names = _unique(tags) if tags else _unique(manifest.image.tags)
@@ -41,17 +94,16 @@ def build(
             manifest=manifest,
             names=names,
             if_stale=if_stale,
-            timeout=BAKE_DEADLINE if timeout is None else timeout,
-        )
-    if timeout is not None:
-        raise UsageError(
-            "--timeout bounds an --in-registry bake; the engine bake has its own bounds",
-            hint="add --in-registry, or drop --timeout",
+            revoke_superseded=revoke_superseded,
+            timeout=timeout,
         )
     check_references(manifest.image.base, names)
     if push and not names:
         raise UsageError("--push needs a tag", hint="set image.tag in the manifest or pass --tag")
-    if if_stale:
+    refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
+    if isinstance(if_stale, str):
+        out.info(f"re-bake due: {if_stale}")
+    elif if_stale:
         if not names:
             raise UsageError(
                 "--if-stale needs a tag to compare with",
@@ -71,7 +123,15 @@ def build(
     client = engine.connect()  # before any secret is read: no engine, no fetch
     # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
     resolved = signals.run_stoppable(lambda: resolve_values(out, manifest))
-    result = bake(manifest, resolved, tags=names, push=push, on_line=out.progress, client=client)
+    result = bake(
+        manifest,
+        resolved,
+        tags=names,
+        push=push,
+        on_line=out.progress,
+        client=client,
+        revoke_superseded=revoke_superseded,
+    )
     out.info(f"built {result.image_id}")
     for name in result.tags:
         out.info(f"tagged {name}")
@@ -90,15 +150,17 @@ def build(
             f"the image is untagged and holds the values: remove it with `docker image rm {result.image_id}`"
             " when done, or pass --tag (or set image.tag) to name it"
         )
-    out.result(
-        {
-            "image_id": result.image_id,
-            "tags": list(result.tags),
-            "pushed": [{"tag": p.tag, "digest": p.digest} for p in result.pushed],
-            "removed": list(result.removed),
-            "left": list(result.refused),
-        }
-    )
+    document: dict[str, object] = {
+        "image_id": result.image_id,
+        "tags": list(result.tags),
+        "pushed": [{"tag": p.tag, "digest": p.digest} for p in result.pushed],
+        "removed": list(result.removed),
+        "left": list(result.refused),
+    }
+    if result.revocation is not None:
+        print_revocation(out, result.revocation)
+        document.update(result.revocation.to_json())
+    out.result(document)
     if result.stopped:
         out.info("stopped: the bake completed first (tags moved, clean-up done)")
         return EXIT_INTERRUPTED

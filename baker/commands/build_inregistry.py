@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from baker import signals
-from baker.commands._common import check_references, resolve_values
+from baker.commands._common import check_references, print_revocation, resolve_values
 from baker.errors import EXIT_INTERRUPTED, BakeStopped, UsageError
 from baker.image import inregistry
 from baker.model import Manifest
@@ -22,9 +22,11 @@ def build_in_registry(
     out: Output,
     manifest: Manifest,
     names: Sequence[str],
-    if_stale: bool,
+    if_stale: bool | str,
+    revoke_superseded: bool = False,
     timeout: float = inregistry.BAKE_DEADLINE,
 ) -> int:
+    """`if_stale` may be the reason a re-bake is due, already decided (`build_fleet`)."""
     if manifest.image.build is not None:
         raise UsageError(
             "--in-registry bakes onto an image already in a registry; this manifest builds its image "
@@ -38,7 +40,9 @@ def build_in_registry(
         )
     for name in names:
         inregistry.target(name)  # a digest or a bad name: usage, before any network call
-    if if_stale:
+    if isinstance(if_stale, str):
+        out.info(f"re-bake due: {if_stale}")
+    elif if_stale:
         decision = rebake_due(manifest, names[0], registry_only=True)
         for warning in decision.warnings:
             out.warn(warning)
@@ -51,7 +55,7 @@ def build_in_registry(
             return 0
         out.info(f"re-bake due: {reason}")
     try:
-        return _bake(out, manifest, names, timeout)
+        return _bake(out, manifest, names, timeout=timeout, revoke_superseded=revoke_superseded)
     except KeyboardInterrupt as stop:  # the bake named what it left; the document says it too
         left = stop.left if isinstance(stop, BakeStopped) else ()
         not_restored = stop.not_restored if isinstance(stop, BakeStopped) else ()
@@ -67,27 +71,37 @@ def build_in_registry(
         raise
 
 
-def _bake(out: Output, manifest: Manifest, names: Sequence[str], timeout: float) -> int:
+def _bake(
+    out: Output, manifest: Manifest, names: Sequence[str], *, timeout: float, revoke_superseded: bool
+) -> int:
     assert manifest.image.base is not None
     base = inregistry.read_base(manifest.image.base)  # before any secret: no base, no fetch
     # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
     resolved = signals.run_stoppable(lambda: resolve_values(out, manifest))
     result = inregistry.bake_in_registry(
-        manifest, resolved, tags=names, on_line=out.progress, base=base, timeout=timeout
+        manifest,
+        resolved,
+        tags=names,
+        on_line=out.progress,
+        base=base,
+        timeout=timeout,
+        revoke_superseded=revoke_superseded,
     )
     out.info(f"baked {result.digest} ({untrusted(', '.join(result.platforms))})")
     for item in result.pushed:
         out.info(f"pushed {item.tag} ({item.digest})")
-    out.result(
-        {
-            "digest": result.digest,
-            "media_type": result.media_type,
-            "tags": list(result.tags),
-            "platforms": list(result.platforms),
-            "pushed": [{"tag": p.tag, "digest": p.digest} for p in result.pushed],
-            "left": [],
-        }
-    )
+    document: dict[str, object] = {
+        "digest": result.digest,
+        "media_type": result.media_type,
+        "tags": list(result.tags),
+        "platforms": list(result.platforms),
+        "pushed": [{"tag": p.tag, "digest": p.digest} for p in result.pushed],
+        "left": [],
+    }
+    if result.revocation is not None:
+        print_revocation(out, result.revocation)
+        document.update(result.revocation.to_json())
+    out.result(document)
     if result.stopped:
         out.info("stopped: the bake completed first (every tag moved)")
         return EXIT_INTERRUPTED

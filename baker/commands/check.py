@@ -1,4 +1,5 @@
-"""`baker check --image REF`: is a re-bake due?
+"""`baker check [--image REF]`: is a re-bake due?  (`--image` defaults to the manifest's `image.tag`;
+several `-f`, or a directory: `baker.commands.check_fleet`.)
 
 Reads the image's provenance record (from the local engine, else from its registry without
 pulling), asks Key Vault for each secret's current metadata (never a value), and compares them
@@ -11,11 +12,13 @@ In `--json` mode stdout holds `{"stale": bool, "entries": [...]}` for 0, 3 and t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from baker.baked import BakedImage
 from baker.commands._common import load_manifest
-from baker.errors import EXIT_FAILURE, EXIT_OK, EXIT_STALE
+from baker.errors import EXIT_FAILURE, EXIT_OK, EXIT_STALE, UsageError
+from baker.fleet import image_of
 from baker.output import Output, untrusted
 from baker.providers.base import OpenProvider
 from baker.staleness import CheckReport, evaluate
@@ -35,21 +38,35 @@ def check(
     *,
     out: Output,
     file: Path,
-    image: str,
+    image: str | None = None,
+    files: Sequence[Path] = (),
     open_provider: OpenProvider | None = None,
     baked: BakedImage | None = None,
 ) -> int:
-    """`open_provider` and `baked` are seams for tests; by default the real provider and image."""
-    manifest = load_manifest(out, file)
-    record, report = evaluate(manifest, image, open_provider=open_provider, baked=baked)
-    _print(out, record, report)
+    """`open_provider` and `baked` are seams for tests; by default the real provider and image.
+    `files`: several manifests (or a directory), each checked against its own `image.tag`."""
+    if len(files) > 1 or any(path.is_dir() for path in files):
+        if image is not None:
+            raise UsageError(
+                "--image names one image; with several manifests each is checked against its image.tag",
+                hint="drop --image, or check one manifest",
+            )
+        # check_fleet imports this module (print_report): imported when several -f are given
+        from baker.commands.check_fleet import check_many
+
+        return check_many(out=out, files=files, open_provider=open_provider)
+    manifest = load_manifest(out, files[0] if files else file)
+    record, report = evaluate(
+        manifest, image if image is not None else image_of(manifest), open_provider=open_provider, baked=baked
+    )
+    print_report(out, record, report)
     out.result(report.to_json())
     if report.attention:
         return EXIT_FAILURE
     return EXIT_STALE if report.stale else EXIT_OK
 
 
-def _print(out: Output, record: BakedImage, report: CheckReport) -> None:
+def print_report(out: Output, record: BakedImage, report: CheckReport) -> None:
     # Env names (of removed variables), vault URLs, secret names and versions come from the image's
     # label, which anyone who can push an image writes: escaped, so none can start a line.
     where = "local engine" if record.where == "local" else "registry"

@@ -14,6 +14,10 @@ values) is removed, when baker baked it, no container uses it (else it is named,
 remove it) and no other bake is still committing it: while a bake tags, pushes and clears up, its
 image also carries the name `baker-bake-in-progress:<bake id>` (`engine.lease`).  Stop signals: see
 `baker.signals`; a stop either undoes the bake before any tag moves or lets the commit complete.
+
+With `revoke_superseded` (`build --push --revoke-superseded`), what each tag names in its registry is
+read before anything is built, and after the push the baked image a tag no longer names is deleted
+from the registry (`registry.revoke`); the outcome is `BakeResult.revocation`.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from pathlib import Path
 
 from baker import imageref, signals
 from baker import render as renderer
-from baker.errors import EngineError, ImageError, PushIncomplete
+from baker.errors import EngineError, ImageError, PushIncomplete, UsageError
 from baker.image import engine
 from baker.image.registry import read as registry
+from baker.image.registry import revoke
 from baker.model import Manifest, SecretRef
 from baker.provenance import BAKE_ID_LABEL, LABEL, to_label
 from baker.resolver import ResolvedEnv
@@ -44,6 +49,7 @@ class BakeResult:
     removed: tuple[str, ...] = ()  # previous baked images removed: untagged, they held old values
     refused: tuple[str, ...] = ()  # previous baked images the engine would not remove (still in use)
     stopped: bool = False  # a stop signal arrived while the bake was committing: it completed first
+    revocation: revoke.Revocation | None = None  # with revoke_superseded: what was deleted, what kept
 
 
 def _app_image(manifest: Manifest, on_line: Callable[[str], None], client: engine.DockerClient) -> str:
@@ -73,8 +79,10 @@ def bake(
     push: bool,
     on_line: Callable[[str], None],
     client: engine.DockerClient | None = None,
+    revoke_superseded: bool = False,
 ) -> BakeResult:
-    """Build the baked image (after the app image, for `image.build`), tag it, and push the tags.
+    """Build the baked image (after the app image, for `image.build`), tag it, and push the tags;
+    with `revoke_superseded` (needs `push`), then delete the baked images the tags named before.
 
     A stop signal either undoes the bake (it lands before the first tag moves) or lets it complete
     (tags, pushes, the superseded image's removal) and shows in `BakeResult.stopped`; see
@@ -84,8 +92,11 @@ def bake(
         imageref.validate_tag(name)
     if manifest.image.base is not None:
         imageref.validate_base(manifest.image.base)
+    refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
     if push:
         _check_push_access(tags)  # before anything is built: a refusal then leaves nothing behind
+    # What the tags name now, read before anything moves: a registry that cannot say stops the bake.
+    before = revoke.read_before(tags) if revoke_superseded else None
     client = client if client is not None else engine.connect()
     state = _Bake(bake_id=uuid.uuid4().hex)  # the id labels every image this bake makes
     workdir = Path(tempfile.mkdtemp(prefix="baker-build-"))  # 0700
@@ -146,6 +157,11 @@ def bake(
             shutil.rmtree(workdir, ignore_errors=True)
         removed, refused = _finish(state, on_line, client)
         stopped = stop.consume()
+    revocation = (
+        revoke.revoke_superseded(before, {p.tag: p.digest for p in state.pushed}, on_line=on_line)
+        if before is not None
+        else None
+    )
     return BakeResult(
         image_id=state.image_id,
         tags=tuple(tags),
@@ -153,7 +169,17 @@ def bake(
         removed=removed,
         refused=refused,
         stopped=stopped,
+        revocation=revocation,
     )
+
+
+def refuse_revoke_without_push(*, push: bool, revoke_superseded: bool) -> None:
+    """`--revoke-superseded` deletes what a pushed tag named before: on the engine path it needs a push."""
+    if revoke_superseded and not push:
+        raise UsageError(
+            "--revoke-superseded deletes what a pushed tag pointed at before; it needs --push",
+            hint="add --push (or bake with --in-registry)",
+        )
 
 
 @dataclass

@@ -18,6 +18,11 @@ bounded by a `Budget` (`--timeout`) that no registry can stretch.
 
 The baked config bytes hold the values: they live in memory only, are sent as they were hashed,
 and never appear in a message, a log record or a file.
+
+With `revoke_superseded`, the digests the tags named before come from that same read, made before
+anything is pushed; once the bake completed (every tag moved), each baked image a tag no longer names
+is deleted from the registry (`registry.revoke`).  The revocation is never part of an undo: a failed
+or stopped-before-the-tags bake revokes nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from baker.errors import BakerError, BakeStopped, ImageError, RegistryBakeFailed
 from baker.image import inregistry_undo as undo
 from baker.image import oci
 from baker.image.registry import push as registry_push
+from baker.image.registry import revoke
 from baker.image.registry.client import (
     CONFIG_MAX,
     DEADLINE,
@@ -85,6 +91,7 @@ class RegistryBake:
     platforms: tuple[str, ...]
     pushed: tuple[Pushed, ...]
     stopped: bool = False  # a stop signal arrived during the tag step: the bake completed first
+    revocation: revoke.Revocation | None = None  # with revoke_superseded: what was deleted, what kept
 
 
 def target(name: str) -> ImageRef:
@@ -301,6 +308,7 @@ def bake_in_registry(
     on_line: Callable[[str], None],
     base: BaseImage | None = None,
     timeout: float = BAKE_DEADLINE,
+    revoke_superseded: bool = False,
 ) -> RegistryBake:
     """Bake `resolved` onto `manifest.image.from` in its registry and put every tag: the Python
     API of `baker build --in-registry`.  `base` is the base already read (`read_base`), if it was;
@@ -310,7 +318,12 @@ def bake_in_registry(
     stop before the first tag undoes the bake (`inregistry_undo`) and raises `BakeStopped`; from the
     first tag on, the bake completes and says so in `RegistryBake.stopped`.  A failure after the
     first push undoes the bake too and raises `RegistryBakeFailed`, naming whatever could not be
-    undone."""
+    undone.
+
+    `revoke_superseded`: once the bake completed (every tag moved), delete the baked images the
+    tags named before (`registry.revoke`; `RegistryBake.revocation`).  What they named is the same
+    read the undo puts back from, made before anything is pushed; the revocation is never part of
+    an undo, and a failed or stopped bake revokes nothing."""
     if manifest.image.base is None:
         raise UsageError("--in-registry bakes onto image.from; this manifest has image.build")
     if not tags:
@@ -324,13 +337,15 @@ def bake_in_registry(
     budget = Budget(timeout)
     if base is None:
         base = read_base(manifest.image.base)
+    # What each tag names now (exact bytes, for the undo; their digests, for the revocation), read
+    # before any value is revealed or anything pushed: a registry that cannot say stops the bake.
+    previous = _read_tags(refs, budget, revoke_superseded)
     env = [(entry.env, entry.value.reveal()) for entry in resolved.entries]
     baked = _bake(base, env, to_label(resolved, manifest))
     del env
     platforms = tuple(p.name for p in base.platforms)
     shown_platforms = untrusted(", ".join(platforms))
     on_line(f"baking {len(resolved.entries)} values onto {shown_platforms} of {manifest.image.base}")
-    previous = undo.read_tags(refs.items(), budget.deadline)  # before anything is pushed
     for dest in targets.values():  # the base's layers: no value in them, nothing to undo
         _place_layers(base, dest, on_line, budget)
     commit = undo.Commit(top=baked.top.digest)
@@ -358,7 +373,58 @@ def bake_in_registry(
             raise
         stopped = stop.consume()
     pushed = tuple(Pushed(name, baked.top.digest) for name in refs)
-    return RegistryBake(baked.top.digest, baked.top.media_type, tuple(refs), platforms, pushed, stopped)
+    revocation = None
+    if revoke_superseded:  # the bake completed: every tag names it now
+        before = {name: (blob.digest if blob is not None else None) for name, blob in previous.items()}
+        revocation, cut = _revoke(before, {p.tag: p.digest for p in pushed}, on_line)
+        stopped = stopped or cut
+    return RegistryBake(
+        baked.top.digest, baked.top.media_type, tuple(refs), platforms, pushed, stopped, revocation
+    )
+
+
+def _read_tags(refs: dict[str, ImageRef], budget: Budget, revoke_superseded: bool) -> undo.Previous:
+    """`undo.read_tags`, tag by tag: with `revoke_superseded`, a refusal names that option (as the
+    engine path's `revoke.read_before` does)."""
+    previous: undo.Previous = {}
+    for name, ref in refs.items():
+        try:
+            previous.update(undo.read_tags([(name, ref)], budget.deadline))
+        except ImageError as exc:
+            if not revoke_superseded:
+                raise
+            raise revoke.unreadable(name, exc) from None
+    return previous
+
+
+def _revoke(
+    before: dict[str, str | None], pushed: dict[str, str], on_line: Callable[[str], None]
+) -> tuple[revoke.Revocation, bool]:
+    """`revoke.revoke_superseded` after a completed bake (signals no longer held).  A stop during
+    it ends it there: the bake stands, and the superseded digests not yet dealt with are named."""
+    revocation = revoke.Revocation()
+    try:
+        revoke.revoke_superseded(before, pushed, on_line=on_line, result=revocation)
+    except KeyboardInterrupt:
+        done = {item["digest"] for item in revocation.revoked + revocation.kept}
+        remaining = {
+            f"{ref.host}/{ref.repository}@{digest}": None
+            for name, digest in before.items()
+            if digest is not None and digest not in done
+            for ref in (target(name),)
+        }
+        where = (
+            f": {', '.join(remaining)} may still be in the registry, holding the old values"
+            if remaining
+            else ""
+        )
+        revocation.warnings.append(
+            "stopped during --revoke-superseded: the bake completed (every tag moved), the revocation "
+            f"did not{where}; delete through the registry's API "
+            "(`DELETE /v2/<repository>/manifests/<digest>`)"
+        )
+        return revocation, True
+    return revocation, False
 
 
 __all__ = ["BaseImage", "Pushed", "RegistryBake", "bake_in_registry", "read_base"]

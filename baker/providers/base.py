@@ -51,6 +51,12 @@ class Provider(Protocol):
         has no other way to tell which version is current."""
         ...
 
+    def get_attributes(self, name: str, version: str | None = None) -> SecretProperties:
+        """Metadata of the current (or given) version in one request whatever the secret's
+        history (`check`).  Where the store answers with the value too, it is dropped unread; a
+        disabled version is described as `enabled=False`."""
+        ...
+
     def list_secrets(self) -> Iterator[SecretProperties]:
         """Every secret's current properties, all pages."""
         ...

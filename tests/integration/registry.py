@@ -39,24 +39,28 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _config(root: Path, port: int, *, readonly: bool = False) -> str:
+def _config(root: Path, port: int, *, readonly: bool = False, deletes: bool = True) -> str:
     maintenance = "  maintenance:\n    readonly:\n      enabled: true\n" if readonly else ""
     return (
         "version: 0.1\n"
         "log:\n  level: error\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\n{maintenance}"
+        f"storage:\n  filesystem:\n    rootdirectory: {root}\n"
+        f"  delete:\n    enabled: {str(deletes).lower()}\n"
+        f"{maintenance}"
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
 
 
-def _run_registry(tmp_path_factory: pytest.TempPathFactory, *, readonly: bool = False) -> Iterator[str]:
+def _run_registry(
+    tmp_path_factory: pytest.TempPathFactory, *, readonly: bool = False, deletes: bool = True
+) -> Iterator[str]:
     binary = shutil.which(REGISTRY_BINARY)
     if binary is None:
         unavailable("docker-registry (Debian's docker-registry package) is not installed")
     base = tmp_path_factory.mktemp("registry")
     port = _free_port()
     config = base / "config.yml"
-    config.write_text(_config(base / "data", port, readonly=readonly), encoding="utf-8")
+    config.write_text(_config(base / "data", port, readonly=readonly, deletes=deletes), encoding="utf-8")
     log = (base / "registry.log").open("wb")
     process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -91,6 +95,12 @@ def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def readonly_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The same registry in read-only maintenance mode: `/v2/` and reads answer, writes are refused."""
     yield from _run_registry(tmp_path_factory, readonly=True)
+
+
+@pytest.fixture(scope="module")
+def nodelete_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same registry with deletes off (distribution's default): a manifest DELETE is refused."""
+    yield from _run_registry(tmp_path_factory, deletes=False)
 
 
 # --- a registry that demands Bearer tokens ------------------------------------------------------

@@ -99,17 +99,20 @@ COMMAND_LINES = {
     "test-connection": ["test-connection", "prod"],
     "secrets list": ["secrets", "list", "prod", "--prefix", "db"],
     "emulator": ["emulator", "--world", "w.yaml", "--port", "0", "--host", "127.0.0.1"],
+    "find": ["find", "--secret", "db-password@" + "a" * 32, "registry.example.com/app"],
 }
+NO_MANIFEST = {"emulator", "find"}
+MANY_MANIFESTS = {"build", "check"}  # -f repeatable (or a directory)
 
 
 @pytest.mark.parametrize("name", sorted(COMMAND_LINES))
 def test_every_command_takes_json_and_debug_and_every_manifest_command_takes_file(name: str) -> None:
     line = COMMAND_LINES[name]
-    extra = ["--json", "--debug"] + ([] if name == "emulator" else ["-f", "m.yaml"])
+    extra = ["--json", "--debug"] + ([] if name in NO_MANIFEST else ["-f", "m.yaml"])
     args = cli.build_parser().parse_args([*line, *extra])
     assert args.json is True and args.debug is True
-    if name != "emulator":
-        assert args.file == Path("m.yaml")
+    if name not in NO_MANIFEST:
+        assert args.file == ([Path("m.yaml")] if name in MANY_MANIFESTS else Path("m.yaml"))
 
 
 @pytest.mark.parametrize("name", sorted(COMMAND_LINES))

@@ -92,6 +92,9 @@ class FakeProvider:
                 return props
         raise _error(Diagnosis.SECRET_NOT_FOUND, "404 SecretNotFound")
 
+    def get_attributes(self, name: str, version: str | None = None) -> SecretProperties:
+        return self.get_properties(name, version)
+
     def list_secrets(self) -> Iterator[SecretProperties]:
         if self.list_error is not None:
             raise self.list_error

@@ -30,9 +30,10 @@ def test_quick_start_is_exactly_two_commands() -> None:
 def test_every_command_in_the_commands_table_parses() -> None:
     section = _between("## Commands", "\n## ")
     rows = re.findall(r"^\| `baker ([^`]+)` \|", section, re.M)
-    assert len(rows) == 9
+    assert len(rows) == 11
     parser = build_parser()
     for row in rows:
+        row = row.replace("REPO", "registry.example.com/app")
         words = [w for w in re.sub(r"\[|\]", "", row).split() if w.isupper() is False]
         args = [w for w in words if w not in {"CREDENTIAL", "DIR", "REF", "T", "P", "FILE", "N"}]
         fillers = {
@@ -43,6 +44,8 @@ def test_every_command_in_the_commands_table_parses() -> None:
             "--world": "x",
             "--port": "1",
             "--timeout": "60",
+            "-f": "x",
+            "--secret": "x",
         }
         argv: list[str] = []
         for word in args:

@@ -86,6 +86,9 @@ class FakeProvider:
     def get_properties(self, name: str, version: str | None = None) -> SecretProperties:
         raise NotImplementedError
 
+    def get_attributes(self, name: str, version: str | None = None) -> SecretProperties:
+        raise NotImplementedError
+
     def list_secrets(self) -> Iterator[SecretProperties]:
         raise NotImplementedError
 

@@ -262,9 +262,11 @@ class RegistryClient:
         push: bool = False,
         pull_from: tuple[str, ...] = (),
         deadline: float | None = None,
+        delete: bool = False,
     ) -> None:
         self.ref = ref
         self.push = push  # asks for a token that may push, and says so in its messages
+        self.delete = delete  # with push: asks for a token that may delete manifests too
         # Other repositories of this registry the token must also read (a cross-repository mount).
         self.pull_from = tuple(r for r in dict.fromkeys(pull_from) if r != ref.repository)
         self.deadline = _Deadline(DEADLINE if deadline is None else deadline)
@@ -414,7 +416,8 @@ class RegistryClient:
         realm = params["realm"]
         _check_realm(realm, self.ref.host)
         query: dict[str, str | list[str]] = {k: v for k, v in params.items() if k in {"service", "scope"}}
-        scope = f"repository:{self.ref.repository}:{'pull,push' if self.push else 'pull'}"
+        actions = "pull,push,delete" if self.push and self.delete else "pull,push" if self.push else "pull"
+        scope = f"repository:{self.ref.repository}:{actions}"
         # A push check must ask for push itself: a challenge's own scope (if any) is for a read.
         query["scope"] = scope if self.push else query.get("scope", scope)
         if self.pull_from:  # the distribution token spec: one `scope` parameter per repository
@@ -522,6 +525,16 @@ def _granted(token: str, repository: str) -> set[str] | None:
             if isinstance(actions, list):
                 granted.update(a for a in actions if isinstance(a, str))
     return granted
+
+
+def error_codes(client: RegistryClient, response: requests.Response) -> str:
+    """The distribution error codes of a refusal (` (DENIED)`), nothing else of its body."""
+    try:
+        raw = client.read(response, "error", ERROR_MAX)
+    except (ImageError, ValueError):  # a body already gone, or cut: the status says enough
+        return ""
+    codes = sorted(set(re.findall(rb'"code"\s*:\s*"([A-Z_]{1,40})"', raw)))
+    return f" ({', '.join(code.decode() for code in codes)})" if codes else ""
 
 
 def parse_json(raw: bytes, what: str) -> dict[str, Any]:

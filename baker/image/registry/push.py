@@ -9,7 +9,6 @@ error answer is reduced to its distribution error codes (`DENIED`, `BLOB_UNKNOWN
 from __future__ import annotations
 
 import contextlib
-import re
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -19,24 +18,14 @@ import urllib3.exceptions
 
 from baker.errors import ImageError
 from baker.image.oci import Blob, media_type_of
-from baker.image.registry.client import ERROR_MAX, MANIFEST_MAX, MIB, RegistryClient, parse_json
+from baker.image.registry.client import MANIFEST_MAX, MIB, RegistryClient, error_codes, parse_json
 
 _CHUNK = 1 * MIB  # what a streamed copy holds in memory at once
 
 
-def _codes(client: RegistryClient, response: requests.Response) -> str:
-    """The distribution error codes of a refusal (` (DENIED)`), nothing else of its body."""
-    try:
-        raw = client.read(response, "error", ERROR_MAX)
-    except (ImageError, ValueError):  # a body already gone, or cut: the status says enough
-        return ""
-    codes = sorted(set(re.findall(rb'"code"\s*:\s*"([A-Z_]{1,40})"', raw)))
-    return f" ({', '.join(code.decode() for code in codes)})" if codes else ""
-
-
 def _refused(client: RegistryClient, response: requests.Response, what: str) -> ImageError:
     status = response.status_code
-    codes = _codes(client, response)
+    codes = error_codes(client, response)
     if status in (401, 403):
         return client.denied(status, why=f" (it refused to {what}{codes})")
     if status == 405:
@@ -205,7 +194,7 @@ def delete(client: RegistryClient, kind: str, digest: str) -> bool:
         response.close()
         return True
     status = response.status_code
-    codes = _codes(client, response)
+    codes = error_codes(client, response)
     if status == 405 or "UNSUPPORTED" in codes:
         return False
     if status in (401, 403):

@@ -111,11 +111,11 @@ def _fetch(client: RegistryClient, image: ImageRef, ref: str) -> RemoteImage | N
         config = manifest.get("config")
         if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
             raise ImageError(f"the registry's manifest for {ref} names no config blob")
-        return _config(client, image, str(config["digest"]))
+        return read_config(client, image, str(config["digest"]))
     raise ImageError(f"the registry's index for {ref} points at another index")
 
 
-def _config(client: RegistryClient, image: ImageRef, digest: str) -> RemoteImage:
+def read_config(client: RegistryClient, image: ImageRef, digest: str) -> RemoteImage:
     response = client.get(f"{image.base_url}/blobs/{digest}", "application/json, */*")
     if response.status_code != 200:
         raise ImageError(
@@ -213,4 +213,5 @@ __all__ = [
     "names_registry",
     "parse_ref",
     "push_target",
+    "read_config",
 ]

@@ -129,12 +129,24 @@ class AzureKeyVaultProvider:
         retry_backoff_factor: float = 0.5,
         retry_backoff_max: float = 8.0,
         retry_after_max: float = 6.0,
+        signed_in_as: AzureKeyVaultProvider | None = None,
     ) -> None:
+        """`signed_in_as`: another provider of the same identity (`baker.providers.signin`) whose sign-in,
+        token cache and connection pool this one shares (another vault, no second token request);
+        that one closes them."""
         self.credential = credential
+        self._owner = signed_in_as is None
         self._vault_url = credential.vault_url.rstrip("/")
         self._client_secret = credential.client_secret.reveal() if credential.client_secret else ""
         if self._client_secret:
             REDACTOR.register(self._client_secret, label=f"client secret of credential {credential.name}")
+        self._max_workers = max_workers
+        self._retry_options: dict[str, Any] = {
+            "retry_total": retry_total,
+            "retry_backoff_factor": retry_backoff_factor,
+            "retry_backoff_max": retry_backoff_max,
+            "retry_after_max": retry_after_max,
+        }
         self._first_call = threading.Lock()
         self._warm = threading.Event()
         self._fatal: ProviderError | None = None
@@ -153,7 +165,9 @@ class AzureKeyVaultProvider:
                 hint="Set the variables the credential names (or AZURE_TENANT_ID, AZURE_CLIENT_ID, "
                 "AZURE_CLIENT_SECRET).",
             )
-        self._session = _pooled_session(max_workers)
+        self._session: requests.Session = (
+            _pooled_session(max_workers) if signed_in_as is None else signed_in_as._session
+        )
         transport = RequestsTransport(
             session=self._session, session_owner=False, connection_timeout=10, read_timeout=60
         )
@@ -164,7 +178,11 @@ class AzureKeyVaultProvider:
         if credential.authority_host:
             identity_kwargs["authority"] = credential.authority_host
         try:
-            if credential.auth.kind == CLIENT_SECRET:
+            self._identity: Any
+            if signed_in_as is not None:  # the same identity: its sign-in, its token cache
+                self._identity = signed_in_as._identity
+                self._presented = signed_in_as._presented
+            elif credential.auth.kind == CLIENT_SECRET:
                 assert credential.tenant_id and credential.client_id
                 self._identity = ClientSecretCredential(
                     credential.tenant_id, credential.client_id, self._client_secret, **identity_kwargs
@@ -191,7 +209,8 @@ class AzureKeyVaultProvider:
                 ),
             )
         except ValueError as exc:  # a non-https authority, a malformed tenant id, ...
-            self._session.close()
+            if self._owner:
+                self._session.close()
             raise ProviderError(
                 f"credential {credential.name!r}: {self._scrub(str(exc))}",
                 diagnosis=Diagnosis.AZURE_ERROR,
@@ -208,7 +227,8 @@ class AzureKeyVaultProvider:
         return FetchedSecret(value=value, properties=_properties(bundle.properties, name))
 
     def get_properties(self, name: str, version: str | None = None) -> SecretProperties:
-        """Listed, never read: the versions list carries no values.
+        """Listed, never read: the versions list carries no values (`test-connection`, which
+        promises not to read one; its cost grows with the history, `get_attributes` does not).
 
         Key Vault's current version is the one created last, enabled or not (a disabled newest
         version makes the secret unreadable, it does not fall back to an older one), so that is
@@ -233,6 +253,25 @@ class AzureKeyVaultProvider:
             if len(tied) == 1:
                 return tied[0]
         return self.get_secret(name).properties
+
+    def get_attributes(self, name: str, version: str | None = None) -> SecretProperties:
+        """One GET, whatever the secret's history: `GET /secrets/NAME` is Key Vault's own answer to
+        "which version is current" (listing versions costs a page per 25 of them, sorted by id, not
+        by age, and dated to the second), `GET /secrets/NAME/VERSION` describes one version.
+
+        Both answers carry the value: it is dropped here, at once.  It is never wrapped in a
+        `Secret`, registered, returned or kept; only the attributes leave this method.  A disabled
+        version answers 403 SecretDisabled (Key Vault says no more): described as disabled.
+        """
+        try:
+            properties = self._call(
+                name, lambda: _dropping_value(self._client.get_secret(name, version), name)
+            )
+        except ProviderError as exc:
+            if exc.diagnosis is not Diagnosis.SECRET_DISABLED:
+                raise
+            return SecretProperties(name=name, version=version, enabled=False)
+        return properties
 
     def list_secrets(self) -> Iterator[SecretProperties]:
         pages = iter(self._client.list_properties_of_secrets())  # lazy: no request yet
@@ -269,10 +308,18 @@ class AzureKeyVaultProvider:
                 credential=self.credential.name,
             )
 
+    def for_vault(self, credential: CredentialSpec) -> AzureKeyVaultProvider:
+        """A provider for `credential` (the same identity, another vault) sharing this one's
+        sign-in; close it before this one."""
+        return AzureKeyVaultProvider(
+            credential, max_workers=self._max_workers, signed_in_as=self, **self._retry_options
+        )
+
     def close(self) -> None:
         self._client.close()
-        self._identity.close()
-        self._session.close()
+        if self._owner:
+            self._identity.close()
+            self._session.close()
 
     # --- calls and their failures ---------------------------------------------------------------
 
@@ -366,6 +413,13 @@ class AzureKeyVaultProvider:
         if self._client_secret:
             text = text.replace(self._client_secret, MASK)
         return scrub(text)
+
+
+def _dropping_value(bundle: Any, name: str) -> SecretProperties:
+    """The attributes of a `KeyVaultSecret`; the value it carries goes with the bundle, unread."""
+    properties = _properties(bundle.properties, name)
+    del bundle
+    return properties
 
 
 def _properties(props: Any, name: str) -> SecretProperties:

@@ -1,0 +1,69 @@
+"""`baker check -f A -f B ...` (or `-f DIR`): every manifest against its own `image.tag`, at once.
+
+One sign-in per identity and one read per distinct secret for the whole run (`baker.fleet`); the
+report is grouped per manifest, each as `check` prints it alone.  Exit: 1 when any manifest needs a
+person or could not be checked, else 3 when any image is stale, else 0: after the full report.
+`--json`: `{"stale": any, "manifests": [{"file", "image", "stale", "entries": [...]}, ...]}`; a
+manifest that could not be checked carries its `error` too.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+
+from baker import fleet
+from baker.commands._common import load_manifest
+from baker.commands.check import print_report
+from baker.errors import EXIT_FAILURE, EXIT_OK, EXIT_STALE, ManifestError, Problem
+from baker.logs import scrub
+from baker.model import Manifest
+from baker.output import Output, untrusted
+from baker.providers.base import OpenProvider
+
+
+def load_all(out: Output, files: Sequence[Path]) -> list[Manifest]:
+    """Every manifest, loaded before any network call; the problems of all of them at once."""
+    manifests: list[Manifest] = []
+    problems: list[Problem] = []
+    for path in fleet.expand(files):
+        try:
+            manifests.append(load_manifest(out, path))
+        except ManifestError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ManifestError(problems)
+    return manifests
+
+
+def check_many(*, out: Output, files: Sequence[Path], open_provider: OpenProvider | None = None) -> int:
+    manifests = load_all(out, files)
+    items = [(manifest, fleet.image_of(manifest)) for manifest in manifests]  # all named, or usage
+    results = fleet.check_all(items, open_provider=open_provider)
+    for index, result in enumerate(results):
+        if index:
+            out.info("")
+        out.info(f"== {untrusted(result.manifest.path)}")
+        if result.error is not None:
+            out.info(f"image {untrusted(result.image)}: not checked")
+            out.info(scrub(f"error: {result.error.message}"))
+            if result.error.hint:
+                out.info(scrub(f"hint: {result.error.hint}"))
+        else:
+            assert result.record is not None and result.report is not None
+            print_report(out, result.record, result.report)
+    stale = [r for r in results if r.report is not None and r.report.stale]
+    failed = [r for r in results if r.error is not None or (r.report is not None and r.report.attention)]
+    out.info("")
+    out.info(
+        f"{len(results)} manifests: {len(stale)} stale, {len(failed)} need a person, "
+        f"{len(results) - len({id(r) for r in stale + failed})} up to date"
+    )
+    if stale:
+        named = " ".join(f"-f {shlex.quote(r.manifest.path)}" for r in stale)
+        out.info(f"re-bake them: baker build --if-stale {untrusted(named)}")
+    out.result({"stale": bool(stale), "manifests": [r.to_json() for r in results]})
+    if failed:
+        return EXIT_FAILURE
+    return EXIT_STALE if stale else EXIT_OK

@@ -1,0 +1,47 @@
+"""`baker find --secret NAME[#key][@VERSION] REPO [REPO ...]`: the tags and digests baked from that
+secret (that version), from their provenance labels, without pulling (`baker.image.find`).
+
+Exit 0 whether or not anything matched (`--json`: `{"secret", "matches": [...], "scanned"}`); 1
+when a repository could not be read (each is named, after the full report).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from baker.errors import EXIT_FAILURE, EXIT_OK
+from baker.image.find import find as find_images
+from baker.image.find import parse_wanted
+from baker.logs import scrub
+from baker.output import Output, untrusted
+
+
+def find(*, out: Output, secret: str, repositories: Sequence[str]) -> int:
+    wanted = parse_wanted(secret)
+    found = find_images(wanted, list(repositories))
+    what = wanted.name + (f"#{wanted.key}" if wanted.key is not None else "")
+    what += f" version {wanted.version}" if wanted.version else " (any version)"
+    for match in found.matches:
+        versions = ", ".join(untrusted(v) for v in match.versions)
+        out.info(
+            f"{untrusted(match.repository)}:{untrusted(match.tag)}  {match.digest}  "
+            f"{', '.join(untrusted(e) for e in match.env)} (v {versions}; {', '.join(match.platforms)})"
+        )
+    for item in found.unreadable:
+        out.warn(f"{untrusted(item)}: its provenance record could not be read")
+    for error in found.errors:
+        out.progress(scrub(f"error: {error.message}"))
+        if error.hint:
+            out.progress(scrub(f"hint: {error.hint}"))
+    count = len(found.matches)
+    out.info(f"{count} tag{'s' if count != 1 else ''} of {found.scanned} baked from {untrusted(what)}")
+    out.result(
+        {
+            "secret": {"name": wanted.name, "key": wanted.key, "version": wanted.version},
+            "matches": [m.to_json() for m in found.matches],
+            "scanned": found.scanned,
+            "unreadable": list(found.unreadable),
+            "errors": [e.to_json() for e in found.errors],
+        }
+    )
+    return EXIT_FAILURE if found.errors else EXIT_OK

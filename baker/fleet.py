@@ -1,0 +1,261 @@
+"""Checking many manifests at once (`check -f A -f B`, `build --if-stale -f A -f B`), and the one
+check of a single manifest too (`staleness.evaluate` runs through here).
+
+    manifests ─▶ each image's record (engine or registry), concurrently
+              ─▶ the metadata they need, each distinct (sign-in, vault, secret, version) read once
+                 for the whole run: the current version (`GET /secrets/NAME`), then, for a secret
+                 whose current version is not the baked one, the baked version's attributes
+                 (`GET /secrets/NAME/VERSION`: disabled? expired? deleted?), so at most two
+                 requests per secret whatever its history
+              ─▶ `staleness.compare` per manifest
+
+One sign-in per identity (`baker.providers.signin`); each step fans out on `baker.fanout` within
+the resolver's bound.
+A manifest that cannot be checked (no image, no record, a secret that failed) is reported with its
+error; the others are still checked.  Imports no SDK.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from baker import fanout
+from baker.baked import BakedImage, read_baked
+from baker.diagnose import Diagnosis
+from baker.errors import BakerError, ProviderError, UsageError
+from baker.lifetime import as_utc
+from baker.model import FetchKey, Manifest
+from baker.provenance import Origin
+from baker.providers import DEFAULT_WORKERS
+from baker.providers.base import OpenProvider, SecretProperties
+from baker.providers.signin import SignIns
+from baker.staleness import CheckEntry, CheckReport, compare, wanted
+
+MANIFEST_NAME = "baker.yaml"
+SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv"})
+MAX_WORKERS = DEFAULT_WORKERS  # the resolver's bound
+
+Answer = SecretProperties | ProviderError
+ReadRecord = Callable[[str], BakedImage]
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """`-f` arguments as manifest files: a directory stands for every `baker.yaml` below it (sorted,
+    never inside .git, node_modules or .venv, symlinked directories not followed)."""
+    found: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            found.append(path)
+            continue
+        below: list[Path] = []
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+            if MANIFEST_NAME in files:
+                below.append(Path(root) / MANIFEST_NAME)
+        if not below:
+            raise UsageError(
+                f"no {MANIFEST_NAME} below {path}",
+                hint=f"name the manifests, or a directory holding {MANIFEST_NAME}",
+            )
+        found.extend(sorted(below, key=lambda p: p.parts))
+    return list(dict.fromkeys(found))
+
+
+def image_of(manifest: Manifest) -> str:
+    """The image a manifest's check reads: its (first) `image.tag`."""
+    if not manifest.image.tags:
+        raise UsageError(
+            f"{manifest.path}: no image.tag to check",
+            hint="set image.tag in each manifest, or check one manifest with --image REF",
+        )
+    return manifest.image.tags[0]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One manifest's outcome: its record and report, or the error that stopped its check."""
+
+    manifest: Manifest
+    image: str
+    record: BakedImage | None = None
+    report: CheckReport | None = None
+    error: BakerError | None = None
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "file": self.manifest.path,
+            "image": self.image,
+            "stale": bool(self.report and self.report.stale),
+            "entries": [e.to_json() for e in self.report.entries] if self.report else [],
+        }
+        if self.error is not None:
+            out["error"] = self.error.to_json()
+        return out
+
+
+def check_all(
+    items: Sequence[tuple[Manifest, str]],
+    *,
+    open_provider: OpenProvider | None = None,
+    records: Sequence[BakedImage | None] | None = None,
+    registry_only: bool = False,
+    max_workers: int = MAX_WORKERS,
+    now: datetime | None = None,
+) -> list[Checked]:
+    """Check each (manifest, image); `records` (a test seam) stands for reading the images."""
+    given = list(records) if records is not None else [None] * len(items)
+    signins = SignIns(open_provider=open_provider, max_workers=max_workers)
+    try:
+        read = fanout.each(
+            list(zip(items, given, strict=True)),
+            lambda item: (
+                item[1] if item[1] is not None else read_baked(item[0][1], registry_only=registry_only)
+            ),
+            workers=max_workers,
+            keep=BakerError,
+            name="baker-check",
+        )
+        plans: list[dict[FetchKey, tuple[Hashable, Origin]] | BakerError] = []
+        for (manifest, _), record in zip(items, read, strict=True):
+            plans.append(record if isinstance(record, BakerError) else _plan(manifest, record, signins))
+        current = _read(
+            max_workers,
+            signins,
+            items,
+            plans,
+            lambda where, origin: origin.version if origin.pinned else None,
+        )
+        baked = _read(
+            max_workers, signins, items, plans, lambda where, origin: _baked_version(where, origin, current)
+        )
+        return [
+            _checked(manifest, image, record, plan, current, baked, now)
+            for (manifest, image), record, plan in zip(items, read, plans, strict=True)
+        ]
+    finally:
+        signins.close()
+
+
+def _plan(
+    manifest: Manifest, record: BakedImage, signins: SignIns
+) -> dict[FetchKey, tuple[Hashable, Origin]] | BakerError:
+    """Per fetch key `compare` needs: where it is read (sign-in and vault), and a baked origin."""
+    keys = wanted(manifest, record.origins)
+    try:
+        manifest.require_credentials(sorted({key[0] for key in keys}))
+    except BakerError as exc:
+        return exc
+    return {key: (signins.key(manifest.credentials[key[0]]), origin) for key, origin in keys.items()}
+
+
+ReadKey = tuple[Hashable, str, "str | None"]  # (sign-in and vault, secret lower-cased, version)
+
+
+def _read(
+    workers: int,
+    signins: SignIns,
+    items: Sequence[tuple[Manifest, str]],
+    plans: Sequence[dict[FetchKey, tuple[Hashable, Origin]] | BakerError],
+    version_of: Callable[[Hashable, Origin], str | bool | None],
+) -> dict[ReadKey, Answer]:
+    """One read per distinct (sign-in and vault, secret, version) over every manifest.
+    `version_of` False: nothing to read for that origin."""
+    todo: dict[ReadKey, tuple[Manifest, Origin]] = {}
+    for (manifest, _), plan in zip(items, plans, strict=True):
+        if isinstance(plan, BakerError):
+            continue
+        for where, origin in plan.values():
+            version = version_of(where, origin)
+            if version is not False and version is not True:
+                todo.setdefault((where, (origin.secret or "").lower(), version), (manifest, origin))
+
+    def one(item: tuple[ReadKey, tuple[Manifest, Origin]]) -> Answer:
+        (_, _, version), (manifest, origin) = item
+        assert origin.credential is not None
+        provider = signins.provider(manifest.credentials[origin.credential])
+        if isinstance(provider, ProviderError):
+            return provider
+        try:
+            return provider.get_attributes(origin.secret or "", version)
+        except ProviderError as exc:
+            return exc
+
+    answers = fanout.each(list(todo.items()), one, workers=workers, keep=BakerError, name="baker-check")
+    return {key: _as_answer(answer) for key, answer in zip(todo, answers, strict=True)}
+
+
+def _as_answer(answer: Answer | BakerError) -> Answer:
+    if isinstance(answer, (SecretProperties, ProviderError)):
+        return answer
+    return ProviderError(answer.message, diagnosis=Diagnosis.AZURE_ERROR, hint=answer.hint)
+
+
+def _baked_version(where: Hashable, origin: Origin, current: Mapping[ReadKey, Answer]) -> str | bool:
+    """The baked version to describe: an unpinned secret whose current version is another one."""
+    if origin.pinned or not origin.version:
+        return False
+    answer = current.get((where, (origin.secret or "").lower(), None))
+    if isinstance(answer, SecretProperties) and answer.version:
+        return origin.version if answer.version.lower() != origin.version.lower() else False
+    return False
+
+
+def _checked(
+    manifest: Manifest,
+    image: str,
+    record: BakedImage | BakerError,
+    plan: dict[FetchKey, tuple[Hashable, Origin]] | BakerError,
+    current: Mapping[ReadKey, Answer],
+    baked: Mapping[ReadKey, Answer],
+    now: datetime | None,
+) -> Checked:
+    if isinstance(record, BakerError):
+        return Checked(manifest, image, error=record)
+    if isinstance(plan, BakerError):
+        return Checked(manifest, image, record=record, error=plan)
+    answers = {key: current[(where, key[1], key[2])] for key, (where, _) in plan.items()}
+    try:
+        report = compare(manifest, record.origins, answers, record.env, now=now)
+    except BakerError as exc:
+        return Checked(manifest, image, record=record, error=exc)
+    wheres = {(key[0], key[1]): where for key, (where, _) in plan.items()}
+    moment = now or datetime.now(timezone.utc)
+    entries = tuple(_with_baked_state(entry, wheres, baked, moment) for entry in report.entries)
+    return Checked(manifest, image, record=record, report=CheckReport(entries))
+
+
+def _with_baked_state(
+    entry: CheckEntry,
+    wheres: Mapping[tuple[str, str], Hashable],
+    baked: Mapping[ReadKey, Answer],
+    moment: datetime,
+) -> CheckEntry:
+    """A rotated entry says when the version it still holds is disabled, expired or gone."""
+    if entry.status != "rotated" or not entry.secret or not entry.baked_version:
+        return entry
+    secret = entry.secret.lower()
+    answer = baked.get((wheres.get((entry.credential or "", secret)), secret, entry.baked_version))
+    state = _state(answer, moment)
+    if state is None:
+        return entry
+    return dataclasses.replace(
+        entry, detail=f"{entry.detail} (the baked version is {state})", baked_state=state
+    )
+
+
+def _state(answer: Answer | None, moment: datetime) -> str | None:
+    if isinstance(answer, ProviderError):
+        if answer.diagnosis == Diagnosis.SECRET_NOT_FOUND:
+            return "deleted"
+        return "disabled" if answer.diagnosis == Diagnosis.SECRET_DISABLED else None
+    if answer is None:
+        return None
+    if not answer.enabled:
+        return "disabled"
+    expires = as_utc(answer.expires_on)
+    return "expired" if expires is not None and expires <= moment else None

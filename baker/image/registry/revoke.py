@@ -1,0 +1,156 @@
+"""`build --push --revoke-superseded` and `build --in-registry --revoke-superseded`: after a re-bake,
+the baked image each tag pointed at before (it holds the old values) is deleted from the registry.
+
+    before the bake:  HEAD each tag                         -> the digest it names now
+                      (in-registry: the digest of the bytes its undo reads, one GET serving both)
+    after the push:   per repository, the old digests the tags no longer name:
+                      list the tags, read each (every platform of an index)
+                      kept when a tag still names it (or an index a tag names holds it),
+                      kept when it is no baked image (no provenance label: baker deletes only its own)
+                      else DELETE /v2/REPO/manifests/DIGEST, then each of its platform manifests
+                      no tag still reaches
+
+A registry that refuses deletes (405, UNSUPPORTED, DENIED) is a warning naming it, never a failed
+bake.  The bake completed before any of this: a failure here changes nothing it did.  What a
+registry keeps after a manifest delete (its blobs, until its garbage collection runs) is its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from baker.errors import BakerError, ImageError
+from baker.image.registry import walk
+from baker.image.registry.client import ImageRef, RegistryClient, error_codes
+from baker.image.registry.push import manifest_digest
+from baker.image.registry.read import MANIFEST_TYPES, push_target
+from baker.imageref import shown
+from baker.provenance import LABEL
+
+_LOG = logging.getLogger(__name__)
+
+
+def read_before(tags: Sequence[str]) -> dict[str, str | None]:
+    """The digest each tag names now (None: no such tag yet), read before anything moves.  A
+    registry that cannot say is an error before the bake: nothing built, nothing pushed."""
+    before: dict[str, str | None] = {}
+    for tag in tags:
+        ref = push_target(tag)
+        try:
+            with RegistryClient(ref) as client:
+                before[tag] = manifest_digest(client, ref.reference, ", ".join(MANIFEST_TYPES))
+        except ImageError as exc:
+            raise unreadable(tag, exc) from None
+    return before
+
+
+def unreadable(tag: str, exc: ImageError) -> ImageError:
+    """The error for a tag whose current digest could not be read before the bake (the in-registry
+    bake reads it once, with the bytes its undo needs)."""
+    return ImageError(
+        f"--revoke-superseded: cannot read what {shown(tag)} names now: {exc.message}",
+        hint=exc.hint or "drop --revoke-superseded, or fix the registry access",
+    )
+
+
+@dataclass
+class Revocation:
+    """What `revoke_superseded` did; the command prints it (`commands._common.print_revocation`)."""
+
+    revoked: list[dict[str, str]] = field(default_factory=list)  # repository, digest
+    kept: list[dict[str, str]] = field(default_factory=list)  # repository, digest, why
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {"revoked": list(self.revoked), "kept": list(self.kept)}
+
+
+def revoke_superseded(
+    before: Mapping[str, str | None],
+    pushed: Mapping[str, str],
+    *,
+    on_line: Callable[[str], None],
+    result: Revocation | None = None,
+) -> Revocation:
+    """Delete, per repository, each digest a tag named before and no tag names now.  `result`, when
+    given, is filled as it goes (so a caller stopped midway knows what was done)."""
+    result = result if result is not None else Revocation()
+    repositories: dict[tuple[str, str], tuple[ImageRef, set[str], set[str]]] = {}
+    for tag, old in before.items():
+        ref = push_target(tag)
+        _, olds, news = repositories.setdefault((ref.host, ref.repository), (ref, set(), set()))
+        if tag in pushed:
+            news.add(pushed[tag])
+        if old is not None:
+            olds.add(old)
+    for ref, olds, news in repositories.values():
+        superseded = sorted(olds - news)
+        if not superseded:
+            continue
+        on_line(f"revoking {len(superseded)} superseded image(s) in {ref.host}/{ref.repository}")
+        try:
+            _revoke_in(ref, superseded, result)
+        except ImageError as exc:
+            where = f"{ref.host}/{ref.repository}"
+            for digest in superseded:
+                if not any(d["digest"] == digest for d in result.revoked + result.kept):
+                    result.kept.append({"repository": where, "digest": digest, "why": exc.message})
+            result.warnings.append(f"could not revoke in {where}: {exc.message}")
+    return result
+
+
+def _revoke_in(ref: ImageRef, superseded: Sequence[str], result: Revocation) -> None:
+    where = f"{ref.host}/{ref.repository}"
+    with RegistryClient(ref, push=True, delete=True) as client:
+        tags = walk.list_tags(client)
+        described = walk.each(tags, lambda tag: walk.describe(client, tag))
+        named: dict[str, str] = {}  # digest -> a tag that reaches it
+        for tag, item in zip(tags, described, strict=True):
+            if isinstance(item, BakerError):
+                raise item
+            if item is not None:
+                for digest in (item.digest, *item.children):
+                    named.setdefault(digest, tag)
+        for digest in superseded:
+            if digest in named:
+                result.kept.append(
+                    {"repository": where, "digest": digest, "why": f"still tagged {named[digest]}"}
+                )
+                continue
+            old = walk.describe(client, digest)
+            if old is None:
+                continue  # gone already (another bake revoked it)
+            if not any(LABEL in p.labels for p in old.platforms):
+                result.kept.append(
+                    {"repository": where, "digest": digest, "why": "not a baked image (no provenance label)"}
+                )
+                continue
+            refused = _delete(client, digest)
+            if refused is not None:
+                result.kept.append({"repository": where, "digest": digest, "why": refused})
+                result.warnings.append(
+                    f"the registry {ref.host} did not delete {ref.repository}@{digest} ({refused}); "
+                    "the superseded image, with the old values, is still pullable by its digest"
+                )
+                continue
+            result.revoked.append({"repository": where, "digest": digest})
+            for child in old.children:
+                if child not in named and _delete(client, child) is not None:
+                    _LOG.debug("the platform manifest %s was not deleted", child)
+
+
+def _delete(client: RegistryClient, digest: str) -> str | None:
+    """None when deleted (or gone); else why not."""
+    response = client.request("DELETE", f"{client.ref.base_url}/manifests/{digest}", "application/json")
+    status = response.status_code
+    if status in (200, 202, 204, 404):
+        response.close()
+        return None
+    codes = error_codes(client, response)
+    if status == 405 or "UNSUPPORTED" in codes:
+        return f"the registry refuses deletes: HTTP {status}{codes}"
+    if status in (401, 403):
+        return f"the registry denied the delete: HTTP {status}{codes}"
+    return f"HTTP {status}{codes}"

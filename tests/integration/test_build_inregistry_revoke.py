@@ -1,0 +1,84 @@
+"""`build --in-registry --revoke-superseded` together with the undo (baker.image.inregistry_undo):
+one read of each tag serves both, the revocation runs only after the bake completed, and a failed
+bake that is undone revokes nothing.  Debian's docker-registry with deletes, fronted by the loopback
+proxy of tests/redteam/proxy.py (it records every request and can refuse a tag)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from baker.emulator import Emulator
+from tests.integration import oci_bases
+from tests.integration.oci_bases import StartRegistry, push_base
+from tests.integration.test_build_inregistry import bake, vault, write_manifest
+from tests.integration.test_build_inregistry_undo import _fronted, _refuse_tag
+from tests.redteam.proxy import proxies
+
+__all__ = ["proxies", "vault"]  # fixtures
+pytestmark = [pytest.mark.docker, pytest.mark.emulator]
+registries = oci_bases.registries  # the fixture
+REVOKE = ("--revoke-superseded",)
+
+
+def _tag_reads_before_the_first_push(seen: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    first_push = next(i for i, (method, _) in enumerate(seen) if method in ("PUT", "POST"))
+    return [(m, p) for m, p in seen[:first_push] if p == "/v2/team/app/manifests/baked"]
+
+
+def test_one_read_of_each_tag_serves_the_undo_and_the_revocation_which_runs_after_the_tags_moved(
+    registries: StartRegistry,
+    proxies: Any,
+    vault: Emulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    registry, proxy = _fronted(registries, proxies, deletes=True)
+    base = push_base(registry.api, "team/app")
+    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    tag = f"{proxy.host}/team/app:baked"
+    assert bake(capsys, manifest, tag)[0] == 0
+    proxy.seen.clear()
+    assert bake(capsys, manifest, tag)[0] == 0
+    reads_without = _tag_reads_before_the_first_push(proxy.seen)
+    old = registry.api.tag_digest("team/app", "baked")
+    proxy.seen.clear()
+    code, document = bake(capsys, manifest, tag, extra=REVOKE)
+    assert code == 0, document
+    assert document["revoked"] == [{"repository": f"{proxy.host}/team/app", "digest": old}]
+    assert (document["kept"], document["left"]) == ([], [])
+    assert registry.api.tag_digest("team/app", old) is None  # the superseded image is gone
+    assert registry.api.tag_digest("team/app", "baked") == document["digest"]
+    seen = list(proxy.seen)
+    # The revocation's "what does the tag name now" is the undo's read: no HEAD, no extra GET.
+    assert _tag_reads_before_the_first_push(seen) == reads_without
+    assert {method for method, _ in reads_without} == {"GET"}
+    tag_put = seen.index(("PUT", "/v2/team/app/manifests/baked"))
+    deletes = [i for i, (method, _) in enumerate(seen) if method == "DELETE"]
+    assert deletes and min(deletes) > tag_put  # nothing deleted before every tag moved
+
+
+def test_a_failed_bake_is_undone_and_revokes_nothing(
+    registries: StartRegistry,
+    proxies: Any,
+    vault: Emulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    registry, proxy = _fronted(registries, proxies, deletes=True)
+    base = push_base(registry.api, "team/app")
+    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    first, second = f"{proxy.host}/team/app:first", f"{proxy.host}/team/app:second"
+    assert bake(capsys, manifest, first)[0] == 0
+    old = registry.api.tag_digest("team/app", "first")
+    proxy.seen.clear()
+    _refuse_tag(proxy, "second")
+    code, document = bake(capsys, manifest, first, second, extra=REVOKE)
+    assert code == 1, document
+    assert (document["left"], document["not_restored"]) == ([], [])
+    assert "revoked" not in document
+    assert registry.api.tag_digest("team/app", "first") == old  # put back by the undo
+    assert registry.api.tag_digest("team/app", old) == old  # and the old image never revoked
+    assert ("DELETE", f"/v2/team/app/manifests/{old}") not in proxy.seen

@@ -1,0 +1,75 @@
+"""`bake_in_registry(revoke_superseded=True)`'s seams with the undo: the one read of each tag (a
+refusal names the option only when it was asked for) and a stop during the revocation (the bake
+stands, the superseded digests not dealt with are named)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+from baker.errors import ImageError
+from baker.image import inregistry, inregistry_undo
+from baker.image.registry import revoke
+
+OLD_A, OLD_B, NEW = ("sha256:" + c * 64 for c in "abc")
+REFS = {
+    "127.0.0.1:5000/team/app:a": inregistry.target("127.0.0.1:5000/team/app:a"),
+    "127.0.0.1:5000/team/web:b": inregistry.target("127.0.0.1:5000/team/web:b"),
+}
+
+
+def _refusing(tags: Iterable[tuple[str, Any]], deadline: Callable[[], float]) -> inregistry_undo.Previous:
+    raise ImageError("the registry 127.0.0.1:5000 answered HTTP 500 when asked to say what a names")
+
+
+@pytest.mark.parametrize(
+    ("revoke_superseded", "message"),
+    [
+        (True, '--revoke-superseded: cannot read what "127.0.0.1:5000/team/app:a" names now: the registry'),
+        (False, "the registry 127.0.0.1:5000 answered HTTP 500"),
+    ],
+)
+def test_a_tag_that_cannot_be_read_before_the_bake_names_revoke_superseded_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch, revoke_superseded: bool, message: str
+) -> None:
+    monkeypatch.setattr(inregistry_undo, "read_tags", _refusing)
+    with pytest.raises(ImageError) as caught:
+        inregistry._read_tags(REFS, inregistry.Budget(60.0), revoke_superseded)
+    assert caught.value.message.startswith(message)
+
+
+def test_a_stop_during_the_revocation_keeps_the_bake_and_names_the_superseded_digests_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def stopped_midway(
+        before: Any, pushed: Any, *, on_line: Any, result: revoke.Revocation | None = None
+    ) -> revoke.Revocation:
+        assert result is not None
+        result.revoked.append({"repository": "127.0.0.1:5000/team/app", "digest": OLD_A})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(revoke, "revoke_superseded", stopped_midway)
+    before: dict[str, str | None] = dict(zip(REFS, (OLD_A, OLD_B), strict=True))
+    revocation, stopped = inregistry._revoke(before, dict.fromkeys(REFS, NEW), lambda line: None)
+    assert stopped
+    assert revocation.revoked == [{"repository": "127.0.0.1:5000/team/app", "digest": OLD_A}]
+    (warning,) = revocation.warnings
+    assert warning.startswith("stopped during --revoke-superseded: the bake completed")
+    assert f"127.0.0.1:5000/team/web@{OLD_B}" in warning
+    assert OLD_A not in warning  # revoked already: not named as left
+
+
+def test_a_revocation_that_is_not_stopped_is_returned_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    def revoking(
+        before: Any, pushed: Any, *, on_line: Any, result: revoke.Revocation | None = None
+    ) -> revoke.Revocation:
+        assert result is not None
+        result.kept.append({"repository": "r", "digest": OLD_A, "why": "still tagged x"})
+        return result
+
+    monkeypatch.setattr(revoke, "revoke_superseded", revoking)
+    revocation, stopped = inregistry._revoke({"t": OLD_A}, {"t": NEW}, lambda line: None)
+    assert (stopped, revocation.warnings) == (False, [])
+    assert revocation.kept == [{"repository": "r", "digest": OLD_A, "why": "still tagged x"}]
