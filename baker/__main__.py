@@ -1,20 +1,41 @@
+"""The process entry point (`python -m baker` and the `baker` console script): `cli.main` inside the
+stop-signal rules a whole process needs.  Tests and Python callers call `baker.cli.main` itself."""
+
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 
 # Stop signals first, before any heavier import: a signal that lands while baker starts must end it
 # with 130 like any other stop, never by the default action (see baker.signals).
 from baker import signals
 
-signals.install()
+EXIT_INTERRUPTED = 130  # errors.EXIT_INTERRUPTED, not imported: this path must not wait for imports
 
-try:
-    from baker.cli import main
 
-    code = main()
-    signals.finish()
-except KeyboardInterrupt:  # a stop before main took over, or after it returned; later ones are ignored
-    sys.stderr.write("interrupted\n")
-    code = 130  # EXIT_INTERRUPTED (not imported: this path must not wait for imports)
-    signals.finish()
-raise SystemExit(code)
+def run() -> None:
+    signals.install()
+    try:
+        from baker.cli import main
+
+        code = main()
+        signals.finish()  # later signals are ignored
+    except KeyboardInterrupt:  # a stop before main took over, or after it returned
+        sys.stderr.write("interrupted\n")
+        code = EXIT_INTERRUPTED
+        signals.finish()
+    if code == EXIT_INTERRUPTED:
+        # Every clean-up ran on the main thread before main returned; a helper thread (a resolution
+        # a stop cut short) may still sit in a network call.  Interpreter shut-down would wait for
+        # it, or end it by a forced unwind that can abort the process (glibc: "exception not
+        # rethrown", -6): leave now, with what baker printed flushed.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more gets there
+                stream.flush()
+        os._exit(code)
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    run()

@@ -181,3 +181,29 @@ def test_run_stoppable_stops_at_once_from_a_clean_point_while_the_work_goes_on(i
         signals.run_stoppable(lambda: release.wait(10))
     assert time.monotonic() - started < 2
     release.set()
+
+
+def test_a_stopped_process_exits_130_at_once_whatever_helper_threads_still_run() -> None:
+    """A resolution a stop cut short may leave a thread in a network call: the process leaves at
+    once (interpreter shut-down would wait for it, or end it by a forced unwind that can abort)."""
+    script = (
+        "import threading, time\n"
+        "import baker.cli, baker.__main__\n"
+        "def main():\n"
+        "    threading.Thread(target=time.sleep, args=(600,)).start()  # not a daemon: shut-down waits\n"
+        "    print('cleaned up', flush=False)\n"
+        "    return 130\n"
+        "baker.cli.main = main\n"
+        "baker.__main__.run()\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (130, "cleaned up\n")
+    assert time.monotonic() - started < 30
+
+
+def test_the_console_script_runs_baker_inside_the_process_rules() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "baker"]
+    assert script.value == "baker.__main__:run"
