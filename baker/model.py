@@ -21,6 +21,9 @@ MANAGED_IDENTITY = "managed-identity"
 AZURE_CLI = "azure-cli"
 AUTH_KINDS = (CLIENT_SECRET, WORKLOAD_IDENTITY, MANAGED_IDENTITY, AZURE_CLI)
 DEFAULT_AUDIENCE = "api://AzureADTokenExchange"
+# A federated token is a JWT of a few KiB: a source that holds more is refused (never read whole,
+# taught to the Redactor or sent to Entra).
+FEDERATED_TOKEN_MAX = 64 * 1024
 
 # Token source kinds (`TokenSource.kind`).
 FILE = "file"

@@ -102,6 +102,8 @@ def keyless_auth(
 
     if kind == model.MANAGED_IDENTITY:
         client_id = optional("client_id")
+        if refusal := token_sources.managed_identity_in_clear(environ):
+            check.problem(node.line, path, refusal)
         where = token_sources.managed_identity_where(environ, client_id)
         return None, client_id, AuthSpec(kind, where=where)
     if kind == model.AZURE_CLI:
@@ -148,6 +150,8 @@ def keyless_auth(
     for secret in (source.request_token, source.token) if source else ():
         if secret is not None:
             REDACTOR.register(secret, label=f"{path} token")
+    if source is not None and (refusal := token_sources.source_in_clear(source)):
+        check.problem(node.line, path, refusal)
     missing = None if source else f"no federated token: looked for {looked}"
     where = source.where if source else "no token source present"
     spec = AuthSpec(kind, audience, connection, source, missing, where)

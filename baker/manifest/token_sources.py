@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from baker.model import AZURE_PIPELINES, FILE, GITHUB, VARIABLE, TokenSource
+from baker import loopback
+from baker.model import AZURE_PIPELINES, FEDERATED_TOKEN_MAX, FILE, GITHUB, VARIABLE, TokenSource
 from baker.secret import Secret
 
 GITHUB_URL_VAR = "ACTIONS_ID_TOKEN_REQUEST_URL"
@@ -33,6 +35,8 @@ PIPELINES_TOKEN_VAR = "SYSTEM_ACCESSTOKEN"  # noqa: S105 - a variable's name
 TOKEN_FILE_VAR = "AZURE_FEDERATED_TOKEN_FILE"  # noqa: S105 - a variable's name
 # Variables whose values are secrets wherever keyless sign-in reads them.
 SECRET_VARS = (GITHUB_TOKEN_VAR, PIPELINES_TOKEN_VAR, "IDENTITY_HEADER", "MSI_SECRET")
+# The managed identity endpoints azure-identity may send IDENTITY_HEADER / MSI_SECRET to.
+IDENTITY_URL_VARS = ("IDENTITY_ENDPOINT", "MSI_ENDPOINT")
 
 
 def find_token_source(
@@ -51,13 +55,15 @@ def find_token_source(
     """
     looked: list[str] = []
     if token_file_key is not None:
-        if token_file is not None and Path(token_file).is_file():
+        why = not_a_token_file(token_file) if token_file is not None else "unset"
+        if token_file is not None and why is None:
             return TokenSource(FILE, f"{token_file_key} ({token_file})", path=token_file), ""
-        looked.append(f"{token_file_key} ({'no such file: ' + token_file if token_file else 'unset'})")
+        looked.append(f"{token_file_key} ({why})")
     env_file = environ.get(TOKEN_FILE_VAR) or ""
-    if env_file and Path(env_file).is_file():
+    why = not_a_token_file(env_file) if env_file else None
+    if env_file and why is None:
         return TokenSource(FILE, f"{TOKEN_FILE_VAR} ({env_file})", path=env_file), ""
-    looked.append(TOKEN_FILE_VAR + (f" (no such file: {env_file})" if env_file else ""))
+    looked.append(TOKEN_FILE_VAR + (f" ({why})" if why else ""))
     url, request_token = environ.get(GITHUB_URL_VAR), environ.get(GITHUB_TOKEN_VAR)
     if url and request_token:
         where = f"GitHub Actions ({GITHUB_URL_VAR}, audience {audience})"
@@ -75,12 +81,69 @@ def find_token_source(
     )
     if token_var is not None:
         value = environ.get(token_var)
-        if value:
+        if value and len(value) <= FEDERATED_TOKEN_MAX:
             return TokenSource(VARIABLE, f"federated_token ${{{token_var}}}", token=Secret(value)), ""
-        looked.append(f"federated_token ${{{token_var}}} (unset)")
+        looked.append(
+            f"federated_token ${{{token_var}}} ("
+            + (
+                f"{len(value)} characters; a federated token is a JWT of a few KiB, baker refuses "
+                f"more than {FEDERATED_TOKEN_MAX}"
+                if value
+                else "unset"
+            )
+            + ")"
+        )
     else:
         looked.append("federated_token: ${VAR} (not written)")
     return None, "; ".join(looked)
+
+
+def not_a_token_file(path: str) -> str | None:
+    """Why `path` cannot be a token file (no such file; a FIFO, a directory, a device: what it is),
+    or None for a regular file.  `stat` only: never opened, so a FIFO cannot block."""
+    try:
+        mode = Path(path).stat().st_mode
+    except FileNotFoundError:
+        return f"no such file: {path}"
+    except OSError as exc:
+        return f"cannot look at {path}: {exc.strerror or type(exc).__name__}"
+    if stat.S_ISREG(mode):
+        return None
+    return f"{path} is {file_kind(mode)}, not a regular file"
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((words for test, words in kinds if test(mode)), "not a regular file")
+
+
+def source_in_clear(source: TokenSource) -> str | None:
+    """A GitHub Actions or Azure Pipelines source whose request URL would carry its request token in
+    clear (`loopback.refusal`); None for any other source."""
+    if source.request_url is None:
+        return None
+    if source.kind == GITHUB:
+        return loopback.refusal(GITHUB_URL_VAR, source.request_url, GITHUB_TOKEN_VAR)
+    return loopback.refusal(PIPELINES_URL_VAR, source.request_url, PIPELINES_TOKEN_VAR)
+
+
+def managed_identity_in_clear(environ: Mapping[str, str]) -> str | None:
+    """A managed identity endpoint variable set to a URL that would carry IDENTITY_HEADER /
+    MSI_SECRET in clear (real ones are https, or http on localhost)."""
+    for var in IDENTITY_URL_VARS:
+        url = environ.get(var)
+        if url:
+            refusal = loopback.refusal(var, url, "the managed identity header (IDENTITY_HEADER / MSI_SECRET)")
+            if refusal:
+                return refusal
+    return None
 
 
 def managed_identity_where(environ: Mapping[str, str], client_id: str | None) -> str:

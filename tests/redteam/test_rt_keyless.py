@@ -3,7 +3,7 @@ evidence prints, and what a hostile or broken token source does to baker.
 
 The emulator (keyless world), the unmodified azure-identity and baker's CLI, as the other keyless
 tests use them; a loopback `Recorder` stands in for a plain-http proxy or endpoint and records what
-reaches it.  Each test states what should hold; it is xfail(strict) until the finding is fixed."""
+reaches it.  Each test states what should hold (each was xfail(strict) until branch rt2fix fixed it)."""
 
 from __future__ import annotations
 
@@ -108,12 +108,6 @@ def _connect(manifest: Path, capsys: pytest.CaptureFixture[str], *extra: str) ->
 # --- 1. request tokens over plain http to a host that is not loopback ------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: ACTIONS_ID_TOKEN_REQUEST_TOKEN / SYSTEM_ACCESSTOKEN / IDENTITY_HEADER are sent in "
-    "clear over plain http to a non-loopback host (here through an HTTP proxy); the registry client "
-    "allows plain http to loopback only",
-)
 @pytest.mark.parametrize("source", ["github", "azure-pipelines", "managed-identity"])
 def test_a_request_token_never_travels_over_plain_http_to_a_non_loopback_host(
     tmp_path: Path,
@@ -159,12 +153,6 @@ def test_a_request_token_never_travels_over_plain_http_to_a_non_loopback_host(
 # --- 2. the fix's `az` command quotes what the token presented -----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: the federated-identity-mismatch fix pastes the presented subject into a "
-    "single-quoted shell argument unescaped: a branch named x';id;' makes the suggested "
-    "`az ad app federated-credential create` run a command of the branch author's choosing",
-)
 def test_the_suggested_federated_credential_command_is_safe_to_paste_whatever_the_subject(
     tmp_path: Path,
     keyless_emulator: Emulator,
@@ -191,11 +179,6 @@ def test_the_suggested_federated_credential_command_is_safe_to_paste_whatever_th
 # --- 3. claims printed with their line breaks ---------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: the issuer/subject/audience a refused token presented are printed with raw line "
-    "breaks (output.untrusted() is not applied), so a token forges whole lines of baker's output",
-)
 def test_claims_a_refused_token_presented_never_start_a_line_of_their_own(
     tmp_path: Path,
     keyless_emulator: Emulator,
@@ -218,11 +201,6 @@ def test_claims_a_refused_token_presented_never_start_a_line_of_their_own(
 # --- 4. hostile numbers and shapes: an internal error instead of the diagnosis -------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: a refused token whose `exp` is past year 9999 (or before year 1) turns the "
-    "federated-identity-mismatch diagnosis into 'internal error (OverflowError)'",
-)
 @pytest.mark.parametrize("exp", [10**30, -(10**30)], ids=["far-future", "far-past"])
 def test_a_refused_token_with_an_out_of_range_exp_still_gets_its_diagnosis(
     tmp_path: Path,
@@ -245,12 +223,6 @@ def test_a_refused_token_with_an_out_of_range_exp_still_gets_its_diagnosis(
 _HUGE = "9" * 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: an ID token endpoint answer that is JSON but not an object, or a token whose "
-    "exp/iat does not fit a float, escapes as AttributeError/OverflowError (an internal error) "
-    "instead of FederatedTokenError / a usable token",
-)
 @pytest.mark.parametrize(
     "body",
     [
@@ -270,11 +242,6 @@ def test_a_hostile_id_token_answer_is_a_federated_token_error_never_a_crash(body
         source.get(cast(requests.Session, session))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: a GitHub ID token whose exp is NaN or Infinity is kept for the whole process "
-    "(refresh time NaN/inf: never due), so a long bake presents it forever",
-)
 @pytest.mark.parametrize("exp", ["NaN", "Infinity"])
 def test_a_token_with_a_non_finite_exp_is_fetched_again(exp: str) -> None:
     token = _raw_jwt('{"iss":"i","sub":"s","aud":"a","exp":' + exp + "}")
@@ -292,12 +259,6 @@ def test_a_token_with_a_non_finite_exp_is_fetched_again(exp: str) -> None:
 _BIG = 1 << 20  # 1 MiB: real federated tokens are a few KiB
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam: a token file (or a GitHub answer) of any size is read whole, registered with the "
-    "Redactor and sent to Entra; the Redactor's index is superlinear in a needle's length (64 KiB: 7 s "
-    "to the first redact, 128 KiB: 19 s; a 40 MiB token file kept test-connection on the CPU > 5 min)",
-)
 @pytest.mark.parametrize("source", ["file", "github"])
 def test_an_oversized_federated_token_is_refused(tmp_path: Path, source: str) -> None:
     big = "A" * _BIG

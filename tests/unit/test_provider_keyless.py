@@ -3,6 +3,8 @@ fetched again as it nears `exp`, never through a redirect, and a refusal reporte
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any, cast
 
 import jwt
@@ -31,6 +33,14 @@ class FakeResponse:
         if isinstance(self._body, Exception):
             raise self._body
         return self._body
+
+    def iter_content(self, chunk_size: int) -> Iterator[bytes]:
+        """The body as the wire would carry it (an exception: a body that is not JSON)."""
+        raw = (
+            b"<html>not json</html>" if isinstance(self._body, Exception) else json.dumps(self._body).encode()
+        )
+        for start in range(0, len(raw), chunk_size):
+            yield raw[start : start + chunk_size]
 
     def __enter__(self) -> FakeResponse:
         return self

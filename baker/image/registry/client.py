@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import ipaddress
 import json
 import re
 import socket
@@ -39,6 +38,7 @@ import urllib3.exceptions
 
 from baker import imageref
 from baker.errors import ImageError, UsageError
+from baker.loopback import is_loopback
 from baker.secret import REDACTOR, Secret
 
 TIMEOUT = 30  # seconds, for each connect and each read
@@ -80,21 +80,6 @@ def names_registry(ref: str) -> bool:
     try:
         return imageref.parse(ref).domain != ""
     except UsageError:
-        return False
-
-
-def is_loopback(host: str) -> bool:
-    name = host
-    if name.startswith("["):
-        name = name[1 : name.index("]")]
-    elif name.count(":") == 1:
-        name = name.partition(":")[0]
-    name = name.lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
         return False
 
 

@@ -18,6 +18,9 @@ would go with it), and a refusal is reported by its status alone (never a body).
 from __future__ import annotations
 
 import json
+import math
+import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +39,7 @@ from azure.identity import (
     ManagedIdentityCredential,
 )
 
-from baker import model
+from baker import loopback, model
 from baker.model import CredentialSpec
 from baker.secret import REDACTOR, Secret
 
@@ -48,6 +51,13 @@ _AZ_TIMEOUT = 60
 # Fetch a GitHub token again when less than this much of its life is left (or half its life, for
 # a short-lived one): a sign-in must never present a token that expires on the way.
 _REFRESH_MARGIN = 60.0
+TOKEN_MAX = model.FEDERATED_TOKEN_MAX
+# The GitHub answer wraps the token in a little JSON.
+_ANSWER_MAX = TOKEN_MAX + 4096
+_ANSWER_DEADLINE = 60.0
+# The latest `exp` / `iat` taken at its word (the end of year 9999): past it, or not a finite
+# number, the token has no usable expiry and is fetched again at every sign-in.
+_LATEST = 253402300799.0
 
 
 class FederatedTokenError(CredentialUnavailableError):
@@ -78,6 +88,27 @@ def claims_of(token: str) -> dict[str, Any]:
     return claims
 
 
+def _time_claim(value: Any) -> float | None:
+    """A JWT time claim (`exp`, `iat`) as seconds since the epoch, or None when it is not a finite
+    number in years 1970..9999 (a hostile token's NaN, Infinity or 400-digit integer)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) and 0.0 <= seconds <= _LATEST else None
+
+
+def too_big(what: str, size: int | None) -> FederatedTokenError:
+    """An oversized federated token (`size`: its length, None when it was not read whole)."""
+    return FederatedTokenError(
+        f"{what} is {size if size is not None else f'more than {TOKEN_MAX}'} bytes; a federated token "
+        f"is a JWT of a few KiB (baker refuses more than {TOKEN_MAX} bytes)",
+        evidence="token size",
+    )
+
+
 def register_tokens(response: PipelineResponse[Any, Any]) -> dict[str, Any] | None:
     """azure-core's `raw_response_hook`: mask every token an identity answer carries (the JSON body
     is returned for a caller that wants more of it)."""
@@ -90,6 +121,9 @@ def register_tokens(response: PipelineResponse[Any, Any]) -> dict[str, Any] | No
         return None
     if not isinstance(body, dict):
         return None
+    oidc_token = body.get("oidcToken")
+    if isinstance(oidc_token, str) and len(oidc_token) > TOKEN_MAX:  # before the Redactor learns it
+        raise too_big("the OIDC token Azure Pipelines answered", len(oidc_token))
     for field in _TOKEN_FIELDS:
         if isinstance(body.get(field), str):
             REDACTOR.register(body[field], label=f"token ({field})")
@@ -118,6 +152,11 @@ class GitHubTokens:
 
     def _fetch(self, session: requests.Session) -> tuple[str, float]:
         where = "GitHub Actions' ID token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL)"
+        refusal = loopback.refusal(
+            "ACTIONS_ID_TOKEN_REQUEST_URL", self._url, "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+        )
+        if refusal is not None:  # the manifest refuses it already; this guards the Python API
+            raise FederatedTokenError(refusal, evidence="plain http")
         fetched_at = self._clock()
         try:
             response = session.get(
@@ -128,6 +167,7 @@ class GitHubTokens:
                 },
                 timeout=_GITHUB_TIMEOUT,
                 allow_redirects=False,
+                stream=True,
             )
         except requests.RequestException as exc:
             raise FederatedTokenError(
@@ -141,21 +181,45 @@ class GitHubTokens:
                     "ACTIONS_ID_TOKEN_REQUEST_TOKEN this job's?)",
                     evidence=str(response.status_code),
                 )
-            try:
-                token = response.json().get("value")
-            except ValueError:
-                token = None
+            raw = _read_answer(response, where)
+        try:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
+            body = None
+        token = body.get("value") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise FederatedTokenError(f"{where} answered without a token", evidence="no value")
+        if len(token) > TOKEN_MAX:
+            raise too_big(f"the ID token {where} answered", len(token))
         REDACTOR.register(token, label="GitHub Actions ID token")
         claims = claims_of(token)
-        exp = claims.get("exp")
-        if not isinstance(exp, int | float):
+        exp = _time_claim(claims.get("exp"))
+        if exp is None:
             return token, fetched_at  # no expiry to go by: fetched again at every sign-in
-        iat = claims.get("iat")
-        issued = float(iat) if isinstance(iat, int | float) else fetched_at
-        margin = min(_REFRESH_MARGIN, max(0.0, (float(exp) - issued) / 2))
-        return token, float(exp) - margin
+        issued = _time_claim(claims.get("iat"))
+        margin = min(_REFRESH_MARGIN, max(0.0, (exp - (fetched_at if issued is None else issued)) / 2))
+        return token, exp - margin
+
+
+def _read_answer(response: requests.Response, where: str) -> bytes:
+    """The answer's body, at most `_ANSWER_MAX` bytes and within `_ANSWER_DEADLINE` seconds (a
+    huge or dripping answer is refused, never read whole)."""
+    deadline = time.monotonic() + _ANSWER_DEADLINE
+    body = bytearray()
+    try:
+        for chunk in response.iter_content(chunk_size=16384):
+            body += chunk
+            if len(body) > _ANSWER_MAX:
+                raise too_big(f"the answer of {where}", None)
+            if time.monotonic() > deadline:
+                raise FederatedTokenError(
+                    f"{where} took more than {_ANSWER_DEADLINE:.0f} s to answer", evidence="timeout"
+                )
+    except requests.RequestException as exc:
+        raise FederatedTokenError(
+            f"cannot read the answer of {where}: {type(exc).__name__}", evidence="connection"
+        ) from None
+    return bytes(body)
 
 
 _GITHUB: dict[tuple[str, str, str], GitHubTokens] = {}
@@ -172,8 +236,26 @@ def github_tokens(url: str, request_token: Secret, audience: str) -> GitHubToken
 
 
 def _read_file(path: str) -> str:
+    """The token file's token: a regular file (checked before it is opened, and again once open, so
+    a FIFO swapped in never blocks), at most `TOKEN_MAX` bytes (never read whole beyond that)."""
     try:
-        token = Path(path).read_text(encoding="utf-8").strip()
+        mode = Path(path).stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise FederatedTokenError(
+                f"the token file {path} is not a regular file ({stat.filemode(mode)})",
+                evidence="token file",
+            )
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as file:
+            opened = os.fstat(file.fileno())
+            if not stat.S_ISREG(opened.st_mode):
+                raise FederatedTokenError(
+                    f"the token file {path} is not a regular file", evidence="token file"
+                )
+            data = file.read(TOKEN_MAX + 1)
+        if len(data) > TOKEN_MAX:
+            raise too_big(f"the token file {path}", max(opened.st_size, len(data)))
+        token = data.decode("utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or type(exc).__name__
         raise FederatedTokenError(
@@ -204,6 +286,8 @@ def assertion_func(
         else:
             assert source.token is not None
             token = source.token.reveal()
+            if len(token) > TOKEN_MAX:
+                raise too_big(f"the federated token ({source.where})", len(token))
             REDACTOR.register(token, label="federated token")
         presented.value = token
         return token

@@ -17,19 +17,25 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
 
-from baker import model
+from baker import loopback, model
 from baker.diagnose import Diagnosis, fix_for
 from baker.errors import ProviderError
 from baker.model import CredentialSpec
+from baker.output import untrusted
 from baker.providers.azure.evidence import Evidence, cause_of
 from baker.providers.azure.keyless import FederatedTokenError, PresentedToken
 
 _SIGN_IN_KINDS = {"auth", "authority", "other"}
+# A claim shown in a message is cut here (Entra's own limit for a federated credential's subject).
+CLAIM_MAX = 600
+_CUT = "…(cut)"
 
 
 @dataclass(frozen=True)
@@ -51,27 +57,52 @@ def _pipelines_refusal(credential: CredentialSpec, exc: BaseException) -> HttpRe
     return exc if base and url.startswith(base) else None
 
 
+def _capped(claim: Any) -> str:
+    """A claim (a token's, so an attacker's) as text of at most `CLAIM_MAX` characters."""
+    text = claim if isinstance(claim, str) else json.dumps(claim, ensure_ascii=False, default=str)
+    return text if len(text) <= CLAIM_MAX else text[:CLAIM_MAX] + _CUT
+
+
 def _shown(claim: Any) -> str:
+    """A claim fit to stand in a line: capped, every control character escaped (`untrusted`)."""
+    if claim is None:
+        return "(none)"
     if isinstance(claim, list):
-        return ", ".join(str(c) for c in claim)
-    return str(claim) if claim is not None else "(none)"
+        return untrusted(_capped(", ".join(_capped(c) for c in claim[:20])))
+    return untrusted(_capped(claim))
 
 
 def _create_command(client_id: str | None, claims: dict[str, Any]) -> str:
+    """The `az` command that would trust what the token presented: each value capped, and every word
+    `shlex.quote`d, so whatever a token's claims hold it pastes as one command and one only; the
+    JSON is written with ASCII escapes, so no control character reaches the terminal."""
     audiences = claims.get("aud")
-    audience_list = audiences if isinstance(audiences, list) else [audiences or model.DEFAULT_AUDIENCE]
+    audience_list = audiences[:20] if isinstance(audiences, list) else [audiences or model.DEFAULT_AUDIENCE]
     parameters = json.dumps(
         {
             "name": "baker",
-            "issuer": claims.get("iss", "<issuer>"),
-            "subject": claims.get("sub", "<subject>"),
-            "audiences": audience_list,
+            "issuer": _capped(claims.get("iss", "<issuer>")),
+            "subject": _capped(claims.get("sub", "<subject>")),
+            "audiences": [_capped(a) for a in audience_list],
         },
         separators=(",", ":"),
     )
+    client = _capped(client_id or "<client-id>")
     return (
-        f"az ad app federated-credential create --id {client_id or '<client-id>'} --parameters '{parameters}'"
+        f"az ad app federated-credential create --id {untrusted(shlex.quote(client))} "
+        f"--parameters {untrusted(shlex.quote(parameters))}"
     )
+
+
+def _valid_until(exp: Any) -> str | None:
+    """`exp` as a UTC time, or None when it is not one (a hostile token's NaN, year 10000, ...)."""
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        return None
+    try:
+        moment = dt.datetime.fromtimestamp(float(exp), dt.timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def keyless_failure(
@@ -113,10 +144,8 @@ def keyless_failure(
             f"; the token presented issuer {_shown(claims.get('iss'))}, subject {_shown(claims.get('sub'))}, "
             f"audience {_shown(claims.get('aud'))}"
         )
-        if isinstance(claims.get("exp"), int | float):
-            expiry = dt.datetime.fromtimestamp(float(claims["exp"]), dt.timezone.utc).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            )
+        expiry = _valid_until(claims.get("exp"))
+        if expiry is not None:
             detail += f", valid until {expiry}"
         if auth.source is not None:
             detail += f" (from {auth.source.where})"
@@ -143,8 +172,29 @@ def keyless_incomplete(credential: CredentialSpec) -> ProviderError | None:
     """A workload-identity credential that cannot sign in, found before any network call (the
     manifest loader refuses these already; this guards the Python API)."""
     auth = credential.auth
+    if auth.kind == model.MANAGED_IDENTITY:
+        for var in ("IDENTITY_ENDPOINT", "MSI_ENDPOINT"):  # what azure-identity reads
+            url = os.environ.get(var)
+            refusal = loopback.refusal(var, url, "the managed identity header") if url else None
+            if refusal is not None:
+                return ProviderError(
+                    f"credential {credential.name!r}: {refusal}",
+                    diagnosis=Diagnosis.MANAGED_IDENTITY_UNAVAILABLE,
+                    evidence="the environment",
+                    credential=credential.name,
+                )
+        return None
     if auth.kind != model.WORKLOAD_IDENTITY:
         return None
+    if auth.source is not None and auth.source.kind == model.AZURE_PIPELINES and auth.source.request_url:
+        refusal = loopback.refusal("SYSTEM_OIDCREQUESTURI", auth.source.request_url, "SYSTEM_ACCESSTOKEN")
+        if refusal is not None:
+            return ProviderError(
+                f"credential {credential.name!r}: {refusal}",
+                diagnosis=Diagnosis.NO_FEDERATED_TOKEN,
+                evidence="the environment",
+                credential=credential.name,
+            )
     if auth.source is None:
         return ProviderError(
             f"credential {credential.name!r}: {auth.missing or 'no federated token'}",
