@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -61,6 +62,23 @@ REFERENCE_KEYS = ("secret", "credential", "version")
 _INTERPOLATION_LIKE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
+MANIFEST_MAX = 4 * 1024 * 1024  # a manifest is a page of YAML; anything near this is a mistake
+
+
+def _read_manifest(path: Path) -> bytes:
+    """The manifest's bytes: a regular file only (a FIFO or a device named baker.yaml, say in a
+    `-f DIR` tree, must never block or stream forever), at most MANIFEST_MAX."""
+    kind = path.stat().st_mode
+    if not stat.S_ISREG(kind):
+        what = "a directory" if stat.S_ISDIR(kind) else "not a regular file (a FIFO, a socket or a device)"
+        raise OSError(f"{what}")
+    with path.open("rb") as handle:
+        data = handle.read(MANIFEST_MAX + 1)
+    if len(data) > MANIFEST_MAX:
+        raise OSError(f"larger than {MANIFEST_MAX // (1024 * 1024)} MiB")
+    return data
+
+
 def load(path: Path | str, *, environ: Mapping[str, str] | None = None, offline: bool = False) -> Manifest:
     """Parse and check the manifest at `path`; `environ` (default `os.environ`) feeds `${NAME}`.
 
@@ -70,7 +88,7 @@ def load(path: Path | str, *, environ: Mapping[str, str] | None = None, offline:
     file = str(path)
     env_vars = os.environ if environ is None else environ
     try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
+        text = _read_manifest(Path(path)).decode("utf-8-sig")
     except OSError as exc:
         raise ManifestError(
             [Problem(file, None, "", f"cannot read the manifest: {exc.strerror or exc}")],

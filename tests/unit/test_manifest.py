@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -908,3 +909,17 @@ def test_a_manifest_that_is_not_utf8_is_a_problem_naming_the_file(tmp_path: Path
     with pytest.raises(ManifestError) as caught:
         load(path, environ=ENV)
     assert f"{path}: not UTF-8 text (byte 25)" in caught.value.message
+
+
+def test_a_manifest_that_is_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "baker.yaml"
+    os.mkfifo(fifo)  # nobody ever writes: reading it would block forever
+    with pytest.raises(ManifestError, match="not a regular file"):
+        load(fifo, environ={})
+
+
+def test_a_manifest_larger_than_any_real_one_is_refused_unread(tmp_path: Path) -> None:
+    big = tmp_path / "baker.yaml"
+    big.write_bytes(b"# " + b"x" * (5 * 1024 * 1024))
+    with pytest.raises(ManifestError, match="larger than 4 MiB"):
+        load(big, environ={})
