@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test test-installed lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,19 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+# The suite against a plain (non-editable) install: a fresh venv gets `pip install '.[dev]'`, and the
+# tests run from a temporary copy of tests/, examples/, benchmarks/, README.md and pyproject.toml
+# without baker/, so `baker` (templates included) is imported from site-packages.
+test-installed:
+	set -e; dir=$$(mktemp -d "$${TMPDIR:-/tmp}/baker-installed.XXXXXX"); \
+	trap 'rm -rf "$$dir"' EXIT; \
+	$(PYTHON) -m venv "$$dir/venv"; \
+	"$$dir/venv/bin/pip" install --quiet '.[dev]'; \
+	mkdir "$$dir/run"; cp -R tests examples benchmarks README.md pyproject.toml "$$dir/run/"; \
+	cd "$$dir/run"; \
+	"$$dir/venv/bin/python" -c 'import baker, sys; f = baker.__file__; print("baker from", f); sys.exit("site-packages" not in f)'; \
+	"$$dir/venv/bin/pytest" -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/resolve.py

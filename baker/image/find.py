@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from baker.errors import BadReference, BakerError, ImageError, UsageError
 from baker.image.registry import walk
-from baker.image.registry.client import ImageRef, RegistryClient, parse_ref
+from baker.image.registry.client import RegistryClient
+from baker.image.registry.refs import ImageRef, parse_ref
 from baker.manifest.refs import normalize_name
 from baker.provenance import LABEL, Origin, from_label
 

@@ -43,11 +43,11 @@ from baker.image.registry.client import (
     DEADLINE,
     MANIFEST_MAX,
     MIB,
-    ImageRef,
     RegistryClient,
     parse_json,
 )
 from baker.image.registry.read import push_target
+from baker.image.registry.refs import ImageRef
 from baker.imageref import shown
 from baker.model import Manifest
 from baker.output import untrusted

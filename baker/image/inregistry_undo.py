@@ -29,7 +29,8 @@ from baker import signals
 from baker.errors import ImageError
 from baker.image import oci
 from baker.image.registry import push as registry_push
-from baker.image.registry.client import ImageRef, RegistryClient
+from baker.image.registry.client import RegistryClient
+from baker.image.registry.refs import ImageRef
 
 Previous = dict[str, oci.Blob | None]  # tag (as given) -> the manifest it named before, None: absent
 

@@ -10,13 +10,13 @@ another sign-in must not switch the identity silently.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 
 from baker import model
 from baker.diagnose import Diagnosis, fix_for
 from baker.errors import Problem
 from baker.manifest import token_sources
+from baker.manifest.interpolation import VAR_RE
 from baker.manifest.yamltree import Checker, YItem, YMap
 from baker.model import AuthSpec, CredentialSpec, EnvEntry, SecretRef
 from baker.secret import REDACTOR
@@ -36,7 +36,6 @@ AUTH_KEYS: dict[str, tuple[str, ...]] = {
     model.MANAGED_IDENTITY: ("client_id",),
     model.AZURE_CLI: ("tenant_id",),
 }
-_WHOLE_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def auth_kind(check: Checker, node: YMap, path: str) -> str:
@@ -74,7 +73,7 @@ def refuse_client_secret(check: Checker, node: YMap, path: str, kind: str) -> No
     item = node.get("client_secret")
     if item is not None and kind != model.CLIENT_SECRET:
         text = check.text(item, f"{path}.client_secret")
-        if text and not _WHOLE_VAR.fullmatch(text):
+        if text and not VAR_RE.fullmatch(text):
             REDACTOR.register(text, label=path)  # it may be real: never echo it
         check.problem(
             item.line,
@@ -121,13 +120,13 @@ def keyless_auth(
     token_file, token_file_key = None, None
     if (item := node.get("federated_token_file")) is not None:
         text = check.text(item, f"{path}.federated_token_file")
-        match = _WHOLE_VAR.fullmatch(text or "")
+        match = VAR_RE.fullmatch(text or "")
         token_file_key = f"federated_token_file ${{{match[1]}}}" if match else "federated_token_file"
         token_file = _text_or_var(check, environ, item, f"{path}.federated_token_file")
     token_var = None
     if (item := node.get("federated_token")) is not None:
         text = check.text(item, f"{path}.federated_token", what="${NAME}") or ""
-        match = _WHOLE_VAR.fullmatch(text)
+        match = VAR_RE.fullmatch(text)
         if match is None:
             if text:
                 REDACTOR.register(text, label=path)  # it may be a real token: never echo it
@@ -163,7 +162,7 @@ def _text_or_var(check: Checker, environ: Mapping[str, str], item: YItem, path: 
     text = check.text(item, path)
     if text is None:
         return None
-    match = _WHOLE_VAR.fullmatch(text)
+    match = VAR_RE.fullmatch(text)
     if match is None:
         if "${" in text:
             check.problem(item.line, path, "`${NAME}` must be the whole value (no text around it)")

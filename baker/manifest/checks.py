@@ -36,6 +36,7 @@ from baker.manifest.credentials import (
     check_unset_vars,
     parse_credentials,
 )
+from baker.manifest.interpolation import VAR_RE
 from baker.manifest.refs import parse_reference, parse_version
 from baker.manifest.yamltree import INT, NULL, YItem, YMap, YScalar, YSeq, kind, load_tree
 from baker.model import (
@@ -59,7 +60,6 @@ TOP_KEYS = ("version", "image", "credentials", "env")
 IMAGE_KEYS = ("from", "build", "tag")
 BUILD_KEYS = ("context", "dockerfile", "target", "args")
 REFERENCE_KEYS = ("secret", "credential", "version")
-_INTERPOLATION_LIKE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 MANIFEST_MAX = 4 * 1024 * 1024  # a manifest is a page of YAML; anything near this is a mistake
@@ -237,7 +237,7 @@ def _source(
     if isinstance(value, YMap):
         return _reference(check, var, value, path, credentials)
     if isinstance(value, YScalar) and value.tag != NULL:
-        if _INTERPOLATION_LIKE.search(value.text):
+        if VAR_RE.search(value.text):
             check.warnings.append(
                 f"{path}: baker does not expand ${{NAME}} in env values (only in credentials); "
                 "the text is baked exactly as written"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from baker.diagnose import Diagnosis
 from baker.manifest.auth import auth_kind, check_keys, keyless_auth, refuse_client_secret
+from baker.manifest.interpolation import VAR_RE
 from baker.manifest.yamltree import BOOL, Checker, YItem, YMap, YScalar
 from baker.model import CLIENT_SECRET, AuthSpec, CredentialSpec, EnvEntry, SecretRef, marked_default
 from baker.providers import REGISTRY
@@ -21,7 +22,6 @@ from baker.secret import REDACTOR, Secret
 from baker.suggest import did_you_mean
 
 CREDENTIAL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 FALLBACK_VARS = {
     "tenant_id": "AZURE_TENANT_ID",
@@ -174,20 +174,20 @@ def _interpolator(check: ManifestChecker, cred: str, path: str, line: int) -> Ca
     credential is used, a warning otherwise) and yields None."""
 
     def fill(text: str) -> str | None:
-        if _INTERPOLATION.sub("", text).count("${"):
+        if VAR_RE.sub("", text).count("${"):
             check.problem(
                 line, path, "`${` must start a `${NAME}` (a letter or '_', then letters, digits, '_')"
             )
             return None
-        unset = [m[1] for m in _INTERPOLATION.finditer(text) if not check.environ.get(m[1])]
+        unset = [m[1] for m in VAR_RE.finditer(text) if not check.environ.get(m[1])]
         for var in dict.fromkeys(unset):
             check.unset.setdefault(cred, []).append(_Unset(var, path, line, False))
         if unset:
             return None
-        values = [check.environ[m[1]] for m in _INTERPOLATION.finditer(text)]
+        values = [check.environ[m[1]] for m in VAR_RE.finditer(text)]
         for value in values:
             _register(value, cred)
-        filled = _INTERPOLATION.sub(lambda m: check.environ[m[1]], text)
+        filled = VAR_RE.sub(lambda m: check.environ[m[1]], text)
         _register_host_labels(filled, values, cred)
         return filled
 
@@ -224,7 +224,7 @@ def _field(check: ManifestChecker, node: YMap, cred: YItem, field: str) -> str |
         text = check.text(item, path, what="text or ${NAME}")
         if text is None:
             return None
-        match = _INTERPOLATION.fullmatch(text)
+        match = VAR_RE.fullmatch(text)
         if match is None:
             if field == "client_secret":
                 # It may be real: mask it from here on, and never echo it.

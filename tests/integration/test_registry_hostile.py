@@ -21,9 +21,10 @@ import requests
 from baker.cli import main
 from baker.errors import ImageError
 from baker.image import engine
+from baker.image.registry import auth as registry_auth
 from baker.image.registry import client as registry_client
 from baker.image.registry import read as registry
-from baker.image.registry.client import Login
+from baker.image.registry.auth import Login
 from baker.secret import Secret
 
 USER, PASSWORD = "ci-user", "registry-pw-H0stile-C4n4ry"
@@ -89,9 +90,7 @@ def serve() -> Iterator[Callable[[Answer], tuple[str, list[str]]]]:
 @pytest.fixture
 def logged_in(monkeypatch: pytest.MonkeyPatch) -> None:
     """The user has a `docker login` for every registry asked about (the test's first one)."""
-    monkeypatch.setattr(
-        registry_client, "login_for", lambda host: Login(user=USER, password=Secret(PASSWORD))
-    )
+    monkeypatch.setattr(registry_auth, "login_for", lambda host: Login(user=USER, password=Secret(PASSWORD)))
 
 
 def _carries_credentials(seen: list[str]) -> list[str]:

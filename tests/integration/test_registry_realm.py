@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from baker.errors import ImageError
-from baker.image.registry import client as registry_client
-from baker.image.registry.client import Login, _check_realm
+from baker.image.registry import auth as registry_auth
+from baker.image.registry.auth import Login, check_realm
 from baker.secret import Secret
 
 IDENTITY_TOKEN = "IDTOKEN-canary-5b7e1d"
@@ -65,7 +65,7 @@ def test_an_identity_token_is_never_carried_through_a_redirect(
     servers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     found = Login(user="<token>", identity_token=Secret(IDENTITY_TOKEN))
-    monkeypatch.setattr(registry_client, "login_for", lambda host: found)
+    monkeypatch.setattr(registry_auth, "login_for", lambda host: found)
     from baker.image.registry import read as registry
 
     with pytest.raises(ImageError):
@@ -86,7 +86,7 @@ def test_an_identity_token_is_never_carried_through_a_redirect(
 )
 def test_a_realm_must_be_https_unless_it_is_on_loopback(realm: str, allowed: bool) -> None:
     if allowed:
-        _check_realm(realm, "registry.example.com")
+        check_realm(realm, "registry.example.com")
     else:
         with pytest.raises(ImageError, match="not https"):
-            _check_realm(realm, "registry.example.com")
+            check_realm(realm, "registry.example.com")

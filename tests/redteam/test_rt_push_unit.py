@@ -14,9 +14,11 @@ import pytest
 from baker.errors import ImageError
 from baker.image import oci
 from baker.image.oci import Blob
-from baker.image.registry import client as registry_client
+from baker.image.registry import auth as registry_auth
 from baker.image.registry import push as registry_push
-from baker.image.registry.client import Login, RegistryClient, parse_ref
+from baker.image.registry.auth import Login
+from baker.image.registry.client import RegistryClient
+from baker.image.registry.refs import parse_ref
 from baker.secret import Secret
 from tests.unit.test_registry_push import FakeSession, _response
 
@@ -26,7 +28,7 @@ VALUE = b'{"config":{"Env":["DB_PASSWORD=RT-CANARY-cleartext-7f3a"]}}'
 @pytest.fixture
 def login(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        registry_client, "login_for", lambda host: Login(user="u", password=Secret("pw-redteam-1"))
+        registry_auth, "login_for", lambda host: Login(user="u", password=Secret("pw-redteam-1"))
     )
 
 

@@ -15,6 +15,7 @@ from baker.cli import main
 from baker.errors import EngineError, ImageError, PushIncomplete
 from baker.image import engine
 from baker.image.bake import bake
+from baker.image.registry import auth as registry_auth
 from baker.image.registry import client as registry_client
 from baker.image.registry import read as registry
 from baker.model import ImageSpec, Manifest
@@ -149,7 +150,7 @@ class FakeRegistry:
 def login(monkeypatch: pytest.MonkeyPatch) -> Any:
     def use(user: str = "", password: str = "") -> None:
         found = registry.Login(user=user, password=Secret(password) if password else None)
-        monkeypatch.setattr(registry_client, "login_for", lambda host: found)
+        monkeypatch.setattr(registry_auth, "login_for", lambda host: found)
 
     use()
     return use

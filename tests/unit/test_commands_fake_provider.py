@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,8 +19,9 @@ from baker.errors import ProviderError, ResolutionFailed, UsageError
 from baker.model import CredentialSpec
 from baker.output import Output
 from baker.provenance import Origin
-from baker.providers.base import FetchedSecret, SecretProperties
-from baker.secret import Redactor, Secret
+from baker.providers.base import SecretProperties
+from baker.secret import Redactor
+from tests.fakes import FakeProvider
 
 CLIENT_SECRET = "client-secret-CANARY-77f1"
 VALUE_CANARY = "value-CANARY-9c2e"
@@ -65,50 +65,6 @@ def _error(diagnosis: Diagnosis, evidence: str) -> ProviderError:
     return ProviderError(f"failed: {diagnosis.value}", diagnosis=diagnosis, evidence=evidence)
 
 
-@dataclass
-class FakeProvider:
-    credential: CredentialSpec
-    secrets: dict[str, list[SecretProperties]] = field(default_factory=dict)  # oldest first
-    sign_in_error: ProviderError | None = None
-    list_error: ProviderError | None = None
-    secret_errors: dict[str, ProviderError] = field(default_factory=dict)
-    value_reads: int = 0
-    closed: bool = False
-
-    def get_secret(self, name: str, version: str | None = None) -> FetchedSecret:
-        self.value_reads += 1
-        return FetchedSecret(Secret(VALUE_CANARY), self.get_properties(name, version))
-
-    def get_properties(self, name: str, version: str | None = None) -> SecretProperties:
-        if name in self.secret_errors:
-            raise self.secret_errors[name]
-        versions = self.secrets.get(name)
-        if not versions:
-            raise _error(Diagnosis.SECRET_NOT_FOUND, "404 SecretNotFound")
-        if version is None:
-            return versions[-1]
-        for props in versions:
-            if props.version == version:
-                return props
-        raise _error(Diagnosis.SECRET_NOT_FOUND, "404 SecretNotFound")
-
-    def get_attributes(self, name: str, version: str | None = None) -> SecretProperties:
-        return self.get_properties(name, version)
-
-    def list_secrets(self) -> Iterator[SecretProperties]:
-        if self.list_error is not None:
-            raise self.list_error
-        for versions in self.secrets.values():
-            yield versions[-1]
-
-    def sign_in(self) -> None:
-        if self.sign_in_error is not None:
-            raise self.sign_in_error
-
-    def close(self) -> None:
-        self.closed = True
-
-
 def _props(name: str, version: str, **kw: object) -> SecretProperties:
     return SecretProperties(name=name, version=version, **kw)  # type: ignore[arg-type]
 
@@ -149,7 +105,7 @@ def _run(json_mode: bool) -> Run:
 
 def _opener(providers: dict[str, FakeProvider]):  # type: ignore[no-untyped-def]
     def open_provider(spec: CredentialSpec) -> FakeProvider:
-        provider = providers.setdefault(spec.name, FakeProvider(spec))
+        provider = providers.setdefault(spec.name, FakeProvider(spec, value=VALUE_CANARY))
         provider.credential = spec
         return provider
 
@@ -161,12 +117,13 @@ def _healthy() -> dict[str, FakeProvider]:
     return {
         "prod": FakeProvider(
             dummy,
-            secrets={
+            value=VALUE_CANARY,
+            versions={
                 "api-key": [_props("api-key", V1)],
                 "legacy": [_props("legacy", PIN), _props("legacy", V2)],
             },
         ),
-        "shared": FakeProvider(dummy, secrets={"db": [_props("db", V1)]}),
+        "shared": FakeProvider(dummy, value=VALUE_CANARY, versions={"db": [_props("db", V1)]}),
     }
 
 
@@ -229,7 +186,7 @@ def test_test_connection_reports_code_evidence_and_fix_when_a_step_fails(
     elif where == "list":
         prod.list_error = _error(diagnosis, evidence)
     else:
-        prod.secret_errors["api-key"] = _error(diagnosis, evidence)
+        prod.errors["api-key"] = _error(diagnosis, evidence)
     run = _run(json_mode)
     code = run_test_connection(
         out=run.out, file=manifest_file, credential="prod", open_provider=_opener(providers)
@@ -281,7 +238,7 @@ def test_test_connection_reports_disabled_secret_as_failure_when_metadata_says_s
     manifest_file: Path,
 ) -> None:
     providers = _healthy()
-    providers["prod"].secrets["api-key"] = [_props("api-key", V1, enabled=False)]
+    providers["prod"].versions["api-key"] = [_props("api-key", V1, enabled=False)]
     run = _run(True)
     assert (
         run_test_connection(
@@ -298,8 +255,8 @@ def test_test_connection_warns_when_a_referenced_secret_expires_soon_or_is_not_y
 ) -> None:
     now = datetime.now(timezone.utc)
     providers = _healthy()
-    providers["prod"].secrets["api-key"] = [_props("api-key", V1, expires_on=now + timedelta(days=2))]
-    providers["prod"].secrets["legacy"] = [
+    providers["prod"].versions["api-key"] = [_props("api-key", V1, expires_on=now + timedelta(days=2))]
+    providers["prod"].versions["legacy"] = [
         _props("legacy", PIN, expires_on=now - timedelta(days=2), not_before=now + timedelta(days=1))
     ]
     run = _run(True)
@@ -347,7 +304,7 @@ def test_test_connection_reports_unset_variable_of_an_unused_credential_when_tes
 def test_secrets_list_shows_names_and_metadata_but_never_values(manifest_file: Path) -> None:
     providers = _healthy()
     expires = datetime(2030, 1, 2, tzinfo=timezone.utc)
-    providers["prod"].secrets["tls-key"] = [
+    providers["prod"].versions["tls-key"] = [
         _props("tls-key", V1, content_type="application/x-pem", expires_on=expires)
     ]
     run = _run(False)
@@ -363,7 +320,7 @@ def test_secrets_list_shows_names_and_metadata_but_never_values(manifest_file: P
 
 def test_secrets_list_filters_by_prefix_reading_underscores_as_dashes(manifest_file: Path) -> None:
     providers = _healthy()
-    providers["prod"].secrets["API-other"] = [_props("API-other", V1)]
+    providers["prod"].versions["API-other"] = [_props("API-other", V1)]
     run = _run(True)
     list_secrets(
         out=run.out, file=manifest_file, credential="prod", prefix="api_", open_provider=_opener(providers)
@@ -481,7 +438,7 @@ def test_check_exits_0_when_every_version_is_current(manifest_file: Path, json_m
 
 def test_check_exits_3_naming_the_var_when_a_secret_rotated(manifest_file: Path) -> None:
     providers = _healthy()
-    providers["prod"].secrets["api-key"].append(_props("api-key", V2))
+    providers["prod"].versions["api-key"].append(_props("api-key", V2))
     run = _run(False)
     assert (
         check(out=run.out, file=manifest_file, image="x", open_provider=_opener(providers), baked=_baked())
@@ -492,7 +449,7 @@ def test_check_exits_3_naming_the_var_when_a_secret_rotated(manifest_file: Path)
 
 def test_check_exits_1_with_report_when_a_secret_was_deleted(manifest_file: Path) -> None:
     providers = _healthy()
-    del providers["shared"].secrets["db"]
+    del providers["shared"].versions["db"]
     run = _run(True)
     assert (
         check(out=run.out, file=manifest_file, image="x", open_provider=_opener(providers), baked=_baked())
@@ -504,7 +461,7 @@ def test_check_exits_1_with_report_when_a_secret_was_deleted(manifest_file: Path
 
 def test_check_raises_when_the_vault_refuses_access(manifest_file: Path) -> None:
     providers = _healthy()
-    providers["prod"].secret_errors["api-key"] = _error(Diagnosis.MISSING_ROLE, "403")
+    providers["prod"].errors["api-key"] = _error(Diagnosis.MISSING_ROLE, "403")
     with pytest.raises(ResolutionFailed):
         check(
             out=_run(False).out,
@@ -517,23 +474,13 @@ def test_check_raises_when_the_vault_refuses_access(manifest_file: Path) -> None
 
 def test_check_asks_each_distinct_secret_once_and_never_for_a_value(manifest_file: Path) -> None:
     providers = _healthy()
-    calls: list[tuple[str, str | None]] = []
-    original = FakeProvider.get_properties
-
-    def counting(self: FakeProvider, name: str, version: str | None = None) -> SecretProperties:
-        calls.append((name, version))
-        return original(self, name, version)
-
-    FakeProvider.get_properties = counting  # type: ignore[method-assign]
-    try:
-        check(
-            out=_run(False).out,
-            file=manifest_file,
-            image="x",
-            open_provider=_opener(providers),
-            baked=_baked(),
-        )
-    finally:
-        FakeProvider.get_properties = original  # type: ignore[method-assign]
+    check(
+        out=_run(False).out,
+        file=manifest_file,
+        image="x",
+        open_provider=_opener(providers),
+        baked=_baked(),
+    )
+    calls = [call for p in providers.values() for call in p.metadata_calls]
     assert sorted(calls, key=str) == sorted([("api-key", None), ("db", None), ("legacy", PIN)], key=str)
     assert all(p.value_reads == 0 for p in providers.values())

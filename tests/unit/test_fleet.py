@@ -3,7 +3,6 @@ one-read-per-secret plan over fake providers (no network)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,9 @@ import pytest
 from baker.errors import UsageError
 from baker.fleet import expand
 from baker.model import CredentialSpec
-from baker.providers.base import SecretProperties
 from baker.providers.signin import SignIns, credential_identity
 from baker.secret import Secret
+from tests.fakes import FakeProvider
 
 
 def spec(name: str = "prod", **overrides: object) -> CredentialSpec:
@@ -49,26 +48,11 @@ def test_credential_identity_is_tenant_client_authority_and_kind_when_compared(
     assert (credential_identity(spec()) == credential_identity(other)) is same
 
 
-@dataclass
-class CountingProvider:
-    credential: CredentialSpec
-    sign_ins: list[str] = field(default_factory=list)
-
-    def sign_in(self) -> None:
-        self.sign_ins.append(self.credential.name)
-
-    def get_attributes(self, name: str, version: str | None = None) -> SecretProperties:
-        return SecretProperties(name=name, version="v1")
-
-    def close(self) -> None:
-        pass
-
-
 def test_one_sign_in_per_identity_and_secret_when_credentials_are_named_apart() -> None:
-    opened: list[CountingProvider] = []
+    opened: list[FakeProvider] = []
 
-    def open_provider(credential: CredentialSpec) -> CountingProvider:
-        opened.append(CountingProvider(credential))
+    def open_provider(credential: CredentialSpec) -> FakeProvider:
+        opened.append(FakeProvider(credential))
         return opened[-1]
 
     signins = SignIns(open_provider=open_provider)  # type: ignore[arg-type]
@@ -79,7 +63,7 @@ def test_one_sign_in_per_identity_and_secret_when_credentials_are_named_apart() 
         spec("other-secret", client_secret=Secret("client-secret-b")),
     ):
         assert not isinstance(signins.provider(credential), Exception)
-    assert sum(len(p.sign_ins) for p in opened) == 2  # the second client secret signs in apart
+    assert sum(p.sign_ins for p in opened) == 2  # the second client secret signs in apart
     assert signins.key(spec("prod")) == signins.key(spec("main"))
     assert signins.key(spec("prod")) != signins.key(spec("x", vault_url="https://two.vault.azure.net"))
     signins.close()

@@ -11,7 +11,7 @@ from baker.cli import main
 from baker.errors import ImageError
 from baker.image import inregistry, oci
 from baker.image.registry import push as registry_push
-from baker.image.registry.client import parse_ref
+from baker.image.registry.refs import parse_ref
 
 
 def test_a_spent_budget_is_a_clear_error_naming_the_bound() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from baker.image.dockerconfig import registry_login
-from baker.image.registry import client as registry_client
+from baker.image.registry import auth as registry_auth
 from baker.image.registry.read import Login, login_for
 from baker.secret import MASK, REDACTOR, Secret
 
@@ -156,4 +156,4 @@ def test_login_gives_basic_auth_only_when_it_has_a_user_and_a_password(
 def test_challenge_is_parsed_into_scheme_and_parameters(
     header: str, expected: tuple[str, dict[str, str]]
 ) -> None:
-    assert registry_client._challenge(header) == expected
+    assert registry_auth.challenge(header) == expected

@@ -12,9 +12,11 @@ import requests
 
 from baker.errors import ImageError
 from baker.image.oci import Blob
-from baker.image.registry import client as registry_client
+from baker.image.registry import auth as registry_auth
 from baker.image.registry import push as registry_push
-from baker.image.registry.client import Login, RegistryClient, parse_ref
+from baker.image.registry.auth import Login
+from baker.image.registry.client import RegistryClient
+from baker.image.registry.refs import parse_ref
 from baker.secret import Secret
 
 HOST = "127.0.0.1:5000"
@@ -48,7 +50,7 @@ class FakeSession:
 @pytest.fixture
 def login(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        registry_client, "login_for", lambda host: Login(user="u", password=Secret("pw-unit-7"))
+        registry_auth, "login_for", lambda host: Login(user="u", password=Secret("pw-unit-7"))
     )
 
 

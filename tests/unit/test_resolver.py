@@ -5,8 +5,6 @@ from __future__ import annotations
 import _thread
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -17,6 +15,7 @@ from baker.model import CredentialSpec, EnvEntry, ImageSpec, LiteralValue, Manif
 from baker.providers.base import FetchedSecret, SecretProperties
 from baker.resolver import resolve
 from baker.secret import MASK, REDACTOR, Secret
+from tests.fakes import FakeProvider
 
 
 def credential(name: str = "main", *, unset: tuple[str, ...] = (), default: bool = True) -> CredentialSpec:
@@ -47,56 +46,6 @@ def manifest(env: dict[str, str | SecretRef], *creds: CredentialSpec) -> Manifes
         credentials={c.name: c for c in creds},
         env=entries,
     )
-
-
-@dataclass
-class FakeProvider:
-    """Secrets by name -> (value, version); names in `failing` raise their ProviderError."""
-
-    credential: CredentialSpec
-    secrets: dict[str, tuple[str, str]] = field(default_factory=dict)
-    failing: dict[str, Diagnosis] = field(default_factory=dict)
-    delay: float = 0.0
-    calls: list[tuple[str, str | None]] = field(default_factory=list)
-    in_flight: int = 0
-    peak: int = 0
-    closed: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def get_secret(self, name: str, version: str | None = None) -> FetchedSecret:
-        with self.lock:
-            self.calls.append((name, version))
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
-        try:
-            time.sleep(self.delay)
-            if name in self.failing:
-                raise ProviderError(
-                    f"secret {name!r} failed",
-                    diagnosis=self.failing[name],
-                    credential=self.credential.name,
-                    secret=name,
-                )
-            value, current = self.secrets[name]
-            return FetchedSecret(Secret(value), SecretProperties(name=name, version=version or current))
-        finally:
-            with self.lock:
-                self.in_flight -= 1
-
-    def get_properties(self, name: str, version: str | None = None) -> SecretProperties:
-        raise NotImplementedError
-
-    def get_attributes(self, name: str, version: str | None = None) -> SecretProperties:
-        raise NotImplementedError
-
-    def list_secrets(self) -> Iterator[SecretProperties]:
-        raise NotImplementedError
-
-    def sign_in(self) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        self.closed = True
 
 
 DB_JSON = '{"username": "app", "password": "p@ss w0rd$#\\"q", "port": 5432}'
@@ -168,7 +117,8 @@ def test_distinct_secrets_are_fetched_concurrently_within_the_bound_when_many() 
 
 def test_every_failed_env_var_is_named_when_several_references_fail() -> None:
     provider = fake(ok="fine-value-1", database_credentials=DB_JSON)
-    provider.failing = {"gone": Diagnosis.SECRET_NOT_FOUND, "off": Diagnosis.SECRET_DISABLED}
+    provider.fail("gone", Diagnosis.SECRET_NOT_FOUND)
+    provider.fail("off", Diagnosis.SECRET_DISABLED)
     m = manifest(
         {
             "OK": ref("ok"),
@@ -192,7 +142,7 @@ def test_every_failed_env_var_is_named_when_several_references_fail() -> None:
 
 def test_a_failed_fetch_fails_every_env_var_sharing_it_when_referenced_twice() -> None:
     provider = fake()
-    provider.failing = {"shared": Diagnosis.MISSING_ROLE}
+    provider.fail("shared", Diagnosis.MISSING_ROLE)
     m = manifest({"X": ref("shared"), "Y": ref("shared", key="k"), "Z": ref("shared")})
     with pytest.raises(ResolutionFailed) as caught:
         resolve(m, providers={"main": provider})
@@ -275,6 +225,7 @@ def test_providers_are_opened_per_used_credential_and_closed_when_none_are_given
 
 def test_a_bug_in_a_provider_propagates_when_it_is_not_a_provider_error() -> None:
     provider = fake()
+    provider.errors["missing-in-fake"] = KeyError("missing-in-fake")
     with pytest.raises(KeyError):
         resolve(manifest({"A": ref("missing-in-fake")}), providers={"main": provider})
 

@@ -31,17 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from baker.errors import ImageError
-from baker.image.registry.client import (  # re-exported: the names callers use
-    CONFIG_MAX,
-    MANIFEST_MAX,
-    ImageRef,
-    Login,
-    RegistryClient,
-    login_for,
-    names_registry,
-    parse_json,
-    parse_ref,
-)
+from baker.image.registry.auth import Login, login_for  # re-exported: the names callers use
+from baker.image.registry.client import CONFIG_MAX, MANIFEST_MAX, RegistryClient, parse_json
+from baker.image.registry.refs import ImageRef, names_registry, parse_ref
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",

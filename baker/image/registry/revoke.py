@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 
 from baker.errors import BakerError, ImageError
 from baker.image.registry import walk
-from baker.image.registry.client import ImageRef, RegistryClient, error_codes
+from baker.image.registry.client import RegistryClient, error_codes
 from baker.image.registry.push import manifest_digest
 from baker.image.registry.read import MANIFEST_TYPES, push_target
+from baker.image.registry.refs import ImageRef
 from baker.imageref import shown
 from baker.provenance import LABEL
 

@@ -1,0 +1,122 @@
+"""The registry client's transport rules: origins (what must match for credentials to go along),
+plain http only to loopback, a body sent twice only when it is bytes, and one operation's deadline (a
+watchdog that shuts down every socket the operation opened, so an answer trickled a byte at a time,
+in its headers or its body, is cut too)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+import urllib.parse
+from typing import Any
+
+import requests.adapters
+import urllib3.connection
+import urllib3.connectionpool
+
+from baker.errors import ImageError
+from baker.loopback import is_loopback
+
+TIMEOUT = 30  # seconds, for each connect and each read
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """Scheme, host and port: what must match for credentials to go along."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
+
+
+def shown_origin(url: str) -> str:
+    scheme, host, port = origin(url)
+    return f"{scheme}://{host}:{port}"
+
+
+class TrackingAdapter(requests.adapters.HTTPAdapter):
+    """Remembers every socket its connections open, so a watchdog can shut them down."""
+
+    def __init__(self, sockets: list[socket.socket]) -> None:
+        def tracked(base: Any) -> Any:
+            def connect(conn: Any) -> None:
+                base.connect(conn)
+                sockets.append(conn.sock)
+
+            return type(f"Tracked{base.__name__}", (base,), {"connect": connect})
+
+        self._pools = {
+            "http": type(
+                "TrackedPool",
+                (urllib3.connectionpool.HTTPConnectionPool,),
+                {"ConnectionCls": tracked(urllib3.connection.HTTPConnection)},
+            ),
+            "https": type(
+                "TrackedHTTPSPool",
+                (urllib3.connectionpool.HTTPSConnectionPool,),
+                {"ConnectionCls": tracked(urllib3.connection.HTTPSConnection)},
+            ),
+        }
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._pools
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = self._pools
+        return manager
+
+
+class Deadline:
+    """The end of one operation: a timer that shuts down every socket of it when it comes."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+        self.sockets: list[socket.socket] = []
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        self.expired = True
+        for sock in list(self.sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def left(self) -> float:
+        return max(0.05, min(float(TIMEOUT), self.end - time.monotonic()))
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def refuse_plain_http(url: str, registry: str) -> None:
+    """Plain http only to loopback, as for the registry itself: a registry spoken to over https
+    that names an `http://` upload location or redirect elsewhere (a TLS-terminating proxy without
+    X-Forwarded-Proto does) would get the request, and its body, in clear text."""
+    scheme, host, _ = origin(url)
+    if scheme == "http" and not is_loopback(host):
+        raise ImageError(
+            f"the registry {registry} sent baker to plain http ({shown_origin(url)}); baker speaks "
+            "only https to a host that is not loopback, and sent nothing there",
+            hint="check the registry's (or its TLS proxy's) external URL: it must be https "
+            "(behind a proxy, set X-Forwarded-Proto)",
+        )
+
+
+def replayable(data: Any, host: str) -> None:
+    """A body can be sent a second time only when it is bytes (or absent)."""
+    if data is not None and not isinstance(data, bytes):
+        raise ImageError(
+            f"the registry {host} asked again for a streamed upload (a 401 or a redirect mid-upload), "
+            "which baker cannot send twice",
+            hint="try again; check the registry's auth and storage redirect configuration",
+        )
