@@ -15,6 +15,7 @@ from baker.model import Manifest
 from baker.output import Output, untrusted
 from baker.resolver import ResolvedEnv, resolve
 from baker.secret import REDACTOR
+from baker.staleness import rebake_due
 
 if TYPE_CHECKING:  # a type only: validate and plan import no registry client
     from baker.image.registry.revoke import Revocation
@@ -65,3 +66,19 @@ def print_revocation(out: Output, revocation: Revocation) -> None:
         out.info(f"kept {untrusted(item['repository'])}@{item['digest']}: {untrusted(item['why'])}")
     for warning in revocation.warnings:
         out.warn(warning)
+
+
+def no_rebake_due(
+    out: Output, manifest: Manifest, image: str, *, skipped: dict[str, object], registry_only: bool = False
+) -> bool:
+    """`build --if-stale`: whether `image` is current (then `skipped`, with the reason, is the
+    result document); either way says why."""
+    decision = rebake_due(manifest, image, registry_only=registry_only)
+    for warning in decision.warnings:
+        out.warn(warning)
+    if decision.due:
+        out.info(f"re-bake due: {decision.reason}")
+        return False
+    out.info(f"{image} is current, no re-bake due: {decision.reason}")
+    out.result({**skipped, "skipped": True, "reason": decision.reason})
+    return True

@@ -10,7 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from baker import signals
-from baker.commands._common import check_references, load_manifest, print_revocation, resolve_values
+from baker.commands._common import (
+    check_references,
+    load_manifest,
+    no_rebake_due,
+    print_revocation,
+    resolve_values,
+)
 from baker.commands.build_inregistry import build_in_registry
 from baker.errors import EXIT_INTERRUPTED, UsageError
 from baker.image import engine
@@ -18,7 +24,6 @@ from baker.image.bake import bake, refuse_revoke_without_push
 from baker.image.inregistry import BAKE_DEADLINE
 from baker.model import Manifest
 from baker.output import Output
-from baker.staleness import rebake_due
 
 
 def _unique(names: Sequence[str]) -> list[str]:
@@ -109,17 +114,9 @@ def build_manifest(
                 "--if-stale needs a tag to compare with",
                 hint="set image.tag in the manifest or pass --tag",
             )
-        decision = rebake_due(manifest, names[0])
-        for warning in decision.warnings:
-            out.warn(warning)
-        due, reason = decision.due, decision.reason
-        if not due:
-            out.info(f"{names[0]} is current, no re-bake due: {reason}")
-            out.result(
-                {"image_id": None, "tags": [], "pushed": [], "removed": [], "skipped": True, "reason": reason}
-            )
+        skipped: dict[str, object] = {"image_id": None, "tags": [], "pushed": [], "removed": []}
+        if no_rebake_due(out, manifest, names[0], skipped=skipped):
             return 0
-        out.info(f"re-bake due: {reason}")
     client = engine.connect()  # before any secret is read: no engine, no fetch
     # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
     resolved = signals.run_stoppable(lambda: resolve_values(out, manifest))

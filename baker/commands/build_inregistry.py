@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from baker import signals
-from baker.commands._common import check_references, print_revocation, resolve_values
+from baker.commands._common import check_references, no_rebake_due, print_revocation, resolve_values
 from baker.errors import EXIT_INTERRUPTED, BakeStopped, UsageError
 from baker.image import inregistry
 from baker.model import Manifest
 from baker.output import Output, untrusted
-from baker.staleness import rebake_due
 
 
 def build_in_registry(
@@ -43,17 +42,9 @@ def build_in_registry(
     if isinstance(if_stale, str):
         out.info(f"re-bake due: {if_stale}")
     elif if_stale:
-        decision = rebake_due(manifest, names[0], registry_only=True)
-        for warning in decision.warnings:
-            out.warn(warning)
-        due, reason = decision.due, decision.reason
-        if not due:
-            out.info(f"{names[0]} is current, no re-bake due: {reason}")
-            out.result(
-                {"digest": None, "tags": [], "platforms": [], "pushed": [], "skipped": True, "reason": reason}
-            )
+        skipped: dict[str, object] = {"digest": None, "tags": [], "platforms": [], "pushed": []}
+        if no_rebake_due(out, manifest, names[0], skipped=skipped, registry_only=True):
             return 0
-        out.info(f"re-bake due: {reason}")
     try:
         return _bake(out, manifest, names, timeout=timeout, revoke_superseded=revoke_superseded)
     except KeyboardInterrupt as stop:  # the bake named what it left; the document says it too
