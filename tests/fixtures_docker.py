@@ -45,7 +45,7 @@ def docker_client() -> Iterator[Any]:
     client.close()
 
 
-def _rootfs() -> bytes:
+def rootfs() -> bytes:
     if not BUSYBOX.is_file():
         unavailable(f"{BUSYBOX} (Debian's busybox-static) is not installed")
     data = BUSYBOX.read_bytes()
@@ -96,7 +96,7 @@ def busybox_base(docker_client: Any) -> str:
             "ENV KEEP=me",
         ]
         docker_client.api.import_image_from_data(
-            _rootfs(), repository=BASE_REPOSITORY, tag=BASE_TAG, changes=changes
+            rootfs(), repository=BASE_REPOSITORY, tag=BASE_TAG, changes=changes
         )
     return BASE
 

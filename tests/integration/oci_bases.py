@@ -34,7 +34,7 @@ import pytest
 import requests
 
 from tests.conftest import unavailable
-from tests.fixtures_docker import _rootfs
+from tests.fixtures_docker import rootfs
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -236,7 +236,7 @@ _BUSYBOX: tuple[bytes, str] | None = None
 def busybox_layer() -> tuple[bytes, str]:
     global _BUSYBOX
     if _BUSYBOX is None:
-        raw = _rootfs()
+        raw = rootfs()
         _BUSYBOX = (gzip.compress(raw, mtime=0), _digest(raw))
     return _BUSYBOX
 

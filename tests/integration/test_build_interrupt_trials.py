@@ -36,6 +36,7 @@ import requests
 from baker.emulator import Emulator
 from baker.emulator.demo import CLIENT_ID, CLIENT_SECRET, TENANT
 from baker.provenance import BAKE_ID_LABEL
+from tests.fixtures_docker import rootfs as base_rootfs
 from tests.integration.registry import local_registry
 
 pytestmark = [pytest.mark.docker, pytest.mark.emulator]
@@ -196,6 +197,16 @@ def test_a_hundred_stops_at_random_moments_each_complete_the_bake_or_change_noth
     tags = [f"{local_registry}/baker-trial/{run}-s{stream}:t" for stream in range(STREAMS)]
     started = time.monotonic()
 
+    # Each stream bakes on a base of its own: the classic builder's cache probe walks the children
+    # of a bake's parent image, and one stream's clean-up removing a sibling mid-probe fails the
+    # other's build ("unable to find image"): a race between concurrent bakes on one engine, not
+    # a stop outcome.  One base per stream keeps the streams' images apart.
+    bases = [f"baker-trial/base-{run}-s{stream}:1" for stream in range(STREAMS)]
+    for base in bases:
+        docker_client.api.import_image_from_data(
+            base_rootfs(), repository=base.rsplit(":", 1)[0], tag="1", changes=['CMD ["env"]']
+        )
+
     def stream(number: int) -> None:
         tag = tags[number]
         repository = tag[len(local_registry) + 1 : -2]
@@ -203,6 +214,7 @@ def test_a_hundred_stops_at_random_moments_each_complete_the_bake_or_change_noth
         home = tmp_path / f"s{number}"
         home.mkdir()
         child = {**env, "TMPDIR": str(home)}
+        busybox_base = bases[number]
         # A first, unsignalled bake: the image every trial's bake supersedes, and the bake's length.
         code, length, err = _bake(
             _manifest(home / "m0.yaml", emulator.vault_url("demo"), busybox_base, f"{run}-s{number}-t0"),
@@ -270,5 +282,8 @@ def test_a_hundred_stops_at_random_moments_each_complete_the_bake_or_change_noth
                     docker_client.api.remove_image(tag, noprune=False)
             with contextlib.suppress(docker.errors.APIError):
                 docker_client.api.remove_image(image_id, force=True, noprune=True)
+        for base in bases:
+            with contextlib.suppress(docker.errors.APIError):
+                docker_client.api.remove_image(base, noprune=False)
     assert failures == [], "\n\n".join(failures[:5])
     assert sum(outcomes.values()) == STREAMS * TRIALS_PER_STREAM
