@@ -15,7 +15,6 @@ from baker.model import Manifest
 from baker.output import Output, untrusted
 from baker.resolver import ResolvedEnv, resolve
 from baker.secret import REDACTOR
-from baker.staleness import rebake_due
 
 if TYPE_CHECKING:  # a type only: validate and plan import no registry client
     from baker.image.registry.revoke import Revocation
@@ -73,6 +72,9 @@ def no_rebake_due(
 ) -> bool:
     """`build --if-stale`: whether `image` is current (then `skipped`, with the reason, is the
     result document); either way says why."""
+    # guards the offline commands (validate, plan load this module): staleness is build's, not theirs
+    from baker.staleness import rebake_due
+
     decision = rebake_due(manifest, image, registry_only=registry_only)
     for warning in decision.warnings:
         out.warn(warning)
