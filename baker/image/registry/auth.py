@@ -9,12 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import re
-import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from baker.errors import ImageError
 from baker.image.registry.refs import DOCKER_HUB
+from baker.image.registry.transport import checked
 from baker.loopback import is_loopback
 from baker.secret import REDACTOR, Secret
 
@@ -67,12 +67,11 @@ def login_for(host: str) -> Login:
 def check_realm(realm: str, registry: str) -> None:
     """Credentials go to a token service only over https (plain http only on loopback, as for the
     registry itself): a realm naming http elsewhere would send the password in the clear."""
-    parts = urllib.parse.urlsplit(realm)
-    host = parts.hostname or ""
-    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host)):
+    target = checked(realm, registry)  # read once, as it is connected to
+    if target.scheme == "https" or is_loopback(target.host):
         return
     raise ImageError(
-        f"the registry {registry} names a token service that is not https ({parts.scheme}://{host}); "
+        f"the registry {registry} names a token service that is not https ({target.shown}); "
         "baker will not send credentials there",
         hint="check the registry's auth configuration (its token realm must be https)",
     )
