@@ -16,7 +16,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from baker import loopback, urls
-from baker.errors import ManifestError
+from baker.errors import ImageError, ManifestError
+from baker.image.registry.client import RegistryClient
+from baker.image.registry.refs import parse_ref
 from baker.manifest.checks import load
 
 _ADAPTER = requests.adapters.HTTPAdapter()
@@ -223,3 +225,10 @@ def test_a_vault_url_two_parsers_could_read_differently_is_a_manifest_problem(
             environ={"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "s3cret-x"},
         )
     assert "credentials.kv.vault_url" in info.value.message and "one way only" in info.value.message
+
+
+@pytest.mark.parametrize("ref", ["localhost:0080/team/app:t", "localhost:99999/team/app:t"])
+def test_a_registry_address_with_an_odd_port_is_refused_before_any_connection(ref: str) -> None:
+    with pytest.raises(ImageError) as info:
+        RegistryClient(parse_ref(ref))
+    assert "port is not a number from 1 to 65535" in info.value.message

@@ -33,6 +33,7 @@ from baker.image.registry.transport import (
     checked,
     origin,
     refuse_plain_http,
+    registry_origin,
     replayable,
     resolve,
     shown_origin,
@@ -60,6 +61,7 @@ class RegistryClient:
         deadline: float | None = None,
         delete: bool = False,
     ) -> None:
+        self._origin = registry_origin(ref)  # first: an address baker does not read starts nothing
         self.ref = ref
         self.push = push  # asks for a token that may push, and says so in its messages
         self.delete = delete  # with push: asks for a token that may delete manifests too
@@ -72,7 +74,6 @@ class RegistryClient:
         self.session.mount("https://", adapter)
         self.auth_header: str | None = None
         self._login: Login | None = None
-        self._origin = origin(ref.api_root)
 
     def __enter__(self) -> RegistryClient:
         return self

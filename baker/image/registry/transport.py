@@ -18,6 +18,7 @@ import urllib3.connectionpool
 
 from baker import urls
 from baker.errors import ImageError
+from baker.image.registry.refs import ImageRef
 from baker.loopback import is_loopback
 
 TIMEOUT = 30  # seconds, for each connect and each read
@@ -46,6 +47,17 @@ def _odd(registry: str, exc: urls.UrlError) -> ImageError:
         "baker sent nothing there",
         hint="check the registry's (or its proxy's) external URL and storage redirect configuration",
     )
+
+
+def registry_origin(ref: ImageRef) -> tuple[str, str, int]:
+    """The origin of the registry `ref` names (its API root), read as every URL is."""
+    try:
+        return urls.parse(ref.api_root).origin
+    except urls.UrlError as exc:
+        raise ImageError(
+            f"the registry address {ref.host} is not one baker reads ({exc.reason})",
+            hint="write the registry as host or host:port (a port from 1 to 65535, no leading zeros)",
+        ) from None
 
 
 def origin(url: str) -> tuple[str, str, int]:
