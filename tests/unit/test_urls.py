@@ -109,13 +109,19 @@ def test_what_is_checked_is_what_requests_would_connect_to(url: str) -> None:
     assert loopback.in_clear(url) == (parsed.scheme != "https" and not loopback.is_loopback(parsed.host))
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text(alphabet="htps:/\\@%[]:.0127abc# \t\x00", max_size=40))
-def test_any_text_accepted_is_connected_to_as_checked(url: str) -> None:
+@settings(max_examples=600, deadline=None)
+@given(
+    st.sampled_from(["http://", "https://", "HTTP://", "http:/", ""]),
+    st.text(alphabet="htps:/\\@%[]:.0127abc# \t\x00\u00fc\uff0e\uff20\uff0f\uff3c\u3002", max_size=30),
+)
+def test_any_text_accepted_is_connected_to_as_checked(prefix: str, rest: str) -> None:
+    """Text with few rules (non-ASCII dots, slashes, `@` and backslashes among it)."""
+    url = prefix + rest
     try:
         parsed = urls.parse(url)
     except urls.UrlError:
         return
+    event("accepted")
     assert connected(url) == connected(parsed.text) == (parsed.scheme, parsed.host.strip("[]"), parsed.port)
 
 
