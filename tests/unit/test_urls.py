@@ -92,7 +92,7 @@ def url_shapes(draw: st.DrawFn) -> str:
     return f"{scheme}:{slashes}{userinfo}{host}{port}{infix}{path}"
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(url_shapes())
 def test_what_is_checked_is_what_requests_would_connect_to(url: str) -> None:
     try:
