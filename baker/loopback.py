@@ -1,15 +1,15 @@
 """The one loopback rule: plain http only to a loopback host (tests, local tools, the managed
 identity endpoints App Service and its kin run on localhost); https everywhere else.  The registry
 client and keyless sign-in (the request tokens: GitHub's, Azure Pipelines', a managed identity
-endpoint's header) both go by it.  A leaf: no baker import."""
+endpoint's header) both go by it.  A URL is read by `baker.urls`, the one parse, whose host is
+the one connected to: a URL it refuses (a backslash, user info, a control character, an odd port)
+counts as in clear.  Imports `baker.urls` only."""
 
 from __future__ import annotations
 
 import ipaddress
-import re
-import urllib.parse
 
-_HOST_RE = re.compile(r"[A-Za-z0-9._:%-]{1,255}")
+from baker import urls
 
 
 def is_loopback(host: str) -> bool:
@@ -31,29 +31,22 @@ def is_loopback(host: str) -> bool:
 
 def in_clear(url: str) -> bool:
     """Whether a request to `url` would travel unprotected: anything but https, except plain http to
-    a loopback host.  A URL that does not parse counts as in clear."""
+    a loopback host.  A URL `baker.urls` refuses counts as in clear."""
     try:
-        parts = urllib.parse.urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:
+        parsed = urls.parse(url)
+    except urls.UrlError:
         return True
-    scheme = parts.scheme.lower()
-    if scheme == "https" and host:
-        return False
-    return not (scheme == "http" and host and is_loopback(host))
+    return parsed.scheme != "https" and not is_loopback(parsed.host)
 
 
 def shown_origin(url: str) -> str:
-    """`scheme://host` of `url` for a message: never its path, query or user info, and a host that
-    is not a plain name or address is not quoted at all."""
+    """`scheme://host` of `url` for a message: never its path or query, and nothing of a URL
+    `baker.urls` refuses (its host is a plain name or address)."""
     try:
-        parts = urllib.parse.urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:
-        return "a URL that does not parse"
-    if not parts.scheme:
-        return "a URL without a scheme"
-    return f"{parts.scheme}://{host if _HOST_RE.fullmatch(host) else '(an odd host)'}"
+        parsed = urls.parse(url)
+    except urls.UrlError as exc:
+        return f"a URL baker does not read ({exc.reason})"
+    return f"{parsed.scheme}://{parsed.host}"
 
 
 def refusal(var: str, url: str, sends: str) -> str | None:
@@ -61,6 +54,13 @@ def refusal(var: str, url: str, sends: str) -> str | None:
     or None when it may: https, or plain http to a loopback host.  Never quotes a token."""
     if not in_clear(url):
         return None
+    try:
+        urls.parse(url)
+    except urls.UrlError as exc:
+        return (
+            f"{var} is not a URL baker reads one way only ({exc.reason}): baker never sends {sends} "
+            "to it (https, or plain http to a loopback host, without user info or backslashes)"
+        )
     return (
         f"{var} is {shown_origin(url)}, not https: baker never sends {sends} in clear "
         "(plain http is allowed to a loopback host only)"

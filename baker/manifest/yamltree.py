@@ -23,6 +23,7 @@ from typing import TypeAlias
 
 import yaml
 
+from baker import urls
 from baker.diagnose import Diagnosis
 from baker.errors import Problem
 from baker.suggest import did_you_mean
@@ -292,6 +293,11 @@ class Checker:
             why = "may not hold a query or fragment"
         elif origin_only and parts.path not in ("", "/"):
             why = "must be the vault's address alone (no path: baker adds /secrets/...)"
+        if why is None:
+            try:  # the SDK connects to what urllib3 reads: one reading only (`baker.urls`)
+                urls.parse(url)
+            except urls.UrlError as exc:
+                why = f"is not a URL baker reads one way only ({exc.reason})"
         if why:
             example = " (like https://my-vault.vault.azure.net)" if origin_only else ""
             self.problem(item.line, path, f"{shown} {why}{example}")

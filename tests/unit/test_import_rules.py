@@ -18,7 +18,7 @@ ONLY = {
     "msal": ("baker.providers.azure.",),
     "jinja2": ("baker.render",),
     "requests": ("baker.image.registry.", "baker.image.engine.", "baker.providers.azure."),
-    "urllib3": ("baker.image.registry.", "baker.image.engine.", "baker.providers.azure."),
+    "urllib3": ("baker.image.registry.", "baker.image.engine.", "baker.providers.azure.", "baker.urls"),
     "yaml": ("baker.manifest.yamltree", "baker.emulator.worldfile"),
 }
 # package -> what it never imports

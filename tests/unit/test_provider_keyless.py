@@ -58,6 +58,13 @@ class FakeSession:
         self.calls.append({"url": url, **kwargs})
         return self.answers.pop(0)
 
+    # What the GitHub fetch does to its (shallow) copy of the session: its own adapter, closed after.
+    def mount(self, prefix: str, adapter: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
 
 class Clock:
     def __init__(self, now: float) -> None:

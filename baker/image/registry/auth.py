@@ -9,10 +9,10 @@ from __future__ import annotations
 import base64
 import json
 import re
-import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from baker import urls
 from baker.errors import ImageError
 from baker.image.registry.refs import DOCKER_HUB
 from baker.loopback import is_loopback
@@ -67,12 +67,18 @@ def login_for(host: str) -> Login:
 def check_realm(realm: str, registry: str) -> None:
     """Credentials go to a token service only over https (plain http only on loopback, as for the
     registry itself): a realm naming http elsewhere would send the password in the clear."""
-    parts = urllib.parse.urlsplit(realm)
-    host = parts.hostname or ""
-    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host)):
+    try:
+        target = urls.parse(realm)  # read once, as `client.http` connects to it
+    except urls.UrlError as exc:
+        raise ImageError(
+            f"the registry {registry} names a token service that is not https, or not a URL baker "
+            f"reads one way only ({exc.reason}); baker will not send credentials there",
+            hint="check the registry's auth configuration (its token realm must be a plain https URL)",
+        ) from None
+    if target.scheme == "https" or is_loopback(target.host):
         return
     raise ImageError(
-        f"the registry {registry} names a token service that is not https ({parts.scheme}://{host}); "
+        f"the registry {registry} names a token service that is not https ({target.shown}); "
         "baker will not send credentials there",
         hint="check the registry's auth configuration (its token realm must be https)",
     )

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.parse
 from typing import Any
 
 import requests
@@ -31,9 +30,12 @@ from baker.image.registry.refs import ImageRef
 from baker.image.registry.transport import (
     Deadline,
     TrackingAdapter,
+    checked,
     origin,
     refuse_plain_http,
+    registry_origin,
     replayable,
+    resolve,
     shown_origin,
 )
 
@@ -59,6 +61,7 @@ class RegistryClient:
         deadline: float | None = None,
         delete: bool = False,
     ) -> None:
+        self._origin = registry_origin(ref)  # first: an address baker does not read starts nothing
         self.ref = ref
         self.push = push  # asks for a token that may push, and says so in its messages
         self.delete = delete  # with push: asks for a token that may delete manifests too
@@ -71,7 +74,6 @@ class RegistryClient:
         self.session.mount("https://", adapter)
         self.auth_header: str | None = None
         self._login: Login | None = None
-        self._origin = origin(ref.api_root)
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -122,22 +124,22 @@ class RegistryClient:
     def _send(
         self, method: str, url: str, accept: str, *, data: Any = None, headers: dict[str, str] | None = None
     ) -> tuple[requests.Response, str]:
-        """Redirects followed one hop at a time: `Authorization` only while on the registry's origin."""
+        """Redirects followed one hop at a time: `Authorization` only while on the registry's origin.
+        Each URL is read once (`transport.checked`): the origin compared is the one connected to."""
+        target = checked(url, self.ref.host)
         for _ in range(_REDIRECTS_MAX + 1):
             sent = {**(headers or {}), "Accept": accept}
-            if self.auth_header and origin(url) == self._origin:
+            if self.auth_header and target.origin == self._origin:
                 sent["Authorization"] = self.auth_header
             body = {} if data is None else {"data": data}
-            response = self.http(method, url, headers=sent, **body)
+            response = self.http(method, target.text, headers=sent, **body)
             location = response.headers.get("Location")
             if response.status_code not in _REDIRECT_STATUSES or not location:
-                return response, url
+                return response, target.text
             response.close()
             if response.status_code in (307, 308):
                 replayable(data, self.ref.host)
-            url = urllib.parse.urljoin(url, location)
-            if origin(url)[0] not in {"http", "https"}:
-                raise ImageError(f"the registry {self.ref.host} redirected to something that is not http(s)")
+            target = resolve(target.text, location, self.ref.host)
             if response.status_code == 303:
                 method = "GET"
         raise ImageError(f"the registry {self.ref.host} redirected more than {_REDIRECTS_MAX} times")
@@ -148,10 +150,11 @@ class RegistryClient:
         `Location`, a redirect or a realm that steps down from https elsewhere is refused before
         anything (a config blob holds every value) is sent."""
         refuse_plain_http(url, self.ref.host)
+        target = checked(url, self.ref.host)  # connected to as checked, normalised
         left = self.deadline.left()
         try:
             response = self.session.request(
-                method, url, timeout=(left, left), allow_redirects=False, stream=True, **kwargs
+                method, target.text, timeout=(left, left), allow_redirects=False, stream=True, **kwargs
             )
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._unreachable(type(exc).__name__) from None

@@ -19,6 +19,7 @@ import urllib3.exceptions
 from baker.errors import ImageError
 from baker.image.oci import Blob, media_type_of
 from baker.image.registry.client import MANIFEST_MAX, MIB, RegistryClient, error_codes, parse_json
+from baker.image.registry.transport import resolve
 
 _CHUNK = 1 * MIB  # what a streamed copy holds in memory at once
 
@@ -63,7 +64,7 @@ def start_upload(
     location = response.headers.get("Location")
     if not location:
         raise ImageError(f"the registry {client.ref.host} started an upload without saying where")
-    return urllib.parse.urljoin(url, location)
+    return resolve(url, location, client.ref.host).text  # read once: what is checked is what gets the blob
 
 
 def _with_digest(location: str, digest: str) -> str:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import platform
-import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +33,7 @@ from baker.errors import ImageError
 from baker.image.registry.auth import Login, login_for  # re-exported: the names callers use
 from baker.image.registry.client import CONFIG_MAX, MANIFEST_MAX, RegistryClient, parse_json
 from baker.image.registry.refs import ImageRef, names_registry, parse_ref
+from baker.image.registry.transport import resolve
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -178,7 +178,7 @@ def check_push(name: str) -> None:
             )
         location = response.headers.get("Location")
         if location:
-            _cancel_upload(client, urllib.parse.urljoin(uploads, location))
+            _cancel_upload(client, resolve(uploads, location, image.host).text)
 
 
 def _cancel_upload(client: RegistryClient, url: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,6 +22,7 @@ from baker import fanout
 from baker.errors import BakerError, ImageError
 from baker.image.registry.client import MANIFEST_MAX, MIB, RegistryClient, error_codes, parse_json
 from baker.image.registry.read import LIST_TYPES, MANIFEST_TYPES, read_config
+from baker.image.registry.transport import origin, resolve
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -79,8 +79,8 @@ def list_tags(client: RegistryClient) -> list[str]:
         match = _NEXT.search(link)
         if not match:
             return sorted(tags)
-        following = urllib.parse.urljoin(ref.api_root, match.group(1))
-        if urllib.parse.urlsplit(following)[:2] != urllib.parse.urlsplit(ref.api_root)[:2]:
+        following = resolve(ref.api_root, match.group(1), ref.host).text  # read once, as connected to
+        if origin(following) != origin(ref.api_root):
             raise ImageError(f"the registry {ref.host} sent its next tag page to another origin")
         url = following
     raise ImageError(f"the registry {ref.host} lists more than {PAGES_MAX * PAGE} tags in {ref.repository}")

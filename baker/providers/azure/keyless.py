@@ -10,13 +10,18 @@ the manifest found offline (`baker.manifest.token_sources`; the kinds in `baker.
 - `AzureCliCredential` (`az account get-access-token`).
 
 Every token seen (request tokens, federated tokens, access tokens) is registered with the Redactor
-before it is used.  The GitHub request goes through the provider's own `requests` session (the same
-CA rules as every other call: REQUESTS_CA_BUNDLE), never follows a redirect (the Authorization header
-would go with it), and a refusal is reported by its status alone (never a body).
+before it is used.  The GitHub request goes through the provider's own `requests` session's settings
+(the same CA rules as every other call: REQUESTS_CA_BUNDLE) to its URL as `baker.urls` read and
+`baker.loopback` checked it, never follows a redirect (the Authorization header would go with it),
+ends by `ANSWER_DEADLINE` whatever the endpoint does (the registry client's `Deadline`: a watchdog
+shuts the fetch's sockets, so a dripped answer, headers or body, is cut too), and a refusal is
+reported by its status alone (never a body).
 """
 
 from __future__ import annotations
 
+import collections
+import copy
 import json
 import math
 import os
@@ -30,6 +35,7 @@ from urllib.parse import quote
 
 import jwt
 import requests
+import urllib3.exceptions
 from azure.core.pipeline import PipelineResponse
 from azure.identity import (
     AzureCliCredential,
@@ -39,14 +45,15 @@ from azure.identity import (
     ManagedIdentityCredential,
 )
 
-from baker import loopback, model
+from baker import loopback, model, urls
+from baker.image.registry.transport import Deadline, TrackingAdapter
 from baker.model import CredentialSpec
 from baker.secret import REDACTOR, Secret
 
 # Response fields that carry tokens: Entra's and the managed identity endpoint's access (and
 # refresh) tokens, Azure Pipelines' OIDC token, GitHub's ID token.
 _TOKEN_FIELDS = ("access_token", "refresh_token", "id_token", "oidcToken", "value")
-_GITHUB_TIMEOUT = (10.0, 30.0)
+_CONNECT_TIMEOUT = 10.0
 _AZ_TIMEOUT = 60
 # Fetch a GitHub token again when less than this much of its life is left (or half its life, for
 # a short-lived one): a sign-in must never present a token that expires on the way.
@@ -54,7 +61,7 @@ _REFRESH_MARGIN = 60.0
 TOKEN_MAX = model.FEDERATED_TOKEN_MAX
 # The GitHub answer wraps the token in a little JSON.
 _ANSWER_MAX = TOKEN_MAX + 4096
-_ANSWER_DEADLINE = 60.0
+ANSWER_DEADLINE = 60.0  # seconds for the whole fetch, headers and body; tests make it small
 # The latest `exp` / `iat` taken at its word (the end of year 9999): past it, or not a finite
 # number, the token has no usable expiry and is fetched again at every sign-in.
 _LATEST = 253402300799.0
@@ -157,31 +164,42 @@ class GitHubTokens:
         )
         if refusal is not None:  # the manifest refuses it already; this guards the Python API
             raise FederatedTokenError(refusal, evidence="plain http")
+        target = urls.parse(self._url)  # the refusal above read it the same way: no UrlError here
         fetched_at = self._clock()
+        deadline = Deadline(ANSWER_DEADLINE)
+        bounded = _bounded(session, deadline)
         try:
-            response = session.get(
-                self._url,
-                headers={
-                    "Authorization": f"bearer {self._request_token.reveal()}",
-                    "Accept": "application/json",
-                },
-                timeout=_GITHUB_TIMEOUT,
-                allow_redirects=False,
-                stream=True,
-            )
-        except requests.RequestException as exc:
-            raise FederatedTokenError(
-                f"cannot reach {where}: {type(exc).__name__}", evidence="connection"
-            ) from None
-        self.fetches += 1
-        with response:
-            if response.status_code != 200:
-                raise FederatedTokenError(
-                    f"{where} answered {response.status_code} (is `permissions: id-token: write` set, and "
-                    "ACTIONS_ID_TOKEN_REQUEST_TOKEN this job's?)",
-                    evidence=str(response.status_code),
+            try:
+                response = bounded.get(
+                    target.text,
+                    headers={
+                        "Authorization": f"bearer {self._request_token.reveal()}",
+                        "Accept": "application/json",
+                    },
+                    timeout=(min(_CONNECT_TIMEOUT, deadline.left()), deadline.left()),
+                    allow_redirects=False,
+                    stream=True,
                 )
-            raw = _read_answer(response, where)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                if deadline.expired:
+                    raise _too_slow(where) from None
+                raise FederatedTokenError(
+                    f"cannot reach {where}: {type(exc).__name__}", evidence="connection"
+                ) from None
+            self.fetches += 1
+            with response:
+                if deadline.expired:  # cut mid-headers: what came is not the answer
+                    raise _too_slow(where)
+                if response.status_code != 200:
+                    raise FederatedTokenError(
+                        f"{where} answered {response.status_code} (is `permissions: id-token: write` set, "
+                        "and ACTIONS_ID_TOKEN_REQUEST_TOKEN this job's?)",
+                        evidence=str(response.status_code),
+                    )
+                raw = _read_answer(response, where, deadline)
+        finally:
+            deadline.cancel()
+            bounded.close()
         try:
             body = json.loads(raw)
         except (ValueError, RecursionError):
@@ -201,24 +219,39 @@ class GitHubTokens:
         return token, exp - margin
 
 
-def _read_answer(response: requests.Response, where: str) -> bytes:
-    """The answer's body, at most `_ANSWER_MAX` bytes and within `_ANSWER_DEADLINE` seconds (a
-    huge or dripping answer is refused, never read whole)."""
-    deadline = time.monotonic() + _ANSWER_DEADLINE
+def _bounded(session: requests.Session, deadline: Deadline) -> requests.Session:
+    """The provider's session for one fetch: its settings (CA bundle, proxies, client certificate),
+    its own adapter, whose sockets `deadline` shuts down when it comes.  A shallow copy: the
+    provider's session, shared with the SDK's threads, is never changed."""
+    bounded = copy.copy(session)
+    bounded.adapters = collections.OrderedDict()
+    adapter = TrackingAdapter(deadline.sockets)
+    bounded.mount("https://", adapter)
+    bounded.mount("http://", adapter)
+    return bounded
+
+
+def _too_slow(where: str) -> FederatedTokenError:
+    return FederatedTokenError(f"{where} took more than {ANSWER_DEADLINE:g} s to answer", evidence="timeout")
+
+
+def _read_answer(response: requests.Response, where: str, deadline: Deadline) -> bytes:
+    """The answer's body, at most `_ANSWER_MAX` bytes, by the fetch's `deadline` (a huge or
+    dripping answer is refused, never read whole: the deadline cuts a read in progress)."""
     body = bytearray()
     try:
         for chunk in response.iter_content(chunk_size=16384):
             body += chunk
             if len(body) > _ANSWER_MAX:
                 raise too_big(f"the answer of {where}", None)
-            if time.monotonic() > deadline:
-                raise FederatedTokenError(
-                    f"{where} took more than {_ANSWER_DEADLINE:.0f} s to answer", evidence="timeout"
-                )
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        if deadline.expired:
+            raise _too_slow(where) from None
         raise FederatedTokenError(
             f"cannot read the answer of {where}: {type(exc).__name__}", evidence="connection"
         ) from None
+    if deadline.expired:  # cut short: what came is not the answer
+        raise _too_slow(where)
     return bytes(body)
 
 
