@@ -162,6 +162,7 @@ def _get_manifest(
             f"the manifest the registry {client.ref.host} sent does not match its digest {reference}"
         )
     document = parse_json(raw, "manifest")
+    oci.check_duplicates(raw, what if what == "manifest" else "index or manifest")
     return document, oci.media_type_of(document, content_type)
 
 
@@ -195,6 +196,8 @@ def _platform(
         raise ImageError("the base config the registry sent does not match its digest")
     try:
         document = oci.parse_config(raw)
+    except oci.DuplicateKey as exc:
+        raise oci.duplicated("config", exc.key) from None
     except (ValueError, RecursionError):
         document = None
     if not isinstance(document, dict):

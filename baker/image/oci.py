@@ -8,8 +8,7 @@ ones out, as the exact bytes to send (OCI image spec, and Docker's v2 schema 2 t
   (now, RFC 3339 UTC) and `history` (one `empty_layer` entry that names the variables, never a
   value).  Every other key, known to baker or not, is kept as the base had it, numbers as the text
   they were written as (`Number`: never through a float); `rootfs.diff_ids` are untouched, so the
-  manifest's layers stay the base's.  NaN and Infinity are not JSON and are refused.  A key written
-  twice keeps its last value, as Go's decoder (and so the engine) reads it.
+  manifest's layers stay the base's.  NaN and Infinity are not JSON and are refused.
 - A manifest keeps its media type and layers; only its config descriptor's digest and size change.
 - An index (or Docker manifest list) keeps its media type and every image entry's platform and
   annotations, each pointing at the baked manifest.  Attestation entries (BuildKit's provenance and
@@ -23,7 +22,8 @@ ones out, as the exact bytes to send (OCI image spec, and Docker's v2 schema 2 t
   case, or spells a field baker edits in another case, is refused.  Go's encoding/json matches a key
   to a field exactly or else case-insensitively, and a later key overwrites (a list) or merges into
   (an object) what an earlier one set, so a later `"env"`, `"Config"` or `"Digest"` would win over
-  baker's edit: the image would run the base's values.
+  baker's edit: the image would run the base's values.  A key written twice in one object is
+  refused too (Go merges the two, Python keeps the last).
 - Values no process environment can carry (a NUL, a lone surrogate) are refused, naming the variable
   (`baker.envvalue`, the rule `render` applies too); a baked config over `CONFIG_MAX` is refused.
 
@@ -181,10 +181,57 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+class DuplicateKey(ValueError):
+    """One JSON object holding a key twice (`key`)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__("a key is written twice in one object")
+        self.key = key
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return document
+
+
+def duplicated(what: str, key: str) -> ImageError:
+    """A base document with a key written twice in one object: Go's decoder merges the two objects
+    (or lists) into one field, Python's keeps the last; no standard tool writes one."""
+    return ImageError(
+        f"the base image's {what} has the key `{_shown_key(key)}` twice in one object, which Docker, "
+        "containerd and skopeo read otherwise than baker would (they merge the two); baker refuses it",
+        hint="rebuild the base with a standard tool (docker build, buildx, buildah)",
+    )
+
+
+def check_duplicates(raw: bytes, what: str) -> None:
+    """Refuse a base manifest or index (`raw`) with a key written twice in one object (`duplicated`);
+    JSON that does not parse is left to the caller's own parse."""
+    try:
+        json.loads(raw, object_pairs_hook=_unique)
+    except DuplicateKey as exc:
+        raise duplicated(what, exc.key) from None
+    except (ValueError, RecursionError):
+        return
+
+
 def parse_config(raw: bytes) -> Any:
     """A base config's JSON, numbers kept as written (`Number`); NaN and Infinity, which are not
-    JSON, refused (ValueError, as for any other malformed JSON)."""
-    return json.loads(raw, parse_float=Number, parse_int=Number, parse_constant=_refuse_constant)
+    JSON, refused (ValueError, as for any other malformed JSON); a key written twice in one object
+    refused (`DuplicateKey`, a ValueError)."""
+    return json.loads(
+        raw,
+        parse_float=Number,
+        parse_int=Number,
+        parse_constant=_refuse_constant,
+        object_pairs_hook=_unique,
+    )
 
 
 def _encode(node: Any, out: list[str]) -> None:
@@ -323,6 +370,8 @@ def bake_config(
     """The base config (its bytes as the registry sent them) with `env` and `labels` baked in."""
     try:
         document = parse_config(base)
+    except DuplicateKey as exc:
+        raise duplicated("config", exc.key) from None
     except (ValueError, RecursionError):
         document = None
     if not isinstance(document, dict):
@@ -400,15 +449,18 @@ __all__ = [
     "OCI_INDEX",
     "OCI_MANIFEST",
     "Blob",
+    "DuplicateKey",
     "Number",
     "bake_config",
     "bake_index",
     "bake_manifest",
     "check_config_keys",
+    "check_duplicates",
     "check_env",
     "check_keys",
     "check_manifest_keys",
     "digest_of",
+    "duplicated",
     "image_entries",
     "is_attestation",
     "is_digest",

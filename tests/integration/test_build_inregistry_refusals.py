@@ -214,12 +214,18 @@ def case_variant_base(api: Api, repo: str, shape: str) -> str:
         }
         index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]}
         api.put_manifest(repo, tag, json.dumps(index).encode(), OCI_INDEX)
+    elif shape == "config twice":  # the config object written twice: Go merges the two
+        first = json.dumps(_config([FIRST, "PATH=/bin"]))
+        later = json.dumps({"Env": [LATER, "PATH=/bin"]})
+        raw = (first[:-1] + ',"config":' + later + "}").encode()
+        descriptor = {"mediaType": OCI_CONFIG, "digest": api.put_blob(repo, raw), "size": len(raw)}
+        _put_manifest(api, repo, tag, descriptor)
     else:
         raise AssertionError(shape)
     return f"{api.host}/{repo}:{tag}"
 
 
-@pytest.mark.parametrize("shape", ["config.env", "Config", "manifest.Config", "index.Digest"])
+@pytest.mark.parametrize("shape", ["config.env", "Config", "manifest.Config", "index.Digest", "config twice"])
 def test_a_base_with_a_later_case_variant_key_is_refused_naming_the_key_and_nothing_is_pushed(
     shape: str,
     engine_env: dict[str, str],
@@ -237,9 +243,14 @@ def test_a_base_with_a_later_case_variant_key_is_refused_naming_the_key_and_noth
     tag = f"{registry.host}/baked/app:v1"
     code, out, err = bake(capsys, write_manifest(tmp_path / "baker.yaml", vault, base), tag)
     assert code == 1, out + err
-    key = {"config.env": "env", "Config": "Config", "manifest.Config": "Config", "index.Digest": "Digest"}
-    assert f"`{key[shape]}`" in err, err
-    assert "case" in err
+    key, why = {
+        "config.env": ("`env`", "differ only in case"),
+        "Config": ("`Config`", "differ only in case"),
+        "manifest.Config": ("`Config`", "differ only in case"),
+        "index.Digest": ("`Digest`", "differ only in case"),
+        "config twice": ("`config`", "twice in one object"),
+    }[shape]
+    assert key in err and why in err, err
     assert "baked/app" not in catalog(registry.api)  # nothing pushed, no tag
     for text in (out, err):
         assert DB_PASSWORD not in text

@@ -474,3 +474,24 @@ def test_a_baked_config_over_what_clients_read_is_refused_naming_its_size_only()
     with pytest.raises(ImageError, match=r"baked config would be 4\.0 MiB, over the 4 MiB") as caught:
         oci.bake_config(b"{}", [("A", value), ("B", value)], {}, created="c", comment="c", media_type="m")
     assert "vvvv" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"config":{"Env":["A=base"],"Entrypoint":["/e"]},"config":{"Cmd":["sh"]}}',
+        b'{"config":{"Env":[],"Labels":{"k":"1","k":"2"}}}',
+        b'{"x":[{"a":1,"a":2}]}',
+    ],
+)
+def test_a_config_with_a_key_written_twice_in_one_object_is_refused_naming_it(raw: bytes) -> None:
+    """Go merges the two objects into one field (the first's Entrypoint and the second's Cmd), Python
+    keeps the last: no reading of it could be sure to run what baker bakes."""
+    with pytest.raises(ImageError, match="twice in one object"):
+        oci.bake_config(raw, [("A", "1")], {}, created="c", comment="c", media_type="m")
+
+
+def test_a_manifest_with_a_key_written_twice_is_refused_and_other_json_left_to_its_parser() -> None:
+    with pytest.raises(ImageError, match="`digest` twice"):
+        oci.check_duplicates(b'{"config":{"digest":"sha256:1","digest":"sha256:2"}}', "manifest")
+    oci.check_duplicates(b"not json", "manifest")  # the caller's own parse says what it is
