@@ -194,15 +194,7 @@ def _platform(
     raw = held.read(client, response, "image config", CONFIG_MAX, name or "the image")
     if oci.digest_of(raw) != config_digest:
         raise ImageError("the base config the registry sent does not match its digest")
-    try:
-        document = oci.parse_config(raw)
-    except oci.DuplicateKey as exc:
-        raise oci.duplicated("config", exc.key) from None
-    except (ValueError, RecursionError):
-        document = None
-    if not isinstance(document, dict):
-        raise ImageError("the base image's config is not a JSON object")
-    oci.check_config_keys(document)  # before any secret is read: Go's reading of its keys
+    document = oci.checked_config(raw)  # before any secret is read: Go's reading of its keys
     if name == "":
         name = oci.platform_name(document)
     held.platforms += 1

@@ -221,6 +221,22 @@ def check_duplicates(raw: bytes, what: str) -> None:
         return
 
 
+def checked_config(raw: bytes) -> dict[str, Any]:
+    """A base config read only to be checked, before any secret (a JSON object, `check_config_keys`,
+    no key written twice), by the plain `json` parser: several times faster than `parse_config` on a
+    config of many numbers, and never written back."""
+    try:
+        document = json.loads(raw, object_pairs_hook=_unique)
+    except DuplicateKey as exc:
+        raise duplicated("config", exc.key) from None
+    except (ValueError, RecursionError):
+        document = None
+    if not isinstance(document, dict):
+        raise ImageError("the base image's config is not a JSON object")
+    check_config_keys(document)
+    return document
+
+
 def parse_config(raw: bytes) -> Any:
     """A base config's JSON, numbers kept as written (`Number`); NaN and Infinity, which are not
     JSON, refused (ValueError, as for any other malformed JSON); a key written twice in one object
@@ -459,6 +475,7 @@ __all__ = [
     "check_env",
     "check_keys",
     "check_manifest_keys",
+    "checked_config",
     "digest_of",
     "duplicated",
     "image_entries",
