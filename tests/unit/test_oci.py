@@ -495,3 +495,25 @@ def test_a_manifest_with_a_key_written_twice_is_refused_and_other_json_left_to_i
     with pytest.raises(ImageError, match="`digest` twice"):
         oci.check_duplicates(b'{"config":{"digest":"sha256:1","digest":"sha256:2"}}', "manifest")
     oci.check_duplicates(b"not json", "manifest")  # the caller's own parse says what it is
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("kind", "\u212aind"),  # KELVIN SIGN: Go's caseOrbit {K, k, U+212A}
+        ("class", "clas\u017f"),  # LONG S: {S, s, U+017F}
+        ("\u00e5", "\u212b"),  # ANGSTROM SIGN folds to a with ring
+        ("\u03c9", "\u2126"),  # OHM SIGN folds to omega
+        ("\u00df", "\u1e9e"),  # capital sharp s folds to sharp s
+        ("\u03b9", "\u0345"),  # COMBINING GREEK YPOGEGRAMMENI: {U+0345, U+0399, U+03B9, U+1FBE}
+    ],
+)
+def test_keys_go_folds_together_beyond_ascii_are_one_field(one: str, other: str) -> None:
+    with pytest.raises(ImageError, match="differ only in case"):
+        oci.check_keys({one: 1, other: 2}, "config", ())
+
+
+@pytest.mark.parametrize(("one", "other"), [("i", "\u0130"), ("I", "\u0131")])
+def test_dotted_and_dotless_i_are_not_folded_with_i_as_go_does_not(one: str, other: str) -> None:
+    """Go's caseOrbit holds U+0130 and U+0131 alone (only Turkic folding joins them to i and I)."""
+    oci.check_keys({one: 1, other: 2}, "config", ())
