@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from baker import imageref
+from baker import envvalue, imageref
 from baker.errors import RenderError
 from baker.model import Manifest
 from baker.provenance import BAKE_ID_LABEL, LABEL, to_label
@@ -74,18 +74,9 @@ class RenderedFiles:
 def _check_value(name: str, value: str) -> None:
     if not _ENV_NAME.match(name):
         raise RenderError(f"{name!r} is not a valid environment variable name")
-    if "\x00" in value:
-        raise RenderError(
-            f"{name}: the value holds a NUL character, which no process environment can carry",
-            hint="store the value base64-encoded and decode it in the application",
-        )
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise RenderError(
-            f"{name}: the value is not valid Unicode text (it holds a lone surrogate)",
-            hint="store the value base64-encoded and decode it in the application",
-        ) from None
+    refusal = envvalue.problem(name, value)  # the rule every road applies
+    if refusal is not None:
+        raise RenderError(refusal, hint=envvalue.HINT)
 
 
 def build_arg_names(names: Sequence[str], *, bake_id: str | None = None) -> dict[str, str]:

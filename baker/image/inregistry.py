@@ -54,6 +54,11 @@ from baker.output import untrusted
 from baker.provenance import LABEL, to_label
 from baker.resolver import ResolvedEnv
 
+# Everything read of a base (its index, every platform's manifest and config) together: 40
+# platforms of 30 MiB configs once took baker to 2.6 GB before anything was pushed.  Each config is
+# capped at `CONFIG_MAX` and each manifest at `MANIFEST_MAX` (4 MiB, the limits of the tools around
+# baker: see `oci`); a real base's documents are a few KiB a platform.
+BASE_MAX = 32 * MIB
 _FOREIGN = ("nondistributable", "foreign")  # layers a registry never holds (Windows base layers)
 BAKE_DEADLINE = 3600.0  # seconds for a whole bake after the base is read (`timeout`, `--timeout`)
 COPY_RATE = MIB  # bytes/s: the floor speed a layer copy's own deadline allows for its size
@@ -108,7 +113,31 @@ def target(name: str) -> ImageRef:
 # --- reading the base -----------------------------------------------------------------------------
 
 
-def _get_manifest(client: RegistryClient, reference: str, what: str) -> tuple[dict[str, Any], str]:
+class _Held:
+    """What reading a base holds so far: no document is read past `BASE_MAX` in all."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.platforms = 0
+
+    def read(self, client: RegistryClient, response: Any, what: str, cap: int, where: str) -> bytes:
+        left = BASE_MAX - self.size
+        over = None
+        if left < cap:
+            cap = max(left, 0)
+            over = ImageError(
+                f"the base image's manifests and configs together are larger than {BASE_MAX // MIB} MiB "
+                f"(at {untrusted(where)}, after {self.platforms} platforms); baker does not read further",
+                hint="bake onto a base with fewer platforms or smaller configs",
+            )
+        raw = client.read(response, what, cap, over=over)
+        self.size += len(raw)
+        return raw
+
+
+def _get_manifest(
+    client: RegistryClient, reference: str, what: str, held: _Held, where: str = "the index"
+) -> tuple[dict[str, Any], str]:
     response = client.get(f"{client.ref.base_url}/manifests/{reference}", oci.ACCEPT)
     if response.status_code in (401, 403):
         response.close()
@@ -127,23 +156,30 @@ def _get_manifest(client: RegistryClient, reference: str, what: str) -> tuple[di
             f"the registry {client.ref.host} answered HTTP {response.status_code} for the {what}"
         )
     content_type = response.headers.get("Content-Type", "")
-    raw = client.read(response, "manifest", MANIFEST_MAX)
+    raw = held.read(client, response, "manifest", MANIFEST_MAX, where)
     if reference.startswith("sha256:") and oci.digest_of(raw) != reference:
         raise ImageError(
             f"the manifest the registry {client.ref.host} sent does not match its digest {reference}"
         )
     document = parse_json(raw, "manifest")
+    oci.check_duplicates(raw, what if what == "manifest" else "index or manifest")
     return document, oci.media_type_of(document, content_type)
 
 
 def _platform(
-    client: RegistryClient, digest: str, name: str, manifest: dict[str, Any], media_type: str
+    client: RegistryClient,
+    digest: str,
+    name: str,
+    manifest: dict[str, Any],
+    media_type: str,
+    held: _Held,
 ) -> BasePlatform:
     if media_type not in oci.IMAGE_TYPES:
         raise ImageError(
             f"the base image's manifest ({untrusted(name)}) has the type {untrusted(media_type)}, "
             "which baker cannot bake"
         )
+    oci.check_manifest_keys(manifest)
     descriptor = manifest.get("config")
     if not isinstance(descriptor, dict) or not oci.is_digest(descriptor.get("digest")):
         raise ImageError(f"the base image's manifest ({untrusted(name)}) names no config blob")
@@ -155,29 +191,32 @@ def _platform(
         raise ImageError(
             f"the registry {client.ref.host} answered HTTP {response.status_code} for the base config"
         )
-    raw = client.read(response, "image config", CONFIG_MAX)
+    raw = held.read(client, response, "image config", CONFIG_MAX, name or "the image")
     if oci.digest_of(raw) != config_digest:
         raise ImageError("the base config the registry sent does not match its digest")
+    document = oci.checked_config(raw)  # before any secret is read: Go's reading of its keys
     if name == "":
-        name = oci.platform_name(parse_json(raw, "image config"))
+        name = oci.platform_name(document)
+    held.platforms += 1
     return BasePlatform(name, digest, manifest, media_type, raw, str(descriptor.get("mediaType") or ""))
 
 
 def read_base(ref: str) -> BaseImage:
-    """The base's index (if any), each platform's manifest and config, read without any layer."""
+    """The base's index (if any), each platform's manifest and config, read without any layer;
+    at most `BASE_MAX` bytes of them in all, and keys read as Go reads them (`oci.check_keys`)."""
     image = push_target(ref)
+    held = _Held()
     with RegistryClient(image) as client:
-        top, media_type = _get_manifest(client, image.reference, "image")
+        top, media_type = _get_manifest(client, image.reference, "image", held)
         if media_type not in oci.INDEX_TYPES:
             digest = oci.digest_of(oci.serialize(top))  # not sent: a name for messages only
-            return BaseImage(image, None, media_type, (_platform(client, digest, "", top, media_type),))
+            return BaseImage(image, None, media_type, (_platform(client, digest, "", top, media_type, held),))
         platforms = []
         for entry in oci.image_entries(top):
             digest = str(entry["digest"])
-            manifest, entry_type = _get_manifest(client, digest, "manifest")
-            platforms.append(
-                _platform(client, digest, oci.platform_name(entry.get("platform")), manifest, entry_type)
-            )
+            name = oci.platform_name(entry.get("platform"))
+            manifest, entry_type = _get_manifest(client, digest, "manifest", held, name)
+            platforms.append(_platform(client, digest, name, manifest, entry_type, held))
         return BaseImage(image, top, media_type, tuple(platforms))
 
 

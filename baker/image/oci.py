@@ -8,8 +8,7 @@ ones out, as the exact bytes to send (OCI image spec, and Docker's v2 schema 2 t
   (now, RFC 3339 UTC) and `history` (one `empty_layer` entry that names the variables, never a
   value).  Every other key, known to baker or not, is kept as the base had it, numbers as the text
   they were written as (`Number`: never through a float); `rootfs.diff_ids` are untouched, so the
-  manifest's layers stay the base's.  NaN and Infinity are not JSON and are refused.  A key written
-  twice keeps its last value, as Go's decoder (and so the engine) reads it.
+  manifest's layers stay the base's.  NaN and Infinity are not JSON and are refused.
 - A manifest keeps its media type and layers; only its config descriptor's digest and size change.
 - An index (or Docker manifest list) keeps its media type and every image entry's platform and
   annotations, each pointing at the baked manifest.  Attestation entries (BuildKit's provenance and
@@ -18,6 +17,15 @@ ones out, as the exact bytes to send (OCI image spec, and Docker's v2 schema 2 t
   for images that are no longer in the index.
 - Digests are sha256 of the bytes returned, serialized once: those bytes, and no re-serialization
   of them, are what gets sent.
+- Keys are read as the Go tools that copy and run images read them (`check_keys`): a base whose
+  config, manifest or index holds, in an object baker edits or trusts, two keys that differ only in
+  case, or spells a field baker edits in another case, is refused.  Go's encoding/json matches a key
+  to a field exactly or else case-insensitively, and a later key overwrites (a list) or merges into
+  (an object) what an earlier one set, so a later `"env"`, `"Config"` or `"Digest"` would win over
+  baker's edit: the image would run the base's values.  A key written twice in one object is
+  refused too (Go merges the two, Python keeps the last).
+- Values no process environment can carry (a NUL, a lone surrogate) are refused, naming the variable
+  (`baker.envvalue`, the rule `render` applies too); a baked config over `CONFIG_MAX` is refused.
 
 The config bytes hold the values: callers keep them in memory, never log, write or raise them.
 JSON is written ASCII-only (`\\uXXXX` escapes), so any value, even one no UTF-8 encoder takes,
@@ -35,6 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from baker import envvalue
 from baker.errors import ImageError
 from baker.output import untrusted
 
@@ -46,9 +55,91 @@ INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 IMAGE_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 ACCEPT = ", ".join((*INDEX_TYPES, *IMAGE_TYPES))
 ATTESTATION_ANNOTATION = "vnd.docker.reference.type"
+MIB = 1024 * 1024
+# The sizes the tools around baker read, and so the most baker reads or writes:
+# - a manifest or index: 4 MiB, distribution's own limit for a manifest PUT (`maxManifestBodySize`,
+#   registry/handlers/manifests.go, distribution/distribution#2340), which containers/image (skopeo,
+#   podman) reads at most too (`iolimits.MaxManifestBodySize`);
+# - an image config: 4 MiB, what containers/image reads of a config blob (`iolimits.MaxConfigBodySize`,
+#   containers/image#805, CVE-2020-1702): a larger config, base or baked, could not be copied by skopeo
+#   nor read back by `check`.  A real config is a few KiB (its labels, Env and history; never layers).
+MANIFEST_MAX = 4 * MIB
+CONFIG_MAX = 4 * MIB
 # The OCI image spec's digest grammar: a digest from a registry is checked against it before any
 # message names it (it is then safe text; anything else a registry sends is shown `untrusted`).
 _DIGEST_RE = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{1,256}")
+
+
+# --- keys, as Go reads them ----------------------------------------------------------------------
+# Go's encoding/json (decode.go `object`): a key names the struct field `fields.byExactName[key]`,
+# else `fields.byFoldedName[foldName(key)]` (fold.go: ASCII upper-cased, any other rune to the least
+# of its `unicode.SimpleFold` orbit, so KELVIN SIGN (U+212A) is `k` and LONG S (U+017F) is `s`);
+# every key is decoded in order, so the last of two keys naming one field wins (a list is replaced,
+# an object merged into).  `str.casefold` equates every pair that folding does (and a few more, such
+# as SHARP S and `ss`: refused too).  Maps (`Labels`, `annotations`, `ExposedPorts`) are exact in Go
+# and not checked.
+CONFIG_FIELDS = ("config", "created", "history", "rootfs", "architecture", "os", "variant")
+CONTAINER_FIELDS = ("Env", "Labels")
+MANIFEST_FIELDS = ("config", "layers", "mediaType", "manifests")
+DESCRIPTOR_FIELDS = ("digest", "size", "mediaType", "platform", "annotations")
+PLATFORM_FIELDS = ("os", "architecture", "variant")
+
+
+def _shown_key(key: str) -> str:
+    return untrusted(key if len(key) <= 60 else key[:60] + "...")
+
+
+def check_keys(obj: dict[str, Any], where: str, fields: Sequence[str]) -> None:
+    """Refuse `obj` (a struct-like object of a base's config, manifest or index; `where` names it)
+    when two of its keys differ only in case, or when it spells one of `fields` (what baker edits or
+    trusts in it) in another case: Docker, containerd, skopeo and the registry would read another
+    key than baker edits."""
+    seen: dict[str, str] = {}
+    for key in obj:
+        folded = key.casefold()
+        earlier = seen.get(folded)
+        if earlier is not None:
+            raise ImageError(
+                f"the base image's {where} has both `{_shown_key(earlier)}` and `{_shown_key(key)}`: keys "
+                "that differ only in case, which Docker, containerd and skopeo read as one field (the "
+                "later wins), so the image would not run what baker bakes; baker refuses it",
+                hint="rebuild the base with a standard tool (docker build, buildx, buildah)",
+            )
+        seen[folded] = key
+    for name in fields:
+        spelled = seen.get(name.casefold())
+        if spelled is not None and spelled != name:
+            raise ImageError(
+                f"the base image's {where} spells `{name}` as `{_shown_key(spelled)}`: Docker, containerd "
+                "and skopeo read keys regardless of case, baker edits the field by its name; baker "
+                "refuses it rather than guess",
+                hint="rebuild the base with a standard tool (docker build, buildx, buildah)",
+            )
+
+
+def check_config_keys(document: dict[str, Any]) -> None:
+    """A base config's keys (`check_keys`): the top level and its `config` object."""
+    check_keys(document, "config", CONFIG_FIELDS)
+    config = document.get("config")
+    if isinstance(config, dict):
+        check_keys(config, "config's `config` object", CONTAINER_FIELDS)
+
+
+def check_manifest_keys(document: dict[str, Any], what: str = "manifest") -> None:
+    """A base manifest's or index's keys (`check_keys`): the top level, its config and layer
+    descriptors, its index entries and their platforms."""
+    check_keys(document, what, MANIFEST_FIELDS)
+    descriptors: list[tuple[str, Any]] = [(f"{what}'s `config` descriptor", document.get("config"))]
+    for field in ("layers", "manifests"):
+        items = document.get(field)
+        if isinstance(items, list):
+            descriptors += [(f"{what}'s `{field}` entry", item) for item in items]
+    for where, descriptor in descriptors:
+        if isinstance(descriptor, dict):
+            check_keys(descriptor, where, DESCRIPTOR_FIELDS)
+            platform = descriptor.get("platform")
+            if isinstance(platform, dict):
+                check_keys(platform, f"{what}'s `platform` object", PLATFORM_FIELDS)
 
 
 def is_digest(value: object) -> bool:
@@ -90,10 +181,73 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+class DuplicateKey(ValueError):
+    """One JSON object holding a key twice (`key`)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__("a key is written twice in one object")
+        self.key = key
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return document
+
+
+def duplicated(what: str, key: str) -> ImageError:
+    """A base document with a key written twice in one object: Go's decoder merges the two objects
+    (or lists) into one field, Python's keeps the last; no standard tool writes one."""
+    return ImageError(
+        f"the base image's {what} has the key `{_shown_key(key)}` twice in one object, which Docker, "
+        "containerd and skopeo read otherwise than baker would (they merge the two); baker refuses it",
+        hint="rebuild the base with a standard tool (docker build, buildx, buildah)",
+    )
+
+
+def check_duplicates(raw: bytes, what: str) -> None:
+    """Refuse a base manifest or index (`raw`) with a key written twice in one object (`duplicated`);
+    JSON that does not parse is left to the caller's own parse."""
+    try:
+        json.loads(raw, object_pairs_hook=_unique)
+    except DuplicateKey as exc:
+        raise duplicated(what, exc.key) from None
+    except (ValueError, RecursionError):
+        return
+
+
+def checked_config(raw: bytes) -> dict[str, Any]:
+    """A base config read only to be checked, before any secret (a JSON object, `check_config_keys`,
+    no key written twice), by the plain `json` parser: several times faster than `parse_config` on a
+    config of many numbers, and never written back."""
+    try:
+        document = json.loads(raw, object_pairs_hook=_unique)
+    except DuplicateKey as exc:
+        raise duplicated("config", exc.key) from None
+    except (ValueError, RecursionError):
+        document = None
+    if not isinstance(document, dict):
+        raise ImageError("the base image's config is not a JSON object")
+    check_config_keys(document)
+    return document
+
+
 def parse_config(raw: bytes) -> Any:
     """A base config's JSON, numbers kept as written (`Number`); NaN and Infinity, which are not
-    JSON, refused (ValueError, as for any other malformed JSON)."""
-    return json.loads(raw, parse_float=Number, parse_int=Number, parse_constant=_refuse_constant)
+    JSON, refused (ValueError, as for any other malformed JSON); a key written twice in one object
+    refused (`DuplicateKey`, a ValueError)."""
+    return json.loads(
+        raw,
+        parse_float=Number,
+        parse_int=Number,
+        parse_constant=_refuse_constant,
+        object_pairs_hook=_unique,
+    )
 
 
 def _encode(node: Any, out: list[str]) -> None:
@@ -158,6 +312,7 @@ def platform_name(platform: Any) -> str:
 def image_entries(index: dict[str, Any]) -> list[dict[str, Any]]:
     """The index's entries a bake bakes (attestations left out); anything else it cannot bake is
     an error, since dropping it silently would lose part of the image."""
+    check_manifest_keys(index, "index")
     entries = index.get("manifests")
     if not isinstance(entries, list):
         raise ImageError("the base image's index lists no manifests")
@@ -210,6 +365,15 @@ def merge_env(base: Sequence[str], baked: Sequence[tuple[str, str]]) -> list[str
     return merged
 
 
+def check_env(env: Sequence[tuple[str, str]]) -> None:
+    """Every value bakeable (`baker.envvalue`, the rule `render` applies): else the first variable
+    that is not is named, never its value."""
+    for name, value in env:
+        refusal = envvalue.problem(name, value)
+        if refusal is not None:
+            raise ImageError(refusal, hint=envvalue.HINT)
+
+
 def bake_config(
     base: bytes,
     env: Sequence[tuple[str, str]],
@@ -222,10 +386,14 @@ def bake_config(
     """The base config (its bytes as the registry sent them) with `env` and `labels` baked in."""
     try:
         document = parse_config(base)
+    except DuplicateKey as exc:
+        raise duplicated("config", exc.key) from None
     except (ValueError, RecursionError):
         document = None
     if not isinstance(document, dict):
         raise ImageError("the base image's config is not a JSON object")
+    check_config_keys(document)
+    check_env(env)
     config = document.get("config")
     if config is None:
         config = {}
@@ -243,11 +411,19 @@ def bake_config(
     document["config"] = config
     document["created"] = created
     document["history"] = [*history, history_entry([name for name, _ in env], created, comment)]
-    return Blob(serialize(document), media_type)
+    blob = Blob(serialize(document), media_type)
+    if blob.size > CONFIG_MAX:
+        raise ImageError(
+            f"the baked config would be {blob.size / MIB:.1f} MiB, over the {CONFIG_MAX // MIB} MiB that "
+            "registries' clients read (skopeo and podman refuse a larger one, and `check` could not read it)",
+            hint="bake fewer or smaller values, or onto a base with a smaller config",
+        )
+    return blob
 
 
 def bake_manifest(base: dict[str, Any], config: Blob, media_type: str) -> Blob:
     """The base's manifest pointing at the baked config; layers, annotations and media types kept."""
+    check_manifest_keys(base)
     descriptor = base.get("config")
     layers = base.get("layers")
     if not isinstance(descriptor, dict) or not isinstance(layers, list):
@@ -280,18 +456,28 @@ def layer_descriptors(manifest: dict[str, Any]) -> list[dict[str, Any]]:
 
 __all__ = [
     "ACCEPT",
+    "CONFIG_MAX",
     "DOCKER_LIST",
     "DOCKER_MANIFEST",
     "IMAGE_TYPES",
     "INDEX_TYPES",
+    "MANIFEST_MAX",
     "OCI_INDEX",
     "OCI_MANIFEST",
     "Blob",
+    "DuplicateKey",
     "Number",
     "bake_config",
     "bake_index",
     "bake_manifest",
+    "check_config_keys",
+    "check_duplicates",
+    "check_env",
+    "check_keys",
+    "check_manifest_keys",
+    "checked_config",
     "digest_of",
+    "duplicated",
     "image_entries",
     "is_attestation",
     "is_digest",

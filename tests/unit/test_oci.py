@@ -158,7 +158,12 @@ def test_blob_repr_never_shows_its_bytes() -> None:
     assert blob.digest in repr(blob)
 
 
-@given(st.dictionaries(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True), st.text(), max_size=6))
+_NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
+# Every value a process environment can carry: any text but NUL and lone surrogates.
+_BAKEABLE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+
+
+@given(st.dictionaries(_NAMES, _BAKEABLE, max_size=6))
 def test_any_value_round_trips_through_the_serialized_config(env: dict[str, str]) -> None:
     blob = oci.bake_config(b"{}", list(env.items()), {}, created="c", comment="c", media_type="m")
     assert blob.data.isascii()
@@ -338,3 +343,177 @@ def test_media_type_is_the_documents_own_else_the_content_type(
     document: dict[str, Any], content_type: str, expected: str
 ) -> None:
     assert oci.media_type_of(document, content_type) == expected
+
+
+@given(st.text(max_size=8), st.sampled_from(["\x00", "\ud800", "\udfff"]), st.text(max_size=8))
+def test_a_value_with_a_nul_or_a_lone_surrogate_is_refused_naming_the_variable_never_the_value(
+    before: str, odd: str, after: str
+) -> None:
+    value = before + odd + after + "-c4n4ry"
+    with pytest.raises(ImageError) as caught:
+        oci.bake_config(b"{}", [("OK", "fine"), ("ODD", value)], {}, created="c", comment="c", media_type="m")
+    assert caught.value.message.startswith("ODD: ")
+    assert "c4n4ry" not in caught.value.message and "c4n4ry" not in str(caught.value.hint)
+
+
+def test_render_and_the_pure_bake_refuse_a_value_in_the_same_words() -> None:
+    from baker.errors import RenderError
+    from baker.render import render_texts
+
+    for value in ("a\x00b", "a\ud800b"):
+        with pytest.raises(RenderError) as rendered:
+            render_texts({"ODD": value}, base="busybox:1", labels={}, tags=[])
+        with pytest.raises(ImageError) as baked:
+            oci.bake_config(b"{}", [("ODD", value)], {}, created="c", comment="c", media_type="m")
+        assert (rendered.value.message, rendered.value.hint) == (baked.value.message, baked.value.hint)
+
+
+def _manifest(**extra: Any) -> dict[str, Any]:
+    config = {
+        "mediaType": "application/vnd.oci.image.config.v1+json",
+        "digest": "sha256:" + "c" * 64,
+        "size": 2,
+    }
+    layer = {
+        "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+        "digest": "sha256:" + "d" * 64,
+        "size": 3,
+    }
+    return {"schemaVersion": 2, "mediaType": oci.OCI_MANIFEST, "config": config, "layers": [layer], **extra}
+
+
+@pytest.mark.parametrize(
+    ("document", "keys"),
+    [
+        ({**BASE_CONFIG, "config": {**BASE_CONFIG["config"], "env": ["A=base"]}}, ("Env", "env")),
+        ({**BASE_CONFIG, "Config": {"Env": ["A=base"]}}, ("config", "Config")),
+        ({**BASE_CONFIG, "config": {**BASE_CONFIG["config"], "ENV": []}}, ("Env", "ENV")),
+        # Go folds beyond ASCII: LONG S is `s`, KELVIN SIGN is `k`.
+        ({**BASE_CONFIG, "config": {**BASE_CONFIG["config"], "Label\u017f": {}}}, ("Labels", "Label\u017f")),
+        ({**BASE_CONFIG, "histor\u0079": [], "Hi\u017ftory": []}, ("history", "Hi\u017ftory")),
+        ({**BASE_CONFIG, "rootFS": {}}, ("rootfs", "rootFS")),
+    ],
+)
+def test_a_config_with_keys_go_reads_as_one_field_is_refused_naming_both(
+    document: dict[str, Any], keys: tuple[str, str]
+) -> None:
+    with pytest.raises(ImageError, match="differ only in case") as caught:
+        oci.bake_config(
+            json.dumps(document).encode(), [("A", "1")], {}, created="c", comment="c", media_type="m"
+        )
+    assert all(f"`{key}`" in caught.value.message for key in keys)
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ({k: v for k, v in BASE_CONFIG.items() if k != "config"} | {"CONFIG": {"Env": []}}, "config"),
+        ({**BASE_CONFIG, "config": {"ENV": ["A=1"]}}, "Env"),
+        ({**BASE_CONFIG, "config": {"labels": {}}}, "Labels"),
+    ],
+)
+def test_a_config_spelling_a_field_baker_edits_in_another_case_is_refused(
+    document: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ImageError, match=f"spells `{field}` as"):
+        oci.bake_config(
+            json.dumps(document).encode(), [("A", "1")], {}, created="c", comment="c", media_type="m"
+        )
+
+
+def test_map_keys_that_differ_only_in_case_are_kept_since_go_reads_maps_exactly() -> None:
+    config = {
+        **BASE_CONFIG["config"],
+        "Labels": {"a": "1", "A": "2"},
+        "ExposedPorts": {"80/TCP": {}, "80/tcp": {}},
+    }
+    baked = _bake({**BASE_CONFIG, "config": config})
+    assert baked["config"]["Labels"]["a"] == "1" and baked["config"]["Labels"]["A"] == "2"
+    assert set(baked["config"]["ExposedPorts"]) == {"80/TCP", "80/tcp"}
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        _manifest(Config={"mediaType": "x", "digest": "sha256:" + "e" * 64, "size": 2}),
+        _manifest(Layers=[]),
+        _manifest(mediatype=oci.OCI_MANIFEST),
+        {**_manifest(), "config": {**_manifest()["config"], "Digest": "sha256:" + "e" * 64}},
+        {**_manifest(), "layers": [{**_manifest()["layers"][0], "DIGEST": "sha256:" + "e" * 64}]},
+    ],
+)
+def test_a_manifest_with_keys_go_reads_as_one_field_is_refused(manifest: dict[str, Any]) -> None:
+    config = oci.Blob(b"{}", "m")
+    with pytest.raises(ImageError, match="differ only in case"):
+        oci.bake_manifest(manifest, config, oci.OCI_MANIFEST)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"Digest": "sha256:" + "e" * 64},
+        {"platform": {"os": "linux", "architecture": "amd64", "OS": "windows"}},
+        {"Platform": {"os": "unknown", "architecture": "unknown"}},
+        {"\u212aind": "x", "kind": "y"},  # KELVIN SIGN: Go folds it to `k` (an unknown key twice)
+    ],
+)
+def test_an_index_with_keys_go_reads_as_one_field_is_refused(entry: dict[str, Any]) -> None:
+    base = {
+        "mediaType": oci.OCI_MANIFEST,
+        "digest": "sha256:" + "a" * 64,
+        "size": 10,
+        "platform": {"os": "linux", "architecture": "amd64"},
+    }
+    index = {"schemaVersion": 2, "mediaType": oci.OCI_INDEX, "manifests": [{**base, **entry}]}
+    with pytest.raises(ImageError, match="case"):
+        oci.image_entries(index)
+
+
+def test_a_baked_config_over_what_clients_read_is_refused_naming_its_size_only() -> None:
+    value = "v" * (oci.CONFIG_MAX // 2)
+    with pytest.raises(ImageError, match=r"baked config would be 4\.0 MiB, over the 4 MiB") as caught:
+        oci.bake_config(b"{}", [("A", value), ("B", value)], {}, created="c", comment="c", media_type="m")
+    assert "vvvv" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"config":{"Env":["A=base"],"Entrypoint":["/e"]},"config":{"Cmd":["sh"]}}',
+        b'{"config":{"Env":[],"Labels":{"k":"1","k":"2"}}}',
+        b'{"x":[{"a":1,"a":2}]}',
+    ],
+)
+def test_a_config_with_a_key_written_twice_in_one_object_is_refused_naming_it(raw: bytes) -> None:
+    """Go merges the two objects into one field (the first's Entrypoint and the second's Cmd), Python
+    keeps the last: no reading of it could be sure to run what baker bakes."""
+    with pytest.raises(ImageError, match="twice in one object"):
+        oci.bake_config(raw, [("A", "1")], {}, created="c", comment="c", media_type="m")
+
+
+def test_a_manifest_with_a_key_written_twice_is_refused_and_other_json_left_to_its_parser() -> None:
+    with pytest.raises(ImageError, match="`digest` twice"):
+        oci.check_duplicates(b'{"config":{"digest":"sha256:1","digest":"sha256:2"}}', "manifest")
+    oci.check_duplicates(b"not json", "manifest")  # the caller's own parse says what it is
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("kind", "\u212aind"),  # KELVIN SIGN: Go's caseOrbit {K, k, U+212A}
+        ("class", "clas\u017f"),  # LONG S: {S, s, U+017F}
+        ("\u00e5", "\u212b"),  # ANGSTROM SIGN folds to a with ring
+        ("\u03c9", "\u2126"),  # OHM SIGN folds to omega
+        ("\u00df", "\u1e9e"),  # capital sharp s folds to sharp s
+        ("\u03b9", "\u0345"),  # COMBINING GREEK YPOGEGRAMMENI: {U+0345, U+0399, U+03B9, U+1FBE}
+    ],
+)
+def test_keys_go_folds_together_beyond_ascii_are_one_field(one: str, other: str) -> None:
+    with pytest.raises(ImageError, match="differ only in case"):
+        oci.check_keys({one: 1, other: 2}, "config", ())
+
+
+@pytest.mark.parametrize(("one", "other"), [("i", "\u0130"), ("I", "\u0131")])
+def test_dotted_and_dotless_i_are_not_folded_with_i_as_go_does_not(one: str, other: str) -> None:
+    """Go's caseOrbit holds U+0130 and U+0131 alone (only Turkic folding joins them to i and I)."""
+    oci.check_keys({one: 1, other: 2}, "config", ())

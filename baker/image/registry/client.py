@@ -24,6 +24,7 @@ import requests
 import urllib3.exceptions
 
 from baker.errors import ImageError
+from baker.image import oci
 from baker.image.registry import auth
 from baker.image.registry.auth import Login
 from baker.image.registry.refs import ImageRef
@@ -40,9 +41,9 @@ from baker.image.registry.transport import (
 )
 
 DEADLINE = 120.0  # seconds, for one whole operation; tests make it small
-MIB = 1024 * 1024
-MANIFEST_MAX = 4 * MIB  # distribution's own limit for a manifest PUT
-CONFIG_MAX = 32 * MIB  # an image config: labels and history, never layers
+MIB = oci.MIB
+MANIFEST_MAX = oci.MANIFEST_MAX  # 4 MiB: distribution's own limit for a manifest PUT (see `oci`)
+CONFIG_MAX = oci.CONFIG_MAX  # 4 MiB: what containers/image reads of a config blob (see `oci`)
 ERROR_MAX = 64 * 1024  # an error body, read only to free the connection
 _REDIRECTS_MAX = 5
 _REDIRECT_STATUSES = {301, 302, 303, 307, 308}
@@ -174,21 +175,24 @@ class RegistryClient:
             hint = f"check the registry address and that it is up; docker login {self.ref.host}"
         return ImageError(f"cannot reach the registry {self.ref.host} ({why})", hint=hint)
 
-    def read(self, response: requests.Response, what: str, limit: int) -> bytes:
-        """The answer's body, at most `limit` bytes: a larger one is refused, not read whole."""
+    def read(
+        self, response: requests.Response, what: str, limit: int, *, over: ImageError | None = None
+    ) -> bytes:
+        """The answer's body, at most `limit` bytes: a larger one is refused (`over`, else "larger
+        than"), not read whole."""
         try:
             declared = int(response.headers.get("Content-Length") or 0)
         except ValueError:
             declared = 0
         try:
             if declared > limit:
-                raise too_large(what, limit)
+                raise over if over is not None else too_large(what, limit)
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_content(64 * 1024):
                 size += len(chunk)
                 if size > limit:
-                    raise too_large(what, limit)
+                    raise over if over is not None else too_large(what, limit)
                 chunks.append(chunk)
             if self.deadline.expired:  # cut short: what came is not the answer
                 raise self._unreachable("deadline")
