@@ -65,6 +65,12 @@ def print_revocation(out: Output, revocation: Revocation) -> None:
         out.info(f"kept {untrusted(item['repository'])}@{item['digest']}: {untrusted(item['why'])}")
     for warning in revocation.warnings:
         out.warn(warning)
+    if not revocation.complete:
+        count = len(revocation.not_revoked)
+        out.progress(
+            f"error: the bake completed, but --revoke-superseded could not finish: {count} superseded "
+            "image(s) not revoked (named above)"
+        )
 
 
 def no_rebake_due(

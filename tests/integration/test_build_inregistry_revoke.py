@@ -82,3 +82,38 @@ def test_a_failed_bake_is_undone_and_revokes_nothing(
     assert registry.api.tag_digest("team/app", "first") == old  # put back by the undo
     assert registry.api.tag_digest("team/app", old) == old  # and the old image never revoked
     assert ("DELETE", f"/v2/team/app/manifests/{old}") not in proxy.seen
+
+
+ERROR = (500, {"Content-Type": "application/json"}, b'{"errors":[{"code":"UNKNOWN","message":"boom"}]}')
+
+
+def test_a_revocation_whose_scan_is_incomplete_exits_1_naming_the_superseded_digest_and_deletes_nothing(
+    registries: StartRegistry,
+    proxies: Any,
+    vault: Emulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    registry, proxy = _fronted(registries, proxies, deletes=True)
+    base = push_base(registry.api, "team/app")
+    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    tag = f"{proxy.host}/team/app:baked"
+    assert bake(capsys, manifest, tag)[0] == 0
+    old = registry.api.tag_digest("team/app", "baked")
+    assert old is not None
+    raw, media_type = registry.api.manifest("team/app", old)
+    registry.api.put_manifest("team/app", "other", raw, media_type)  # read after the bake: refused
+    proxy.rewrite = lambda method, path: ERROR if path.endswith("/manifests/other") else path
+
+    proxy.seen.clear()
+    # The tag "other" names the superseded digest; a scan that cannot read it must not delete it.
+    code, document = bake(capsys, manifest, tag, extra=REVOKE)
+    assert code == 1, document
+    assert registry.api.tag_digest("team/app", "baked") == document["digest"]  # the bake stands
+    assert document["revoked"] == []
+    assert [(d["repository"], d["digest"]) for d in document["not_revoked"]] == [
+        (f"{proxy.host}/team/app", old)
+    ]
+    assert "other" in document["not_revoked"][0]["why"]
+    assert not [p for m, p in proxy.seen if m == "DELETE"]
+    assert registry.api.tag_digest("team/app", "other") == old  # the tag still names it
