@@ -44,7 +44,12 @@ def test_a_stop_during_the_revocation_keeps_the_bake_and_names_the_superseded_di
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def stopped_midway(
-        before: Any, pushed: Any, *, on_line: Any, result: revoke.Revocation | None = None
+        before: Any,
+        pushed: Any,
+        *,
+        on_line: Any,
+        result: revoke.Revocation | None = None,
+        meanwhile: Any = None,
     ) -> revoke.Revocation:
         assert result is not None
         result.revoked.append({"repository": "127.0.0.1:5000/team/app", "digest": OLD_A})
@@ -63,7 +68,12 @@ def test_a_stop_during_the_revocation_keeps_the_bake_and_names_the_superseded_di
 
 def test_a_revocation_that_is_not_stopped_is_returned_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
     def revoking(
-        before: Any, pushed: Any, *, on_line: Any, result: revoke.Revocation | None = None
+        before: Any,
+        pushed: Any,
+        *,
+        on_line: Any,
+        result: revoke.Revocation | None = None,
+        meanwhile: Any = None,
     ) -> revoke.Revocation:
         assert result is not None
         result.kept.append({"repository": "r", "digest": OLD_A, "why": "still tagged x"})

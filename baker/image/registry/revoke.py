@@ -52,6 +52,19 @@ def read_before(tags: Sequence[str]) -> dict[str, str | None]:
     return before
 
 
+def named_now(tag: str, *, deadline: float | None = None) -> str | None:
+    """What `tag` names just before this bake moves it, read again: a bake of the same tag that
+    overlapped this one may have moved it since the first read, and the image it put there is
+    superseded too.  At best: None when it cannot be read (the first read still counts)."""
+    ref = push_target(tag)
+    try:
+        with RegistryClient(ref, deadline=deadline) as client:
+            return manifest_digest(client, ref.reference, ", ".join(MANIFEST_TYPES))
+    except ImageError as exc:
+        _LOG.debug("could not read what %s names before moving it: %s", shown(tag), exc.message)
+        return None
+
+
 def unreadable(tag: str, exc: ImageError) -> ImageError:
     """The error for a tag whose current digest could not be read before the bake (the in-registry
     bake reads it once, with the bytes its undo needs)."""
@@ -85,9 +98,11 @@ def revoke_superseded(
     *,
     on_line: Callable[[str], None],
     result: Revocation | None = None,
+    meanwhile: Mapping[str, str | None] | None = None,
 ) -> Revocation:
-    """Delete, per repository, each digest a tag named before and no tag names now.  `result`, when
-    given, is filled as it goes (so a caller stopped midway knows what was done)."""
+    """Delete, per repository, each digest a tag named before and no tag names now.  `meanwhile`:
+    what each tag named just before this bake moved it (`named_now`), superseded too.  `result`,
+    when given, is filled as it goes (so a caller stopped midway knows what was done)."""
     result = result if result is not None else Revocation()
     repositories: dict[tuple[str, str], tuple[ImageRef, set[str], set[str]]] = {}
     for tag, old in before.items():
@@ -95,8 +110,8 @@ def revoke_superseded(
         _, olds, news = repositories.setdefault((ref.host, ref.repository), (ref, set(), set()))
         if tag in pushed:
             news.add(pushed[tag])
-        if old is not None:
-            olds.add(old)
+        also = (meanwhile or {}).get(tag)
+        olds.update(d for d in (old, also) if d is not None)
     for ref, olds, news in repositories.values():
         superseded = sorted(olds - news)
         if not superseded:
