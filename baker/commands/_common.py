@@ -64,7 +64,7 @@ def print_revocation(out: Output, revocation: Revocation) -> None:
     for item in revocation.kept:
         out.info(f"kept {untrusted(item['repository'])}@{item['digest']}: {untrusted(item['why'])}")
     for warning in revocation.warnings:
-        out.warn(warning)
+        out.warn(untrusted(warning))  # they quote tag names a registry listed
     if not revocation.complete:
         count = len(revocation.not_revoked)
         out.progress(
