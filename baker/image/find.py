@@ -130,8 +130,10 @@ def find(wanted: Wanted, repositories: list[str]) -> Found:
             scanned += 1
             digest = digests[tag]
             item = described.get(digest) if isinstance(digest, str) else digest
-            if item is None:
-                continue  # gone since the listing: nothing to pull
+            if item is None:  # gone since the listing: nothing to pull; a tag named alone is said
+                if one_tag:
+                    unread.append(Unread(f"{where}:{tag}", f"the registry {ref.host} has no such tag"))
+                continue
             if isinstance(item, BakerError):
                 unread.append(Unread(f"{where}:{tag}", item.message))
                 continue

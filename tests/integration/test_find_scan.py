@@ -175,3 +175,14 @@ def test_a_registry_platform_name_cannot_forge_report_lines(
     assert "all clear" not in lines
     assert [line for line in lines if line.startswith("0 tags")] == []
     assert lines[-1] == "1 tag of 1 baked from db-password (any version)"
+
+
+def test_one_tag_named_alone_reads_that_tag_and_a_missing_one_is_named(
+    world: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, proxy, digests = world
+    code, document, _ = _find(capsys, f"{proxy.host}/team/app:t03")
+    assert (code, [m["digest"] for m in document["matches"]]) == (0, [digests[1]])
+    code, document, err = _find(capsys, f"{proxy.host}/team/app:no-such-tag")
+    assert (code, document["unreadable"]) == (1, [f"{proxy.host}/team/app:no-such-tag"])
+    assert "has no such tag" in err

@@ -213,6 +213,7 @@ def manifest_digest(client: RegistryClient, reference: str, accept: str) -> str 
     response = client.request("HEAD", f"{client.ref.base_url}/manifests/{reference}", accept)
     if response.status_code not in (200, 404):
         raise _refused(client, response, f"say what {reference} is")
+    _ = response.content  # none (a HEAD): read, the connection goes back to the pool, not closed
     response.close()
     if response.status_code == 404:
         return None
