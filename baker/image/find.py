@@ -11,6 +11,7 @@ version when one is given.  A record names versions and where they came from, ne
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -126,6 +127,7 @@ def find(wanted: Wanted, repositories: list[str]) -> Found:
         except ImageError as exc:
             errors.append(exc)
             continue
+        judged: dict[str, tuple[Match | None, bool]] = {}
         for tag in tags:
             scanned += 1
             digest = digests[tag]
@@ -137,10 +139,15 @@ def find(wanted: Wanted, repositories: list[str]) -> Found:
             if isinstance(item, BakerError):
                 unread.append(Unread(f"{where}:{tag}", item.message))
                 continue
-            hit = _match(wanted, where, tag, item)
+            if item.digest not in judged:  # each distinct image judged once, whatever tags name it
+                judged[item.digest] = (
+                    _match(wanted, where, "", item),
+                    any(_record_broken(p.labels) for p in item.platforms),
+                )
+            hit, broken = judged[item.digest]
             if hit is not None:
-                matches.append(hit)
-            elif any(_record_broken(p.labels) for p in item.platforms):
+                matches.append(dataclasses.replace(hit, tag=tag))
+            elif broken:
                 unread.append(Unread(f"{where}:{tag}", "its provenance label is not a record baker reads"))
     return Found(tuple(matches), scanned, tuple(unread), tuple(errors))
 

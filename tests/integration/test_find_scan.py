@@ -186,3 +186,17 @@ def test_one_tag_named_alone_reads_that_tag_and_a_missing_one_is_named(
     code, document, err = _find(capsys, f"{proxy.host}/team/app:no-such-tag")
     assert (code, document["unreadable"]) == (1, [f"{proxy.host}/team/app:no-such-tag"])
     assert "has no such tag" in err
+
+
+def test_a_registry_that_stops_answering_is_not_asked_tag_after_tag(
+    world: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, proxy, _ = world
+    monkeypatch.setattr(walk, "REQUEST_DEADLINE", 0.5)
+    proxy.rewrite = lambda method, path: (time.sleep(1.5) if method == "HEAD" else None, path)[1]
+    code, document, err = _find(capsys, f"{proxy.host}/team/app")
+    assert code == 1
+    assert len(document["unreadable"]) == 40 and document["matches"] == []
+    assert "stopped answering" in err
+    heads = [p for m, p in proxy.seen if m == "HEAD"]
+    assert len(heads) < 40  # once walk.WORKERS requests ran out their bound, the rest were not sent
