@@ -64,7 +64,13 @@ def print_revocation(out: Output, revocation: Revocation) -> None:
     for item in revocation.kept:
         out.info(f"kept {untrusted(item['repository'])}@{item['digest']}: {untrusted(item['why'])}")
     for warning in revocation.warnings:
-        out.warn(warning)
+        out.warn(untrusted(warning))  # they quote tag names a registry listed
+    if not revocation.complete:
+        count = len(revocation.not_revoked)
+        out.progress(
+            f"error: the bake completed, but --revoke-superseded could not finish: {count} superseded "
+            "image(s) not revoked (named above)"
+        )
 
 
 def no_rebake_due(

@@ -18,7 +18,7 @@ from baker.commands._common import (
     resolve_values,
 )
 from baker.commands.build_inregistry import build_in_registry
-from baker.errors import EXIT_INTERRUPTED, UsageError
+from baker.errors import EXIT_FAILURE, EXIT_INTERRUPTED, UsageError
 from baker.image import engine
 from baker.image.bake import bake, refuse_revoke_without_push
 from baker.image.inregistry import BAKE_DEADLINE
@@ -161,4 +161,6 @@ def build_manifest(
     if result.stopped:
         out.info("stopped: the bake completed first (tags moved, clean-up done)")
         return EXIT_INTERRUPTED
+    if result.revocation is not None and not result.revocation.complete:
+        return EXIT_FAILURE  # the bake stands; what was not revoked is named
     return 0

@@ -68,6 +68,7 @@ def build_many(
     documents: list[dict[str, object]] = []
     failed = 0
     interrupted = False
+    unfinished = False
     for (manifest, image), (due, why) in zip(items, plan, strict=True):
         head: dict[str, object] = {"file": manifest.path, "image": image}
         if not due:
@@ -101,6 +102,7 @@ def build_many(
             documents.append({**head, "skipped": False, "error": exc.to_json()})
             continue
         interrupted = interrupted or code == EXIT_INTERRUPTED
+        unfinished = unfinished or code == EXIT_FAILURE  # baked, its --revoke-superseded unfinished
         baked = json.loads(captured.getvalue()) if out.json_mode else {}
         documents.append({**head, "skipped": False, **baked})
         if interrupted:
@@ -110,4 +112,4 @@ def build_many(
     out.result({"built": built, "manifests": documents})
     if interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_FAILURE if failed else EXIT_OK
+    return EXIT_FAILURE if failed or unfinished else EXIT_OK

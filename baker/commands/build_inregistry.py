@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from baker import signals
 from baker.commands._common import check_references, no_rebake_due, print_revocation, resolve_values
-from baker.errors import EXIT_INTERRUPTED, BakeStopped, UsageError
+from baker.errors import EXIT_FAILURE, EXIT_INTERRUPTED, BakeStopped, UsageError
 from baker.image import inregistry
 from baker.model import Manifest
 from baker.output import Output, untrusted
@@ -96,4 +96,6 @@ def _bake(
     if result.stopped:
         out.info("stopped: the bake completed first (every tag moved)")
         return EXIT_INTERRUPTED
+    if result.revocation is not None and not result.revocation.complete:
+        return EXIT_FAILURE  # the bake stands; what was not revoked is named
     return 0

@@ -79,6 +79,31 @@ def test_a_refused_second_tag_puts_the_first_back_and_deletes_what_the_bake_push
     assert not any(registry.api.tag_digest("team/app", digest) for digest in pushed)  # deleted
 
 
+def test_a_registry_without_docker_content_digest_still_gets_the_tag_that_existed_before_put_back(
+    registries: StartRegistry,
+    proxies: Any,
+    vault: Emulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Docker-Content-Digest is optional; a proxy that drops it must not make the undo take a tag
+    # that existed before for one moved by someone else (and delete it with the bake's manifest).
+    registry, proxy = _fronted(registries, proxies, deletes=True)
+    proxy.drop = ("docker-content-digest",)
+    base = push_base(registry.api, "team/app")
+    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    assert bake(capsys, manifest, f"{proxy.host}/team/app:first")[0] == 0
+    before = registry.api.tag_digest("team/app", "first")
+    proxy.seen.clear()
+    _refuse_tag(proxy, "second")
+    code, document = bake(capsys, manifest, f"{proxy.host}/team/app:first", f"{proxy.host}/team/app:second")
+    assert code == 1, document
+    assert (document["left"], document["not_restored"]) == ([], [])
+    assert registry.api.tag_digest("team/app", "first") == before  # put back, not deleted
+    assert registry.api.tag_digest("team/app", "second") is None
+    assert not any(registry.api.tag_digest("team/app", digest) for digest in _pushed(proxy))
+
+
 def test_a_refused_tag_takes_a_tag_that_did_not_exist_before_away_with_the_bakes_manifest(
     registries: StartRegistry,
     proxies: Any,
