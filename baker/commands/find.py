@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from baker.errors import EXIT_FAILURE, EXIT_OK
 from baker.image.find import find as find_images
 from baker.image.find import parse_wanted
-from baker.logs import scrub
 from baker.output import Output, untrusted
 
 
@@ -30,9 +29,7 @@ def find(*, out: Output, secret: str, repositories: Sequence[str]) -> int:
     for item in found.unreadable:
         out.warn(f"{untrusted(item)}: its provenance record could not be read")
     for error in found.errors:
-        out.progress(scrub(f"error: {error.message}"))
-        if error.hint:
-            out.progress(scrub(f"hint: {error.hint}"))
+        out.error(error.message, error.hint)
     count = len(found.matches)
     out.info(f"{count} tag{'s' if count != 1 else ''} of {found.scanned} baked from {untrusted(what)}")
     out.result(

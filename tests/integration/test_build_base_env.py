@@ -23,8 +23,8 @@ from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.render import render
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret
-from tests.fixtures_docker import ImageNames
-from tests.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.fixtures_docker import ImageNames
+from tests.support.fixtures_emulator import EmulatorFactory, small_world
 
 pytestmark = pytest.mark.docker
 

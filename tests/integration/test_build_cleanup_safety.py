@@ -15,7 +15,7 @@ import pytest
 from baker.cli import main
 from baker.image import engine
 from baker.provenance import BAKE_ID_LABEL
-from tests.fixtures_docker import ImageNames
+from tests.support.fixtures_docker import ImageNames
 
 pytestmark = pytest.mark.docker
 

@@ -26,8 +26,8 @@ from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.provenance import BAKE_ID_LABEL
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret
-from tests.fixtures_docker import ImageNames
-from tests.integration.registry import local_registry
+from tests.support.fixtures_docker import ImageNames
+from tests.support.registry import local_registry
 
 pytestmark = pytest.mark.docker
 

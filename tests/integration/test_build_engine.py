@@ -23,7 +23,7 @@ from baker.provenance import LABEL, from_label
 from baker.render import render
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import MASK, Secret
-from tests.fixtures_docker import BASE_CMD, BASE_ENTRYPOINT, BASE_USER, BASE_WORKDIR, ImageNames
+from tests.support.fixtures_docker import BASE_CMD, BASE_ENTRYPOINT, BASE_USER, BASE_WORKDIR, ImageNames
 
 pytestmark = pytest.mark.docker
 

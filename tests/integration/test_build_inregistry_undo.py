@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.integration import oci_bases
-from tests.integration.oci_bases import USER, Registry, StartRegistry, push_base
 from tests.integration.test_build_inregistry import bake, vault, write_manifest
 from tests.redteam.proxy import Proxy, proxies
+from tests.support import oci_bases
+from tests.support.oci_bases import USER, Registry, StartRegistry, push_base
 
 __all__ = ["proxies", "vault"]  # fixtures
 pytestmark = [pytest.mark.docker, pytest.mark.emulator]

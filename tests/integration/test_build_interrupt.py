@@ -21,7 +21,7 @@ import pytest
 from baker.image import bake as bake_module
 from baker.image import engine
 from baker.image.engine import build as engine_build
-from tests.fixtures_docker import ImageNames
+from tests.support.fixtures_docker import ImageNames
 
 pytestmark = pytest.mark.docker
 

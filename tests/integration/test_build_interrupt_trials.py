@@ -36,8 +36,8 @@ import requests
 from baker.emulator import Emulator
 from baker.emulator.demo import CLIENT_ID, CLIENT_SECRET, TENANT
 from baker.provenance import BAKE_ID_LABEL
-from tests.fixtures_docker import rootfs as base_rootfs
-from tests.integration.registry import local_registry
+from tests.support.fixtures_docker import rootfs as base_rootfs
+from tests.support.registry import local_registry
 
 pytestmark = [pytest.mark.docker, pytest.mark.emulator]
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.fixtures_emulator import EmulatorFactory, small_world
 from tests.integration.test_canaries import APP, CLIENT_SECRET, TENANT, VERBOSITIES, _run
+from tests.support.fixtures_emulator import EmulatorFactory, small_world
 
 pytestmark = pytest.mark.docker
 

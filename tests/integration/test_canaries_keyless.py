@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.fixtures_emulator import KEYLESS_VALUE, SERVICE_CONNECTION
 from tests.integration.test_canaries import VERBOSITIES, _forms, _run
 from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
     K8S_SUBJECT,
@@ -27,6 +26,7 @@ from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
     set_env,
     write_manifest,
 )
+from tests.support.fixtures_emulator import KEYLESS_VALUE, SERVICE_CONNECTION
 
 pytestmark = pytest.mark.emulator
 

@@ -17,8 +17,8 @@ from baker.emulator import Emulator
 from baker.emulator.demo import CLIENT_ID, CLIENT_SECRET, LEGACY_V1, TENANT
 from baker.errors import ImageError
 from baker.image.registry import read as registry
-from tests.fixtures_docker import ImageNames
-from tests.integration.registry import LABELS, TokenRegistry, local_registry, token_registry
+from tests.support.fixtures_docker import ImageNames
+from tests.support.registry import LABELS, TokenRegistry, local_registry, token_registry
 
 __all__ = ["local_registry", "token_registry"]  # the fixtures, imported to be used here
 
@@ -291,7 +291,7 @@ def test_registry_says_none_when_the_tag_does_not_exist(
 def test_check_keeps_only_literal_values_of_the_image_env_in_memory(
     world: tuple[Emulator, Baker, str],
 ) -> None:
-    from baker.baked import read_baked
+    from baker.check.record import read_baked
 
     _, baker, tag = world
     assert baker("build")[0] == 0

@@ -38,14 +38,14 @@ import yaml
 
 from baker.emulator import Emulator
 from baker.emulator.demo import CLIENT_ID, CLIENT_SECRET, TENANT
-from tests.fixtures_docker import ImageNames
-from tests.fixtures_emulator import EXAMPLE_WORLD, EmulatorFactory
 from tests.integration.test_push import (  # noqa: F401 - fixtures
     Registry,
     StartRegistry,
     docker_config,
     start_registry,
 )
+from tests.support.fixtures_docker import ImageNames
+from tests.support.fixtures_emulator import EXAMPLE_WORLD, EmulatorFactory
 
 pytestmark = [pytest.mark.docker, pytest.mark.emulator]
 

@@ -13,20 +13,20 @@ import pytest
 
 from baker.cli import main
 from baker.emulator import Emulator
-from tests.fixtures_emulator import (
-    FEDERATED_APP,
-    GITHUB_SUBJECT,
-    KEYLESS_TENANT,
-    SERVICE_CONNECTION,
-    UNGRANTED_IDENTITY,
-    keyless_world,
-)
 from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
     K8S_SUBJECT,
     WORKLOAD,
     no_client_secret,
     set_env,
     write_manifest,
+)
+from tests.support.fixtures_emulator import (
+    FEDERATED_APP,
+    GITHUB_SUBJECT,
+    KEYLESS_TENANT,
+    SERVICE_CONNECTION,
+    UNGRANTED_IDENTITY,
+    keyless_world,
 )
 
 pytestmark = pytest.mark.emulator

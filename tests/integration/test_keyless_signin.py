@@ -16,8 +16,8 @@ import pytest
 from baker.cli import main
 from baker.emulator import Emulator
 from baker.image import engine
-from tests.fixtures_docker import ImageNames
-from tests.fixtures_emulator import (
+from tests.support.fixtures_docker import ImageNames
+from tests.support.fixtures_emulator import (
     FEDERATED_APP,
     GITHUB_SUBJECT,
     KEYLESS_TENANT,

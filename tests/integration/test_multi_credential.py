@@ -10,7 +10,7 @@ import pytest
 
 from baker.cli import main
 from baker.emulator import Emulator
-from tests.fixtures_emulator import EmulatorFactory
+from tests.support.fixtures_emulator import EmulatorFactory
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 APP_A, APP_B = "aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002"

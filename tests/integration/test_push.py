@@ -25,7 +25,7 @@ from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret
 from tests.conftest import unavailable
-from tests.fixtures_docker import ImageNames
+from tests.support.fixtures_docker import ImageNames
 
 pytestmark = pytest.mark.docker
 

@@ -20,7 +20,7 @@ from baker.cli import main
 from baker.errors import ImageError
 from baker.image.registry import read as registry
 from baker.secret import REDACTOR
-from tests.integration.registry import TokenRegistry, token_registry
+from tests.support.registry import TokenRegistry, token_registry
 
 __all__ = ["token_registry"]  # the fixture, imported to be used here
 

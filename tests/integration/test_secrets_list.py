@@ -12,7 +12,7 @@ import pytest
 from baker.cli import main
 from baker.commands.secrets import LIST_PERMISSION
 from baker.emulator import Emulator
-from tests.fixtures_emulator import small_world
+from tests.support.fixtures_emulator import small_world
 
 pytestmark = pytest.mark.emulator
 

@@ -25,12 +25,12 @@ from baker.emulator import Emulator
 from baker.providers.azure import keyless
 from baker.providers.azure.keyless import FederatedTokenError, GitHubTokens
 from baker.secret import Secret
-from tests.fixtures_emulator import FEDERATED_APP, GITHUB_SUBJECT, SERVICE_CONNECTION
 from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
     WORKLOAD,
     no_client_secret,
     write_manifest,
 )
+from tests.support.fixtures_emulator import FEDERATED_APP, GITHUB_SUBJECT, SERVICE_CONNECTION
 from tests.unit.test_provider_keyless import Clock, FakeResponse, FakeSession
 
 pytestmark = pytest.mark.emulator

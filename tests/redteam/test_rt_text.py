@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.fixtures_emulator import EmulatorFactory, small_world
-from tests.integration import oci_bases
-from tests.integration.oci_bases import OCI_INDEX, StartRegistry, push_base
 from tests.integration.test_build_inregistry import vault, write_manifest
 from tests.integration.test_untrusted_text import APP, CLIENT_SECRET, TENANT, _baker, _env, _manifest
+from tests.support import oci_bases
+from tests.support.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.oci_bases import OCI_INDEX, StartRegistry, push_base
 
 __all__ = ["vault"]
 registries = oci_bases.registries  # the fixture

@@ -20,8 +20,8 @@ import requests
 
 from baker.cli import main
 from baker.emulator import Emulator
-from tests.fixtures_docker import ImageNames
-from tests.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.fixtures_docker import ImageNames
+from tests.support.fixtures_emulator import EmulatorFactory, small_world
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 APP_ONE = "aaaaaaaa-0000-4000-8000-000000000001"
