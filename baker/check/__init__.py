@@ -11,5 +11,6 @@ One direction, top to bottom (no module imports one above it; `tests/unit/test_i
             └──▶ lifetime   expired / expiring / not valid yet, from a version's metadata
 
 This `__init__` imports nothing, so `baker.check.lifetime` (build and test-connection warn with it)
-loads neither the gathering nor the SDK-free registry readers.  Imports no SDK, never `baker.commands`.
+loads nothing else of the check.  No module here imports an SDK or `baker.commands`, and
+`check.record` reaches docker and requests only when an image is read.
 """

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.integration.test_build_inregistry import bake, vault, write_manifest
+from tests.integration.test_build_inregistry import bake, inregistry_manifest, vault
 from tests.integration.test_build_inregistry_undo import _fronted, _refuse_tag
 from tests.redteam.proxy import proxies
 from tests.support import oci_bases
@@ -37,7 +37,7 @@ def test_one_read_of_each_tag_serves_the_undo_and_the_revocation_which_runs_afte
 ) -> None:
     registry, proxy = _fronted(registries, proxies, deletes=True)
     base = push_base(registry.api, "team/app")
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     tag = f"{proxy.host}/team/app:baked"
     assert bake(capsys, manifest, tag)[0] == 0
     proxy.seen.clear()
@@ -69,7 +69,7 @@ def test_a_failed_bake_is_undone_and_revokes_nothing(
 ) -> None:
     registry, proxy = _fronted(registries, proxies, deletes=True)
     base = push_base(registry.api, "team/app")
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     first, second = f"{proxy.host}/team/app:first", f"{proxy.host}/team/app:second"
     assert bake(capsys, manifest, first)[0] == 0
     old = registry.api.tag_digest("team/app", "first")

@@ -59,7 +59,7 @@ def set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
 
 
 def keyless_manifest(
-    directory: Path, emu: Emulator, credential: dict[str, Any], *, credentials: int = 1
+    directory: Path, emu: Emulator, credential: dict[str, Any], *, credentials: int = 1, base: str = "busybox"
 ) -> Path:
     """`credentials` credentials c0, c1...: each the keyless vault over `credential`'s keys, each
     read by its own env var."""
@@ -74,7 +74,7 @@ def keyless_manifest(
         for index in range(credentials)
     }
     env = {f"VALUE{index}": {"secret": "value", "credential": f"c{index}"} for index in range(credentials)}
-    return write_manifest(directory, base="busybox", credentials=blocks, env=env)
+    return write_manifest(directory, base=base, credentials=blocks, env=env)
 
 
 WORKLOAD = {"auth": "workload-identity", "tenant_id": KEYLESS_TENANT, "client_id": FEDERATED_APP}
@@ -220,8 +220,7 @@ def test_github_actions_flow_bakes_the_value_byte_exact_with_a_real_engine(
     image_names: ImageNames,
 ) -> None:
     set_env(monkeypatch, keyless_emulator.github_actions_env())
-    manifest = keyless_manifest(tmp_path, keyless_emulator, WORKLOAD)
-    manifest.write_text(manifest.read_text().replace("{from: busybox}", f"{{from: {busybox_base}}}"))
+    manifest = keyless_manifest(tmp_path, keyless_emulator, WORKLOAD, base=busybox_base)
     name = image_names("keyless")
     assert main(["build", "-f", str(manifest), "--tag", name, "--json"]) == 0
     captured = capsys.readouterr()
