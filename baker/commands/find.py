@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from baker.errors import EXIT_FAILURE, EXIT_OK
 from baker.image.find import find as find_images
 from baker.image.find import parse_wanted
-from baker.logs import scrub
 from baker.output import Output, untrusted
 
 
@@ -34,16 +33,15 @@ def find(*, out: Output, secret: str, repositories: Sequence[str]) -> int:
     for item in found.unread:
         out.warn(f"{untrusted(item.name)}: its provenance record could not be read ({untrusted(item.why)})")
     for error in found.errors:
-        out.progress(scrub(f"error: {untrusted(error.message)}"))
-        if error.hint:
-            out.progress(scrub(f"hint: {error.hint}"))
+        out.error(untrusted(error.message), error.hint)
     count = len(found.matches)
     out.info(f"{count} tag{'s' if count != 1 else ''} of {found.scanned} baked from {untrusted(what)}")
     if found.unread:
         unread = len(found.unread)
-        out.progress(
-            f"error: {unread} tag{'s' if unread != 1 else ''} could not be read: "
-            "find cannot say whether they hold the secret (named above); try again"
+        out.error(
+            f"{unread} tag{'s' if unread != 1 else ''} could not be read: "
+            "find cannot say whether they hold the secret (named above)",
+            "try again",
         )
     out.result(
         {

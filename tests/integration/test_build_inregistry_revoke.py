@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.integration import oci_bases
-from tests.integration.oci_bases import StartRegistry, push_base
-from tests.integration.test_build_inregistry import bake, vault, write_manifest
+from tests.integration.test_build_inregistry import bake, inregistry_manifest, vault
 from tests.integration.test_build_inregistry_undo import ROOT, _fronted, _refuse_tag
 from tests.redteam.proxy import proxies
+from tests.support import oci_bases
+from tests.support.oci_bases import StartRegistry, push_base
 
 __all__ = ["proxies", "vault"]  # fixtures
 pytestmark = [pytest.mark.docker, pytest.mark.emulator]
@@ -40,7 +40,7 @@ def test_one_read_of_each_tag_serves_the_undo_and_the_revocation_which_runs_afte
 ) -> None:
     registry, proxy = _fronted(registries, proxies, deletes=True)
     base = push_base(registry.api, "team/app")
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     tag = f"{proxy.host}/team/app:baked"
     assert bake(capsys, manifest, tag)[0] == 0
     proxy.seen.clear()
@@ -72,7 +72,7 @@ def test_a_failed_bake_is_undone_and_revokes_nothing(
 ) -> None:
     registry, proxy = _fronted(registries, proxies, deletes=True)
     base = push_base(registry.api, "team/app")
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     first, second = f"{proxy.host}/team/app:first", f"{proxy.host}/team/app:second"
     assert bake(capsys, manifest, first)[0] == 0
     old = registry.api.tag_digest("team/app", "first")
@@ -99,7 +99,7 @@ def test_a_revocation_whose_scan_is_incomplete_exits_1_naming_the_superseded_dig
 ) -> None:
     registry, proxy = _fronted(registries, proxies, deletes=True)
     base = push_base(registry.api, "team/app")
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     tag = f"{proxy.host}/team/app:baked"
     assert bake(capsys, manifest, tag)[0] == 0
     old = registry.api.tag_digest("team/app", "baked")
@@ -134,7 +134,7 @@ def test_overlapping_rebakes_of_one_tag_leave_no_superseded_image_of_the_first_p
     # then the second moves it.  The first one's image must not stay pullable by its digest.
     registry, proxy = _fronted(registries, proxies, deletes=True)
     base = push_base(registry.api, "team/app")
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     assert bake(capsys, manifest, f"{registry.host}/team/app:baked")[0] == 0
     original = registry.api.tag_digest("team/app", "baked")
     other: list[dict[str, Any]] = []
