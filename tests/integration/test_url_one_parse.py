@@ -26,7 +26,7 @@ from baker.image.registry import push, walk
 from baker.image.registry import read as registry
 from baker.image.registry.client import RegistryClient
 from baker.image.registry.refs import parse_ref
-from tests.fixtures_emulator import GITHUB_SUBJECT, SERVICE_CONNECTION
+from tests.support.fixtures_emulator import GITHUB_SUBJECT, SERVICE_CONNECTION
 from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
     WORKLOAD,
     no_client_secret,
