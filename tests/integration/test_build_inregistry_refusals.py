@@ -26,9 +26,9 @@ import requests
 
 from baker.cli import main
 from baker.emulator import Emulator
+from tests.support import oci_bases
 from tests.support.fixtures_docker import ImageNames
 from tests.support.fixtures_emulator import EmulatorFactory, small_world
-from tests.support import oci_bases
 from tests.support.oci_bases import (
     DOCKER_CONFIG,
     DOCKER_LAYER,
