@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from baker import imageref
+from baker.cinative import after_build
 from baker.errors import RenderError, UsageError
 from baker.lifetime import lifetime_warnings
 from baker.manifest import checks as manifest_module
@@ -83,4 +84,5 @@ def no_rebake_due(
         return False
     out.info(f"{image} is current, no re-bake due: {decision.reason}")
     out.result({**skipped, "skipped": True, "reason": decision.reason})
+    after_build(out, digest=None, tags=(), rebaked=False)
     return True

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from baker import signals
+from baker.cinative import after_build
 from baker.commands._common import (
     check_references,
     load_manifest,
@@ -158,6 +159,8 @@ def build_manifest(
         print_revocation(out, result.revocation)
         document.update(result.revocation.to_json())
     out.result(document)
+    digest = result.pushed[0].digest if result.pushed else result.image_id
+    after_build(out, digest=digest, tags=result.tags, rebaked=True)
     if result.stopped:
         out.info("stopped: the bake completed first (tags moved, clean-up done)")
         return EXIT_INTERRUPTED

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from baker import signals
+from baker.cinative import after_build
 from baker.commands._common import check_references, no_rebake_due, print_revocation, resolve_values
 from baker.errors import EXIT_INTERRUPTED, BakeStopped, UsageError
 from baker.image import inregistry
@@ -93,6 +94,7 @@ def _bake(
         print_revocation(out, result.revocation)
         document.update(result.revocation.to_json())
     out.result(document)
+    after_build(out, digest=result.digest, tags=result.tags, rebaked=True)
     if result.stopped:
         out.info("stopped: the bake completed first (every tag moved)")
         return EXIT_INTERRUPTED

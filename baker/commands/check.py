@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from baker.baked import BakedImage
+from baker.baked import BakedImage, Source, read_baked
+from baker.cinative import after_check, junit_cases, junit_xml, write_junit
 from baker.commands._common import load_manifest
 from baker.errors import EXIT_FAILURE, EXIT_OK, EXIT_STALE, UsageError
 from baker.fleet import image_of
@@ -42,25 +43,38 @@ def check(
     files: Sequence[Path] = (),
     open_provider: OpenProvider | None = None,
     baked: BakedImage | None = None,
+    source: Source | None = None,
+    junit: Path | None = None,
 ) -> int:
     """`open_provider` and `baked` are seams for tests; by default the real provider and image.
-    `files`: several manifests (or a directory), each checked against its own `image.tag`."""
+    `files`: several manifests (or a directory), each checked against its own `image.tag`.
+    `source`: where the image is read (default: the copy a deploy pulls, `baked.read_baked`);
+    `junit`: a JUnit report is written there too."""
     if len(files) > 1 or any(path.is_dir() for path in files):
         if image is not None:
             raise UsageError(
                 "--image names one image; with several manifests each is checked against its image.tag",
                 hint="drop --image, or check one manifest",
             )
+        if source is not None:
+            raise UsageError(
+                "--source applies to one image; several manifests are each read where a deploy pulls them",
+                hint="drop --source, or check one manifest",
+            )
         # check_fleet imports this module (print_report): imported when several -f are given
         from baker.commands.check_fleet import check_many
 
-        return check_many(out=out, files=files, open_provider=open_provider)
+        return check_many(out=out, files=files, open_provider=open_provider, junit=junit)
     manifest = load_manifest(out, files[0] if files else file)
-    record, report = evaluate(
-        manifest, image if image is not None else image_of(manifest), open_provider=open_provider, baked=baked
-    )
+    ref = image if image is not None else image_of(manifest)
+    if baked is None and source is not None:  # else the read inside evaluate: the deploy's copy
+        baked = read_baked(ref, source=source)
+    record, report = evaluate(manifest, ref, open_provider=open_provider, baked=baked)
     print_report(out, record, report)
     out.result(report.to_json())
+    after_check(out, [(record, report)])
+    if junit is not None:
+        write_junit(junit, junit_xml({record.ref: junit_cases(record.ref, report)}))
     if report.attention:
         return EXIT_FAILURE
     return EXIT_STALE if report.stale else EXIT_OK

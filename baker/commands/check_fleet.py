@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from baker import fleet
+from baker.cinative import after_check, junit_cases, junit_xml, write_junit
 from baker.commands._common import load_manifest
 from baker.commands.check import print_report
 from baker.errors import EXIT_FAILURE, EXIT_OK, EXIT_STALE, ManifestError, Problem
@@ -37,7 +38,13 @@ def load_all(out: Output, files: Sequence[Path]) -> list[Manifest]:
     return manifests
 
 
-def check_many(*, out: Output, files: Sequence[Path], open_provider: OpenProvider | None = None) -> int:
+def check_many(
+    *,
+    out: Output,
+    files: Sequence[Path],
+    open_provider: OpenProvider | None = None,
+    junit: Path | None = None,
+) -> int:
     manifests = load_all(out, files)
     items = [(manifest, fleet.image_of(manifest)) for manifest in manifests]  # all named, or usage
     results = fleet.check_all(items, open_provider=open_provider)
@@ -64,6 +71,12 @@ def check_many(*, out: Output, files: Sequence[Path], open_provider: OpenProvide
         named = " ".join(f"-f {shlex.quote(r.manifest.path)}" for r in stale)
         out.info(f"re-bake them: baker build --if-stale {untrusted(named)}")
     out.result({"stale": bool(stale), "manifests": [r.to_json() for r in results]})
+    checked = [(r.record, r.report) for r in results if r.record is not None and r.report is not None]
+    after_check(out, checked)
+    if junit is not None:
+        cases = {record.ref: junit_cases(record.ref, report) for record, report in checked}
+        errors = {r.image: scrub(r.error.message) for r in results if r.error is not None}
+        write_junit(junit, junit_xml(cases, errors))
     if failed:
         return EXIT_FAILURE
     return EXIT_STALE if stale else EXIT_OK
