@@ -178,7 +178,7 @@ def github(text: str, settings: Mapping[str, Mapping[str, str]]) -> list[Step]:
 # Azure Pipelines ----------------------------------------------------------------------------------
 
 
-def _expand_template(parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+def expand_azure_template(parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
     """ci/azure-pipelines/steps.yml expanded with `parameters` as Azure DevOps does: the template
     expressions it uses (`parameters.X`, `lower()`, `${{ if }}`, `${{ each pair in ... }}`)."""
     doc: dict[str, Any] = yaml.safe_load(AZURE_STEPS.read_text(encoding="utf-8"))
@@ -245,7 +245,7 @@ def azure(text: str, settings: Mapping[str, Mapping[str, str]], workspace: Path)
     steps: list[Step] = []
     for entry in doc["steps"]:
         expanded = (
-            _expand_template(entry.get("parameters") or {})
+            expand_azure_template(entry.get("parameters") or {})
             if entry.get("template") == "ci/azure-pipelines/steps.yml@baker"
             else [entry]
         )
