@@ -33,7 +33,7 @@ import pytest
 
 from baker.emulator import Emulator
 from baker.emulator.demo import CLIENT_ID, TENANT
-from tests.ci_roads import CI_DIR, ROOT
+from tests.ci_roads import ROOT
 from tests.conftest import unavailable
 from tests.fixtures_docker import ImageNames
 from tests.integration.test_examples_ci_run import (  # noqa: F401 - fixtures
@@ -49,6 +49,7 @@ from tests.integration.test_push import (  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.docker, pytest.mark.emulator]
 
+GIT_USER = (("NAME", "ci"), ("EMAIL", "ci@example.com"))
 SYSTEM_CAS = Path("/etc/ssl/certs/ca-certificates.crt")
 CACHE_STAND_IN = Path(__file__).resolve().parent / "act" / "cache"
 # act prints each step's output as `[workflow/job]   | line`
@@ -64,19 +65,60 @@ def _act() -> str:
 
 
 class Repository:
-    """The user's repository: the workflow as written, their baker.yaml, git history."""
+    """The user's repository: a git repository holding their baker.yaml (the README's path adds the
+    workflow)."""
 
     def __init__(self, directory: Path, emulator: Emulator, base: str) -> None:
         self.path = directory
-        (directory / ".github" / "workflows").mkdir(parents=True)
-        shutil.copy(CI_DIR / "github-actions.yml", directory / ".github" / "workflows" / "bake.yml")
+        directory.mkdir()
+        subprocess.run(["git", "init", "-q", "-b", "main"], cwd=directory, check=True)
         _manifest(directory, emulator, base, "workload-identity")
-        for argv in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "app"]):
-            subprocess.run(
-                ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", *argv],
-                cwd=directory,
-                check=True,
-            )
+
+
+def newcomer_path() -> str:
+    """The README's path from zero to a green run: its shell lines, as written."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- CI-PATH-START -->\n", 1)[1].split("<!-- CI-PATH-END -->", 1)[0]
+    match = re.fullmatch(r"```sh\n(.*)```\n", block, re.S)
+    assert match is not None, block
+    return match[1]
+
+
+def _run_readme_path(
+    repository: Repository, *, emulator: Emulator, registry: Registry, home: Path, config: Path, action: Path
+) -> tuple[int, str, list[str]]:
+    """The README's lines, verbatim, in the user's repository, with what they assume set: baker and
+    act installed, $BAKER (baker at v1), the variables.  Only `act` is wrapped, to add the local
+    stand-in for actions/cache (no network here)."""
+    tools = home / "tools"
+    tools.mkdir()
+    for name in ("baker", "act"):
+        (tools / name).symlink_to(_act() if name == "act" else Path(sys.executable).parent / "baker")
+    env = _machine_env(emulator, home, config)
+    env.update(
+        {
+            "PATH": f"{tools}:{env['PATH']}",
+            "BAKER": str(action),
+            "AZURE_TENANT_ID": TENANT,
+            "AZURE_CLIENT_ID": CLIENT_ID,
+            "REGISTRY": registry.host,
+            "GITHUB_TOKEN": "unused-by-an-anonymous-registry",
+            **emulator.github_actions_env(),
+            **{f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER") for what, value in GIT_USER},
+        }
+    )
+    wrapper = f'act() {{ command act "$@" --local-repository "actions/cache@v4={CACHE_STAND_IN}"; }}\n'
+    result = subprocess.run(
+        ["bash", "-e", "-c", wrapper + newcomer_path()],
+        cwd=repository.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    return result.returncode, output, [m[1] for m in map(STEP_LINE.match, output.splitlines()) if m]
 
 
 def action_source(directory: Path) -> Path:
@@ -95,6 +137,26 @@ def action_source(directory: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
     return directory
+
+
+def _machine_env(emulator: Emulator, home: Path, config: Path) -> dict[str, str]:
+    """The machine act runs on: a fresh HOME (act's caches, the runner's tool cache), the engine,
+    a docker config, this machine's package index for pip, and its trust: the system's CAs (pip
+    installs through them) and the emulator's."""
+    # The runner's trust: the system's CAs (pip installs through them) and the emulator's.
+    bundle = home / "ca-bundle.pem"
+    bundle.write_text(SYSTEM_CAS.read_text() + "\n" + emulator.ca_bundle.read_text())
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),  # act's caches and the runner's tool cache: a fresh runner
+        "DOCKER_CONFIG": str(config),
+        "REQUESTS_CA_BUNDLE": str(bundle),
+        "SSL_CERT_FILE": str(bundle),
+    }
+    for name, value in os.environ.items():  # the engine, and where this machine's pip installs from
+        if name in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH") or name.startswith("PIP_"):
+            env[name] = value
+    return env
 
 
 def _run_act(
@@ -141,19 +203,7 @@ def _run_act(
     for flag, values in settings.items():
         for value in values:
             argv += [flag, value]
-    # The runner's trust: the system's CAs (pip installs through them) and the emulator's.
-    bundle = home / "ca-bundle.pem"
-    bundle.write_text(SYSTEM_CAS.read_text() + "\n" + emulator.ca_bundle.read_text())
-    env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),  # act's caches and the runner's tool cache: a fresh runner
-        "DOCKER_CONFIG": str(config),
-        "REQUESTS_CA_BUNDLE": str(bundle),
-        "SSL_CERT_FILE": str(bundle),
-    }
-    for name, value in os.environ.items():  # the engine, and where this machine's pip installs from
-        if name in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH") or name.startswith("PIP_"):
-            env[name] = value
+    env = _machine_env(emulator, home, config)
     result = subprocess.run(
         argv, cwd=repository.path, env=env, capture_output=True, text=True, timeout=900, check=False
     )
@@ -162,7 +212,7 @@ def _run_act(
     return result.returncode, output, lines
 
 
-def test_act_runs_the_workflow_push_then_rotate_then_schedule_rebakes_and_check_says_current(
+def test_act_runs_the_readme_path_then_a_rotation_then_the_schedule_rebakes_and_check_says_current(
     tmp_path: Path,
     ci_emulator: Emulator,  # noqa: F811
     start_registry: StartRegistry,  # noqa: F811
@@ -188,7 +238,8 @@ def test_act_runs_the_workflow_push_then_rotate_then_schedule_rebakes_and_check_
         "action": action,
     }
 
-    code, output, lines = _run_act(repository, "push", **run)
+    # The push run: the README's path from zero to a green run, as written.
+    code, output, lines = _run_readme_path(repository, **run)
     assert code == 0, output[-6000:]
     pushed = registry.manifest_digest("your-org/app", "baked")
     assert pushed is not None
