@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from baker import signals
 from baker.commands._common import (
@@ -15,6 +16,7 @@ from baker.commands._common import (
     load_manifest,
     no_rebake_due,
     print_revocation,
+    rebake_base,
     resolve_values,
 )
 from baker.commands.build_inregistry import build_in_registry
@@ -24,6 +26,9 @@ from baker.image.bake import bake, refuse_revoke_without_push
 from baker.image.inregistry import BAKE_DEADLINE
 from baker.model import Manifest
 from baker.output import Output
+
+if TYPE_CHECKING:
+    from baker.provenance import BaseRecord
 
 
 def _unique(names: Sequence[str]) -> list[str]:
@@ -86,9 +91,11 @@ def build_manifest(
     in_registry: bool = False,
     revoke_superseded: bool = False,
     timeout: float = BAKE_DEADLINE,
+    recorded: BaseRecord | None = None,
 ) -> int:
     """`build` for a loaded manifest.  `if_stale` may be the reason a re-bake is due, already
-    decided (`build_fleet`): then the image is not checked again.  `timeout` bounds an
+    decided (`build_fleet`): then the image is not checked again, and `recorded` is the base the
+    image records (the re-bake goes onto it).  `timeout` bounds an
     `in_registry` bake (`build` refuses `--timeout` without `--in-registry`)."""
     # `--tag` overrides the manifest's `image.tag`; repeated, it adds more.  So a CI job that passes
     # `--tag "$IMAGE"` bakes, pushes and (with --if-stale) checks exactly that name.
@@ -101,6 +108,7 @@ def build_manifest(
             if_stale=if_stale,
             revoke_superseded=revoke_superseded,
             timeout=timeout,
+            recorded=recorded,
         )
     check_references(manifest.image.base, names)
     if push and not names:
@@ -115,8 +123,10 @@ def build_manifest(
                 hint="set image.tag in the manifest or pass --tag",
             )
         skipped: dict[str, object] = {"image_id": None, "tags": [], "pushed": [], "removed": []}
-        if no_rebake_due(out, manifest, names[0], skipped=skipped):
+        decision = no_rebake_due(out, manifest, names[0], skipped=skipped)
+        if decision is None:
             return 0
+        recorded = rebake_base(out, decision)
     client = engine.connect()  # before any secret is read: no engine, no fetch
     # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
     resolved = signals.run_stoppable(lambda: resolve_values(out, manifest))
@@ -128,6 +138,7 @@ def build_manifest(
         on_line=out.progress,
         client=client,
         revoke_superseded=revoke_superseded,
+        base=recorded,
     )
     out.info(f"built {result.image_id}")
     for name in result.tags:

@@ -9,11 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from baker import signals
-from baker.commands._common import check_references, no_rebake_due, print_revocation, resolve_values
+from baker.commands._common import (
+    check_references,
+    no_rebake_due,
+    print_revocation,
+    rebake_base,
+    resolve_values,
+)
 from baker.errors import EXIT_INTERRUPTED, BakeStopped, UsageError
 from baker.image import inregistry
 from baker.model import Manifest
 from baker.output import Output, untrusted
+from baker.provenance import BaseRecord
 
 
 def build_in_registry(
@@ -24,8 +31,10 @@ def build_in_registry(
     if_stale: bool | str,
     revoke_superseded: bool = False,
     timeout: float = inregistry.BAKE_DEADLINE,
+    recorded: BaseRecord | None = None,
 ) -> int:
-    """`if_stale` may be the reason a re-bake is due, already decided (`build_fleet`)."""
+    """`if_stale` may be the reason a re-bake is due, already decided (`build_fleet`), with
+    `recorded` the base the image records."""
     if manifest.image.build is not None:
         raise UsageError(
             "--in-registry bakes onto an image already in a registry; this manifest builds its image "
@@ -43,10 +52,14 @@ def build_in_registry(
         out.info(f"re-bake due: {if_stale}")
     elif if_stale:
         skipped: dict[str, object] = {"digest": None, "tags": [], "platforms": [], "pushed": []}
-        if no_rebake_due(out, manifest, names[0], skipped=skipped, registry_only=True):
+        decision = no_rebake_due(out, manifest, names[0], skipped=skipped, registry_only=True)
+        if decision is None:
             return 0
+        recorded = rebake_base(out, decision)
     try:
-        return _bake(out, manifest, names, timeout=timeout, revoke_superseded=revoke_superseded)
+        return _bake(
+            out, manifest, names, timeout=timeout, revoke_superseded=revoke_superseded, recorded=recorded
+        )
     except KeyboardInterrupt as stop:  # the bake named what it left; the document says it too
         left = stop.left if isinstance(stop, BakeStopped) else ()
         not_restored = stop.not_restored if isinstance(stop, BakeStopped) else ()
@@ -63,10 +76,21 @@ def build_in_registry(
 
 
 def _bake(
-    out: Output, manifest: Manifest, names: Sequence[str], *, timeout: float, revoke_superseded: bool
+    out: Output,
+    manifest: Manifest,
+    names: Sequence[str],
+    *,
+    timeout: float,
+    revoke_superseded: bool,
+    recorded: BaseRecord | None,
 ) -> int:
     assert manifest.image.base is not None
-    base = inregistry.read_base(manifest.image.base)  # before any secret: no base, no fetch
+    if recorded is not None:
+        out.info(f"re-baking onto the recorded base {untrusted(recorded.ref)} ({recorded.digest})")
+    # Before any secret: no base, no fetch.
+    base = inregistry.read_base(
+        inregistry.recorded_base(recorded) if recorded is not None else manifest.image.base
+    )
     # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
     resolved = signals.run_stoppable(lambda: resolve_values(out, manifest))
     result = inregistry.bake_in_registry(
@@ -77,6 +101,7 @@ def _bake(
         base=base,
         timeout=timeout,
         revoke_superseded=revoke_superseded,
+        recorded=recorded,
     )
     out.info(f"baked {result.digest} ({untrusted(', '.join(result.platforms))})")
     for item in result.pushed:
