@@ -272,7 +272,11 @@ def _undo(state: _Bake, on_line: Callable[[str], None], client: engine.DockerCli
                 engine.restore_tags(state.undo, state.image_id, client=client)
             if state.lease is not None:
                 engine.release(state.image_id, state.lease, client=client)
-            left = engine.remove_loaded(state.image_id, client=client, settle=LOAD_SETTLE) if mine else []
+            left = (
+                engine.remove_loaded(state.image_id, client=client, settle=LOAD_SETTLE, lease=state.lease)
+                if mine
+                else []
+            )
             for image in reversed(state.created):
                 engine.remove_image(image, client=client, noprune=True)
         except KeyboardInterrupt:

@@ -23,18 +23,21 @@ from baker.image.engine.client import (
 from baker.image.engine.steps import BAKE_ID_LABEL, BAKE_STEPS, HISTORY_PREFIX, is_bake_output
 
 
-def remove_loaded(image_id: str, *, client: DockerClient | None = None, settle: float = 0.0) -> list[str]:
+def remove_loaded(
+    image_id: str, *, client: DockerClient | None = None, settle: float = 0.0, lease: str | None = None
+) -> list[str]:
     """Remove the image a bake loaded (by its id, the baked config's digest), watching up to
     `settle` seconds for it when it is not there yet: a load baker stopped listening to (a second
     signal) may still be committing.  An image some name holds is left (a user's tag, another
-    bake's lease).  What the engine refused to remove: [] or [image_id].  Best effort."""
+    bake's lease), bar the bake's own `lease`.  What the engine refused to remove: [] or
+    [image_id].  Best effort."""
     deadline = time.monotonic() + settle
     try:
         client = client_or_connect(client)
         while True:
             info = inspect_image(image_id, client=client)
             if info is not None:
-                if info.repo_tags:
+                if [name for name in info.repo_tags if name != lease]:
                     return []
                 try:
                     client.api.remove_image(image_id, noprune=True)
