@@ -19,11 +19,9 @@ from baker.commands._common import (
     rebake_base,
     resolve_values,
 )
-from baker.commands.build_inregistry import build_in_registry
 from baker.errors import EXIT_INTERRUPTED, UsageError
 from baker.image import engine
 from baker.image.bake import bake, refuse_revoke_without_push
-from baker.image.inregistry import BAKE_DEADLINE
 from baker.model import Manifest
 from baker.output import Output
 
@@ -66,7 +64,7 @@ def build(
             if_stale=if_stale,
             in_registry=in_registry,
             revoke_superseded=revoke_superseded,
-            timeout=BAKE_DEADLINE if timeout is None else timeout,
+            timeout=timeout,
         )
     manifest = load_manifest(out, files[0] if files else file)
     return build_manifest(
@@ -77,7 +75,7 @@ def build(
         if_stale=if_stale,
         in_registry=in_registry,
         revoke_superseded=revoke_superseded,
-        timeout=BAKE_DEADLINE if timeout is None else timeout,
+        timeout=timeout,
     )
 
 
@@ -90,7 +88,7 @@ def build_manifest(
     if_stale: bool | str,
     in_registry: bool = False,
     revoke_superseded: bool = False,
-    timeout: float = BAKE_DEADLINE,
+    timeout: float | None = None,
     recorded: BaseRecord | None = None,
 ) -> int:
     """`build` for a loaded manifest.  `if_stale` may be the reason a re-bake is due, already
@@ -101,13 +99,17 @@ def build_manifest(
     # `--tag "$IMAGE"` bakes, pushes and (with --if-stale) checks exactly that name.
     names = _unique(tags) if tags else _unique(manifest.image.tags)
     if in_registry:  # no engine contacted on that path (baker.image.inregistry)
+        # Imported here: the engine bake never loads the registry road's modules (process start).
+        from baker.commands.build_inregistry import build_in_registry
+        from baker.image.inregistry import BAKE_DEADLINE
+
         return build_in_registry(
             out=out,
             manifest=manifest,
             names=names,
             if_stale=if_stale,
             revoke_superseded=revoke_superseded,
-            timeout=timeout,
+            timeout=BAKE_DEADLINE if timeout is None else timeout,
             recorded=recorded,
         )
     check_references(manifest.image.base, names)

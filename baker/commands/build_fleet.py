@@ -27,7 +27,6 @@ from baker.errors import (
     NoRecord,
     UsageError,
 )
-from baker.image.inregistry import BAKE_DEADLINE
 from baker.logs import scrub
 from baker.output import Output, untrusted
 from baker.provenance import BaseRecord
@@ -43,7 +42,7 @@ def build_many(
     if_stale: bool,
     in_registry: bool,
     revoke_superseded: bool,
-    timeout: float = BAKE_DEADLINE,
+    timeout: float | None = None,
 ) -> int:
     """`timeout`: each `--in-registry` bake's own bound (`--timeout`)."""
     if tags:

@@ -33,16 +33,18 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from baker import __version__, imageref, signals
 from baker.errors import EngineError, ImageError, PushIncomplete, UsageError
 from baker.image import engine, oci
-from baker.image.registry import read as registry
-from baker.image.registry import revoke
 from baker.model import Manifest
 from baker.output import untrusted
 from baker.provenance import LABEL, BaseRecord, to_label
 from baker.resolver import ResolvedEnv
+
+if TYPE_CHECKING:  # the registry modules load only for a push or a revocation (process start)
+    from baker.image.registry import revoke
 
 # The config media type of an image the engine holds (what `docker push` sends for it).
 ENGINE_CONFIG_TYPE = "application/vnd.docker.container.image.v1+json"
@@ -111,6 +113,8 @@ def bake(
     if push:
         _check_push_access(tags)  # before anything is built: a refusal then leaves nothing behind
     # What the tags name now, read before anything moves: a registry that cannot say stops the bake.
+    if revoke_superseded:
+        from baker.image.registry import revoke
     before = revoke.read_before(tags) if revoke_superseded else None
     client = client if client is not None else engine.connect()
     state = _Bake()
@@ -128,8 +132,9 @@ def bake(
                 record = BaseRecord(ref=base_ref, digest=base_id)
                 config = _baked_config(raw, resolved, to_label(resolved, manifest, base=record))
                 del raw
-                state.image_id = config.digest  # the engine's id for it, known before the load
-                state.existed = engine.inspect_image(config.digest, client=client) is not None
+                # The engine's id for it, known before the load.  No image of that id exists before:
+                # the config holds this bake's `created` time (microseconds) and label.
+                state.image_id = config.digest
                 on_line(f"baking {len(resolved.entries)} values onto {base_ref} ({base_id[:19]})")
             # The load takes a moment: a stop waits for it, then undoes it; a second one escapes
             # (a hung engine) and the undo still knows the image by its id.
@@ -139,11 +144,6 @@ def bake(
                     config, base_id=base_id, layer_count=layers, full_layers=full_layers, client=client
                 )
             del config
-            if engine.inspect_image(state.image_id, client=client) is None:
-                raise EngineError(
-                    f"the engine reported the baked image loaded, but has no image {state.image_id}",
-                    hint="run again with --debug",
-                )
             stop.checkpoint()  # stopped during the load: undone here, before any tag moves
             # The commit: from here on the bake completes, whatever signal arrives (bar a third).
             if tags:
@@ -250,7 +250,6 @@ class _Bake:
     """What one bake has made and moved so far: what its clean-up undoes or finishes."""
 
     image_id: str = ""  # the baked config's digest: the engine's id for the image, known before the load
-    existed: bool = False  # the engine held that image before (then it is not this bake's to remove)
     loading: bool = False  # the load was asked for: the image may exist from then on
     lease: str | None = None  # the name that marks the output as still being committed
     created: list[str] = field(default_factory=list)  # the app image (`image.build`), no value in it
@@ -265,7 +264,7 @@ def _undo(state: _Bake, on_line: Callable[[str], None], client: engine.DockerCli
     """Put every tag back, remove the image the bake loaded (and the app image it built); name what
     the engine would not remove.  Held: more signals wait for it (a third cuts it short, and then it
     says where to look)."""
-    mine = state.loading and not state.existed
+    mine = state.loading
     with signals.held(escape=3, resume=False):
         try:
             if state.image_id and state.loading:
@@ -338,6 +337,8 @@ def _check_push_access(tags: Sequence[str]) -> None:
     the check is skipped: it runs from baker's machine, not the engine's, so it could refuse a push
     the engine itself can make (a remote DOCKER_HOST whose `localhost:5000` is not ours, a registry
     the engine lists in `insecure-registries`)."""
+    from baker.image.registry import read as registry
+
     targets: dict[tuple[str, str], str] = {}
     for name in tags:
         target = registry.push_target(name)

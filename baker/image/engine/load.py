@@ -228,12 +228,20 @@ def load_config(
             "`docker info` shows which store it uses",
         )
     loaded = {m.group(1) for line in lines for m in [_LOADED.search(line)] if m is not None}
-    if loaded and loaded != {config.digest}:
-        raise EngineError(
-            f"the engine loaded {', '.join(sorted(loaded))}, not the baked config {config.digest}",
-            hint="report this with `docker version` and `docker info`",
-        )
-    return config.digest
+    if loaded == {config.digest}:
+        return config.digest
+    if not loaded:  # an engine that does not say which: ask it
+        with engine_errors("inspecting the baked image"):
+            try:
+                client.api.inspect_image(config.digest)
+                return config.digest
+            except docker.errors.NotFound:
+                pass
+    named = ", ".join(sorted(loaded)) or "no image"
+    raise EngineError(
+        f"the engine loaded {named}, not the baked config {config.digest}",
+        hint="report this with `docker version` and `docker info`",
+    )
 
 
 __all__ = ["CONTAINERD_SNAPSHOTTER", "base_config", "config_only_archive", "load_config", "wants_layers"]
