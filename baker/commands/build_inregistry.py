@@ -88,8 +88,10 @@ def _bake(
     if recorded is not None:
         out.info(f"re-baking onto the recorded base {untrusted(recorded.ref)} ({recorded.digest})")
     # Before any secret: no base, no fetch.
-    base = inregistry.read_base(
-        inregistry.recorded_base(recorded) if recorded is not None else manifest.image.base
+    base = (
+        inregistry.read_recorded_base(recorded)
+        if recorded is not None
+        else inregistry.read_base(manifest.image.base)
     )
     # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
     resolved = signals.run_stoppable(lambda: resolve_values(out, manifest))

@@ -189,23 +189,43 @@ def _base(
     """The base as the provenance names it, and its image id: the recorded one (`build
     --if-stale`), else the app image `image.build` makes, else `image.from` (pulled when not local)."""
     if recorded is not None:
-        info = engine.inspect_image(recorded.digest, client=client)
-        if info is None:
-            raise EngineError(
-                f"the image to re-bake was baked onto {untrusted(recorded.ref)} ({recorded.digest}), "
-                "which this engine no longer holds",
-                hint="a rotation re-bake keeps the base: `docker pull` that exact image (by its repository "
-                "digest) or build it again; or run `baker build` without --if-stale to bake onto "
-                "image.from as it is now",
-            )
-        on_line(f"re-baking onto the recorded base {untrusted(recorded.ref)} ({recorded.digest[:19]})")
-        return recorded.ref, info.id
+        return recorded.ref, _recorded_base(recorded, on_line, client)
     if manifest.image.build is not None:
         app = _app_image(manifest, on_line, client)
         state.created.append(app)
         return app, app
     assert manifest.image.base is not None
     return manifest.image.base, engine.ensure_image(manifest.image.base, on_line, client=client).id
+
+
+def _recorded_base(recorded: BaseRecord, on_line: Callable[[str], None], client: engine.DockerClient) -> str:
+    """The image id of the base an image records: the engine's image id when the engine baked it;
+    a registry's manifest digest when the registry road did, found as `repository@digest` among
+    what the engine holds (pulled or pushed by digest).  Never pulled here: the error names the
+    pull, so no request leaves for a registry the user did not name for this bake."""
+    info = engine.inspect_image(recorded.digest, client=client)
+    pinned = _pinned(recorded)
+    if info is None and pinned is not None:
+        info = engine.inspect_image(pinned, client=client)
+    if info is None:
+        pull = f"`docker pull {untrusted(pinned)}` (if the registry road baked it), or " if pinned else ""
+        raise EngineError(
+            f"the image to re-bake was baked onto {untrusted(recorded.ref)} ({recorded.digest}), "
+            "which this engine no longer holds",
+            hint=f"a rotation re-bake keeps the base: get that exact image back: {pull}build it again; "
+            "or run `baker build` without --if-stale to bake onto image.from as it is now",
+        )
+    on_line(f"re-baking onto the recorded base {untrusted(recorded.ref)} ({recorded.digest[:19]})")
+    return info.id
+
+
+def _pinned(recorded: BaseRecord) -> str | None:
+    """`repository@digest` for the recorded base, None when its name is no repository (an id)."""
+    try:
+        name = imageref.parse(recorded.ref).name
+    except UsageError:
+        return None
+    return f"{name}@{recorded.digest}"
 
 
 def _layer_count(raw: bytes) -> int:
