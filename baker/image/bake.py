@@ -141,7 +141,12 @@ def bake(
             state.loading = True
             with signals.held(escape=2):
                 engine.load_config(
-                    config, base_id=base_id, layer_count=layers, full_layers=full_layers, client=client
+                    config,
+                    base_id=base_id,
+                    layer_count=layers,
+                    full_layers=full_layers,
+                    client=client,
+                    answered=state.answer_read,
                 )
             del config
             stop.checkpoint()  # stopped during the load: undone here, before any tag moves
@@ -271,10 +276,14 @@ class _Bake:
 
     image_id: str = ""  # the baked config's digest: the engine's id for the image, known before the load
     loading: bool = False  # the load was asked for: the image may exist from then on
+    answered: bool = False  # the engine's answer to the load was read to its end: it is done
     lease: str | None = None  # the name that marks the output as still being committed
     created: list[str] = field(default_factory=list)  # the app image (`image.build`), no value in it
     undo: engine.TagUndo = ()
     pushed: list[engine.Pushed] = field(default_factory=list)
+
+    def answer_read(self) -> None:
+        self.answered = True
 
 
 LOAD_SETTLE = 5.0  # seconds an undo watches for an image whose load it stopped listening to
@@ -292,7 +301,12 @@ def _undo(state: _Bake, on_line: Callable[[str], None], client: engine.DockerCli
             if state.lease is not None:
                 engine.release(state.image_id, state.lease, client=client)
             left = (
-                engine.remove_loaded(state.image_id, client=client, settle=LOAD_SETTLE, lease=state.lease)
+                engine.remove_loaded(
+                    state.image_id,
+                    client=client,
+                    settle=0.0 if state.answered else LOAD_SETTLE,
+                    lease=state.lease,
+                )
                 if mine
                 else []
             )
