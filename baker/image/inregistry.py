@@ -190,17 +190,27 @@ def recorded_base(record: BaseRecord) -> str:
 
 
 def read_recorded_base(record: BaseRecord) -> BaseImage:
-    """`read_base` of the base an image records (`recorded_base`).  A registry that has no such
-    manifest (the engine road records the engine's image id, a config digest) is told apart."""
+    """The base an image records, read from its registry.  The name it records is read first: when
+    it still names that base (its digest, or, for an image baked on an engine, which records the
+    engine's image id, a platform whose config has that digest), that is the base.  Otherwise the
+    tag moved: the registry road's record is read by digest (`recorded_base`); an engine's image
+    id is no manifest digest, and then the error says so."""
+    try:
+        named: BaseImage | None = read_base(record.ref)
+    except ImageError:
+        named = None
+    if named is not None and (
+        named.digest == record.digest
+        or any(oci.digest_of(p.config) == record.digest for p in named.platforms)
+    ):
+        return named
     try:
         return read_base(recorded_base(record))
     except ImageError as exc:
-        if "has no manifest" not in exc.message:
-            raise
         raise ImageError(
             f"the image to re-bake records its base as {untrusted(record.ref)} ({record.digest}), "
-            "which its registry does not hold as a manifest (an image baked on an engine records the "
-            "engine's image id)",
+            f"which its registry no longer serves ({exc.message}); an image baked on an engine "
+            "records the engine's image id, found only while the name still points at it",
             hint="run `baker build --in-registry` without --if-stale to bake onto image.from as it is now",
         ) from None
 
