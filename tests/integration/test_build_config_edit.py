@@ -210,10 +210,18 @@ def test_the_baked_image_runs_with_every_value_byte_exact(
     )
     image_names.track(result.image_id)
     # `env -0`: NUL-separated, so values with line breaks come back whole.
-    output = docker_client.containers.run(
-        tag, ["env -0"], remove=True, network_disabled=True, stdout=True, stderr=False
-    )
-    seen = dict(item.split("=", 1) for item in output.decode("utf-8").split("\0") if "=" in item)
+    container = docker_client.containers.run(tag, ["env -0"], detach=True, network_disabled=True)
+    try:
+        assert container.wait(timeout=60)["StatusCode"] == 0
+        deadline = time.monotonic() + 10
+        while True:  # the engine's log copier may still be writing when the container has exited
+            output = container.logs(stdout=True, stderr=False).decode("utf-8")
+            seen = dict(item.split("=", 1) for item in output.split("\0") if "=" in item)
+            if set(values) <= set(seen) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    finally:
+        container.remove(force=True)
     assert {name: seen.get(name) for name in values} == values
 
 
