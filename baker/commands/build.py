@@ -1,5 +1,6 @@
-"""`baker build`: load, check the names, resolve, call `baker.image.bake.bake` (or the in-registry
-bake), print what it did, and the exit code.  The pipeline itself lives in `baker.image.bake`.
+"""`baker build`: load, check the names, call the pipeline (`baker.pipeline.build`, or the
+in-registry one), print what it did, and the exit code.  The order of the steps (connect, resolve,
+build the app, bake) is the pipeline's, not this module's.
 
 Several `-f` (or a directory) go to `commands.build_fleet`, which bakes each due manifest through
 `build_manifest`."""
@@ -9,18 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from baker import signals
+from baker import pipeline
 from baker.commands._common import (
     check_references,
     load_manifest,
     no_rebake_due,
     print_revocation,
-    resolve_values,
 )
 from baker.commands.build_inregistry import build_in_registry
 from baker.errors import EXIT_INTERRUPTED, UsageError
-from baker.image import engine
-from baker.image.bake import bake, refuse_revoke_without_push
+from baker.image.bake import refuse_revoke_without_push
 from baker.image.inregistry import BAKE_DEADLINE
 from baker.model import Manifest
 from baker.output import Output
@@ -117,16 +116,12 @@ def build_manifest(
         skipped: dict[str, object] = {"image_id": None, "tags": [], "pushed": [], "removed": []}
         if no_rebake_due(out, manifest, names[0], skipped=skipped):
             return 0
-    client = engine.connect()  # before any secret is read: no engine, no fetch
-    # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
-    resolved = signals.run_stoppable(lambda: resolve_values(out, manifest))
-    result = bake(
+    result = pipeline.build(
         manifest,
-        resolved,
         tags=names,
         push=push,
         on_line=out.progress,
-        client=client,
+        on_warning=out.warn,
         revoke_superseded=revoke_superseded,
     )
     out.info(f"built {result.image_id}")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from baker import signals
-from baker.commands._common import check_references, no_rebake_due, print_revocation, resolve_values
+from baker import pipeline
+from baker.commands._common import check_references, no_rebake_due, print_revocation
 from baker.errors import EXIT_INTERRUPTED, BakeStopped, UsageError
 from baker.image import inregistry
 from baker.model import Manifest
@@ -26,12 +26,6 @@ def build_in_registry(
     timeout: float = inregistry.BAKE_DEADLINE,
 ) -> int:
     """`if_stale` may be the reason a re-bake is due, already decided (`build_fleet`)."""
-    if manifest.image.build is not None:
-        raise UsageError(
-            "--in-registry bakes onto an image already in a registry; this manifest builds its image "
-            "(image.build), which needs a Docker engine",
-            hint="drop --in-registry, or push the app image first and name it in image.from",
-        )
     check_references(manifest.image.base, names)
     if not names:
         raise UsageError(
@@ -65,16 +59,12 @@ def build_in_registry(
 def _bake(
     out: Output, manifest: Manifest, names: Sequence[str], *, timeout: float, revoke_superseded: bool
 ) -> int:
-    assert manifest.image.base is not None
-    base = inregistry.read_base(manifest.image.base)  # before any secret: no base, no fetch
-    # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
-    resolved = signals.run_stoppable(lambda: resolve_values(out, manifest))
-    result = inregistry.bake_in_registry(
+    # The pipeline reads the base (or builds and pushes the app) before any secret is resolved.
+    result = pipeline.build_in_registry(
         manifest,
-        resolved,
         tags=names,
         on_line=out.progress,
-        base=base,
+        on_warning=out.warn,
         timeout=timeout,
         revoke_superseded=revoke_superseded,
     )

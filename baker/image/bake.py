@@ -32,7 +32,7 @@ from pathlib import Path
 from baker import imageref, signals
 from baker import render as renderer
 from baker.errors import EngineError, ImageError, PushIncomplete, UsageError
-from baker.image import engine
+from baker.image import appbuild, engine
 from baker.image.registry import read as registry
 from baker.image.registry import revoke
 from baker.model import Manifest, SecretRef
@@ -52,23 +52,10 @@ class BakeResult:
     revocation: revoke.Revocation | None = None  # with revoke_superseded: what was deleted, what kept
 
 
-def _app_image(manifest: Manifest, on_line: Callable[[str], None], client: engine.DockerClient) -> str:
-    """`image.build`: the user's own image, built untagged with their context and Dockerfile."""
-    spec = manifest.image.build
-    assert spec is not None
-    context = Path(manifest.path).parent / spec.context
-    on_line(f"building the app image from {context} ({spec.dockerfile})")
-    return engine.build_image(
-        context,
-        build_args=dict(spec.args),
-        labels={},
-        on_line=on_line,
-        dockerfile=spec.dockerfile,
-        target=spec.target,
-        # The app's own RUN steps may need the network, as with `docker build`.
-        network_mode=None,
-        client=client,
-    )
+def _app_image(app: appbuild.AppBuild, resolved: ResolvedEnv, on_line: Callable[[str], None]) -> str:
+    """`image.build`: the user's own image, built by BuildKit through their Docker CLI (untagged)."""
+    secrets = {entry.env: entry.value for entry in resolved.build_secrets}
+    return appbuild.build(app, secrets, on_line=on_line).image_id
 
 
 def bake(
@@ -80,6 +67,7 @@ def bake(
     on_line: Callable[[str], None],
     client: engine.DockerClient | None = None,
     revoke_superseded: bool = False,
+    app: appbuild.AppBuild | None = None,
 ) -> BakeResult:
     """Build the baked image (after the app image, for `image.build`), tag it, and push the tags;
     with `revoke_superseded` (needs `push`), then delete the baked images the tags named before.
@@ -87,7 +75,10 @@ def bake(
     A stop signal either undoes the bake (it lands before the first tag moves) or lets it complete
     (tags, pushes, the superseded image's removal) and shows in `BakeResult.stopped`; see
     `baker.signals`.  Whatever it leaves behind (the engine refused a removal, or a third signal
-    cut a clean-up short) is named through `on_line`."""
+    cut a clean-up short) is named through `on_line`.
+
+    `app`: for `image.build`, the build `appbuild.prepare` checked (the pipeline prepares it before
+    resolving); prepared here when not given."""
     for name in tags:
         imageref.validate_tag(name)
     if manifest.image.base is not None:
@@ -98,6 +89,8 @@ def bake(
     # What the tags name now, read before anything moves: a registry that cannot say stops the bake.
     before = revoke.read_before(tags) if revoke_superseded else None
     client = client if client is not None else engine.connect()
+    if manifest.image.build is not None and app is None:
+        app = appbuild.prepare(manifest)
     state = _Bake(bake_id=uuid.uuid4().hex)  # the id labels every image this bake makes
     workdir = Path(tempfile.mkdtemp(prefix="baker-build-"))  # 0700
     # Held throughout: a stop raises at once only while nothing needs undoing (`interruptible`);
@@ -106,8 +99,8 @@ def bake(
     with signals.held(escape=3) as stop:
         try:
             with signals.interruptible():
-                if manifest.image.build is not None:
-                    base = _app_image(manifest, on_line, client)
+                if app is not None:
+                    base = _app_image(app, resolved, on_line)
                     state.created.append(base)
                 else:
                     assert manifest.image.base is not None

@@ -20,6 +20,8 @@ ONLY = {
     "requests": ("baker.image.registry.", "baker.image.engine.", "baker.providers.azure."),
     "urllib3": ("baker.image.registry.", "baker.image.engine.", "baker.providers.azure."),
     "yaml": ("baker.manifest.yamltree", "baker.emulator.worldfile"),
+    # the user's Docker CLI, run as a child (the app build); nothing else runs programs
+    "subprocess": ("baker.image.appbuild.",),
 }
 # package -> what it never imports
 NEVER = {

@@ -1,0 +1,135 @@
+"""The bake pipelines, in their order: connect → resolve → (build the app) → bake, one per road.
+`baker build` and the Python API (`baker.build`, `baker.build_in_registry`) both call them, so
+both keep the guarantee "no engine or registry, no secret fetched": what the bake needs from an
+engine, a Docker CLI or a registry is asked before anything is resolved.
+
+- Engine road (`build`): the engine answers (`engine.connect`); for `image.build`, the Docker CLI
+  and its engine answer and BuildKit is to be had when the Dockerfile needs it
+  (`appbuild.prepare`, exit 2 naming what to install); then the env and the build secrets are
+  resolved together (one sign-in per identity, one fetch per distinct secret); then `image.bake`.
+- Registry road (`build_in_registry`): the base is read from its registry; for `image.build`
+  (with `image.build.push`), the CLI is prepared and the push target must take a push
+  (`registry.check_push`) instead, then after resolving the app is built and pushed, and its
+  pushed digest is read as the base.
+- `onto` (`build --if-stale` when the image records its base): the bake goes onto that base
+  digest; the app is not rebuilt and its build secrets are not fetched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+
+from baker import signals
+from baker.errors import ImageError, UsageError
+from baker.image import appbuild, engine
+from baker.image.bake import BakeResult, bake, refuse_revoke_without_push
+from baker.image.inregistry import BAKE_DEADLINE, RegistryBake, bake_in_registry, read_base
+from baker.image.registry.read import check_push
+from baker.model import Manifest
+from baker.providers.base import Provider
+from baker.resolver import resolve_warned
+
+__all__ = ["build", "build_in_registry"]
+
+
+def _ignore(_: str) -> None:
+    return None
+
+
+def _onto(manifest: Manifest, onto: str | None) -> Manifest:
+    """The manifest as baked onto a recorded base: `image.from` is that digest, nothing is built."""
+    if onto is None:
+        return manifest
+    return replace(manifest, image=replace(manifest.image, base=onto, build=None))
+
+
+def build(
+    manifest: Manifest,
+    *,
+    tags: Sequence[str],
+    push: bool = False,
+    on_line: Callable[[str], None] = _ignore,
+    on_warning: Callable[[str], None] = _ignore,
+    revoke_superseded: bool = False,
+    onto: str | None = None,
+    providers: Mapping[str, Provider] | None = None,
+) -> BakeResult:
+    """The engine road, whole: connect, (prepare the app build), resolve, bake (`image.bake.bake`).
+    `on_line` gets the build's output, redacted; `on_warning` the resolution's warnings."""
+    manifest = _onto(manifest, onto)
+    refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
+    client = engine.connect()  # before any secret is read: no engine, no fetch
+    app = appbuild.prepare(manifest) if manifest.image.build is not None else None
+    # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
+    resolved = signals.run_stoppable(
+        lambda: resolve_warned(manifest, on_warning=on_warning, providers=providers)
+    )
+    return bake(
+        manifest,
+        resolved,
+        tags=tags,
+        push=push,
+        on_line=on_line,
+        client=client,
+        revoke_superseded=revoke_superseded,
+        app=app,
+    )
+
+
+def build_in_registry(
+    manifest: Manifest,
+    *,
+    tags: Sequence[str],
+    on_line: Callable[[str], None] = _ignore,
+    on_warning: Callable[[str], None] = _ignore,
+    timeout: float = BAKE_DEADLINE,
+    revoke_superseded: bool = False,
+    onto: str | None = None,
+    providers: Mapping[str, Provider] | None = None,
+) -> RegistryBake:
+    """The registry road, whole: read the base (or prepare the app build and prove its push
+    target), resolve, (build and push the app,) bake in the registry (`bake_in_registry`)."""
+    manifest = _onto(manifest, onto)
+    if not tags:
+        raise UsageError(
+            "--in-registry needs a tag to push to", hint="set image.tag in the manifest or pass --tag"
+        )
+    if manifest.image.build is None:
+        assert manifest.image.base is not None
+        base = read_base(manifest.image.base)  # before any secret: no base, no fetch
+        resolved = signals.run_stoppable(
+            lambda: resolve_warned(manifest, on_warning=on_warning, providers=providers)
+        )
+        return bake_in_registry(
+            manifest,
+            resolved,
+            tags=tags,
+            on_line=on_line,
+            base=base,
+            timeout=timeout,
+            revoke_superseded=revoke_superseded,
+        )
+    app = appbuild.prepare(manifest, push=True)
+    assert app.push is not None
+    try:
+        check_push(app.push)  # before any secret: a registry that refuses the app's push, no fetch
+    except ImageError as exc:
+        raise ImageError(f"image.build.push: {exc.message}", hint=exc.hint) from None
+    resolved = signals.run_stoppable(
+        lambda: resolve_warned(manifest, on_warning=on_warning, providers=providers)
+    )
+    secrets = {entry.env: entry.value for entry in resolved.build_secrets}
+    built = appbuild.build(app, secrets, on_line=on_line)
+    assert built.pushed is not None
+    baked = replace(manifest, image=replace(manifest.image, base=built.pushed, build=None))
+    base = read_base(built.pushed)
+    return bake_in_registry(
+        baked,
+        resolved,
+        tags=tags,
+        on_line=on_line,
+        base=base,
+        timeout=timeout,
+        revoke_superseded=revoke_superseded,
+    )
