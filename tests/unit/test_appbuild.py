@@ -1,0 +1,164 @@
+"""The app build's offline parts: what a Dockerfile needs of BuildKit (`appbuild.needs`), the
+manifest's `image.build` block, `plan`'s build secrets, and their resolution with the env's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from baker.cli import main
+from baker.diagnose import Diagnosis
+from baker.errors import ManifestError, ResolutionFailed
+from baker.image.appbuild.needs import buildkit_needs, dockerfile_ignore
+from baker.manifest.checks import load
+from baker.model import BuildSpec, ImageSpec
+from baker.resolver import resolve
+from baker.secret import MASK, REDACTOR
+from tests.unit.test_resolver import fake, manifest, ref
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "needs"),
+    [
+        ("FROM a\nRUN make\nCOPY --chown=1:1 . /app\n", []),
+        ("# syntax=docker/dockerfile:1.7\nFROM a\n", ["the `# syntax=docker/dockerfile:1.7` directive"]),
+        ("FROM a\n# syntax=docker/dockerfile:1\n", []),  # not a directive below FROM: a comment
+        ("FROM a\nRUN --mount=type=cache,target=/root/.cache pip install .\n", ["`RUN --mount`"]),
+        ("FROM a\nRUN \\\n  --mount=type=secret,id=npm npm ci\n", ["`RUN --mount`"]),
+        ("# escape=`\nFROM a\nRUN `\n  --mount=type=secret,id=x true\n", ["`RUN --mount`"]),
+        ("FROM a\nRUN --network=none true\n", ["`RUN --network`"]),
+        ("FROM a\nCOPY --link . /app\n", ["`COPY --link`"]),
+        ("FROM a\ncopy --chmod=755 run.sh /\n", ["`COPY --chmod`"]),
+        ("FROM a\nADD --checksum=sha256:00 https://x/y /y\n", ["`ADD --checksum`"]),
+        ("FROM a\nRUN <<EOF\nmake\nEOF\n", ["a heredoc (`RUN <<EOF`)"]),
+        ("FROM a\nCOPY <<-'END' /etc/conf\nx\nEND\n", ["a heredoc (`COPY <<EOF`)"]),
+        ("FROM a\nRUN echo '--mount' > /x\n", []),  # a word in the command, not a flag of RUN
+    ],
+)
+def test_buildkit_needs_names_each_feature_the_classic_builder_lacks(
+    dockerfile: str, needs: list[str]
+) -> None:
+    assert buildkit_needs(dockerfile) == needs
+
+
+def test_dockerfile_ignore_is_the_file_beside_the_dockerfile_named_after_it(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "app.Dockerfile"
+    dockerfile.write_text("FROM a\n")
+    assert dockerfile_ignore(dockerfile) is None
+    (tmp_path / "app.Dockerfile.dockerignore").write_text("secret.txt\n")
+    assert dockerfile_ignore(dockerfile) == tmp_path / "app.Dockerfile.dockerignore"
+
+
+PINNED = "4c5e2a0000000000000000000000abcd"
+MANIFEST = """\
+version: 1
+image:
+  build:
+    context: app
+    secrets:
+      npm_token: {secret: npm-token}
+      pip.conf: {secret: pip_index#conf, credential: other, version: 4C5E2A0000000000000000000000ABCD}
+    network: none
+    platforms: [linux/amd64, linux/arm64/v8]
+    push: registry.example.com/app:1.4.2
+  tag: registry.example.com/app:1.4.2-baked
+credentials:
+  main: {provider: azure-key-vault, vault_url: "https://v.vault.azure.net", tenant_id: t, client_id: c,
+         client_secret: "${SP}", default: true}
+  other: {provider: azure-key-vault, vault_url: "https://o.vault.azure.net", tenant_id: t, client_id: c,
+          client_secret: "${SP}"}
+env:
+  DB: {secret: npm-token}
+"""
+
+
+def test_build_block_parses_secrets_network_platforms_and_push(tmp_path: Path) -> None:
+    path = tmp_path / "baker.yaml"
+    path.write_text(MANIFEST)
+    loaded = load(path, environ={"SP": "sp-secret-value"})
+    build = loaded.image.build
+    assert build is not None
+    assert (build.network, build.platforms, build.push) == (
+        "none",
+        ("linux/amd64", "linux/arm64/v8"),
+        build.push,
+    )
+    assert build.push == "registry.example.com/app:1.4.2"
+    npm, pip = build.secrets["npm_token"], build.secrets["pip.conf"]
+    assert (npm.name, npm.credential, npm.version) == ("npm-token", "main", None)
+    assert (pip.name, pip.key, pip.credential, pip.version) == ("pip-index", "conf", "other", PINNED)
+    assert loaded.used_credentials == ("main", "other")  # a build secret's credential is used
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "key", "fragment"),
+    [
+        (
+            "npm_token: {secret: npm-token}",
+            '"npm,token": {secret: npm-token}',
+            "image.build.secrets.npm,token",
+            "id",
+        ),
+        (
+            "npm_token: {secret: npm-token}",
+            "npm_token: npm-token",
+            "image.build.secrets.npm_token",
+            "mapping",
+        ),
+        ("npm_token: {secret: npm-token}", "npm_token: {secret: n, credential: nope}", "credential", "nope"),
+        ("npm_token: {secret: npm-token}", "npm_token: {secret: n, versio: x}", "npm_token", "versio"),
+        ("network: none", "network: 'a b'", "image.build.network", "network"),
+        ("linux/arm64/v8", "Linux/ARM64", "image.build.platforms[1]", "platform"),
+        ("push: registry.example.com/app:1.4.2", "push: 'a b'", "image.build.push", "image reference"),
+    ],
+)
+def test_build_block_problems_name_their_key(
+    tmp_path: Path, replace: str, by: str, key: str, fragment: str
+) -> None:
+    path = tmp_path / "baker.yaml"
+    path.write_text(MANIFEST.replace(replace, by))
+    with pytest.raises(ManifestError) as caught:
+        load(path, environ={"SP": "sp-secret-value"})
+    assert any(key in p.key and fragment in p.message for p in caught.value.problems), caught.value.problems
+
+
+def test_plan_lists_build_secrets_with_their_shared_fetch_and_no_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "baker.yaml"
+    path.write_text(MANIFEST)
+    assert main(["plan", "-f", str(path), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    rows = {row["id"]: row for row in document["build_secrets"]}
+    assert rows["npm_token"]["shared_with"] == "DB" and rows["npm_token"]["fetch"] == 1
+    assert rows["pip.conf"]["shared_with"] is None and rows["pip.conf"]["version"] == PINNED
+
+
+def test_build_secrets_resolve_with_the_env_one_fetch_each_masked_and_never_in_entries() -> None:
+    provider = fake(npm_token="npm-value-1234", db_password="db-value-5678")
+    m = manifest({"DB": ref("db-password")})
+    spec = BuildSpec(context=".", secrets={"npm": ref("npm-token"), "db": ref("db_password")})
+    m = type(m)(path=m.path, image=ImageSpec(base=None, build=spec), credentials=m.credentials, env=m.env)
+    got = resolve(m, providers={"main": provider})
+    assert sorted(name for name, _ in provider.calls) == ["db-password", "npm-token"]
+    assert [e.env for e in got.entries] == ["DB"]
+    assert {e.env: e.value.reveal() for e in got.build_secrets} == {
+        "npm": "npm-value-1234",
+        "db": "db-value-5678",
+    }
+    assert REDACTOR.redact("token npm-value-1234") == f"token {MASK}"
+
+
+def test_a_failed_build_secret_is_named_by_its_key_in_the_manifest() -> None:
+    provider = fake(db_password="db-value-5678")
+    provider.fail("npm-token", Diagnosis.SECRET_NOT_FOUND)
+    m = manifest({"DB": ref("db-password")})
+    spec = BuildSpec(context=".", secrets={"npm": ref("npm-token")})
+    m = type(m)(path=m.path, image=ImageSpec(base=None, build=spec), credentials=m.credentials, env=m.env)
+    with pytest.raises(ResolutionFailed) as caught:
+        resolve(m, providers={"main": provider})
+    assert [(f.env, f.error.diagnosis) for f in caught.value.failures] == [
+        ("image.build.secrets.npm", Diagnosis.SECRET_NOT_FOUND)
+    ]
