@@ -24,6 +24,7 @@ from baker import signals
 from baker.errors import ImageError, UsageError
 from baker.image import appbuild, engine
 from baker.image.bake import BakeResult, bake, refuse_revoke_without_push
+from baker.image.engine.client import engine_errors
 from baker.image.inregistry import BAKE_DEADLINE, RegistryBake, bake_in_registry, read_base
 from baker.image.registry.read import check_push
 from baker.model import Manifest
@@ -44,6 +45,22 @@ def _onto(manifest: Manifest, onto: str | None) -> Manifest:
     return replace(manifest, image=replace(manifest.image, base=onto, build=None))
 
 
+def _same_engine(app: appbuild.AppBuild, client: engine.DockerClient) -> None:
+    """The app is built by the CLI's engine and baked on baker's (DOCKER_HOST): they must be one.
+    They differ when the CLI follows a `docker context` (DOCKER_CONTEXT, or the CLI config's
+    current context) that baker's engine client does not read."""
+    with engine_errors("asking the engine its id"):
+        info = client.info()
+    ours = f"{info.get('ID', '')} {info.get('DockerRootDir', '')}".strip()
+    if app.cli.engine_id and ours and app.cli.engine_id != ours:
+        raise UsageError(
+            "the docker CLI builds on another Docker engine than the one baker bakes on (DOCKER_HOST, "
+            "or the default socket): the app image would not be where the bake looks for it",
+            hint="set DOCKER_HOST to the engine of the CLI's context (`docker context inspect` shows "
+            "its endpoint), or switch the CLI back with `docker context use default`",
+        )
+
+
 def build(
     manifest: Manifest,
     *,
@@ -61,6 +78,8 @@ def build(
     refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
     client = engine.connect()  # before any secret is read: no engine, no fetch
     app = appbuild.prepare(manifest) if manifest.image.build is not None else None
+    if app is not None:
+        _same_engine(app, client)
     # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
     resolved = signals.run_stoppable(
         lambda: resolve_warned(manifest, on_warning=on_warning, providers=providers)

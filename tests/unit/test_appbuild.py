@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from baker.cli import main
 from baker.diagnose import Diagnosis
-from baker.errors import ManifestError, ResolutionFailed
+from baker.errors import ManifestError, ResolutionFailed, UsageError
+from baker.image.appbuild import AppBuild
+from baker.image.appbuild.docker_cli import DockerCli
 from baker.image.appbuild.needs import buildkit_needs, dockerfile_ignore
 from baker.manifest.checks import load
 from baker.model import BuildSpec, ImageSpec
+from baker.pipeline import _same_engine
 from baker.resolver import resolve
 from baker.secret import MASK, REDACTOR
 from tests.unit.test_resolver import fake, manifest, ref
@@ -162,3 +166,40 @@ def test_a_failed_build_secret_is_named_by_its_key_in_the_manifest() -> None:
     assert [(f.env, f.error.diagnosis) for f in caught.value.failures] == [
         ("image.build.secrets.npm", Diagnosis.SECRET_NOT_FOUND)
     ]
+
+
+class _Info:
+    """An engine client that answers `info` only (the seam `_same_engine` reads)."""
+
+    def __init__(self, engine_id: str, root: str) -> None:
+        self._info = {"ID": engine_id, "DockerRootDir": root}
+
+    def info(self) -> dict[str, str]:
+        return self._info
+
+
+@pytest.mark.parametrize(
+    ("cli_engine", "client_engine", "refused"),
+    [
+        ("K1 /var/lib/docker", ("K1", "/var/lib/docker"), False),
+        ("K1 /var/lib/other", ("K1", "/var/lib/docker"), True),  # one key, two engines: the root tells
+        ("K2 /var/lib/docker", ("K1", "/var/lib/docker"), True),
+        ("", ("K1", "/var/lib/docker"), False),  # the CLI could not say: the bake's own lookup decides
+    ],
+)
+def test_the_cli_and_baker_must_talk_to_one_engine_for_the_engine_road(
+    cli_engine: str, client_engine: tuple[str, str], refused: bool
+) -> None:
+    app = AppBuild(
+        DockerCli("/usr/bin/docker", "20.10.24", "buildkit", None, cli_engine),
+        BuildSpec("."),
+        Path(),
+        Path(),
+        None,
+    )
+    client = cast(Any, _Info(*client_engine))
+    if refused:
+        with pytest.raises(UsageError, match="another Docker engine"):
+            _same_engine(app, client)
+    else:
+        _same_engine(app, client)

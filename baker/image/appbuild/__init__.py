@@ -69,6 +69,13 @@ def prepare(manifest: Manifest, *, push: bool = False, environ: Mapping[str, str
     it.  UsageError (exit 2) or EngineError (exit 1)."""
     spec = manifest.image.build
     assert spec is not None
+    if push and spec.push is None:
+        raise UsageError(
+            "--in-registry bakes onto an image in a registry; this manifest builds its app (image.build) "
+            "and names no image.build.push to send it to",
+            hint="add image.build.push: REGISTRY/REPOSITORY:TAG (where the unbaked app goes), "
+            "or drop --in-registry",
+        )
     context = (Path(manifest.path).parent / spec.context).resolve()
     dockerfile = context / spec.dockerfile
     if not context.is_dir():
@@ -83,13 +90,6 @@ def prepare(manifest: Manifest, *, push: bool = False, environ: Mapping[str, str
             f"image.build.dockerfile: cannot read {untrusted(str(dockerfile))}: {exc.strerror or exc}",
             hint="image.build.dockerfile is relative to image.build.context",
         ) from None
-    if push and spec.push is None:
-        raise UsageError(
-            "--in-registry bakes onto an image in a registry; this manifest builds its app (image.build) "
-            "and names no image.build.push to send it to",
-            hint="add image.build.push: REGISTRY/REPOSITORY:TAG (where the unbaked app goes), "
-            "or drop --in-registry",
-        )
     if len(spec.platforms) > 1 and not push:
         raise UsageError(
             f"image.build.platforms names {len(spec.platforms)} platforms; an engine holds one image per "

@@ -49,6 +49,9 @@ class DockerCli:
     version: str  # the client's
     route: Route
     buildkit_refused: str | None = None  # why BuildKit is not to be had (classic route only)
+    # `docker info`'s ID and DockerRootDir for the engine this CLI talks to: two engines on one machine
+    # may share an ID (it comes from /etc/docker/key.json), never a data root
+    engine_id: str = ""
 
 
 def _cli_path(environ: Mapping[str, str]) -> str:
@@ -104,22 +107,32 @@ def probe(environ: Mapping[str, str] | None = None) -> DockerCli:
             f"the Docker engine does not answer the docker CLI ({untrusted(path)}): {said}",
             hint="start the Docker engine, or point DOCKER_HOST / DOCKER_CONTEXT at one",
         )
+    info = _answer(path, ["info", "--format", "{{.ID}} {{.DockerRootDir}}"], env)
+    engine_id = info.stdout.decode("utf-8", "replace").strip()
     buildkit = env.get("DOCKER_BUILDKIT", "").strip().lower()
     if buildkit in ("0", "false"):
-        return DockerCli(path, version, "classic", "DOCKER_BUILDKIT=0 is set")
-    plugin = subprocess.run(
-        [path, "buildx", "version"],
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=PROBE_TIMEOUT,
-        check=False,
-    )
-    if plugin.returncode == 0:
-        return DockerCli(path, version, "buildx")
+        return DockerCli(path, version, "classic", "DOCKER_BUILDKIT=0 is set", engine_id)
+    if _answer(path, ["buildx", "version"], env).returncode == 0:
+        return DockerCli(path, version, "buildx", None, engine_id)
     if 0 < _major(version) < 23:
-        return DockerCli(path, version, "buildkit")
-    return DockerCli(path, version, "classic", f"the docker CLI {untrusted(version)} has no buildx plugin")
+        return DockerCli(path, version, "buildkit", None, engine_id)
+    why = f"the docker CLI {untrusted(version)} has no buildx plugin"
+    return DockerCli(path, version, "classic", why, engine_id)
+
+
+def _answer(path: str, args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[bytes]:
+    """A short question to the CLI; a CLI that hangs or cannot start is a failed answer."""
+    try:
+        return subprocess.run(
+            [path, *args],
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=PROBE_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return subprocess.CompletedProcess([path, *args], 1, b"", b"")
 
 
 def _last_line(text: str) -> str:
