@@ -11,7 +11,11 @@ import base64
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
 import tarfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -409,3 +413,44 @@ def test_several_platforms_without_buildx_are_refused_before_any_fetch(
     document = json.loads(capsys.readouterr().out)
     assert "buildx" in document["message"] and "docker buildx version" in document["hint"]
     assert vault.requests() == []
+
+
+# -- a stop during the app build ---------------------------------------------------------------------
+
+
+def test_a_stop_during_the_app_build_interrupts_the_builder_and_exits_130_with_no_tag(
+    tmp_path: Path, debian_cli: Path, busybox_base: str, image_names: ImageNames
+) -> None:
+    marker = uuid.uuid4().hex[:12]
+    _context(tmp_path, f"FROM {busybox_base}\nRUN echo start-{marker} && sleep 60\n")
+    name = image_names()
+    manifest = tmp_path / "baker.yaml"
+    manifest.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "image": {"build": {"context": "app", "network": "none"}, "tag": name},
+                "env": {"A": "b"},
+            }
+        )
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "baker", "build", "-f", str(manifest)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    deadline = time.monotonic() + 120
+    for line in process.stderr:
+        if f"start-{marker}" in line and "RUN" not in line:  # the step runs (its output, not its title)
+            sent = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            break
+        assert time.monotonic() < deadline, "the build never reached the step"
+    else:
+        pytest.fail("the build ended before the step ran")
+    process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert time.monotonic() - sent < 45  # the builder was interrupted, not waited for (sleep 60)
+    assert not image_names.exists(name)
