@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from baker import imageref
 from baker.errors import EngineError, ImageNotFound, NoRecord
-from baker.provenance import LABEL, Origin, from_label
+from baker.provenance import LABEL, BaseRecord, Origin, base_of, from_label
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class BakedImage:
     where: str  # "local" or "registry"
     origins: tuple[Origin, ...]
     env: Mapping[str, str]
+    base: BaseRecord | None = None  # what it was baked onto, when the record says (`build --if-stale`)
 
 
 def _literal_env(env: list[str] | tuple[str, ...], origins: tuple[Origin, ...]) -> dict[str, str]:
@@ -70,4 +71,4 @@ def read_baked(ref: str, *, registry_only: bool = False) -> BakedImage:
             hint="bake it with `baker build`; `check` compares an image baker made with the manifest",
         )
     origins = from_label(text)
-    return BakedImage(ref, image_id, where, origins, _literal_env(env, origins))
+    return BakedImage(ref, image_id, where, origins, _literal_env(env, origins), base_of(text))

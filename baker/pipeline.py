@@ -11,25 +11,32 @@ engine, a Docker CLI or a registry is asked before anything is resolved.
   (with `image.build.push`), the CLI is prepared and the push target must take a push
   (`registry.check_push`) instead, then after resolving the app is built and pushed, and its
   pushed digest is read as the base.
-- `onto` (`build --if-stale` when the image records its base): the bake goes onto that base
-  digest; the app is not rebuilt and its build secrets are not fetched.
+- `recorded` (`build --if-stale` when the image records its base, `provenance.base_of`): the bake
+  goes onto that base digest on either road; the app is not rebuilt, no Docker CLI is asked, and
+  the build secrets are not fetched.
+
+The registry road's modules are imported by `build_in_registry` only: the engine road never loads
+them (process start).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from baker import signals
 from baker.errors import ImageError, UsageError
 from baker.image import appbuild, engine
 from baker.image.bake import BakeResult, bake, refuse_revoke_without_push
 from baker.image.engine.client import engine_errors
-from baker.image.inregistry import BAKE_DEADLINE, RegistryBake, bake_in_registry, read_base
-from baker.image.registry.read import check_push
 from baker.model import Manifest
+from baker.provenance import BaseRecord
 from baker.providers.base import Provider
 from baker.resolver import resolve_warned
+
+if TYPE_CHECKING:  # the registry road's modules load only when it runs (process start)
+    from baker.image.inregistry import RegistryBake
 
 __all__ = ["build", "build_in_registry"]
 
@@ -38,11 +45,12 @@ def _ignore(_: str) -> None:
     return None
 
 
-def _onto(manifest: Manifest, onto: str | None) -> Manifest:
-    """The manifest as baked onto a recorded base: `image.from` is that digest, nothing is built."""
-    if onto is None:
+def _without_build(manifest: Manifest, recorded: BaseRecord | None) -> Manifest:
+    """The manifest as re-baked onto a recorded base: nothing is built (no CLI asked, no build
+    secret fetched); `image.from` names the recorded base when the manifest builds its app."""
+    if recorded is None or manifest.image.build is None:
         return manifest
-    return replace(manifest, image=replace(manifest.image, base=onto, build=None))
+    return replace(manifest, image=replace(manifest.image, base=recorded.ref, build=None))
 
 
 def _same_engine(app: appbuild.AppBuild, client: engine.DockerClient) -> None:
@@ -69,12 +77,13 @@ def build(
     on_line: Callable[[str], None] = _ignore,
     on_warning: Callable[[str], None] = _ignore,
     revoke_superseded: bool = False,
-    onto: str | None = None,
+    recorded: BaseRecord | None = None,
     providers: Mapping[str, Provider] | None = None,
 ) -> BakeResult:
     """The engine road, whole: connect, (prepare the app build), resolve, bake (`image.bake.bake`).
-    `on_line` gets the build's output, redacted; `on_warning` the resolution's warnings."""
-    manifest = _onto(manifest, onto)
+    `on_line` gets the build's output, redacted; `on_warning` the resolution's warnings;
+    `recorded`: the base to re-bake onto (`provenance.base_of`), for `build --if-stale`."""
+    manifest = _without_build(manifest, recorded)
     refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
     client = engine.connect()  # before any secret is read: no engine, no fetch
     app = appbuild.prepare(manifest) if manifest.image.build is not None else None
@@ -92,6 +101,7 @@ def build(
         on_line=on_line,
         client=client,
         revoke_superseded=revoke_superseded,
+        base=recorded,
         app=app,
     )
 
@@ -102,21 +112,28 @@ def build_in_registry(
     tags: Sequence[str],
     on_line: Callable[[str], None] = _ignore,
     on_warning: Callable[[str], None] = _ignore,
-    timeout: float = BAKE_DEADLINE,
+    timeout: float | None = None,
     revoke_superseded: bool = False,
-    onto: str | None = None,
+    recorded: BaseRecord | None = None,
     providers: Mapping[str, Provider] | None = None,
 ) -> RegistryBake:
     """The registry road, whole: read the base (or prepare the app build and prove its push
-    target), resolve, (build and push the app,) bake in the registry (`bake_in_registry`)."""
-    manifest = _onto(manifest, onto)
+    target), resolve, (build and push the app,) bake in the registry (`bake_in_registry`).
+    `timeout`: the bake's bound after the base is read (None: `inregistry.BAKE_DEADLINE`)."""
+    # Imported here: the engine road never loads the registry road's modules (process start).
+    from baker.image.inregistry import BAKE_DEADLINE, bake_in_registry, read_base, recorded_base
+    from baker.image.registry.read import check_push
+
+    deadline = BAKE_DEADLINE if timeout is None else timeout
+    manifest = _without_build(manifest, recorded)
     if not tags:
         raise UsageError(
             "--in-registry needs a tag to push to", hint="set image.tag in the manifest or pass --tag"
         )
     if manifest.image.build is None:
         assert manifest.image.base is not None
-        base = read_base(manifest.image.base)  # before any secret: no base, no fetch
+        # Before any secret: no base, no fetch.
+        base = read_base(recorded_base(recorded) if recorded is not None else manifest.image.base)
         resolved = signals.run_stoppable(
             lambda: resolve_warned(manifest, on_warning=on_warning, providers=providers)
         )
@@ -126,8 +143,9 @@ def build_in_registry(
             tags=tags,
             on_line=on_line,
             base=base,
-            timeout=timeout,
+            timeout=deadline,
             revoke_superseded=revoke_superseded,
+            recorded=recorded,
         )
     app = appbuild.prepare(manifest, push=True)
     assert app.push is not None
@@ -141,7 +159,9 @@ def build_in_registry(
     secrets = {entry.env: entry.value for entry in resolved.build_secrets}
     built = appbuild.build(app, secrets, on_line=on_line)
     assert built.pushed is not None
-    baked = replace(manifest, image=replace(manifest.image, base=built.pushed, build=None))
+    # The provenance records the app as pushed (its tag) and the digest baked onto (`--if-stale`
+    # re-bakes onto that digest and builds nothing).
+    baked = replace(manifest, image=replace(manifest.image, base=app.push, build=None))
     base = read_base(built.pushed)
     return bake_in_registry(
         baked,
@@ -149,6 +169,6 @@ def build_in_registry(
         tags=tags,
         on_line=on_line,
         base=base,
-        timeout=timeout,
+        timeout=deadline,
         revoke_superseded=revoke_superseded,
     )

@@ -36,7 +36,7 @@ from baker.errors import ImageNotFound, NoRecord, ProviderError, ReferenceFailur
 from baker.lifetime import EXPIRING_DAYS, as_utc
 from baker.model import FetchKey, LiteralValue, Manifest, SecretRef
 from baker.output import untrusted
-from baker.provenance import Origin
+from baker.provenance import BaseRecord, Origin
 from baker.providers.base import OpenProvider, SecretProperties
 
 if TYPE_CHECKING:
@@ -281,6 +281,8 @@ class RebakeDecision:
     due: bool
     reason: str
     warnings: tuple[str, ...] = ()
+    base: BaseRecord | None = None  # the base the image records: a re-bake goes onto it
+    recorded: bool = False  # the image carries a record (then `base` None: baked before bases were recorded)
 
 
 def rebake_due(manifest: Manifest, image: str, *, registry_only: bool = False) -> RebakeDecision:
@@ -292,13 +294,13 @@ def rebake_due(manifest: Manifest, image: str, *, registry_only: bool = False) -
     show; an expired one only warns (a re-bake would bake the same expired value).
     """
     try:
-        _, report = evaluate(manifest, image, registry_only=registry_only)
+        record, report = evaluate(manifest, image, registry_only=registry_only)
     except (ImageNotFound, NoRecord) as exc:
         return RebakeDecision(True, exc.message)
-    return due_from(report)
+    return due_from(report, record)
 
 
-def due_from(report: CheckReport) -> RebakeDecision:
+def due_from(report: CheckReport, record: BakedImage | None = None) -> RebakeDecision:
     """`rebake_due`'s answer from a report (`build --if-stale -f A -f B` checks them all first)."""
     # Names and details may come from the image's label: escaped wherever they are printed.
     warnings = [
@@ -308,8 +310,10 @@ def due_from(report: CheckReport) -> RebakeDecision:
         f"{untrusted(item.env)}: {item.detail}" for item in report.entries if item.status == "expiring"
     ]
     due = [e for e in report.entries if e.status in REBAKE or e.status in {"deleted", "disabled"}]
+    base = record.base if record is not None else None
     if due:
-        return RebakeDecision(True, "; ".join(f"{untrusted(e.env)} {e.status}" for e in due), tuple(warnings))
+        reason = "; ".join(f"{untrusted(e.env)} {e.status}" for e in due)
+        return RebakeDecision(True, reason, tuple(warnings), base, record is not None)
     expired = [e.env for e in report.entries if e.status == "expired"]
     if expired:
         # A re-bake would bake the same expired value: a person must rotate it in Key Vault first.

@@ -16,6 +16,8 @@ from baker.resolver import ResolvedEnv, resolve_warned
 
 if TYPE_CHECKING:  # a type only: validate and plan import no registry client
     from baker.image.registry.revoke import Revocation
+    from baker.provenance import BaseRecord
+    from baker.staleness import RebakeDecision
 
 
 def load_manifest(out: Output, file: Path, *, offline: bool = False) -> Manifest:
@@ -40,7 +42,7 @@ def check_references(base: str | None, tags: Sequence[str]) -> None:
 
 def resolve_values(out: Output, manifest: Manifest) -> ResolvedEnv:
     """The resolved values, warning about any too short to be masked in output, or whose version
-    expired or expires soon (`baker.pipeline.resolve_warned`)."""
+    expired or expires soon (`baker.resolver.resolve_warned`)."""
     return resolve_warned(manifest, on_warning=out.warn)
 
 
@@ -57,9 +59,9 @@ def print_revocation(out: Output, revocation: Revocation) -> None:
 
 def no_rebake_due(
     out: Output, manifest: Manifest, image: str, *, skipped: dict[str, object], registry_only: bool = False
-) -> bool:
-    """`build --if-stale`: whether `image` is current (then `skipped`, with the reason, is the
-    result document); either way says why."""
+) -> RebakeDecision | None:
+    """`build --if-stale`: None when `image` is current (then `skipped`, with the reason, is the
+    result document), else the decision (with the base the image records); either way says why."""
     # guards the offline commands (validate, plan load this module): staleness is build's, not theirs
     from baker.staleness import rebake_due
 
@@ -68,7 +70,20 @@ def no_rebake_due(
         out.warn(warning)
     if decision.due:
         out.info(f"re-bake due: {decision.reason}")
-        return False
+        return decision
     out.info(f"{image} is current, no re-bake due: {decision.reason}")
     out.result({**skipped, "skipped": True, "reason": decision.reason})
-    return True
+    return None
+
+
+def rebake_base(out: Output, decision: RebakeDecision | None) -> BaseRecord | None:
+    """The base a `--if-stale` re-bake goes onto: the one the image records (a rotation re-bake
+    changes the values and nothing else); an image baked before bases were recorded has none, and
+    the re-bake reads `image.from` anew (said)."""
+    if decision is None or not decision.recorded:
+        return None
+    if decision.base is None:
+        out.info(
+            "the image records no base (baked by an earlier baker): re-baking onto image.from as it is now"
+        )
+    return decision.base

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from baker import pipeline
 from baker.commands._common import (
@@ -16,13 +17,15 @@ from baker.commands._common import (
     load_manifest,
     no_rebake_due,
     print_revocation,
+    rebake_base,
 )
-from baker.commands.build_inregistry import build_in_registry
 from baker.errors import EXIT_INTERRUPTED, UsageError
 from baker.image.bake import refuse_revoke_without_push
-from baker.image.inregistry import BAKE_DEADLINE
 from baker.model import Manifest
 from baker.output import Output
+
+if TYPE_CHECKING:
+    from baker.provenance import BaseRecord
 
 
 def _unique(names: Sequence[str]) -> list[str]:
@@ -60,7 +63,7 @@ def build(
             if_stale=if_stale,
             in_registry=in_registry,
             revoke_superseded=revoke_superseded,
-            timeout=BAKE_DEADLINE if timeout is None else timeout,
+            timeout=timeout,
         )
     manifest = load_manifest(out, files[0] if files else file)
     return build_manifest(
@@ -71,7 +74,7 @@ def build(
         if_stale=if_stale,
         in_registry=in_registry,
         revoke_superseded=revoke_superseded,
-        timeout=BAKE_DEADLINE if timeout is None else timeout,
+        timeout=timeout,
     )
 
 
@@ -84,22 +87,29 @@ def build_manifest(
     if_stale: bool | str,
     in_registry: bool = False,
     revoke_superseded: bool = False,
-    timeout: float = BAKE_DEADLINE,
+    timeout: float | None = None,
+    recorded: BaseRecord | None = None,
 ) -> int:
     """`build` for a loaded manifest.  `if_stale` may be the reason a re-bake is due, already
-    decided (`build_fleet`): then the image is not checked again.  `timeout` bounds an
+    decided (`build_fleet`): then the image is not checked again, and `recorded` is the base the
+    image records (the re-bake goes onto it).  `timeout` bounds an
     `in_registry` bake (`build` refuses `--timeout` without `--in-registry`)."""
     # `--tag` overrides the manifest's `image.tag`; repeated, it adds more.  So a CI job that passes
     # `--tag "$IMAGE"` bakes, pushes and (with --if-stale) checks exactly that name.
     names = _unique(tags) if tags else _unique(manifest.image.tags)
     if in_registry:  # no engine contacted on that path (baker.image.inregistry)
+        # Imported here: the engine bake never loads the registry road's modules (process start).
+        from baker.commands.build_inregistry import build_in_registry
+        from baker.image.inregistry import BAKE_DEADLINE
+
         return build_in_registry(
             out=out,
             manifest=manifest,
             names=names,
             if_stale=if_stale,
             revoke_superseded=revoke_superseded,
-            timeout=timeout,
+            timeout=BAKE_DEADLINE if timeout is None else timeout,
+            recorded=recorded,
         )
     check_references(manifest.image.base, names)
     if push and not names:
@@ -114,8 +124,10 @@ def build_manifest(
                 hint="set image.tag in the manifest or pass --tag",
             )
         skipped: dict[str, object] = {"image_id": None, "tags": [], "pushed": [], "removed": []}
-        if no_rebake_due(out, manifest, names[0], skipped=skipped):
+        decision = no_rebake_due(out, manifest, names[0], skipped=skipped)
+        if decision is None:
             return 0
+        recorded = rebake_base(out, decision)
     result = pipeline.build(
         manifest,
         tags=names,
@@ -123,6 +135,7 @@ def build_manifest(
         on_line=out.progress,
         on_warning=out.warn,
         revoke_superseded=revoke_superseded,
+        recorded=recorded,
     )
     out.info(f"built {result.image_id}")
     for name in result.tags:

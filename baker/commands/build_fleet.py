@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from baker import fleet
+from baker.commands._common import rebake_base
 from baker.commands.build import build_manifest
 from baker.commands.check_fleet import load_all
 from baker.errors import (
@@ -26,9 +27,9 @@ from baker.errors import (
     NoRecord,
     UsageError,
 )
-from baker.image.inregistry import BAKE_DEADLINE
 from baker.logs import scrub
 from baker.output import Output, untrusted
+from baker.provenance import BaseRecord
 from baker.staleness import due_from
 
 
@@ -41,7 +42,7 @@ def build_many(
     if_stale: bool,
     in_registry: bool,
     revoke_superseded: bool,
-    timeout: float = BAKE_DEADLINE,
+    timeout: float | None = None,
 ) -> int:
     """`timeout`: each `--in-registry` bake's own bound (`--timeout`)."""
     if tags:
@@ -53,22 +54,26 @@ def build_many(
     items = [(manifest, fleet.image_of(manifest)) for manifest in manifests]
     # (due, why) per manifest: all due without --if-stale; a check that failed is due (the bake
     # then names the failure, as `build --if-stale` does for one manifest).
-    plan: list[tuple[bool, str]] = [(True, "")] * len(items)
+    plan: list[tuple[bool, str, BaseRecord | None]] = [(True, "", None)] * len(items)
     if if_stale:
         for index, result in enumerate(fleet.check_all(items, registry_only=in_registry)):
             if result.report is not None:
-                decision = due_from(result.report)
+                decision = due_from(result.report, result.record)
                 for warning in decision.warnings:
                     out.warn(warning)
-                plan[index] = (decision.due, decision.reason)
+                plan[index] = (
+                    decision.due,
+                    decision.reason,
+                    rebake_base(out, decision) if decision.due else None,
+                )
             elif isinstance(result.error, (ImageNotFound, NoRecord)):
-                plan[index] = (True, result.error.message)
+                plan[index] = (True, result.error.message, None)
             else:
-                plan[index] = (True, "the check failed")
+                plan[index] = (True, "the check failed", None)
     documents: list[dict[str, object]] = []
     failed = 0
     interrupted = False
-    for (manifest, image), (due, why) in zip(items, plan, strict=True):
+    for (manifest, image), (due, why, recorded) in zip(items, plan, strict=True):
         head: dict[str, object] = {"file": manifest.path, "image": image}
         if not due:
             out.info(f"== {untrusted(manifest.path)}: {untrusted(image)} is current, no re-bake due: {why}")
@@ -92,6 +97,7 @@ def build_many(
                 in_registry=in_registry,
                 revoke_superseded=revoke_superseded,
                 timeout=timeout,
+                recorded=recorded,
             )
         except BakerError as exc:
             failed += 1

@@ -1,7 +1,9 @@
-"""`baker build --in-registry`: the command around `baker.image.inregistry.bake_in_registry`.
+"""`baker build --in-registry`: the command around `baker.pipeline.build_in_registry`.
 
-No Docker engine is asked anything on this path (not for `--if-stale` either): the base is read
-from its registry before any secret is, then the values are resolved, baked and pushed.
+No Docker engine is asked anything on this path (not for `--if-stale` either), except to build the
+app for `image.build` (with `image.build.push`): the base is read from its registry (or the app's
+push target proven) before any secret is, then the values are resolved, (the app built and pushed,)
+baked and pushed.
 """
 
 from __future__ import annotations
@@ -9,11 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from baker import pipeline
-from baker.commands._common import check_references, no_rebake_due, print_revocation
+from baker.commands._common import (
+    check_references,
+    no_rebake_due,
+    print_revocation,
+    rebake_base,
+)
 from baker.errors import EXIT_INTERRUPTED, BakeStopped, UsageError
 from baker.image import inregistry
 from baker.model import Manifest
 from baker.output import Output, untrusted
+from baker.provenance import BaseRecord
 
 
 def build_in_registry(
@@ -24,8 +32,10 @@ def build_in_registry(
     if_stale: bool | str,
     revoke_superseded: bool = False,
     timeout: float = inregistry.BAKE_DEADLINE,
+    recorded: BaseRecord | None = None,
 ) -> int:
-    """`if_stale` may be the reason a re-bake is due, already decided (`build_fleet`)."""
+    """`if_stale` may be the reason a re-bake is due, already decided (`build_fleet`), with
+    `recorded` the base the image records."""
     check_references(manifest.image.base, names)
     if not names:
         raise UsageError(
@@ -37,10 +47,14 @@ def build_in_registry(
         out.info(f"re-bake due: {if_stale}")
     elif if_stale:
         skipped: dict[str, object] = {"digest": None, "tags": [], "platforms": [], "pushed": []}
-        if no_rebake_due(out, manifest, names[0], skipped=skipped, registry_only=True):
+        decision = no_rebake_due(out, manifest, names[0], skipped=skipped, registry_only=True)
+        if decision is None:
             return 0
+        recorded = rebake_base(out, decision)
     try:
-        return _bake(out, manifest, names, timeout=timeout, revoke_superseded=revoke_superseded)
+        return _bake(
+            out, manifest, names, timeout=timeout, revoke_superseded=revoke_superseded, recorded=recorded
+        )
     except KeyboardInterrupt as stop:  # the bake named what it left; the document says it too
         left = stop.left if isinstance(stop, BakeStopped) else ()
         not_restored = stop.not_restored if isinstance(stop, BakeStopped) else ()
@@ -57,9 +71,17 @@ def build_in_registry(
 
 
 def _bake(
-    out: Output, manifest: Manifest, names: Sequence[str], *, timeout: float, revoke_superseded: bool
+    out: Output,
+    manifest: Manifest,
+    names: Sequence[str],
+    *,
+    timeout: float,
+    revoke_superseded: bool,
+    recorded: BaseRecord | None,
 ) -> int:
-    # The pipeline reads the base (or builds and pushes the app) before any secret is resolved.
+    if recorded is not None:
+        out.info(f"re-baking onto the recorded base {untrusted(recorded.ref)} ({recorded.digest})")
+    # The pipeline reads the base (or proves the app's push target) before any secret is resolved.
     result = pipeline.build_in_registry(
         manifest,
         tags=names,
@@ -67,6 +89,7 @@ def _bake(
         on_warning=out.warn,
         timeout=timeout,
         revoke_superseded=revoke_superseded,
+        recorded=recorded,
     )
     out.info(f"baked {result.digest} ({untrusted(', '.join(result.platforms))})")
     for item in result.pushed:

@@ -51,7 +51,7 @@ from baker.image.registry.refs import ImageRef
 from baker.imageref import shown
 from baker.model import Manifest
 from baker.output import untrusted
-from baker.provenance import LABEL, to_label
+from baker.provenance import LABEL, BaseRecord, to_label
 from baker.resolver import ResolvedEnv
 
 _FOREIGN = ("nondistributable", "foreign")  # layers a registry never holds (Windows base layers)
@@ -75,6 +75,7 @@ class BaseImage:
     index: dict[str, Any] | None  # None for a single-manifest base
     media_type: str
     platforms: tuple[BasePlatform, ...]
+    digest: str = ""  # the index's (or the single manifest's) digest: sha256 of the bytes the registry sent
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def target(name: str) -> ImageRef:
 # --- reading the base -----------------------------------------------------------------------------
 
 
-def _get_manifest(client: RegistryClient, reference: str, what: str) -> tuple[dict[str, Any], str]:
+def _get_manifest(client: RegistryClient, reference: str, what: str) -> tuple[dict[str, Any], str, str]:
     response = client.get(f"{client.ref.base_url}/manifests/{reference}", oci.ACCEPT)
     if response.status_code in (401, 403):
         response.close()
@@ -133,7 +134,7 @@ def _get_manifest(client: RegistryClient, reference: str, what: str) -> tuple[di
             f"the manifest the registry {client.ref.host} sent does not match its digest {reference}"
         )
     document = parse_json(raw, "manifest")
-    return document, oci.media_type_of(document, content_type)
+    return document, oci.media_type_of(document, content_type), oci.digest_of(raw)
 
 
 def _platform(
@@ -167,18 +168,25 @@ def read_base(ref: str) -> BaseImage:
     """The base's index (if any), each platform's manifest and config, read without any layer."""
     image = push_target(ref)
     with RegistryClient(image) as client:
-        top, media_type = _get_manifest(client, image.reference, "image")
+        top, media_type, top_digest = _get_manifest(client, image.reference, "image")
         if media_type not in oci.INDEX_TYPES:
-            digest = oci.digest_of(oci.serialize(top))  # not sent: a name for messages only
-            return BaseImage(image, None, media_type, (_platform(client, digest, "", top, media_type),))
+            platform = _platform(client, top_digest, "", top, media_type)
+            return BaseImage(image, None, media_type, (platform,), top_digest)
         platforms = []
         for entry in oci.image_entries(top):
             digest = str(entry["digest"])
-            manifest, entry_type = _get_manifest(client, digest, "manifest")
+            manifest, entry_type, _ = _get_manifest(client, digest, "manifest")
             platforms.append(
                 _platform(client, digest, oci.platform_name(entry.get("platform")), manifest, entry_type)
             )
-        return BaseImage(image, top, media_type, tuple(platforms))
+        return BaseImage(image, top, media_type, tuple(platforms), top_digest)
+
+
+def recorded_base(record: BaseRecord) -> str:
+    """The base an image records (`provenance.base_of`), pinned: `repository@digest`, for `build
+    --in-registry --if-stale` (a rotation re-bake onto the very base, wherever its tag points now)."""
+    ref = push_target(record.ref)
+    return f"{ref.host}/{ref.repository}@{record.digest}"
 
 
 # --- the bake -------------------------------------------------------------------------------------
@@ -309,10 +317,12 @@ def bake_in_registry(
     base: BaseImage | None = None,
     timeout: float = BAKE_DEADLINE,
     revoke_superseded: bool = False,
+    recorded: BaseRecord | None = None,
 ) -> RegistryBake:
     """Bake `resolved` onto `manifest.image.from` in its registry and put every tag: the Python
     API of `baker build --in-registry`.  `base` is the base already read (`read_base`), if it was;
-    `timeout` bounds the bake after that (seconds).
+    `timeout` bounds the bake after that (seconds).  `recorded`: the base an earlier bake recorded
+    (`build --if-stale`): the bake goes onto that digest (`recorded_base`), and records it again.
 
     Stop signals (`baker.signals`) are held from the first value pushed through the last tag: a
     stop before the first tag undoes the bake (`inregistry_undo`) and raises `BakeStopped`; from the
@@ -336,12 +346,13 @@ def bake_in_registry(
         targets.setdefault((ref.host, ref.repository), ref)
     budget = Budget(timeout)
     if base is None:
-        base = read_base(manifest.image.base)
+        base = read_base(recorded_base(recorded) if recorded is not None else manifest.image.base)
+    record = BaseRecord(recorded.ref if recorded is not None else manifest.image.base, base.digest)
     # What each tag names now (exact bytes, for the undo; their digests, for the revocation), read
     # before any value is revealed or anything pushed: a registry that cannot say stops the bake.
     previous = _read_tags(refs, budget, revoke_superseded)
     env = [(entry.env, entry.value.reveal()) for entry in resolved.entries]
-    baked = _bake(base, env, to_label(resolved, manifest))
+    baked = _bake(base, env, to_label(resolved, manifest, base=record))
     del env
     platforms = tuple(p.name for p in base.platforms)
     shown_platforms = untrusted(", ".join(platforms))
@@ -427,4 +438,4 @@ def _revoke(
     return revocation, False
 
 
-__all__ = ["BaseImage", "Pushed", "RegistryBake", "bake_in_registry", "read_base"]
+__all__ = ["BaseImage", "Pushed", "RegistryBake", "bake_in_registry", "read_base", "recorded_base"]
