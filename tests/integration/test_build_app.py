@@ -454,3 +454,96 @@ def test_a_stop_during_the_app_build_interrupts_the_builder_and_exits_130_with_n
     assert process.returncode == 130
     assert time.monotonic() - sent < 45  # the builder was interrupted, not waited for (sleep 60)
     assert not image_names.exists(name)
+
+
+# -- --if-stale: a rotation re-bakes onto the recorded base, nothing is built ---------------------
+
+
+def _rotate_and_rebake(
+    vault: Emulator, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> tuple[Any, str]:
+    rotated = f"rotated {uuid.uuid4().hex[:12]}"
+    vault.set_secret("app", "db-password", rotated)
+    vault.reset_stats()
+    assert main([*args, "--if-stale", "--json"]) == 0
+    captured = capsys.readouterr()
+    gets = [
+        r.path for r in vault.requests() if r.method == "GET" and "/secrets/" in r.path and r.status == 200
+    ]
+    assert "/secrets/npm-token/" not in gets  # the build secret is not fetched: nothing is built
+    assert "building the app image" not in captured.err
+    return json.loads(captured.out), rotated
+
+
+def test_if_stale_rebakes_an_app_built_image_onto_its_recorded_base_without_building(
+    tmp_path: Path,
+    vault: Emulator,
+    debian_cli: Path,
+    docker_client: Any,
+    busybox_base: str,
+    image_names: ImageNames,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _context(tmp_path, f"FROM {busybox_base}\nRUN --mount=type=secret,id=npm_token,uid=1000 true\n")
+    name = image_names()
+    manifest = _manifest(
+        tmp_path / "baker.yaml",
+        vault,
+        {"context": "app", "network": "none", "secrets": {"npm_token": {"secret": "npm-token"}}},
+        tags=(name,),
+    )
+    assert main(["build", "-f", str(manifest), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    image_names.track(first["image_id"])
+    built = engine.inspect_image(name, client=docker_client)
+    assert built is not None
+    app_id = json.loads(built.labels[LABEL])["base"]["digest"]
+
+    monkeypatch.setenv("BAKER_DOCKER", str(tmp_path / "no-such-docker"))  # a CLI asked would fail the run
+    document, rotated = _rotate_and_rebake(vault, ["build", "-f", str(manifest)], capsys)
+    image_names.track(document["image_id"])
+    info = engine.inspect_image(name, client=docker_client)
+    assert info is not None
+    assert dict(item.split("=", 1) for item in info.env)["DB_PASSWORD"] == rotated
+    assert json.loads(info.labels[LABEL])["base"]["digest"] == app_id  # onto the very app image
+
+
+def test_if_stale_in_registry_rebakes_onto_the_pushed_app_digest_without_building(
+    tmp_path: Path,
+    vault: Emulator,
+    debian_cli: Path,
+    registry: Api,
+    busybox_base: str,
+    image_names: ImageNames,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _context(tmp_path, f"FROM {busybox_base}\nRUN --mount=type=secret,id=npm_token,uid=1000 true\n")
+    repo = f"app-{uuid.uuid4().hex[:8]}"
+    app_ref = f"{registry.host}/{repo}:app"
+    image_names.names.append(app_ref)
+    manifest = _manifest(
+        tmp_path / "baker.yaml",
+        vault,
+        {
+            "context": "app",
+            "network": "none",
+            "secrets": {"npm_token": {"secret": "npm-token"}},
+            "push": app_ref,
+        },
+        tags=(f"{registry.host}/{repo}:baked",),
+    )
+    assert main(["build", "--in-registry", "-f", str(manifest), "--json"]) == 0
+    capsys.readouterr()
+    app_digest = registry.tag_digest(repo, "app")
+
+    monkeypatch.setenv("BAKER_DOCKER", str(tmp_path / "no-such-docker"))  # a CLI asked would fail the run
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # and no engine either: a re-bake needs none
+    document, rotated = _rotate_and_rebake(vault, ["build", "--in-registry", "-f", str(manifest)], capsys)
+    baked = json.loads(registry.manifest(repo, document["digest"])[0])
+    config = json.loads(registry.blob(repo, baked["config"]["digest"]))
+    assert dict(item.split("=", 1) for item in config["config"]["Env"])["DB_PASSWORD"] == rotated
+    label = json.loads(config["config"]["Labels"][LABEL])
+    assert label["base"] == {"ref": app_ref, "digest": app_digest}
+    assert registry.tag_digest(repo, "app") == app_digest  # the app was not pushed again
