@@ -3,6 +3,7 @@ manifest's `image.build` block, `plan`'s build secrets, and their resolution wit
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any, cast
@@ -12,8 +13,8 @@ import pytest
 from baker.cli import main
 from baker.diagnose import Diagnosis
 from baker.errors import ManifestError, ResolutionFailed, UsageError
-from baker.image.appbuild import AppBuild
-from baker.image.appbuild.docker_cli import DockerCli
+from baker.image.appbuild import AppBuild, _argv
+from baker.image.appbuild.docker_cli import DockerCli, Route
 from baker.image.appbuild.needs import buildkit_needs, dockerfile_ignore
 from baker.manifest.checks import load
 from baker.model import BuildSpec, ImageSpec
@@ -203,3 +204,46 @@ def test_the_cli_and_baker_must_talk_to_one_engine_for_the_engine_road(
             _same_engine(app, client)
     else:
         _same_engine(app, client)
+
+
+def _app(route: str, spec: BuildSpec, push: str | None = None) -> AppBuild:
+    cli = DockerCli("/opt/docker", "27.0.0", cast(Route, route))
+    return AppBuild(cli, spec, Path("/ctx"), Path("/ctx/app.Dockerfile"), push)
+
+
+SPEC = BuildSpec(
+    ".",
+    target="runtime",
+    args={"PY": "3.12"},
+    network="none",
+    platforms=("linux/amd64", "linux/arm64"),
+)
+
+
+@pytest.mark.parametrize(
+    ("route", "push", "expected"),
+    [
+        ("buildx", None, ["buildx", "build", "--progress", "plain", "--load"]),
+        (
+            "buildx",
+            "r.example/app:1",
+            ["buildx", "build", "--tag", "r.example/app:1", "--push", "--metadata-file"],
+        ),
+        ("buildkit", "r.example/app:1", ["build", "--progress", "plain", "--tag", "r.example/app:1"]),
+        ("classic", None, ["build", "--iidfile"]),
+    ],
+)
+def test_the_argv_carries_every_build_option_and_no_value(
+    route: str, push: str | None, expected: list[str]
+) -> None:
+    argv = _argv(_app(route, SPEC, push), Path("/private"), ["--secret", "id=npm,env=BAKER_BUILD_SECRET_0"])
+    assert argv[0] == "/opt/docker" and argv[-2:] == ["--", "/ctx"]
+    words = iter(argv)
+    assert all(word in words for word in expected)  # in this order
+    flags = dict(itertools.pairwise(argv))
+    assert flags["--file"] == "/ctx/app.Dockerfile" and flags["--target"] == "runtime"
+    assert flags["--build-arg"] == "PY=3.12" and flags["--network"] == "none"
+    assert flags["--platform"] == "linux/amd64,linux/arm64"
+    assert flags["--secret"] == "id=npm,env=BAKER_BUILD_SECRET_0"  # the variable's name, never its value
+    assert ("--progress" in argv) == (route != "classic")
+    assert ("--push" in argv) == (route == "buildx" and push is not None)

@@ -201,14 +201,21 @@ def _raise_unless_done(finished: Finished, app: AppBuild, step: str) -> None:
         return
     said = finished.last_error or (finished.lines[-1].strip() if finished.lines else "(no output)")
     command = "docker buildx build" if app.cli.route == "buildx" else "docker build"
-    command = "docker push" if step == "push" else command
-    raise EngineError(
-        f"the app {step} failed (`{command}` exited {finished.returncode}): {said}",
-        hint="the output above shows the failing step; a RUN that needs the network may need "
+    if step == "push":
+        raise EngineError(
+            f"the app push failed (`docker push` exited {finished.returncode}): {said}",
+            hint=f"check `docker login` for {imageref.shown(app.push or '')}",
+        )
+    hint = (
+        "the output above shows the failing step; a RUN that needs the network may need "
         "image.build.network, a private base `docker login`"
-        if step == "build"
-        else f"check `docker login` for {imageref.shown(app.push or '')}",
     )
+    if len(app.spec.platforms) > 1:
+        hint += (
+            "; several platforms need a builder that builds them (`docker buildx create --use`; "
+            "the default `docker` driver cannot) and, for foreign ones, QEMU (`binfmt`)"
+        )
+    raise EngineError(f"the app build failed (`{command}` exited {finished.returncode}): {said}", hint=hint)
 
 
 def _read_id(path: Path) -> str:
