@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -140,6 +141,7 @@ def _ls(client: Any, image: str, path: str) -> list[str]:
 
 def test_buildkit_cache_and_secret_mounts_get_the_build_secret_which_is_nowhere_after(
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     vault: Emulator,
     debian_cli: Path,
     docker_client: Any,
@@ -169,8 +171,12 @@ def test_buildkit_cache_and_secret_mounts_get_the_build_secret_which_is_nowhere_
         },
         tags=(name,),
     )
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))  # where baker's private directories go
     vault.reset_stats()
-    assert main(["build", "-f", str(manifest), "--json"]) == 0
+    assert main(["build", "-f", str(manifest), "--json", "--debug"]) == 0  # every diagnostic too
+    assert list(private.iterdir()) == []  # nothing left behind (the id file's 0700 directory went)
     captured = capsys.readouterr()
     document = json.loads(captured.out)
     image_names.track(document["image_id"])
