@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any, cast
 
@@ -14,13 +16,13 @@ from baker.cli import main
 from baker.diagnose import Diagnosis
 from baker.errors import ManifestError, ResolutionFailed, UsageError
 from baker.image.appbuild import AppBuild, _argv
-from baker.image.appbuild.docker_cli import DockerCli, Route
+from baker.image.appbuild.docker_cli import LINE_SHOWN, DockerCli, Route, run
 from baker.image.appbuild.needs import buildkit_needs, dockerfile_ignore
 from baker.manifest.checks import load
 from baker.model import BuildSpec, ImageSpec
 from baker.pipeline import _same_engine
 from baker.resolver import resolve
-from baker.secret import MASK, REDACTOR
+from baker.secret import MASK, REDACTOR, Secret
 from tests.unit.test_resolver import fake, manifest, ref
 
 
@@ -247,3 +249,22 @@ def test_the_argv_carries_every_build_option_and_no_value(
     assert flags["--secret"] == "id=npm,env=BAKER_BUILD_SECRET_0"  # the variable's name, never its value
     assert ("--progress" in argv) == (route != "classic")
     assert ("--push" in argv) == (route == "buildx" and push is not None)
+
+
+def test_the_childs_lines_are_redacted_whole_before_any_cut_and_escaped() -> None:
+    value = "build-output-canary-9f8e7d6c"
+    REDACTOR.register(Secret(value), label="CANARY")
+    script = (
+        "import sys\n"
+        f"sys.stdout.write('x' * {LINE_SHOWN - 10} + {value!r} + 'tail\\n'); sys.stdout.flush()\n"
+        f"sys.stderr.write('err: ' + {value!r} + ' \\x1b[31m red\\n'); sys.stderr.flush()\n"
+        f"sys.stdout.write('::error::' + {value!r} + '\\n')\n"
+    )
+    lines: list[str] = []
+    finished = run([sys.executable, "-c", script], environ=dict(os.environ), on_line=lines.append)
+    assert finished.returncode == 0
+    assert len(lines) == 3
+    assert all(value not in line for line in lines)
+    assert lines[0].endswith(f"{MASK}tail") or lines[0].endswith("[line cut]")
+    assert MASK in lines[1] and "\x1b" not in lines[1]
+    assert not lines[2].startswith("::")

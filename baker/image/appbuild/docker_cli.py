@@ -26,7 +26,7 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from baker.errors import EngineError, UsageError
 from baker.output import untrusted
@@ -35,7 +35,12 @@ from baker.secret import REDACTOR
 CLI_VARIABLE = "BAKER_DOCKER"
 Route = Literal["buildx", "buildkit", "classic"]
 PROBE_TIMEOUT = 30.0
-LINE_MAX = 64 * 1024  # a longer line is cut (a progress bar without newlines must not eat memory)
+# A line is redacted whole, then cut for display: a value split across two reads would escape the
+# Redactor.  What a line holds past LINE_KEPT is dropped unread (never shown), so a step printing
+# without newlines cannot eat memory; LINE_SHOWN is far below it, so a value cut at LINE_KEPT (not
+# masked, being partial) is never within what is shown unless it is longer than their difference.
+LINE_KEPT = 4 * 1024 * 1024
+LINE_SHOWN = 64 * 1024
 INSTALL_BUILDX = (
     "install Docker's buildx plugin (Docker's apt/yum repositories: `docker-buildx-plugin`; Debian and "
     "Ubuntu: `docker-buildx`; or the binary from https://github.com/docker/buildx/releases saved as "
@@ -140,6 +145,19 @@ def _last_line(text: str) -> str:
     return untrusted(REDACTOR.redact(lines[-1])) if lines else "(no message)"
 
 
+def _read_line(stream: IO[bytes]) -> bytes | None:
+    """One line (None at the end): at most LINE_KEPT bytes of it kept, the rest read and dropped."""
+    kept = stream.readline(LINE_KEPT)
+    if not kept:
+        return None
+    if not kept.endswith(b"\n"):
+        while True:  # drop the rest of an overlong line, in bounded reads
+            rest = stream.readline(LINE_SHOWN)
+            if not rest or rest.endswith(b"\n"):
+                break
+    return kept
+
+
 @dataclass(frozen=True)
 class Finished:
     returncode: int
@@ -169,10 +187,12 @@ def run(
     try:
         assert process.stdout is not None
         while True:
-            raw = process.stdout.readline(LINE_MAX)
-            if not raw:
+            raw = _read_line(process.stdout)
+            if raw is None:
                 break
-            line = untrusted(REDACTOR.redact(raw.decode("utf-8", "replace").rstrip("\r\n")))
+            text = REDACTOR.redact(raw.decode("utf-8", "replace").rstrip("\r\n"))
+            cut = len(text) > LINE_SHOWN
+            line = untrusted(text[:LINE_SHOWN]) + (" [line cut]" if cut else "")
             on_line(line)
             if line.lstrip().lower().startswith(("error", "failed to", "executor failed")):
                 last_error = line.strip()
