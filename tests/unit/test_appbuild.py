@@ -14,7 +14,7 @@ import pytest
 
 from baker.cli import main
 from baker.diagnose import Diagnosis
-from baker.errors import ManifestError, ResolutionFailed, UsageError
+from baker.errors import EngineError, ManifestError, ResolutionFailed, UsageError
 from baker.image.appbuild import AppBuild, _argv
 from baker.image.appbuild.docker_cli import LINE_SHOWN, DockerCli, Route, run
 from baker.image.appbuild.needs import buildkit_needs, dockerfile_ignore
@@ -268,3 +268,10 @@ def test_the_childs_lines_are_redacted_whole_before_any_cut_and_escaped() -> Non
     assert lines[0].endswith(f"{MASK}tail") or lines[0].endswith("[line cut]")
     assert MASK in lines[1] and "\x1b" not in lines[1]
     assert not lines[2].startswith("::")
+
+
+def test_a_cli_that_cannot_be_run_is_an_engine_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "docker"
+    with pytest.raises(EngineError, match="could not run the docker CLI") as caught:
+        run([str(missing), "build"], environ={}, on_line=lambda line: None)
+    assert caught.value.hint is not None and "BAKER_DOCKER" in caught.value.hint

@@ -175,13 +175,19 @@ def run(
     """Run `argv`, every output line (stdout and stderr, in order) redacted, escaped and handed to
     `on_line`.  A stop (KeyboardInterrupt) interrupts the child as Ctrl-C would, waits for it
     (then kills it), and is raised again."""
-    process = subprocess.Popen(
-        list(argv),
-        env=dict(environ),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    try:
+        process = subprocess.Popen(
+            list(argv),
+            env=dict(environ),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+    except OSError as exc:  # the CLI went (or lost its mode) since `probe` found it
+        raise EngineError(
+            f"could not run the docker CLI ({untrusted(argv[0])}): {exc.strerror or type(exc).__name__}",
+            hint=f"check the Docker installation, or point {CLI_VARIABLE} at a docker CLI",
+        ) from None
     last_error = ""
     tail: list[str] = []
     try:
