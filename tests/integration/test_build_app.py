@@ -27,7 +27,7 @@ import pytest
 import baker
 from baker.cli import main
 from baker.emulator import Emulator
-from baker.errors import EngineError
+from baker.errors import EngineError, ImageError
 from baker.image import engine
 from baker.provenance import LABEL
 from baker.secret import MASK
@@ -553,3 +553,25 @@ def test_if_stale_in_registry_rebakes_onto_the_pushed_app_digest_without_buildin
     label = json.loads(config["config"]["Labels"][LABEL])
     assert label["base"] == {"ref": app_ref, "digest": app_digest}
     assert registry.tag_digest(repo, "app") == app_digest  # the app was not pushed again
+
+
+def test_python_api_build_in_registry_fetches_no_secret_when_the_push_target_does_not_answer(
+    tmp_path: Path, vault: Emulator, debian_cli: Path, busybox_base: str
+) -> None:
+    _context(tmp_path, f"FROM {busybox_base}\nRUN --mount=type=secret,id=npm_token true\n")
+    manifest = baker.load(
+        _manifest(
+            tmp_path / "baker.yaml",
+            vault,
+            {
+                "context": "app",
+                "network": "none",
+                "secrets": {"npm_token": {"secret": "npm-token"}},
+                "push": "127.0.0.1:9/app:1",  # nothing listens there
+            },
+        )
+    )
+    vault.reset_stats()
+    with pytest.raises(ImageError, match=r"image\.build\.push"):
+        baker.build_in_registry(manifest, tags=["127.0.0.1:9/app:baked"])
+    assert vault.requests() == []
