@@ -575,3 +575,40 @@ def test_python_api_build_in_registry_fetches_no_secret_when_the_push_target_doe
     with pytest.raises(ImageError, match=r"image\.build\.push"):
         baker.build_in_registry(manifest, tags=["127.0.0.1:9/app:baked"])
     assert vault.requests() == []
+
+
+def test_in_registry_finds_the_pushed_app_digest_even_when_a_value_masks_part_of_it_in_the_output(
+    tmp_path: Path,
+    vault: Emulator,
+    debian_cli: Path,
+    registry: Api,
+    busybox_base: str,
+    image_names: ImageNames,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The push's output is redacted for display; a value that happens to be part of the digest
+    (a 12-character hex string) masks it there, and the digest must still be known."""
+    _context(tmp_path, f"FROM {busybox_base}\nLABEL app=masked-digest\n")
+    repo = f"app-{uuid.uuid4().hex[:8]}"
+    app_ref = f"{registry.host}/{repo}:app"
+    image_names.names.append(app_ref)
+    manifest = _manifest(
+        tmp_path / "baker.yaml",
+        vault,
+        {"context": "app", "network": "none", "push": app_ref},
+        tags=(f"{registry.host}/{repo}:baked",),
+    )
+    assert main(["build", "--in-registry", "-f", str(manifest), "--json"]) == 0
+    capsys.readouterr()
+    app_digest = registry.tag_digest(repo, "app")
+    assert app_digest is not None
+    vault.set_secret("app", "db-password", app_digest[7:19])  # the next bake's value: part of the digest
+    assert main(["build", "--in-registry", "-f", str(manifest), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert app_digest not in captured.err  # the push's digest line was masked in the output
+    label = json.loads(
+        json.loads(registry.blob(repo, json.loads(registry.manifest(repo, "baked")[0])["config"]["digest"]))[
+            "config"
+        ]["Labels"][LABEL]
+    )
+    assert label["base"]["digest"] == app_digest  # the same app (BuildKit's cache), found anyway

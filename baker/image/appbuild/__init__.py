@@ -33,7 +33,7 @@ from pathlib import Path
 
 from baker import imageref
 from baker.errors import EngineError, UsageError
-from baker.image.appbuild.docker_cli import INSTALL_BUILDX, DockerCli, Finished, probe, run
+from baker.image.appbuild.docker_cli import INSTALL_BUILDX, DockerCli, Finished, answer_of, probe, run
 from baker.image.appbuild.needs import buildkit_needs, dockerfile_ignore
 from baker.model import BuildSpec, Manifest
 from baker.output import untrusted
@@ -43,7 +43,6 @@ __all__ = ["AppBuild", "AppImage", "build", "prepare"]
 
 SECRET_VARIABLE = "BAKER_BUILD_SECRET_{}"  # noqa: S105 (a variable name, not a value)
 _IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
-_PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 
 
 @dataclass(frozen=True)
@@ -161,7 +160,7 @@ def build(app: AppBuild, secrets: Mapping[str, Secret], *, on_line: Callable[[st
                 [app.cli.path, "push", app.push], environ=_without_secrets(environ), on_line=on_line
             )
             _raise_unless_done(finished, app, "push")
-            digest = _pushed_digest(finished)
+            digest = _pushed_digest(app, repository, environ)
         return AppImage(image_id, f"{repository}@{digest}")
     finally:
         environ.clear()
@@ -240,9 +239,21 @@ def _metadata_digest(path: Path) -> str:
     return digest
 
 
-def _pushed_digest(finished: Finished) -> str:
-    for line in reversed(finished.lines):
-        found = _PUSHED_DIGEST.search(line)
-        if found:
-            return found.group(1)
-    raise EngineError("docker push finished but named no digest", hint="run with --debug and see the output")
+def _pushed_digest(app: AppBuild, repository: str, environ: Mapping[str, str]) -> str:
+    """The digest `docker push` gave the app, from the engine's RepoDigests (the push's own output
+    is redacted for display: a short value could mask part of a digest)."""
+    answer = answer_of(
+        app.cli, ["image", "inspect", "--format", "{{json .RepoDigests}}", app.push or ""], environ
+    )
+    try:
+        digests = json.loads(answer)
+    except ValueError:
+        digests = None
+    for item in digests if isinstance(digests, list) else []:
+        name, _, digest = str(item).partition("@")
+        if name == repository and _IMAGE_ID.fullmatch(digest):
+            return digest
+    raise EngineError(
+        "docker push finished but the engine names no digest for it",
+        hint="run with --debug and see the output",
+    )

@@ -158,6 +158,12 @@ def _read_line(stream: IO[bytes]) -> bytes | None:
     return kept
 
 
+def answer_of(cli: DockerCli, args: list[str], environ: Mapping[str, str]) -> str:
+    """The CLI's stdout for a short question ("" when it fails): digests, ids, never output shown."""
+    answer = _answer(cli.path, args, environ)
+    return answer.stdout.decode("utf-8", "replace").strip() if answer.returncode == 0 else ""
+
+
 @dataclass(frozen=True)
 class Finished:
     returncode: int
