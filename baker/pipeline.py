@@ -121,7 +121,7 @@ def build_in_registry(
     target), resolve, (build and push the app,) bake in the registry (`bake_in_registry`).
     `timeout`: the bake's bound after the base is read (None: `inregistry.BAKE_DEADLINE`)."""
     # Imported here: the engine road never loads the registry road's modules (process start).
-    from baker.image.inregistry import BAKE_DEADLINE, bake_in_registry, read_base, recorded_base
+    from baker.image.inregistry import BAKE_DEADLINE, bake_in_registry, read_base, read_recorded_base
     from baker.image.registry.read import check_push
 
     deadline = BAKE_DEADLINE if timeout is None else timeout
@@ -133,7 +133,7 @@ def build_in_registry(
     if manifest.image.build is None:
         assert manifest.image.base is not None
         # Before any secret: no base, no fetch.
-        base = read_base(recorded_base(recorded) if recorded is not None else manifest.image.base)
+        base = read_recorded_base(recorded) if recorded is not None else read_base(manifest.image.base)
         resolved = signals.run_stoppable(
             lambda: resolve_warned(manifest, on_warning=on_warning, providers=providers)
         )

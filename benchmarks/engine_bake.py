@@ -15,10 +15,13 @@ Before each run a secret is rotated in the emulator, so every bake bakes a value
 ratio.  Goal (issue 16): engine within 1.2x of render.  Removes every image, process and file it
 made.
 
-Figures on the 2-core machine of issue 16 (Debian's docker.io 20.10, overlay2, classic store):
+Figures on the shared 2-core machine of issue 16 (Debian's docker.io 20.10, overlay2, classic image
+store; load average 10-13 from other work, so absolute times swing: read the ratios), two runs each:
 
-    before (classic-builder bake, main at fc95e0d):  render 0.897 s, engine 1.546 s: 1.72x
-    after  (config edit + `docker load`):            see ARCHITECTURE.md / the issue's report
+    before (classic-builder bake, main at fc95e0d):  render 0.778 s, engine 2.141 s: 2.75x
+                                                     render 2.860 s, engine 6.304 s: 2.20x
+    after  (config edit + `docker load`):            render 1.273 s, engine 1.500 s: 1.18x
+                                                     render 3.914 s, engine 3.980 s: 1.02x
 """
 
 from __future__ import annotations

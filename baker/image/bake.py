@@ -132,7 +132,12 @@ def bake(
             state.loading = True
             with signals.held(escape=2):
                 engine.load_config(
-                    config, base_id=base_id, layer_count=layers, full_layers=full_layers, client=client
+                    config,
+                    base_id=base_id,
+                    layer_count=layers,
+                    full_layers=full_layers,
+                    client=client,
+                    answered=state.answer_read,
                 )
             del config
             stop.checkpoint()  # stopped during the load: undone here, before any tag moves
@@ -182,23 +187,43 @@ def _base(
     """The base as the provenance names it, and its image id: the recorded one (`build
     --if-stale`), else the app image `image.build` makes, else `image.from` (pulled when not local)."""
     if recorded is not None:
-        info = engine.inspect_image(recorded.digest, client=client)
-        if info is None:
-            raise EngineError(
-                f"the image to re-bake was baked onto {untrusted(recorded.ref)} ({recorded.digest}), "
-                "which this engine no longer holds",
-                hint="a rotation re-bake keeps the base: `docker pull` that exact image (by its repository "
-                "digest) or build it again; or run `baker build` without --if-stale to bake onto "
-                "image.from as it is now",
-            )
-        on_line(f"re-baking onto the recorded base {untrusted(recorded.ref)} ({recorded.digest[:19]})")
-        return recorded.ref, info.id
+        return recorded.ref, _recorded_base(recorded, on_line, client)
     if app is not None:
         app_id = _app_image(app, resolved, on_line)
         state.created.append(app_id)
         return app_id, app_id
     assert manifest.image.base is not None
     return manifest.image.base, engine.ensure_image(manifest.image.base, on_line, client=client).id
+
+
+def _recorded_base(recorded: BaseRecord, on_line: Callable[[str], None], client: engine.DockerClient) -> str:
+    """The image id of the base an image records: the engine's image id when the engine baked it;
+    a registry's manifest digest when the registry road did, found as `repository@digest` among
+    what the engine holds (pulled or pushed by digest).  Never pulled here: the error names the
+    pull, so no request leaves for a registry the user did not name for this bake."""
+    info = engine.inspect_image(recorded.digest, client=client)
+    pinned = _pinned(recorded)
+    if info is None and pinned is not None:
+        info = engine.inspect_image(pinned, client=client)
+    if info is None:
+        pull = f"`docker pull {untrusted(pinned)}` (if the registry road baked it), or " if pinned else ""
+        raise EngineError(
+            f"the image to re-bake was baked onto {untrusted(recorded.ref)} ({recorded.digest}), "
+            "which this engine no longer holds",
+            hint=f"a rotation re-bake keeps the base: get that exact image back: {pull}build it again; "
+            "or run `baker build` without --if-stale to bake onto image.from as it is now",
+        )
+    on_line(f"re-baking onto the recorded base {untrusted(recorded.ref)} ({recorded.digest[:19]})")
+    return info.id
+
+
+def _pinned(recorded: BaseRecord) -> str | None:
+    """`repository@digest` for the recorded base, None when its name is no repository (an id)."""
+    try:
+        name = imageref.parse(recorded.ref).name
+    except UsageError:
+        return None
+    return f"{name}@{recorded.digest}"
 
 
 def _layer_count(raw: bytes) -> int:
@@ -244,10 +269,14 @@ class _Bake:
 
     image_id: str = ""  # the baked config's digest: the engine's id for the image, known before the load
     loading: bool = False  # the load was asked for: the image may exist from then on
+    answered: bool = False  # the engine's answer to the load was read to its end: it is done
     lease: str | None = None  # the name that marks the output as still being committed
     created: list[str] = field(default_factory=list)  # the app image (`image.build`), no value in it
     undo: engine.TagUndo = ()
     pushed: list[engine.Pushed] = field(default_factory=list)
+
+    def answer_read(self) -> None:
+        self.answered = True
 
 
 LOAD_SETTLE = 5.0  # seconds an undo watches for an image whose load it stopped listening to
@@ -265,7 +294,12 @@ def _undo(state: _Bake, on_line: Callable[[str], None], client: engine.DockerCli
             if state.lease is not None:
                 engine.release(state.image_id, state.lease, client=client)
             left = (
-                engine.remove_loaded(state.image_id, client=client, settle=LOAD_SETTLE, lease=state.lease)
+                engine.remove_loaded(
+                    state.image_id,
+                    client=client,
+                    settle=0.0 if state.answered else LOAD_SETTLE,
+                    lease=state.lease,
+                )
                 if mine
                 else []
             )

@@ -189,6 +189,22 @@ def recorded_base(record: BaseRecord) -> str:
     return f"{ref.host}/{ref.repository}@{record.digest}"
 
 
+def read_recorded_base(record: BaseRecord) -> BaseImage:
+    """`read_base` of the base an image records (`recorded_base`).  A registry that has no such
+    manifest (the engine road records the engine's image id, a config digest) is told apart."""
+    try:
+        return read_base(recorded_base(record))
+    except ImageError as exc:
+        if "has no manifest" not in exc.message:
+            raise
+        raise ImageError(
+            f"the image to re-bake records its base as {untrusted(record.ref)} ({record.digest}), "
+            "which its registry does not hold as a manifest (an image baked on an engine records the "
+            "engine's image id)",
+            hint="run `baker build --in-registry` without --if-stale to bake onto image.from as it is now",
+        ) from None
+
+
 # --- the bake -------------------------------------------------------------------------------------
 
 
@@ -346,7 +362,7 @@ def bake_in_registry(
         targets.setdefault((ref.host, ref.repository), ref)
     budget = Budget(timeout)
     if base is None:
-        base = read_base(recorded_base(recorded) if recorded is not None else manifest.image.base)
+        base = read_recorded_base(recorded) if recorded is not None else read_base(manifest.image.base)
     record = BaseRecord(recorded.ref if recorded is not None else manifest.image.base, base.digest)
     # What each tag names now (exact bytes, for the undo; their digests, for the revocation), read
     # before any value is revealed or anything pushed: a registry that cannot say stops the bake.
@@ -438,4 +454,12 @@ def _revoke(
     return revocation, False
 
 
-__all__ = ["BaseImage", "Pushed", "RegistryBake", "bake_in_registry", "read_base", "recorded_base"]
+__all__ = [
+    "BaseImage",
+    "Pushed",
+    "RegistryBake",
+    "bake_in_registry",
+    "read_base",
+    "read_recorded_base",
+    "recorded_base",
+]

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 
 from baker.cli import main
 from baker.emulator import Emulator
+from baker.errors import EngineError
 from baker.image import engine
 from baker.image.bake import bake
 from baker.image.engine.load import CONTAINERD_SNAPSHOTTER
@@ -379,3 +381,37 @@ def test_the_engine_route_is_chosen_by_the_image_store(docker_client: Any) -> No
     info = docker_client.info()
     expected = any(pair[1] == CONTAINERD_SNAPSHOTTER for pair in info.get("DriverStatus") or [])
     assert engine.wants_layers(client=docker_client) is expected
+
+
+def test_a_load_the_engine_refuses_fails_at_once_moves_no_tag_and_leaves_no_image(
+    docker_client: Any,
+    busybox_base: str,
+    image_names: ImageNames,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The base's config names a layer the engine does not hold (as when the base went between the
+    read and the load): the engine refuses the layer-less load; baker says so, and does not wait
+    for an image that will never come."""
+    read = engine.base_config
+
+    def with_a_missing_layer(*args: Any, **kwargs: Any) -> bytes:
+        document = json.loads(read(*args, **kwargs))
+        document["rootfs"]["diff_ids"].append("sha256:" + uuid.uuid4().hex * 2)
+        return json.dumps(document).encode()
+
+    monkeypatch.setattr(engine, "base_config", with_a_missing_layer)
+    value = f"refused-{uuid.uuid4().hex}"
+    tag = image_names()
+    started = time.monotonic()
+    with pytest.raises(EngineError, match="refused the baked image"):
+        bake(
+            _manifest({"V": value}, busybox_base),
+            _resolved({"V": value}),
+            tags=[tag],
+            push=False,
+            on_line=lambda line: None,
+            client=docker_client,
+        )
+    assert time.monotonic() - started < 4  # no watch for a late image (LOAD_SETTLE is 5 s)
+    assert not image_names.exists(tag)
+    assert image_names.holding(value) == []

@@ -35,7 +35,7 @@ import io
 import json
 import re
 import tarfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import docker.errors
@@ -209,9 +209,12 @@ def load_config(
     layer_count: int,
     full_layers: bool,
     client: DockerClient | None = None,
+    answered: Callable[[], None] | None = None,
 ) -> str:
     """Load `config` (the baked config) over the base's layers; the new image's id, which is the
-    config's digest.  `full_layers`: stream the base's layers in too (`wants_layers`)."""
+    config's digest.  `full_layers`: stream the base's layers in too (`wants_layers`).
+    `answered` is called once the engine's answer was read to its end (whatever it said): from then
+    on the engine is done with the load, so an undo need not wait for it."""
     _check_id(base_id)
     client = client_or_connect(client)
     data: bytes | Iterator[bytes] = (
@@ -221,6 +224,8 @@ def load_config(
     with engine_errors("loading the baked image", hint="run again with --debug"):
         stream = client.api.load_image(data, quiet=True)
         state = consume(stream if stream is not None else (), LineSink(lines.append))
+    if answered is not None:
+        answered()
     if state.error is not None:
         raise EngineError(
             f"the engine refused the baked image: {state.error}",
