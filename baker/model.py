@@ -135,6 +135,11 @@ class BuildSpec:
     dockerfile: str = "Dockerfile"
     target: str | None = None
     args: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # id -> the Key Vault secret BuildKit mounts at `RUN --mount=type=secret,id=ID` (never baked)
+    secrets: Mapping[str, SecretRef] = field(default_factory=lambda: MappingProxyType({}))
+    network: str | None = None  # as `docker build --network`
+    platforms: tuple[str, ...] = ()  # `--platform`; more than one needs buildx and `push`
+    push: str | None = None  # where the unbaked app image is pushed (needed by --in-registry)
 
 
 @dataclass(frozen=True)
@@ -169,13 +174,18 @@ class Manifest:
         return tuple((e.name, e.source) for e in self.env if isinstance(e.source, SecretRef))
 
     @property
+    def build_secrets(self) -> tuple[tuple[str, SecretRef], ...]:
+        """`image.build.secrets`: (id, reference), resolved with the env's references, never baked."""
+        return tuple(self.image.build.secrets.items()) if self.image.build is not None else ()
+
+    @property
     def default_credential(self) -> str | None:
         return default_credential(self.credentials)
 
     @property
     def used_credentials(self) -> tuple[str, ...]:
-        """Credentials some env var resolves through, in manifest order."""
-        used = {ref.credential for _, ref in self.references}
+        """Credentials some env var or build secret resolves through, in manifest order."""
+        used = {ref.credential for _, ref in (*self.references, *self.build_secrets)}
         return tuple(name for name in self.credentials if name in used)
 
     def require_credentials(self, names: Iterable[str]) -> None:

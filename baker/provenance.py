@@ -156,8 +156,27 @@ def encode(origins: tuple[Origin, ...], base: BaseRecord | None = None) -> str:
 
 def to_label(resolved: ResolvedEnv, manifest: Manifest, *, base: BaseRecord | None = None) -> str:
     """The label's text for an image baked from `manifest` with the versions in `resolved`, onto
-    `base` (None: not recorded, as `render` writes it)."""
-    return encode(from_resolved(resolved, manifest), base)
+    `base` (None: not recorded, as `render` writes it).
+
+    The app's build secrets (`image.build.secrets`), when the bake built the app, are recorded
+    apart, under `build_secrets` (id -> ref, credential, version): which token version built the
+    app, for an audit.  `check` does not compare them: the image holds nothing of a build secret,
+    so its rotation leaves the image as current as it was (a rebuild, `build` without --if-stale,
+    is what uses the new one)."""
+    text = encode(from_resolved(resolved, manifest), base)
+    if not resolved.build_secrets:
+        return text
+    document = json.loads(text)
+    document["build_secrets"] = {
+        entry.env: {
+            "ref": entry.source.written,
+            "credential": entry.source.credential,
+            "version": entry.version,
+        }
+        for entry in resolved.build_secrets
+        if isinstance(entry.source, SecretRef)
+    }
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
 def base_of(text: str) -> BaseRecord | None:

@@ -17,6 +17,7 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from baker.check.lifetime import lifetime_warnings
 from baker.diagnose import Diagnosis
 from baker.errors import ProviderError, ReferenceFailure, ResolutionFailed
 from baker.fanout import fan_out
@@ -39,10 +40,16 @@ class Resolved:
 @dataclass(frozen=True)
 class ResolvedEnv:
     entries: tuple[Resolved, ...]  # manifest order
+    # `image.build.secrets`, `Resolved.env` holding the id: for BuildKit's secret mounts, never baked
+    build_secrets: tuple[Resolved, ...] = ()
 
     def build_args(self) -> dict[str, str]:
         """env -> value, revealed: for the engine call and the env layer only."""
         return {entry.env: entry.value.reveal() for entry in self.entries}
+
+
+def _ignore(_: str) -> None:
+    return None
 
 
 def resolve(
@@ -66,6 +73,28 @@ def resolve(
     return _assemble(manifest, fetched)
 
 
+def resolve_warned(
+    manifest: Manifest,
+    *,
+    on_warning: Callable[[str], None] = _ignore,
+    providers: Mapping[str, Provider] | None = None,
+) -> ResolvedEnv:
+    """`resolver.resolve`, then a warning for each value too short to mask in output, and for each
+    secret version that expired, expires soon or is not yet valid."""
+    resolved = resolve(manifest, providers=providers)
+    for label in REDACTOR.short_labels:
+        on_warning(f"{label}: the value is too short to mask in output; keep it out of logs yourself")
+    seen: set[tuple[str | None, str | None]] = set()
+    for entry in (*resolved.entries, *resolved.build_secrets):
+        props = entry.properties
+        if props is None or (props.name, props.version) in seen:
+            continue
+        seen.add((props.name, props.version))
+        for warning in lifetime_warnings(props.name, props):
+            on_warning(f"{entry.env}: {warning}")
+    return resolved
+
+
 def _fetch_all(
     manifest: Manifest,
     providers: Mapping[str, Provider],
@@ -74,7 +103,7 @@ def _fetch_all(
 ) -> dict[FetchKey, FetchedSecret | ProviderError]:
     """One fetch per distinct key; each outcome is the secret or the error."""
     refs: dict[FetchKey, SecretRef] = {}
-    for _, ref in manifest.references:
+    for _, ref in (*manifest.references, *manifest.build_secrets):
         refs.setdefault(ref.fetch_key, ref)
     outcomes: dict[FetchKey, FetchedSecret | ProviderError] = {}
     tasks: dict[FetchKey, Callable[[], FetchedSecret]] = {}
@@ -117,9 +146,22 @@ def _assemble(manifest: Manifest, fetched: Mapping[FetchKey, FetchedSecret | Pro
             continue
         REDACTOR.register(value, label=entry.name)
         entries.append(Resolved(entry.name, value, source, outcome.properties.version, outcome.properties))
+    build_secrets: list[Resolved] = []
+    for secret_id, ref in manifest.build_secrets:
+        name = f"image.build.secrets.{secret_id}"
+        outcome = fetched[ref.fetch_key]
+        try:
+            if isinstance(outcome, ProviderError):
+                raise outcome
+            value = _pick(outcome, ref)
+        except ProviderError as exc:
+            failures.append(ReferenceFailure(name, exc))
+            continue
+        REDACTOR.register(value, label=name)
+        build_secrets.append(Resolved(secret_id, value, ref, outcome.properties.version, outcome.properties))
     if failures:
         raise ResolutionFailed(failures)
-    return ResolvedEnv(tuple(entries))
+    return ResolvedEnv(tuple(entries), tuple(build_secrets))
 
 
 def _pick(fetched: FetchedSecret, ref: SecretRef) -> Secret:

@@ -51,6 +51,35 @@ def plan_rows(manifest: Manifest) -> list[dict[str, object]]:
     return rows
 
 
+def build_secret_rows(manifest: Manifest) -> list[dict[str, object]]:
+    """One dict per `image.build.secrets` entry (its `id`): fetched with the env's references (a
+    shared secret is read once, `shared_with` names the env var or id it shares with), never baked."""
+    first_user: dict[tuple[str, str, str | None], str] = {}
+    fetch_ids: dict[tuple[str, str, str | None], int] = {}
+    for name, ref in (
+        *manifest.references,
+        *((f"image.build.secrets.{i}", r) for i, r in manifest.build_secrets),
+    ):
+        fetch_ids.setdefault(ref.fetch_key, len(fetch_ids) + 1)
+        first_user.setdefault(ref.fetch_key, name)
+    return [
+        {
+            "id": secret_id,
+            "credential": ref.credential,
+            "vault_url": manifest.credentials[ref.credential].vault_url or None,
+            "secret": ref.name,
+            "written": ref.written,
+            "key": ref.key,
+            "version": ref.version,
+            "fetch": fetch_ids[ref.fetch_key],
+            "shared_with": None
+            if first_user[ref.fetch_key] == f"image.build.secrets.{secret_id}"
+            else first_user[ref.fetch_key],
+        }
+        for secret_id, ref in manifest.build_secrets
+    ]
+
+
 def credential_rows(manifest: Manifest) -> list[dict[str, object]]:
     """Each used credential's `auth` and where its token will come from (never the token)."""
     return [
@@ -104,6 +133,14 @@ def plan(*, out: Output, file: Path) -> int:
     references = len(manifest.references)
     for line in _table(rows):
         out.info(line)
+    build_secrets = build_secret_rows(manifest)
+    for row in build_secrets:
+        sharing = f" (shared with {row['shared_with']})" if row["shared_with"] else ""
+        out.info(
+            f"build secret {row['id']} (RUN --mount=type=secret, never baked): {_cell(row['credential'])} "
+            f"{_cell(row['secret'])}{'#' + _cell(row['key']) if row['key'] is not None else ''} "
+            f"{_cell(row['version']) if row['version'] else 'current'}, fetch {row['fetch']}{sharing}"
+        )
     credentials = credential_rows(manifest)
     for row in credentials:
         out.info(f"credential {row['name']}: auth {row['auth']}, signs in with {row['token_source']}")
@@ -113,5 +150,8 @@ def plan(*, out: Output, file: Path) -> int:
         f"{fetches} fetch{'' if fetches == 1 else 'es'}"
         + (f" ({shared} reference{'' if shared == 1 else 's'} share another's fetch)" if shared else "")
     )
-    out.result({"env": rows, "fetches": fetches, "credentials": credentials})
+    document: dict[str, object] = {"env": rows, "fetches": fetches, "credentials": credentials}
+    if build_secrets:
+        document["build_secrets"] = build_secrets
+    out.result(document)
     return EXIT_OK

@@ -25,6 +25,7 @@ import os
 import re
 import stat
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -58,7 +59,11 @@ __all__ = ["load"]
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 TOP_KEYS = ("version", "image", "credentials", "env")
 IMAGE_KEYS = ("from", "build", "tag")
-BUILD_KEYS = ("context", "dockerfile", "target", "args")
+BUILD_KEYS = ("context", "dockerfile", "target", "args", "secrets", "network", "platforms", "push")
+# A build secret's id goes into `--secret id=ID,env=VAR` (comma-separated key=value): no `,` or `=`.
+BUILD_SECRET_ID_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+PLATFORM_RE = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?")
+NETWORK_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 REFERENCE_KEYS = ("secret", "credential", "version")
 
 
@@ -113,8 +118,13 @@ def load(path: Path | str, *, environ: Mapping[str, str] | None = None, offline:
     image = _image(check, top)
     credentials = parse_credentials(check, top)
     env = _env(check, top, credentials)
-    check_unset_vars(check, credentials, env, offline=offline)
-    check_token_sources(check, credentials, env, env_vars, offline=offline)
+    users = list(env)  # a build secret's credential is used like an env var's: its variables must be set
+    if image is not None and image.build is not None:
+        secrets = _build_secrets(check, top, credentials)
+        image = replace(image, build=replace(image.build, secrets=MappingProxyType(secrets)))
+        users += [EnvEntry(f"image.build.secrets.{key}", ref) for key, ref in secrets.items()]
+    check_unset_vars(check, credentials, users, offline=offline)
+    check_token_sources(check, credentials, users, env_vars, offline=offline)
     if check.problems:
         raise ManifestError(
             sorted(check.problems, key=lambda p: p.line or 0), hint=problems_hint(check.problems)
@@ -196,12 +206,72 @@ def _build(check: ManifestChecker, item: YItem) -> BuildSpec | None:
             value = check.text(arg, f"image.build.args.{arg.key}", what='text (write "" for empty)')
             if value is not None:
                 args[arg.key] = value
+    network = None
+    network_item = node.get("network")
+    if network_item is not None:
+        network = check.text(network_item, "image.build.network", what="a network name (none, host, ...)")
+        if network is not None and not NETWORK_RE.fullmatch(network):
+            check.problem(network_item.line, "image.build.network", f"{network!r} is not a network name")
+            network = None
+    platforms: list[str] = []
+    platforms_item = node.get("platforms")
+    if platforms_item is not None:
+        subs = (
+            [YItem(f"[{i}]", n.line, n) for i, n in enumerate(platforms_item.value.items)]
+            if isinstance(platforms_item.value, YSeq)
+            else [YItem("", platforms_item.line, platforms_item.value)]
+        )
+        for sub in subs:
+            path = f"image.build.platforms{sub.key}"
+            platform = check.text(sub, path, what="a platform such as linux/amd64")
+            if platform is not None and not PLATFORM_RE.fullmatch(platform):
+                check.problem(
+                    sub.line, path, f"{platform!r} is not a platform (os/arch[/variant], e.g. linux/arm64)"
+                )
+            elif platform is not None:
+                platforms.append(platform)
+    push_item = node.get("push")
+    push = _image_ref(check, push_item, "image.build.push") if push_item is not None else None
     return BuildSpec(
         context=fields["context"] or ".",
         dockerfile=fields["dockerfile"] or "Dockerfile",
         target=fields["target"],
         args=MappingProxyType(args),
+        network=network,
+        platforms=tuple(dict.fromkeys(platforms)),
+        push=push,
     )
+
+
+def _build_secrets(
+    check: ManifestChecker, top: YMap, credentials: Mapping[str, CredentialSpec]
+) -> dict[str, SecretRef]:
+    """`image.build.secrets`: id -> a reference as in `env:` (`secret`, `credential`, `version`).
+    Read after the credentials (a reference chooses one); `_build` has checked the rest."""
+    image = top.get("image")
+    build = image.value.get("build") if image is not None and isinstance(image.value, YMap) else None
+    item = build.value.get("secrets") if build is not None and isinstance(build.value, YMap) else None
+    if item is None:
+        return {}
+    node = check.mapping(item.value, "image.build.secrets", null_ok=True)
+    secrets: dict[str, SecretRef] = {}
+    for entry in node.items if node else ():
+        path = f"image.build.secrets.{entry.key}"
+        if not BUILD_SECRET_ID_RE.fullmatch(entry.key):
+            check.problem(
+                entry.line,
+                path,
+                f"{entry.key!r} is not a build secret id (letters, digits, '_', '.', '-'; as in "
+                "RUN --mount=type=secret,id=ID)",
+            )
+            continue
+        if not isinstance(entry.value, YMap):
+            check.problem(entry.line, path, f"must be a mapping with `secret:`, not {kind(entry.value)}")
+            continue
+        ref = _reference(check, entry, entry.value, path, credentials)
+        if ref is not None:
+            secrets[entry.key] = ref
+    return secrets
 
 
 def _env(check: ManifestChecker, top: YMap, credentials: Mapping[str, CredentialSpec]) -> list[EnvEntry]:
