@@ -45,14 +45,16 @@ def resolve_values(out: Output, manifest: Manifest) -> ResolvedEnv:
     resolved = resolve(manifest)
     for label in REDACTOR.short_labels:
         out.warn(f"{label}: the value is too short to mask in output; keep it out of logs yourself")
+    for warning in resolved.warnings:  # env_from's skipped (disabled) secrets: names, never values
+        out.warn(warning)
     seen: set[tuple[str | None, str | None]] = set()
     for entry in resolved.entries:
-        props = entry.properties
-        if props is None or (props.name, props.version) in seen:
-            continue
-        seen.add((props.name, props.version))
-        for warning in lifetime_warnings(props.name, props):
-            out.warn(f"{entry.env}: {warning}")
+        for props in (entry.properties, *(p for _, p in entry.parts)):
+            if props is None or (props.name, props.version) in seen:
+                continue
+            seen.add((props.name, props.version))
+            for warning in lifetime_warnings(props.name, props):
+                out.warn(f"{entry.env}: {warning}")
     return resolved
 
 

@@ -34,6 +34,8 @@ Format (YAML; every key below is the full set allowed, anything else is refused)
           <name>: {value: ..., content_type: ..., tags: {k: v}, enabled: true,
                    exp: 2030-01-01T00:00:00Z, nbf: ..., created: ..., version: <32 hex>}
           <name>: [<version>, <version>, ...]       # oldest first; the last is current
+        certificates:                   # made at load; served as Key Vault serves a certificate's secret
+          <name>: {key: ec, format: pkcs12, chain: true, subject: <CN>}  # key ec|rsa, format pkcs12|pem
 
 Dates are YAML timestamps, ISO 8601 strings or unix seconds (UTC when no zone is given).  Names are
 checked as Azure checks them (secret names `[0-9A-Za-z-]{1,127}`, case-insensitive); a grant must name

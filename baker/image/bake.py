@@ -35,7 +35,7 @@ from baker.errors import EngineError, ImageError, PushIncomplete, UsageError
 from baker.image import engine
 from baker.image.registry import read as registry
 from baker.image.registry import revoke
-from baker.model import Manifest, SecretRef
+from baker.model import Manifest, from_vault
 from baker.provenance import BAKE_ID_LABEL, LABEL, to_label
 from baker.resolver import ResolvedEnv
 from baker.secret import Secret
@@ -314,6 +314,6 @@ def _engine_args(resolved: ResolvedEnv, arg_names: Mapping[str, str]) -> dict[st
     ENV of the same name would win).  Values from Key Vault stay `Secret` until the engine call;
     literals (from git) are plain."""
     return {
-        arg_names[entry.env]: entry.value if isinstance(entry.source, SecretRef) else entry.value.reveal()
+        arg_names[entry.env]: entry.value if from_vault(entry.source) else entry.value.reveal()
         for entry in resolved.entries
     }

@@ -20,6 +20,7 @@ ONLY = {
     "requests": ("baker.image.registry.", "baker.image.engine.", "baker.providers.azure."),
     "urllib3": ("baker.image.registry.", "baker.image.engine.", "baker.providers.azure.", "baker.urls"),
     "yaml": ("baker.manifest.yamltree", "baker.emulator.worldfile"),
+    "cryptography": ("baker.certificates", "baker.emulator."),
 }
 # package -> what it never imports
 NEVER = {
@@ -31,6 +32,7 @@ NEVER = {
         "requests",
         "baker.image",
         "baker.providers.azure",
+        "cryptography",
     ),
     "baker.commands.": ("docker", "azure", "msal", "requests", "urllib3"),
     "baker.diagnose": ("baker",),
