@@ -127,6 +127,16 @@ class Grant:
 
 
 @dataclass(frozen=True)
+class CertificateSpec:
+    """A world file's certificate: its material is made when the emulator starts (`certs.make`)."""
+
+    subject: str
+    key: str = "ec"  # ec | rsa
+    format: str = "pkcs12"  # pkcs12 | pem
+    chain: bool = True
+
+
+@dataclass(frozen=True)
 class SecretVersion:
     value: str = field(repr=False)
     version: str | None = None
@@ -136,6 +146,7 @@ class SecretVersion:
     content_type: str | None = None
     tags: Mapping[str, str] | None = None
     created: dt.datetime | None = None
+    certificate: CertificateSpec | None = None  # the value is made from it at start
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from baker.emulator.world import (
     VAULT_NAME,
     VERSION_ID,
     App,
+    CertificateSpec,
     ClientSecret,
     Grant,
     ManagedIdentity,
@@ -239,10 +240,9 @@ class Parser:
         if form not in certs.FORMATS:
             self.fail(f"{where}.format", f"{form!r} is not one of: {', '.join(certs.FORMATS)}")
         subject = self.string(raw.get("subject", where.rsplit(".", 1)[-1]), f"{where}.subject")
-        made = certs.make(
-            subject, key=kind, form=form, chain=self.boolean(raw.get("chain", True), f"{where}.chain")
-        )
-        return SecretVersion(made.value, content_type=made.content_type)
+        chain = self.boolean(raw.get("chain", True), f"{where}.chain")
+        spec = CertificateSpec(subject, kind, form, chain)
+        return SecretVersion("", content_type=certs.FORMATS[form], certificate=spec)
 
     def versions(self, value: Any, where: str) -> tuple[SecretVersion, ...]:
         items = value if isinstance(value, list) else [value]

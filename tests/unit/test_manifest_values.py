@@ -242,3 +242,48 @@ def test_provenance_records_each_part_format_and_prefix_and_reads_them_back(tmp_
 def test_template_of_literal_parts_only_needs_no_fetch() -> None:
     source = TemplateValue("{{ a }}", (Placeholder("a"),), (("a", LiteralValue("v")),))
     assert compose(source, {}).value.reveal() == "v"
+
+
+# --- the example ----------------------------------------------------------------------------------
+
+SHAPES_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shapes.yaml"
+
+
+def test_the_shapes_example_plans_every_shape_and_says_env_from_names_come_at_bake_time(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from baker.cli import main
+
+    assert main(["plan", "-f", str(SHAPES_EXAMPLE), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    sources = {row["env"]: row["source"] for row in document["env"]}
+    assert sources == {
+        "LOG_LEVEL": "literal",
+        "DATABASE_URL": "template",
+        "TLS_CERT": "certificate",
+        "TLS_KEY": "certificate",
+    }
+    [url] = [row for row in document["env"] if row["env"] == "DATABASE_URL"]
+    assert [(p["env"], p["source"], p["key"]) for p in url["parts"]] == [
+        ("user", "secret", "username"),
+        ("password", "secret", "password"),
+        ("host", "literal", None),
+    ]
+    assert url["parts"][1]["shared_with"] == "user"  # one fetch of database-credentials
+    assert document["env_from"] == [
+        {
+            "prefix": "app-",
+            "credential": "demo",
+            "vault_url": "https://demo.vault.localhost:8443",
+            "names": None,
+            "known": "at bake time",
+        }
+    ]
+    assert main(["plan", "-f", str(SHAPES_EXAMPLE)]) == 0
+    text = capsys.readouterr().out
+    assert "env_from prefix app- (credential demo" in text and "names known at bake time" in text
+    assert "{{ password }}" in text and "certificate (key)" in text
+    assert main(["validate", "-f", str(SHAPES_EXAMPLE)]) == 0
+    assert "1 env_from prefix (names known at bake time)" in capsys.readouterr().out
