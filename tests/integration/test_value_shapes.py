@@ -250,3 +250,16 @@ def test_world_file_certificates_are_served_with_their_content_type(
         x509.load_pem_x509_certificates(got.build_args()["WEB"].encode())[0].subject.rfc4514_string()
         == "CN=web-tls"
     )
+
+
+def test_test_connection_fails_an_env_from_credential_that_cannot_list(
+    shapes: Shapes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from baker.cli import main
+
+    shapes.manifest("env:\n  ONE: {secret: app-one}\nenv_from:\n  - {prefix: app-}\n", vault="narrow")
+    assert main(["test-connection", "-f", str(shapes.tmp / "baker.yaml")]) == 1
+    text = capsys.readouterr().out
+    assert "env_from (prefix app-) needs the vault's list" in text and "missing-role" in text
+    shapes.manifest("env:\n  ONE: {secret: app-one}\n", vault="narrow")
+    assert main(["test-connection", "-f", str(shapes.tmp / "baker.yaml")]) == 0
