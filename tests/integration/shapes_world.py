@@ -29,10 +29,13 @@ PEM_PART = (
     "-----END PRIVATE KEY-----\n"
 )
 # Every awkward thing a value may hold, in every part (and `{{ x }}`, which must stay literal).
+EVERY = (
+    PEM_PART + "  lead 'q' \"q\" $HOME ${X} `c` \\back\\ #h =e\tt\r\nCRLF ünï©ødé 😀 {{ x }} {{user}} trail  "
+)
 AWKWARD = {
-    "tpl-user": "  us'er\"$HOME`x`\\n\\ # = \t é 🚀 {{ pass }}  ",
-    "tpl-pass": "p=a#s$s\r\nCRLF\\back\\ {{ x }} {{user}} '\"\t ",
-    "tpl-host": PEM_PART + "ünïcødé\n\n  trailing  ",
+    "tpl-user": "user:" + EVERY,
+    "tpl-pass": EVERY + ":pass",
+    "tpl-host": "  " + EVERY + "\n",
 }
 
 

@@ -31,10 +31,13 @@ registries = oci_bases.registries  # the fixture
 TENANT = "11111111-2222-3333-4444-555555555555"
 APP = "99999999-8888-7777-6666-555555555555"
 CLIENT_SECRET = "CANARY-shapes-client-secret-7f3e"
-PARTS = {
-    "canary-user": ' CANARY-user $HOME "q" \\b\\ #h =e\tt {{ pw }} ',
-    "canary-pw": "CANARY-pw-ünï©ødé-😀\r\nCANARY-pw-line-two\n",
-}
+# Every awkward thing a value may hold, in each part (multi-line PEM, quotes, `$`, backslashes, `#`,
+# `=`, tabs, CRLF, surrounding spaces, Unicode, and `{{ x }}`, which must stay literal).
+AWKWARD = (
+    "-----BEGIN CANARY KEY-----\nCANARYKEYLINE1abcdef\nCANARYKEYLINE2ghijkl\n-----END CANARY KEY-----\n"
+    " CANARY $HOME \"q\" 'q' \\b\\ #h =e\tt\r\nCANARY-crlf ünï©ødé-😀 {{ pw }} {{user}} "
+)
+PARTS = {"canary-user": "CANARY-user" + AWKWARD, "canary-pw": AWKWARD + "CANARY-pw\n"}
 SET = {f"canary-set-item-{i}": f"CANARY-set-value-{i}-a1b2c3" for i in range(3)}
 TEMPLATE = "pg://{{ user }}:{{ pw }}@db:5432/app?x={{ lit }}"
 
