@@ -50,7 +50,8 @@ def convert(value: Secret, content_type: str | None, form: str) -> Secret:
     """The certificate held by `value` (a secret of `content_type`) in `form`."""
     kind = (content_type or "").strip().lower()
     if kind not in CONTENT_TYPES:
-        shown = repr(content_type) if content_type else "none"
+        # Key Vault's text, shown capped (the output layer escapes what a terminal or CI would obey).
+        shown = repr(content_type[:100]) if content_type else "none"
         raise NotACertificate(
             f"is not a certificate: its content type is {shown}, not {PKCS12} or {PEM} "
             "(Key Vault sets one of these on a certificate's secret)"

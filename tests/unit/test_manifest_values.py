@@ -287,3 +287,39 @@ def test_the_shapes_example_plans_every_shape_and_says_env_from_names_come_at_ba
     assert "{{ password }}" in text and "certificate (key)" in text
     assert main(["validate", "-f", str(SHAPES_EXAMPLE)]) == 0
     assert "1 env_from prefix (names known at bake time)" in capsys.readouterr().out
+
+
+NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
+PLAIN = st.text(st.characters(blacklist_characters="{", blacklist_categories=("Cs",)), max_size=12)
+
+
+@given(st.lists(st.tuples(PLAIN, NAMES, st.sampled_from(["", " ", "\t", "  "])), max_size=5), PLAIN)
+def test_split_template_finds_exactly_the_placeholders_written(
+    pieces: list[tuple[str, str, str]], tail: str
+) -> None:
+    from baker.manifest.credentials import ManifestChecker
+    from baker.manifest.values import split_template
+    from baker.manifest.yamltree import YItem, YScalar
+
+    text = "".join(f"{plain}{{{{{pad}{name}{pad}}}}}" for plain, name, pad in pieces) + tail
+    check = ManifestChecker("f", {})
+    item = YItem("template", 1, YScalar(1, "tag:yaml.org,2002:str", text, text))
+    segments = split_template(check, item, "env.X.template", text)
+    assert check.problems == [] and segments is not None
+    assert [s.name for s in segments if isinstance(s, Placeholder)] == [name for _, name, _ in pieces]
+    assert "".join(s for s in segments if isinstance(s, str)) == "".join(p for p, _, _ in pieces) + tail
+
+
+@given(
+    PLAIN, st.sampled_from(["{{", "{{ a.b }}", "{{ a | b }}", "{{ 'x' }}", "{{}}", "{{ a b }}", "{{{ a }}}"])
+)
+def test_split_template_refuses_any_other_double_brace(plain: str, bad: str) -> None:
+    from baker.manifest.credentials import ManifestChecker
+    from baker.manifest.values import split_template
+    from baker.manifest.yamltree import YItem, YScalar
+
+    text = plain + bad
+    check = ManifestChecker("f", {})
+    item = YItem("template", 1, YScalar(1, "tag:yaml.org,2002:str", text, text))
+    assert split_template(check, item, "env.X.template", text) is None
+    assert "is not a placeholder" in check.problems[0].message
