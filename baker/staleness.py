@@ -173,15 +173,15 @@ def _template_repointed(origin: Origin, source: Source, manifest: Manifest) -> s
     return None
 
 
-# The order in which a template's worst part speaks for it.
+# The order in which a template's worst part speaks for it (pinned only when every part is).
 _PART_ORDER: tuple[Status, ...] = (
     "deleted",
     "disabled",
     "expired",
     "rotated",
     "expiring",
-    "pinned",
     "current",
+    "pinned",
 )
 
 
