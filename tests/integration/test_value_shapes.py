@@ -6,6 +6,7 @@ sets (paging, collisions, disabled secrets, the list permission, `added`/`remove
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable
 
 import pytest
@@ -22,6 +23,7 @@ from baker.model import Manifest
 from baker.provenance import from_label, to_label
 from baker.resolver import ResolvedEnv, resolve
 from baker.secret import REDACTOR
+from tests.fixtures_docker import ImageNames
 from tests.integration.shapes_world import (
     AWKWARD,
     BULK,
@@ -263,3 +265,32 @@ def test_test_connection_fails_an_env_from_credential_that_cannot_list(
     assert "env_from (prefix app-) needs the vault's list" in text and "missing-role" in text
     shapes.manifest("env:\n  ONE: {secret: app-one}\n", vault="narrow")
     assert main(["test-connection", "-f", str(shapes.tmp / "baker.yaml")]) == 0
+
+
+@pytest.mark.docker
+def test_check_of_an_engine_baked_prefix_set_exits_3_naming_added_and_removed(
+    shapes: Shapes,
+    busybox_base: str,
+    image_names: ImageNames,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from baker.cli import main
+
+    tag = image_names()
+    path = shapes.tmp / "baker.yaml"
+    path.write_text(
+        shapes.text("env_from:\n  - {prefix: one-}\n  - {prefix: bulk-}\n").replace("alpine:3", busybox_base),
+        encoding="utf-8",
+    )
+    assert main(["build", "-f", str(path), "--tag", tag, "--json"]) == 0
+    image_names.track(json.loads(capsys.readouterr().out)["image_id"])
+    assert main(["check", "-f", str(path), "--image", tag, "--json"]) == 0
+    capsys.readouterr()
+    shapes.emu.set_secret("shapes", "one-z", "one-z-value-123456")
+    shapes.emu.delete_secret("shapes", "bulk-item-04")
+    assert main(["check", "-f", str(path), "--image", tag, "--json"]) == 3
+    document = json.loads(capsys.readouterr().out)
+    got = {e["env"]: e["status"] for e in document["entries"]}
+    assert document["stale"] is True
+    items = {f"ITEM_{i:02d}": "current" for i in range(BULK) if i != 4}
+    assert got == {"X_Y": "current", "Z": "added", "MIXED_CASE": "current", "ITEM_04": "removed", **items}
