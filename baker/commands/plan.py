@@ -9,45 +9,58 @@ from pathlib import Path
 
 from baker.commands._common import load_manifest
 from baker.errors import EXIT_OK
-from baker.model import Manifest, SecretRef
+from baker.model import CertificateRef, LiteralValue, Manifest, Part, TemplateValue
 from baker.output import Output
 
 COLUMNS = ("ENV", "SOURCE", "CREDENTIAL", "VAULT", "SECRET", "KEY", "VERSION", "FETCH")
 
 
 def plan_rows(manifest: Manifest) -> list[dict[str, object]]:
-    """One dict per env var, in manifest order (the `--json` shape)."""
+    """One dict per env var, in manifest order (the `--json` shape).  A template's row lists its
+    `parts`, each shaped like a row (`env` = the part's name)."""
     fetch_ids: dict[tuple[str, str, str | None], int] = {}
     first_user: dict[tuple[str, str, str | None], str] = {}
-    rows: list[dict[str, object]] = []
-    for entry in manifest.env:
-        source = entry.source
-        if not isinstance(source, SecretRef):
-            row: dict[str, object] = {"env": entry.name, "source": "literal"}
-            row.update(dict.fromkeys(("credential", "vault_url", "secret", "written", "key", "version")))
-            row.update(fetch=None, shared_with=None)
-            rows.append(row)
-            continue
-        key = source.fetch_key
+
+    def row(env: str, source: Part) -> dict[str, object]:
+        if isinstance(source, LiteralValue):
+            out: dict[str, object] = {"env": env, "source": "literal"}
+            out.update(dict.fromkeys(("credential", "vault_url", "secret", "written", "key", "version")))
+            out.update(fetch=None, shared_with=None)
+            return out
+        ref = source.ref if isinstance(source, CertificateRef) else source
+        key = ref.fetch_key
         shared_with = first_user.get(key)
         if shared_with is None:
             fetch_ids[key] = len(fetch_ids) + 1
-            first_user[key] = entry.name
-        rows.append(
-            {
-                "env": entry.name,
-                "source": "secret",
-                "credential": source.credential,
-                # None offline when the URL's variable is unset
-                "vault_url": manifest.credentials[source.credential].vault_url or None,
-                "secret": source.name,
-                "written": source.written,
-                "key": source.key,
-                "version": source.version,
-                "fetch": fetch_ids[key],
-                "shared_with": shared_with,
-            }
-        )
+            first_user[key] = env
+        out = {
+            "env": env,
+            "source": "certificate" if isinstance(source, CertificateRef) else "secret",
+            "credential": ref.credential,
+            # None offline when the URL's variable is unset
+            "vault_url": manifest.credentials[ref.credential].vault_url or None,
+            "secret": ref.name,
+            "written": ref.written,
+            "key": ref.key,
+            "version": ref.version,
+            "fetch": fetch_ids[key],
+            "shared_with": shared_with,
+        }
+        if isinstance(source, CertificateRef):
+            out["format"] = source.format
+        return out
+
+    rows: list[dict[str, object]] = []
+    for entry in manifest.env:
+        source = entry.source
+        if isinstance(source, TemplateValue):
+            parts = [row(name, part) for name, part in source.parts]
+            template: dict[str, object] = {"env": entry.name, "source": "template"}
+            template.update(dict.fromkeys(("credential", "vault_url", "secret", "written", "key", "version")))
+            template.update(fetch=None, shared_with=None, parts=parts)
+            rows.append(template)
+        else:
+            rows.append(row(entry.name, source))
     return rows
 
 
@@ -80,6 +93,20 @@ def build_secret_rows(manifest: Manifest) -> list[dict[str, object]]:
     ]
 
 
+def env_from_rows(manifest: Manifest) -> list[dict[str, object]]:
+    """Each `env_from:`: its prefix and vault; the names are known only when the vault is listed."""
+    return [
+        {
+            "prefix": spec.prefix,
+            "credential": spec.credential,
+            "vault_url": manifest.credentials[spec.credential].vault_url or None,
+            "names": None,
+            "known": "at bake time",
+        }
+        for spec in manifest.env_from
+    ]
+
+
 def credential_rows(manifest: Manifest) -> list[dict[str, object]]:
     """Each used credential's `auth` and where its token will come from (never the token)."""
     return [
@@ -105,15 +132,21 @@ def _cell(value: object) -> str:
 
 def _table(rows: list[dict[str, object]]) -> list[str]:
     cells = [list(COLUMNS)]
+    flat: list[dict[str, object]] = []
     for row in rows:
-        if row["source"] == "literal":
-            cells.append([str(row["env"]), "literal"] + [""] * (len(COLUMNS) - 2))
+        flat.append(row)
+        parts = row.get("parts")
+        if isinstance(parts, list):
+            flat.extend({**part, "env": f"  {{{{ {part['env']} }}}}"} for part in parts)
+    for row in flat:
+        if row["source"] in ("literal", "template"):
+            cells.append([str(row["env"]), str(row["source"])] + [""] * (len(COLUMNS) - 2))
             continue
         fetch = f"{row['fetch']}" + (f" (shared with {row['shared_with']})" if row["shared_with"] else "")
         cells.append(
             [
                 str(row["env"]),
-                "secret",
+                str(row["source"]) + (f" ({row['format']})" if row.get("format") else ""),
                 _cell(row["credential"]),
                 _cell(row["vault_url"]),
                 _cell(row["secret"]),
@@ -141,16 +174,28 @@ def plan(*, out: Output, file: Path) -> int:
             f"{_cell(row['secret'])}{'#' + _cell(row['key']) if row['key'] is not None else ''} "
             f"{_cell(row['version']) if row['version'] else 'current'}, fetch {row['fetch']}{sharing}"
         )
+    env_from = env_from_rows(manifest)
+    for item in env_from:
+        out.info(
+            f"env_from prefix {item['prefix']} (credential {item['credential']}, vault "
+            f"{item['vault_url'] or '-'}): names known at bake time, from the vault's list of secrets"
+        )
     credentials = credential_rows(manifest)
     for row in credentials:
         out.info(f"credential {row['name']}: auth {row['auth']}, signs in with {row['token_source']}")
     shared = references - fetches
+    literals = sum(1 for row in rows if row["source"] == "literal")
     out.info(
-        f"{len(rows)} env vars: {len(rows) - references} literal, {references} secret references in "
+        f"{len(rows)} env vars: {literals} literal, {references} secret references in "
         f"{fetches} fetch{'' if fetches == 1 else 'es'}"
         + (f" ({shared} reference{'' if shared == 1 else 's'} share another's fetch)" if shared else "")
     )
-    document: dict[str, object] = {"env": rows, "fetches": fetches, "credentials": credentials}
+    document: dict[str, object] = {
+        "env": rows,
+        "env_from": env_from,
+        "fetches": fetches,
+        "credentials": credentials,
+    }
     if build_secrets:
         document["build_secrets"] = build_secrets
     out.result(document)

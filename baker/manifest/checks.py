@@ -29,35 +29,28 @@ from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
-from baker.diagnose import Diagnosis
-from baker.errors import BadReference, ManifestError, Problem
+from baker.errors import ManifestError, Problem
 from baker.manifest.auth import check_token_sources, problems_hint
 from baker.manifest.credentials import (
     ManifestChecker,
     check_unset_vars,
     parse_credentials,
 )
-from baker.manifest.interpolation import VAR_RE
-from baker.manifest.refs import parse_reference, parse_version
-from baker.manifest.yamltree import INT, NULL, YItem, YMap, YScalar, YSeq, kind, load_tree
+from baker.manifest.values import parse_env_from, parse_secret_ref, parse_source
+from baker.manifest.yamltree import INT, YItem, YMap, YScalar, YSeq, kind, load_tree
 from baker.model import (
+    ENV_NAME_RE,
     BuildSpec,
     CredentialSpec,
     EnvEntry,
     ImageSpec,
-    LiteralValue,
     Manifest,
     SecretRef,
-    Source,
-    default_credential,
-    marked_default,
 )
-from baker.suggest import did_you_mean
 
 __all__ = ["load"]
 
-ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-TOP_KEYS = ("version", "image", "credentials", "env")
+TOP_KEYS = ("version", "image", "credentials", "env", "env_from")
 IMAGE_KEYS = ("from", "build", "tag")
 BUILD_KEYS = ("context", "dockerfile", "target", "args", "secrets", "network", "platforms", "push")
 # A build secret's id goes into `--secret id=ID,env=VAR` (comma-separated key=value): no `,` or `=`.
@@ -117,8 +110,14 @@ def load(path: Path | str, *, environ: Mapping[str, str] | None = None, offline:
     _version(check, top)
     image = _image(check, top)
     credentials = parse_credentials(check, top)
-    env = _env(check, top, credentials)
-    users = list(env)  # a build secret's credential is used like an env var's: its variables must be set
+    env_from = parse_env_from(check, top, credentials)
+    env = _env(check, top, credentials, has_env_from=bool(env_from))
+    # The credential checks count an `env_from:` and a build secret as users of their credential:
+    # its variables must be set.
+    users = env + [
+        EnvEntry(f"env_from {e.prefix}", SecretRef(e.prefix, e.prefix, None, None, e.credential), e.line)
+        for e in env_from
+    ]
     if image is not None and image.build is not None:
         secrets = _build_secrets(check, top, credentials)
         image = replace(image, build=replace(image.build, secrets=MappingProxyType(secrets)))
@@ -136,6 +135,7 @@ def load(path: Path | str, *, environ: Mapping[str, str] | None = None, offline:
         credentials=MappingProxyType(credentials),
         env=tuple(env),
         warnings=tuple(check.warnings),
+        env_from=tuple(env_from),
     )
 
 
@@ -268,21 +268,26 @@ def _build_secrets(
         if not isinstance(entry.value, YMap):
             check.problem(entry.line, path, f"must be a mapping with `secret:`, not {kind(entry.value)}")
             continue
-        ref = _reference(check, entry, entry.value, path, credentials)
+        ref = parse_secret_ref(check, entry, entry.value, path, credentials)
         if ref is not None:
             secrets[entry.key] = ref
     return secrets
 
 
-def _env(check: ManifestChecker, top: YMap, credentials: Mapping[str, CredentialSpec]) -> list[EnvEntry]:
+def _env(
+    check: ManifestChecker, top: YMap, credentials: Mapping[str, CredentialSpec], *, has_env_from: bool
+) -> list[EnvEntry]:
     item = top.get("env")
     if item is None:
-        check.problem(top.line or None, "env", "`env:` is required (the variables to bake)")
+        if not has_env_from:
+            check.problem(
+                top.line or None, "env", "`env:` (or `env_from:`) is required (the variables to bake)"
+            )
         return []
     node = check.mapping(item.value, "env", null_ok=True)
     if node is None:
         return []
-    if not node.items:
+    if not node.items and not has_env_from:
         check.warnings.append("env: is empty; the image gets no variables from baker")
     entries = []
     for var in node.items:
@@ -294,93 +299,7 @@ def _env(check: ManifestChecker, top: YMap, credentials: Mapping[str, Credential
                 path,
                 f"{var.key!r} is not an env var name (a letter or '_', then letters, digits or '_')",
             )
-        source = _source(check, var, path, credentials)
+        source = parse_source(check, var, path, credentials)
         if source is not None and name_ok:
             entries.append(EnvEntry(var.key, source, var.line))
     return entries
-
-
-def _source(
-    check: ManifestChecker, var: YItem, path: str, credentials: Mapping[str, CredentialSpec]
-) -> Source | None:
-    value = var.value
-    if isinstance(value, YMap):
-        return _reference(check, var, value, path, credentials)
-    if isinstance(value, YScalar) and value.tag != NULL:
-        if VAR_RE.search(value.text):
-            check.warnings.append(
-                f"{path}: baker does not expand ${{NAME}} in env values (only in credentials); "
-                "the text is baked exactly as written"
-            )
-        return LiteralValue(value.text)
-    check.problem(
-        var.line,
-        path,
-        f'must be text or a mapping with `secret:`, not {kind(value)} (write "" for an empty value)',
-    )
-    return None
-
-
-def _reference(
-    check: ManifestChecker, var: YItem, node: YMap, path: str, credentials: Mapping[str, CredentialSpec]
-) -> SecretRef | None:
-    check.known_keys(node, path, REFERENCE_KEYS)
-    ok = True
-    parsed = None
-    secret_item = node.get("secret")
-    if secret_item is None:
-        check.problem(var.line, f"{path}.secret", "a reference needs `secret: NAME` (or `NAME#json_key`)")
-        ok = False
-    else:
-        written = check.text(secret_item, f"{path}.secret", what="a secret name")
-        try:
-            parsed = parse_reference(written) if written is not None else None
-        except BadReference as exc:
-            check.problem(secret_item.line, f"{path}.secret", str(exc))
-        ok = ok and parsed is not None
-
-    version = None
-    version_item = node.get("version")
-    if version_item is not None:
-        text = check.text(version_item, f"{path}.version", what="a version id")
-        try:
-            version = parse_version(text) if text is not None else None
-        except BadReference as exc:
-            check.problem(version_item.line, f"{path}.version", str(exc))
-        ok = ok and version is not None
-
-    credential = _choose_credential(check, var, node, path, credentials)
-    if not ok or parsed is None or credential is None:
-        return None
-    return SecretRef(parsed.written, parsed.name, parsed.key, version, credential)
-
-
-def _choose_credential(
-    check: ManifestChecker, var: YItem, node: YMap, path: str, credentials: Mapping[str, CredentialSpec]
-) -> str | None:
-    item = node.get("credential")
-    if item is not None:
-        name = check.text(item, f"{path}.credential", what="a credential name")
-        if name is None or name in credentials or name in check.broken:
-            return name if name in credentials else None
-        hint = did_you_mean(name, credentials, otherwise="the manifest defines: ")
-        check.problem(item.line, f"{path}.credential", f"no credential named {name!r}; {hint}")
-        return None
-    chosen = default_credential(credentials)
-    if chosen is not None:
-        return chosen
-    defaults = marked_default(credentials)
-    if not credentials:
-        why = "the manifest defines no `credentials:`"
-    elif not defaults:
-        why = "no credential is marked `default: true`"
-    else:
-        why = f"{len(defaults)} credentials are marked `default: true` ({', '.join(defaults)})"
-    check.problem(
-        var.line,
-        path,
-        f"names no credential and {why} (no-credential): add `credential: NAME`, or mark exactly one "
-        "credential `default: true`",
-        code=Diagnosis.NO_CREDENTIAL,
-    )
-    return None

@@ -16,7 +16,7 @@ from baker.diagnose import Diagnosis
 from baker.manifest.auth import auth_kind, check_keys, keyless_auth, refuse_client_secret
 from baker.manifest.interpolation import VAR_RE
 from baker.manifest.yamltree import BOOL, Checker, YItem, YMap, YScalar
-from baker.model import CLIENT_SECRET, AuthSpec, CredentialSpec, EnvEntry, SecretRef, marked_default
+from baker.model import CLIENT_SECRET, AuthSpec, CredentialSpec, EnvEntry, marked_default, source_refs
 from baker.providers import REGISTRY
 from baker.secret import REDACTOR, Secret
 from baker.suggest import did_you_mean
@@ -261,8 +261,8 @@ def check_unset_vars(
     (validate, plan: they never need the values) makes it a warning naming the variable."""
     users: dict[str, list[str]] = {}
     for entry in env:
-        if isinstance(entry.source, SecretRef):
-            users.setdefault(entry.source.credential, []).append(entry.name)
+        for ref in source_refs(entry.source):
+            users.setdefault(ref.credential, []).append(entry.name)
     for name, unsets in check.unset.items():
         if name not in credentials:
             continue

@@ -34,6 +34,7 @@ ONLY = {
     "yaml": ("baker.manifest.yamltree", "baker.emulator.worldfile"),
     # the user's Docker CLI, run as a child (the app build); nothing else runs programs
     "subprocess": ("baker.image.appbuild.",),
+    "cryptography": ("baker.certificates", "baker.emulator."),
 }
 # package -> what it never imports
 NEVER = {
@@ -45,6 +46,7 @@ NEVER = {
         "requests",
         "baker.image",
         "baker.providers.azure",
+        "cryptography",
     ),
     # The commands call the library's pipelines (image.bake, image.inregistry, image.find, check.*):
     # never the engine or the registry client themselves.

@@ -29,6 +29,8 @@ class FakeResolved:
     source: LiteralValue | SecretRef
     version: str | None
     properties: SecretProperties | None
+    parts: tuple[tuple[str, SecretProperties | None], ...] = ()
+    prefix: str | None = None
 
 
 @dataclass(frozen=True)
