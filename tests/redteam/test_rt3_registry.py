@@ -79,7 +79,8 @@ def test_rt3_1_a_tag_list_whose_next_page_is_itself_is_refused_at_once(
 
     def answer(h: http.server.BaseHTTPRequestHandler) -> None:
         body = json.dumps({"name": "team/app", "tags": ["a"]}).encode()
-        _send(h, 200, body, Content_Type="application/json", Link='</v2/team/app/tags/list?n=100>; rel="next"')
+        link = '</v2/team/app/tags/list?n=100>; rel="next"'
+        _send(h, 200, body, Content_Type="application/json", Link=link)
 
     monkeypatch.setattr(walk, "PAGES_MAX", 30)  # the loop shows in 30 pages as in 1,000
     host, seen = registry(answer)
@@ -88,3 +89,105 @@ def test_rt3_1_a_tag_list_whose_next_page_is_itself_is_refused_at_once(
         walk.list_tags(reader)
     pages = sum(1 for line in seen if "tags/list" in line)
     assert pages <= 3, f"{pages} pages read in {time.monotonic() - started:.0f} s"
+
+
+# --- finding rt3-2: find trusts HEAD alone: a tag HEAD says is gone (or names another digest) ------
+
+SECRET = "db-password"
+VERSION = "0123456789abcdef0123456789abcdef"
+
+
+def _blob(document: dict[str, Any]) -> tuple[bytes, str]:
+    raw = json.dumps(document).encode()
+    return raw, "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _image(labels: dict[str, str]) -> tuple[bytes, str, bytes, str]:
+    config, config_digest = _blob(
+        {"architecture": "amd64", "os": "linux", "config": {"Env": ["A=b"], "Labels": labels}, "rootfs": {}}
+    )
+    manifest, digest = _blob(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_digest,
+                "size": len(config),
+            },
+            "layers": [],
+        }
+    )
+    return manifest, digest, config, config_digest
+
+
+LEAKED = _image(
+    {
+        LABEL: encode(
+            (
+                Origin(
+                    env="DB_PASSWORD",
+                    kind="secret",
+                    credential="kv",
+                    vault_url="https://kv.vault.azure.net",
+                    secret=SECRET,
+                    version=VERSION,
+                ),
+            )
+        )
+    }
+)
+CLEAN = _image({})
+
+
+def _lying_head(head: str) -> Handler:
+    """Tag `leak` names LEAKED (GET by tag, what `docker pull` reads); HEAD says otherwise: `gone`
+    answers 404, `other` names CLEAN's digest (a cache in front of the registry with a stale HEAD)."""
+
+    def answer(h: http.server.BaseHTTPRequestHandler) -> None:
+        manifest_type = {"Content_Type": "application/vnd.oci.image.manifest.v1+json"}
+        path = h.path.split("?")[0]
+        if path == "/v2/team/app/tags/list":
+            _send(h, 200, json.dumps({"name": "team/app", "tags": ["leak"]}).encode())
+        elif path == "/v2/team/app/manifests/leak":
+            if h.command == "HEAD" and head == "gone":
+                _send(h, 404)
+            elif h.command == "HEAD" and head == "other":
+                _send(h, 200, CLEAN[0], Docker_Content_Digest=CLEAN[1], **manifest_type)
+            else:
+                _send(h, 200, LEAKED[0], Docker_Content_Digest=LEAKED[1], **manifest_type)
+        elif path.startswith("/v2/team/app/manifests/"):
+            found = {LEAKED[1]: LEAKED[0], CLEAN[1]: CLEAN[0]}.get(path.rpartition("/")[2])
+            _send(h, 200 if found else 404, found or b"", **manifest_type)
+        elif path.startswith("/v2/team/app/blobs/"):
+            found = {LEAKED[3]: LEAKED[2], CLEAN[3]: CLEAN[2]}.get(path.rpartition("/")[2])
+            _send(h, 200 if found else 404, found or b"")
+        else:
+            _send(h, 200, b"{}")
+
+    return answer
+
+
+@pytest.mark.xfail(strict=True, reason="rt3-2: find reads what a tag names from HEAD alone")
+@pytest.mark.parametrize("head", ["gone", "other"])
+def test_rt3_2_find_never_says_all_clear_when_head_and_get_disagree(
+    registry: Callable[[Handler], tuple[str, list[str]]], capsys: pytest.CaptureFixture[str], head: str
+) -> None:
+    """The tag `leak` serves (GET, what every `docker pull` reads) an image baked from the leaked
+    version; the registry's HEAD for it says 404 (`gone`: find counts it as deleted since the
+    listing and says nothing) or names a clean image's digest (`other`).  `find` must not exit 0
+    with "no match": it should read what it judges (GET) or name the tag as not read."""
+    host, _ = registry(_lying_head(head))
+    code = main(["find", "--secret", f"{SECRET}@{VERSION}", f"{host}/team/app"])
+    out = capsys.readouterr()
+    assert code != 0 or "leak" in out.out, out.out + out.err
+
+
+def test_rt3_2_control_find_names_the_tag_when_head_tells_the_truth(
+    registry: Callable[[Handler], tuple[str, list[str]]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The stand-in of rt3-2 is a registry `find` reads: with an honest HEAD, the tag is named."""
+    host, _ = registry(_lying_head("honest"))
+    code = main(["find", "--secret", f"{SECRET}@{VERSION}", f"{host}/team/app"])
+    out = capsys.readouterr().out
+    assert code == 0 and "leak" in out and "1 tag" in out
