@@ -191,3 +191,31 @@ def test_rt3_2_control_find_names_the_tag_when_head_tells_the_truth(
     code = main(["find", "--secret", f"{SECRET}@{VERSION}", f"{host}/team/app"])
     out = capsys.readouterr().out
     assert code == 0 and "leak" in out and "1 tag" in out
+
+
+# --- finding rt3-4: a tag page's Link header is searched in quadratic time -------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="rt3-4: walk._NEXT backtracks over every '<' of a Link header")
+def test_rt3_4_a_long_link_header_is_read_in_bounded_time(
+    registry: Callable[[Handler], tuple[str, list[str]]],
+) -> None:
+    """`_NEXT` (`<([^>]*)>\\s*;\\s*rel="?next"?`) is tried from every `<` and runs to the next `>`
+    each time: a Link header of n `<` then one real next link costs O(n^2).  http.client lets a
+    header line reach 64 KiB: 60,000 `<` cost 50 s of CPU per page, outside every request deadline
+    (the search runs after the answer was read), and a page that names itself as next repeats it up
+    to PAGES_MAX (1,000) times.  Here 24,000 `<`: about 8 s; a linear parse takes milliseconds."""
+
+    def answer(h: http.server.BaseHTTPRequestHandler) -> None:
+        body = json.dumps({"name": "team/app", "tags": ["a"]}).encode()
+        if "last=" in h.path:
+            _send(h, 200, body, Content_Type="application/json")
+            return
+        link = "<" * 24000 + '> , </v2/team/app/tags/list?n=100&last=a>; rel="next"'
+        _send(h, 200, body, Content_Type="application/json", Link=link)
+
+    host, _ = registry(answer)
+    started = time.monotonic()
+    with walk.Reader(parse_ref(f"{host}/team/app")) as reader:
+        assert walk.list_tags(reader) == ["a"]
+    assert time.monotonic() - started < 2
