@@ -219,3 +219,30 @@ def test_rt3_4_a_long_link_header_is_read_in_bounded_time(
     with walk.Reader(parse_ref(f"{host}/team/app")) as reader:
         assert walk.list_tags(reader) == ["a"]
     assert time.monotonic() - started < 2
+
+
+# --- finding rt3-5: a 401's WWW-Authenticate is parsed in quadratic time ---------------------------
+
+
+@pytest.mark.xfail(strict=True, reason='rt3-5: auth.challenge\'s (\\w+)="..." backtracks over a long word')
+def test_rt3_5_a_long_www_authenticate_challenge_is_read_in_bounded_time(
+    registry: Callable[[Handler], tuple[str, list[str]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`auth.challenge` runs `(\\w+)="([^"]*)"` over the challenge's parameters: from each start in
+    a run of n word characters with no `=` it consumes the run and backtracks, O(n^2).  A registry
+    that answers 401 with `WWW-Authenticate: Bearer aaaa...` (64 KiB, what http.client takes) costs
+    about 140 s of CPU per 401, after the answer arrived (no deadline covers it), on every road
+    (check, build --in-registry, find's requests).  Here 20,000 characters and a 1 s deadline."""
+    from baker.image.registry import client as registry_client
+    from baker.image.registry import read
+
+    monkeypatch.setattr(registry_client, "DEADLINE", 1.0)
+
+    def answer(h: http.server.BaseHTTPRequestHandler) -> None:
+        _send(h, 401, b"{}", WWW_Authenticate="Bearer " + "a" * 20000)
+
+    host, _ = registry(answer)
+    started = time.monotonic()
+    with pytest.raises(ImageError):
+        read.fetch_config(f"{host}/team/app:t")
+    assert time.monotonic() - started < 3
