@@ -246,3 +246,31 @@ def test_rt3_5_a_long_www_authenticate_challenge_is_read_in_bounded_time(
     with pytest.raises(ImageError):
         read.fetch_config(f"{host}/team/app:t")
     assert time.monotonic() - started < 3
+
+
+# --- finding rt3-6: tag lists are held whole, any tag name of any length ---------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="rt3-6: list_tags keeps tag names outside the grammar, 4 MiB a page")
+def test_rt3_6_a_tag_list_of_huge_names_is_refused_not_held(
+    registry: Callable[[Handler], tuple[str, list[str]]],
+) -> None:
+    """A tag is at most 128 characters (`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`, the distribution
+    spec); `list_tags` keeps whatever a page lists, up to `TAGS_MAX` (4 MiB) a page for `PAGES_MAX`
+    (1,000) pages: 4 GiB held before a single tag is read.  Measured: 100 pages of one 4 MiB name
+    each took `find`'s reader to 449 MiB of memory in 11 s.  A name outside the grammar should be
+    refused (or at least not held)."""
+
+    def answer(h: http.server.BaseHTTPRequestHandler) -> None:
+        page = int(h.path.split("last=")[1]) if "last=" in h.path else 0
+        body = json.dumps({"name": "team/app", "tags": [f"t{page}-" + "x" * (4 * 1024 * 1024 - 64)]}).encode()
+        link = {"Link": f'</v2/team/app/tags/list?n=100&last={page + 1}>; rel="next"'} if page < 4 else {}
+        _send(h, 200, body, Content_Type="application/json", **link)
+
+    host, _ = registry(answer)
+    with walk.Reader(parse_ref(f"{host}/team/app")) as reader:
+        try:
+            tags = walk.list_tags(reader)
+        except ImageError:
+            return
+    assert all(len(tag) <= 128 for tag in tags), f"{sum(map(len, tags)) >> 20} MiB of tag names held"
