@@ -57,3 +57,38 @@ def test_rt3_3_a_stale_head_digest_never_makes_the_undo_delete_a_tag_that_existe
     assert code == 1, document
     now = registry.api.tag_digest("team/app", "first")
     assert now == old or f"{proxy.host}/team/app:first" in document.get("not_restored", []), (now, document)
+
+
+@pytest.mark.xfail(strict=True, reason="rt3-2b: the revocation judges which tags still name a digest by HEAD")
+def test_rt3_2b_a_stale_head_digest_never_makes_a_revocation_delete_a_tagged_image(
+    registries: StartRegistry,
+    proxies: Any,
+    vault: Emulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The tag `stable` names the same baked image as `baked` (a release pinned to it); a re-bake of
+    `baked` with --revoke-superseded supersedes it.  The proxy answers HEAD of `stable` with another
+    digest (a stale cache): the revocation takes the old image as no longer tagged and deletes it,
+    and deleting a manifest untags it: `stable` is gone, and the bake says it revoked the image."""
+    registry, proxy = _fronted(registries, proxies, deletes=True)
+    base = push_base(registry.api, "team/app", attestation=False)
+    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    tag = f"{proxy.host}/team/app:baked"
+    assert bake(capsys, manifest, tag)[0] == 0
+    old = registry.api.tag_digest("team/app", "baked")
+    assert old is not None
+    raw, media_type = registry.api.manifest("team/app", old)
+    registry.api.put_manifest("team/app", "stable", raw, media_type)
+    other = registry.api.tag_digest("team/app", base.ref.rsplit(":", 1)[1])
+    assert other is not None and other != old
+
+    def stale_head(method: str, path: str) -> Any:
+        if method == "HEAD" and path.endswith("/manifests/stable"):
+            return (200, {"Docker-Content-Digest": other, "Content-Type": media_type}, b"")
+        return path
+
+    proxy.rewrite = stale_head
+    code, document = bake(capsys, manifest, tag, extra=("--revoke-superseded",))
+    assert code in (0, 1), document
+    assert registry.api.tag_digest("team/app", "stable") == old, (code, document)
