@@ -16,12 +16,12 @@ import pytest
 from baker.cli import main
 from baker.emulator import Emulator
 from baker.providers.azure import keyless
-from tests.fixtures_emulator import SERVICE_CONNECTION
 from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
     WORKLOAD,
     no_client_secret,
     write_manifest,
 )
+from tests.support.fixtures_emulator import SERVICE_CONNECTION
 
 pytestmark = pytest.mark.emulator
 

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.integration import oci_bases
-from tests.integration.oci_bases import StartRegistry, push_base
 from tests.integration.test_build_inregistry import SECRETS, vault, write_manifest
 from tests.integration.test_build_inregistry_undo import ROOT, _fronted
 from tests.redteam.proxy import proxies
+from tests.support import oci_bases
+from tests.support.oci_bases import StartRegistry, push_base
 
 __all__ = ["proxies", "vault"]  # fixtures
 pytestmark = [pytest.mark.docker, pytest.mark.emulator]
