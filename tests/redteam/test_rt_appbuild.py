@@ -1,0 +1,94 @@
+"""Red-team reproductions (round 3 follow-up, issue 16: the app build through the Docker CLI).
+
+Each test states what should hold; it is xfail(strict) until the finding is fixed."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from baker.cli import main
+from baker.emulator import Emulator
+from tests.integration.test_build_app import NPM_TOKEN, _context, _manifest, debian_cli, vault  # noqa: F401
+from tests.support.fixtures_docker import ImageNames
+
+pytestmark = [pytest.mark.docker, pytest.mark.emulator]
+
+
+class _Challenge(http.server.BaseHTTPRequestHandler):
+    """A registry that asks for credentials: BuildKit then asks the CLI's auth provider."""
+
+    def do_GET(self) -> None:
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="rt16"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_HEAD = do_GET
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def challenging_registry() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Challenge)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="RT16-1: build secrets travel in the docker CLI's environment, "
+    "which every credential helper (and any process the CLI starts) inherits",
+)
+def test_rt16_1_a_build_secret_does_not_reach_a_credential_helpers_environment(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    vault: Emulator,  # noqa: F811
+    debian_cli: Path,  # noqa: F811
+    challenging_registry: str,
+    image_names: ImageNames,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The user's docker config names a credential helper for their registry (as `az acr login`,
+    # ECR's and GCR's helpers set up); the helper is a separate program, not the docker CLI.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    dump = tmp_path / "helper-environ"
+    helper = bindir / "docker-credential-rt16spy"
+    helper.write_text(f"#!/bin/sh\nenv >> {dump}\necho 'credentials not found' >&2\nexit 1\n")
+    helper.chmod(helper.stat().st_mode | stat.S_IXUSR)
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    (config / "config.json").write_text(json.dumps({"credHelpers": {challenging_registry: "rt16spy"}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    _context(
+        tmp_path,
+        f"FROM {challenging_registry}/private/base:1\nRUN --mount=type=secret,id=npm_token true\n",
+    )
+    manifest = _manifest(
+        tmp_path / "baker.yaml",
+        vault,
+        {"context": "app", "network": "none", "secrets": {"npm_token": {"secret": "npm-token"}}},
+        tags=(image_names(),),
+        env={"LOG_LEVEL": "info"},
+    )
+    main(["build", "-f", str(manifest)])  # the build fails (no such base): what matters is who saw what
+    capsys.readouterr()
+    assert dump.is_file()  # the helper ran: the CLI asked it for the registry's credentials
+    assert NPM_TOKEN not in dump.read_text()
