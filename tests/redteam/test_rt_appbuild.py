@@ -92,3 +92,70 @@ def test_rt16_1_a_build_secret_does_not_reach_a_credential_helpers_environment(
     capsys.readouterr()
     assert dump.is_file()  # the helper ran: the CLI asked it for the registry's credentials
     assert NPM_TOKEN not in dump.read_text()
+
+
+def _symlinked_dockerfile(tmp_path: Path, target: str) -> Path:
+    context = tmp_path / "app"
+    context.mkdir()
+    (context / "Dockerfile").symlink_to(target)
+    manifest = tmp_path / "baker.yaml"
+    manifest.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "image": {"build": {"context": "app", "network": "none"}, "tag": "rt16/symlink:1"},
+                "env": {"A": "b"},
+            }
+        )
+    )
+    return manifest
+
+
+def _limited() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1536 * 1024 * 1024, 1536 * 1024 * 1024))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="RT16-4: prepare() reads a Dockerfile that is a symlink out of the context, whole: "
+    "/dev/zero exhausts memory (docker build refuses the link at once)",
+)
+def test_rt16_4_a_dockerfile_symlinked_to_dev_zero_fails_bounded_as_docker_build_does(
+    tmp_path: Path,
+    debian_cli: Path,  # noqa: F811
+) -> None:
+    import subprocess
+    import sys
+
+    manifest = _symlinked_dockerfile(tmp_path, "/dev/zero")
+    # `DOCKER_BUILDKIT=1 docker build app` answers at once: "failed to read dockerfile: open
+    # .../dev/zero: no such file or directory" (BuildKit sends the link, never what it points at).
+    answer = subprocess.run(
+        [sys.executable, "-m", "baker", "build", "-f", str(manifest)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_limited,
+        check=False,
+    )
+    assert answer.returncode in (1, 2)
+    assert "MemoryError" not in answer.stderr and "internal error" not in answer.stderr, answer.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="RT16-4: a Dockerfile symlinked out of the context is read and its directive printed",
+)
+def test_rt16_4_a_dockerfile_symlinked_out_of_the_context_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = tmp_path / "outside-the-context"
+    canary = "rt16-outside-canary-5c1d"
+    outside.write_text(f"# syntax={canary}\nFROM scratch\n")
+    manifest = _symlinked_dockerfile(tmp_path, str(outside))
+    monkeypatch.setenv("BAKER_DOCKER", "/usr/local/bin/docker")  # no BuildKit: the refusal quotes needs
+    main(["build", "-f", str(manifest)])
+    captured = capsys.readouterr()
+    assert canary not in captured.out + captured.err
