@@ -128,6 +128,25 @@ class EnvEntry:
 
 
 @dataclass(frozen=True)
+class FileEntry:
+    """One `files:` entry: a value put into the image as a file, in the one layer the bake adds.
+    `path` is absolute and normalised (`baker.manifest.files` checks it); `mode` the permission bits
+    (no setuid, setgid or sticky bit); `uid`/`gid` numeric.  `name` is the path: what messages, the
+    resolver and the provenance record call the entry (an env var name never starts with `/`)."""
+
+    path: str
+    source: Source
+    mode: int = 0o444
+    uid: int = 0
+    gid: int = 0
+    line: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True)
 class BuildSpec:
     """`image.build`: the app image baker builds first (the docker build wrapper)."""
 
@@ -163,10 +182,18 @@ class Manifest:
     credentials: Mapping[str, CredentialSpec]
     env: tuple[EnvEntry, ...]
     warnings: tuple[str, ...] = ()
+    files: tuple[FileEntry, ...] = ()
+
+    @property
+    def items(self) -> tuple[EnvEntry | FileEntry, ...]:
+        """Everything the bake puts into the image, each with a `name` and a `source`: the env vars,
+        then the files (named by their paths)."""
+        return (*self.env, *self.files)
 
     @property
     def references(self) -> tuple[tuple[str, SecretRef], ...]:
-        return tuple((e.name, e.source) for e in self.env if isinstance(e.source, SecretRef))
+        """(name, reference) of every env var and file that reads a secret."""
+        return tuple((e.name, e.source) for e in self.items if isinstance(e.source, SecretRef))
 
     @property
     def default_credential(self) -> str | None:

@@ -82,10 +82,11 @@ def _parse_written(written: str) -> tuple[str, str | None] | None:
 
 
 def from_resolved(resolved: ResolvedEnv, manifest: Manifest) -> tuple[Origin, ...]:
-    """One `Origin` per env var of `manifest`, in manifest order, with the versions `resolved` fetched."""
-    by_env = {entry.env: entry for entry in resolved.entries}
+    """One `Origin` per env var and file of `manifest` (a file's `env` is its path), in manifest
+    order, with the versions `resolved` fetched."""
+    by_env = {entry.env: entry for entry in (*resolved.entries, *resolved.files)}
     origins: list[Origin] = []
-    for entry in manifest.env:
+    for entry in manifest.items:
         source = entry.source
         if not isinstance(source, SecretRef):
             origins.append(Origin(env=entry.name, kind="literal"))
@@ -113,12 +114,19 @@ def from_resolved(resolved: ResolvedEnv, manifest: Manifest) -> tuple[Origin, ..
     return tuple(origins)
 
 
+def is_file(name: str) -> bool:
+    """An origin named by a path is a `files:` entry (an env var name never starts with `/`)."""
+    return name.startswith("/")
+
+
 def encode(origins: tuple[Origin, ...]) -> str:
     credentials: dict[str, dict[str, str]] = {}
     env: dict[str, dict[str, Any]] = {}
+    files: dict[str, dict[str, Any]] = {}
     for origin in origins:
+        records = files if is_file(origin.env) else env
         if origin.kind == "literal":
-            env[origin.env] = {"literal": True}
+            records[origin.env] = {"literal": True}
             continue
         written = origin.written or _spelled(origin.secret, origin.key) or ""
         record: dict[str, Any] = {"ref": written, "credential": origin.credential, "version": origin.version}
@@ -128,10 +136,12 @@ def encode(origins: tuple[Origin, ...]) -> str:
             # Only when the reference grammar would not give them back (never for a manifest baker read).
             record["secret"] = origin.secret
             record["key"] = origin.key
-        env[origin.env] = record
+        records[origin.env] = record
         if origin.credential is not None and origin.vault_url is not None:
             credentials[origin.credential] = {"vault_url": origin.vault_url}
-    document = {"v": FORMAT_VERSION, "credentials": credentials, "env": env}
+    document: dict[str, Any] = {"v": FORMAT_VERSION, "credentials": credentials, "env": env}
+    if files:
+        document["files"] = files
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -172,8 +182,11 @@ def from_label(text: str) -> tuple[Origin, ...]:
     credentials = document.get("credentials", {})
     if not isinstance(credentials, dict):
         raise ImageError("the image's provenance record is malformed: credentials is not an object")
+    files = document.get("files", {})
+    if not isinstance(files, dict) or not all(is_file(path) for path in files):
+        raise ImageError("the image's provenance record is malformed: files is not an object of paths")
     origins: list[Origin] = []
-    for env, record in document["env"].items():
+    for env, record in (*document["env"].items(), *files.items()):
         if not isinstance(record, dict):
             raise ImageError(f"the image's provenance record is malformed: {env} is not an object")
         if record.get("literal") is True:

@@ -21,7 +21,7 @@ from baker.diagnose import Diagnosis
 from baker.errors import ProviderError, ReferenceFailure, ResolutionFailed
 from baker.fanout import fan_out
 from baker.manifest.refs import extract_json_key
-from baker.model import FetchKey, LiteralValue, Manifest, SecretRef, Source
+from baker.model import FetchKey, FileEntry, LiteralValue, Manifest, SecretRef, Source
 from baker.providers import DEFAULT_WORKERS, open_provider
 from baker.providers.base import FetchedSecret, Provider, SecretProperties
 from baker.secret import REDACTOR, Secret
@@ -38,7 +38,10 @@ class Resolved:
 
 @dataclass(frozen=True)
 class ResolvedEnv:
-    entries: tuple[Resolved, ...]  # manifest order
+    entries: tuple[Resolved, ...]  # the env vars, manifest order
+    # The `files:` entries, manifest order, each named (`Resolved.env`) by its path: values baked
+    # as files (in one added layer), never into Env.
+    files: tuple[Resolved, ...] = ()
 
     def build_args(self) -> dict[str, str]:
         """env -> value, revealed: for the engine call and the env layer only."""
@@ -96,9 +99,11 @@ def _fetch_all(
 
 
 def _assemble(manifest: Manifest, fetched: Mapping[FetchKey, FetchedSecret | ProviderError]) -> ResolvedEnv:
-    entries: list[Resolved] = []
+    env: list[Resolved] = []
+    files: list[Resolved] = []
     failures: list[ReferenceFailure] = []
-    for entry in manifest.env:
+    for entry in manifest.items:
+        entries = files if isinstance(entry, FileEntry) else env
         source = entry.source
         if isinstance(source, LiteralValue):
             # A literal is written in the manifest, which lives in git: not a secret, so it is not
@@ -119,7 +124,7 @@ def _assemble(manifest: Manifest, fetched: Mapping[FetchKey, FetchedSecret | Pro
         entries.append(Resolved(entry.name, value, source, outcome.properties.version, outcome.properties))
     if failures:
         raise ResolutionFailed(failures)
-    return ResolvedEnv(tuple(entries))
+    return ResolvedEnv(tuple(env), tuple(files))
 
 
 def _pick(fetched: FetchedSecret, ref: SecretRef) -> Secret:

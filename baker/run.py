@@ -54,7 +54,7 @@ _RESTORED = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXF
 
 def check_runnable(manifest: Manifest) -> None:
     """What `run` refuses before any fetch: a manifest with `files:` (see the module docstring)."""
-    paths = [entry.path for entry in getattr(manifest, "files", ())]
+    paths = [entry.path for entry in manifest.files]
     if paths:
         more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
         shown = ", ".join(untrusted(p) for p in paths[:5]) + more

@@ -20,7 +20,7 @@ from baker.commands._common import (
 from baker.commands.build_inregistry import build_in_registry
 from baker.errors import EXIT_INTERRUPTED, UsageError
 from baker.image import engine
-from baker.image.bake import bake, refuse_revoke_without_push
+from baker.image.bake import bake, refuse_files, refuse_revoke_without_push
 from baker.image.inregistry import BAKE_DEADLINE
 from baker.model import Manifest
 from baker.output import Output
@@ -103,6 +103,7 @@ def build_manifest(
             timeout=timeout,
         )
     check_references(manifest.image.base, names)
+    refuse_files(manifest)
     if push and not names:
         raise UsageError("--push needs a tag", hint="set image.tag in the manifest or pass --tag")
     refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)

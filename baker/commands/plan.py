@@ -9,21 +9,25 @@ from pathlib import Path
 
 from baker.commands._common import load_manifest
 from baker.errors import EXIT_OK
-from baker.model import Manifest, SecretRef
+from baker.model import FileEntry, Manifest, SecretRef
 from baker.output import Output
 
 COLUMNS = ("ENV", "SOURCE", "CREDENTIAL", "VAULT", "SECRET", "KEY", "VERSION", "FETCH")
 
 
 def plan_rows(manifest: Manifest) -> list[dict[str, object]]:
-    """One dict per env var, in manifest order (the `--json` shape)."""
+    """One dict per env var, then per file, in manifest order (the `--json` shape): a file's row
+    has `file` (its path), `mode`, `uid` and `gid` where an env var's has `env`."""
     fetch_ids: dict[tuple[str, str, str | None], int] = {}
     first_user: dict[tuple[str, str, str | None], str] = {}
     rows: list[dict[str, object]] = []
-    for entry in manifest.env:
+    for entry in manifest.items:
         source = entry.source
+        named: dict[str, object] = {"env": entry.name}
+        if isinstance(entry, FileEntry):
+            named = {"file": entry.path, "mode": f"{entry.mode:04o}", "uid": entry.uid, "gid": entry.gid}
         if not isinstance(source, SecretRef):
-            row: dict[str, object] = {"env": entry.name, "source": "literal"}
+            row: dict[str, object] = {**named, "source": "literal"}
             row.update(dict.fromkeys(("credential", "vault_url", "secret", "written", "key", "version")))
             row.update(fetch=None, shared_with=None)
             rows.append(row)
@@ -35,7 +39,7 @@ def plan_rows(manifest: Manifest) -> list[dict[str, object]]:
             first_user[key] = entry.name
         rows.append(
             {
-                "env": entry.name,
+                **named,
                 "source": "secret",
                 "credential": source.credential,
                 # None offline when the URL's variable is unset
@@ -77,13 +81,14 @@ def _cell(value: object) -> str:
 def _table(rows: list[dict[str, object]]) -> list[str]:
     cells = [list(COLUMNS)]
     for row in rows:
+        name = str(row["env"]) if "env" in row else _cell(row["file"])
         if row["source"] == "literal":
-            cells.append([str(row["env"]), "literal"] + [""] * (len(COLUMNS) - 2))
+            cells.append([name, "literal"] + [""] * (len(COLUMNS) - 2))
             continue
         fetch = f"{row['fetch']}" + (f" (shared with {row['shared_with']})" if row["shared_with"] else "")
         cells.append(
             [
-                str(row["env"]),
+                name,
                 "secret",
                 _cell(row["credential"]),
                 _cell(row["vault_url"]),
@@ -108,10 +113,19 @@ def plan(*, out: Output, file: Path) -> int:
     for row in credentials:
         out.info(f"credential {row['name']}: auth {row['auth']}, signs in with {row['token_source']}")
     shared = references - fetches
+    if manifest.files:
+        out.info(
+            f"{len(manifest.files)} file{'' if len(manifest.files) == 1 else 's'} (in one layer the bake "
+            "adds; `baker build` bakes them, `render` and `run` do not): "
+            + ", ".join(f"{_cell(f.path)} {f.mode:04o} {f.uid}:{f.gid}" for f in manifest.files)
+        )
     out.info(
-        f"{len(rows)} env vars: {len(rows) - references} literal, {references} secret references in "
+        f"{len(rows)} env vars and files: {len(rows) - references} literal, {references} secret references "
+        "in "
         f"{fetches} fetch{'' if fetches == 1 else 'es'}"
         + (f" ({shared} reference{'' if shared == 1 else 's'} share another's fetch)" if shared else "")
     )
-    out.result({"env": rows, "fetches": fetches, "credentials": credentials})
+    env_rows = [row for row in rows if "env" in row]
+    file_rows = [row for row in rows if "file" in row]
+    out.result({"env": env_rows, "files": file_rows, "fetches": fetches, "credentials": credentials})
     return EXIT_OK

@@ -6,6 +6,7 @@ DIR/docker-bake.json`, or any Docker API client passing the bake file's `args` a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from baker import render as renderer
@@ -24,6 +25,14 @@ def render(*, out: Output, file: Path, out_dir: Path) -> int:
             "image yourself and name it in image.from",
         )
     check_references(manifest.image.base, manifest.image.tags)
+    if manifest.files:
+        # The rendered directory is a Dockerfile and build args: no layer of files (their values
+        # would have to be written into the directory, for a COPY).
+        out.warn(
+            f"files: are baked only by `baker build` (one layer it adds); the {len(manifest.files)} "
+            "file(s) of this manifest are not rendered, and their values not read"
+        )
+        manifest = replace(manifest, files=())
     resolved = resolve_values(out, manifest)
     files = renderer.render(resolved, manifest, out_dir, base=manifest.image.base, tags=manifest.image.tags)
     names = [entry.env for entry in resolved.entries]

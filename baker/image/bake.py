@@ -71,6 +71,16 @@ def _app_image(manifest: Manifest, on_line: Callable[[str], None], client: engin
     )
 
 
+def refuse_files(manifest: Manifest) -> None:
+    """This engine bake (a build) adds no layer: a manifest with `files:` is refused before
+    anything is read, rather than baked without its files."""
+    if manifest.files:
+        raise UsageError(
+            f"this manifest has files: ({len(manifest.files)}), which the engine bake does not bake yet",
+            hint="bake it with `baker build --in-registry`, which adds them as one layer",
+        )
+
+
 def bake(
     manifest: Manifest,
     resolved: ResolvedEnv,
@@ -92,6 +102,7 @@ def bake(
         imageref.validate_tag(name)
     if manifest.image.base is not None:
         imageref.validate_base(manifest.image.base)
+    refuse_files(manifest)
     refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
     if push:
         _check_push_access(tags)  # before anything is built: a refusal then leaves nothing behind

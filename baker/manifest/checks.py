@@ -30,6 +30,7 @@ from types import MappingProxyType
 
 from baker.diagnose import Diagnosis
 from baker.errors import BadReference, ManifestError, Problem
+from baker.manifest import files as file_rules
 from baker.manifest.auth import check_token_sources, problems_hint
 from baker.manifest.credentials import (
     ManifestChecker,
@@ -43,6 +44,7 @@ from baker.model import (
     BuildSpec,
     CredentialSpec,
     EnvEntry,
+    FileEntry,
     ImageSpec,
     LiteralValue,
     Manifest,
@@ -56,7 +58,7 @@ from baker.suggest import did_you_mean
 __all__ = ["load"]
 
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-TOP_KEYS = ("version", "image", "credentials", "env")
+TOP_KEYS = ("version", "image", "credentials", "env", "files")
 IMAGE_KEYS = ("from", "build", "tag")
 BUILD_KEYS = ("context", "dockerfile", "target", "args")
 REFERENCE_KEYS = ("secret", "credential", "version")
@@ -113,8 +115,9 @@ def load(path: Path | str, *, environ: Mapping[str, str] | None = None, offline:
     image = _image(check, top)
     credentials = parse_credentials(check, top)
     env = _env(check, top, credentials)
-    check_unset_vars(check, credentials, env, offline=offline)
-    check_token_sources(check, credentials, env, env_vars, offline=offline)
+    files = _files(check, top, credentials)
+    check_unset_vars(check, credentials, [*env, *files], offline=offline)
+    check_token_sources(check, credentials, [*env, *files], env_vars, offline=offline)
     if check.problems:
         raise ManifestError(
             sorted(check.problems, key=lambda p: p.line or 0), hint=problems_hint(check.problems)
@@ -126,6 +129,7 @@ def load(path: Path | str, *, environ: Mapping[str, str] | None = None, offline:
         credentials=MappingProxyType(credentials),
         env=tuple(env),
         warnings=tuple(check.warnings),
+        files=tuple(files),
     )
 
 
@@ -227,6 +231,52 @@ def _env(check: ManifestChecker, top: YMap, credentials: Mapping[str, Credential
         source = _source(check, var, path, credentials)
         if source is not None and name_ok:
             entries.append(EnvEntry(var.key, source, var.line))
+    return entries
+
+
+def _files(check: ManifestChecker, top: YMap, credentials: Mapping[str, CredentialSpec]) -> list[FileEntry]:
+    """`files:` (`baker.manifest.files` holds the rules): path -> a value, as an `env:` entry writes
+    one (text, or a mapping with `secret:`, ...), with `mode`, `uid`, `gid` beside it."""
+    item = top.get("files")
+    if item is None:
+        return []
+    node = check.mapping(item.value, "files", null_ok=True)
+    if node is None:
+        return []
+    entries = []
+    for file in node.items:
+        path = f"files.{file.key}"
+        why = file_rules.path_problem(file.key)
+        if why is not None:
+            check.problem(file.line, path, why)
+        attributes: dict[str, int] = {}
+        value = file.value
+        if isinstance(value, YMap):
+            for key in file_rules.FILE_KEYS:
+                found = value.get(key)
+                if found is None:
+                    continue
+                text = check.text(found, f"{path}.{key}", what="text")
+                if text is None:
+                    continue
+                number, refusal = (
+                    file_rules.mode_problem(text) if key == "mode" else file_rules.id_problem(text, key)
+                )
+                if refusal is not None:
+                    check.problem(found.line, f"{path}.{key}", refusal)
+                elif number is not None:
+                    attributes[key] = number
+            # The value form is read as env: reads it, without the file's own keys.
+            rest = tuple(i for i in value.items if i.key not in file_rules.FILE_KEYS)
+            file = YItem(file.key, file.line, YMap(value.line, rest))
+        source = _source(check, file, path, credentials)
+        if source is not None and why is None:
+            entries.append(FileEntry(file.key, source, line=file.line, **attributes))
+    for parent, child in file_rules.nested([e.path for e in entries]):
+        line = next(e.line for e in entries if e.path == child)
+        check.problem(
+            line, f"files.{child}", f"{parent!r} is a file here, so it cannot be a directory of {child!r}"
+        )
     return entries
 
 

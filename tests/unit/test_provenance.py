@@ -34,6 +34,7 @@ class FakeResolved:
 @dataclass(frozen=True)
 class FakeResolvedEnv:
     entries: tuple[FakeResolved, ...]
+    files: tuple[FakeResolved, ...] = ()
 
 
 def _cred(name: str, vault_url: str, *, default: bool = False) -> CredentialSpec:
