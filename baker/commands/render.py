@@ -24,7 +24,8 @@ def render(*, out: Output, file: Path, out_dir: Path) -> int:
             hint="use `baker build` (it builds the app image, then bakes on it), or build the app "
             "image yourself and name it in image.from",
         )
-    check_references(manifest.image.base, manifest.image.tags)
+    base = manifest.image.base
+    check_references(base, manifest.image.tags)
     if manifest.files:
         # The rendered directory is a Dockerfile and build args: no layer of files (their values
         # would have to be written into the directory, for a COPY).
@@ -34,7 +35,7 @@ def render(*, out: Output, file: Path, out_dir: Path) -> int:
         )
         manifest = replace(manifest, files=())
     resolved = resolve_values(out, manifest)
-    files = renderer.render(resolved, manifest, out_dir, base=manifest.image.base, tags=manifest.image.tags)
+    files = renderer.render(resolved, manifest, out_dir, base=base, tags=manifest.image.tags)
     names = [entry.env for entry in resolved.entries]
     out.info(f"wrote {files.dockerfile} (no values)")
     out.info(f"wrote {files.bake_file} ({len(names)} values; readable by you only, keep it out of git)")
