@@ -62,3 +62,46 @@ def test_run_without_a_command_is_bad_usage(tmp_path: Path, capsys: pytest.Captu
     manifest.write_text("version: 1\nimage: {from: busybox}\nenv: {A: b}\n")
     assert main(["run", "-f", str(manifest), "--"]) == 2
     assert "baker run needs a command" in capsys.readouterr().err
+
+
+FILES_MANIFEST = """\
+version: 1
+image: {from: busybox}
+env: {A: b}
+files:
+  /run/secrets/one: "literal one"
+  /etc/app/two: "literal two"
+"""
+
+
+def test_run_refuses_files_before_anything_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "baker.yaml"
+    manifest.write_text(FILES_MANIFEST)
+    assert main(["run", "-f", str(manifest), "--", "true"]) == 2
+    err = capsys.readouterr().err
+    assert "baker run gives values through the environment only" in err
+    assert "/run/secrets/one, /etc/app/two" in err and "baker build" in err
+
+
+def test_the_engine_build_refuses_files_before_any_engine_or_vault(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # nothing there: never asked
+    manifest = tmp_path / "baker.yaml"
+    manifest.write_text(FILES_MANIFEST)
+    assert main(["build", "-f", str(manifest), "--tag", "example.test/app:baked"]) == 2
+    assert "--in-registry" in capsys.readouterr().err
+
+
+def test_render_says_files_are_baked_only_by_build_and_renders_the_env(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "baker.yaml"
+    manifest.write_text(FILES_MANIFEST)
+    assert main(["render", "-f", str(manifest), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "files: are baked only by `baker build`" in err
+    rendered = "".join(p.read_text() for p in (tmp_path / "out").iterdir())
+    assert "literal one" not in rendered and "/run/secrets/one" not in rendered
