@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from baker.errors import BadReference, ImageError
 from baker.manifest.refs import parse_reference
-from baker.model import Manifest, SecretRef
+from baker.model import LiteralValue, Manifest, SecretRef
 
 if TYPE_CHECKING:
     from baker.resolver import ResolvedEnv
@@ -55,6 +55,9 @@ class Origin:
     version: str | None = None  # the version that was baked
     pinned: bool = False  # the manifest pinned `version`
     written: str | None = None  # the reference as written in the manifest
+    # A literal file's text (a literal is written in the manifest, in git, and is in the image's
+    # layer for anyone who pulls it): `check` compares it, as it compares a literal env var with Env.
+    text: str | None = None
 
     @property
     def fetch_key(self) -> tuple[str, str, str | None] | None:
@@ -89,7 +92,8 @@ def from_resolved(resolved: ResolvedEnv, manifest: Manifest) -> tuple[Origin, ..
     for entry in manifest.items:
         source = entry.source
         if not isinstance(source, SecretRef):
-            origins.append(Origin(env=entry.name, kind="literal"))
+            text = source.value if is_file(entry.name) and isinstance(source, LiteralValue) else None
+            origins.append(Origin(env=entry.name, kind="literal", text=text))
             continue
         got = by_env.get(entry.name)
         version = got.version if got is not None else None
@@ -126,7 +130,9 @@ def encode(origins: tuple[Origin, ...]) -> str:
     for origin in origins:
         records = files if is_file(origin.env) else env
         if origin.kind == "literal":
-            records[origin.env] = {"literal": True}
+            records[origin.env] = (
+                {"literal": True} if origin.text is None else {"literal": True, "text": origin.text}
+            )
             continue
         written = origin.written or _spelled(origin.secret, origin.key) or ""
         record: dict[str, Any] = {"ref": written, "credential": origin.credential, "version": origin.version}
@@ -190,7 +196,10 @@ def from_label(text: str) -> tuple[Origin, ...]:
         if not isinstance(record, dict):
             raise ImageError(f"the image's provenance record is malformed: {env} is not an object")
         if record.get("literal") is True:
-            origins.append(Origin(env=env, kind="literal"))
+            literal = record.get("text")
+            if literal is not None and not isinstance(literal, str):
+                raise ImageError(f"the image's provenance record is malformed: {env}.text is not a string")
+            origins.append(Origin(env=env, kind="literal", text=literal))
             continue
         written = _str_or_none(record, "ref", env)
         credential = _str_or_none(record, "credential", env)

@@ -184,8 +184,9 @@ def compare(
                 CheckEntry(entry.name, "changed", why, origin.credential, origin.secret, origin.version)
             )
         elif isinstance(source, LiteralValue):
-            # A file's content is in a layer, not in Env: a literal file is not compared.
-            entries.append(_literal(entry.name, source, None if entry.name.startswith("/") else baked_env))
+            # A file's content is in a layer, not in Env: its record holds the literal's text.
+            texts = {entry.name: origin.text} if origin.text is not None else None
+            entries.append(_literal(entry.name, source, texts if entry.name.startswith("/") else baked_env))
         else:
             key = origin.fetch_key
             assert key is not None  # a secret origin that still points as the manifest does

@@ -263,6 +263,13 @@ def test_check_names_a_rotated_secret_behind_a_file(
     assert entry["status"] == "rotated" and "env" not in entry
     assert rotated["stale"] is True
     assert "CANARY-files-rotated" not in captured.out + captured.err
+    edited = _manifest(
+        tmp_path / "edited.yaml", vault, base.ref, {**FILES, "/etc/app/flag": "another text\n"}
+    )
+    assert main(["check", "-f", str(edited), "--image", tag, "--json"]) == 3
+    changed = json.loads(capfd.readouterr().out)
+    flag = next(e for e in changed["entries"] if e.get("file") == "/etc/app/flag")
+    assert flag["status"] == "changed"  # a literal file is compared with the text the record holds
 
 
 def test_a_bake_refused_at_the_tag_deletes_the_files_layer_it_pushed(
