@@ -216,3 +216,17 @@ env:
     refused = _baker("run", "-f", str(manifest), "--", str(script), env=env)
     assert refused.returncode == 126, refused.stderr
     assert b"cannot run it (Permission denied)" in refused.stderr
+
+
+def test_the_command_dies_of_sigpipe_as_it_would_alone(tmp_path: Path) -> None:
+    """Python ignores SIGPIPE; an exec would pass that on (`yes | head` never ending): baker puts the
+    default back first."""
+    manifest = tmp_path / "baker.yaml"
+    manifest.write_text("version: 1\nimage: {from: busybox}\nenv: {A: b}\n", encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "baker", "run", "-f", str(manifest), "--", "yes"], stdout=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    assert process.stdout.read(2) == b"y\n"
+    process.stdout.close()
+    assert process.wait(timeout=60) == -signal.SIGPIPE
