@@ -30,19 +30,19 @@ _EXPORTS = {
     "resolve": ("baker.resolver", "resolve"),
     "bake": ("baker.image.bake", "bake"),
     "bake_in_registry": ("baker.image.inregistry", "bake_in_registry"),
-    "evaluate": ("baker.staleness", "evaluate"),
+    "evaluate": ("baker.check.gather", "evaluate"),
     "Secret": ("baker.secret", "Secret"),
     "BakerError": ("baker.errors", "BakerError"),
 }
 
 if TYPE_CHECKING:
+    from baker.check.gather import evaluate
     from baker.errors import BakerError
     from baker.image.bake import bake
     from baker.image.inregistry import bake_in_registry
     from baker.manifest.checks import load
     from baker.resolver import resolve
     from baker.secret import Secret
-    from baker.staleness import evaluate
 
 
 def __getattr__(name: str) -> Any:

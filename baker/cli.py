@@ -18,8 +18,9 @@ from typing import Any, NoReturn
 
 from baker import __version__, signals
 from baker.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, BakerError
-from baker.logs import scrub, setup_logging
+from baker.logs import setup_logging
 from baker.output import Output
+from baker.secret import scrub
 from baker.suggest import closest
 
 log = logging.getLogger("baker")
@@ -31,11 +32,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("render", "render"),
     "build": ("build", "build"),
     "check": ("check", "check"),
-    "test-connection": ("test_connection", "test_connection"),
+    "test-connection": ("connection", "test_connection"),
     "secrets list": ("secrets", "list_secrets"),
     "find": ("find", "find"),
     "run": ("run", "run"),
     "emulator": ("emulator", "emulator"),
+}
+# The CLI decides one or many: several `-f`, or a directory, go to the fleet variant (which uses the
+# one-manifest module; the one-manifest module never imports it).
+MANY: dict[str, tuple[str, str]] = {
+    "build": ("build_fleet", "build_many"),
+    "check": ("check_fleet", "check_many"),
 }
 
 
@@ -253,10 +260,21 @@ def build_parser() -> _Parser:
     return parser
 
 
-def _command_kwargs(name: str, args: argparse.Namespace) -> dict[str, Any]:
+def _files(args: argparse.Namespace) -> list[Path]:
     files = getattr(args, "file", Path("baker.yaml"))
-    files = files if isinstance(files, list) else [files]  # `-f` before the command: one
-    kwargs: dict[str, Any] = {"file": files[0]}
+    return files if isinstance(files, list) else [files]  # `-f` before the command: one
+
+
+def _many(name: str, args: argparse.Namespace) -> bool:
+    """Several manifests: more than one `-f`, or a directory."""
+    files = _files(args)
+    return name in MANY and (len(files) > 1 or any(path.is_dir() for path in files))
+
+
+def _command_kwargs(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    files = _files(args)
+    many = _many(name, args)
+    kwargs: dict[str, Any] = {"files": files} if many else {"file": files[0]}
     if name == "render":
         kwargs["out_dir"] = args.out
     elif name == "build":
@@ -267,10 +285,9 @@ def _command_kwargs(name: str, args: argparse.Namespace) -> dict[str, Any]:
             in_registry=args.in_registry,
             timeout=args.timeout,
             revoke_superseded=args.revoke_superseded,
-            files=files,
         )
     elif name == "check":
-        kwargs.update(image=args.image, files=files)
+        kwargs["image"] = args.image
     elif name == "test-connection":
         kwargs["credential"] = args.credential
     elif name == "secrets list":
@@ -319,7 +336,7 @@ def _main(argv: Sequence[str] | None) -> int:
     setup_logging(debug=debug)
 
     name = "secrets list" if args.command == "secrets" else args.command
-    module_name, func_name = COMMANDS[name]
+    module_name, func_name = MANY[name] if _many(name, args) else COMMANDS[name]
     try:
         module = importlib.import_module(f"baker.commands.{module_name}")
         func = getattr(module, func_name)
@@ -340,9 +357,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _report(out: Output, exc: BakerError) -> None:
-    out.progress(scrub(f"error: {exc.message}"))
-    if exc.hint:
-        out.progress(scrub(f"hint: {exc.hint}"))
+    out.error(exc.message, exc.hint)
     out.result(exc.to_json())
 
 

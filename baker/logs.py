@@ -15,34 +15,14 @@ record that still names `buildargs` is replaced whole.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from typing import TextIO
 
 from baker.output import terminal_safe
-from baker.secret import MASK, REDACTOR, Redactor
+from baker.secret import QUERY, QUERY_DROPPED, REDACTOR, Redactor, scrub
 
-_TOKENISH = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
-# A bearer token, not a challenge's parameters (`Bearer authorization="https://..."` stays readable).
-_BEARER = re.compile(r'(?i)(bearer\s+)(?![A-Za-z_]+=")[A-Za-z0-9._~+/-]{8,}=*')
-
-
-# A URL's (or an HTTP request target's) query string: `?` after a path, up to a space or a quote.
-_QUERY = re.compile(r"(?<=[^\s?\"'])\?[^\s\"'<>]+")
-_QUERY_DROPPED = "?<query not logged>"
 # Loggers whose records quote the URLs of HTTP requests, the engine's build request among them.
 _URL_LOGGERS = ("urllib3",)
-
-
-def _drop_build_queries(text: str) -> str:
-    return _QUERY.sub(lambda m: _QUERY_DROPPED if "buildargs" in m.group(0).lower() else m.group(0), text)
-
-
-def scrub(text: str, redactor: Redactor = REDACTOR) -> str:
-    text = _drop_build_queries(text)
-    text = redactor.redact(text)
-    text = _TOKENISH.sub(MASK, text)
-    return _BEARER.sub(lambda m: m.group(1) + MASK, text)
 
 
 class RedactingFilter(logging.Filter):
@@ -56,7 +36,7 @@ class RedactingFilter(logging.Filter):
         except Exception:  # a malformed log call must not crash baker, nor show its args
             message = str(record.msg)
         if record.name.partition(".")[0] in _URL_LOGGERS:
-            message = _QUERY.sub(_QUERY_DROPPED, message)
+            message = QUERY.sub(QUERY_DROPPED, message)
         message = scrub(message, self.redactor)
         if "buildargs" in message.lower():  # in a shape no rule above knows: never log build args
             message = "(a log record naming the build arguments was dropped)"

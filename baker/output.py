@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from baker.secret import REDACTOR, Redactor
+from baker.secret import REDACTOR, Redactor, scrub
 
 # Control characters (C0, DEL, C1), lone surrogates, line and paragraph separators, and the bidi
 # controls that reorder what a terminal shows.
@@ -87,6 +87,13 @@ class Output:
 
     def warn(self, text: str) -> None:
         self._write(self.stderr, f"warning: {text}")
+
+    def error(self, message: str, hint: str | None = None) -> None:
+        """A failure and its fix, for people: `error:` and `hint:` lines on stderr (masked: values,
+        token shapes, a build request's query).  The one place baker prints them."""
+        self._write(self.stderr, scrub(f"error: {message}", self.redactor))
+        if hint:
+            self._write(self.stderr, scrub(f"hint: {hint}", self.redactor))
 
     def result(self, document: Any) -> None:
         """The one JSON document of a `--json` run (ignored in human mode).

@@ -263,3 +263,28 @@ class Redactor:
 # One process-wide redactor: the CLI's log handler and output functions consult it, and every
 # layer that learns a value registers it here.  Tests may create their own.
 REDACTOR = Redactor()
+
+
+# --- masking a text for a person or a log (the error lines, every log record) ---------------------
+
+_TOKENISH = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+# A bearer token, not a challenge's parameters (`Bearer authorization="https://..."` stays readable).
+_BEARER = re.compile(r'(?i)(bearer\s+)(?![A-Za-z_]+=")[A-Za-z0-9._~+/-]{8,}=*')
+
+
+# A URL's (or an HTTP request target's) query string: `?` after a path, up to a space or a quote.
+QUERY = re.compile(r"(?<=[^\s?\"'])\?[^\s\"'<>]+")
+QUERY_DROPPED = "?<query not logged>"
+
+
+def _drop_build_queries(text: str) -> str:
+    return QUERY.sub(lambda m: QUERY_DROPPED if "buildargs" in m.group(0).lower() else m.group(0), text)
+
+
+def scrub(text: str, redactor: Redactor = REDACTOR) -> str:
+    """`text` masked for a person or a log: the Redactor's values, anything shaped like a token or a
+    bearer credential, and a build request's query string (every build arg travels in it)."""
+    text = _drop_build_queries(text)
+    text = redactor.redact(text)
+    text = _TOKENISH.sub(MASK, text)
+    return _BEARER.sub(lambda m: m.group(1) + MASK, text)

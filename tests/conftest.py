@@ -6,8 +6,8 @@
   RFC 6761 asks resolver libraries to give, without asking the machine's resolver.
 - `unavailable(reason)`: a test that needs Docker or the emulator and cannot get it skips on a
   developer's machine but FAILS in CI (`CI=true`); tests never skip to go green.
-- Fixture plugins: `tests.fixtures_emulator` (the emulator, real SDK clients) and
-  `tests.fixtures_docker` (a real engine, base images made with `docker import`).
+- Fixture plugins: `tests.support.fixtures_emulator` (the emulator, real SDK clients) and
+  `tests.support.fixtures_docker` (a real engine, base images made with `docker import`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-pytest_plugins = ["tests.fixtures_emulator", "tests.fixtures_docker"]
+pytest_plugins = ["tests.support.fixtures_emulator", "tests.support.fixtures_docker"]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

@@ -1,15 +1,27 @@
-"""What several commands share: loading the manifest (its warnings shown once, the same way
-everywhere), checking image references as usage, and resolving with the warnings a person needs."""
+"""What several commands share: loading one manifest (its warnings shown once, the same way
+everywhere) or many (`-f DIR` expanded, every problem at once), checking image references as usage,
+resolving with the warnings a person needs, `build --if-stale`'s opening and a bake's end, for the
+engine and the in-registry bake alike."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from baker import imageref
-from baker.errors import RenderError, UsageError
-from baker.lifetime import lifetime_warnings
+from baker.check.compare import RebakeDecision
+from baker.check.lifetime import lifetime_warnings
+from baker.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ManifestError,
+    Problem,
+    RenderError,
+    UsageError,
+)
 from baker.manifest import checks as manifest_module
 from baker.model import Manifest
 from baker.output import Output, untrusted
@@ -19,6 +31,9 @@ from baker.secret import REDACTOR
 if TYPE_CHECKING:  # a type only: validate and plan import no registry client
     from baker.image.registry.revoke import Revocation
 
+MANIFEST_NAME = "baker.yaml"
+SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv"})
+
 
 def load_manifest(out: Output, file: Path, *, offline: bool = False) -> Manifest:
     """The manifest, its warnings (an unused credential's unset variable, ...) shown on stderr.
@@ -27,6 +42,42 @@ def load_manifest(out: Output, file: Path, *, offline: bool = False) -> Manifest
     for warning in manifest.warnings:
         out.warn(warning)
     return manifest
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """`-f` arguments as manifest files: a directory stands for every `baker.yaml` below it (sorted,
+    never inside .git, node_modules or .venv, symlinked directories not followed)."""
+    found: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            found.append(path)
+            continue
+        below: list[Path] = []
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+            if MANIFEST_NAME in files:
+                below.append(Path(root) / MANIFEST_NAME)
+        if not below:
+            raise UsageError(
+                f"no {MANIFEST_NAME} below {path}",
+                hint=f"name the manifests, or a directory holding {MANIFEST_NAME}",
+            )
+        found.extend(sorted(below, key=lambda p: p.parts))
+    return list(dict.fromkeys(found))
+
+
+def load_all(out: Output, files: Sequence[Path]) -> list[Manifest]:
+    """Every manifest (`expand`), loaded before any network call; the problems of all of them at once."""
+    manifests: list[Manifest] = []
+    problems: list[Problem] = []
+    for path in expand(files):
+        try:
+            manifests.append(load_manifest(out, path))
+        except ManifestError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ManifestError(problems)
+    return manifests
 
 
 def check_references(base: str | None, tags: Sequence[str]) -> None:
@@ -64,23 +115,71 @@ def print_revocation(out: Output, revocation: Revocation) -> None:
     for item in revocation.kept:
         out.info(f"kept {untrusted(item['repository'])}@{item['digest']}: {untrusted(item['why'])}")
     for warning in revocation.warnings:
-        out.warn(warning)
+        out.warn(untrusted(warning))  # they quote tag names a registry listed
+    if not revocation.complete:
+        count = len(revocation.not_revoked)
+        out.progress(
+            f"error: the bake completed, but --revoke-superseded could not finish: {count} superseded "
+            "image(s) not revoked (named above)"
+        )
+
+
+def show_decision_warnings(out: Output, decision: RebakeDecision) -> None:
+    """A `--if-stale` decision's warnings (names and details from the image's label: escaped)."""
+    for warning in decision.warnings:
+        out.warn(untrusted(warning))
+
+
+def reason_of(decision: RebakeDecision) -> str:
+    """Why a re-bake is (not) due, fit to print and to put in the result document."""
+    return untrusted(decision.reason)
 
 
 def no_rebake_due(
-    out: Output, manifest: Manifest, image: str, *, skipped: dict[str, object], registry_only: bool = False
+    out: Output,
+    manifest: Manifest,
+    if_stale: bool | RebakeDecision,
+    names: Sequence[str],
+    *,
+    skipped: dict[str, object],
+    registry_only: bool = False,
 ) -> bool:
-    """`build --if-stale`: whether `image` is current (then `skipped`, with the reason, is the
-    result document); either way says why."""
-    # guards the offline commands (validate, plan load this module): staleness is build's, not theirs
-    from baker.staleness import rebake_due
-
-    decision = rebake_due(manifest, image, registry_only=registry_only)
-    for warning in decision.warnings:
-        out.warn(warning)
-    if decision.due:
-        out.info(f"re-bake due: {decision.reason}")
+    """`build --if-stale`'s opening, for both bakes: whether the (first) tag is current (then
+    `skipped`, with the reason, is the result document); either way says why.  `if_stale` may be the
+    decision already made (`build_fleet` checks every manifest first and warned then)."""
+    if not if_stale:
         return False
-    out.info(f"{image} is current, no re-bake due: {decision.reason}")
-    out.result({**skipped, "skipped": True, "reason": decision.reason})
+    if isinstance(if_stale, RebakeDecision):
+        decision = if_stale
+    else:
+        if not names:
+            raise UsageError(
+                "--if-stale needs a tag to compare with", hint="set image.tag in the manifest or pass --tag"
+            )
+        # guards the offline commands (validate, plan load this module): the check is build's, not theirs
+        from baker.check.gather import rebake_due
+
+        decision = rebake_due(manifest, names[0], registry_only=registry_only)
+        show_decision_warnings(out, decision)
+    if decision.due:
+        out.info(f"re-bake due: {reason_of(decision)}")
+        return False
+    out.info(f"{names[0]} is current, no re-bake due: {reason_of(decision)}")
+    out.result({**skipped, "skipped": True, "reason": reason_of(decision)})
     return True
+
+
+def end_bake(out: Output, document: dict[str, object], revocation: Revocation | None, *, stopped: str) -> int:
+    """A bake's last lines, for the engine and the in-registry bake alike: `--revoke-superseded`'s
+    outcome, the result document, and the exit code (130 when a stop waited for the bake to
+    complete: `stopped`, when not empty, says what completed)."""
+    if revocation is not None:
+        print_revocation(out, revocation)
+        document.update(revocation.to_json())
+    out.result(document)
+    if stopped:
+        out.info(f"stopped: {stopped}")
+        return EXIT_INTERRUPTED
+    if revocation is not None and not revocation.complete:
+        return EXIT_FAILURE  # the bake stands; what was not revoked is named
+    return EXIT_OK

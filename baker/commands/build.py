@@ -1,8 +1,8 @@
 """`baker build`: load, check the names, resolve, call `baker.image.bake.bake` (or the in-registry
 bake), print what it did, and the exit code.  The pipeline itself lives in `baker.image.bake`.
 
-Several `-f` (or a directory) go to `commands.build_fleet`, which bakes each due manifest through
-`build_manifest`."""
+The CLI sends several `-f` (or a directory) to `commands.build_fleet`, which bakes each due manifest
+through `build_manifest`."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from baker import signals
+from baker.check.compare import RebakeDecision
 from baker.commands._common import (
     check_references,
+    end_bake,
     load_manifest,
     no_rebake_due,
-    print_revocation,
     resolve_values,
 )
 from baker.commands.build_inregistry import build_in_registry
-from baker.errors import EXIT_INTERRUPTED, UsageError
+from baker.errors import UsageError
 from baker.image import engine
 from baker.image.bake import bake, refuse_files, refuse_revoke_without_push
 from baker.image.inregistry import BAKE_DEADLINE
@@ -40,30 +41,10 @@ def build(
     in_registry: bool = False,
     timeout: float | None = None,
     revoke_superseded: bool = False,
-    files: Sequence[Path] = (),
 ) -> int:
-    """`files`: several manifests (or a directory), each baked to its own `image.tag`
-    (`baker.commands.build_fleet`).  `timeout`: `--timeout`, for `--in-registry` only."""
-    if timeout is not None and not in_registry:  # before any manifest is read, for one or many
-        raise UsageError(
-            "--timeout bounds an --in-registry bake; the engine bake has its own bounds",
-            hint="add --in-registry, or drop --timeout",
-        )
-    if len(files) > 1 or any(path.is_dir() for path in files):
-        # build_fleet imports this module (build_manifest): imported when several -f are given
-        from baker.commands.build_fleet import build_many
-
-        return build_many(
-            out=out,
-            files=files,
-            tags=tags,
-            push=push,
-            if_stale=if_stale,
-            in_registry=in_registry,
-            revoke_superseded=revoke_superseded,
-            timeout=BAKE_DEADLINE if timeout is None else timeout,
-        )
-    manifest = load_manifest(out, files[0] if files else file)
+    """`timeout`: `--timeout`, for `--in-registry` only."""
+    refuse_timeout_without_in_registry(timeout=timeout, in_registry=in_registry)
+    manifest = load_manifest(out, file)
     return build_manifest(
         out=out,
         manifest=manifest,
@@ -76,19 +57,28 @@ def build(
     )
 
 
+def refuse_timeout_without_in_registry(*, timeout: float | None, in_registry: bool) -> None:
+    """Before any manifest is read, for one or many."""
+    if timeout is not None and not in_registry:
+        raise UsageError(
+            "--timeout bounds an --in-registry bake; the engine bake has its own bounds",
+            hint="add --in-registry, or drop --timeout",
+        )
+
+
 def build_manifest(
     *,
     out: Output,
     manifest: Manifest,
     tags: Sequence[str],
     push: bool,
-    if_stale: bool | str,
+    if_stale: bool | RebakeDecision,
     in_registry: bool = False,
     revoke_superseded: bool = False,
     timeout: float = BAKE_DEADLINE,
 ) -> int:
-    """`build` for a loaded manifest.  `if_stale` may be the reason a re-bake is due, already
-    decided (`build_fleet`): then the image is not checked again.  `timeout` bounds an
+    """`build` for a loaded manifest.  `if_stale` may be the decision, already made (`build_fleet`):
+    then the image is not checked again.  `timeout` bounds an
     `in_registry` bake (`build` refuses `--timeout` without `--in-registry`)."""
     # `--tag` overrides the manifest's `image.tag`; repeated, it adds more.  So a CI job that passes
     # `--tag "$IMAGE"` bakes, pushes and (with --if-stale) checks exactly that name.
@@ -107,17 +97,9 @@ def build_manifest(
     if push and not names:
         raise UsageError("--push needs a tag", hint="set image.tag in the manifest or pass --tag")
     refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
-    if isinstance(if_stale, str):
-        out.info(f"re-bake due: {if_stale}")
-    elif if_stale:
-        if not names:
-            raise UsageError(
-                "--if-stale needs a tag to compare with",
-                hint="set image.tag in the manifest or pass --tag",
-            )
-        skipped: dict[str, object] = {"image_id": None, "tags": [], "pushed": [], "removed": []}
-        if no_rebake_due(out, manifest, names[0], skipped=skipped):
-            return 0
+    skipped: dict[str, object] = {"image_id": None, "tags": [], "pushed": [], "removed": []}
+    if no_rebake_due(out, manifest, if_stale, names, skipped=skipped):
+        return 0
     client = engine.connect()  # before any secret is read: no engine, no fetch
     # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
     resolved = signals.run_stoppable(lambda: resolve_values(out, manifest))
@@ -155,11 +137,5 @@ def build_manifest(
         "removed": list(result.removed),
         "left": list(result.refused),
     }
-    if result.revocation is not None:
-        print_revocation(out, result.revocation)
-        document.update(result.revocation.to_json())
-    out.result(document)
-    if result.stopped:
-        out.info("stopped: the bake completed first (tags moved, clean-up done)")
-        return EXIT_INTERRUPTED
-    return 0
+    stopped = "the bake completed first (tags moved, clean-up done)" if result.stopped else ""
+    return end_bake(out, document, result.revocation, stopped=stopped)

@@ -1,7 +1,7 @@
 """`baker build -f A -f B ...` (or `-f DIR`), usually with `--if-stale`: each manifest baked to its own
 `image.tag`, one after the other.
 
-With `--if-stale` every image is checked first, all at once (`baker.fleet`: one sign-in per identity,
+With `--if-stale` every image is checked first, all at once (`baker.check.gather`: one sign-in per identity,
 one read per distinct secret), and exactly the stale ones are baked.  A bake that fails is reported
 and the others still run; the exit is 1 when any failed.  `--json`:
 `{"built": N, "manifests": [{"file", "image", "skipped", "reason", ...the bake's own document}]}`.
@@ -14,22 +14,13 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from baker import fleet
-from baker.commands.build import build_manifest
-from baker.commands.check_fleet import load_all
-from baker.errors import (
-    EXIT_FAILURE,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    BakerError,
-    ImageNotFound,
-    NoRecord,
-    UsageError,
-)
+from baker.check.compare import RebakeDecision
+from baker.check.gather import decide_all, image_of
+from baker.commands._common import load_all, reason_of, show_decision_warnings
+from baker.commands.build import build_manifest, refuse_timeout_without_in_registry
+from baker.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, BakerError, UsageError
 from baker.image.inregistry import BAKE_DEADLINE
-from baker.logs import scrub
 from baker.output import Output, untrusted
-from baker.staleness import due_from
 
 
 def build_many(
@@ -41,36 +32,33 @@ def build_many(
     if_stale: bool,
     in_registry: bool,
     revoke_superseded: bool,
-    timeout: float = BAKE_DEADLINE,
+    timeout: float | None = None,
 ) -> int:
-    """`timeout`: each `--in-registry` bake's own bound (`--timeout`)."""
+    """`files`: several manifests (or a directory), each baked to its own `image.tag`.  `timeout`:
+    each `--in-registry` bake's own bound (`--timeout`, for `--in-registry` only)."""
+    refuse_timeout_without_in_registry(timeout=timeout, in_registry=in_registry)
     if tags:
         raise UsageError(
             "--tag names one image; with several manifests each is baked to its own image.tag",
             hint="drop --tag, or build one manifest",
         )
     manifests = load_all(out, files)
-    items = [(manifest, fleet.image_of(manifest)) for manifest in manifests]
-    # (due, why) per manifest: all due without --if-stale; a check that failed is due (the bake
-    # then names the failure, as `build --if-stale` does for one manifest).
-    plan: list[tuple[bool, str]] = [(True, "")] * len(items)
-    if if_stale:
-        for index, result in enumerate(fleet.check_all(items, registry_only=in_registry)):
-            if result.report is not None:
-                decision = due_from(result.report)
-                for warning in decision.warnings:
-                    out.warn(warning)
-                plan[index] = (decision.due, decision.reason)
-            elif isinstance(result.error, (ImageNotFound, NoRecord)):
-                plan[index] = (True, result.error.message)
-            else:
-                plan[index] = (True, "the check failed")
+    items = [(manifest, image_of(manifest)) for manifest in manifests]
+    # All due without --if-stale; with it, a check that failed is due (the bake then names the
+    # failure, as `build --if-stale` does for one manifest).
+    plan = (
+        decide_all(items, registry_only=in_registry) if if_stale else [RebakeDecision(True, "")] * len(items)
+    )
+    for decision in plan:
+        show_decision_warnings(out, decision)
     documents: list[dict[str, object]] = []
     failed = 0
     interrupted = False
-    for (manifest, image), (due, why) in zip(items, plan, strict=True):
+    unfinished = False
+    for (manifest, image), decision in zip(items, plan, strict=True):
         head: dict[str, object] = {"file": manifest.path, "image": image}
-        if not due:
+        if not decision.due:
+            why = reason_of(decision)
             out.info(f"== {untrusted(manifest.path)}: {untrusted(image)} is current, no re-bake due: {why}")
             documents.append({**head, "skipped": True, "reason": why})
             continue
@@ -88,19 +76,18 @@ def build_many(
                 manifest=manifest,
                 tags=(),
                 push=push,
-                if_stale=why if if_stale else False,
+                if_stale=decision if if_stale else False,
                 in_registry=in_registry,
                 revoke_superseded=revoke_superseded,
-                timeout=timeout,
+                timeout=BAKE_DEADLINE if timeout is None else timeout,
             )
         except BakerError as exc:
             failed += 1
-            out.progress(scrub(f"error: {exc.message}"))
-            if exc.hint:
-                out.progress(scrub(f"hint: {exc.hint}"))
+            out.error(exc.message, exc.hint)
             documents.append({**head, "skipped": False, "error": exc.to_json()})
             continue
         interrupted = interrupted or code == EXIT_INTERRUPTED
+        unfinished = unfinished or code == EXIT_FAILURE  # baked, its --revoke-superseded unfinished
         baked = json.loads(captured.getvalue()) if out.json_mode else {}
         documents.append({**head, "skipped": False, **baked})
         if interrupted:
@@ -110,4 +97,4 @@ def build_many(
     out.result({"built": built, "manifests": documents})
     if interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_FAILURE if failed else EXIT_OK
+    return EXIT_FAILURE if failed or unfinished else EXIT_OK

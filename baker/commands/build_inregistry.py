@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from baker import signals
-from baker.commands._common import check_references, no_rebake_due, print_revocation, resolve_values
-from baker.errors import EXIT_INTERRUPTED, BakeStopped, UsageError
+from baker.check.compare import RebakeDecision
+from baker.commands._common import check_references, end_bake, no_rebake_due, resolve_values
+from baker.errors import BakeStopped, UsageError
 from baker.image import inregistry
 from baker.model import Manifest
 from baker.output import Output, untrusted
@@ -21,11 +22,11 @@ def build_in_registry(
     out: Output,
     manifest: Manifest,
     names: Sequence[str],
-    if_stale: bool | str,
+    if_stale: bool | RebakeDecision,
     revoke_superseded: bool = False,
     timeout: float = inregistry.BAKE_DEADLINE,
 ) -> int:
-    """`if_stale` may be the reason a re-bake is due, already decided (`build_fleet`)."""
+    """`if_stale` may be the decision, already made (`build_fleet`)."""
     if manifest.image.build is not None:
         raise UsageError(
             "--in-registry bakes onto an image already in a registry; this manifest builds its image "
@@ -39,12 +40,9 @@ def build_in_registry(
         )
     for name in names:
         inregistry.target(name)  # a digest or a bad name: usage, before any network call
-    if isinstance(if_stale, str):
-        out.info(f"re-bake due: {if_stale}")
-    elif if_stale:
-        skipped: dict[str, object] = {"digest": None, "tags": [], "platforms": [], "pushed": []}
-        if no_rebake_due(out, manifest, names[0], skipped=skipped, registry_only=True):
-            return 0
+    skipped: dict[str, object] = {"digest": None, "tags": [], "platforms": [], "pushed": []}
+    if no_rebake_due(out, manifest, if_stale, names, skipped=skipped, registry_only=True):
+        return 0
     try:
         return _bake(out, manifest, names, timeout=timeout, revoke_superseded=revoke_superseded)
     except KeyboardInterrupt as stop:  # the bake named what it left; the document says it too
@@ -89,11 +87,5 @@ def _bake(
         "pushed": [{"tag": p.tag, "digest": p.digest} for p in result.pushed],
         "left": [],
     }
-    if result.revocation is not None:
-        print_revocation(out, result.revocation)
-        document.update(result.revocation.to_json())
-    out.result(document)
-    if result.stopped:
-        out.info("stopped: the bake completed first (every tag moved)")
-        return EXIT_INTERRUPTED
-    return 0
+    stopped = "the bake completed first (every tag moved)" if result.stopped else ""
+    return end_bake(out, document, result.revocation, stopped=stopped)

@@ -1,9 +1,10 @@
 """`baker check [--image REF]`: is a re-bake due?  (`--image` defaults to the manifest's `image.tag`;
-several `-f`, or a directory: `baker.commands.check_fleet`.)
+the CLI sends several `-f`, or a directory, to `baker.commands.check_fleet`, which prints each
+manifest's report with `print_report`.)
 
 Reads the image's provenance record (from the local engine, else from its registry without
 pulling), asks Key Vault for each secret's current metadata (never a value), and compares them
-with the manifest (see `baker.staleness` for the statuses and what each means).
+with the manifest (see `baker.check.compare` for the statuses and what each means).
 
 Exit codes: 0 fresh; 3 a re-bake is due (rotated, added, removed, changed); 1 when a secret
 needs a person first (deleted, disabled, expired: a re-bake alone cannot help), or on any failure.
@@ -12,16 +13,15 @@ In `--json` mode stdout holds `{"stale": bool, "entries": [...]}` for 0, 3 and t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-from baker.baked import BakedImage
+from baker.check.compare import CheckReport
+from baker.check.gather import evaluate, image_of
+from baker.check.record import BakedImage
 from baker.commands._common import load_manifest
-from baker.errors import EXIT_FAILURE, EXIT_OK, EXIT_STALE, UsageError
-from baker.fleet import image_of
+from baker.errors import EXIT_FAILURE, EXIT_OK, EXIT_STALE
 from baker.output import Output, untrusted
 from baker.providers.base import OpenProvider
-from baker.staleness import CheckReport, evaluate
 
 _MARK = {
     "rotated": "!",
@@ -39,23 +39,11 @@ def check(
     out: Output,
     file: Path,
     image: str | None = None,
-    files: Sequence[Path] = (),
     open_provider: OpenProvider | None = None,
     baked: BakedImage | None = None,
 ) -> int:
-    """`open_provider` and `baked` are seams for tests; by default the real provider and image.
-    `files`: several manifests (or a directory), each checked against its own `image.tag`."""
-    if len(files) > 1 or any(path.is_dir() for path in files):
-        if image is not None:
-            raise UsageError(
-                "--image names one image; with several manifests each is checked against its image.tag",
-                hint="drop --image, or check one manifest",
-            )
-        # check_fleet imports this module (print_report): imported when several -f are given
-        from baker.commands.check_fleet import check_many
-
-        return check_many(out=out, files=files, open_provider=open_provider)
-    manifest = load_manifest(out, files[0] if files else file)
+    """`open_provider` and `baked` are seams for tests; by default the real provider and image."""
+    manifest = load_manifest(out, file)
     record, report = evaluate(
         manifest, image if image is not None else image_of(manifest), open_provider=open_provider, baked=baked
     )

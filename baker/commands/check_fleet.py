@@ -1,6 +1,6 @@
 """`baker check -f A -f B ...` (or `-f DIR`): every manifest against its own `image.tag`, at once.
 
-One sign-in per identity and one read per distinct secret for the whole run (`baker.fleet`); the
+One sign-in per identity and one read per distinct secret for the whole run (`baker.check.gather`); the
 report is grouped per manifest, each as `check` prints it alone.  Exit: 1 when any manifest needs a
 person or could not be checked, else 3 when any image is stale, else 0: after the full report.
 `--json`: `{"stale": any, "manifests": [{"file", "image", "stale", "entries": [...]}, ...]}`; a
@@ -13,43 +13,37 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from baker import fleet
-from baker.commands._common import load_manifest
+from baker.check.gather import check_all, image_of
+from baker.commands._common import load_all
 from baker.commands.check import print_report
-from baker.errors import EXIT_FAILURE, EXIT_OK, EXIT_STALE, ManifestError, Problem
-from baker.logs import scrub
-from baker.model import Manifest
+from baker.errors import EXIT_FAILURE, EXIT_OK, EXIT_STALE, UsageError
 from baker.output import Output, untrusted
 from baker.providers.base import OpenProvider
 
 
-def load_all(out: Output, files: Sequence[Path]) -> list[Manifest]:
-    """Every manifest, loaded before any network call; the problems of all of them at once."""
-    manifests: list[Manifest] = []
-    problems: list[Problem] = []
-    for path in fleet.expand(files):
-        try:
-            manifests.append(load_manifest(out, path))
-        except ManifestError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ManifestError(problems)
-    return manifests
-
-
-def check_many(*, out: Output, files: Sequence[Path], open_provider: OpenProvider | None = None) -> int:
+def check_many(
+    *,
+    out: Output,
+    files: Sequence[Path],
+    image: str | None = None,
+    open_provider: OpenProvider | None = None,
+) -> int:
+    """`files`: several manifests (or a directory), each checked against its own `image.tag`."""
+    if image is not None:
+        raise UsageError(
+            "--image names one image; with several manifests each is checked against its image.tag",
+            hint="drop --image, or check one manifest",
+        )
     manifests = load_all(out, files)
-    items = [(manifest, fleet.image_of(manifest)) for manifest in manifests]  # all named, or usage
-    results = fleet.check_all(items, open_provider=open_provider)
+    items = [(manifest, image_of(manifest)) for manifest in manifests]  # all named, or usage
+    results = check_all(items, open_provider=open_provider)
     for index, result in enumerate(results):
         if index:
             out.info("")
         out.info(f"== {untrusted(result.manifest.path)}")
         if result.error is not None:
             out.info(f"image {untrusted(result.image)}: not checked")
-            out.info(scrub(f"error: {result.error.message}"))
-            if result.error.hint:
-                out.info(scrub(f"hint: {result.error.hint}"))
+            out.error(result.error.message, result.error.hint)
         else:
             assert result.record is not None and result.report is not None
             print_report(out, result.record, result.report)

@@ -16,8 +16,9 @@ image also carries the name `baker-bake-in-progress:<bake id>` (`engine.lease`).
 `baker.signals`; a stop either undoes the bake before any tag moves or lets the commit complete.
 
 With `revoke_superseded` (`build --push --revoke-superseded`), what each tag names in its registry is
-read before anything is built, and after the push the baked image a tag no longer names is deleted
-from the registry (`registry.revoke`); the outcome is `BakeResult.revocation`.
+read before anything is built (and again just before each push: a bake of the same tag may have
+moved it meanwhile), and after the push the baked image a tag no longer names is deleted from the
+registry (`registry.revoke`); the outcome is `BakeResult.revocation`.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ def bake(
         _check_push_access(tags)  # before anything is built: a refusal then leaves nothing behind
     # What the tags name now, read before anything moves: a registry that cannot say stops the bake.
     before = revoke.read_before(tags) if revoke_superseded else None
+    meanwhile: dict[str, str | None] = {}  # what each tag names just before its push
     client = client if client is not None else engine.connect()
     state = _Bake(bake_id=uuid.uuid4().hex)  # the id labels every image this bake makes
     workdir = Path(tempfile.mkdtemp(prefix="baker-build-"))  # 0700
@@ -153,6 +155,8 @@ def bake(
                 state.lease = engine.lease(state.image_id, state.bake_id, client=client)
             state.undo = engine.tag(state.image_id, tags, client=client)
             for name in tags if push else ():
+                if before is not None:  # an overlapping bake may have moved it since the first read
+                    meanwhile[name] = revoke.named_now(name)
                 state.pushed.append(engine.Pushed(name, engine.push(name, on_line, client=client)))
         except BaseException as exc:
             _undo(state, on_line, client)
@@ -169,7 +173,9 @@ def bake(
         removed, refused = _finish(state, on_line, client)
         stopped = stop.consume()
     revocation = (
-        revoke.revoke_superseded(before, {p.tag: p.digest for p in state.pushed}, on_line=on_line)
+        revoke.revoke_superseded(
+            before, {p.tag: p.digest for p in state.pushed}, on_line=on_line, meanwhile=meanwhile
+        )
         if before is not None
         else None
     )

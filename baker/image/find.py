@@ -2,20 +2,21 @@
 were baked from that secret (that version), read from their provenance labels over the registry API,
 without pulling.  The incident question: where does the leaked version live?
 
-Every tag of each repository is read (`registry.walk`: tags with `Link` pagination, every platform
-of an index, a bounded number of requests in flight); a tag matches when any platform's record
+Every tag of each repository is read (`registry.walk`: tags with `Link` pagination, what each tag
+names, then each distinct index, manifest and config once, every platform of an index, a bounded
+number of requests in flight, each within its own bound); a tag matches when any platform's record
 names the secret (by its Azure name, case-insensitive), the JSON key when one is given, and the
 version when one is given.  A record names versions and where they came from, never a value.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
 from baker.errors import BadReference, BakerError, ImageError, UsageError
 from baker.image.registry import walk
-from baker.image.registry.client import RegistryClient
 from baker.image.registry.refs import ImageRef, parse_ref
 from baker.manifest.refs import normalize_name
 from baker.provenance import LABEL, Origin, from_label
@@ -75,11 +76,28 @@ class Match:
 
 
 @dataclass(frozen=True)
+class Unread:
+    """A tag whose provenance could not be read: find cannot say whether it holds the secret."""
+
+    name: str  # host/repository:tag
+    why: str
+
+
+@dataclass(frozen=True)
 class Found:
     matches: tuple[Match, ...]
     scanned: int  # tags read
-    unreadable: tuple[str, ...]  # repository:tag whose record could not be read
+    unread: tuple[Unread, ...]  # tags whose record could not be read
     errors: tuple[ImageError, ...]  # repositories that could not be listed
+
+    @property
+    def unreadable(self) -> tuple[str, ...]:
+        return tuple(item.name for item in self.unread)
+
+    @property
+    def complete(self) -> bool:
+        """Every repository listed and every tag's record read: only then is "not found" an answer."""
+        return not self.unread and not self.errors
 
 
 def repository_of(text: str) -> ImageRef:
@@ -91,32 +109,47 @@ def repository_of(text: str) -> ImageRef:
 
 
 def find(wanted: Wanted, repositories: list[str]) -> Found:
+    """Every tag of each repository (or the one tag named) read: what each names (one request a
+    tag), then each distinct index, manifest and config once (`registry.walk`)."""
     refs = [(text, repository_of(text)) for text in repositories]  # all usage, before any request
     matches: list[Match] = []
-    unreadable: list[str] = []
+    unread: list[Unread] = []
     errors: list[ImageError] = []
     scanned = 0
     for text, ref in refs:
         where = f"{ref.host}/{ref.repository}"
         try:
-            with RegistryClient(ref) as client:
+            with walk.Reader(ref) as reader:
                 one_tag = ":" in text.rpartition("/")[2]
-                tags = [ref.reference] if one_tag else walk.list_tags(client)
-                described = walk.each(tags, lambda tag: walk.describe(client, tag))
+                tags = [ref.reference] if one_tag else walk.list_tags(reader)
+                digests = walk.tag_digests(reader, tags)
+                described = walk.describe_all(reader, [d for d in digests.values() if isinstance(d, str)])
         except ImageError as exc:
             errors.append(exc)
             continue
-        for tag, item in zip(tags, described, strict=True):
+        judged: dict[str, tuple[Match | None, bool]] = {}
+        for tag in tags:
             scanned += 1
-            if isinstance(item, BakerError) or item is None:
-                unreadable.append(f"{where}:{tag}")
+            digest = digests[tag]
+            item = described.get(digest) if isinstance(digest, str) else digest
+            if item is None:  # gone since the listing: nothing to pull; a tag named alone is said
+                if one_tag:
+                    unread.append(Unread(f"{where}:{tag}", f"the registry {ref.host} has no such tag"))
                 continue
-            hit = _match(wanted, where, tag, item)
+            if isinstance(item, BakerError):
+                unread.append(Unread(f"{where}:{tag}", item.message))
+                continue
+            if item.digest not in judged:  # each distinct image judged once, whatever tags name it
+                judged[item.digest] = (
+                    _match(wanted, where, "", item),
+                    any(_record_broken(p.labels) for p in item.platforms),
+                )
+            hit, broken = judged[item.digest]
             if hit is not None:
-                matches.append(hit)
-            elif any(_record_broken(p.labels) for p in item.platforms):
-                unreadable.append(f"{where}:{tag}")
-    return Found(tuple(matches), scanned, tuple(unreadable), tuple(errors))
+                matches.append(dataclasses.replace(hit, tag=tag))
+            elif broken:
+                unread.append(Unread(f"{where}:{tag}", "its provenance label is not a record baker reads"))
+    return Found(tuple(matches), scanned, tuple(unread), tuple(errors))
 
 
 def _origins(labels: dict[str, str]) -> tuple[Origin, ...]:

@@ -25,9 +25,10 @@ pushed first, recorded like a config for the undo (deleted when the bake is undo
 registry's garbage collection, as every blob does (only manifests are deleted).
 
 With `revoke_superseded`, the digests the tags named before come from that same read, made before
-anything is pushed; once the bake completed (every tag moved), each baked image a tag no longer names
-is deleted from the registry (`registry.revoke`).  The revocation is never part of an undo: a failed
-or stopped-before-the-tags bake revokes nothing.
+anything is pushed, and from one more read of each tag just before it is moved (a bake of the same
+tag that overlapped this one may have moved it meanwhile); once the bake completed (every tag
+moved), each baked image a tag no longer names is deleted from the registry (`registry.revoke`).
+The revocation is never part of an undo: a failed or stopped-before-the-tags bake revokes nothing.
 """
 
 from __future__ import annotations
@@ -412,6 +413,7 @@ def bake_in_registry(
     for dest in targets.values():  # the base's layers: no value in them, nothing to undo
         _place_layers(base, dest, on_line, budget)
     commit = undo.Commit(top=baked.top.digest)
+    meanwhile: dict[str, str | None] = {}  # with revoke_superseded: what each tag named just before
     with signals.held(escape=3) as stop:
         try:
             for dest in targets.values():
@@ -420,6 +422,8 @@ def bake_in_registry(
             commit.committing = True  # from the first tag on, the bake completes
             for name, ref in refs.items():
                 commit.attempted.append((name, ref))
+                if revoke_superseded:  # an overlapping bake may have moved it since the first read
+                    meanwhile[name] = revoke.named_now(name, deadline=budget.deadline())
                 with RegistryClient(ref, push=True, deadline=budget.deadline()) as client:
                     registry_push.put_manifest(client, ref.reference, baked.top)
         except KeyboardInterrupt:
@@ -439,7 +443,7 @@ def bake_in_registry(
     revocation = None
     if revoke_superseded:  # the bake completed: every tag names it now
         before = {name: (blob.digest if blob is not None else None) for name, blob in previous.items()}
-        revocation, cut = _revoke(before, {p.tag: p.digest for p in pushed}, on_line)
+        revocation, cut = _revoke(before, {p.tag: p.digest for p in pushed}, on_line, meanwhile)
         stopped = stopped or cut
     return RegistryBake(
         baked.top.digest, baked.top.media_type, tuple(refs), platforms, pushed, stopped, revocation
@@ -461,19 +465,24 @@ def _read_tags(refs: dict[str, ImageRef], budget: Budget, revoke_superseded: boo
 
 
 def _revoke(
-    before: dict[str, str | None], pushed: dict[str, str], on_line: Callable[[str], None]
+    before: dict[str, str | None],
+    pushed: dict[str, str],
+    on_line: Callable[[str], None],
+    meanwhile: dict[str, str | None] | None = None,
 ) -> tuple[revoke.Revocation, bool]:
     """`revoke.revoke_superseded` after a completed bake (signals no longer held).  A stop during
     it ends it there: the bake stands, and the superseded digests not yet dealt with are named."""
     revocation = revoke.Revocation()
+    meanwhile = meanwhile or {}
     try:
-        revoke.revoke_superseded(before, pushed, on_line=on_line, result=revocation)
+        revoke.revoke_superseded(before, pushed, on_line=on_line, result=revocation, meanwhile=meanwhile)
     except KeyboardInterrupt:
         done = {item["digest"] for item in revocation.revoked + revocation.kept}
         remaining = {
             f"{ref.host}/{ref.repository}@{digest}": None
-            for name, digest in before.items()
-            if digest is not None and digest not in done
+            for name, first in before.items()
+            for digest in (first, meanwhile.get(name))
+            if digest is not None and digest not in done and digest != pushed.get(name)
             for ref in (target(name),)
         }
         where = (

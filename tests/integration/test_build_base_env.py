@@ -23,8 +23,9 @@ from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.render import render
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret
-from tests.fixtures_docker import ImageNames
-from tests.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.fixtures_docker import ImageNames
+from tests.support.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.manifests import azure_credential, write_manifest
 
 pytestmark = pytest.mark.docker
 
@@ -95,24 +96,10 @@ def vault(emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch) ->
 
 def _manifest(path: Path, emu: Emulator, base: str, tag: str) -> Path:
     env: dict[str, Any] = {name: {"secret": _secret_name(name)} for name in SECRET_VALUES}
-    env.update(LITERALS)
-    document = {
-        "version": 1,
-        "image": {"from": base, "tag": tag},
-        "credentials": {
-            "vault": {
-                "provider": "azure-key-vault",
-                "vault_url": emu.vault_url("base-env"),
-                "tenant_id": TENANT,
-                "client_id": APP,
-                "client_secret": "${AZURE_CLIENT_SECRET}",
-                "default": True,
-            }
-        },
-        "env": env,
-    }
-    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")  # JSON is YAML
-    return path
+    credential = azure_credential(emu.vault_url("base-env"), TENANT, APP)
+    return write_manifest(
+        path, base=base, tag=tag, credentials={"vault": credential}, env={**env, **LITERALS}
+    )
 
 
 def _env_of(client: Any, ref: str) -> list[tuple[str, str]]:

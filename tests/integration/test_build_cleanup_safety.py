@@ -5,7 +5,6 @@ whose ONBUILD triggers would see the values is refused.  Real engine, base image
 from __future__ import annotations
 
 import io
-import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,10 @@ import pytest
 from baker.cli import main
 from baker.image import engine
 from baker.provenance import BAKE_ID_LABEL
-from tests.fixtures_docker import ImageNames
+from tests.support.fixtures_docker import ImageNames
+from tests.support.manifests import write_manifest
 
 pytestmark = pytest.mark.docker
-
-
-def _manifest(path: Path, base: str, env: dict[str, str]) -> Path:
-    path.write_text(json.dumps({"version": 1, "image": {"from": base}, "env": env}))
-    return path
 
 
 def _build_on(client: Any, base: str, tag: str | None = None) -> str:
@@ -43,7 +38,7 @@ def test_a_base_with_onbuild_triggers_is_refused_before_any_value_reaches_it(
     dockerfile = io.BytesIO(f'FROM {image.id}\nONBUILD ARG SECRET\nONBUILD RUN echo "$SECRET"\n'.encode())
     docker_client.images.build(fileobj=dockerfile, tag=trap, rm=True, network_mode="none")
     value = f"onbuild-canary-{uuid.uuid4().hex}"
-    manifest = _manifest(tmp_path / "baker.yaml", trap, {"SECRET": value})
+    manifest = write_manifest(tmp_path / "baker.yaml", base=trap, env={"SECRET": value})
     tag = image_names()
     assert main(["build", "-f", str(manifest), "--tag", tag]) == 1
     assert not image_names.exists(tag)
@@ -54,7 +49,7 @@ def test_the_bake_clean_up_never_removes_a_tagged_image_built_from_a_baked_one(
     tmp_path: Path, docker_client: Any, busybox_base: str, image_names: ImageNames
 ) -> None:
     baked = image_names("baked")
-    manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"A": "a-value-123"})
+    manifest = write_manifest(tmp_path / "baker.yaml", base=busybox_base, env={"A": "a-value-123"})
     assert main(["build", "-f", str(manifest), "--tag", baked]) == 0
     bake_id = docker_client.images.get(baked).labels[BAKE_ID_LABEL]
     theirs = image_names("theirs")
@@ -70,7 +65,7 @@ def test_a_failed_bake_never_removes_the_users_own_untagged_base(
 ) -> None:
     user_base = _build_on(docker_client, busybox_base)  # untagged, named by its id
     image_names.track(user_base)
-    manifest = _manifest(tmp_path / "baker.yaml", user_base, {"A": "a-value-456"})
+    manifest = write_manifest(tmp_path / "baker.yaml", base=user_base, env={"A": "a-value-456"})
     tag = "127.0.0.1:9/baker-test/app:will-not-push"  # a registry nobody listens on
     image_names.names.append(tag)
     assert main(["build", "-f", str(manifest), "--tag", tag, "--push"]) == 1
@@ -84,7 +79,15 @@ def test_a_rebake_removes_the_superseded_bake_and_its_old_values_but_not_a_users
     tag = image_names("app")
     old = f"old-value-{uuid.uuid4().hex}"
     assert (
-        main(["build", "-f", str(_manifest(tmp_path / "a.yaml", busybox_base, {"A": old})), "--tag", tag])
+        main(
+            [
+                "build",
+                "-f",
+                str(write_manifest(tmp_path / "a.yaml", base=busybox_base, env={"A": old})),
+                "--tag",
+                tag,
+            ]
+        )
         == 0
     )
     first = docker_client.images.get(tag).id
@@ -93,7 +96,7 @@ def test_a_rebake_removes_the_superseded_bake_and_its_old_values_but_not_a_users
             [
                 "build",
                 "-f",
-                str(_manifest(tmp_path / "b.yaml", busybox_base, {"A": "new-value"})),
+                str(write_manifest(tmp_path / "b.yaml", base=busybox_base, env={"A": "new-value"})),
                 "--tag",
                 tag,
             ]
@@ -107,7 +110,15 @@ def test_a_rebake_removes_the_superseded_bake_and_its_old_values_but_not_a_users
     users = image_names("users")
     user_image = image_names.track(_build_on(docker_client, tag, tag=users))
     assert (
-        main(["build", "-f", str(_manifest(tmp_path / "c.yaml", busybox_base, {"A": "v3"})), "--tag", users])
+        main(
+            [
+                "build",
+                "-f",
+                str(write_manifest(tmp_path / "c.yaml", base=busybox_base, env={"A": "v3"})),
+                "--tag",
+                users,
+            ]
+        )
         == 0
     )
     assert image_names.exists(user_image)

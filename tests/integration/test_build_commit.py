@@ -26,19 +26,15 @@ from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.provenance import BAKE_ID_LABEL
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret
-from tests.fixtures_docker import ImageNames
-from tests.integration.registry import local_registry
+from tests.support.fixtures_docker import ImageNames
+from tests.support.manifests import write_manifest
+from tests.support.registry import local_registry
 
 pytestmark = pytest.mark.docker
 
 __all__ = ["local_registry"]
 
 DEAD_REGISTRY = "127.0.0.1:9"  # nobody listens: a push there fails
-
-
-def _manifest(path: Path, base: str, env: dict[str, str]) -> Path:
-    path.write_text(json.dumps({"version": 1, "image": {"from": base}, "env": env}))
-    return path
 
 
 def _loaded(base: str, value: str) -> tuple[Manifest, ResolvedEnv]:
@@ -93,11 +89,27 @@ def test_a_stop_as_the_superseded_image_is_removed_completes_the_bake_and_exits_
     tag = image_names()
     old, new = f"old-{uuid.uuid4().hex}", f"new-{uuid.uuid4().hex}"
     assert (
-        main(["build", "-f", str(_manifest(tmp_path / "a.yaml", busybox_base, {"V": old})), "--tag", tag])
+        main(
+            [
+                "build",
+                "-f",
+                str(write_manifest(tmp_path / "a.yaml", base=busybox_base, env={"V": old})),
+                "--tag",
+                tag,
+            ]
+        )
         == 0
     )
     _signal_when(monkeypatch, "remove_superseded", signums)
-    code = main(["build", "-f", str(_manifest(tmp_path / "b.yaml", busybox_base, {"V": new})), "--tag", tag])
+    code = main(
+        [
+            "build",
+            "-f",
+            str(write_manifest(tmp_path / "b.yaml", base=busybox_base, env={"V": new})),
+            "--tag",
+            tag,
+        ]
+    )
     assert code == 130
     assert f"V={new}" in engine.inspect_image(tag, client=docker_client).env  # type: ignore[union-attr]
     assert image_names.holding(old) == []  # the superseded image went, with its ENV step
@@ -115,7 +127,7 @@ def test_signals_during_a_failed_push_s_clean_up_do_not_cut_it_short(
     image_names.names.append(tag)
     value = f"cleanup-{uuid.uuid4().hex}"
     _signal_when(monkeypatch, "restore_tags", [signal.SIGTERM, signal.SIGINT])
-    manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"V": value})
+    manifest = write_manifest(tmp_path / "baker.yaml", base=busybox_base, env={"V": value})
     assert main(["build", "-f", str(manifest), "--tag", tag, "--push"]) == 130
     assert not image_names.exists(tag)
     assert image_names.holding(value) == []
@@ -203,13 +215,21 @@ def test_a_superseded_image_a_container_holds_is_named_with_the_command_to_remov
 ) -> None:
     tag = image_names()
     assert (
-        main(["build", "-f", str(_manifest(tmp_path / "a.yaml", busybox_base, {"V": "old-1"})), "--tag", tag])
+        main(
+            [
+                "build",
+                "-f",
+                str(write_manifest(tmp_path / "a.yaml", base=busybox_base, env={"V": "old-1"})),
+                "--tag",
+                tag,
+            ]
+        )
         == 0
     )
     first = image_names.track(image_names.image_id(tag))
     containers.append(docker_client.api.create_container(first)["Id"])
     capsys.readouterr()
-    manifest = _manifest(tmp_path / "b.yaml", busybox_base, {"V": "new-1"})
+    manifest = write_manifest(tmp_path / "b.yaml", base=busybox_base, env={"V": "new-1"})
     assert main(["build", "-f", str(manifest), "--tag", tag, "--json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["left"] == [first]
@@ -235,7 +255,9 @@ def test_a_failed_bakes_image_a_container_holds_is_named_with_the_command_to_rem
         return real_push(name, *args, **kwargs)
 
     monkeypatch.setattr(engine, "push", push_after_a_container_took_it)
-    manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"V": f"held-{uuid.uuid4().hex}"})
+    manifest = write_manifest(
+        tmp_path / "baker.yaml", base=busybox_base, env={"V": f"held-{uuid.uuid4().hex}"}
+    )
     assert main(["build", "-f", str(manifest), "--tag", tag, "--push"]) == 1
     err = capsys.readouterr().err
     held = image_names.ids[-1]

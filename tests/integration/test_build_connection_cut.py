@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from baker.cli import main
-from tests.fixtures_docker import ImageNames
+from tests.support.fixtures_docker import ImageNames
 
 pytestmark = pytest.mark.docker
 

@@ -12,7 +12,7 @@ from baker.cli import main
 from baker.emulator.demo import CLIENT_SECRET, DEMO_WORLD, LEGACY_V1
 from baker.image import engine
 from baker.provenance import LABEL, from_label
-from tests.fixtures_docker import ImageNames
+from tests.support.fixtures_docker import ImageNames
 
 pytestmark = [pytest.mark.docker, pytest.mark.emulator]
 

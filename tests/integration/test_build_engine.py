@@ -23,7 +23,8 @@ from baker.provenance import LABEL, from_label
 from baker.render import render
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import MASK, Secret
-from tests.fixtures_docker import BASE_CMD, BASE_ENTRYPOINT, BASE_USER, BASE_WORKDIR, ImageNames
+from tests.support.fixtures_docker import BASE_CMD, BASE_ENTRYPOINT, BASE_USER, BASE_WORKDIR, ImageNames
+from tests.support.manifests import write_manifest
 
 pytestmark = pytest.mark.docker
 
@@ -77,7 +78,7 @@ def _assert_baked(info: engine.ImageInfo, values: Mapping[str, str]) -> None:
     assert env["KEEP"] == "me"
 
 
-def _write_manifest(
+def _literal_manifest(
     path: Path,
     env: Mapping[str, str],
     *,
@@ -87,10 +88,7 @@ def _write_manifest(
 ) -> Path:
     """A literal-only manifest (JSON is YAML; values here avoid characters YAML cannot carry raw)."""
     image: dict[str, Any] = {"from": base} if base is not None else {"build": dict(build or {})}
-    if tags:
-        image["tag"] = list(tags)
-    path.write_text(json.dumps({"version": 1, "image": image, "env": dict(env)}, ensure_ascii=False))
-    return path
+    return write_manifest(path, image=image, tag=tags or None, env=dict(env))
 
 
 # -- the documented ways ------------------------------------------------------------------------
@@ -136,7 +134,7 @@ def test_build_bakes_values_label_and_every_tag_given_instead_of_the_manifests(
 ) -> None:
     values = {"LOG_LEVEL": "info", "WEIRD": 'a $b "c" \\d\te=f # g  ', "MULTI": "l1\nl2\r\n  l3  "}
     manifest_tag, first, second = image_names("manifest"), image_names("one"), image_names("two")
-    manifest = _write_manifest(tmp_path / "baker.yaml", values, base=busybox_base, tags=(manifest_tag,))
+    manifest = _literal_manifest(tmp_path / "baker.yaml", values, base=busybox_base, tags=(manifest_tag,))
     assert main(["build", "-f", str(manifest), "--tag", first, "--tag", second, "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     # --tag overrides the manifest's image.tag, and repeated it adds more
@@ -201,7 +199,7 @@ def test_build_leaves_no_file_behind_when_it_succeeds(
     image_names: ImageNames,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    manifest = _write_manifest(
+    manifest = _literal_manifest(
         tmp_path / "baker.yaml", {"TOKEN": "value-that-must-not-stay"}, base=busybox_base
     )
     assert main(["build", "-f", str(manifest), "--tag", image_names(), "--json"]) == 0
@@ -220,7 +218,7 @@ def test_build_leaves_no_file_and_no_tag_when_the_base_is_missing(
     # traffic leaves the machine.
     missing = f"127.0.0.1:9/baker-test/missing-{uuid.uuid4().hex[:8]}:1"
     name = image_names()
-    manifest = _write_manifest(tmp_path / "baker.yaml", {"TOKEN": "value-that-must-not-stay"}, base=missing)
+    manifest = _literal_manifest(tmp_path / "baker.yaml", {"TOKEN": "value-that-must-not-stay"}, base=missing)
     assert main(["build", "-f", str(manifest), "--tag", name, "--json"]) == 1
     document = json.loads(capsys.readouterr().out)
     assert document["error"] == "EngineError"
@@ -283,7 +281,7 @@ def test_failed_app_build_creates_no_tag_and_moves_none(
     fresh = image_names("fresh")
     _app_context(tmp_path, f"FROM {busybox_base}\nRUN echo about to fail && exit 3\n")
     token = f"value-{uuid.uuid4().hex}"
-    manifest = _write_manifest(
+    manifest = _literal_manifest(
         tmp_path / "baker.yaml", {"TOKEN": token}, build={"context": "app"}, tags=(existing, fresh)
     )
     assert main(["build", "-f", str(manifest), "--json"]) == 1
@@ -362,7 +360,7 @@ def test_wrapper_builds_the_app_target_with_its_args_then_bakes_on_it(
     )
     name = image_names()
     values = {"TOKEN": "baked-token-value", "LOG_LEVEL": "debug"}
-    manifest = _write_manifest(
+    manifest = _literal_manifest(
         tmp_path / "baker.yaml",
         values,
         build={"context": "app", "target": "app", "args": {"GREETING": "hello there"}},
@@ -386,7 +384,7 @@ def test_build_refuses_values_too_large_for_the_engine_api_naming_them(
 ) -> None:
     name = image_names()
     values = {"HUGE_CERT_BUNDLE": "Q" * (600 * 1024), "SMALL": "fine"}
-    manifest = _write_manifest(tmp_path / "baker.yaml", values, base=busybox_base, tags=(name,))
+    manifest = _literal_manifest(tmp_path / "baker.yaml", values, base=busybox_base, tags=(name,))
     assert main(["build", "-f", str(manifest), "--json"]) == 1
     captured = capsys.readouterr()
     document = json.loads(captured.out)
@@ -442,7 +440,7 @@ def test_build_if_stale_skips_when_the_tagged_image_is_current_and_bakes_when_ch
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     name = image_names()
-    manifest = _write_manifest(
+    manifest = _literal_manifest(
         tmp_path / "baker.yaml", {"LOG_LEVEL": "info"}, base=busybox_base, tags=(name,)
     )
     assert main(["build", "-f", str(manifest), "--json"]) == 0
@@ -453,7 +451,7 @@ def test_build_if_stale_skips_when_the_tagged_image_is_current_and_bakes_when_ch
     assert document["skipped"] is True and document["image_id"] is None
     assert image_names.image_id(name) == first
 
-    _write_manifest(tmp_path / "baker.yaml", {"LOG_LEVEL": "debug"}, base=busybox_base, tags=(name,))
+    _literal_manifest(tmp_path / "baker.yaml", {"LOG_LEVEL": "debug"}, base=busybox_base, tags=(name,))
     assert main(["build", "-f", str(manifest), "--if-stale", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     image_names.track(document["image_id"])
@@ -466,7 +464,7 @@ def test_build_uses_the_manifests_tag_when_no_tag_is_given(
     tmp_path: Path, docker_client: Any, busybox_base: str, image_names: ImageNames
 ) -> None:
     manifest_tag = image_names("manifest")
-    manifest = _write_manifest(
+    manifest = _literal_manifest(
         tmp_path / "baker.yaml", {"A": "a-value"}, base=busybox_base, tags=(manifest_tag,)
     )
     assert main(["build", "-f", str(manifest)]) == 0
@@ -492,9 +490,9 @@ def test_rebake_removes_the_previous_baked_image_and_its_old_values_when_it_is_l
 ) -> None:
     name = image_names()
     old, new = f"old-{uuid.uuid4().hex}", f"new-{uuid.uuid4().hex}"
-    manifest = _write_manifest(tmp_path / "baker.yaml", {"TOKEN": old}, base=busybox_base)
+    manifest = _literal_manifest(tmp_path / "baker.yaml", {"TOKEN": old}, base=busybox_base)
     first = image_names.track(_bake_cli(manifest, [name], capsys)["image_id"])
-    _write_manifest(manifest, {"TOKEN": new}, base=busybox_base)
+    _literal_manifest(manifest, {"TOKEN": new}, base=busybox_base)
 
     document = _bake_cli(manifest, [name], capsys)
 
@@ -510,9 +508,9 @@ def test_rebake_keeps_the_previous_baked_image_while_another_tag_names_it(
     tmp_path: Path, busybox_base: str, image_names: ImageNames, capsys: pytest.CaptureFixture[str]
 ) -> None:
     name, other = image_names("moved"), image_names("kept")
-    manifest = _write_manifest(tmp_path / "baker.yaml", {"TOKEN": "v1"}, base=busybox_base)
+    manifest = _literal_manifest(tmp_path / "baker.yaml", {"TOKEN": "v1"}, base=busybox_base)
     first = image_names.track(_bake_cli(manifest, [name, other], capsys)["image_id"])
-    _write_manifest(manifest, {"TOKEN": "v2"}, base=busybox_base)
+    _literal_manifest(manifest, {"TOKEN": "v2"}, base=busybox_base)
 
     document = _bake_cli(manifest, [name], capsys)
 
@@ -533,7 +531,7 @@ def test_rebake_keeps_an_image_baker_did_not_bake_that_the_tag_named(
     image, _ = docker_client.images.build(fileobj=io.BytesIO(dockerfile), rm=True, network_mode="none")
     foreign = image_names.track(image.id)
     image.tag(name)
-    manifest = _write_manifest(tmp_path / "baker.yaml", {"TOKEN": "v1"}, base=busybox_base)
+    manifest = _literal_manifest(tmp_path / "baker.yaml", {"TOKEN": "v1"}, base=busybox_base)
 
     document = _bake_cli(manifest, [name], capsys)
 
@@ -550,11 +548,11 @@ def test_rebake_keeps_the_previous_baked_image_while_a_container_uses_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     name = image_names()
-    manifest = _write_manifest(tmp_path / "baker.yaml", {"TOKEN": "v1"}, base=busybox_base)
+    manifest = _literal_manifest(tmp_path / "baker.yaml", {"TOKEN": "v1"}, base=busybox_base)
     first = image_names.track(_bake_cli(manifest, [name], capsys)["image_id"])
     container = docker_client.api.create_container(first, network_disabled=True)  # created, never run
     try:
-        _write_manifest(manifest, {"TOKEN": "v2"}, base=busybox_base)
+        _literal_manifest(manifest, {"TOKEN": "v2"}, base=busybox_base)
         document = _bake_cli(manifest, [name], capsys)
         image_names.track(document["image_id"])
         assert document["removed"] == []
@@ -566,7 +564,7 @@ def test_rebake_keeps_the_previous_baked_image_while_a_container_uses_it(
 def test_build_without_a_tag_says_the_untagged_image_holds_the_values_and_how_to_remove_it(
     tmp_path: Path, busybox_base: str, image_names: ImageNames, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    manifest = _write_manifest(tmp_path / "baker.yaml", {"TOKEN": "v1"}, base=busybox_base)
+    manifest = _literal_manifest(tmp_path / "baker.yaml", {"TOKEN": "v1"}, base=busybox_base)
     assert main(["build", "-f", str(manifest)]) == 0
     out = capsys.readouterr().out
     built = re.search(r"built (\S+)", out)

@@ -19,10 +19,11 @@ import pytest
 
 from baker.cli import main
 from baker.emulator import Emulator
-from tests.fixtures_docker import ImageNames
-from tests.fixtures_emulator import EmulatorFactory, small_world
-from tests.integration import oci_bases
-from tests.integration.oci_bases import (
+from tests.support import oci_bases
+from tests.support.fixtures_docker import ImageNames
+from tests.support.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.manifests import azure_credential, write_manifest
+from tests.support.oci_bases import (
     BASE_CONFIG,
     DOCKER_CONFIG,
     DOCKER_LIST,
@@ -80,27 +81,13 @@ def vault(emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch) ->
     return emu
 
 
-def write_manifest(path: Path, emu: Emulator, base: str, *, extra: dict[str, Any] | None = None) -> Path:
+def inregistry_manifest(path: Path, emu: Emulator, base: str, *, extra: dict[str, Any] | None = None) -> Path:
+    """The vault's secrets and the literals (and `extra` entries) over `base`."""
     env: dict[str, Any] = {name: {"secret": _secret_name(name)} for name in SECRETS}
-    env.update(LITERALS)
-    env.update(extra or {})
-    document = {
-        "version": 1,
-        "image": {"from": base},
-        "credentials": {
-            "kv": {
-                "provider": "azure-key-vault",
-                "vault_url": emu.vault_url("inreg"),
-                "tenant_id": TENANT,
-                "client_id": APP,
-                "client_secret": "${AZURE_CLIENT_SECRET}",
-                "default": True,
-            }
-        },
-        "env": env,
-    }
-    path.write_text(json.dumps(document), encoding="utf-8")
-    return path
+    credential = azure_credential(emu.vault_url("inreg"), TENANT, APP)
+    return write_manifest(
+        path, base=base, credentials={"kv": credential}, env={**env, **LITERALS, **(extra or {})}
+    )
 
 
 def bake(capsys: pytest.CaptureFixture[str], manifest: Path, *tags: str, extra: tuple[str, ...] = ()) -> Any:
@@ -170,7 +157,7 @@ def test_an_oci_index_base_is_baked_on_every_platform_with_its_layers_and_config
     registry = registries()
     base = push_base(registry.api, "team/app")
     tag = f"{registry.host}/team/app:baked"
-    code, document = bake(capsys, write_manifest(tmp_path / "baker.yaml", vault, base.ref), tag)
+    code, document = bake(capsys, inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref), tag)
     assert code == 0, document
     assert document["platforms"] == ["linux/amd64", "linux/arm64"]
     assert document["tags"] == [tag]
@@ -202,7 +189,7 @@ def test_a_docker_manifest_list_base_is_mounted_into_another_repository_and_copi
     first, second = registries(), registries()
     base = push_base(first.api, "base/app", kind="docker", attestation=False)
     tags = [f"{first.host}/other/app:v1", f"{second.host}/mirror/app:v1"]
-    code, document = bake(capsys, write_manifest(tmp_path / "baker.yaml", vault, base.ref), *tags)
+    code, document = bake(capsys, inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref), *tags)
     assert code == 0, document
     assert [p["tag"] for p in document["pushed"]] == tags
     for api, repo in ((first.api, "other/app"), (second.api, "mirror/app")):
@@ -227,7 +214,7 @@ def test_a_single_manifest_base_gives_a_single_manifest(
     registry = registries()
     base = push_base(registry.api, "single/app", platforms=("linux/amd64",), index=False)
     tag = f"{registry.host}/single/app:baked"
-    code, document = bake(capsys, write_manifest(tmp_path / "baker.yaml", vault, base.ref), tag)
+    code, document = bake(capsys, inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref), tag)
     assert code == 0, document
     assert document["platforms"] == ["linux/amd64"]
     raw, content_type = registry.api.manifest("single/app", "baked")
@@ -254,7 +241,7 @@ def test_skopeo_reads_the_baked_image_and_the_engine_runs_it_with_every_value(
     registry = registries()
     base = push_base(registry.api, "run/app")
     tag = f"{registry.host}/run/app:baked"
-    code, document = bake(capsys, write_manifest(tmp_path / "baker.yaml", vault, base.ref), tag)
+    code, document = bake(capsys, inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref), tag)
     assert code == 0, document
     creds = f"{USER[0]}:{USER[1]}"
     raw = json.loads(_skopeo("inspect", "--raw", "--tls-verify=false", "--creds", creds, f"docker://{tag}"))
@@ -295,9 +282,9 @@ def test_a_missing_secret_leaves_the_tag_where_it_was(
     registry = registries()
     base = push_base(registry.api, "team/app")
     tag = f"{registry.host}/team/app:baked"
-    assert bake(capsys, write_manifest(tmp_path / "baker.yaml", vault, base.ref), tag)[0] == 0
+    assert bake(capsys, inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref), tag)[0] == 0
     before = registry.api.tag_digest("team/app", "baked")
-    broken = write_manifest(
+    broken = inregistry_manifest(
         tmp_path / "broken.yaml", vault, base.ref, extra={"GONE": {"secret": "inreg-missing"}}
     )
     code, document = bake(capsys, broken, tag)
@@ -311,7 +298,7 @@ def test_a_refused_push_names_the_registry_and_leaves_the_tag_where_it_was(
 ) -> None:
     writable = registries()
     base = push_base(writable.api, "team/app")
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     assert bake(capsys, manifest, f"{writable.host}/team/app:baked")[0] == 0
     before = writable.api.tag_digest("team/app", "baked")
     readonly = registries(readonly=True, storage_of=writable)  # the same repositories, no writes
@@ -340,7 +327,7 @@ def test_wrong_registry_credentials_name_the_registry_and_what_was_refused(
     (empty / "config.json").write_text("{}")
     monkeypatch.setenv("DOCKER_CONFIG", str(empty))
     code, document = bake(
-        capsys, write_manifest(tmp_path / "baker.yaml", vault, base.ref), f"{registry.host}/team/app:x"
+        capsys, inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref), f"{registry.host}/team/app:x"
     )
     assert code == 1
     assert document["message"] == (

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.integration import oci_bases
-from tests.integration.oci_bases import USER, Registry, StartRegistry, push_base
-from tests.integration.test_build_inregistry import bake, vault, write_manifest
+from tests.integration.test_build_inregistry import bake, inregistry_manifest, vault
 from tests.redteam.proxy import Proxy, proxies
+from tests.support import oci_bases
+from tests.support.oci_bases import USER, Registry, StartRegistry, push_base
 
 __all__ = ["proxies", "vault"]  # fixtures
 pytestmark = [pytest.mark.docker, pytest.mark.emulator]
@@ -63,7 +63,7 @@ def test_a_refused_second_tag_puts_the_first_back_and_deletes_what_the_bake_push
 ) -> None:
     registry, proxy = _fronted(registries, proxies, deletes=True)
     base = push_base(registry.api, "team/app")
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     assert bake(capsys, manifest, f"{proxy.host}/team/app:first")[0] == 0
     before = registry.api.tag_digest("team/app", "first")
     proxy.seen.clear()
@@ -79,6 +79,31 @@ def test_a_refused_second_tag_puts_the_first_back_and_deletes_what_the_bake_push
     assert not any(registry.api.tag_digest("team/app", digest) for digest in pushed)  # deleted
 
 
+def test_a_registry_without_docker_content_digest_still_gets_the_tag_that_existed_before_put_back(
+    registries: StartRegistry,
+    proxies: Any,
+    vault: Emulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Docker-Content-Digest is optional; a proxy that drops it must not make the undo take a tag
+    # that existed before for one moved by someone else (and delete it with the bake's manifest).
+    registry, proxy = _fronted(registries, proxies, deletes=True)
+    proxy.drop = ("docker-content-digest",)
+    base = push_base(registry.api, "team/app")
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    assert bake(capsys, manifest, f"{proxy.host}/team/app:first")[0] == 0
+    before = registry.api.tag_digest("team/app", "first")
+    proxy.seen.clear()
+    _refuse_tag(proxy, "second")
+    code, document = bake(capsys, manifest, f"{proxy.host}/team/app:first", f"{proxy.host}/team/app:second")
+    assert code == 1, document
+    assert (document["left"], document["not_restored"]) == ([], [])
+    assert registry.api.tag_digest("team/app", "first") == before  # put back, not deleted
+    assert registry.api.tag_digest("team/app", "second") is None
+    assert not any(registry.api.tag_digest("team/app", digest) for digest in _pushed(proxy))
+
+
 def test_a_refused_tag_takes_a_tag_that_did_not_exist_before_away_with_the_bakes_manifest(
     registries: StartRegistry,
     proxies: Any,
@@ -88,7 +113,7 @@ def test_a_refused_tag_takes_a_tag_that_did_not_exist_before_away_with_the_bakes
 ) -> None:
     registry, proxy = _fronted(registries, proxies, deletes=True)
     base = push_base(registry.api, "team/app")
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     _refuse_tag(proxy, "second")
     code, document = bake(capsys, manifest, f"{proxy.host}/team/app:first", f"{proxy.host}/team/app:second")
     assert code == 1, document
@@ -105,7 +130,7 @@ def test_a_registry_without_deletes_gets_every_tag_it_can_back_and_the_rest_name
 ) -> None:
     registry, proxy = _fronted(registries, proxies, deletes=False)
     base = push_base(registry.api, "team/app")
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     assert bake(capsys, manifest, f"{proxy.host}/team/app:existing")[0] == 0
     before = registry.api.tag_digest("team/app", "existing")
     proxy.seen.clear()
@@ -150,7 +175,7 @@ def test_a_stop_before_the_tag_deletes_what_the_bake_pushed_and_says_so_in_its_d
 ) -> None:
     registry, proxy = _fronted(registries, proxies, deletes=True)
     base = push_base(registry.api, "team/app")
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     child: list[subprocess.Popen[bytes]] = []
     _stop_at_the_tag(proxy, child)
     args = [sys.executable, "-m", "baker", "build", "--in-registry", "-f", str(manifest), "--json"]
@@ -177,7 +202,7 @@ def test_a_stop_during_the_tag_step_completes_the_bake_then_exits_130_saying_so(
 ) -> None:
     registry, proxy = _fronted(registries, proxies, deletes=False)
     base = push_base(registry.api, "team/app")
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     child: list[subprocess.Popen[bytes]] = []
 
     def after(method: str, path: str, status: int) -> None:

@@ -7,7 +7,6 @@ stream shows the step named, so it lands before, during or just after the step t
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -21,14 +20,10 @@ import pytest
 from baker.image import bake as bake_module
 from baker.image import engine
 from baker.image.engine import build as engine_build
-from tests.fixtures_docker import ImageNames
+from tests.support.fixtures_docker import ImageNames
+from tests.support.manifests import write_manifest
 
 pytestmark = pytest.mark.docker
-
-
-def _manifest(path: Path, base: str, env: dict[str, str]) -> Path:
-    path.write_text(json.dumps({"version": 1, "image": {"from": base}, "env": env}))
-    return path
 
 
 def _run_and_signal(manifest: Path, tag: str, tmp: Path, at: str, signals: list[int]) -> int:
@@ -73,7 +68,9 @@ def test_a_bake_stopped_by_a_signal_exits_130_and_leaves_no_image_holding_a_valu
     marker = value[:40]
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"BIG": value, "OTHER": "other-value-1"})
+    manifest = write_manifest(
+        tmp_path / "baker.yaml", base=busybox_base, env={"BIG": value, "OTHER": "other-value-1"}
+    )
     tag = image_names()
     code = _run_and_signal(manifest, tag, tmp, at, signals)
     assert code == 130
@@ -95,7 +92,7 @@ def test_the_bake_label_finds_images_the_stream_never_reported(
     monkeypatch.setattr(engine_build, "remove_image", lambda *args, **kwargs: False)
     monkeypatch.setattr(engine, "remove_image", lambda *args, **kwargs: False)
     value = f"unreported-value-{uuid.uuid4().hex}"
-    manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"TOKEN": value})
+    manifest = write_manifest(tmp_path / "baker.yaml", base=busybox_base, env={"TOKEN": value})
 
     def stop_after_env(line: str) -> None:
         if line.startswith("Step 5/"):  # the ENV step's image (holding the value) exists by now

@@ -15,7 +15,6 @@ the interpreter itself is starting and no program can answer a signal.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import signal
@@ -36,8 +35,9 @@ import requests
 from baker.emulator import Emulator
 from baker.emulator.demo import CLIENT_ID, CLIENT_SECRET, TENANT
 from baker.provenance import BAKE_ID_LABEL
-from tests.fixtures_docker import rootfs as base_rootfs
-from tests.integration.registry import local_registry
+from tests.support.fixtures_docker import rootfs as base_rootfs
+from tests.support.manifests import azure_credential, write_manifest
+from tests.support.registry import local_registry
 
 pytestmark = [pytest.mark.docker, pytest.mark.emulator]
 
@@ -125,26 +125,9 @@ def _catches_sigterm(pid: int) -> bool:
 
 
 def _manifest(path: Path, vault_url: str, base: str, canary: str) -> Path:
-    path.write_text(
-        json.dumps(
-            {
-                "version": 1,
-                "image": {"from": base},
-                "credentials": {
-                    "demo": {
-                        "provider": "azure-key-vault",
-                        "vault_url": vault_url,
-                        "tenant_id": TENANT,
-                        "client_id": CLIENT_ID,
-                        "client_secret": "${AZURE_CLIENT_SECRET}",
-                        "default": True,
-                    }
-                },
-                "env": {"API_KEY": {"secret": "openai-api-key"}, "CANARY": canary},
-            }
-        )
-    )
-    return path
+    credential = azure_credential(vault_url, TENANT, CLIENT_ID)
+    env = {"API_KEY": {"secret": "openai-api-key"}, "CANARY": canary}
+    return write_manifest(path, base=base, credentials={"demo": credential}, env=env)
 
 
 def _bake(manifest: Path, tag: str, env: dict[str, str], trial: Trial | None) -> tuple[int, float, str]:

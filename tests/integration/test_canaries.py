@@ -18,7 +18,8 @@ import pytest
 
 from baker.cli import main
 from baker.emulator import Emulator
-from tests.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.manifests import azure_credential, write_manifest
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 APP = "99999999-8888-7777-6666-555555555555"
@@ -76,31 +77,16 @@ def canary_emulator(emulator_factory: EmulatorFactory, monkeypatch: pytest.Monke
 
 
 def _manifest(path: Path, emu: Emulator, base: str, tag: str, *, extra: str = "") -> Path:
-    path.write_text(
-        f"""\
-version: 1
-image:
-  from: {base}
-  tag: {tag}
-credentials:
-  canary:
-    provider: azure-key-vault
-    vault_url: {emu.vault_url("canary")}
-    tenant_id: {TENANT}
-    client_id: {APP}
-    client_secret: ${{AZURE_CLIENT_SECRET}}
-    default: true
-env:
-  PLAIN: {{secret: canary-plain}}
-  PEM: {{secret: canary_pem}}
-  UNICODE: {{secret: canary-unicode}}
-  AWKWARD: {{secret: canary-awkward}}
-  JSON_PW: {{secret: "canary-json#pw"}}
-  REPEATED: {{secret: canary-plain}}
-{extra}""",
-        encoding="utf-8",
+    env = (
+        "  PLAIN: {secret: canary-plain}\n"
+        "  PEM: {secret: canary_pem}\n"
+        "  UNICODE: {secret: canary-unicode}\n"
+        "  AWKWARD: {secret: canary-awkward}\n"
+        '  JSON_PW: {secret: "canary-json#pw"}\n'
+        "  REPEATED: {secret: canary-plain}\n"
     )
-    return path
+    credential = azure_credential(emu.vault_url("canary"), TENANT, APP)
+    return write_manifest(path, base=base, tag=tag, credentials={"canary": credential}, env=env, extra=extra)
 
 
 VERBOSITIES = [[], ["--debug"], ["--json"], ["--json", "--debug"]]

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.fixtures_emulator import EmulatorFactory, small_world
 from tests.integration.test_canaries import APP, CLIENT_SECRET, TENANT, VERBOSITIES, _run
+from tests.support.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.manifests import azure_credential, write_manifest
 
 pytestmark = pytest.mark.docker
 
@@ -44,27 +45,9 @@ def short_emulator(emulator_factory: EmulatorFactory, monkeypatch: pytest.Monkey
 
 
 def _manifest(path: Path, emu: Emulator, base: str, tag: str) -> Path:
-    path.write_text(
-        f"""\
-version: 1
-image:
-  from: {base}
-  tag: {tag}
-credentials:
-  canary:
-    provider: azure-key-vault
-    vault_url: {emu.vault_url("short")}
-    tenant_id: {TENANT}
-    client_id: {APP}
-    client_secret: ${{AZURE_CLIENT_SECRET}}
-    default: true
-env:
-  SHORT_PIN: {{secret: short-one}}
-  LONG_ONE: {{secret: long-one}}
-""",
-        encoding="utf-8",
-    )
-    return path
+    credential = azure_credential(emu.vault_url("short"), TENANT, APP)
+    env = {"SHORT_PIN": {"secret": "short-one"}, "LONG_ONE": {"secret": "long-one"}}
+    return write_manifest(path, base=base, tag=tag, credentials={"canary": credential}, env=env)
 
 
 def _forms(value: str) -> list[str]:

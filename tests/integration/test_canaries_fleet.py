@@ -14,9 +14,6 @@ import pytest
 
 from baker.emulator import Emulator
 from baker.secret import Secret
-from tests.fixtures_docker import ImageNames
-from tests.integration.fleet_world import push_base
-from tests.integration.registry import local_registry
 from tests.integration.test_canaries import (
     NEEDLES,
     SECRETS,
@@ -27,6 +24,9 @@ from tests.integration.test_canaries import (
     _run,
     canary_emulator,
 )
+from tests.support.fixtures_docker import ImageNames
+from tests.support.fleet_world import push_base
+from tests.support.registry import local_registry
 
 __all__ = ["canary_emulator", "local_registry"]  # the fixtures
 

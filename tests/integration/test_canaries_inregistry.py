@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.integration import oci_bases
-from tests.integration.oci_bases import Registry, StartRegistry, push_base
 from tests.integration.test_canaries import VALUES, VERBOSITIES, _leaks, _manifest, _run, canary_emulator
+from tests.support import oci_bases
+from tests.support.oci_bases import Registry, StartRegistry, push_base
 
 __all__ = ["canary_emulator"]  # the fixture, imported to be used here
 

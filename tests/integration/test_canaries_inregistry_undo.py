@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.integration import oci_bases
-from tests.integration.oci_bases import USER, StartRegistry, push_base
 from tests.integration.test_canaries import VERBOSITIES, _leaks, _manifest, _run, canary_emulator
 from tests.redteam.proxy import proxies
+from tests.support import oci_bases
+from tests.support.oci_bases import USER, StartRegistry, push_base
 
 __all__ = ["canary_emulator", "proxies"]  # the fixtures, imported to be used here
 

@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.fixtures_emulator import KEYLESS_VALUE, SERVICE_CONNECTION
 from tests.integration.test_canaries import VERBOSITIES, _forms, _run
 from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
     K8S_SUBJECT,
     WORKLOAD,
+    keyless_manifest,
     no_client_secret,
     set_env,
-    write_manifest,
 )
+from tests.support.fixtures_emulator import KEYLESS_VALUE, SERVICE_CONNECTION
 
 pytestmark = pytest.mark.emulator
 
@@ -105,7 +105,7 @@ def test_no_keyless_command_prints_a_token_or_a_value(
 ) -> None:
     credential, planted = SOURCES[source](keyless_emulator, monkeypatch, tmp_path)
     needles = set().union(*(_forms(p) for p in planted), _forms(KEYLESS_VALUE))
-    manifest = str(write_manifest(tmp_path, keyless_emulator, credential))
+    manifest = str(keyless_manifest(tmp_path, keyless_emulator, credential))
     runs = {
         "validate": ["validate", "-f", manifest],
         "plan": ["plan", "-f", manifest],
@@ -137,8 +137,7 @@ def test_a_keyless_build_and_check_print_no_token(
 ) -> None:
     credential, planted = github(keyless_emulator, monkeypatch, tmp_path)
     needles = set().union(*(_forms(p) for p in planted), _forms(KEYLESS_VALUE))
-    manifest = write_manifest(tmp_path, keyless_emulator, credential)
-    manifest.write_text(manifest.read_text().replace("{from: busybox}", f"{{from: {busybox_base}}}"))
+    manifest = keyless_manifest(tmp_path, keyless_emulator, credential, base=busybox_base)
     tag = f"baker-test/canary-keyless:{os.getpid()}-{len(verbosity)}-{'j' if '--json' in verbosity else 'h'}"
     leaks: dict[str, list[str]] = {}
     codes: dict[str, int] = {}
@@ -215,7 +214,7 @@ def test_keyless_failures_name_the_problem_without_printing_a_token(
     setup, code = FAILURES[failure]
     credential, planted = setup(keyless_emulator, monkeypatch, tmp_path)
     needles = set().union(*(_forms(p) for p in planted), _forms(KEYLESS_VALUE))
-    manifest = str(write_manifest(tmp_path, keyless_emulator, credential))
+    manifest = str(keyless_manifest(tmp_path, keyless_emulator, credential))
     for args in (
         ["test-connection", "-f", manifest],
         ["render", "-f", manifest, "--out", str(tmp_path / "rendered")],

@@ -19,7 +19,6 @@ from baker.emulator import Emulator
 from baker.image import dockerconfig, engine
 from baker.image.registry import read as registry
 from baker.secret import REDACTOR
-from tests.integration.registry import TokenRegistry, token_registry
 from tests.integration.test_canaries import (
     CLIENT_SECRET,
     VERBOSITIES,
@@ -28,6 +27,7 @@ from tests.integration.test_canaries import (
     _run,
     canary_emulator,
 )
+from tests.support.registry import TokenRegistry, token_registry
 
 __all__ = ["canary_emulator", "token_registry"]  # the fixtures, imported to be used here
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.fixtures_docker import ImageNames
 from tests.integration.test_canaries import APP, CLIENT_SECRET, TENANT, _manifest, _run, canary_emulator
+from tests.support.fixtures_docker import ImageNames
 
 __all__ = ["canary_emulator"]  # the fixture, imported to be used here
 

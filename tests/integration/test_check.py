@@ -17,8 +17,9 @@ from baker.emulator import Emulator
 from baker.emulator.demo import CLIENT_ID, CLIENT_SECRET, LEGACY_V1, TENANT
 from baker.errors import ImageError
 from baker.image.registry import read as registry
-from tests.fixtures_docker import ImageNames
-from tests.integration.registry import LABELS, TokenRegistry, local_registry, token_registry
+from tests.support.fixtures_docker import ImageNames
+from tests.support.manifests import azure_credential, write_manifest
+from tests.support.registry import LABELS, TokenRegistry, local_registry, token_registry
 
 __all__ = ["local_registry", "token_registry"]  # the fixtures, imported to be used here
 
@@ -42,25 +43,8 @@ def _manifest(path: Path, emu: Emulator, base: str, tag: str, env: str | None = 
         f"  LEGACY_KEY:\n    secret: legacy-key\n    version: {LEGACY_V1}\n"
         "  TLS_KEY:\n    secret: tls-key\n"
     )
-    path.write_text(
-        f"""\
-version: 1
-image:
-  from: {base}
-  tag: {tag}
-credentials:
-  demo:
-    provider: azure-key-vault
-    vault_url: {emu.vault_url("demo")}
-    tenant_id: {TENANT}
-    client_id: {CLIENT_ID}
-    client_secret: ${{AZURE_CLIENT_SECRET}}
-    default: true
-env:
-{env}""",
-        encoding="utf-8",
-    )
-    return path
+    credential = azure_credential(emu.vault_url("demo"), TENANT, CLIENT_ID)
+    return write_manifest(path, base=base, tag=tag, credentials={"demo": credential}, env=env)
 
 
 class Baker:
@@ -291,7 +275,7 @@ def test_registry_says_none_when_the_tag_does_not_exist(
 def test_check_keeps_only_literal_values_of_the_image_env_in_memory(
     world: tuple[Emulator, Baker, str],
 ) -> None:
-    from baker.baked import read_baked
+    from baker.check.record import read_baked
 
     _, baker, tag = world
     assert baker("build")[0] == 0

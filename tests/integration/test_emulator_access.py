@@ -10,7 +10,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from baker.emulator import Emulator
-from tests.fixtures_emulator import small_world
+from tests.support.fixtures_emulator import small_world
 
 pytestmark = pytest.mark.emulator
 

@@ -18,7 +18,7 @@ import yaml
 from baker.commands.emulator import emulator
 from baker.emulator.demo import TENANT
 from baker.output import Output
-from tests.fixtures_emulator import keyless_world
+from tests.support.fixtures_emulator import keyless_world
 
 pytestmark = pytest.mark.emulator
 

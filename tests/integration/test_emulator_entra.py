@@ -11,7 +11,7 @@ from azure.core.exceptions import ClientAuthenticationError
 
 from baker.emulator import Emulator
 from baker.emulator.demo import CLIENT_ID, CLIENT_SECRET, TENANT
-from tests.fixtures_emulator import small_world
+from tests.support.fixtures_emulator import small_world
 
 pytestmark = pytest.mark.emulator
 

@@ -16,7 +16,7 @@ from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import AzurePipelinesCredential, WorkloadIdentityCredential
 
 from baker.emulator import Emulator
-from tests.fixtures_emulator import (
+from tests.support.fixtures_emulator import (
     FEDERATED_APP,
     GITHUB_SUBJECT,
     KEYLESS_TENANT,

@@ -13,7 +13,7 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from azure.identity import ManagedIdentityCredential
 
 from baker.emulator import Emulator
-from tests.fixtures_emulator import (
+from tests.support.fixtures_emulator import (
     KEYLESS_VALUE,
     KEYLESS_VAULT,
     SYSTEM_IDENTITY,

@@ -38,14 +38,15 @@ import yaml
 
 from baker.emulator import Emulator
 from baker.emulator.demo import CLIENT_ID, CLIENT_SECRET, TENANT
-from tests.fixtures_docker import ImageNames
-from tests.fixtures_emulator import EXAMPLE_WORLD, EmulatorFactory
 from tests.integration.test_push import (  # noqa: F401 - fixtures
     Registry,
     StartRegistry,
     docker_config,
     start_registry,
 )
+from tests.support.fixtures_docker import ImageNames
+from tests.support.fixtures_emulator import EXAMPLE_WORLD, EmulatorFactory
+from tests.support.manifests import write_manifest
 
 pytestmark = [pytest.mark.docker, pytest.mark.emulator]
 
@@ -252,17 +253,12 @@ def _manifest(directory: Path, emu: Emulator, base: str, variant: str = "client-
                 "federated_token": "${AZURE_FEDERATED_TOKEN}",
             }
         )
-    document = {
-        "version": 1,
-        "image": {"from": base},
-        "credentials": {"prod": credential},
-        "env": {
-            "LOG_LEVEL": "info",
-            "OPENAI_API_KEY": {"secret": "openai-api-key"},
-            "DB_PASSWORD": {"secret": "database-credentials#password"},
-        },
+    env = {
+        "LOG_LEVEL": "info",
+        "OPENAI_API_KEY": {"secret": "openai-api-key"},
+        "DB_PASSWORD": {"secret": "database-credentials#password"},
     }
-    (directory / "baker.yaml").write_text(yaml.safe_dump(document))
+    write_manifest(directory / "baker.yaml", base=base, credentials={"prod": credential}, env=env)
 
 
 def _keyless_settings(emu: Emulator, settings: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:

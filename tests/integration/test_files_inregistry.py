@@ -20,11 +20,12 @@ import pytest
 
 from baker.cli import main
 from baker.emulator import Emulator
-from tests.fixtures_docker import ImageNames
-from tests.fixtures_emulator import EmulatorFactory, small_world
-from tests.integration import oci_bases
-from tests.integration.oci_bases import OCI_INDEX, USER, StartRegistry, push_base
 from tests.redteam.proxy import proxies
+from tests.support import oci_bases
+from tests.support.fixtures_docker import ImageNames
+from tests.support.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.manifests import azure_credential, write_manifest
+from tests.support.oci_bases import OCI_INDEX, USER, StartRegistry, push_base
 
 __all__ = ["proxies"]  # the fixture
 pytestmark = [pytest.mark.docker, pytest.mark.emulator]
@@ -86,24 +87,13 @@ def vault(emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def _manifest(path: Path, emu: Emulator, base: str, files: dict[str, Any] | None = None) -> Path:
-    document = {
-        "version": 1,
-        "image": {"from": base},
-        "credentials": {
-            "kv": {
-                "provider": "azure-key-vault",
-                "vault_url": emu.vault_url("files"),
-                "tenant_id": TENANT,
-                "client_id": APP,
-                "client_secret": "${AZURE_CLIENT_SECRET}",
-                "default": True,
-            }
-        },
-        "env": {"PLAIN": "an env literal"},
-        "files": FILES if files is None else files,
-    }
-    path.write_text(json.dumps(document), encoding="utf-8")
-    return path
+    return write_manifest(
+        path,
+        base=base,
+        credentials={"kv": azure_credential(emu.vault_url("files"), TENANT, APP)},
+        env={"PLAIN": "an env literal"},
+        files=FILES if files is None else files,
+    )
 
 
 def _bake(capfd: pytest.CaptureFixture[str], manifest: Path, tag: str) -> tuple[int, dict[str, Any], str]:

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.fixtures_docker import ImageNames
-from tests.fixtures_emulator import EmulatorFactory
-from tests.integration.fleet_world import (
+from tests.support.fixtures_docker import ImageNames
+from tests.support.fixtures_emulator import EmulatorFactory
+from tests.support.fleet_world import (
     VALUES,
     Fleet,
     fleet_emulator,
@@ -26,7 +26,7 @@ from tests.integration.fleet_world import (
     push_base,
     put_tag,
 )
-from tests.integration.registry import local_registry, nodelete_registry
+from tests.support.registry import local_registry, nodelete_registry
 
 __all__ = ["local_registry", "nodelete_registry"]  # the fixtures
 

@@ -13,20 +13,20 @@ import pytest
 
 from baker.cli import main
 from baker.emulator import Emulator
-from tests.fixtures_emulator import (
+from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
+    K8S_SUBJECT,
+    WORKLOAD,
+    keyless_manifest,
+    no_client_secret,
+    set_env,
+)
+from tests.support.fixtures_emulator import (
     FEDERATED_APP,
     GITHUB_SUBJECT,
     KEYLESS_TENANT,
     SERVICE_CONNECTION,
     UNGRANTED_IDENTITY,
     keyless_world,
-)
-from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
-    K8S_SUBJECT,
-    WORKLOAD,
-    no_client_secret,
-    set_env,
-    write_manifest,
 )
 
 pytestmark = pytest.mark.emulator
@@ -88,7 +88,7 @@ def test_federated_identity_mismatch_names_what_the_token_presented_and_the_comm
     subject: str,
     audience: str | None,
 ) -> None:
-    manifest = write_manifest(tmp_path, keyless_emulator, setup(keyless_emulator, monkeypatch, tmp_path))
+    manifest = keyless_manifest(tmp_path, keyless_emulator, setup(keyless_emulator, monkeypatch, tmp_path))
     code, result, _ = connect(manifest, capsys)
     assert code == 1
     assert (result["code"], result["evidence"]) == ("federated-identity-mismatch", f"AADSTS{aadsts}")
@@ -112,7 +112,7 @@ def test_aadsts70021_an_app_without_any_federated_credential(
     emu = emulator_factory(world)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emu.ca_bundle))
     set_env(monkeypatch, emu.github_actions_env())
-    code, result, _ = connect(write_manifest(tmp_path, emu, WORKLOAD), capsys)
+    code, result, _ = connect(keyless_manifest(tmp_path, emu, WORKLOAD), capsys)
     assert (code, result["code"], result["evidence"]) == (1, "federated-identity-mismatch", "AADSTS70021")
     assert f"subject {GITHUB_SUBJECT}" in result["message"]
 
@@ -125,7 +125,7 @@ def test_an_expired_federated_token_is_federated_token_expired(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("CI_TOKEN", keyless_emulator.mint_id_token(K8S_SUBJECT, expires=time.time() - 60))
-    manifest = write_manifest(tmp_path, keyless_emulator, {**WORKLOAD, "federated_token": "${CI_TOKEN}"})
+    manifest = keyless_manifest(tmp_path, keyless_emulator, {**WORKLOAD, "federated_token": "${CI_TOKEN}"})
     code, result, _ = connect(manifest, capsys)
     assert (code, result["code"], result["evidence"]) == (1, "federated-token-expired", "AADSTS700024")
     assert "valid until" in result["message"] and f"subject {K8S_SUBJECT}" in result["message"]
@@ -139,7 +139,7 @@ def test_no_token_source_refuses_before_any_network_call(
     capsys: pytest.CaptureFixture[str],
     command: str,
 ) -> None:
-    manifest = write_manifest(tmp_path, keyless_emulator, WORKLOAD)
+    manifest = keyless_manifest(tmp_path, keyless_emulator, WORKLOAD)
     argv = {"render": ["render", "--out", str(tmp_path / "out")], "secrets": ["secrets", "list"]}.get(
         command, [command]
     )
@@ -160,7 +160,7 @@ def test_a_refused_github_token_request_is_no_federated_token_with_its_status(
     env = keyless_emulator.github_actions_env()
     env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "not-this-jobs-request-token-0123"
     set_env(monkeypatch, env)
-    code, result, _ = connect(write_manifest(tmp_path, keyless_emulator, WORKLOAD), capsys)
+    code, result, _ = connect(keyless_manifest(tmp_path, keyless_emulator, WORKLOAD), capsys)
     assert (code, result["code"], result["evidence"]) == (1, "no-federated-token", "401")
     assert "id-token: write" in result["message"]
     assert "login.localhost" not in [r.host for r in keyless_emulator.requests()]
@@ -176,7 +176,7 @@ def test_a_refused_azure_pipelines_token_request_is_no_federated_token(
     env = keyless_emulator.azure_pipelines_env()
     env["SYSTEM_ACCESSTOKEN"] = "not-the-system-access-token-0123"
     set_env(monkeypatch, env)
-    manifest = write_manifest(
+    manifest = keyless_manifest(
         tmp_path, keyless_emulator, {**WORKLOAD, "service_connection_id": SERVICE_CONNECTION}
     )
     code, result, _ = connect(manifest, capsys)
@@ -192,7 +192,7 @@ def test_an_unreadable_token_file_is_no_federated_token(
 ) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("", encoding="utf-8")  # present (the load found it) but empty
-    manifest = write_manifest(
+    manifest = keyless_manifest(
         tmp_path, keyless_emulator, {**WORKLOAD, "federated_token_file": str(token_file)}
     )
     code, result, _ = connect(manifest, capsys)
@@ -223,7 +223,7 @@ def test_managed_identity_unavailable(
     credential: dict[str, Any] = {"auth": "managed-identity"}
     if client_id:
         credential["client_id"] = client_id
-    code, result, output = connect(write_manifest(tmp_path, keyless_emulator, credential), capsys)
+    code, result, output = connect(keyless_manifest(tmp_path, keyless_emulator, credential), capsys)
     assert (code, result["code"]) == (1, "managed-identity-unavailable"), output
     assert words in result["message"]
     if env_change:
@@ -238,7 +238,7 @@ def test_a_managed_identity_without_a_grant_is_missing_role(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     set_env(monkeypatch, keyless_emulator.managed_identity_env())
-    manifest = write_manifest(
+    manifest = keyless_manifest(
         tmp_path, keyless_emulator, {"auth": "managed-identity", "client_id": UNGRANTED_IDENTITY}
     )
     code, result, _ = connect(manifest, capsys)
@@ -255,7 +255,9 @@ def test_azure_cli_missing_is_azure_cli_not_signed_in(
     empty = tmp_path / "bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))  # no az anywhere
-    code, result, output = connect(write_manifest(tmp_path, keyless_emulator, {"auth": "azure-cli"}), capsys)
+    code, result, output = connect(
+        keyless_manifest(tmp_path, keyless_emulator, {"auth": "azure-cli"}), capsys
+    )
     assert (code, result["code"]) == (1, "azure-cli-not-signed-in"), output
     assert "az login" in result["fix"]
     assert keyless_emulator.requests() == []

@@ -16,8 +16,8 @@ import pytest
 from baker.cli import main
 from baker.emulator import Emulator
 from baker.image import engine
-from tests.fixtures_docker import ImageNames
-from tests.fixtures_emulator import (
+from tests.support.fixtures_docker import ImageNames
+from tests.support.fixtures_emulator import (
     FEDERATED_APP,
     GITHUB_SUBJECT,
     KEYLESS_TENANT,
@@ -25,6 +25,7 @@ from tests.fixtures_emulator import (
     SERVICE_CONNECTION,
     USER_IDENTITY,
 )
+from tests.support.manifests import azure_credential, write_manifest
 
 pytestmark = pytest.mark.emulator
 
@@ -57,23 +58,23 @@ def set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
         monkeypatch.setenv(name, value)
 
 
-def write_manifest(
-    directory: Path, emu: Emulator, credential: dict[str, Any], *, credentials: int = 1
+def keyless_manifest(
+    directory: Path, emu: Emulator, credential: dict[str, Any], *, credentials: int = 1, base: str = "busybox"
 ) -> Path:
-    lines = ["version: 1", "image: {from: busybox}", "credentials:"]
-    for index in range(credentials):
-        lines += [
-            f"  c{index}:",
-            "    provider: azure-key-vault",
-            f"    vault_url: {emu.vault_url('keyless')}",
-            f"    authority_host: {emu.authority_host}",
-        ]
-        lines += [f"    {key}: {json.dumps(value)}" for key, value in credential.items()]
-    lines.append("env:")
-    lines += [f"  VALUE{index}: {{secret: value, credential: c{index}}}" for index in range(credentials)]
-    path = directory / "baker.yaml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    """`credentials` credentials c0, c1...: each the keyless vault over `credential`'s keys, each
+    read by its own env var."""
+    blocks = {
+        f"c{index}": azure_credential(
+            emu.vault_url("keyless"),
+            client_secret=None,
+            default=False,
+            authority_host=emu.authority_host,
+            **credential,
+        )
+        for index in range(credentials)
+    }
+    env = {f"VALUE{index}": {"secret": "value", "credential": f"c{index}"} for index in range(credentials)}
+    return write_manifest(directory, base=base, credentials=blocks, env=env)
 
 
 WORKLOAD = {"auth": "workload-identity", "tenant_id": KEYLESS_TENANT, "client_id": FEDERATED_APP}
@@ -100,7 +101,7 @@ def test_github_actions_flow_renders_the_value_byte_exact(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     set_env(monkeypatch, keyless_emulator.github_actions_env())
-    manifest = write_manifest(tmp_path, keyless_emulator, WORKLOAD)
+    manifest = keyless_manifest(tmp_path, keyless_emulator, WORKLOAD)
     assert render_values(tmp_path, manifest, capsys) == {"VALUE0": KEYLESS_VALUE}
     seen = hosts(keyless_emulator)
     assert seen.count("github.localhost") == 1 and seen.count("login.localhost") >= 1
@@ -114,7 +115,7 @@ def test_a_token_file_named_by_the_credential_is_read(
 ) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(keyless_emulator.mint_id_token(K8S_SUBJECT) + "\n", encoding="utf-8")
-    manifest = write_manifest(
+    manifest = keyless_manifest(
         tmp_path, keyless_emulator, {**WORKLOAD, "federated_token_file": str(token_file)}
     )
     assert render_values(tmp_path, manifest, capsys) == {"VALUE0": KEYLESS_VALUE}
@@ -137,7 +138,7 @@ def test_azure_federated_token_file_and_the_azure_fallbacks(
             "AZURE_CLIENT_ID": FEDERATED_APP,
         },
     )
-    manifest = write_manifest(tmp_path, keyless_emulator, {"auth": "workload-identity"})
+    manifest = keyless_manifest(tmp_path, keyless_emulator, {"auth": "workload-identity"})
     assert render_values(tmp_path, manifest, capsys) == {"VALUE0": KEYLESS_VALUE}
 
 
@@ -149,7 +150,7 @@ def test_azure_pipelines_service_connection(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     set_env(monkeypatch, keyless_emulator.azure_pipelines_env())
-    manifest = write_manifest(
+    manifest = keyless_manifest(
         tmp_path, keyless_emulator, {**WORKLOAD, "service_connection_id": SERVICE_CONNECTION}
     )
     assert render_values(tmp_path, manifest, capsys) == {"VALUE0": KEYLESS_VALUE}
@@ -164,7 +165,7 @@ def test_federated_token_from_a_variable_gitlab_style(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("GITLAB_OIDC_TOKEN", keyless_emulator.mint_id_token(K8S_SUBJECT))
-    manifest = write_manifest(
+    manifest = keyless_manifest(
         tmp_path, keyless_emulator, {**WORKLOAD, "federated_token": "${GITLAB_OIDC_TOKEN}"}
     )
     assert render_values(tmp_path, manifest, capsys) == {"VALUE0": KEYLESS_VALUE}
@@ -183,7 +184,7 @@ def test_managed_identity_through_the_app_service_endpoint(
     credential: dict[str, Any] = {"auth": "managed-identity"}
     if client_id:
         credential["client_id"] = client_id
-    manifest = write_manifest(tmp_path, keyless_emulator, credential)
+    manifest = keyless_manifest(tmp_path, keyless_emulator, credential)
     assert render_values(tmp_path, manifest, capsys) == {"VALUE0": KEYLESS_VALUE}
     assert "identity.localhost" in hosts(keyless_emulator)
 
@@ -199,7 +200,7 @@ def test_a_github_token_that_expires_mid_run_is_fetched_again(
     # slowed vault makes the first one's checks outlast the 2-second token.
     set_env(monkeypatch, keyless_emulator.github_actions_env(subject=GITHUB_SUBJECT, token_lifetime=2))
     keyless_emulator.faults.latency = 1.5
-    manifest = write_manifest(tmp_path, keyless_emulator, WORKLOAD, credentials=2)
+    manifest = keyless_manifest(tmp_path, keyless_emulator, WORKLOAD, credentials=2)
     code = main(["test-connection", "-f", str(manifest), "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.out + captured.err
@@ -219,8 +220,7 @@ def test_github_actions_flow_bakes_the_value_byte_exact_with_a_real_engine(
     image_names: ImageNames,
 ) -> None:
     set_env(monkeypatch, keyless_emulator.github_actions_env())
-    manifest = write_manifest(tmp_path, keyless_emulator, WORKLOAD)
-    manifest.write_text(manifest.read_text().replace("{from: busybox}", f"{{from: {busybox_base}}}"))
+    manifest = keyless_manifest(tmp_path, keyless_emulator, WORKLOAD, base=busybox_base)
     name = image_names("keyless")
     assert main(["build", "-f", str(manifest), "--tag", name, "--json"]) == 0
     captured = capsys.readouterr()

@@ -10,7 +10,8 @@ import pytest
 
 from baker.cli import main
 from baker.emulator import Emulator
-from tests.fixtures_emulator import EmulatorFactory
+from tests.support.fixtures_emulator import EmulatorFactory
+from tests.support.manifests import azure_credential, write_manifest
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 APP_A, APP_B = "aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002"
@@ -42,31 +43,17 @@ def two_vaults(
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SECRET_A", "secret-of-a-1")
     monkeypatch.setenv("SECRET_B", "secret-of-b-2")
-    manifest = tmp_path / "baker.yaml"
-    manifest.write_text(
-        f"""\
-version: 1
-image: {{from: "base:1"}}
-credentials:
-  first:
-    provider: azure-key-vault
-    vault_url: {emu.vault_url("first")}
-    tenant_id: {TENANT}
-    client_id: {APP_A}
-    client_secret: ${{SECRET_A}}
-  second:
-    provider: azure-key-vault
-    vault_url: {emu.vault_url("second")}
-    tenant_id: {TENANT}
-    client_id: {APP_B}
-    client_secret: ${{SECRET_B}}
-    default: true
-env:
-  FROM_DEFAULT: {{secret: only-in-second}}
-  FROM_FIRST: {{secret: only-in-first, credential: first}}
-"""
-    )
-    return emu, manifest
+    credentials = {
+        "first": azure_credential(
+            emu.vault_url("first"), TENANT, APP_A, client_secret="${SECRET_A}", default=False
+        ),
+        "second": azure_credential(emu.vault_url("second"), TENANT, APP_B, client_secret="${SECRET_B}"),
+    }
+    env = {
+        "FROM_DEFAULT": {"secret": "only-in-second"},
+        "FROM_FIRST": {"secret": "only-in-first", "credential": "first"},
+    }
+    return emu, write_manifest(tmp_path / "baker.yaml", base="base:1", credentials=credentials, env=env)
 
 
 def test_test_connection_tests_only_the_named_credential(

@@ -11,7 +11,7 @@ from baker.errors import ProviderError
 from baker.model import CredentialSpec
 from baker.providers.azure import AzureKeyVaultProvider
 from baker.secret import Secret
-from tests.integration.resolve_world import (
+from tests.support.resolve_world import (
     APP,
     APP_SECRET,
     DISABLED_VERSION,

@@ -25,7 +25,8 @@ from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret
 from tests.conftest import unavailable
-from tests.fixtures_docker import ImageNames
+from tests.support.fixtures_docker import ImageNames
+from tests.support.manifests import write_manifest
 
 pytestmark = pytest.mark.docker
 
@@ -139,11 +140,6 @@ def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return directory
 
 
-def _manifest(path: Path, base: str, values: dict[str, str]) -> Path:
-    path.write_text(json.dumps({"version": 1, "image": {"from": base}, "env": values}))
-    return path
-
-
 def test_push_reports_the_digest_the_registry_serves(
     tmp_path: Path,
     busybox_base: str,
@@ -156,7 +152,7 @@ def test_push_reports_the_digest_the_registry_serves(
     tag = uuid.uuid4().hex[:10]
     name = f"{registry.host}/baker-test/app:{tag}"
     image_names.names.append(name)
-    manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"TOKEN": "pushed-value-1"})
+    manifest = write_manifest(tmp_path / "baker.yaml", base=busybox_base, env={"TOKEN": "pushed-value-1"})
     assert main(["build", "-f", str(manifest), "--tag", name, "--push", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     image_names.track(document["image_id"])
@@ -179,7 +175,7 @@ def test_push_without_credentials_fails_with_a_login_hint_and_leaves_no_tag(
     name = f"{registry.host}/baker-test/app:{tag}"
     image_names.names.append(name)
     value = f"pushed-value-{uuid.uuid4().hex}"
-    manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"TOKEN": value})
+    manifest = write_manifest(tmp_path / "baker.yaml", base=busybox_base, env={"TOKEN": value})
     assert main(["build", "-f", str(manifest), "--tag", name, "--push", "--json"]) == 1
     document = json.loads(capsys.readouterr().out)
     assert document["error"] == "EngineError"
@@ -208,7 +204,7 @@ def test_push_with_the_users_docker_config_credentials_succeeds(
     tag = uuid.uuid4().hex[:10]
     name = f"{registry.host}/baker-test/app:{tag}"
     image_names.names.append(name)
-    manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"TOKEN": "pushed-value-3"})
+    manifest = write_manifest(tmp_path / "baker.yaml", base=busybox_base, env={"TOKEN": "pushed-value-3"})
     assert main(["build", "-f", str(manifest), "--tag", name, "--push", "--json"]) == 0
     captured = capsys.readouterr()
     document = json.loads(captured.out)
@@ -236,7 +232,7 @@ def test_build_pulls_a_base_that_is_not_local_from_its_registry(
     docker_client.images.remove(remote_base)  # the name is gone locally; only the registry has it
     image_names.names.append(remote_base)
     name = image_names()
-    manifest = _manifest(tmp_path / "baker.yaml", remote_base, {"TOKEN": "pulled-base-value"})
+    manifest = write_manifest(tmp_path / "baker.yaml", base=remote_base, env={"TOKEN": "pulled-base-value"})
 
     assert main(["build", "-f", str(manifest), "--tag", name, "--json"]) == 0
 
@@ -270,7 +266,7 @@ def test_push_to_two_registries_pushes_nothing_when_the_second_refuses(
     refusing = f"127.0.0.1:{_free_port()}" if second == "nobody-listens" else start_registry(("u", "pw")).host
     (one, two), tag = _two_tags([first.host, refusing], image_names)
     value = f"two-registries-{uuid.uuid4().hex}"
-    manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"TOKEN": value})
+    manifest = write_manifest(tmp_path / "baker.yaml", base=busybox_base, env={"TOKEN": value})
 
     code = main(["build", "-f", str(manifest), "--tag", one, "--tag", two, "--push", "--json"])
 
@@ -298,7 +294,7 @@ def test_push_to_two_registries_pushes_both_and_reports_both_digests(
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     (docker_config / "config.json").write_text(json.dumps({"auths": {guarded.host: {"auth": token}}}))
     (one, two), tag = _two_tags([plain.host, guarded.host], image_names)
-    manifest = _manifest(tmp_path / "baker.yaml", busybox_base, {"TOKEN": "two-registries-ok"})
+    manifest = write_manifest(tmp_path / "baker.yaml", base=busybox_base, env={"TOKEN": "two-registries-ok"})
 
     assert main(["build", "-f", str(manifest), "--tag", one, "--tag", two, "--push", "--json"]) == 0
 

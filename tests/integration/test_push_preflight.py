@@ -8,7 +8,7 @@ import requests
 
 from baker.errors import ImageError
 from baker.image.registry import read as registry
-from tests.integration.registry import local_registry, readonly_registry
+from tests.support.registry import local_registry, readonly_registry
 
 __all__ = ["local_registry", "readonly_registry"]  # the fixtures, imported to be used here
 

@@ -20,7 +20,8 @@ from baker.cli import main
 from baker.errors import ImageError
 from baker.image.registry import read as registry
 from baker.secret import REDACTOR
-from tests.integration.registry import TokenRegistry, token_registry
+from tests.support.manifests import write_manifest
+from tests.support.registry import TokenRegistry, token_registry
 
 __all__ = ["token_registry"]  # the fixture, imported to be used here
 
@@ -56,9 +57,8 @@ class World:
         monkeypatch.setenv("PATH", f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}")
         monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
         monkeypatch.setattr(registry, "_architecture", lambda: "amd64")
-        self.manifest = tmp_path / "baker.yaml"
-        self.manifest.write_text(
-            "version: 1\nimage:\n  from: busybox:1.36\n  tag: app:baked\nenv:\n  A: x\n", encoding="utf-8"
+        self.manifest = write_manifest(
+            tmp_path / "baker.yaml", base="busybox:1.36", tag="app:baked", env={"A": "x"}
         )
         TokenRegistry.grants.clear()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from baker.cli import main
-from tests.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.fixtures_emulator import EmulatorFactory, small_world
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 APP = "99999999-8888-7777-6666-555555555555"

@@ -8,7 +8,7 @@ import pytest
 from baker.model import SecretRef
 from baker.resolver import resolve
 from baker.secret import MASK, REDACTOR
-from tests.integration.resolve_world import (
+from tests.support.resolve_world import (
     DB_JSON,
     PEM,
     PINNED,

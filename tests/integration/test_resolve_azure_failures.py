@@ -8,7 +8,7 @@ import pytest
 from baker.diagnose import Diagnosis
 from baker.errors import ResolutionFailed
 from baker.resolver import resolve
-from tests.integration.resolve_world import (
+from tests.support.resolve_world import (
     APP_OLD_SECRET,
     APP_SECRET,
     DISABLED_VERSION,

@@ -9,7 +9,7 @@ from baker.errors import ResolutionFailed
 from baker.model import Manifest
 from baker.providers.azure import AzureKeyVaultProvider
 from baker.resolver import resolve
-from tests.integration.resolve_world import (
+from tests.support.resolve_world import (
     World,
     env_block,
     world_fixture,  # noqa: F401 - the `world` fixture

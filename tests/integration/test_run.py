@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from baker.emulator import Emulator
-from tests.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.manifests import azure_credential, write_manifest
 
 pytestmark = pytest.mark.emulator
 
@@ -67,27 +68,17 @@ def run_env(emulator_factory: EmulatorFactory, tmp_path: Path) -> tuple[Emulator
     emu = emulator_factory(world)
     env = {**os.environ, **emu.client_env(), "AZURE_CLIENT_SECRET": CLIENT_SECRET, "OVERRIDDEN": "caller"}
     env.pop("PYTHONPATH", None)
-    lines = "".join(f"  {name}: {{secret: run-{name.lower().replace('_', '-')}}}\n" for name in VALUES)
-    manifest = tmp_path / "baker.yaml"
-    manifest.write_text(
-        f"""\
-version: 1
-image:
-  from: busybox:latest
-credentials:
-  run:
-    provider: azure-key-vault
-    vault_url: {emu.vault_url("run")}
-    tenant_id: {TENANT}
-    client_id: {APP}
-    client_secret: ${{AZURE_CLIENT_SECRET}}
-    default: true
-env:
-{lines}  JSON_PW: {{secret: "run-json#pw"}}
-  LITERAL: "a literal = # $x"
-  OVERRIDDEN: from-the-manifest
-""",
-        encoding="utf-8",
+    names = {name: {"secret": f"run-{name.lower().replace('_', '-')}"} for name in VALUES}
+    manifest = write_manifest(
+        tmp_path,
+        base="busybox:latest",
+        credentials={"run": azure_credential(emu.vault_url("run"), TENANT, APP)},
+        env={
+            **names,
+            "JSON_PW": {"secret": "run-json#pw"},
+            "LITERAL": "a literal = # $x",
+            "OVERRIDDEN": "from-the-manifest",
+        },
     )
     return emu, env, manifest
 
@@ -188,23 +179,15 @@ def test_a_signal_reaches_the_command_which_decides(
 
 
 def test_an_unknown_command_exits_127_before_any_secret_is_read(tmp_path: Path) -> None:
-    manifest = tmp_path / "baker.yaml"
-    manifest.write_text(
-        """\
-version: 1
-image: {from: busybox:latest}
-credentials:
-  nowhere:
-    provider: azure-key-vault
-    vault_url: https://nowhere.invalid
-    tenant_id: t
-    client_id: c
-    client_secret: ${NO_SUCH_SECRET_VARIABLE}
-    default: true
-env:
-  X: {secret: x}
-""",
-        encoding="utf-8",
+    manifest = write_manifest(
+        tmp_path,
+        base="busybox:latest",
+        credentials={
+            "nowhere": azure_credential(
+                "https://nowhere.invalid", "t", "c", client_secret="${NO_SUCH_SECRET_VARIABLE}"
+            )
+        },
+        env={"X": {"secret": "x"}},
     )
     env = {**os.environ, "NO_SUCH_SECRET_VARIABLE": "s3cret-value"}
     missing = _baker("run", "-f", str(manifest), "--", "no-such-command-baker-test", env=env)
@@ -221,8 +204,7 @@ env:
 def test_the_command_dies_of_sigpipe_as_it_would_alone(tmp_path: Path) -> None:
     """Python ignores SIGPIPE; an exec would pass that on (`yes | head` never ending): baker puts the
     default back first."""
-    manifest = tmp_path / "baker.yaml"
-    manifest.write_text("version: 1\nimage: {from: busybox}\nenv: {A: b}\n", encoding="utf-8")
+    manifest = write_manifest(tmp_path, base="busybox", env={"A": "b"})
     process = subprocess.Popen(
         [sys.executable, "-m", "baker", "run", "-f", str(manifest), "--", "yes"], stdout=subprocess.PIPE
     )

@@ -12,7 +12,8 @@ import pytest
 from baker.cli import main
 from baker.commands.secrets import LIST_PERMISSION
 from baker.emulator import Emulator
-from tests.fixtures_emulator import small_world
+from tests.support.fixtures_emulator import small_world
+from tests.support.manifests import azure_credential, write_manifest
 
 pytestmark = pytest.mark.emulator
 
@@ -57,22 +58,16 @@ def manifest(emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("LISTER_SECRET", CLIENT_SECRETS[LISTER])
     monkeypatch.setenv("PERSEC_SECRET", CLIENT_SECRETS[PERSEC])
-    creds = ""
-    for name, client_id, var, default in (
-        ("lister", LISTER, "LISTER_SECRET", True),
-        ("persec", PERSEC, "PERSEC_SECRET", False),
-    ):
-        creds += (
-            f"  {name}:\n    provider: azure-key-vault\n    vault_url: {emu.vault_url('many')}\n"
-            f"    tenant_id: {TENANT}\n    client_id: {client_id}\n    client_secret: ${{{var}}}\n"
-            f"    default: {'true' if default else 'false'}\n"
+    credentials = {
+        name: azure_credential(
+            emu.vault_url("many"), TENANT, client_id, client_secret=f"${{{var}}}", default=default
         )
-    path = tmp_path / "baker.yaml"
-    path.write_text(
-        f"version: 1\nimage:\n  from: busybox:latest\ncredentials:\n{creds}env:\n  LOG_LEVEL: info\n",
-        encoding="utf-8",
-    )
-    return path
+        for name, client_id, var, default in (
+            ("lister", LISTER, "LISTER_SECRET", True),
+            ("persec", PERSEC, "PERSEC_SECRET", False),
+        )
+    }
+    return write_manifest(tmp_path, base="busybox:latest", credentials=credentials, env={"LOG_LEVEL": "info"})
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

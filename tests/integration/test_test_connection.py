@@ -12,7 +12,8 @@ import pytest
 from baker.cli import main
 from baker.diagnose import TABLE, Diagnosis
 from baker.emulator import Emulator
-from tests.fixtures_emulator import small_world
+from tests.support.fixtures_emulator import small_world
+from tests.support.manifests import azure_credential, write_manifest
 
 pytestmark = pytest.mark.emulator
 
@@ -95,24 +96,8 @@ def _manifest(
     env_lines = (
         "".join(f"  VAR_{i}:\n    secret: {ref}\n" for i, ref in enumerate(refs)) or "  LOG_LEVEL: info\n"
     )
-    path.write_text(
-        f"""\
-version: 1
-image:
-  from: busybox:latest
-credentials:
-  {name}:
-    provider: azure-key-vault
-    vault_url: {vault_url}
-    tenant_id: {tenant}
-    client_id: {client_id}
-    client_secret: ${{TEST_CLIENT_SECRET}}
-    default: true
-env:
-{env_lines}""",
-        encoding="utf-8",
-    )
-    return path
+    credential = azure_credential(vault_url, tenant, client_id, client_secret="${TEST_CLIENT_SECRET}")
+    return write_manifest(path, base="busybox:latest", credentials={name: credential}, env=env_lines)
 
 
 def _run(

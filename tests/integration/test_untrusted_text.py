@@ -22,8 +22,9 @@ import pytest
 
 from baker.emulator import Emulator
 from baker.provenance import LABEL
-from tests.fixtures_docker import ImageNames
-from tests.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.fixtures_docker import ImageNames
+from tests.support.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.manifests import azure_credential, write_manifest
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 APP = "99999999-8888-7777-6666-555555555555"
@@ -68,23 +69,8 @@ def hostile_emulator(emulator_factory: EmulatorFactory) -> Emulator:
 
 
 def _manifest(path: Path, emu: Emulator, env: str, *, base: str = "unused:1") -> Path:
-    path.write_text(
-        f"""\
-version: 1
-image:
-  from: {base}
-credentials:
-  hostile:
-    provider: azure-key-vault
-    vault_url: {emu.vault_url("hostile")}
-    tenant_id: {TENANT}
-    client_id: {APP}
-    default: true
-env:
-{env}""",
-        encoding="utf-8",
-    )
-    return path
+    credential = azure_credential(emu.vault_url("hostile"), TENANT, APP, client_secret=None)
+    return write_manifest(path, base=base, credentials={"hostile": credential}, env=env)
 
 
 def _env(emu: Emulator) -> dict[str, str]:

@@ -181,8 +181,8 @@ def test_a_tag_page_link_with_a_backslash_host_is_refused_and_its_host_gets_noth
         send(h, 200, json.dumps({"tags": ["a"]}).encode(), Link=f'<{link}>; rel="next"')
 
     host, _ = _basic_registry(serve, then)
-    with RegistryClient(parse_ref(f"{host}/team/app:t"), deadline=5) as client, pytest.raises(ImageError):
-        walk.list_tags(client)
+    with walk.Reader(parse_ref(f"{host}/team/app:t")) as reader, pytest.raises(ImageError):
+        walk.list_tags(reader)
     assert other.seen == []
 
 

@@ -26,6 +26,8 @@ class Proxy:
     rewrite: Callable[[str, str], str | Answer] | None = None
     # called after the upstream answered, before the answer is sent on
     after: Callable[[str, str, int], None] | None = None
+    # response headers not sent on (lower case), as a proxy that drops optional headers does
+    drop: tuple[str, ...] = ()
     server: http.server.ThreadingHTTPServer | None = None
 
 
@@ -66,7 +68,7 @@ def _handler(proxy: Proxy) -> type[http.server.BaseHTTPRequestHandler]:
                 proxy.after(method, path, upstream.status)
             self.send_response(upstream.status)
             for k, v in upstream.getheaders():
-                if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                if k.lower() not in ("content-length", "connection", "transfer-encoding", *proxy.drop):
                     self.send_header(k, v)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.integration import oci_bases
-from tests.integration.oci_bases import USER, StartRegistry, push_base
-from tests.integration.test_build_inregistry import bake, vault, write_manifest
+from tests.integration.test_build_inregistry import bake, inregistry_manifest, vault
 from tests.redteam.proxy import Proxy, proxies
+from tests.support import oci_bases
+from tests.support.oci_bases import USER, StartRegistry, push_base
 
 __all__ = ["proxies", "vault"]  # fixtures
 pytestmark = [pytest.mark.docker, pytest.mark.emulator]
@@ -71,7 +71,7 @@ def test_a_registry_that_does_not_mount_still_gets_the_layers(
 
     proxy.rewrite = no_mount
     base = push_base(registry.api, "base/app", attestation=False)
-    manifest = write_manifest(
+    manifest = inregistry_manifest(
         tmp_path / "baker.yaml", vault, f"{proxy.host}/base/app:{base.ref.rsplit(':', 1)[1]}"
     )
     code, document = bake(capsys, manifest, f"{proxy.host}/other/app:v1")
@@ -92,7 +92,7 @@ def test_a_stop_between_two_tags_completes_the_bake_or_moves_nothing(
 ) -> None:
     registry, proxy = _fronted(registries, proxies)
     base = push_base(registry.api, "team/app", attestation=False)
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     child: list[subprocess.Popen[bytes]] = []
 
     def stop_after_first_tag(method: str, path: str, status: int) -> None:
@@ -124,7 +124,7 @@ def test_a_refused_second_tag_leaves_the_first_tag_where_it_was(
 ) -> None:
     registry, proxy = _fronted(registries, proxies)
     base = push_base(registry.api, "team/app", attestation=False)
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     code, done = bake(capsys, manifest, f"{proxy.host}/team/app:first")
     assert code == 0, done
     before = registry.api.tag_digest("team/app", "first")
@@ -136,7 +136,9 @@ def test_a_refused_second_tag_leaves_the_first_tag_where_it_was(
         return path
 
     proxy.rewrite = immutable_second
-    rotated = write_manifest(tmp_path / "rotated.yaml", vault, base.ref, extra={"ROTATED": "new-literal"})
+    rotated = inregistry_manifest(
+        tmp_path / "rotated.yaml", vault, base.ref, extra={"ROTATED": "new-literal"}
+    )
     code, document = bake(capsys, rotated, f"{proxy.host}/team/app:first", f"{proxy.host}/team/app:second")
     assert code == 1, document
     assert registry.api.tag_digest("team/app", "first") == before, "the failed bake moved the first tag"
@@ -147,7 +149,7 @@ def test_a_stop_before_the_tag_names_the_value_holding_manifests_it_left(
 ) -> None:
     registry, proxy = _fronted(registries, proxies)
     base = push_base(registry.api, "team/app", attestation=False)
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     child: list[subprocess.Popen[bytes]] = []
     pushed: list[str] = []
 

@@ -25,12 +25,12 @@ from baker.emulator import Emulator
 from baker.providers.azure import keyless
 from baker.providers.azure.keyless import FederatedTokenError, GitHubTokens
 from baker.secret import Secret
-from tests.fixtures_emulator import FEDERATED_APP, GITHUB_SUBJECT, SERVICE_CONNECTION
 from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
     WORKLOAD,
+    keyless_manifest,
     no_client_secret,
-    write_manifest,
 )
+from tests.support.fixtures_emulator import FEDERATED_APP, GITHUB_SUBJECT, SERVICE_CONNECTION
 from tests.unit.test_provider_keyless import Clock, FakeResponse, FakeSession
 
 pytestmark = pytest.mark.emulator
@@ -144,7 +144,7 @@ def test_a_request_token_never_travels_over_plain_http_to_a_non_loopback_host(
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.setenv(name, "localhost,.localhost,127.0.0.1")
     try:
-        _connect(write_manifest(tmp_path, emu, credential), capsys)
+        _connect(keyless_manifest(tmp_path, emu, credential), capsys)
     finally:
         recorder.close()
     assert not any(CANARY.encode() in request for request in recorder.seen), recorder.seen
@@ -163,7 +163,7 @@ def test_the_suggested_federated_credential_command_is_safe_to_paste_whatever_th
     # A legal git branch name (check-ref-format allows ' ; $ { } |); GitHub puts it in `sub`.
     subject = "repo:baker-org/app:ref:refs/heads/x';touch${IFS}/tmp/pwned;'"
     monkeypatch.setenv("CI_TOKEN", keyless_emulator.mint_id_token(subject, issuer="/github"))
-    manifest = write_manifest(tmp_path, keyless_emulator, {**WORKLOAD, "federated_token": "${CI_TOKEN}"})
+    manifest = keyless_manifest(tmp_path, keyless_emulator, {**WORKLOAD, "federated_token": "${CI_TOKEN}"})
     code, out, _ = _connect(manifest, capsys, "--json")
     (result,) = json.loads(out)["credentials"]
     assert (code, result["code"]) == (1, "federated-identity-mismatch")
@@ -191,7 +191,7 @@ def test_claims_a_refused_token_presented_never_start_a_line_of_their_own(
         {"iss": f"https://issuer.example\n{forged}", "sub": f"s\n{forged}", "aud": "a", "exp": 4102444800}
     )
     monkeypatch.setenv("CI_TOKEN", token)
-    manifest = write_manifest(tmp_path, keyless_emulator, {**WORKLOAD, "federated_token": "${CI_TOKEN}"})
+    manifest = keyless_manifest(tmp_path, keyless_emulator, {**WORKLOAD, "federated_token": "${CI_TOKEN}"})
     code, out, err = _connect(manifest, capsys)
     assert code == 1 and "federated-identity-mismatch" in out
     lines = (out + err).splitlines()
@@ -213,7 +213,7 @@ def test_a_refused_token_with_an_out_of_range_exp_still_gets_its_diagnosis(
     monkeypatch.setenv(
         "CI_TOKEN", _unsigned({"iss": "https://issuer.example", "sub": "s", "aud": "a", "exp": exp})
     )
-    manifest = write_manifest(tmp_path, keyless_emulator, {**WORKLOAD, "federated_token": "${CI_TOKEN}"})
+    manifest = keyless_manifest(tmp_path, keyless_emulator, {**WORKLOAD, "federated_token": "${CI_TOKEN}"})
     code, out, err = _connect(manifest, capsys, "--json")
     assert "InternalError" not in out and "internal error" not in err
     (result,) = json.loads(out)["credentials"]

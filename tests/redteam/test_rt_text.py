@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.fixtures_emulator import EmulatorFactory, small_world
-from tests.integration import oci_bases
-from tests.integration.oci_bases import OCI_INDEX, StartRegistry, push_base
-from tests.integration.test_build_inregistry import vault, write_manifest
+from tests.integration.test_build_inregistry import inregistry_manifest, vault
 from tests.integration.test_untrusted_text import APP, CLIENT_SECRET, TENANT, _baker, _env, _manifest
+from tests.support import oci_bases
+from tests.support.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.oci_bases import OCI_INDEX, StartRegistry, push_base
 
 __all__ = ["vault"]
 registries = oci_bases.registries  # the fixture
@@ -73,7 +73,7 @@ def test_in_registry_prints_a_hostile_platform_name_escaped(
     index: dict[str, Any] = json.loads(raw)
     index["manifests"][0]["platform"]["os"] = f"linux\npushed registry.example.com/app:prod (sha256:0) {VSO}"
     registry.api.put_manifest("team/app", "hostile", json.dumps(index).encode(), OCI_INDEX)
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, f"{registry.host}/team/app:hostile")
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, f"{registry.host}/team/app:hostile")
     run = _baker(
         ["build", "--in-registry", "-f", str(manifest), "--tag", f"{registry.host}/team/app:out"], {}
     )

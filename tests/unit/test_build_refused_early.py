@@ -21,11 +21,7 @@ from baker.image.registry import read as registry
 from baker.model import ImageSpec, Manifest
 from baker.resolver import ResolvedEnv
 from baker.secret import Secret
-
-
-def _manifest(path: Path, image: dict[str, object]) -> Path:
-    path.write_text(json.dumps({"version": 1, "image": image, "env": {"A": "value-a"}}))
-    return path
+from tests.support.manifests import write_manifest
 
 
 @pytest.mark.parametrize(
@@ -44,7 +40,9 @@ def test_build_is_refused_before_any_network_when_usage_is_wrong(
     message: str,
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")  # any engine call would fail
-    manifest = _manifest(tmp_path / "baker.yaml", {"from": "baker-test/busybox:1"})
+    manifest = write_manifest(
+        tmp_path / "baker.yaml", image={"from": "baker-test/busybox:1"}, env={"A": "value-a"}
+    )
     code = main(["build", "-f", str(manifest), *flags, "--json"])
     document = json.loads(capsys.readouterr().out)
     assert message in document["message"]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from baker.baked import BakedImage
+from baker.check.record import BakedImage
 from baker.commands.check import check
+from baker.commands.connection import test_connection as run_test_connection
 from baker.commands.secrets import LIST_PERMISSION, list_secrets
-from baker.commands.test_connection import test_connection as run_test_connection
 from baker.diagnose import Diagnosis
 from baker.errors import ProviderError, ResolutionFailed, UsageError
 from baker.model import CredentialSpec
@@ -21,7 +21,7 @@ from baker.output import Output
 from baker.provenance import Origin
 from baker.providers.base import SecretProperties
 from baker.secret import Redactor
-from tests.fakes import FakeProvider
+from tests.support.fakes import FakeProvider
 
 CLIENT_SECRET = "client-secret-CANARY-77f1"
 VALUE_CANARY = "value-CANARY-9c2e"

@@ -13,7 +13,7 @@ import pytest
 from baker.emulator.world import FederatedCredential
 from baker.emulator.worldfile import load_world, parse_world
 from baker.errors import WorldError
-from tests.fixtures_emulator import (
+from tests.support.fixtures_emulator import (
     FEDERATED_APP,
     GITHUB_SUBJECT,
     KEYLESS_TENANT,

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from baker.commands._common import expand
 from baker.errors import UsageError
-from baker.fleet import expand
 from baker.model import CredentialSpec
 from baker.providers.signin import SignIns, credential_identity
 from baker.secret import Secret
-from tests.fakes import FakeProvider
+from tests.support.fakes import FakeProvider
 
 
 def spec(name: str = "prod", **overrides: object) -> CredentialSpec:

@@ -1,5 +1,17 @@
 """The walls, checked: which baker package may import which library (the table ARCHITECTURE.md shows),
-no import cycle among baker's modules, and every function-level import says what it guards."""
+no import cycle among baker's modules (at module level, nor at function level: an import inside a
+function that climbs back up is a cycle too), the commands calling the library's pipelines rather
+than the engine or registry modules, and every function-level import says what it guards.
+
+Seen failing once (issue 17), with `from baker.commands.check_fleet import check_many` put back inside
+`baker.commands.check.check` (check_fleet imports check's `print_report`):
+
+    E   graphlib.CycleError: ('nodes are in a cycle', ['baker.commands.check',
+            'baker.commands.check_fleet', 'baker.commands.check'])
+    FAILED ...::test_baker_modules_import_each_other_without_cycles_at_function_level_either
+
+and passing after it was taken out again (the CLI sends several `-f` to check_fleet).
+"""
 
 from __future__ import annotations
 
@@ -32,8 +44,24 @@ NEVER = {
         "baker.image",
         "baker.providers.azure",
     ),
-    "baker.commands.": ("docker", "azure", "msal", "requests", "urllib3"),
+    # The commands call the library's pipelines (image.bake, image.inregistry, image.find, check.*):
+    # never the engine or the registry client themselves.
+    "baker.commands.": (
+        "docker",
+        "azure",
+        "msal",
+        "requests",
+        "urllib3",
+        "baker.image.engine",
+        "baker.image.registry",
+    ),
     "baker.diagnose": ("baker",),
+}
+# (module, what it imports) that breaks a NEVER rule today, and why it may for now.  Each entry must
+# still be needed: the test fails when one is not, so the table only shrinks.
+UNTIL_MOVED = {
+    ("baker.commands.build", "baker.image.engine"): "engine.connect() before the values are resolved: "
+    "the connect -> resolve -> bake order moves into the library's pipeline (issue 16), then this goes",
 }
 
 
@@ -104,13 +132,34 @@ def test_each_library_is_imported_only_by_the_modules_the_table_names() -> None:
         for package, forbidden in NEVER.items()
         if _matches(module, (package,))
         for name in top + inner
-        if _matches(name, forbidden)
+        if _matches(name, forbidden) and (module, _package_of(name)) not in UNTIL_MOVED
     ]
     assert broken == []
 
 
+def _package_of(name: str) -> str:
+    """`baker.image.engine.client` -> `baker.image.engine`: what UNTIL_MOVED names."""
+    return next((p for m, p in UNTIL_MOVED if name == p or name.startswith(p + ".")), name)
+
+
+def test_every_exception_to_the_walls_is_still_needed() -> None:
+    unused = [
+        f"{module} no longer imports {package}: delete its UNTIL_MOVED entry"
+        for module, package in UNTIL_MOVED
+        if not any(_matches(name, (package,)) for name in MODULES[module][0] + MODULES[module][1])
+    ]
+    assert unused == []
+
+
 def test_baker_modules_import_each_other_without_cycles_at_module_level() -> None:
     graph = {m: {n for n in top if n in MODULES and n != m} for m, (top, _, _) in MODULES.items()}
+    graphlib.TopologicalSorter(graph).prepare()  # CycleError names the cycle
+
+
+def test_baker_modules_import_each_other_without_cycles_at_function_level_either() -> None:
+    """The many-module may use the one-module, never the reverse; the CLI decides which runs (pip's
+    `cli/` over `operations/`).  `baker.cli` reaches the commands by `importlib`, which is no edge."""
+    graph = {m: {n for n in top + inner if n in MODULES and n != m} for m, (top, inner, _) in MODULES.items()}
     graphlib.TopologicalSorter(graph).prepare()  # CycleError names the cycle
 
 

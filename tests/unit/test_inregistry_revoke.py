@@ -4,14 +4,17 @@ stands, the superseded digests not dealt with are named)."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
 
+from baker.commands._common import print_revocation
 from baker.errors import ImageError
 from baker.image import inregistry, inregistry_undo
 from baker.image.registry import revoke
+from baker.output import Output
 
 OLD_A, OLD_B, NEW = ("sha256:" + c * 64 for c in "abc")
 REFS = {
@@ -44,7 +47,12 @@ def test_a_stop_during_the_revocation_keeps_the_bake_and_names_the_superseded_di
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def stopped_midway(
-        before: Any, pushed: Any, *, on_line: Any, result: revoke.Revocation | None = None
+        before: Any,
+        pushed: Any,
+        *,
+        on_line: Any,
+        result: revoke.Revocation | None = None,
+        meanwhile: Any = None,
     ) -> revoke.Revocation:
         assert result is not None
         result.revoked.append({"repository": "127.0.0.1:5000/team/app", "digest": OLD_A})
@@ -63,7 +71,12 @@ def test_a_stop_during_the_revocation_keeps_the_bake_and_names_the_superseded_di
 
 def test_a_revocation_that_is_not_stopped_is_returned_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
     def revoking(
-        before: Any, pushed: Any, *, on_line: Any, result: revoke.Revocation | None = None
+        before: Any,
+        pushed: Any,
+        *,
+        on_line: Any,
+        result: revoke.Revocation | None = None,
+        meanwhile: Any = None,
     ) -> revoke.Revocation:
         assert result is not None
         result.kept.append({"repository": "r", "digest": OLD_A, "why": "still tagged x"})
@@ -73,3 +86,21 @@ def test_a_revocation_that_is_not_stopped_is_returned_as_it_is(monkeypatch: pyte
     revocation, stopped = inregistry._revoke({"t": OLD_A}, {"t": NEW}, lambda line: None)
     assert (stopped, revocation.warnings) == (False, [])
     assert revocation.kept == [{"repository": "r", "digest": OLD_A, "why": "still tagged x"}]
+
+
+def test_an_unfinished_revocation_names_a_listed_tag_escaped_and_says_so() -> None:
+    # A tag name comes from the registry's tag list: a line break in it must not forge lines.
+    listed: dict[str, object] = {"v1\nall clear": ImageError("the registry r answered HTTP 500")}
+    why = revoke._unread_tags(listed)
+    assert why is not None
+    revocation = revoke.Revocation()
+    revoke._unfinished(revocation, "r/team/app", [OLD_A], why)
+    assert not revocation.complete
+    assert revocation.to_json()["not_revoked"] == [{"repository": "r/team/app", "digest": OLD_A, "why": why}]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    print_revocation(Output(stdout=stdout, stderr=stderr), revocation)
+    lines = stderr.getvalue().splitlines()
+    assert "all clear" not in lines and len(lines) == 2
+    assert lines[0].startswith(f"warning: could not revoke r/team/app@{OLD_A} (what 1 tag(s) name could not")
+    assert "v1\\nall clear" in lines[0]
+    assert lines[1].startswith("error: the bake completed, but --revoke-superseded could not finish")

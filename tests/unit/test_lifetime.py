@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from baker.lifetime import lifetime_warnings
+from baker.check.lifetime import lifetime_warnings
 from baker.providers.base import SecretProperties
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)

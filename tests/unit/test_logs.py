@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from baker.logs import RedactingFilter, scrub
-from baker.secret import Redactor
+from baker.logs import RedactingFilter
+from baker.secret import Redactor, scrub
 
 BUILD_LINE = (
     'http://localhost:None "POST /v1.41/build?q=False&rm=True&buildargs=%7B%22baker_x_PIN%22%3A+%22ab1%22%7D'

@@ -18,6 +18,7 @@ from baker.errors import EXIT_USAGE, ManifestError, Problem
 from baker.manifest.checks import load
 from baker.model import LiteralValue, Manifest, SecretRef
 from baker.secret import Redactor
+from tests.support.manifests import azure_credential, write_manifest
 
 
 @pytest.fixture(autouse=True)
@@ -762,15 +763,9 @@ def test_self_referring_alias_is_one_problem(tmp_path: Path) -> None:
 
 
 def _stage_manifest(tmp_path: Path, vault_url: str, *, used: bool = True) -> Path:
-    path = tmp_path / "baker.yaml"
-    env = "  X: {secret: x}\n" if used else "  X: literal\n"
-    path.write_text(
-        "version: 1\nimage: {from: 'base:1'}\ncredentials:\n"
-        f"  stage:\n    provider: azure-key-vault\n    vault_url: {vault_url}\n"
-        "    tenant_id: t\n    client_id: c\n    default: true\n"
-        f"env:\n{env}"
-    )
-    return path
+    credential = azure_credential(vault_url, "t", "c", client_secret=None)
+    env = {"X": {"secret": "x"} if used else "literal"}
+    return write_manifest(tmp_path, base="base:1", credentials={"stage": credential}, env=env)
 
 
 def test_vault_url_takes_variables_so_one_manifest_serves_every_stage(tmp_path: Path) -> None:

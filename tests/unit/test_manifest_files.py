@@ -14,21 +14,18 @@ from baker.manifest.checks import load
 from baker.manifest.files import nested, parents, path_problem
 from baker.model import FileEntry, LiteralValue, SecretRef
 from baker.resolver import resolve
-from tests.fakes import FakeProvider
-
-HEAD = """\
-version: 1
-image: {from: busybox}
-credentials:
-  kv: {provider: azure-key-vault, vault_url: "https://v.vault.azure.net", tenant_id: t, client_id: c,
-       client_secret: "${SP}", default: true}
-env: {A: b}
-"""
+from tests.support.fakes import FakeProvider
+from tests.support.manifests import azure_credential, write_manifest
 
 
 def _load(tmp_path: Path, files: str) -> object:
-    path = tmp_path / "baker.yaml"
-    path.write_text(HEAD + "files:\n" + textwrap.indent(textwrap.dedent(files), "  "), encoding="utf-8")
+    path = write_manifest(
+        tmp_path,
+        base="busybox",
+        credentials={"kv": azure_credential("https://v.vault.azure.net", "t", "c", client_secret="${SP}")},
+        env={"A": "b"},
+        files=textwrap.indent(textwrap.dedent(files), "  "),
+    )
     return load(path, environ={"SP": "client-secret-value"})
 
 
@@ -98,13 +95,13 @@ def test_every_problem_of_files_is_reported_at_once_with_its_line(tmp_path: Path
         )
     text = str(caught.value.message)
     for words in (
-        ":8: files./run/../x",
-        ":9: files./run/a.mode: mode '4755' is not octal permission bits",
-        ":10: files./run/b.mode",
-        ":11: files./run/c.uid: uid 'bob' is not a numeric id",
-        ":11: files./run/c.gid",
-        ":12: files./run/d.owner: unknown key 'owner'",
-        ":13: files./run/e.secret: a reference needs `secret: NAME`",
+        ":9: files./run/../x",
+        ":10: files./run/a.mode: mode '4755' is not octal permission bits",
+        ":11: files./run/b.mode",
+        ":12: files./run/c.uid: uid 'bob' is not a numeric id",
+        ":12: files./run/c.gid",
+        ":13: files./run/d.owner: unknown key 'owner'",
+        ":14: files./run/e.secret: a reference needs `secret: NAME`",
     ):
         assert words in text, words
 

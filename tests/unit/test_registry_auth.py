@@ -13,6 +13,7 @@ import pytest
 from baker.image.dockerconfig import registry_login
 from baker.image.registry import auth as registry_auth
 from baker.image.registry.read import Login, login_for
+from baker.image.registry.refs import ImageRef
 from baker.secret import MASK, REDACTOR, Secret
 
 HOST = "registry.example.com"
@@ -157,3 +158,53 @@ def test_challenge_is_parsed_into_scheme_and_parameters(
     header: str, expected: tuple[str, dict[str, str]]
 ) -> None:
     assert registry_auth.challenge(header) == expected
+
+
+class _Answer:
+    """A token realm's answer, as much of `requests.Response` as the token dance reads."""
+
+    def __init__(self, status_code: int, body: dict[str, Any]) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.headers: dict[str, str] = {}
+
+    def close(self) -> None:
+        pass
+
+
+class _Asking:
+    """Only what `auth.Asking` names: no session, no deadline, no `RegistryClient`."""
+
+    def __init__(self, answer: _Answer) -> None:
+        self.ref = ImageRef(HOST, "team/app", "baked")
+        self.login = Login(user="robot", password=Secret(PASSWORD))
+        self.push = True
+        self.delete = False
+        self.pull_from: tuple[str, ...] = ("team/base",)
+        self.answer = answer
+        self.sent: list[tuple[str, str, dict[str, Any]]] = []
+
+    def http(self, method: str, url: str, **kwargs: Any) -> Any:
+        self.sent.append((method, url, kwargs))
+        return self.answer
+
+    def read_json(self, response: Any, what: str, limit: int) -> dict[str, Any]:
+        assert what == "token" and limit == registry_auth.TOKEN_MAX
+        body: dict[str, Any] = response.body
+        return body
+
+
+def test_the_token_dance_needs_of_its_client_only_the_narrow_asking_protocol() -> None:
+    """`auth.authenticate` is given what it asks through (`auth.Asking`), not the `RegistryClient`
+    that calls it: a stand-in with those six members buys a push token, one scope per repository."""
+    asking = _Asking(_Answer(200, {"token": "opaque-registry-token-123"}))
+    challenge: Any = _Answer(401, {})  # as much of a `requests.Response` as is read
+    challenge.headers["WWW-Authenticate"] = f'Bearer realm="https://{HOST}/token",service="{HOST}"'
+
+    header = registry_auth.authenticate(asking, challenge)
+
+    assert header == "Bearer opaque-registry-token-123"
+    [(method, url, sent)] = asking.sent
+    assert (method, url) == ("GET", f"https://{HOST}/token")
+    assert sent["params"]["scope"] == ["repository:team/app:pull,push", "repository:team/base:pull"]
+    assert sent["headers"] == {"Authorization": "Basic " + _auth("robot", PASSWORD)}

@@ -22,6 +22,7 @@ from baker.render import BAKE_FILE, DOCKERFILE, render, render_texts
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret
 from tests.conftest import unavailable
+from tests.support.manifests import write_manifest
 
 AWKWARD = {
     "PEM": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n"
@@ -323,20 +324,13 @@ def test_render_validates_before_writing_anything(tmp_path: Path) -> None:
 # -- the `render` command -----------------------------------------------------------------------
 
 
-def _write_manifest(path: Path, image: dict[str, object], env: dict[str, str]) -> Path:
-    path.write_text(json.dumps({"version": 1, "image": image, "env": env}, ensure_ascii=False))
-    return path
-
-
 def test_render_command_writes_the_directory_and_reports_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from baker.cli import main
 
     values = {"LOG_LEVEL": "info", "QUOTED": 'a "b" $c \\d'}
-    manifest = _write_manifest(
-        tmp_path / "baker.yaml", {"from": "baker-test/busybox:1", "tag": "x/app:1"}, values
-    )
+    manifest = write_manifest(tmp_path / "baker.yaml", base="baker-test/busybox:1", tag="x/app:1", env=values)
     out_dir = tmp_path / "rendered"
     assert main(["render", "-f", str(manifest), "--out", str(out_dir), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
@@ -360,7 +354,9 @@ def test_render_command_says_how_to_build_the_directory(
 ) -> None:
     from baker.cli import main
 
-    manifest = _write_manifest(tmp_path / "baker.yaml", {"from": "baker-test/busybox:1"}, {"A": "value-a"})
+    manifest = write_manifest(
+        tmp_path / "baker.yaml", image={"from": "baker-test/busybox:1"}, env={"A": "value-a"}
+    )
     assert main(["render", "-f", str(manifest), "--out", str(tmp_path / "o")]) == 0
     text = capsys.readouterr().out
     assert f"docker buildx bake -f {tmp_path / 'o' / BAKE_FILE}" in text
@@ -372,7 +368,9 @@ def test_render_command_refuses_an_image_build_manifest(
 ) -> None:
     from baker.cli import main
 
-    manifest = _write_manifest(tmp_path / "baker.yaml", {"build": {"context": "."}}, {"A": "value-a"})
+    manifest = write_manifest(
+        tmp_path / "baker.yaml", image={"build": {"context": "."}}, env={"A": "value-a"}
+    )
     assert main(["render", "-f", str(manifest), "--out", str(tmp_path / "o"), "--json"]) == 2
     assert "image.from" in json.loads(capsys.readouterr().out)["message"]
     assert not (tmp_path / "o").exists()
@@ -463,7 +461,9 @@ def test_render_command_refuses_out_dot_in_an_app_directory(
     from baker.cli import main
 
     app = _app_directory(tmp_path)
-    manifest = _write_manifest(app / "baker.yaml", {"from": "baker-test/busybox:1"}, {"A": "value-a"})
+    manifest = write_manifest(
+        app / "baker.yaml", image={"from": "baker-test/busybox:1"}, env={"A": "value-a"}
+    )
     monkeypatch.chdir(app)
     assert main(["render", "-f", str(manifest), "--out", ".", "--json"]) == 1
     assert "not empty" in json.loads(capsys.readouterr().out)["message"]

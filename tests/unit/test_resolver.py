@@ -15,7 +15,7 @@ from baker.model import CredentialSpec, EnvEntry, ImageSpec, LiteralValue, Manif
 from baker.providers.base import FetchedSecret, SecretProperties
 from baker.resolver import resolve
 from baker.secret import MASK, REDACTOR, Secret
-from tests.fakes import FakeProvider
+from tests.support.fakes import FakeProvider
 
 
 def credential(name: str = "main", *, unset: tuple[str, ...] = (), default: bool = True) -> CredentialSpec:

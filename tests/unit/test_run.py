@@ -12,6 +12,7 @@ from baker.errors import CommandNotRun
 from baker.model import LiteralValue
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret
+from tests.support.manifests import write_manifest
 
 
 def _resolved(**values: str) -> ResolvedEnv:
@@ -58,27 +59,18 @@ def test_a_command_is_looked_up_on_the_callers_path_as_a_shell_does(tmp_path: Pa
 
 
 def test_run_without_a_command_is_bad_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    manifest = tmp_path / "baker.yaml"
-    manifest.write_text("version: 1\nimage: {from: busybox}\nenv: {A: b}\n")
+    manifest = write_manifest(tmp_path, base="busybox", env={"A": "b"})
     assert main(["run", "-f", str(manifest), "--"]) == 2
     assert "baker run needs a command" in capsys.readouterr().err
 
 
-FILES_MANIFEST = """\
-version: 1
-image: {from: busybox}
-env: {A: b}
-files:
-  /run/secrets/one: "literal one"
-  /etc/app/two: "literal two"
-"""
+FILES = {"/run/secrets/one": "literal one", "/etc/app/two": "literal two"}
 
 
 def test_run_refuses_files_before_anything_is_read(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    manifest = tmp_path / "baker.yaml"
-    manifest.write_text(FILES_MANIFEST)
+    manifest = write_manifest(tmp_path, base="busybox", env={"A": "b"}, files=FILES)
     assert main(["run", "-f", str(manifest), "--", "true"]) == 2
     err = capsys.readouterr().err
     assert "baker run gives values through the environment only" in err
@@ -89,8 +81,7 @@ def test_the_engine_build_refuses_files_before_any_engine_or_vault(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # nothing there: never asked
-    manifest = tmp_path / "baker.yaml"
-    manifest.write_text(FILES_MANIFEST)
+    manifest = write_manifest(tmp_path, base="busybox", env={"A": "b"}, files=FILES)
     assert main(["build", "-f", str(manifest), "--tag", "example.test/app:baked"]) == 2
     assert "--in-registry" in capsys.readouterr().err
 
@@ -98,8 +89,7 @@ def test_the_engine_build_refuses_files_before_any_engine_or_vault(
 def test_render_says_files_are_baked_only_by_build_and_renders_the_env(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    manifest = tmp_path / "baker.yaml"
-    manifest.write_text(FILES_MANIFEST)
+    manifest = write_manifest(tmp_path, base="busybox", env={"A": "b"}, files=FILES)
     assert main(["render", "-f", str(manifest), "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     assert "files: are baked only by `baker build`" in err

@@ -117,7 +117,7 @@ def test_a_value_with_a_lone_surrogate_registers_without_failing() -> None:
 
 
 def test_bearer_tokens_are_masked_but_challenge_parameters_stay_readable() -> None:
-    from baker.logs import scrub
+    from baker.secret import scrub
 
     challenge = 'Bearer authorization="https://login.localhost/t", resource="https://vault.localhost"'
     assert scrub(challenge, Redactor()) == challenge

@@ -6,13 +6,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from baker.check.compare import CheckReport, compare, wanted
 from baker.diagnose import Diagnosis
 from baker.errors import ProviderError, ResolutionFailed
 from baker.model import CredentialSpec, EnvEntry, ImageSpec, LiteralValue, Manifest, SecretRef
 from baker.provenance import Origin
 from baker.providers.base import SecretProperties
 from baker.secret import Secret
-from baker.staleness import CheckReport, compare, wanted
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 VAULT = "https://demo.vault.azure.net"

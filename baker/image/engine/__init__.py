@@ -8,7 +8,7 @@
 - `stream`: the engine's JSON progress stream, redacted; `request`: the build request's size check
   and in-memory context; `types`: the plain values handed back.
 
-The names below are what the bake pipelines call (`baker.image.bake`, `baker.staleness`...); tests
+The names below are what the bake pipelines call (`baker.image.bake`, `baker.check.record`...); tests
 replace them here to reach those callers.
 """
 

@@ -10,7 +10,7 @@ import base64
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from baker import urls
 from baker.errors import ImageError
@@ -21,7 +21,7 @@ from baker.secret import REDACTOR, Secret
 if TYPE_CHECKING:
     import requests
 
-    from baker.image.registry.client import RegistryClient
+    from baker.image.registry.refs import ImageRef
 
 TOKEN_MAX = 1 * 1024 * 1024
 CLIENT_ID = "baker"  # names the client in the OAuth2 token request, as `docker` sends "docker"
@@ -84,12 +84,31 @@ def check_realm(realm: str, registry: str) -> None:
     )
 
 
+class Asking(Protocol):
+    """What the token dance needs of the one asking (`RegistryClient` is one): whose repository, with
+    which credentials, for which actions, and two ways to ask a realm.  Narrow, so auth never
+    reaches back into the client that calls it."""
+
+    @property
+    def ref(self) -> ImageRef: ...
+    @property
+    def login(self) -> Login: ...
+    @property
+    def push(self) -> bool: ...
+    @property
+    def delete(self) -> bool: ...
+    @property
+    def pull_from(self) -> tuple[str, ...]: ...
+    def http(self, method: str, url: str, **kwargs: Any) -> requests.Response: ...
+    def read_json(self, response: requests.Response, what: str, limit: int) -> dict[str, Any]: ...
+
+
 def challenge(header: str) -> tuple[str, dict[str, str]]:
     scheme, _, params = header.strip().partition(" ")
     return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', params))
 
 
-def authenticate(client: RegistryClient, response: requests.Response) -> str:
+def authenticate(client: Asking, response: requests.Response) -> str:
     """The `Authorization` value that answers the registry's 401 `response`: Basic, or a bearer
     token bought from the realm the registry named (the token dance), for the client's scope."""
     scheme, params = challenge(response.headers.get("WWW-Authenticate", ""))
@@ -132,7 +151,7 @@ def authenticate(client: RegistryClient, response: requests.Response) -> str:
 
 
 def _refresh_token_grant(
-    client: RegistryClient, realm: str, query: dict[str, str | list[str]], token: Secret
+    client: Asking, realm: str, query: dict[str, str | list[str]], token: Secret
 ) -> requests.Response:
     """The OAuth2 form of the token request, which an identity token (what `az acr login`
     stores) needs: the distribution spec's `grant_type=refresh_token` POST to the realm."""
@@ -145,7 +164,7 @@ def _refresh_token_grant(
     return client.http("POST", realm, data=form)
 
 
-def refused(client: RegistryClient, status: int = 401, *, why: str = "") -> ImageError:
+def refused(client: Asking, status: int = 401, *, why: str = "") -> ImageError:
     """The refusal of access to the client's repository, naming the credentials baker tried."""
     login = client.login
     may = f"push to {client.ref.repository}" if client.push else "pull the image"

@@ -83,6 +83,14 @@ class RegistryClient:
         self.deadline.cancel()
         self.session.close()
 
+    def renew(self) -> None:
+        """A fresh deadline, as long as the first, for the next operation on this client (a scan's
+        next request, `walk.Reader`); its connections stay open."""
+        self.deadline.cancel()
+        fresh = Deadline(self.deadline.seconds)
+        fresh.sockets = self.deadline.sockets  # the list the adapter records every connection in
+        self.deadline = fresh
+
     @property
     def login(self) -> Login:
         """Read on the first 401 only: an anonymous registry never runs a credential helper."""

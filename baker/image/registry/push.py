@@ -9,6 +9,7 @@ error answer is reduced to its distribution error codes (`DENIED`, `BLOB_UNKNOWN
 from __future__ import annotations
 
 import contextlib
+import re
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,7 @@ from baker.image.registry.client import MANIFEST_MAX, MIB, RegistryClient, error
 from baker.image.registry.transport import resolve
 
 _CHUNK = 1 * MIB  # what a streamed copy holds in memory at once
+SHA256_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def _refused(client: RegistryClient, response: requests.Response, what: str) -> ImageError:
@@ -206,14 +208,21 @@ def delete(client: RegistryClient, kind: str, digest: str) -> bool:
 
 
 def manifest_digest(client: RegistryClient, reference: str, accept: str) -> str | None:
-    """The digest a tag points at now (HEAD), None when it points at nothing."""
+    """The digest a tag points at now (HEAD), None when it points at nothing.  `Docker-Content-Digest`
+    is optional (a proxy may drop it): without it, or with one that is not a sha256 digest, the
+    manifest is read (GET) and the digest is that of its bytes."""
     response = client.request("HEAD", f"{client.ref.base_url}/manifests/{reference}", accept)
     if response.status_code not in (200, 404):
         raise _refused(client, response, f"say what {reference} is")
+    _ = response.content  # none (a HEAD): read, the connection goes back to the pool, not closed
     response.close()
     if response.status_code == 404:
         return None
-    return response.headers.get("Docker-Content-Digest")
+    served = response.headers.get("Docker-Content-Digest", "")
+    if SHA256_DIGEST.fullmatch(served):
+        return served
+    blob = read_manifest(client, reference, accept)
+    return blob.digest if blob is not None else None
 
 
 __all__ = [

@@ -4,15 +4,20 @@ the baked image each tag pointed at before (it holds the old values) is deleted 
     before the bake:  HEAD each tag                         -> the digest it names now
                       (in-registry: the digest of the bytes its undo reads, one GET serving both)
     after the push:   per repository, the old digests the tags no longer name:
-                      list the tags, read each (every platform of an index)
+                      list the tags, what each names (`walk`: a request a tag, each distinct
+                      index read once for the manifests it holds, each request its own bound)
                       kept when a tag still names it (or an index a tag names holds it),
                       kept when it is no baked image (no provenance label: baker deletes only its own)
                       else DELETE /v2/REPO/manifests/DIGEST, then each of its platform manifests
                       no tag still reaches
 
 A registry that refuses deletes (405, UNSUPPORTED, DENIED) is a warning naming it, never a failed
-bake.  The bake completed before any of this: a failure here changes nothing it did.  What a
-registry keeps after a manifest delete (its blobs, until its garbage collection runs) is its own.
+bake.  A revocation that could not finish is `not_revoked` (the command exits 1, the bake stands):
+a repository whose tags could not all be read deletes nothing (a tag not read may still name a
+superseded digest, and deleting a manifest untags it), and a delete that failed otherwise than by
+the registry's refusal is named.  The bake completed before any of this: a failure here changes
+nothing it did.  What a registry keeps after a manifest delete (its blobs, until its garbage
+collection runs) is its own.
 """
 
 from __future__ import annotations
@@ -47,6 +52,19 @@ def read_before(tags: Sequence[str]) -> dict[str, str | None]:
     return before
 
 
+def named_now(tag: str, *, deadline: float | None = None) -> str | None:
+    """What `tag` names just before this bake moves it, read again: a bake of the same tag that
+    overlapped this one may have moved it since the first read, and the image it put there is
+    superseded too.  At best: None when it cannot be read (the first read still counts)."""
+    ref = push_target(tag)
+    try:
+        with RegistryClient(ref, deadline=deadline) as client:
+            return manifest_digest(client, ref.reference, ", ".join(MANIFEST_TYPES))
+    except ImageError as exc:
+        _LOG.debug("could not read what %s names before moving it: %s", shown(tag), exc.message)
+        return None
+
+
 def unreadable(tag: str, exc: ImageError) -> ImageError:
     """The error for a tag whose current digest could not be read before the bake (the in-registry
     bake reads it once, with the bytes its undo needs)."""
@@ -62,10 +80,16 @@ class Revocation:
 
     revoked: list[dict[str, str]] = field(default_factory=list)  # repository, digest
     kept: list[dict[str, str]] = field(default_factory=list)  # repository, digest, why
+    not_revoked: list[dict[str, str]] = field(default_factory=list)  # repository, digest, why: unfinished
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def complete(self) -> bool:
+        """Every superseded digest revoked or kept on purpose (a registry's refusal included)."""
+        return not self.not_revoked
+
     def to_json(self) -> dict[str, object]:
-        return {"revoked": list(self.revoked), "kept": list(self.kept)}
+        return {"revoked": list(self.revoked), "kept": list(self.kept), "not_revoked": list(self.not_revoked)}
 
 
 def revoke_superseded(
@@ -74,9 +98,11 @@ def revoke_superseded(
     *,
     on_line: Callable[[str], None],
     result: Revocation | None = None,
+    meanwhile: Mapping[str, str | None] | None = None,
 ) -> Revocation:
-    """Delete, per repository, each digest a tag named before and no tag names now.  `result`, when
-    given, is filled as it goes (so a caller stopped midway knows what was done)."""
+    """Delete, per repository, each digest a tag named before and no tag names now.  `meanwhile`:
+    what each tag named just before this bake moved it (`named_now`), superseded too.  `result`,
+    when given, is filled as it goes (so a caller stopped midway knows what was done)."""
     result = result if result is not None else Revocation()
     repositories: dict[tuple[str, str], tuple[ImageRef, set[str], set[str]]] = {}
     for tag, old in before.items():
@@ -84,8 +110,8 @@ def revoke_superseded(
         _, olds, news = repositories.setdefault((ref.host, ref.repository), (ref, set(), set()))
         if tag in pushed:
             news.add(pushed[tag])
-        if old is not None:
-            olds.add(old)
+        also = (meanwhile or {}).get(tag)
+        olds.update(d for d in (old, also) if d is not None)
     for ref, olds, news in repositories.values():
         superseded = sorted(olds - news)
         if not superseded:
@@ -94,24 +120,53 @@ def revoke_superseded(
         try:
             _revoke_in(ref, superseded, result)
         except ImageError as exc:
-            where = f"{ref.host}/{ref.repository}"
-            for digest in superseded:
-                if not any(d["digest"] == digest for d in result.revoked + result.kept):
-                    result.kept.append({"repository": where, "digest": digest, "why": exc.message})
-            result.warnings.append(f"could not revoke in {where}: {exc.message}")
+            _unfinished(result, f"{ref.host}/{ref.repository}", superseded, exc.message)
     return result
+
+
+def _unfinished(result: Revocation, where: str, superseded: Sequence[str], why: str) -> None:
+    """Each superseded digest not yet dealt with is `not_revoked`, with why."""
+    done = {d["digest"] for d in result.revoked + result.kept + result.not_revoked}
+    for digest in superseded:
+        if digest not in done:
+            result.not_revoked.append({"repository": where, "digest": digest, "why": why})
+            result.warnings.append(
+                f"could not revoke {where}@{digest} ({why}): the superseded image, with the old "
+                "values, may still be pullable by its digest; delete it through the registry's API "
+                "(`DELETE /v2/<repository>/manifests/<digest>`) or its UI"
+            )
+
+
+def _unread_tags(tags: Mapping[str, object]) -> str | None:
+    """Why the tags cannot all be said to name what they name, or None."""
+    unread = [tag for tag, item in tags.items() if isinstance(item, BakerError)]
+    if not unread:
+        return None
+    first = tags[unread[0]]
+    assert isinstance(first, BakerError)
+    more = f" and {len(unread) - 1} more" if len(unread) > 1 else ""
+    return (
+        f"what {len(unread)} tag(s) name could not be read ({unread[0]}{more}: {first.message}), and a tag "
+        "not read may still name it: nothing deleted in this repository"
+    )
 
 
 def _revoke_in(ref: ImageRef, superseded: Sequence[str], result: Revocation) -> None:
     where = f"{ref.host}/{ref.repository}"
-    with RegistryClient(ref, push=True, delete=True) as client:
-        tags = walk.list_tags(client)
-        described = walk.each(tags, lambda tag: walk.describe(client, tag))
+    with walk.Reader(ref, push=True, delete=True) as reader:
+        tags = walk.list_tags(reader)
+        digests = walk.tag_digests(reader, tags)
+        tops = walk.describe_all(reader, [d for d in digests.values() if isinstance(d, str)], labels=False)
+        reached: dict[str, object] = {
+            tag: tops[digest] if isinstance(digest, str) else digest for tag, digest in digests.items()
+        }
+        why = _unread_tags(reached)
+        if why is not None:
+            _unfinished(result, where, superseded, why)
+            return
         named: dict[str, str] = {}  # digest -> a tag that reaches it
-        for tag, item in zip(tags, described, strict=True):
-            if isinstance(item, BakerError):
-                raise item
-            if item is not None:
+        for tag, item in reached.items():
+            if isinstance(item, walk.Described):
                 for digest in (item.digest, *item.children):
                     named.setdefault(digest, tag)
         for digest in superseded:
@@ -120,38 +175,54 @@ def _revoke_in(ref: ImageRef, superseded: Sequence[str], result: Revocation) -> 
                     {"repository": where, "digest": digest, "why": f"still tagged {named[digest]}"}
                 )
                 continue
-            old = walk.describe(client, digest)
-            if old is None:
-                continue  # gone already (another bake revoked it)
-            if not any(LABEL in p.labels for p in old.platforms):
-                result.kept.append(
-                    {"repository": where, "digest": digest, "why": "not a baked image (no provenance label)"}
-                )
-                continue
-            refused = _delete(client, digest)
-            if refused is not None:
-                result.kept.append({"repository": where, "digest": digest, "why": refused})
-                result.warnings.append(
-                    f"the registry {ref.host} did not delete {ref.repository}@{digest} ({refused}); "
-                    "the superseded image, with the old values, is still pullable by its digest"
-                )
-                continue
-            result.revoked.append({"repository": where, "digest": digest})
-            for child in old.children:
-                if child not in named and _delete(client, child) is not None:
-                    _LOG.debug("the platform manifest %s was not deleted", child)
+            try:
+                _revoke_one(reader, where, digest, named, result)
+            except ImageError as exc:
+                _unfinished(result, where, [digest], exc.message)
 
 
-def _delete(client: RegistryClient, digest: str) -> str | None:
-    """None when deleted (or gone); else why not."""
-    response = client.request("DELETE", f"{client.ref.base_url}/manifests/{digest}", "application/json")
-    status = response.status_code
-    if status in (200, 202, 204, 404):
-        response.close()
-        return None
-    codes = error_codes(client, response)
+def _revoke_one(
+    reader: walk.Reader, where: str, digest: str, named: Mapping[str, str], result: Revocation
+) -> None:
+    old = walk.describe(reader, digest)
+    if old is None:
+        return  # gone already (another bake revoked it)
+    if not any(LABEL in p.labels for p in old.platforms):
+        result.kept.append(
+            {"repository": where, "digest": digest, "why": "not a baked image (no provenance label)"}
+        )
+        return
+    refused = _delete(reader, digest)
+    if refused is not None:
+        result.kept.append({"repository": where, "digest": digest, "why": refused})
+        result.warnings.append(
+            f"the registry {reader.ref.host} did not delete {reader.ref.repository}@{digest} ({refused}); "
+            "the superseded image, with the old values, is still pullable by its digest"
+        )
+        return
+    result.revoked.append({"repository": where, "digest": digest})
+    for child in old.children:
+        try:
+            if child not in named and _delete(reader, child) is not None:
+                _LOG.debug("the platform manifest %s was not deleted", child)
+        except ImageError as exc:
+            _LOG.debug("the platform manifest %s was not deleted: %s", child, exc.message)
+
+
+def _delete(reader: walk.Reader, digest: str) -> str | None:
+    """None when deleted (or gone); else why not, when the registry refuses deletes (or this
+    identity's); any other failure is an ImageError."""
+    with reader.client() as client:
+        response = client.request("DELETE", f"{client.ref.base_url}/manifests/{digest}", "application/json")
+        status = response.status_code
+        if status in (200, 202, 204, 404):
+            response.close()
+            return None
+        codes = error_codes(client, response)
     if status == 405 or "UNSUPPORTED" in codes:
         return f"the registry refuses deletes: HTTP {status}{codes}"
     if status in (401, 403):
         return f"the registry denied the delete: HTTP {status}{codes}"
-    return f"HTTP {status}{codes}"
+    raise ImageError(
+        f"the registry {reader.ref.host} answered HTTP {status}{codes} when asked to delete {digest}"
+    )

@@ -3,25 +3,37 @@ digest is (its digest, every platform's manifest and config labels).  `baker.ima
 `revoke` use it; it rides on `client.RegistryClient` (credentials, deadlines, capped reads) and
 `read.read_config`, as `check` does.
 
+A scan (`Reader`) is many requests, each within its own bound (`REQUEST_DEADLINE`), never one bound
+for the whole repository; `WORKERS` are in flight at once (`baker.fanout`), each on its own client
+whose connections stay open, all on the first sign-in.  A registry that lets `WORKERS` requests run
+out their bound is taken as stopped: what is left is not asked for, and is named as not read.
+
 - Tags: `GET /v2/REPO/tags/list?n=100`, following `Link: <...>; rel="next"` on the registry's own
   origin only, at most `PAGES_MAX` pages.  A registry that refuses the listing is an `ImageError`
   naming it.
-- A reference: `GET /v2/REPO/manifests/REF` (every manifest type); an index's entries are each read
-  (attestation entries, platform `unknown/unknown`, are children but have no image config).
+- What each tag names: `HEAD /v2/REPO/manifests/TAG` (its `Docker-Content-Digest`, or the digest
+  of the bytes of a GET when a registry leaves that header out: `push.manifest_digest`).
+- Each distinct digest is then read once, however many tags name it: the manifest or index by
+  digest (checked against it), an index's platform manifests (attestation entries, platform
+  `unknown/unknown`, are children but have no image config), each distinct config blob.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from baker import fanout
 from baker.errors import BakerError, ImageError
 from baker.image.registry.client import MANIFEST_MAX, MIB, RegistryClient, error_codes, parse_json
+from baker.image.registry.push import SHA256_DIGEST, manifest_digest
 from baker.image.registry.read import LIST_TYPES, MANIFEST_TYPES, read_config
+from baker.image.registry.refs import ImageRef
 from baker.image.registry.transport import origin, resolve
 
 T = TypeVar("T")
@@ -31,7 +43,9 @@ PAGE = 100
 PAGES_MAX = 1000  # 100,000 tags: a registry that never ends its list is cut here
 TAGS_MAX = 4 * MIB  # one page of a tag list
 WORKERS = 8  # requests in flight against one registry
+REQUEST_DEADLINE = 120.0  # seconds, for each request of a scan (its answer read whole)
 _NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
+_ACCEPT = ", ".join(MANIFEST_TYPES)
 
 
 @dataclass(frozen=True)
@@ -52,26 +66,76 @@ class Described:
     platforms: tuple[Platform, ...]  # image configs only
 
 
-def list_tags(client: RegistryClient) -> list[str]:
-    """Every tag of the client's repository, sorted."""
-    ref = client.ref
+class Reader:
+    """One repository, read by many requests: use it as a context manager.  `client()` lends a
+    client for one request (its answer read whole inside the block), within `REQUEST_DEADLINE`."""
+
+    def __init__(self, ref: ImageRef, *, push: bool = False, delete: bool = False) -> None:
+        self.ref = ref
+        self._push, self._delete = push, delete
+        self._lock = threading.Lock()
+        self._idle: list[RegistryClient] = []
+        self._made: list[RegistryClient] = []
+        self._stalled = 0  # requests that ran out their bound
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for client in self._made:
+            client.__exit__(None, None, None)
+
+    @contextlib.contextmanager
+    def client(self) -> Iterator[RegistryClient]:
+        with self._lock:
+            if self._stalled >= WORKERS:
+                raise ImageError(
+                    f"the registry {self.ref.host} stopped answering ({self._stalled} requests did not "
+                    f"answer within {REQUEST_DEADLINE:g} s): not asked",
+                    hint="check that the registry is up and not overloaded; try again later",
+                )
+            client = self._idle.pop() if self._idle else None
+            signed_in = next((c.auth_header for c in self._made if c.auth_header), None)
+        if client is None:
+            client = RegistryClient(self.ref, push=self._push, delete=self._delete, deadline=REQUEST_DEADLINE)
+            with self._lock:
+                self._made.append(client)
+        else:
+            client.renew()
+        if client.auth_header is None:
+            client.auth_header = signed_in  # one sign-in for the whole scan
+        try:
+            yield client
+        finally:
+            client.deadline.cancel()
+            with self._lock:
+                if client.deadline.expired:
+                    self._stalled += 1
+                self._idle.append(client)
+
+
+def list_tags(reader: Reader) -> list[str]:
+    """Every tag of the reader's repository, sorted."""
+    ref = reader.ref
     url = f"{ref.base_url}/tags/list?n={PAGE}"
     tags: set[str] = set()
     for _ in range(PAGES_MAX):
-        response = client.get(url, "application/json")
-        status = response.status_code
-        if status in (401, 403):
-            response.close()
-            raise client.denied(status, why=" (it refused to list the repository's tags)")
-        if status != 200:
-            codes = error_codes(client, response)
-            what = "has no repository" if status == 404 else "refused to list the tags of"
-            raise ImageError(
-                f"the registry {ref.host} {what} {ref.repository} (HTTP {status}{codes})",
-                hint="check the repository's name; some registries list tags only with a catalog permission",
-            )
-        link = response.headers.get("Link", "")
-        body = client.read_json(response, "tag list", TAGS_MAX)
+        with reader.client() as client:
+            response = client.get(url, "application/json")
+            status = response.status_code
+            if status in (401, 403):
+                response.close()
+                raise client.denied(status, why=" (it refused to list the repository's tags)")
+            if status != 200:
+                codes = error_codes(client, response)
+                what = "has no repository" if status == 404 else "refused to list the tags of"
+                raise ImageError(
+                    f"the registry {ref.host} {what} {ref.repository} (HTTP {status}{codes})",
+                    hint="check the repository's name; "
+                    "some registries list tags only with a catalog permission",
+                )
+            link = response.headers.get("Link", "")
+            body = client.read_json(response, "tag list", TAGS_MAX)
         page = body.get("tags") or []
         if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
             raise ImageError(f"the registry {ref.host} sent a malformed tag list for {ref.repository}")
@@ -86,38 +150,127 @@ def list_tags(client: RegistryClient) -> list[str]:
     raise ImageError(f"the registry {ref.host} lists more than {PAGES_MAX * PAGE} tags in {ref.repository}")
 
 
-def describe(client: RegistryClient, reference: str) -> Described | None:
-    """What `reference` (a tag or a digest) is; None when the registry has no such manifest."""
-    raw, media_type, digest = _manifest(client, reference)
+def tag_digests(reader: Reader, tags: Sequence[str]) -> dict[str, str | BakerError | None]:
+    """The digest each tag names now (None: no such tag any more), one request per tag."""
+    return dict(zip(tags, each(tags, lambda tag: _tag_digest(reader, tag)), strict=True))
+
+
+def _tag_digest(reader: Reader, tag: str) -> str | None:
+    with reader.client() as client:
+        return manifest_digest(client, tag, _ACCEPT)
+
+
+@dataclass(frozen=True)
+class _Node:
+    """One manifest or index, as read by digest."""
+
+    media_type: str
+    entries: tuple[tuple[str, str], ...]  # an index's image entries: (digest, platform name)
+    children: tuple[str, ...]  # an index's entries, attestations included
+    config: str | None  # a manifest's config blob
+
+
+def describe_all(
+    reader: Reader, digests: Iterable[str], *, labels: bool = True
+) -> dict[str, Described | BakerError | None]:
+    """What each digest is (None: the registry has no such manifest), each distinct manifest and
+    config read once.  Without `labels`, an index's platforms are not read (its children are)."""
+    tops = sorted(set(digests))
+    nodes = _read_each(reader, tops, _node)
+    wanted = (
+        [d for node in nodes.values() if isinstance(node, _Node) for d, _ in node.entries] if labels else []
+    )
+    nodes.update(_read_each(reader, [d for d in dict.fromkeys(wanted) if d not in nodes], _node))
+    configs: dict[str, dict[str, str] | BakerError] = {}
+    if labels:
+        blobs = [
+            n.config for d, n in nodes.items() if isinstance(n, _Node) and n.config is not None and n.config
+        ]
+        configs = _read_each(reader, list(dict.fromkeys(blobs)), _labels)
+    return {digest: _described(digest, nodes, configs, labels) for digest in tops}
+
+
+def describe(reader: Reader, digest: str) -> Described | None:
+    """What one digest is, every platform's labels read; None when the registry has no such manifest."""
+    item = describe_all(reader, [digest])[digest]
+    if isinstance(item, BakerError):
+        raise item
+    return item
+
+
+def _read_each(
+    reader: Reader, items: Sequence[str], read: Callable[[Reader, str], T]
+) -> dict[str, T | BakerError]:
+    return dict(zip(items, each(items, lambda item: read(reader, item)), strict=True))
+
+
+def _described(
+    digest: str,
+    nodes: dict[str, _Node | BakerError | None],
+    configs: dict[str, dict[str, str] | BakerError],
+    labels: bool,
+) -> Described | BakerError | None:
+    node = nodes[digest]
+    if node is None or isinstance(node, BakerError):
+        return node
+    if not labels:
+        return Described(digest, node.media_type, node.children, ())
+    platforms: list[Platform] = []
+    for child, name in node.entries if node.config is None else ((digest, ""),):
+        found = nodes.get(child)
+        if found is None:
+            continue  # an index entry the registry does not have: nothing of it can be pulled
+        if isinstance(found, BakerError):
+            return found
+        if found.config is None:
+            return ImageError(f"the registry's manifest {child} names no config blob")
+        config = configs[found.config]
+        if isinstance(config, BakerError):
+            return config
+        platforms.append(Platform(name, child, found.config, config))
+    return Described(digest, node.media_type, node.children, tuple(platforms))
+
+
+def _node(reader: Reader, digest: str) -> _Node | None:
+    if not SHA256_DIGEST.fullmatch(digest):
+        raise ImageError(f"the registry {reader.ref.host} named a manifest by a digest baker does not read")
+    with reader.client() as client:
+        raw, media_type = _manifest(client, digest)
     if raw is None:
         return None
-    body = _json(raw, client)
+    body = parse_json(raw, f"manifest from {reader.ref.host}")
+    media_type = media_type or str(body.get("mediaType") or "")
     if media_type in LIST_TYPES or "manifests" in body:
-        entries = [
+        listed = [
             m for m in body.get("manifests") or [] if isinstance(m, dict) and isinstance(m.get("digest"), str)
         ]
-        platforms: list[Platform] = []
-        for entry in entries:
+        entries: list[tuple[str, str]] = []
+        for entry in listed:
             given = entry.get("platform")
             plat: dict[str, Any] = given if isinstance(given, dict) else {}
             if plat.get("os") == "unknown":  # an attestation: no image config
                 continue
             name = "/".join(str(plat[k]) for k in ("os", "architecture", "variant") if plat.get(k))
-            child_raw, _, _ = _manifest(client, str(entry["digest"]))
-            if child_raw is None:
-                continue
-            platforms.append(_platform(client, _json(child_raw, client), str(entry["digest"]), name))
-        children = tuple(str(m["digest"]) for m in entries)
-        return Described(digest, media_type, children, tuple(platforms))
-    return Described(digest, media_type, (), (_platform(client, body, digest, ""),))
+            entries.append((str(entry["digest"]), name))
+        return _Node(media_type, tuple(entries), tuple(str(m["digest"]) for m in listed), None)
+    config = body.get("config")
+    given = config.get("digest") if isinstance(config, dict) else None
+    if not isinstance(given, str) or not SHA256_DIGEST.fullmatch(given):
+        raise ImageError(f"the registry's manifest {digest} names no config blob baker reads")
+    return _Node(media_type, (), (), given)
 
 
-def _manifest(client: RegistryClient, reference: str) -> tuple[bytes | None, str, str]:
-    response = client.get(f"{client.ref.base_url}/manifests/{reference}", ", ".join(MANIFEST_TYPES))
+def _labels(reader: Reader, digest: str) -> dict[str, str]:
+    with reader.client() as client:
+        return read_config(client, client.ref, digest).labels
+
+
+def _manifest(client: RegistryClient, digest: str) -> tuple[bytes | None, str]:
+    response = client.get(f"{client.ref.base_url}/manifests/{digest}", _ACCEPT)
     status = response.status_code
     if status == 404:
         response.close()
-        return None, "", ""
+        return None, ""
     if status in (401, 403):
         response.close()
         raise client.denied(status)
@@ -127,24 +280,13 @@ def _manifest(client: RegistryClient, reference: str) -> tuple[bytes | None, str
         )
     media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
     raw = client.read(response, "manifest", MANIFEST_MAX)
-    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
-    if reference.startswith("sha256:") and reference != digest:
-        raise ImageError(f"the registry {client.ref.host} sent a manifest that does not match {reference}")
-    return raw, media_type or str(_json(raw, client).get("mediaType") or ""), digest
-
-
-def _json(raw: bytes, client: RegistryClient) -> dict[str, Any]:
-    return parse_json(raw, f"manifest from {client.ref.host}")
-
-
-def _platform(client: RegistryClient, manifest: dict[str, Any], digest: str, name: str) -> Platform:
-    config = manifest.get("config")
-    if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
-        raise ImageError(f"the registry's manifest {digest} names no config blob")
-    remote = read_config(client, client.ref, str(config["digest"]))
-    return Platform(name, digest, remote.digest, remote.labels)
+    if "sha256:" + hashlib.sha256(raw).hexdigest() != digest:
+        raise ImageError(f"the registry {client.ref.host} sent a manifest that does not match {digest}")
+    return raw, media_type
 
 
 def each(items: Sequence[T], work: Callable[[T], R], *, workers: int = WORKERS) -> list[R | BakerError]:
     """`work` over `items`, at most `workers` at once, in order; a BakerError is that item's answer."""
+    if not items:
+        return []
     return fanout.each(items, work, workers=workers, keep=BakerError, name="baker-registry")

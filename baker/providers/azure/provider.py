@@ -40,14 +40,13 @@ from urllib3.util.retry import Retry
 
 from baker.diagnose import Diagnosis
 from baker.errors import ProviderError
-from baker.logs import scrub
 from baker.model import CLIENT_SECRET, CredentialSpec
 from baker.providers.azure.classify import FailureKind, classify
 from baker.providers.azure.evidence import evidence_of
 from baker.providers.azure.keyless import PresentedToken, keyless_identity
 from baker.providers.azure.keyless_errors import keyless_failure, keyless_incomplete
 from baker.providers.base import FetchedSecret, SecretProperties
-from baker.secret import MASK, REDACTOR, Secret
+from baker.secret import MASK, REDACTOR, Secret, scrub
 
 try:  # MSAL's own list, so baker agrees with it on which hosts need instance discovery.
     from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS as _MSAL_KNOWN

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from baker import providers
+from baker.check.lifetime import lifetime_warnings
 from baker.commands._common import load_manifest
 from baker.diagnose import Diagnosis, fix_for
 from baker.errors import EXIT_FAILURE, EXIT_OK, ManifestError, ProviderError, UsageError
-from baker.lifetime import lifetime_warnings
 from baker.model import CredentialSpec, Manifest
 from baker.output import Output
 from baker.providers.base import OpenProvider, Provider, SecretProperties

@@ -1,5 +1,6 @@
-"""Checking many manifests at once (`check -f A -f B`, `build --if-stale -f A -f B`), and the one
-check of a single manifest too (`staleness.evaluate` runs through here).
+"""The current state of one manifest's image or many (`check`, `check -f A -f B`, `build --if-stale`):
+`check_all` for many, and `evaluate` / `rebake_due` for one, which run through it, so one manifest
+and many make the same reads.
 
     manifests ─▶ each image's record (engine or registry), concurrently
               ─▶ the metadata they need, each distinct (sign-in, vault, secret, version) read once
@@ -7,7 +8,7 @@ check of a single manifest too (`staleness.evaluate` runs through here).
                  whose current version is not the baked one, the baked version's attributes
                  (`GET /secrets/NAME/VERSION`: disabled? expired? deleted?), so at most two
                  requests per secret whatever its history
-              ─▶ `staleness.compare` per manifest
+              ─▶ `baker.check.compare` per manifest
 
 One sign-in per identity (`baker.providers.signin`); each step fans out on `baker.fanout` within
 the resolver's bound.
@@ -18,52 +19,25 @@ error; the others are still checked.  Imports no SDK.
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 
 from baker import fanout
-from baker.baked import BakedImage, read_baked
+from baker.check.compare import CheckEntry, CheckReport, RebakeDecision, compare, due_from, wanted
+from baker.check.lifetime import as_utc
+from baker.check.record import BakedImage, read_baked
 from baker.diagnose import Diagnosis
-from baker.errors import BakerError, ProviderError, UsageError
-from baker.lifetime import as_utc
+from baker.errors import BakerError, ImageNotFound, NoRecord, ProviderError, UsageError
 from baker.model import FetchKey, Manifest
 from baker.provenance import Origin
 from baker.providers import DEFAULT_WORKERS
 from baker.providers.base import OpenProvider, SecretProperties
 from baker.providers.signin import SignIns
-from baker.staleness import CheckEntry, CheckReport, compare, wanted
 
-MANIFEST_NAME = "baker.yaml"
-SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv"})
 MAX_WORKERS = DEFAULT_WORKERS  # the resolver's bound
 
 Answer = SecretProperties | ProviderError
-ReadRecord = Callable[[str], BakedImage]
-
-
-def expand(paths: Iterable[Path]) -> list[Path]:
-    """`-f` arguments as manifest files: a directory stands for every `baker.yaml` below it (sorted,
-    never inside .git, node_modules or .venv, symlinked directories not followed)."""
-    found: list[Path] = []
-    for path in paths:
-        if not path.is_dir():
-            found.append(path)
-            continue
-        below: list[Path] = []
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
-            if MANIFEST_NAME in files:
-                below.append(Path(root) / MANIFEST_NAME)
-        if not below:
-            raise UsageError(
-                f"no {MANIFEST_NAME} below {path}",
-                hint=f"name the manifests, or a directory holding {MANIFEST_NAME}",
-            )
-        found.extend(sorted(below, key=lambda p: p.parts))
-    return list(dict.fromkeys(found))
 
 
 def image_of(manifest: Manifest) -> str:
@@ -259,3 +233,50 @@ def _state(answer: Answer | None, moment: datetime) -> str | None:
         return "disabled"
     expires = as_utc(answer.expires_on)
     return "expired" if expires is not None and expires <= moment else None
+
+
+# --- one manifest ---------------------------------------------------------------------------------
+
+
+def evaluate(
+    manifest: Manifest,
+    image: str,
+    *,
+    open_provider: OpenProvider | None = None,
+    baked: BakedImage | None = None,
+    registry_only: bool = False,
+) -> tuple[BakedImage, CheckReport]:
+    """Read `image`'s record, ask Key Vault for the metadata it needs, and compare: `check_all` for
+    one manifest.  `baked` (a test seam) stands for reading the image."""
+    [checked] = check_all(
+        [(manifest, image)], open_provider=open_provider, records=[baked], registry_only=registry_only
+    )
+    if checked.error is not None:
+        raise checked.error
+    assert checked.record is not None and checked.report is not None
+    return checked.record, checked.report
+
+
+def rebake_due(manifest: Manifest, image: str, *, registry_only: bool = False) -> RebakeDecision:
+    """For `baker build --if-stale`: due when `image` must be baked again (`compare.due_from`).
+    Prints nothing: the warnings come back for the command to print.  A missing image, or one
+    without a record, is due."""
+    try:
+        _, report = evaluate(manifest, image, registry_only=registry_only)
+    except (ImageNotFound, NoRecord) as exc:
+        return RebakeDecision(True, exc.message)
+    return due_from(report)
+
+
+def decide_all(items: Sequence[tuple[Manifest, str]], *, registry_only: bool = False) -> list[RebakeDecision]:
+    """`rebake_due` for many (`build --if-stale -f A -f B`), checked all at once.  A check that failed
+    is due too: the bake then names the failure, as `build --if-stale` does for one manifest."""
+    decisions: list[RebakeDecision] = []
+    for result in check_all(items, registry_only=registry_only):
+        if result.report is not None:
+            decisions.append(due_from(result.report))
+        elif isinstance(result.error, (ImageNotFound, NoRecord)):
+            decisions.append(RebakeDecision(True, result.error.message))
+        else:
+            decisions.append(RebakeDecision(True, "the check failed"))
+    return decisions

@@ -20,8 +20,9 @@ import requests
 
 from baker.cli import main
 from baker.emulator import Emulator
-from tests.fixtures_docker import ImageNames
-from tests.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.fixtures_docker import ImageNames
+from tests.support.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.manifests import write_manifest
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 APP_ONE = "aaaaaaaa-0000-4000-8000-000000000001"
@@ -171,11 +172,7 @@ def make_fleet(emu: Emulator, registry: str, base: str, root: Path) -> Fleet:
         fleet.tags[name] = f"{registry}/fleet-{suffix}-{name}:baked"
         path = fleet.file(name)
         path.parent.mkdir(parents=True)
-        path.write_text(
-            f"version: 1\nimage:\n  from: {base}\n  tag: {fleet.tags[name]}\n"
-            f"credentials:\n{creds[name]}env:\n{env[name]}",
-            encoding="utf-8",
-        )
+        write_manifest(path, base=base, tag=fleet.tags[name], credentials=creds[name], env=env[name])
     # Not manifests of this fleet: skipped when a directory is named.
     for skipped in (".git", "node_modules", ".venv"):
         (root / "a" / skipped).mkdir()

@@ -1,7 +1,7 @@
 """Is a re-bake due?  The comparison of an image's provenance record with the manifest and with
-Key Vault's current secret metadata.  `compare` is pure; `evaluate` gathers its inputs (the image's
-record, metadata from the providers) through `baker.fleet`, the one check for one manifest or many,
-and imports docker/azure-facing modules only when called.
+Key Vault's current secret metadata, and `build --if-stale`'s decision from it.  Pure: no I/O, no
+printing, no escaping (the names in a report come from the image's label; whoever prints them
+escapes them).  `baker.check.gather` reads the inputs.
 
 Statuses (the SPEC's), per env var, in order of precedence for one that is in both:
     changed   re-pointed: another credential, vault, secret, JSON key, pin, kind, or literal value
@@ -28,19 +28,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from baker.baked import BakedImage
+from baker.check.lifetime import EXPIRING_DAYS, as_utc
 from baker.diagnose import Diagnosis
-from baker.errors import ImageNotFound, NoRecord, ProviderError, ReferenceFailure, ResolutionFailed
-from baker.lifetime import EXPIRING_DAYS, as_utc
+from baker.errors import ProviderError, ReferenceFailure, ResolutionFailed
 from baker.model import FetchKey, LiteralValue, Manifest, SecretRef
-from baker.output import untrusted
 from baker.provenance import Origin
-from baker.providers.base import OpenProvider, SecretProperties
-
-if TYPE_CHECKING:
-    pass
+from baker.providers.base import SecretProperties
 
 Status = Literal[
     "current",
@@ -254,68 +249,29 @@ def _secret(
     return entry("pinned" if origin.pinned else "current", f"v {short(origin.version)}", answer)
 
 
-# --- gathering the inputs -------------------------------------------------------------------------
-
-
-def evaluate(
-    manifest: Manifest,
-    image: str,
-    *,
-    open_provider: OpenProvider | None = None,
-    baked: BakedImage | None = None,
-    registry_only: bool = False,
-) -> tuple[BakedImage, CheckReport]:
-    """Read `image`'s record, ask Key Vault for the metadata it needs, and compare (`baker.fleet`
-    does it, for one manifest as for many)."""
-    # baker.fleet imports this module (compare, wanted): imported when a check runs
-    from baker.fleet import check_all
-
-    [checked] = check_all(
-        [(manifest, image)], open_provider=open_provider, records=[baked], registry_only=registry_only
-    )
-    if checked.error is not None:
-        raise checked.error
-    assert checked.record is not None and checked.report is not None
-    return checked.record, checked.report
+# --- build --if-stale's decision ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class RebakeDecision:
-    """`rebake_due`'s answer: whether to bake again, why, and the warnings to print first (names
-    and details from the image's label, already escaped)."""
+    """`build --if-stale`'s answer for one image, for one manifest or each of many: whether to bake
+    again, why, and the warnings to print first.  Plain text: the names and details in it come
+    from the image's label, and the printer escapes them (`baker.commands._common`)."""
 
     due: bool
     reason: str
     warnings: tuple[str, ...] = ()
 
 
-def rebake_due(manifest: Manifest, image: str, *, registry_only: bool = False) -> RebakeDecision:
-    """For `baker build --if-stale`: due when `image` must be baked again.  Prints nothing: the
-    warnings come back for the command to print.
-
-    A missing image, or one without a record, is due.  A deleted or disabled secret is due too:
-    the bake then fails and names the secret with its fix, which is what a scheduled pipeline must
-    show; an expired one only warns (a re-bake would bake the same expired value).
-    """
-    try:
-        _, report = evaluate(manifest, image, registry_only=registry_only)
-    except (ImageNotFound, NoRecord) as exc:
-        return RebakeDecision(True, exc.message)
-    return due_from(report)
-
-
 def due_from(report: CheckReport) -> RebakeDecision:
-    """`rebake_due`'s answer from a report (`build --if-stale -f A -f B` checks them all first)."""
-    # Names and details may come from the image's label: escaped wherever they are printed.
-    warnings = [
-        f"{untrusted(item.env)}: {item.status} ({untrusted(item.detail)})" for item in report.attention
-    ]
-    warnings += [
-        f"{untrusted(item.env)}: {item.detail}" for item in report.entries if item.status == "expiring"
-    ]
+    """The decision a report makes.  A deleted or disabled secret is due: the bake then fails and
+    names the secret with its fix, which is what a scheduled pipeline must show; an expired one only
+    warns (a re-bake would bake the same expired value)."""
+    warnings = [f"{item.env}: {item.status} ({item.detail})" for item in report.attention]
+    warnings += [f"{item.env}: {item.detail}" for item in report.entries if item.status == "expiring"]
     due = [e for e in report.entries if e.status in REBAKE or e.status in {"deleted", "disabled"}]
     if due:
-        return RebakeDecision(True, "; ".join(f"{untrusted(e.env)} {e.status}" for e in due), tuple(warnings))
+        return RebakeDecision(True, "; ".join(f"{e.env} {e.status}" for e in due), tuple(warnings))
     expired = [e.env for e in report.entries if e.status == "expired"]
     if expired:
         # A re-bake would bake the same expired value: a person must rotate it in Key Vault first.

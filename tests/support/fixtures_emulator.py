@@ -19,7 +19,7 @@ import pytest
 
 from baker.emulator import Emulator
 
-EXAMPLE_WORLD = Path(__file__).resolve().parent.parent / "examples" / "world.yaml"
+EXAMPLE_WORLD = Path(__file__).resolve().parents[2] / "examples" / "world.yaml"
 
 EmulatorFactory = Callable[..., Emulator]
 

@@ -1,6 +1,6 @@
 """What a baked image says about itself: its provenance record, and the literal values of its Env,
 read from the local engine or, without pulling, from its registry.  `check` and
-`build --if-stale` compare this with the manifest and Key Vault (`baker.staleness`)."""
+`build --if-stale` compare this with the manifest and Key Vault (`baker.check.compare`)."""
 
 from __future__ import annotations
 

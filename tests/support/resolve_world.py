@@ -14,6 +14,7 @@ import pytest
 from baker.emulator import Emulator
 from baker.manifest.checks import load
 from baker.model import Manifest
+from tests.support.manifests import write_manifest
 
 TENANT = "11111111-2222-4333-8444-555555555555"
 OTHER_TENANT = "99999999-8888-4777-8666-555555555555"
@@ -95,11 +96,12 @@ class World:
 
     def manifest(self, credentials: str, env: str, **environ: str) -> Manifest:
         """Write baker.yaml (credentials and env blocks as YAML text) and load it."""
-        text = "version: 1\nimage:\n  from: alpine:3\ncredentials:\n"
-        text += textwrap.indent(textwrap.dedent(credentials).strip("\n"), "  ") + "\nenv:\n"
-        text += textwrap.indent(textwrap.dedent(env).strip("\n"), "  ") + "\n"
-        path = self.tmp / "baker.yaml"
-        path.write_text(text, encoding="utf-8")
+        path = write_manifest(
+            self.tmp / "baker.yaml",
+            base="alpine:3",
+            credentials=textwrap.indent(textwrap.dedent(credentials).strip("\n"), "  ") + "\n",
+            env=textwrap.indent(textwrap.dedent(env).strip("\n"), "  ") + "\n",
+        )
         return load(path, environ={**self.environ, **environ})
 
     def credential(

@@ -34,7 +34,7 @@ import pytest
 import requests
 
 from tests.conftest import unavailable
-from tests.fixtures_docker import rootfs
+from tests.support.fixtures_docker import rootfs
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
