@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from baker import __version__, signals
+from baker.cinative import CI, announce_error
 from baker.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, BakerError
 from baker.logs import setup_logging
 from baker.output import Output
@@ -138,6 +139,12 @@ def _common(*, manifest: bool = True, many: bool = False) -> _Parser:
         default=argparse.SUPPRESS,
         help="verbose diagnostics on stderr (never any value)",
     )
+    common.add_argument(
+        "--no-ci",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="no annotations, step outputs or summaries for the CI runner (GitHub Actions, Azure Pipelines)",
+    )
     return common
 
 
@@ -198,6 +205,20 @@ def build_parser() -> _Parser:
         default=None,
         metavar="REF",
         help="the baked image to check (default: the manifest's image.tag)",
+    )
+    p.add_argument(
+        "--source",
+        choices=("engine", "registry"),
+        default=None,
+        help="where to read the image: its registry or the local engine (default: the copy a deploy "
+        "pulls, the registry for a reference naming a registry host, else the engine)",
+    )
+    p.add_argument(
+        "--junit",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write a JUnit XML report (one test case per image and env var; stale ones fail)",
     )
 
     p = sub.add_parser("test-connection", parents=[common], help="sign in and prove read access")
@@ -287,7 +308,7 @@ def _command_kwargs(name: str, args: argparse.Namespace) -> dict[str, Any]:
             revoke_superseded=args.revoke_superseded,
         )
     elif name == "check":
-        kwargs["image"] = args.image
+        kwargs.update(image=args.image, source=args.source, junit=args.junit)
     elif name == "test-connection":
         kwargs["credential"] = args.credential
     elif name == "secrets list":
@@ -332,7 +353,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_USAGE
     json_mode = bool(getattr(args, "json", False))
     debug = bool(getattr(args, "debug", False))
-    out = Output(json_mode=json_mode)
+    out = Output(json_mode=json_mode, ci=None if getattr(args, "no_ci", False) else CI.detect())
     setup_logging(debug=debug)
 
     name = "secrets list" if args.command == "secrets" else args.command
@@ -357,6 +378,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _report(out: Output, exc: BakerError) -> None:
+    announce_error(out, exc)  # on a CI runner: an annotation (on the manifest's line, for a problem)
     out.error(exc.message, exc.hint)
     out.result(exc.to_json())
 

@@ -17,9 +17,12 @@ import json
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from baker.secret import REDACTOR, Redactor, scrub
+
+if TYPE_CHECKING:  # a type only: cinative imports this module
+    from baker.cinative import CI
 
 # Control characters (C0, DEL, C1), lone surrogates, line and paragraph separators, and the bidi
 # controls that reorder what a terminal shows.
@@ -66,12 +69,32 @@ def _json_safe(text: str) -> str:
     return _VSO_RE.sub(r"\\u0023", text)
 
 
+# A runner command baker means to write: `::name props::data` or `##vso[area.action props]data`, one
+# line, no control character (baker.cinative escapes every part by the runner's own rules).
+_RUNNER_LINE_RE = re.compile(
+    r"(?:::[a-z-]+(?: [^\r\n:]*)?::|##vso\[[a-z]+\.[a-z]+(?: [^\]\r\n]*)?\])[^\r\n]*"
+)
+
+
+@dataclass(frozen=True)
+class RunnerCommand:
+    """One command for the CI runner, built by `baker.cinative` only, from escaped parts: the one
+    kind of line `Output` writes that may start a workflow or logging command."""
+
+    line: str
+
+    def __post_init__(self) -> None:
+        if not _RUNNER_LINE_RE.fullmatch(self.line) or _UNSAFE_RE.search(self.line):
+            raise ValueError("not one escaped runner command")
+
+
 @dataclass
 class Output:
     json_mode: bool = False
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     redactor: Redactor = field(default_factory=lambda: REDACTOR)
+    ci: CI | None = None  # the CI runner to speak to (baker.cinative), None off a runner or with --no-ci
 
     def _write(self, stream: TextIO, text: str) -> None:
         stream.write(terminal_safe(self.redactor.redact(text)) + "\n")
@@ -94,6 +117,12 @@ class Output:
         self._write(self.stderr, scrub(f"error: {message}", self.redactor))
         if hint:
             self._write(self.stderr, scrub(f"hint: {hint}", self.redactor))
+
+    def command(self, command: RunnerCommand) -> None:
+        """A runner command (stderr, so a `--json` stdout stays one document).  Not `terminal_safe`:
+        the command is meant, and `RunnerCommand` holds one line of escaped parts only."""
+        self.stderr.write(self.redactor.redact(command.line) + "\n")
+        self.stderr.flush()
 
     def result(self, document: Any) -> None:
         """The one JSON document of a `--json` run (ignored in human mode).

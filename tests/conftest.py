@@ -72,3 +72,13 @@ def _fresh_redactor() -> Iterator[None]:
 
     REDACTOR.__init__()  # type: ignore[misc]
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry_logins() -> Iterator[None]:
+    """Each test is a run of its own: no registry login or token kept from an earlier test's run
+    (baker keeps them for the life of one process, `baker.image.registry.auth`)."""
+    from baker.image.registry import auth
+
+    auth.forget()
+    yield

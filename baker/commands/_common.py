@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from baker import imageref
 from baker.check.compare import RebakeDecision
 from baker.check.lifetime import lifetime_warnings
+from baker.cinative import after_build
 from baker.errors import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -166,17 +167,28 @@ def no_rebake_due(
         return False
     out.info(f"{names[0]} is current, no re-bake due: {reason_of(decision)}")
     out.result({**skipped, "skipped": True, "reason": reason_of(decision)})
+    after_build(out, digest=None, tags=(), rebaked=False)
     return True
 
 
-def end_bake(out: Output, document: dict[str, object], revocation: Revocation | None, *, stopped: str) -> int:
+def end_bake(
+    out: Output,
+    document: dict[str, object],
+    revocation: Revocation | None,
+    *,
+    stopped: str,
+    digest: str,
+    tags: Sequence[str],
+) -> int:
     """A bake's last lines, for the engine and the in-registry bake alike: `--revoke-superseded`'s
-    outcome, the result document, and the exit code (130 when a stop waited for the bake to
-    complete: `stopped`, when not empty, says what completed)."""
+    outcome, the result document, the CI runner's step outputs (`digest`, `tags`, `rebaked`), and
+    the exit code (130 when a stop waited for the bake to complete: `stopped`, when not empty, says
+    what completed)."""
     if revocation is not None:
         print_revocation(out, revocation)
         document.update(revocation.to_json())
     out.result(document)
+    after_build(out, digest=digest, tags=tags, rebaked=True)
     if stopped:
         out.info(f"stopped: {stopped}")
         return EXIT_INTERRUPTED

@@ -138,4 +138,5 @@ def build_manifest(
         "left": list(result.refused),
     }
     stopped = "the bake completed first (tags moved, clean-up done)" if result.stopped else ""
-    return end_bake(out, document, result.revocation, stopped=stopped)
+    digest = result.pushed[0].digest if result.pushed else result.image_id
+    return end_bake(out, document, result.revocation, stopped=stopped, digest=digest, tags=result.tags)

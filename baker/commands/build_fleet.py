@@ -16,6 +16,7 @@ from pathlib import Path
 
 from baker.check.compare import RebakeDecision
 from baker.check.gather import decide_all, image_of
+from baker.cinative import after_build
 from baker.commands._common import load_all, reason_of, show_decision_warnings
 from baker.commands.build import build_manifest, refuse_timeout_without_in_registry
 from baker.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, BakerError, UsageError
@@ -92,9 +93,12 @@ def build_many(
         documents.append({**head, "skipped": False, **baked})
         if interrupted:
             break  # a stop: the bake in hand completed, the next ones do not start
-    built = sum(1 for d in documents if d.get("skipped") is False and "error" not in d)
+    done = [d for d in documents if d.get("skipped") is False and "error" not in d]
+    built = len(done)
     out.info(f"{len(items)} manifests: {built} baked, {failed} failed, {len(items) - built - failed} skipped")
     out.result({"built": built, "manifests": documents})
+    # One set of step outputs for the run (each bake's own Output speaks to no runner): no one digest.
+    after_build(out, digest=None, tags=[str(d["image"]) for d in done], rebaked=bool(done))
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILURE if failed or unfinished else EXIT_OK

@@ -88,4 +88,4 @@ def _bake(
         "left": [],
     }
     stopped = "the bake completed first (every tag moved)" if result.stopped else ""
-    return end_bake(out, document, result.revocation, stopped=stopped)
+    return end_bake(out, document, result.revocation, stopped=stopped, digest=result.digest, tags=result.tags)

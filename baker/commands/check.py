@@ -17,7 +17,8 @@ from pathlib import Path
 
 from baker.check.compare import CheckReport
 from baker.check.gather import evaluate, image_of
-from baker.check.record import BakedImage
+from baker.check.record import BakedImage, Source, read_baked
+from baker.cinative import after_check, junit_cases, junit_xml, write_junit
 from baker.commands._common import load_manifest
 from baker.errors import EXIT_FAILURE, EXIT_OK, EXIT_STALE
 from baker.output import Output, untrusted
@@ -41,14 +42,22 @@ def check(
     image: str | None = None,
     open_provider: OpenProvider | None = None,
     baked: BakedImage | None = None,
+    source: Source | None = None,
+    junit: Path | None = None,
 ) -> int:
-    """`open_provider` and `baked` are seams for tests; by default the real provider and image."""
+    """`open_provider` and `baked` are seams for tests; by default the real provider and image.
+    `source`: where the image is read (default: the copy a deploy pulls, `check.record.read_baked`);
+    `junit`: a JUnit report is written there too."""
     manifest = load_manifest(out, file)
-    record, report = evaluate(
-        manifest, image if image is not None else image_of(manifest), open_provider=open_provider, baked=baked
-    )
+    ref = image if image is not None else image_of(manifest)
+    if baked is None and source is not None:  # else the read inside evaluate: the deploy's copy
+        baked = read_baked(ref, source=source)
+    record, report = evaluate(manifest, ref, open_provider=open_provider, baked=baked)
     print_report(out, record, report)
     out.result(report.to_json())
+    after_check(out, [(record, report)])
+    if junit is not None:
+        write_junit(junit, junit_xml({record.ref: junit_cases(record.ref, report)}))
     if report.attention:
         return EXIT_FAILURE
     return EXIT_STALE if report.stale else EXIT_OK

@@ -14,11 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from baker.check.gather import check_all, image_of
+from baker.check.record import Source
+from baker.cinative import after_check, junit_cases, junit_xml, write_junit
 from baker.commands._common import load_all
 from baker.commands.check import print_report
 from baker.errors import EXIT_FAILURE, EXIT_OK, EXIT_STALE, UsageError
 from baker.output import Output, untrusted
 from baker.providers.base import OpenProvider
+from baker.secret import scrub
 
 
 def check_many(
@@ -27,12 +30,20 @@ def check_many(
     files: Sequence[Path],
     image: str | None = None,
     open_provider: OpenProvider | None = None,
+    source: Source | None = None,
+    junit: Path | None = None,
 ) -> int:
-    """`files`: several manifests (or a directory), each checked against its own `image.tag`."""
+    """`files`: several manifests (or a directory), each checked against its own `image.tag`, read
+    where a deploy pulls it; `junit`: a JUnit report is written there too."""
     if image is not None:
         raise UsageError(
             "--image names one image; with several manifests each is checked against its image.tag",
             hint="drop --image, or check one manifest",
+        )
+    if source is not None:
+        raise UsageError(
+            "--source applies to one image; several manifests are each read where a deploy pulls them",
+            hint="drop --source, or check one manifest",
         )
     manifests = load_all(out, files)
     items = [(manifest, image_of(manifest)) for manifest in manifests]  # all named, or usage
@@ -58,6 +69,12 @@ def check_many(
         named = " ".join(f"-f {shlex.quote(r.manifest.path)}" for r in stale)
         out.info(f"re-bake them: baker build --if-stale {untrusted(named)}")
     out.result({"stale": bool(stale), "manifests": [r.to_json() for r in results]})
+    checked = [(r.record, r.report) for r in results if r.record is not None and r.report is not None]
+    after_check(out, checked)
+    if junit is not None:
+        cases = {record.ref: junit_cases(record.ref, report) for record, report in checked}
+        errors = {r.image: scrub(r.error.message) for r in results if r.error is not None}
+        write_junit(junit, junit_xml(cases, errors))
     if failed:
         return EXIT_FAILURE
     return EXIT_STALE if stale else EXIT_OK

@@ -26,10 +26,10 @@ import requests
 
 from baker.cli import main
 from baker.emulator import Emulator
-from tests.fixtures_docker import ImageNames
-from tests.fixtures_emulator import EmulatorFactory, small_world
-from tests.integration import oci_bases
-from tests.integration.oci_bases import (
+from tests.support import oci_bases
+from tests.support.fixtures_docker import ImageNames
+from tests.support.fixtures_emulator import EmulatorFactory, small_world
+from tests.support.oci_bases import (
     DOCKER_CONFIG,
     DOCKER_LAYER,
     DOCKER_MANIFEST,

@@ -226,7 +226,7 @@ def test_check_reads_the_record_from_the_registry_without_pulling_the_image(
     assert code == 3 and statuses["db_password"] == "rotated"
 
     code, _, err = baker("check", "--image", f"{local_registry}/no-such/app:1")
-    assert code == 1 and "neither in the local engine nor in its registry" in err
+    assert code == 1 and "is not in its registry" in err
 
 
 # --- the registry token dance, against a loopback registry that demands Bearer tokens -----------

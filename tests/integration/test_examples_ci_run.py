@@ -1,5 +1,6 @@
-"""The CI templates (examples/ci/*.yml) run as written: each baker step, in order, in a subprocess
-given exactly the environment that template gives that step, against the emulator, the real engine
+"""The CI templates (examples/ci/*.yml, with the action, steps template and component they use) run
+as written: each baker step (tests/ci_roads.py realizes them), in order, in a subprocess given
+exactly the environment that template gives that step, against the emulator, the real engine
 and Debian's docker-registry on loopback.
 
 What stands in for the CI system, and nothing else:
@@ -23,13 +24,11 @@ emulator's issuer) with no client secret anywhere in any step's environment; and
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ import yaml
 
 from baker.emulator import Emulator
 from baker.emulator.demo import CLIENT_ID, CLIENT_SECRET, TENANT
+from tests.ci_roads import EVENTS, TEMPLATES, Step, realize
 from tests.integration.test_push import (  # noqa: F401 - fixtures
     Registry,
     StartRegistry,
@@ -50,44 +50,11 @@ from tests.support.manifests import write_manifest
 
 pytestmark = [pytest.mark.docker, pytest.mark.emulator]
 
-CI_DIR = Path(__file__).resolve().parents[2] / "examples" / "ci"
 REPOSITORY = "your-org/app"
-EVENTS = ("push", "schedule")
-
-# Each template's conditions, as written, and the events they let a step run on.
-WHEN: dict[str, dict[str | None, set[str]]] = {
-    "github-actions.yml": {
-        None: {"push", "schedule"},
-        "github.event_name == 'push'": {"push"},
-        "github.event_name != 'push'": {"schedule"},
-        "always()": {"push", "schedule"},
-    },
-    "azure-pipelines.yml": {
-        None: {"push", "schedule"},
-        "and(succeeded(), ne(variables['Build.Reason'], 'Schedule'))": {"push"},
-        "and(succeeded(), eq(variables['Build.Reason'], 'Schedule'))": {"schedule"},
-        "always()": {"push", "schedule"},
-    },
-    "gitlab-ci.yml": {
-        '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH': {"push"},
-        '$CI_PIPELINE_SOURCE == "schedule"': {"schedule"},
-    },
-}
 VARIANTS = ("workload-identity", "client-secret")
-ALTERNATIVE = "# client-secret alternative"
 GITHUB_SUBJECT = f"repo:{REPOSITORY}:ref:refs/heads/main"
 GITLAB_SUBJECT = f"project_path:{REPOSITORY}:ref_type:branch:ref:main"
 SERVICE_CONNECTION = "5c5c5c5c-0000-4000-8000-0000000000c1"
-# The variables GitLab's `docker:dind` service needs; the local engine stands in for that service.
-DIND_VARIABLES = ("DOCKER_HOST", "DOCKER_TLS_CERTDIR", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    command: str  # a shell line that runs baker, CI expressions already filled
-    env: Mapping[str, str]  # exactly what the template gives the step
-    events: frozenset[str]
 
 
 def _settings(registry: str, variant: str = "client-secret") -> dict[str, dict[str, str]]:
@@ -121,20 +88,6 @@ def _settings(registry: str, variant: str = "client-secret") -> dict[str, dict[s
     return settings
 
 
-def _template(template: str, variant: str) -> dict[str, Any]:
-    """The template as written (workload identity), or with its client-secret lines un-commented."""
-    text = (CI_DIR / template).read_text(encoding="utf-8")
-    if variant == "client-secret":
-        # GitLab needs no change: its CI/CD variables reach every job.
-        assert ALTERNATIVE in text or template == "gitlab-ci.yml", template
-        text = "\n".join(
-            re.sub(r"^(\s*)# ", r"\1", line) if line.rstrip().endswith(ALTERNATIVE) else line
-            for line in text.splitlines()
-        )
-    document: dict[str, Any] = yaml.safe_load(text)
-    return document
-
-
 def ci_world() -> dict[str, Any]:
     """The demo world, its app also trusting each CI system's OIDC tokens for this repository."""
     world: dict[str, Any] = yaml.safe_load(EXAMPLE_WORLD.read_text(encoding="utf-8"))
@@ -148,90 +101,6 @@ def ci_world() -> dict[str, Any]:
         "azure_pipelines": {"service_connections": {SERVICE_CONNECTION: f"sc://{REPOSITORY}/baker-kv"}},
     }
     return world
-
-
-def _runs_baker(line: str) -> bool:
-    return bool(re.match(r"\s*baker\s", line))
-
-
-def _github(doc: dict[str, Any], settings: dict[str, dict[str, str]]) -> list[Step]:
-    def fill(text: str) -> str:
-        def one(match: re.Match[str]) -> str:
-            context, _, name = match[1].partition(".")
-            if context not in ("vars", "secrets"):
-                raise AssertionError(f"a baker step uses ${{{{ {match[1]} }}}}: map it in this test")
-            return settings[context][name]
-
-        return re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", one, text)
-
-    workflow_env = {k: fill(str(v)) for k, v in (doc.get("env") or {}).items()}
-    if (doc.get("permissions") or {}).get("id-token") == "write":
-        # The runner gives every step of such a job its OIDC request URL and token.
-        workflow_env.update(settings.get("github_oidc", {}))
-    steps: list[Step] = []
-    for job in doc["jobs"].values():
-        job_env = {**workflow_env, **{k: fill(str(v)) for k, v in (job.get("env") or {}).items()}}
-        for step in job["steps"]:
-            lines = [line for line in str(step.get("run", "")).splitlines() if _runs_baker(line)]
-            step_env = {**job_env, **{k: fill(str(v)) for k, v in (step.get("env") or {}).items()}}
-            events = WHEN["github-actions.yml"][step.get("if")]
-            steps += [Step(step.get("name", ""), fill(line), step_env, frozenset(events)) for line in lines]
-    return steps
-
-
-def _azure(doc: dict[str, Any], settings: dict[str, dict[str, str]]) -> list[Step]:
-    variables: dict[str, str] = {}
-    for entry in doc.get("variables") or []:
-        if "group" in entry:
-            assert entry["group"] == "baker"
-            variables.update(settings["group"])
-        else:
-            variables[entry["name"]] = str(entry["value"])
-    macros = {**variables, **settings["group_secrets"], **settings["system"]}
-
-    def fill(text: str) -> str:
-        for _ in range(5):  # a variable's value may name another: $(REGISTRY)/app:baked
-            text = re.sub(r"\$\(([\w.]+)\)", lambda m: macros[m[1]], text)
-        return text
-
-    # Non-secret variables reach every step's environment; secret ones only where `env:` maps them.
-    # Predefined ones (SYSTEM_OIDCREQUESTURI) reach every step too; System.AccessToken only if mapped.
-    base_env = {name: fill(value) for name, value in variables.items()}
-    base_env.update(settings.get("pipelines_predefined", {}))
-    steps: list[Step] = []
-    for step in doc["steps"]:
-        lines = [line for line in str(step.get("script", "")).splitlines() if _runs_baker(line)]
-        step_env = {**base_env, **{k: fill(str(v)) for k, v in (step.get("env") or {}).items()}}
-        events = WHEN["azure-pipelines.yml"][step.get("condition")]
-        steps += [
-            Step(step.get("displayName", ""), fill(line), step_env, frozenset(events)) for line in lines
-        ]
-    return steps
-
-
-def _gitlab(doc: dict[str, Any], settings: dict[str, dict[str, str]]) -> list[Step]:
-    env = dict(settings["gitlab"])
-    for name, value in (doc.get("variables") or {}).items():
-        if name in DIND_VARIABLES:
-            continue  # the `docker:dind` service's: the local engine stands in for it
-        env[name] = re.sub(r"\$\{?(\w+)\}?", lambda m: env[m[1]], str(value))
-    steps: list[Step] = []
-    for name, job in doc.items():
-        if not isinstance(job, dict) or name.startswith(".") or "script" not in job:
-            continue
-        merged = {**doc.get(job.get("extends", ""), {}), **job}
-        job_env = dict(env)
-        for token_name, spec in (merged.get("id_tokens") or {}).items():
-            # GitLab gives the job an OIDC token of that audience in that variable.
-            job_env[token_name] = settings.get("gitlab_id_tokens", {}).get(spec["aud"], "")
-        (rule,) = merged["rules"]
-        events = frozenset(WHEN["gitlab-ci.yml"][rule["if"]])
-        lines = [*merged.get("before_script", []), *merged["script"]]
-        steps += [Step(name, line, job_env, events) for line in lines if _runs_baker(line)]
-    return steps
-
-
-PARSERS = {"github-actions.yml": _github, "azure-pipelines.yml": _azure, "gitlab-ci.yml": _gitlab}
 
 
 def _manifest(directory: Path, emu: Emulator, base: str, variant: str = "client-secret") -> None:
@@ -306,7 +175,7 @@ def workspace(tmp_path: Path, ci_emulator: Emulator, busybox_base: str) -> Itera
 
 def _run(step: Step, workspace: Path, runner: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["bash", "-e", "-c", step.command],
+        ["bash", "-e", "-c", step.script],
         cwd=workspace,
         env={**step.env, **runner},
         capture_output=True,
@@ -317,7 +186,7 @@ def _run(step: Step, workspace: Path, runner: Mapping[str, str]) -> subprocess.C
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("template", sorted(PARSERS))
+@pytest.mark.parametrize("template", TEMPLATES)
 def test_template_steps_succeed_as_written_on_push_then_on_schedule_after_a_rotation(
     template: str,
     variant: str,
@@ -331,42 +200,37 @@ def test_template_steps_succeed_as_written_on_push_then_on_schedule_after_a_rota
 ) -> None:
     emulator = ci_emulator
     registry: Registry = start_registry()
-    # The app image the pipeline bakes on lives in the registry (the scheduled re-bake reads it there:
-    # `--in-registry` uses no engine).
+    # The app image the pipeline bakes on lives in the registry (both roads bake in the registry).
     base = f"{registry.host}/your-org/app-base:1"
     docker_client.images.get(busybox_base).tag(base)
     image_names.names.append(base)
     docker_client.images.push(base)
     _manifest(workspace, emulator, base, variant)
-    doc = _template(template, variant)
     settings = _settings(registry.host, variant)
     if variant == "workload-identity":
         settings = _keyless_settings(emulator, settings)
-    steps = PARSERS[template](doc, settings)
+    steps = realize(template, variant, settings, workspace)
     runner = _runner_env(emulator, docker_config)
-    assert {s.command.split()[1] for s in steps} >= {"validate", "test-connection", "build", "check"}
+    assert {s.command for s in steps} >= {"validate", "test-connection", "build", "check"}
     if variant == "workload-identity":  # no client secret anywhere in any step's environment
         for step in steps:
             assert not any(
                 "CLIENT_SECRET" in k or v == CLIENT_SECRET for k, v in {**step.env, **runner}.items()
             )
-    image = next(s.env["IMAGE"] for s in steps if s.command.split()[1] == "build")
+    build = next(s for s in steps if s.command == "build")
+    image = build.argv[build.argv.index("--tag") + 1]
     assert image.startswith(f"{registry.host}/")  # the template's registry is the CI setting
     repository, tag = image.removeprefix(f"{registry.host}/").rsplit(":", 1)
-    image_names.names.append(image)
 
     digests: dict[str, str | None] = {}
     for event in EVENTS:
         if event == "schedule":
             emulator.set_secret("demo", "openai-api-key", f"rotated-{uuid.uuid4().hex}")
-            # A scheduled run starts on a fresh runner: the push run's local copy of the image is
-            # not there (`check` would read a local image of that name before the registry's).
-            docker_client.images.remove(image)
         ran = [step for step in steps if event in step.events]
-        assert ran[0].command.split()[1] == "validate"
+        assert ran[0].command == "validate"
         for step in ran:
             result = _run(step, workspace, runner)
-            assert result.returncode == 0, (template, event, step.name, step.command, result.stderr)
+            assert result.returncode == 0, (template, event, step.name, step.argv, result.stderr)
             assert CLIENT_SECRET not in result.stdout + result.stderr
             assert "eyJ" not in result.stdout + result.stderr  # no OIDC or access token
         digests[event] = registry.manifest_digest(repository, tag)
@@ -378,7 +242,7 @@ def test_template_steps_succeed_as_written_on_push_then_on_schedule_after_a_rota
         assert {"login.localhost", endpoint.get(template, "login.localhost")} <= seen
 
 
-@pytest.mark.parametrize("template", sorted(PARSERS))
+@pytest.mark.parametrize("template", TEMPLATES)
 def test_template_validate_step_passes_without_the_client_secret_and_names_it(
     template: str,
     workspace: Path,
@@ -387,12 +251,11 @@ def test_template_validate_step_passes_without_the_client_secret_and_names_it(
 ) -> None:
     # A pull request from a fork (GitHub), an unprotected branch (GitLab) or the step as written
     # (Azure Pipelines maps no secret into it): the secret store gives nothing.
-    doc = _template(template, "client-secret")
-    (validate, *_) = PARSERS[template](doc, _settings("127.0.0.1:5000"))
-    assert validate.command.split()[1] == "validate"
+    (validate, *_) = realize(template, "client-secret", _settings("127.0.0.1:5000"), workspace)
+    assert validate.command == "validate"
     env = {k: v for k, v in validate.env.items() if k != "AZURE_CLIENT_SECRET"}
     result = _run(
-        Step(validate.name, validate.command, env, validate.events),
+        Step(validate.name, validate.script, env, validate.events, validate.argv),
         workspace,
         _runner_env(ci_emulator, docker_config),
     )
@@ -400,7 +263,7 @@ def test_template_validate_step_passes_without_the_client_secret_and_names_it(
     assert "AZURE_CLIENT_SECRET" in result.stderr and "warning:" in result.stderr
 
 
-@pytest.mark.parametrize("template", sorted(PARSERS))
+@pytest.mark.parametrize("template", TEMPLATES)
 def test_template_validate_step_passes_without_an_oidc_token_and_names_the_sources(
     template: str,
     workspace: Path,
@@ -410,8 +273,8 @@ def test_template_validate_step_passes_without_an_oidc_token_and_names_the_sourc
     # A pull request from a fork gets no OIDC token: validate warns, naming where it looked, and passes.
     _manifest(workspace, ci_emulator, "busybox", "workload-identity")
     settings = _settings("127.0.0.1:5000", "workload-identity")
-    (validate, *_) = PARSERS[template](_template(template, "workload-identity"), settings)
-    assert validate.command.split()[1] == "validate"
+    (validate, *_) = realize(template, "workload-identity", settings, workspace)
+    assert validate.command == "validate"
     result = _run(validate, workspace, _runner_env(ci_emulator, docker_config))
     assert result.returncode == 0, result.stderr
     assert "no federated token" in result.stderr and "ACTIONS_ID_TOKEN_REQUEST_URL" in result.stderr

@@ -18,10 +18,10 @@ import pytest
 
 from baker.cli import main
 from baker.image.registry import walk
-from tests.integration import oci_bases
-from tests.integration.oci_bases import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Api, StartRegistry
 from tests.integration.test_build_inregistry_undo import _fronted
 from tests.redteam.proxy import proxies
+from tests.support import oci_bases
+from tests.support.oci_bases import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Api, StartRegistry
 
 __all__ = ["proxies"]  # the fixture
 registries = oci_bases.registries  # the fixture

@@ -26,7 +26,6 @@ from baker.image.registry import push, walk
 from baker.image.registry import read as registry
 from baker.image.registry.client import RegistryClient
 from baker.image.registry.refs import parse_ref
-from tests.fixtures_emulator import GITHUB_SUBJECT, SERVICE_CONNECTION
 from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
     WORKLOAD,
     no_client_secret,
@@ -40,6 +39,7 @@ from tests.integration.test_registry_hostile import (  # noqa: F401 - fixtures
     send,
     serve,
 )
+from tests.support.fixtures_emulator import GITHUB_SUBJECT, SERVICE_CONNECTION
 
 OTHER = "127.0.0.2"
 CANARY = "CANARY-h20b-request-token-0123456789abcdef"

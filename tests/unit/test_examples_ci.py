@@ -1,83 +1,130 @@
-"""The CI pipeline examples: valid YAML, every `baker` command line parses, no secret in them."""
+"""The CI templates (examples/ci/*.yml and what they use: action.yml, the Azure Pipelines steps
+template, the GitLab component): valid YAML, every baker command line they run parses with the real
+CLI, both roads bake in the registry (one tag shape), baker comes from its own source, no secret in
+them.  tests/integration/test_examples_ci_run.py and test_ci_act.py run them."""
 
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import Path
 
 import pytest
 import yaml
 
 from baker.cli import build_parser
+from tests.ci_roads import (
+    ACTION,
+    AZURE_STEPS,
+    CI_DIR,
+    GITLAB_COMPONENT,
+    ROOT,
+    TEMPLATES,
+    Step,
+    realize,
+)
 
-CI_DIR = Path(__file__).resolve().parents[2] / "examples" / "ci"
-FILES = sorted(CI_DIR.glob("*.yml"))
-NAMES = [p.name for p in FILES]
+FILES = [*sorted(CI_DIR.glob("*.yml")), ACTION, AZURE_STEPS, GITLAB_COMPONENT]
+NAMES = [str(p.relative_to(ROOT)) for p in FILES]
+SETTINGS = {
+    "vars": {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "REGISTRY": "registry.example.com"},
+    "secrets": {"AZURE_CLIENT_SECRET": "from-the-store", "GITHUB_TOKEN": "x"},
+    "group": {
+        "AZURE_TENANT_ID": "t",
+        "AZURE_CLIENT_ID": "c",
+        "AZURE_SERVICE_CONNECTION_ID": "s",
+        "REGISTRY": "registry.example.com",
+    },
+    "group_secrets": {"AZURE_CLIENT_SECRET": "from-the-store"},
+    "gitlab": {
+        "CI_REGISTRY": "registry.example.com",
+        "CI_REGISTRY_IMAGE": "registry.example.com/your-org/app",
+    },
+    "system": {"System.AccessToken": "x"},
+}
 
-# A `baker ...` command at the start of a shell line, after YAML's `- `, `run:` or `script:`.
-COMMAND = re.compile(r"^\s*(?:-\s+)?(?:(?:run|script):\s*)?(baker\s.*)$")
-SHELL_OPERATORS = re.compile(r"\s(?:\|\||&&|;|\|)\s")
 
-
-def _commands(path: Path) -> list[list[str]]:
-    found = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.lstrip().startswith("#"):
-            continue
-        match = COMMAND.match(line)
-        if match:
-            text = SHELL_OPERATORS.split(match.group(1))[0]
-            found.append(shlex.split(text, comments=True))
-    return found
+def _steps(template: str, variant: str = "workload-identity") -> list[Step]:
+    return realize(template, variant, SETTINGS, Path("/tmp/checkout"))
 
 
 def test_every_pipeline_the_readme_promises_exists() -> None:
-    assert NAMES == ["azure-pipelines.yml", "github-actions.yml", "gitlab-ci.yml"]
+    assert tuple(p.name for p in sorted(CI_DIR.glob("*.yml"))) == TEMPLATES
 
 
 @pytest.mark.parametrize("path", FILES, ids=NAMES)
 def test_pipeline_is_valid_yaml_mapping(path: Path) -> None:
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert isinstance(document, dict) and document
+    documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+    assert all(isinstance(d, dict) and d for d in documents)
 
 
-@pytest.mark.parametrize("path", FILES, ids=NAMES)
-def test_every_baker_command_parses_with_the_real_cli_when_extracted(path: Path) -> None:
-    commands = _commands(path)
-    assert commands, "no baker command found"
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_baker_command_parses_with_the_real_cli_when_realized(template: str) -> None:
+    steps = _steps(template)
+    assert {s.command for s in steps} >= {"validate", "test-connection", "build", "check"}
     parser = build_parser()
-    for argv in commands:
-        assert argv[0] == "baker"
+    for step in steps:
         try:
-            parser.parse_args(argv[1:])
+            parser.parse_args(list(step.argv))
         except SystemExit as exc:  # argparse refuses unknown flags by exiting 2
-            pytest.fail(f"{path.name}: {shlex.join(argv)!r} does not parse (exit {exc.code})")
+            pytest.fail(f"{template}: {step.argv!r} does not parse (exit {exc.code})")
 
 
-@pytest.mark.parametrize("path", FILES, ids=NAMES)
-def test_pipeline_bakes_on_push_and_rebakes_when_stale(path: Path) -> None:
-    commands = [argv[1:] for argv in _commands(path)]
-    builds = [argv for argv in commands if argv[0] == "build"]
-    assert any("--push" in argv and "--if-stale" not in argv for argv in builds)
-    # The scheduled re-bake runs in the registry (no engine on the runner needed; every platform).
-    assert any("--in-registry" in argv and "--if-stale" in argv for argv in builds)
-    assert any(argv[0] == "check" for argv in commands)
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_pipeline_bakes_in_the_registry_on_push_and_rebakes_when_stale_on_schedule(template: str) -> None:
+    steps = _steps(template)
+    push = [s.argv for s in steps if s.command == "build" and "push" in s.events]
+    schedule = [s.argv for s in steps if s.command == "build" and "schedule" in s.events]
+    # One tag shape: both roads bake in the registry (every platform of image.from).
+    assert push and all("--in-registry" in a and "--if-stale" not in a for a in push)
+    assert schedule and all("--in-registry" in a and "--if-stale" in a for a in schedule)
+    checks = [s for s in steps if s.command == "check"]
+    assert checks and all("schedule" in s.events for s in checks)
 
 
-@pytest.mark.parametrize("path", FILES, ids=NAMES)
-def test_pipeline_takes_the_client_secret_from_the_ci_secret_store_and_never_echoes_it(path: Path) -> None:
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_pipeline_installs_baker_from_its_own_source_not_a_package_index(template: str) -> None:
+    text = (CI_DIR / template).read_text(encoding="utf-8")
+    assert "keyvault-baker==" not in text and "pip install" not in text
+    if template == "github-actions.yml":
+        assert "uses: your-org/baker@v1" in text
+    elif template == "azure-pipelines.yml":
+        assert "template: ci/azure-pipelines/steps.yml@baker" in text and "repository: baker" in text
+    else:
+        assert "component: $CI_SERVER_FQDN/your-org/baker/baker@1" in text
+    for installer in (ACTION, AZURE_STEPS, GITLAB_COMPONENT):
+        assert "ci/install.sh" in installer.read_text(encoding="utf-8")
+    lock = (ROOT / "ci" / "requirements.lock").read_text(encoding="utf-8")
+    pins = [line for line in lock.splitlines() if line and not line.startswith("#")]
+    assert pins and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[\w.]+", p) for p in pins)
+
+
+def test_action_outputs_come_from_bakers_own_step_and_inputs_reach_it_only_through_the_environment() -> None:
+    action = yaml.safe_load(ACTION.read_text(encoding="utf-8"))
+    assert set(action["outputs"]) == {"digest", "tags", "rebaked", "stale"}
+    assert all(o["value"] == f"${{{{ steps.baker.outputs.{n} }}}}" for n, o in action["outputs"].items())
+    assert action["runs"]["using"] == "composite"
+    for step in action["runs"]["steps"]:
+        # An input pasted into a script is shell injection; in `env:` it is data.
+        assert "inputs." not in str(step.get("run", "")), step
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_pipeline_takes_the_client_secret_from_the_ci_secret_store_and_never_echoes_it(template: str) -> None:
+    path = CI_DIR / template
     text = path.read_text(encoding="utf-8")
     assert "AZURE_CLIENT_SECRET" in text
     for line in text.splitlines():
         code = line.split(" #", 1)[0]
-        assignment = re.match(r"\s*-?\s*AZURE_CLIENT_SECRET\s*[:=]\s*(\S.*)$", code)
+        assignment = re.match(r"\s*#?\s*-?\s*AZURE_CLIENT_SECRET\s*[:=]\s*(\S.*)$", code)
         if assignment:
             # Only a reference into the CI system's secret store, never a literal.
             assert re.fullmatch(r"\$\{\{\s*secrets\.\w+\s*\}\}|\$\(\w+\)", assignment.group(1).strip()), line
         lowered = code.lower()
         assert not re.search(r"\b(echo|printf|cat)\b[^|]*\$\{?azure_client_secret", lowered), line
         assert "set -x" not in lowered and "--password " not in lowered and " -p " not in lowered, line
+    if template != "gitlab-ci.yml":  # GitLab's CI/CD variables reach every job: nothing to map
+        secret = [s for s in _steps(template, "client-secret") if s.env.get("AZURE_CLIENT_SECRET")]
+        assert {s.command for s in secret} >= {"test-connection", "build", "check"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=NAMES)

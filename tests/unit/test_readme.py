@@ -35,7 +35,7 @@ def test_every_command_in_the_commands_table_parses() -> None:
     for row in rows:
         row = row.replace("REPO", "registry.example.com/app")
         words = [w for w in re.sub(r"\[|\]", "", row).split() if w.isupper() is False]
-        args = [w for w in words if w not in {"CREDENTIAL", "DIR", "REF", "T", "P", "FILE", "N"}]
+        args = [w for w in words if w not in {"CREDENTIAL", "DIR", "REF", "T", "P", "FILE", "N", "S"}]
         fillers = {
             "--out": "x",
             "--image": "x",
@@ -46,6 +46,8 @@ def test_every_command_in_the_commands_table_parses() -> None:
             "--timeout": "60",
             "-f": "x",
             "--secret": "x",
+            "--source": "registry",
+            "--junit": "x",
         }
         argv: list[str] = []
         for word in args:

@@ -7,9 +7,14 @@ never through a redirect."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import os
 import re
+import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from baker import urls
@@ -25,6 +30,19 @@ if TYPE_CHECKING:
 
 TOKEN_MAX = 1 * 1024 * 1024
 CLIENT_ID = "baker"  # names the client in the OAuth2 token request, as `docker` sends "docker"
+# The distribution token spec: a token without `expires_in` lasts 60 seconds.  A token is reused
+# until REUSE_MARGIN seconds before it ends (a request started then still reaches the registry in time).
+DEFAULT_TOKEN_LIFETIME = 60.0
+REUSE_MARGIN = 10.0
+
+# One process, one read of each registry's login (a credential helper is a program: run once per
+# registry, not once per client), and one token per realm, scope and login until it nears its end
+# (an in-registry bake makes a client per step: it fetched the same token six times).  Keyed by the
+# docker config's place and state, so a `docker login` in between is seen.
+_LOGIN_LOCK = threading.Lock()
+_LOGINS: dict[tuple[str, tuple[object, ...]], Login] = {}
+_TOKEN_LOCK = threading.Lock()
+_TOKENS: dict[tuple[str, ...], tuple[float, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -50,18 +68,76 @@ class Login:
         return self.basic is not None or self.identity_token is not None
 
 
+def _config_state() -> tuple[object, ...]:
+    """Where the docker config is and what state its file is in: a cached login is for this one."""
+    directory = os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
+    try:
+        status = (Path(directory) / "config.json").stat()
+    except OSError:
+        return (directory, None, None)
+    return (directory, status.st_mtime_ns, status.st_size)
+
+
 def login_for(host: str) -> Login:
-    """The user's `docker login` for `host`, read as Docker reads it (`dockerconfig.registry_login`)."""
+    """The user's `docker login` for `host`, read as Docker reads it (`dockerconfig.registry_login`),
+    once per process for a docker config's state (a credential helper runs once per registry)."""
     # Guards: docker-py's config reader is imported only when a registry asks for credentials.
     from baker.image.dockerconfig import registry_login
 
-    helper, user, password, token = registry_login("docker.io" if host in DOCKER_HUB else host)
-    return Login(
-        helper=helper,
-        user=user if password else "",
-        password=Secret(password) if password and user else None,
-        identity_token=Secret(token) if token else None,
+    key = (host, _config_state())
+    with _LOGIN_LOCK:  # held while a helper runs: two threads asking at once run it once
+        cached = _LOGINS.get(key)
+        if cached is not None:
+            return cached
+        helper, user, password, token = registry_login("docker.io" if host in DOCKER_HUB else host)
+        login = Login(
+            helper=helper,
+            user=user if password else "",
+            password=Secret(password) if password and user else None,
+            identity_token=Secret(token) if token else None,
+        )
+        _LOGINS[key] = login
+        return login
+
+
+def forget() -> None:
+    """Drop every login and token kept (a new run in the same process: the tests, an API user who
+    changed credentials in a way the docker config's file does not show)."""
+    with _LOGIN_LOCK:
+        _LOGINS.clear()
+    with _TOKEN_LOCK:
+        _TOKENS.clear()
+
+
+def _token_key(realm: str, query: dict[str, str | list[str]], login: Login) -> tuple[str, ...]:
+    """A token is for a realm, a service, its scopes and the login that bought it (as a digest: no
+    credential is kept in a key)."""
+    scopes = query.get("scope", [])
+    scopes = sorted(scopes) if isinstance(scopes, list) else [scopes]
+    who = login.basic or (login.identity_token.reveal() if login.identity_token is not None else "")
+    service = query.get("service", "")
+    return (realm, str(service), *scopes, hashlib.sha256(who.encode()).hexdigest())
+
+
+def _reused(key: tuple[str, ...]) -> str | None:
+    with _TOKEN_LOCK:
+        entry = _TOKENS.get(key)
+        if entry is None:
+            return None
+        if time.monotonic() >= entry[0]:
+            del _TOKENS[key]
+            return None
+        return entry[1]
+
+
+def _keep(key: tuple[str, ...], header: str, body: dict[str, object]) -> None:
+    lifetime = body.get("expires_in")
+    seconds = (
+        float(lifetime) if isinstance(lifetime, (int, float)) and lifetime > 0 else DEFAULT_TOKEN_LIFETIME
     )
+    if seconds > REUSE_MARGIN:
+        with _TOKEN_LOCK:
+            _TOKENS[key] = (time.monotonic() + seconds - REUSE_MARGIN, header)
 
 
 def check_realm(realm: str, registry: str) -> None:
@@ -128,6 +204,10 @@ def authenticate(client: Asking, response: requests.Response) -> str:
     query["scope"] = scope if client.push else query.get("scope", scope)
     if client.pull_from:  # the distribution token spec: one `scope` parameter per repository
         query["scope"] = [scope, *(f"repository:{name}:pull" for name in client.pull_from)]
+    key = _token_key(realm, query, client.login)
+    reused = _reused(key)
+    if reused is not None:  # the same token for the same scope, bought earlier in this process
+        return reused
     # No redirects: the credentials must reach the realm the registry named, nowhere else.
     if client.login.identity_token is not None:
         answer = _refresh_token_grant(client, realm, query, client.login.identity_token)
@@ -147,6 +227,7 @@ def authenticate(client: Asking, response: requests.Response) -> str:
     REDACTOR.register(token, label="registry token")
     if client.push and "push" not in (granted_actions(token, client.ref.repository) or {"push"}):
         raise refused(client, answer.status_code, why=" (its token service granted no push)")
+    _keep(key, f"Bearer {token}", body)
     return f"Bearer {token}"
 
 
