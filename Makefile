@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/inregistry.py
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/find.py
+	$(BIN)/python benchmarks/engine_bake.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .demo

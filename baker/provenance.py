@@ -3,26 +3,35 @@
 The record is one image label (`LABEL`) holding compact JSON:
 
     {"v": 1,
+     "base": {"ref": "registry.example.com/app:1.4.2", "digest": "sha256:..."},
      "credentials": {"azure-shared": {"vault_url": "https://shared-vault.vault.azure.net"}},
      "env": {"LOG_LEVEL": {"literal": true},
              "DB_PASSWORD": {"ref": "database-credentials#password", "credential": "azure-shared",
                              "version": "9a1b...", "pinned": true}}}
+
+`base` is what the image was baked onto (`BaseRecord`): the base as the manifest named it
+(`image.from`, or the app image `image.build` made), and its digest: on the engine the base's image
+id (`sha256:` of its config), in the registry the base's manifest or index digest.  `build
+--if-stale` re-bakes onto it, so a rotation re-bake changes the values and nothing else.  Images
+baked before baker recorded it have none (`base_of` gives None).  Readers that do not know the
+field ignore it (the format version stays 1).
 
 It never holds a value, nor a hash of one: a hash of a low-entropy value (a short password, a port)
 is as good as the value to anyone who can pull the image.  Staleness is told by versions, which
 Key Vault changes on every write.  Literals are told apart by comparing the manifest with the
 image's own `Env` (both already public to whoever holds the manifest and the image).
 
-Size matters (labels travel in the engine's build API query string, about 1 MB shared with the
-values): vault URLs sit once per credential, and `ref` is the reference as written, from which the
-SPEC's grammar gives back the Azure secret name and JSON key (the first `#` splits; `_` becomes `-`
-in the name).  `secret`/`key` are stored explicitly only where that grammar would not give them
-back.  400 variables with long names stay near 65 KB.  Pure: imports neither docker nor azure.
+Size matters (a label is in every image config, and 400 variables make it large): vault URLs sit
+once per credential, and `ref` is the reference as written, from which the SPEC's grammar gives
+back the Azure secret name and JSON key (the first `#` splits; `_` becomes `-` in the name).
+`secret`/`key` are stored explicitly only where that grammar would not give them back.  400
+variables with long names stay near 65 KB.  Pure: imports neither docker nor azure.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,12 +43,19 @@ if TYPE_CHECKING:
     from baker.resolver import ResolvedEnv
 
 LABEL = "dev.baker.provenance"
-# Set by a bake's Dockerfile before any value, so every image of that bake carries it: how a failed
-# or interrupted bake finds each image it made, whatever the build stream did or did not report.
-BAKE_ID_LABEL = "dev.baker.bake-id"
 FORMAT_VERSION = 1
 
 Kind = Literal["literal", "secret"]
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class BaseRecord:
+    """What an image was baked onto: `ref` as named (`image.from`, or the built app), and `digest`
+    (engine: the base's image id; registry: its manifest or index digest)."""
+
+    ref: str
+    digest: str
 
 
 @dataclass(frozen=True)
@@ -123,7 +139,7 @@ def is_file(name: str) -> bool:
     return name.startswith("/")
 
 
-def encode(origins: tuple[Origin, ...]) -> str:
+def encode(origins: tuple[Origin, ...], base: BaseRecord | None = None) -> str:
     credentials: dict[str, dict[str, str]] = {}
     env: dict[str, dict[str, Any]] = {}
     files: dict[str, dict[str, Any]] = {}
@@ -145,15 +161,36 @@ def encode(origins: tuple[Origin, ...]) -> str:
         records[origin.env] = record
         if origin.credential is not None and origin.vault_url is not None:
             credentials[origin.credential] = {"vault_url": origin.vault_url}
-    document: dict[str, Any] = {"v": FORMAT_VERSION, "credentials": credentials, "env": env}
+    document: dict[str, Any] = {"v": FORMAT_VERSION}
+    if base is not None:
+        document["base"] = {"ref": base.ref, "digest": base.digest}
+    document.update(credentials=credentials, env=env)
     if files:
         document["files"] = files
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
-def to_label(resolved: ResolvedEnv, manifest: Manifest) -> str:
-    """The label's text for an image baked from `manifest` with the versions in `resolved`."""
-    return encode(from_resolved(resolved, manifest))
+def to_label(resolved: ResolvedEnv, manifest: Manifest, *, base: BaseRecord | None = None) -> str:
+    """The label's text for an image baked from `manifest` with the versions in `resolved`, onto
+    `base` (None: not recorded, as `render` writes it)."""
+    return encode(from_resolved(resolved, manifest), base)
+
+
+def base_of(text: str) -> BaseRecord | None:
+    """The base a label's record names; None when it names none (baked before baker recorded it).
+    `ImageError` when the text is not a record baker wrote, or its base is malformed."""
+    from_label(text)  # the same checks as every reader of the record
+    base = json.loads(text).get("base")
+    if base is None:
+        return None
+    ref = base.get("ref") if isinstance(base, dict) else None
+    digest = base.get("digest") if isinstance(base, dict) else None
+    if not isinstance(ref, str) or not ref or not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise ImageError(
+            "the image's provenance record is malformed: its base is not a name and a sha256 digest",
+            hint="re-bake without --if-stale (`baker build`), which bakes onto image.from",
+        )
+    return BaseRecord(ref=ref, digest=digest)
 
 
 def _str_or_none(record: dict[str, Any], field: str, env: str) -> str | None:

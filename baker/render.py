@@ -11,8 +11,8 @@ round-trips every string exactly.
 The build arguments are not named like the variables: in `$NAME` substitution the builder prefers an
 environment variable to a build argument of the same name, so a base image that sets `DB_PASSWORD`
 (or `PATH`) would have its own value baked instead of the manifest's.  Each rendering names its build
-arguments `baker_<token>_NAME`, the token random (the bake id, for `baker build`), so no base can
-set one of them.
+arguments `baker_<token>_NAME`, the token random, so no base can set one of them.  (`baker build`
+does not use this: its bake is a config edit, `baker.image.bake`.)
 
 Files are created owner-only (0600) in an owner-only directory (0700); an existing directory that
 someone else owns or can write to is refused (they could swap the files under us), and so is one
@@ -45,7 +45,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from baker import envvalue, imageref
 from baker.errors import RenderError
 from baker.model import Manifest
-from baker.provenance import BAKE_ID_LABEL, LABEL, to_label
+from baker.provenance import LABEL, to_label
 
 if TYPE_CHECKING:
     from baker.resolver import ResolvedEnv
@@ -79,13 +79,13 @@ def _check_value(name: str, value: str) -> None:
         raise RenderError(refusal, hint=envvalue.HINT)
 
 
-def build_arg_names(names: Sequence[str], *, bake_id: str | None = None) -> dict[str, str]:
+def build_arg_names(names: Sequence[str]) -> dict[str, str]:
     """env name -> the name of the build argument that carries its value into the Dockerfile's ENV.
 
-    Never the env name itself: a base image's ENV of that name would win.  The token is the bake id
-    (random per bake) or, for `baker render`, fresh random bits: neither a base image nor a manifest
-    can name a variable like one of these without predicting it (and `render_texts` checks)."""
-    token = bake_id[:16] if bake_id is not None else secrets.token_hex(8)
+    Never the env name itself: a base image's ENV of that name would win.  The token is fresh random
+    bits: neither a base image nor a manifest can name a variable like one of these without
+    predicting it (and `render_texts` checks)."""
+    token = secrets.token_hex(8)
     return {name: f"baker_{token}_{name}" for name in names}
 
 
@@ -115,7 +115,6 @@ def render_texts(
     base: str,
     labels: Mapping[str, str],
     tags: Sequence[str],
-    bake_id: str | None = None,
     env_layer: bool = True,
     arg_names: Mapping[str, str] | None = None,
 ) -> tuple[str, str]:
@@ -128,18 +127,14 @@ def render_texts(
         imageref.validate_tag(tag)
     for name, value in args.items():
         _check_value(name, value)
-    if bake_id is not None and not re.fullmatch(r"[0-9a-f]{32}", bake_id):
-        raise RenderError(f"{bake_id!r} is not a bake id (32 hex characters)")
     if arg_names is None:
-        arg_names = build_arg_names(list(args), bake_id=bake_id)
+        arg_names = build_arg_names(list(args))
     _check_arg_names(args, arg_names)
     env = _environment()
     try:
         dockerfile = env.get_template("Dockerfile.j2").render(
             base=base,
             pairs=[(name, arg_names[name]) for name in args],
-            bake_id=bake_id,
-            bake_label=BAKE_ID_LABEL,
         )
         bake = ""
         if env_layer:
@@ -291,18 +286,16 @@ def render(
     base: str,
     tags: Sequence[str] = (),
     env_layer: bool = True,
-    bake_id: str | None = None,
 ) -> RenderedFiles:
     """Write the Dockerfile and (unless `env_layer` is False) the env layer into `out_dir`.
 
-    `baker build` passes `env_layer=False`: it sends the values straight to the engine as build
-    args, so no file holding a value is ever written on its path.
+    Without the env layer, no file holding a value is written (the Dockerfile alone).
     """
     args = resolved.build_args()  # in memory only: checked here, written only to the env layer
     labels = {LABEL: to_label(resolved, manifest)} if env_layer else {}
-    arg_names = build_arg_names(list(args), bake_id=bake_id)
+    arg_names = build_arg_names(list(args))
     dockerfile_text, bake_text = render_texts(
-        args, base=base, labels=labels, tags=tags, bake_id=bake_id, env_layer=env_layer, arg_names=arg_names
+        args, base=base, labels=labels, tags=tags, env_layer=env_layer, arg_names=arg_names
     )
     directory = prepare_directory(Path(out_dir))
     files = RenderedFiles(

@@ -11,12 +11,12 @@ the big one adds a layer of `--big-mib` MiB of random bytes) and pushed to the r
 - in-registry:  `baker build --in-registry --tag REG/bench/app:inreg` onto the pushed base, with
                 `DOCKER_HOST` pointing at nothing;
 - engine:       `baker build --tag REG/bench/app:engine --push` onto the same base, local in the
-                engine (classic builder, then the push of that tag to the same registry);
+                engine (the engine bake, then the push of that tag to the same registry);
 - fresh runner: the same engine bake on a runner without an image cache (base and earlier bake
                 removed from the engine first), so the engine pulls the base, as most CI runners must.
 
-Before each run a secret is rotated in the emulator: a re-bake bakes a value not baked before (the
-classic builder would otherwise answer the ENV step from its cache, which a real re-bake never hits).
+Before each run a secret is rotated in the emulator: a re-bake bakes a value not baked before, as a
+real re-bake after a rotation does.
 
 Median of `--rounds` runs each.  Besides whole processes, the ratio of what each bake adds past
 `render` (process start, manifest, resolution: shared by both) is printed: where the engine's
@@ -183,7 +183,7 @@ def main() -> int:
 
             def rotate(out: Path = out) -> None:
                 """Each run bakes a value the engine has not built before, as a re-bake after a
-                rotation does (the classic builder would otherwise answer from its cache)."""
+                rotation does."""
                 shutil.rmtree(out, ignore_errors=True)
                 emu.set_secret(VAULT, "bench-secret-0", f"rotated-{uuid.uuid4().hex}")
 

@@ -28,14 +28,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from baker.check.lifetime import EXPIRING_DAYS, as_utc
 from baker.diagnose import Diagnosis
 from baker.errors import ProviderError, ReferenceFailure, ResolutionFailed
 from baker.model import FetchKey, LiteralValue, Manifest, SecretRef
-from baker.provenance import Origin
+from baker.provenance import BaseRecord, Origin
 from baker.providers.base import SecretProperties
+
+if TYPE_CHECKING:  # a type only: record is read by gather, never by the comparison
+    from baker.check.record import BakedImage
 
 Status = Literal[
     "current",
@@ -261,17 +264,21 @@ class RebakeDecision:
     due: bool
     reason: str
     warnings: tuple[str, ...] = ()
+    base: BaseRecord | None = None  # the base the image records: a re-bake goes onto it
+    recorded: bool = False  # the image carries a record (then `base` None: baked before bases were recorded)
 
 
-def due_from(report: CheckReport) -> RebakeDecision:
+def due_from(report: CheckReport, record: BakedImage | None = None) -> RebakeDecision:
     """The decision a report makes.  A deleted or disabled secret is due: the bake then fails and
     names the secret with its fix, which is what a scheduled pipeline must show; an expired one only
     warns (a re-bake would bake the same expired value)."""
     warnings = [f"{item.env}: {item.status} ({item.detail})" for item in report.attention]
     warnings += [f"{item.env}: {item.detail}" for item in report.entries if item.status == "expiring"]
     due = [e for e in report.entries if e.status in REBAKE or e.status in {"deleted", "disabled"}]
+    base = record.base if record is not None else None
     if due:
-        return RebakeDecision(True, "; ".join(f"{e.env} {e.status}" for e in due), tuple(warnings))
+        reason = "; ".join(f"{e.env} {e.status}" for e in due)
+        return RebakeDecision(True, reason, tuple(warnings), base, record is not None)
     expired = [e.env for e in report.entries if e.status == "expired"]
     if expired:
         # A re-bake would bake the same expired value: a person must rotate it in Key Vault first.

@@ -262,10 +262,10 @@ def rebake_due(manifest: Manifest, image: str, *, registry_only: bool = False) -
     Prints nothing: the warnings come back for the command to print.  A missing image, or one
     without a record, is due."""
     try:
-        _, report = evaluate(manifest, image, registry_only=registry_only)
+        record, report = evaluate(manifest, image, registry_only=registry_only)
     except (ImageNotFound, NoRecord) as exc:
         return RebakeDecision(True, exc.message)
-    return due_from(report)
+    return due_from(report, record)
 
 
 def decide_all(items: Sequence[tuple[Manifest, str]], *, registry_only: bool = False) -> list[RebakeDecision]:
@@ -274,7 +274,7 @@ def decide_all(items: Sequence[tuple[Manifest, str]], *, registry_only: bool = F
     decisions: list[RebakeDecision] = []
     for result in check_all(items, registry_only=registry_only):
         if result.report is not None:
-            decisions.append(due_from(result.report))
+            decisions.append(due_from(result.report, result.record))
         elif isinstance(result.error, (ImageNotFound, NoRecord)):
             decisions.append(RebakeDecision(True, result.error.message))
         else:

@@ -10,7 +10,7 @@ from typing import Literal
 
 from baker import imageref
 from baker.errors import EngineError, ImageNotFound, NoRecord, UsageError
-from baker.provenance import LABEL, Origin, from_label
+from baker.provenance import LABEL, BaseRecord, Origin, base_of, from_label
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class BakedImage:
     where: str  # "local" or "registry"
     origins: tuple[Origin, ...]
     env: Mapping[str, str]
+    base: BaseRecord | None = None  # what it was baked onto, when the record says (`build --if-stale`)
 
 
 def _literal_env(env: list[str] | tuple[str, ...], origins: tuple[Origin, ...]) -> dict[str, str]:
@@ -95,4 +96,4 @@ def read_baked(ref: str, *, registry_only: bool = False, source: Source | None =
             hint="bake it with `baker build`; `check` compares an image baker made with the manifest",
         )
     origins = from_label(text)
-    return BakedImage(ref, image_id, found, origins, _literal_env(env, origins))
+    return BakedImage(ref, image_id, found, origins, _literal_env(env, origins), base_of(text))

@@ -31,6 +31,7 @@ from baker.secret import REDACTOR
 
 if TYPE_CHECKING:  # a type only: validate and plan import no registry client
     from baker.image.registry.revoke import Revocation
+    from baker.provenance import BaseRecord
 
 MANIFEST_NAME = "baker.yaml"
 SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv"})
@@ -144,12 +145,13 @@ def no_rebake_due(
     *,
     skipped: dict[str, object],
     registry_only: bool = False,
-) -> bool:
+) -> tuple[bool, BaseRecord | None]:
     """`build --if-stale`'s opening, for both bakes: whether the (first) tag is current (then
-    `skipped`, with the reason, is the result document); either way says why.  `if_stale` may be the
-    decision already made (`build_fleet` checks every manifest first and warned then)."""
+    `skipped`, with the reason, is the result document), and the base a re-bake goes onto (the one
+    the image records, `rebake_base`); either way says why.  `if_stale` may be the decision already
+    made (`build_fleet` checks every manifest first and warned then)."""
     if not if_stale:
-        return False
+        return False, None
     if isinstance(if_stale, RebakeDecision):
         decision = if_stale
     else:
@@ -164,11 +166,24 @@ def no_rebake_due(
         show_decision_warnings(out, decision)
     if decision.due:
         out.info(f"re-bake due: {reason_of(decision)}")
-        return False
+        return False, rebake_base(out, decision)
     out.info(f"{names[0]} is current, no re-bake due: {reason_of(decision)}")
     out.result({**skipped, "skipped": True, "reason": reason_of(decision)})
     after_build(out, digest=None, tags=(), rebaked=False)
-    return True
+    return True, None
+
+
+def rebake_base(out: Output, decision: RebakeDecision) -> BaseRecord | None:
+    """The base a `--if-stale` re-bake goes onto: the one the image records (a rotation re-bake
+    changes the values and nothing else); an image baked before bases were recorded has none, and
+    the re-bake reads `image.from` anew (said)."""
+    if not decision.recorded:
+        return None
+    if decision.base is None:
+        out.info(
+            "the image records no base (baked by an earlier baker): re-baking onto image.from as it is now"
+        )
+    return decision.base
 
 
 def end_bake(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from baker import signals
 from baker.check.compare import RebakeDecision
@@ -18,13 +19,14 @@ from baker.commands._common import (
     no_rebake_due,
     resolve_values,
 )
-from baker.commands.build_inregistry import build_in_registry
 from baker.errors import UsageError
 from baker.image import engine
-from baker.image.bake import bake, refuse_files, refuse_revoke_without_push
-from baker.image.inregistry import BAKE_DEADLINE
+from baker.image.bake import bake, refuse_revoke_without_push
 from baker.model import Manifest
 from baker.output import Output
+
+if TYPE_CHECKING:
+    pass
 
 
 def _unique(names: Sequence[str]) -> list[str]:
@@ -53,7 +55,7 @@ def build(
         if_stale=if_stale,
         in_registry=in_registry,
         revoke_superseded=revoke_superseded,
-        timeout=BAKE_DEADLINE if timeout is None else timeout,
+        timeout=timeout,
     )
 
 
@@ -75,30 +77,34 @@ def build_manifest(
     if_stale: bool | RebakeDecision,
     in_registry: bool = False,
     revoke_superseded: bool = False,
-    timeout: float = BAKE_DEADLINE,
+    timeout: float | None = None,
 ) -> int:
     """`build` for a loaded manifest.  `if_stale` may be the decision, already made (`build_fleet`):
-    then the image is not checked again.  `timeout` bounds an
-    `in_registry` bake (`build` refuses `--timeout` without `--in-registry`)."""
+    then the image is not checked again; a re-bake goes onto the base the image records.
+    `timeout` bounds an `in_registry` bake (`build` refuses `--timeout` without `--in-registry`)."""
     # `--tag` overrides the manifest's `image.tag`; repeated, it adds more.  So a CI job that passes
     # `--tag "$IMAGE"` bakes, pushes and (with --if-stale) checks exactly that name.
     names = _unique(tags) if tags else _unique(manifest.image.tags)
     if in_registry:  # no engine contacted on that path (baker.image.inregistry)
+        # Imported here: the engine bake never loads the registry road's modules (process start).
+        from baker.commands.build_inregistry import build_in_registry
+        from baker.image.inregistry import BAKE_DEADLINE
+
         return build_in_registry(
             out=out,
             manifest=manifest,
             names=names,
             if_stale=if_stale,
             revoke_superseded=revoke_superseded,
-            timeout=timeout,
+            timeout=BAKE_DEADLINE if timeout is None else timeout,
         )
     check_references(manifest.image.base, names)
-    refuse_files(manifest)
     if push and not names:
         raise UsageError("--push needs a tag", hint="set image.tag in the manifest or pass --tag")
     refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
     skipped: dict[str, object] = {"image_id": None, "tags": [], "pushed": [], "removed": []}
-    if no_rebake_due(out, manifest, if_stale, names, skipped=skipped):
+    skip, recorded = no_rebake_due(out, manifest, if_stale, names, skipped=skipped)
+    if skip:
         return 0
     client = engine.connect()  # before any secret is read: no engine, no fetch
     # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
@@ -111,6 +117,7 @@ def build_manifest(
         on_line=out.progress,
         client=client,
         revoke_superseded=revoke_superseded,
+        base=recorded,
     )
     out.info(f"built {result.image_id}")
     for name in result.tags:

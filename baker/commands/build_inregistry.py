@@ -15,6 +15,7 @@ from baker.errors import BakeStopped, UsageError
 from baker.image import inregistry
 from baker.model import Manifest
 from baker.output import Output, untrusted
+from baker.provenance import BaseRecord
 
 
 def build_in_registry(
@@ -26,7 +27,8 @@ def build_in_registry(
     revoke_superseded: bool = False,
     timeout: float = inregistry.BAKE_DEADLINE,
 ) -> int:
-    """`if_stale` may be the decision, already made (`build_fleet`)."""
+    """`if_stale` may be the decision, already made (`build_fleet`); a re-bake goes onto the base
+    the image records."""
     if manifest.image.build is not None:
         raise UsageError(
             "--in-registry bakes onto an image already in a registry; this manifest builds its image "
@@ -41,10 +43,13 @@ def build_in_registry(
     for name in names:
         inregistry.target(name)  # a digest or a bad name: usage, before any network call
     skipped: dict[str, object] = {"digest": None, "tags": [], "platforms": [], "pushed": []}
-    if no_rebake_due(out, manifest, if_stale, names, skipped=skipped, registry_only=True):
+    skip, recorded = no_rebake_due(out, manifest, if_stale, names, skipped=skipped, registry_only=True)
+    if skip:
         return 0
     try:
-        return _bake(out, manifest, names, timeout=timeout, revoke_superseded=revoke_superseded)
+        return _bake(
+            out, manifest, names, timeout=timeout, revoke_superseded=revoke_superseded, recorded=recorded
+        )
     except KeyboardInterrupt as stop:  # the bake named what it left; the document says it too
         left = stop.left if isinstance(stop, BakeStopped) else ()
         not_restored = stop.not_restored if isinstance(stop, BakeStopped) else ()
@@ -61,10 +66,23 @@ def build_in_registry(
 
 
 def _bake(
-    out: Output, manifest: Manifest, names: Sequence[str], *, timeout: float, revoke_superseded: bool
+    out: Output,
+    manifest: Manifest,
+    names: Sequence[str],
+    *,
+    timeout: float,
+    revoke_superseded: bool,
+    recorded: BaseRecord | None,
 ) -> int:
     assert manifest.image.base is not None
-    base = inregistry.read_base(manifest.image.base)  # before any secret: no base, no fetch
+    if recorded is not None:
+        out.info(f"re-baking onto the recorded base {untrusted(recorded.ref)} ({recorded.digest})")
+    # Before any secret: no base, no fetch.
+    base = (
+        inregistry.read_recorded_base(recorded)
+        if recorded is not None
+        else inregistry.read_base(manifest.image.base)
+    )
     # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
     resolved = signals.run_stoppable(lambda: resolve_values(out, manifest))
     result = inregistry.bake_in_registry(
@@ -75,6 +93,7 @@ def _bake(
         base=base,
         timeout=timeout,
         revoke_superseded=revoke_superseded,
+        recorded=recorded,
     )
     out.info(f"baked {result.digest} ({untrusted(', '.join(result.platforms))})")
     for item in result.pushed:

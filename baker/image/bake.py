@@ -1,45 +1,54 @@
-"""The engine bake: resolve is done; render into a private temporary directory, build, tag, push.
-`bake()` is the one pipeline: `baker build` and the Python API (`baker.bake`) both call it.
+"""The engine bake: resolve is done; the base's config read from the engine, the values baked into
+it (`baker.image.oci.bake_config`, the registry road's own code), the result loaded over the layers
+the engine holds, tagged, pushed.  `bake()` is the one pipeline: `baker build` and the Python API
+(`baker.bake`) both call it.
 
-No file holding a value is written: the private directory gets the Dockerfile only (the values go
-to the engine as build args), and it is removed on success, failure and Ctrl-C alike. Unless the
-bake succeeded, no tag is created or moved: the image is built untagged, tagged once everything
-else worked, and the local tags are put back when a push fails.  A registry tag cannot be taken
-back, so when the tags name two or more registries (or repositories), each is asked before anything
-is built whether it would take the push (`registry.read.check_push`); a push that fails anyway,
-mid-way, names the tags already pushed (`PushIncomplete`).
+No build step, no intermediate image, no file: the baked config exists in memory and in the one
+image the engine loads (its id is the config's digest, known before the load: an undo removes it
+whatever the load's answer said).  The history gets one entry naming the variables, never a value.
+Unless the bake succeeded, no tag is created or moved: the image is loaded untagged, tagged once
+everything else worked, and the local tags are put back when a push fails.  A registry tag cannot be
+taken back, so when the tags name two or more registries (or repositories), each is asked before
+anything is loaded whether it would take the push (`registry.read.check_push`); a push that fails
+anyway, mid-way, names the tags already pushed (`PushIncomplete`).
+
+The base recorded in the provenance (`provenance.BaseRecord`: the base as named, and its image id)
+is what `build --if-stale` re-bakes onto (`base=`): a rotation re-bake changes the values and
+nothing else, wherever `image.from` points now.
 
 After a bake that succeeded, a previous baked image that lost its last tag to it (it holds the old
 values) is removed, when baker baked it, no container uses it (else it is named, with the command to
 remove it) and no other bake is still committing it: while a bake tags, pushes and clears up, its
-image also carries the name `baker-bake-in-progress:<bake id>` (`engine.lease`).  Stop signals: see
+image also carries the name `baker-bake-in-progress:<id>` (`engine.lease`).  Stop signals: see
 `baker.signals`; a stop either undoes the bake before any tag moves or lets the commit complete.
 
 With `revoke_superseded` (`build --push --revoke-superseded`), what each tag names in its registry is
-read before anything is built (and again just before each push: a bake of the same tag may have
+read before anything is loaded (and again just before each push: a bake of the same tag may have
 moved it meanwhile), and after the push the baked image a tag no longer names is deleted from the
 registry (`registry.revoke`); the outcome is `BakeResult.revocation`.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from baker import imageref, signals
-from baker import render as renderer
+from baker import __version__, imageref, signals
 from baker.errors import EngineError, ImageError, PushIncomplete, UsageError
-from baker.image import engine
-from baker.image.registry import read as registry
-from baker.image.registry import revoke
-from baker.model import Manifest, SecretRef
-from baker.provenance import BAKE_ID_LABEL, LABEL, to_label
+from baker.image import engine, fileslayer, oci
+from baker.model import Manifest
+from baker.output import untrusted
+from baker.provenance import LABEL, BaseRecord, to_label
 from baker.resolver import ResolvedEnv
-from baker.secret import Secret
+
+if TYPE_CHECKING:  # the registry modules load only for a push or a revocation (process start)
+    from baker.image.registry import revoke
+
+# The config media type of an image the engine holds (what `docker push` sends for it).
+ENGINE_CONFIG_TYPE = "application/vnd.docker.container.image.v1+json"
 
 
 @dataclass(frozen=True)
@@ -72,16 +81,6 @@ def _app_image(manifest: Manifest, on_line: Callable[[str], None], client: engin
     )
 
 
-def refuse_files(manifest: Manifest) -> None:
-    """This engine bake (a build) adds no layer: a manifest with `files:` is refused before
-    anything is read, rather than baked without its files."""
-    if manifest.files:
-        raise UsageError(
-            f"this manifest has files: ({len(manifest.files)}), which the engine bake does not bake yet",
-            hint="bake it with `baker build --in-registry`, which adds them as one layer",
-        )
-
-
 def bake(
     manifest: Manifest,
     resolved: ResolvedEnv,
@@ -91,9 +90,17 @@ def bake(
     on_line: Callable[[str], None],
     client: engine.DockerClient | None = None,
     revoke_superseded: bool = False,
+    base: BaseRecord | None = None,
+    full_layers: bool | None = None,
 ) -> BakeResult:
-    """Build the baked image (after the app image, for `image.build`), tag it, and push the tags;
-    with `revoke_superseded` (needs `push`), then delete the baked images the tags named before.
+    """Bake `resolved` onto the base (`image.from`, or the app image `image.build` makes), tag the
+    result, and push the tags; with `revoke_superseded` (needs `push`), then delete the baked
+    images the tags named before.
+
+    `base`: the base recorded in an image baked before (`provenance.base_of`), for `build
+    --if-stale`: the bake then goes onto that exact image (its id), not onto what `image.from` names
+    now.  `full_layers`: load the base's layers with the baked config (None: when the engine's
+    image store wants them, `engine.wants_layers`); tests force it.
 
     A stop signal either undoes the bake (it lands before the first tag moves) or lets it complete
     (tags, pushes, the superseded image's removal) and shows in `BakeResult.stopped`; see
@@ -103,56 +110,55 @@ def bake(
         imageref.validate_tag(name)
     if manifest.image.base is not None:
         imageref.validate_base(manifest.image.base)
-    refuse_files(manifest)
     refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
     if push:
         _check_push_access(tags)  # before anything is built: a refusal then leaves nothing behind
     # What the tags name now, read before anything moves: a registry that cannot say stops the bake.
+    if revoke_superseded:
+        from baker.image.registry import revoke
     before = revoke.read_before(tags) if revoke_superseded else None
     meanwhile: dict[str, str | None] = {}  # what each tag names just before its push
     client = client if client is not None else engine.connect()
-    state = _Bake(bake_id=uuid.uuid4().hex)  # the id labels every image this bake makes
-    workdir = Path(tempfile.mkdtemp(prefix="baker-build-"))  # 0700
+    state = _Bake()
     # Held throughout: a stop raises at once only while nothing needs undoing (`interruptible`);
-    # during the build it waits for the engine, then undoes the bake; from the first tag on, the
+    # during the load it waits for the engine, then undoes the bake; from the first tag on, the
     # bake completes first.  A third signal in a held phase escapes (a hung engine), naming leftovers.
     with signals.held(escape=3) as stop:
         try:
             with signals.interruptible():
-                if manifest.image.build is not None:
-                    base = _app_image(manifest, on_line, client)
-                    state.created.append(base)
-                else:
-                    assert manifest.image.base is not None
-                    base = manifest.image.base
-                base_info = engine.ensure_image(base, on_line, client=client)
-                state.base_id = base_info.id
-                _refuse_onbuild(base, base_info)
-                files = renderer.render(
-                    resolved, manifest, workdir, base=base, tags=tags, env_layer=False, bake_id=state.bake_id
+                base_ref, base_id = _base(manifest, base, on_line, client, state)
+                raw = engine.base_config(base_id, client=client)
+                layers = _layer_count(raw)
+                if full_layers is None:
+                    full_layers = engine.wants_layers(client=client)
+                record = BaseRecord(ref=base_ref, digest=base_id)
+                config, files = _baked_config(
+                    raw, manifest, resolved, to_label(resolved, manifest, base=record)
                 )
-                if engine.engine_logs_requests(client=client):
-                    on_line(
-                        "warning: the Docker engine runs in debug mode and logs each request URL; the build "
-                        "args (the values) travel in the build request's URL, so its log will hold them "
-                        "(turn debug off in daemon.json, or keep that log private)"
-                    )
-                on_line(f"baking {len(resolved.entries)} values onto {base}")
-            state.image_id = engine.build_image(
-                files.directory,
-                build_args=_engine_args(resolved, files.arg_names),
-                labels={LABEL: to_label(resolved, manifest)},
-                on_line=on_line,
-                dockerfile=files.dockerfile.name,
-                dockerfile_only=True,
-                bake=(state.bake_id, state.base_id),
-                client=client,
-            )
-            state.created.append(state.image_id)
-            stop.checkpoint()  # stopped during the build: undone here, before any tag moves
+                del raw
+                # The engine's id for it, known before the load.  No image of that id exists before:
+                # the config holds this bake's `created` time (microseconds) and label.
+                state.image_id = config.digest
+                with_files = f" and {len(resolved.files)} files (one layer)" if resolved.files else ""
+                on_line(f"baking {len(resolved.entries)} values{with_files} onto {base_ref} ({base_id[:19]})")
+            # The load takes a moment: a stop waits for it, then undoes it; a second one escapes
+            # (a hung engine) and the undo still knows the image by its id.
+            state.loading = True
+            with signals.held(escape=2):
+                engine.load_config(
+                    config,
+                    base_id=base_id,
+                    layer_count=layers,
+                    full_layers=full_layers,
+                    client=client,
+                    answered=state.answer_read,
+                    files=files.tar if files is not None else None,
+                )
+            del config, files
+            stop.checkpoint()  # stopped during the load: undone here, before any tag moves
             # The commit: from here on the bake completes, whatever signal arrives (bar a third).
             if tags:
-                state.lease = engine.lease(state.image_id, state.bake_id, client=client)
+                state.lease = engine.lease(state.image_id, uuid.uuid4().hex, client=client)
             state.undo = engine.tag(state.image_id, tags, client=client)
             for name in tags if push else ():
                 if before is not None:  # an overlapping bake may have moved it since the first read
@@ -168,8 +174,6 @@ def bake(
                 listed = ", ".join(f"{p.tag} ({p.digest})" for p in state.pushed)
                 on_line(f"already pushed, cannot be taken back: {listed}")  # a third signal, or a bug
             raise
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
         removed, refused = _finish(state, on_line, client)
         stopped = stop.consume()
     revocation = (
@@ -190,6 +194,95 @@ def bake(
     )
 
 
+def _base(
+    manifest: Manifest,
+    recorded: BaseRecord | None,
+    on_line: Callable[[str], None],
+    client: engine.DockerClient,
+    state: _Bake,
+) -> tuple[str, str]:
+    """The base as the provenance names it, and its image id: the recorded one (`build
+    --if-stale`), else the app image `image.build` makes, else `image.from` (pulled when not local)."""
+    if recorded is not None:
+        return recorded.ref, _recorded_base(recorded, on_line, client)
+    if manifest.image.build is not None:
+        app = _app_image(manifest, on_line, client)
+        state.created.append(app)
+        return app, app
+    assert manifest.image.base is not None
+    return manifest.image.base, engine.ensure_image(manifest.image.base, on_line, client=client).id
+
+
+def _recorded_base(recorded: BaseRecord, on_line: Callable[[str], None], client: engine.DockerClient) -> str:
+    """The image id of the base an image records: the engine's image id when the engine baked it;
+    a registry's manifest digest when the registry road did, found as `repository@digest` among
+    what the engine holds (pulled or pushed by digest).  Never pulled here: the error names the
+    pull, so no request leaves for a registry the user did not name for this bake."""
+    info = engine.inspect_image(recorded.digest, client=client)
+    pinned = _pinned(recorded)
+    if info is None and pinned is not None:
+        info = engine.inspect_image(pinned, client=client)
+    if info is None:
+        pull = f"`docker pull {untrusted(pinned)}` (if the registry road baked it), or " if pinned else ""
+        raise EngineError(
+            f"the image to re-bake was baked onto {untrusted(recorded.ref)} ({recorded.digest}), "
+            "which this engine no longer holds",
+            hint=f"a rotation re-bake keeps the base: get that exact image back: {pull}build it again; "
+            "or run `baker build` without --if-stale to bake onto image.from as it is now",
+        )
+    on_line(f"re-baking onto the recorded base {untrusted(recorded.ref)} ({recorded.digest[:19]})")
+    return info.id
+
+
+def _pinned(recorded: BaseRecord) -> str | None:
+    """`repository@digest` for the recorded base, None when its name is no repository (an id)."""
+    try:
+        name = imageref.parse(recorded.ref).name
+    except UsageError:
+        return None
+    return f"{name}@{recorded.digest}"
+
+
+def _layer_count(raw: bytes) -> int:
+    """The number of layers the base's config names (the load's manifest names as many)."""
+    try:
+        document = oci.parse_config(raw)
+    except (ValueError, RecursionError):
+        document = None
+    rootfs = document.get("rootfs") if isinstance(document, dict) else None
+    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if not isinstance(diff_ids, list):
+        raise EngineError("the base image's config names no layers (rootfs.diff_ids)")
+    return len(diff_ids)
+
+
+def _baked_config(
+    raw: bytes, manifest: Manifest, resolved: ResolvedEnv, label: str
+) -> tuple[oci.Blob, fileslayer.FilesLayer | None]:
+    """The registry road's bake (`oci.bake_config`) over the base config the engine holds, and the
+    `files:` layer (`fileslayer`: the same bytes as the registry road's) the config names."""
+    created = oci.now()
+    comment = f"baker {__version__}: values in Env; their sources in the label {LABEL}"
+    env = [(entry.env, entry.value.reveal()) for entry in resolved.entries]
+    try:
+        files = fileslayer.layer_for(manifest, resolved, created=created)
+        layer = (files.diff_id, files.paths) if files is not None else None
+        config = oci.bake_config(
+            raw,
+            env,
+            {LABEL: label},
+            created=created,
+            comment=comment,
+            media_type=ENGINE_CONFIG_TYPE,
+            layer=layer,
+        )
+        return config, files
+    except ImageError as exc:
+        raise EngineError(exc.message, hint=exc.hint) from None
+    finally:
+        del env
+
+
 def refuse_revoke_without_push(*, push: bool, revoke_superseded: bool) -> None:
     """`--revoke-superseded` deletes what a pushed tag named before: on the engine path it needs a push."""
     if revoke_superseded and not push:
@@ -203,49 +296,57 @@ def refuse_revoke_without_push(*, push: bool, revoke_superseded: bool) -> None:
 class _Bake:
     """What one bake has made and moved so far: what its clean-up undoes or finishes."""
 
-    bake_id: str
-    base_id: str | None = None
-    image_id: str = ""
+    image_id: str = ""  # the baked config's digest: the engine's id for the image, known before the load
+    loading: bool = False  # the load was asked for: the image may exist from then on
+    answered: bool = False  # the engine's answer to the load was read to its end: it is done
     lease: str | None = None  # the name that marks the output as still being committed
-    created: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)  # the app image (`image.build`), no value in it
     undo: engine.TagUndo = ()
     pushed: list[engine.Pushed] = field(default_factory=list)
 
+    def answer_read(self) -> None:
+        self.answered = True
+
+
+LOAD_SETTLE = 5.0  # seconds an undo watches for an image whose load it stopped listening to
+
 
 def _undo(state: _Bake, on_line: Callable[[str], None], client: engine.DockerClient) -> None:
-    """Put every tag back, remove every image the bake made; name what the engine would not remove.
-    Held: more signals wait for it (a third cuts it short, and then it says where to look)."""
-    listing = f"docker image ls -a --filter label={BAKE_ID_LABEL}={state.bake_id}"
+    """Put every tag back, remove the image the bake loaded (and the app image it built); name what
+    the engine would not remove.  Held: more signals wait for it (a third cuts it short, and then it
+    says where to look)."""
+    mine = state.loading
     with signals.held(escape=3, resume=False):
         try:
-            if state.image_id:
+            if state.image_id and state.loading:
                 engine.restore_tags(state.undo, state.image_id, client=client)
             if state.lease is not None:
                 engine.release(state.image_id, state.lease, client=client)
-            # Never pruning: a parent may be the user's own untagged base.  The bake's own steps go
-            # by their label, whatever the stream reported (after the ENV step they hold values).
+            left = (
+                engine.remove_loaded(
+                    state.image_id,
+                    client=client,
+                    settle=0.0 if state.answered else LOAD_SETTLE,
+                    lease=state.lease,
+                )
+                if mine
+                else []
+            )
             for image in reversed(state.created):
                 engine.remove_image(image, client=client, noprune=True)
-            left: list[str] = []
-            if state.base_id is not None:
-                engine.remove_labelled(BAKE_ID_LABEL, state.bake_id, base=state.base_id, client=client)
-                # Children first, the order `docker image rm` takes them in.
-                left = engine.leftovers(BAKE_ID_LABEL, state.bake_id, base=state.base_id, client=client)[::-1]
-            if state.lease is not None and engine.inspect_image(state.lease, client=client) is not None:
-                left.insert(0, state.image_id)  # still under its working name: the engine refused
         except KeyboardInterrupt:
-            on_line(
-                "stopped during the clean-up: images of this bake (they hold values) may remain; "
-                f"list them with `{listing}` and remove each with `docker image rm ID`"
-            )
+            if mine:
+                on_line(
+                    f"stopped during the clean-up: the baked image {state.image_id} (it holds values) may "
+                    f"remain; remove it with `docker image rm {state.image_id}`"
+                )
             return
         except EngineError:
-            left = [state.lease] if state.lease is not None else []
+            left = [state.image_id] if mine else []
         if left:
             on_line(
-                f"left {len(left)} image(s) of this bake holding values: the engine refused to remove "
-                f"them (a container may use them); remove them with `docker image rm {' '.join(left)}` "
-                f"(list: `{listing}`)"
+                f"left the baked image {state.image_id}, holding values: the engine refused to remove it "
+                f"(a container may use it); remove it with `docker image rm {state.image_id}`"
             )
 
 
@@ -262,10 +363,8 @@ def _finish(
             outcome = engine.remove_superseded(image_id, LABEL, client=client)
             (removed if outcome == "removed" else refused if outcome == "refused" else []).append(image_id)
         if state.lease is not None and not engine.release(state.image_id, state.lease, client=client):
-            # Every tag of ours was moved meanwhile (another bake of the same names): our image went
-            # with its lease; its own steps (the values) go too.
-            if state.base_id is not None:
-                engine.remove_labelled(BAKE_ID_LABEL, state.bake_id, base=state.base_id, client=client)
+            # Every tag of ours was moved meanwhile (another bake of the same names): our image
+            # went with its lease.
             on_line(
                 f"every tag of this bake was moved to another image meanwhile (another bake?); "
                 f"removed this bake's image {state.image_id}"
@@ -294,6 +393,8 @@ def _check_push_access(tags: Sequence[str]) -> None:
     the check is skipped: it runs from baker's machine, not the engine's, so it could refuse a push
     the engine itself can make (a remote DOCKER_HOST whose `localhost:5000` is not ours, a registry
     the engine lists in `insecure-registries`)."""
+    from baker.image.registry import read as registry
+
     targets: dict[tuple[str, str], str] = {}
     for name in tags:
         target = registry.push_target(name)
@@ -313,24 +414,3 @@ def _previous(undo: engine.TagUndo, image_id: str) -> list[str]:
     last tag to this one (it holds the old values).  Only a bake's output qualifies, not an image
     someone built FROM it; one a container uses, or still named, stays (see `remove_superseded`)."""
     return list(dict.fromkeys(b for _, b in undo if b is not None and b != image_id))
-
-
-def _refuse_onbuild(base: str, info: engine.ImageInfo) -> None:
-    """ONBUILD triggers run inside the bake, where every value is a build argument within their
-    reach (an `ONBUILD ARG` sees it; an `ONBUILD RUN` can print or store it)."""
-    if info.onbuild:
-        raise EngineError(
-            f"the base image {base} has ONBUILD triggers ({len(info.onbuild)}); they would run during "
-            "the bake with the values in reach",
-            hint="bake on an image without ONBUILD instructions (build one FROM this base first)",
-        )
-
-
-def _engine_args(resolved: ResolvedEnv, arg_names: Mapping[str, str]) -> dict[str, Secret | str]:
-    """Build args keyed by the names the rendered Dockerfile declares (never the env names: a base's
-    ENV of the same name would win).  Values from Key Vault stay `Secret` until the engine call;
-    literals (from git) are plain."""
-    return {
-        arg_names[entry.env]: entry.value if isinstance(entry.source, SecretRef) else entry.value.reveal()
-        for entry in resolved.entries
-    }

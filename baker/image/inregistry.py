@@ -57,7 +57,7 @@ from baker.image.registry.refs import ImageRef
 from baker.imageref import shown
 from baker.model import Manifest
 from baker.output import untrusted
-from baker.provenance import LABEL, to_label
+from baker.provenance import LABEL, BaseRecord, to_label
 from baker.resolver import ResolvedEnv
 
 # Everything read of a base (its index, every platform's manifest and config) together: 40
@@ -86,6 +86,7 @@ class BaseImage:
     index: dict[str, Any] | None  # None for a single-manifest base
     media_type: str
     platforms: tuple[BasePlatform, ...]
+    digest: str = ""  # the index's (or the single manifest's) digest: sha256 of the bytes the registry sent
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ class _Held:
 
 def _get_manifest(
     client: RegistryClient, reference: str, what: str, held: _Held, where: str = "the index"
-) -> tuple[dict[str, Any], str]:
+) -> tuple[dict[str, Any], str, str]:
     response = client.get(f"{client.ref.base_url}/manifests/{reference}", oci.ACCEPT)
     if response.status_code in (401, 403):
         response.close()
@@ -169,7 +170,7 @@ def _get_manifest(
         )
     document = parse_json(raw, "manifest")
     oci.check_duplicates(raw, what if what == "manifest" else "index or manifest")
-    return document, oci.media_type_of(document, content_type)
+    return document, oci.media_type_of(document, content_type), oci.digest_of(raw)
 
 
 def _platform(
@@ -213,17 +214,50 @@ def read_base(ref: str) -> BaseImage:
     image = push_target(ref)
     held = _Held()
     with RegistryClient(image) as client:
-        top, media_type = _get_manifest(client, image.reference, "image", held)
+        top, media_type, top_digest = _get_manifest(client, image.reference, "image", held)
         if media_type not in oci.INDEX_TYPES:
-            digest = oci.digest_of(oci.serialize(top))  # not sent: a name for messages only
-            return BaseImage(image, None, media_type, (_platform(client, digest, "", top, media_type, held),))
+            platform = _platform(client, top_digest, "", top, media_type, held)
+            return BaseImage(image, None, media_type, (platform,), top_digest)
         platforms = []
         for entry in oci.image_entries(top):
             digest = str(entry["digest"])
             name = oci.platform_name(entry.get("platform"))
-            manifest, entry_type = _get_manifest(client, digest, "manifest", held, name)
+            manifest, entry_type, _ = _get_manifest(client, digest, "manifest", held, name)
             platforms.append(_platform(client, digest, name, manifest, entry_type, held))
-        return BaseImage(image, top, media_type, tuple(platforms))
+        return BaseImage(image, top, media_type, tuple(platforms), top_digest)
+
+
+def recorded_base(record: BaseRecord) -> str:
+    """The base an image records (`provenance.base_of`), pinned: `repository@digest`, for `build
+    --in-registry --if-stale` (a rotation re-bake onto the very base, wherever its tag points now)."""
+    ref = push_target(record.ref)
+    return f"{ref.host}/{ref.repository}@{record.digest}"
+
+
+def read_recorded_base(record: BaseRecord) -> BaseImage:
+    """The base an image records, read from its registry.  The name it records is read first: when
+    it still names that base (its digest, or, for an image baked on an engine, which records the
+    engine's image id, a platform whose config has that digest), that is the base.  Otherwise the
+    tag moved: the registry road's record is read by digest (`recorded_base`); an engine's image
+    id is no manifest digest, and then the error says so."""
+    try:
+        named: BaseImage | None = read_base(record.ref)
+    except ImageError:
+        named = None
+    if named is not None and (
+        named.digest == record.digest
+        or any(oci.digest_of(p.config) == record.digest for p in named.platforms)
+    ):
+        return named
+    try:
+        return read_base(recorded_base(record))
+    except ImageError as exc:
+        raise ImageError(
+            f"the image to re-bake records its base as {untrusted(record.ref)} ({record.digest}), "
+            f"which its registry no longer serves ({exc.message}); an image baked on an engine "
+            "records the engine's image id, found only while the name still points at it",
+            hint="run `baker build --in-registry` without --if-stale to bake onto image.from as it is now",
+        ) from None
 
 
 # --- the bake -------------------------------------------------------------------------------------
@@ -368,10 +402,12 @@ def bake_in_registry(
     base: BaseImage | None = None,
     timeout: float = BAKE_DEADLINE,
     revoke_superseded: bool = False,
+    recorded: BaseRecord | None = None,
 ) -> RegistryBake:
     """Bake `resolved` onto `manifest.image.from` in its registry and put every tag: the Python
     API of `baker build --in-registry`.  `base` is the base already read (`read_base`), if it was;
-    `timeout` bounds the bake after that (seconds).
+    `timeout` bounds the bake after that (seconds).  `recorded`: the base an earlier bake recorded
+    (`build --if-stale`): the bake goes onto that digest (`recorded_base`), and records it again.
 
     Stop signals (`baker.signals`) are held from the first value pushed through the last tag: a
     stop before the first tag undoes the bake (`inregistry_undo`) and raises `BakeStopped`; from the
@@ -395,14 +431,15 @@ def bake_in_registry(
         targets.setdefault((ref.host, ref.repository), ref)
     budget = Budget(timeout)
     if base is None:
-        base = read_base(manifest.image.base)
+        base = read_recorded_base(recorded) if recorded is not None else read_base(manifest.image.base)
+    record = BaseRecord(recorded.ref if recorded is not None else manifest.image.base, base.digest)
     # What each tag names now (exact bytes, for the undo; their digests, for the revocation), read
     # before any value is revealed or anything pushed: a registry that cannot say stops the bake.
     previous = _read_tags(refs, budget, revoke_superseded)
     env = [(entry.env, entry.value.reveal()) for entry in resolved.entries]
     created = oci.now()
     files = fileslayer.layer_for(manifest, resolved, created=created)
-    baked = _bake(base, env, to_label(resolved, manifest), created=created, files=files)
+    baked = _bake(base, env, to_label(resolved, manifest, base=record), created=created, files=files)
     del env, files
     platforms = tuple(p.name for p in base.platforms)
     shown_platforms = untrusted(", ".join(platforms))
@@ -499,4 +536,12 @@ def _revoke(
     return revocation, False
 
 
-__all__ = ["BaseImage", "Pushed", "RegistryBake", "bake_in_registry", "read_base"]
+__all__ = [
+    "BaseImage",
+    "Pushed",
+    "RegistryBake",
+    "bake_in_registry",
+    "read_base",
+    "read_recorded_base",
+    "recorded_base",
+]

@@ -23,7 +23,6 @@ from baker.errors import EngineError
 from baker.image import engine
 from baker.image.bake import bake
 from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
-from baker.provenance import BAKE_ID_LABEL
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret
 from tests.support.fixtures_docker import ImageNames
@@ -198,7 +197,7 @@ def test_two_bakes_of_one_tag_never_remove_each_others_image_or_tag(
         assert isinstance(outcome[0], EngineError)
     else:
         assert outcome[0] == a_image
-    assert image_names.holding(value_a) == []  # A's image and steps went, with A
+    assert image_names.holding(value_a) == []  # A's image went, with A
     assert image_names.holding(value_b) != []
 
 
@@ -264,4 +263,3 @@ def test_a_failed_bakes_image_a_container_holds_is_named_with_the_command_to_rem
     assert image_names.exists(held)  # the container holds it: the engine refuses
     assert "refused to remove" in err
     assert f"docker image rm {held}" in err
-    assert f"label={BAKE_ID_LABEL}=" in err

@@ -1,13 +1,15 @@
-"""The engine's connection cut mid-build (the engine restarted, a proxy dropped it): a clear
+"""The engine's connection cut mid-load (the engine restarted, a proxy dropped it): a clear
 EngineError, exit 1, and the bake's clean-up still runs, so no image holding a value is left.
 
 Real parts: the real engine behind a small unix-socket relay that forwards every request and cuts
-the build request's answer once the engine has committed the step that sets the values."""
+the load request's answer once the engine has committed the baked image (it says so), after the
+answer's headers: the body never ends."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import threading
 import uuid
@@ -18,18 +20,18 @@ from typing import Any
 import pytest
 
 from baker.cli import main
+from tests.conftest import unavailable
 from tests.support.fixtures_docker import ImageNames
 
 pytestmark = pytest.mark.docker
 
-ENGINE = "/var/run/docker.sock"
-
 
 class CuttingRelay:
-    """Relays a unix socket to the engine's; the answer to a build request is cut after its ENV step."""
+    """Relays a unix socket to the engine's; the answer to a load is cut once the image is loaded."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, engine: str) -> None:
         self.path = path
+        self.engine = engine
         self.cuts = 0
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.server.bind(str(path))
@@ -43,7 +45,7 @@ class CuttingRelay:
             except OSError:
                 return
             upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            upstream.connect(ENGINE)
+            upstream.connect(self.engine)
             building = threading.Event()
             threading.Thread(target=self._requests, args=(client, upstream, building), daemon=True).start()
             threading.Thread(target=self._answers, args=(upstream, client, building), daemon=True).start()
@@ -51,7 +53,7 @@ class CuttingRelay:
     def _requests(self, client: socket.socket, upstream: socket.socket, building: threading.Event) -> None:
         try:
             while data := client.recv(65536):
-                if b"POST /v" in data and b"/build?" in data:
+                if b"POST /v" in data and b"/images/load" in data:
                     building.set()
                 upstream.sendall(data)
         except OSError:
@@ -64,8 +66,12 @@ class CuttingRelay:
         try:
             while data := upstream.recv(65536):
                 if building.is_set():
+                    forwarded = len(seen)
                     seen += data
-                    if b"Step 5/" in seen:  # the ENV step (the values) is committed
+                    if b"Loaded image" in seen:  # the image (the values) is committed
+                        head = seen.find(b"\r\n\r\n") + 4
+                        if head > forwarded:
+                            client.sendall(seen[forwarded:head])  # the answer's headers, no more
                         self.cuts += 1
                         break  # mid-answer: the chunked body never ends
                 client.sendall(data)
@@ -88,14 +94,17 @@ def _close(sock: socket.socket) -> None:
 @pytest.fixture
 def relay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_client: Any) -> Iterator[CuttingRelay]:
     path = Path(f"/tmp/baker-cut-{uuid.uuid4().hex[:8]}.sock")  # a unix socket path stays short
-    cutting = CuttingRelay(path)
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        unavailable("a unix-socket engine (the relay stands in front of one)")
+    cutting = CuttingRelay(path, host.removeprefix("unix://"))
     monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
     yield cutting
     cutting.close()
     path.unlink(missing_ok=True)
 
 
-def test_a_connection_cut_mid_build_exits_1_naming_it_and_leaves_no_image_holding_a_value(
+def test_a_connection_cut_mid_load_exits_1_naming_it_and_leaves_no_image_holding_a_value(
     relay: CuttingRelay,
     busybox_base: str,
     image_names: ImageNames,

@@ -1,8 +1,9 @@
 """A bake stopped part-way — Ctrl-C, twice, or SIGTERM / SIGHUP as a cancelled CI job sends — exits
-130 and leaves no image holding a value and no file behind, wherever in the build it was stopped.
+130 and leaves no image holding a value and no file behind, wherever in the bake it was stopped.
 
-The real command runs as a subprocess against the real engine; the signal is sent when the engine's
-stream shows the step named, so it lands before, during or just after the step that sets the values.
+The real command runs as a subprocess against the real engine; the signal is sent when baker says it
+is baking (the baked config is made, the load is next), after a delay, so it lands before, during or
+just after the load.  (`test_build_interrupt_trials` stops bakes at random moments throughout.)
 """
 
 from __future__ import annotations
@@ -11,23 +12,25 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from baker.image import bake as bake_module
 from baker.image import engine
-from baker.image.engine import build as engine_build
 from tests.support.fixtures_docker import ImageNames
 from tests.support.manifests import write_manifest
 
 pytestmark = pytest.mark.docker
 
 
-def _run_and_signal(manifest: Path, tag: str, tmp: Path, at: str, signals: list[int]) -> int:
-    """Run `baker build`, send `signals` once its stderr shows a line starting with `at`."""
+def _run_and_signal(manifest: Path, tag: str, tmp: Path, at: str, signals: list[int], delay: float) -> int:
+    """Run `baker build`, send `signals` `delay` seconds after its stderr shows a line starting
+    with `at`."""
     env = {**os.environ, "TMPDIR": str(tmp)}
     process = subprocess.Popen(
         [sys.executable, "-m", "baker", "build", "-f", str(manifest), "--tag", tag],
@@ -40,6 +43,7 @@ def _run_and_signal(manifest: Path, tag: str, tmp: Path, at: str, signals: list[
     deadline = time.monotonic() + 60
     for line in process.stderr:
         if line.startswith(at):
+            time.sleep(delay)
             for number, signum in enumerate(signals):
                 if number:
                     time.sleep(0.005)
@@ -50,12 +54,11 @@ def _run_and_signal(manifest: Path, tag: str, tmp: Path, at: str, signals: list[
     return process.returncode
 
 
-# A large value makes the ENV step take a moment, so a signal can land inside it.
+# A large value makes the load take a moment, so a signal can land inside it.
 CASES = {
-    "sigterm-before-env": ("Step 3/", [signal.SIGTERM]),
-    "sigterm-after-env": ("Step 5/", [signal.SIGTERM]),
-    "sighup-during-env": ("Step 4/", [signal.SIGHUP]),
-    "double-ctrl-c-after-env": ("Step 5/", [signal.SIGINT, signal.SIGINT]),
+    "sigterm-before-load": ("baking ", [signal.SIGTERM], 0.0),
+    "sighup-during-load": ("baking ", [signal.SIGHUP], 0.01),
+    "double-ctrl-c-during-load": ("baking ", [signal.SIGINT, signal.SIGINT], 0.01),
 }
 
 
@@ -63,8 +66,8 @@ CASES = {
 def test_a_bake_stopped_by_a_signal_exits_130_and_leaves_no_image_holding_a_value(
     case: str, tmp_path: Path, busybox_base: str, image_names: ImageNames
 ) -> None:
-    at, signals = CASES[case]
-    value = f"interrupted-value-{uuid.uuid4().hex}" + "x" * 200_000
+    at, signals, delay = CASES[case]
+    value = f"interrupted-value-{uuid.uuid4().hex}" + "x" * 2_000_000
     marker = value[:40]
     tmp = tmp_path / "tmp"
     tmp.mkdir()
@@ -72,36 +75,50 @@ def test_a_bake_stopped_by_a_signal_exits_130_and_leaves_no_image_holding_a_valu
         tmp_path / "baker.yaml", base=busybox_base, env={"BIG": value, "OTHER": "other-value-1"}
     )
     tag = image_names()
-    code = _run_and_signal(manifest, tag, tmp, at, signals)
+    code = _run_and_signal(manifest, tag, tmp, at, signals, delay)
     assert code == 130
+    if image_names.exists(tag):  # the stop landed in the commit: the bake completed, nothing else holds it
+        assert image_names.holding(marker) == [image_names.track(image_names.image_id(tag))]
+        return
     assert not image_names.exists(tag)
     assert image_names.holding(marker) == []
     assert list(tmp.iterdir()) == []
 
 
-def test_the_bake_label_finds_images_the_stream_never_reported(
+def test_an_image_the_engine_loads_after_baker_stopped_listening_is_removed_by_the_undo(
     tmp_path: Path,
     busybox_base: str,
     image_names: ImageNames,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """With the stream-based clean-up switched off (as when a second signal cuts the stream short),
-    the bake's label alone finds and removes every image it made, the ENV step's included."""
-    monkeypatch.setattr(engine_build, "_drain", lambda stream, state: None)
-    # Off both in the build's own clean-up (engine/build.py) and in the bake's undo (image/bake.py).
-    monkeypatch.setattr(engine_build, "remove_image", lambda *args, **kwargs: False)
-    monkeypatch.setattr(engine, "remove_image", lambda *args, **kwargs: False)
-    value = f"unreported-value-{uuid.uuid4().hex}"
+    """A second signal lets baker escape a load the engine has not finished: the engine commits the
+    image after the undo began.  The undo knows the image by its id (the config's digest, computed
+    before the load) and watches for it, so it still goes."""
+    load = engine.load_config
+    started = threading.Event()
+    loads: list[threading.Thread] = []
+
+    def escape_before_the_engine_answers(*args: Any, **kwargs: Any) -> str:
+        def run() -> None:
+            started.set()
+            time.sleep(0.5)  # the engine is slow: the undo starts first
+            load(*args, **kwargs)
+
+        loads.append(threading.Thread(target=run))
+        loads[-1].start()
+        started.wait(10)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "load_config", escape_before_the_engine_answers)
+    value = f"late-load-value-{uuid.uuid4().hex}"
     manifest = write_manifest(tmp_path / "baker.yaml", base=busybox_base, env={"TOKEN": value})
 
-    def stop_after_env(line: str) -> None:
-        if line.startswith("Step 5/"):  # the ENV step's image (holding the value) exists by now
-            raise KeyboardInterrupt
-
-    from baker.manifest.checks import load
+    from baker.manifest.checks import load as load_manifest
     from baker.resolver import resolve
 
-    loaded = load(manifest)
+    loaded = load_manifest(manifest)
     with pytest.raises(KeyboardInterrupt):
-        bake_module.bake(loaded, resolve(loaded), tags=[], push=False, on_line=stop_after_env)
+        bake_module.bake(loaded, resolve(loaded), tags=[], push=False, on_line=lambda line: None)
+    for thread in loads:
+        thread.join(30)
     assert image_names.holding(value) == []

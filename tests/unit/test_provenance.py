@@ -237,3 +237,35 @@ def test_origins_round_trip_through_label_for_any_record(spec: dict[str, object]
             written = odd_written or (secret if key is None else f"{secret}#{key}")
             origins.append(Origin(env, "secret", "azure-prod", VAULT, secret, key, version, pinned, written))
     assert from_label(encode(tuple(origins))) == tuple(origins)
+
+
+# -- the base an image was baked onto ---------------------------------------------------------------
+
+BASE_DIGEST = "sha256:" + "ab" * 32
+
+
+def test_the_base_round_trips_through_the_label_and_old_readers_ignore_it() -> None:
+    text = provenance.encode((), provenance.BaseRecord("registry.example.com/app:1.4.2", BASE_DIGEST))
+    assert provenance.base_of(text) == provenance.BaseRecord("registry.example.com/app:1.4.2", BASE_DIGEST)
+    assert json.loads(text)["v"] == 1  # additive: the format version stays
+    assert provenance.from_label(text) == ()
+
+
+def test_a_label_without_a_base_has_none() -> None:
+    assert provenance.base_of(provenance.encode(())) is None
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        {"ref": "app:1"},
+        {"ref": "app:1", "digest": "sha256:short"},
+        {"ref": "", "digest": BASE_DIGEST},
+        {"ref": 7, "digest": BASE_DIGEST},
+        "app:1",
+    ],
+)
+def test_a_malformed_base_is_an_image_error_not_a_bake_onto_something_else(base: object) -> None:
+    text = json.dumps({"v": 1, "base": base, "credentials": {}, "env": {}})
+    with pytest.raises(ImageError, match="base"):
+        provenance.base_of(text)

@@ -119,11 +119,6 @@ def test_build_arguments_are_never_named_like_a_variable_and_differ_per_renderin
     assert _baked(first, first_bake) == values
 
 
-def test_a_bakes_build_arguments_are_named_from_its_bake_id() -> None:
-    names = renderer.build_arg_names(["A", "b"], bake_id="0123456789abcdef" * 2)
-    assert names == {"A": "baker_0123456789abcdef_A", "b": "baker_0123456789abcdef_b"}
-
-
 @pytest.mark.parametrize(
     "arg_names",
     [
@@ -374,19 +369,6 @@ def test_render_command_refuses_an_image_build_manifest(
     assert main(["render", "-f", str(manifest), "--out", str(tmp_path / "o"), "--json"]) == 2
     assert "image.from" in json.loads(capsys.readouterr().out)["message"]
     assert not (tmp_path / "o").exists()
-
-
-def test_a_bake_id_labels_every_image_before_any_value_is_set() -> None:
-    from baker.render import BAKE_ID_LABEL, render_texts
-
-    dockerfile, _ = render_texts({"A": "value-1"}, base="b", labels={}, tags=[], bake_id="0" * 32)
-    lines = [line for line in dockerfile.splitlines() if line and not line.startswith("#")]
-    assert lines[1] == f"LABEL {BAKE_ID_LABEL}={'0' * 32}"
-    assert lines[2].startswith("ARG")
-    with pytest.raises(RenderError):
-        render_texts({"A": "value-1"}, base="b", labels={}, tags=[], bake_id="not-an-id")
-    plain, _ = render_texts({"A": "value-1"}, base="b", labels={}, tags=[])
-    assert BAKE_ID_LABEL not in plain  # `render` output stays as it was
 
 
 def test_missing_parents_of_the_output_are_made_private_whatever_the_umask(tmp_path: Path) -> None:

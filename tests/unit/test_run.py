@@ -77,15 +77,6 @@ def test_run_refuses_files_before_anything_is_read(
     assert "/run/secrets/one, /etc/app/two" in err and "baker build" in err
 
 
-def test_the_engine_build_refuses_files_before_any_engine_or_vault(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # nothing there: never asked
-    manifest = write_manifest(tmp_path, base="busybox", env={"A": "b"}, files=FILES)
-    assert main(["build", "-f", str(manifest), "--tag", "example.test/app:baked"]) == 2
-    assert "--in-registry" in capsys.readouterr().err
-
-
 def test_render_says_files_are_baked_only_by_build_and_renders_the_env(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,12 +1,15 @@
-"""The Docker engine: build, tag, push, inspect, clean up.  Only this package (and
-`baker.image.dockerconfig`) imports `docker`; every docker exception becomes an `EngineError` here.
+"""The Docker engine: the base's config read, the baked config loaded, tag, push, inspect, clean up,
+and the app image built.  Only this package (and `baker.image.dockerconfig`) imports `docker`;
+every docker exception becomes an `EngineError` here.
 
 - `client`: `connect()`, the `DockerClient` protocol, exception translation, `inspect_image`;
-- `build`: the bake's build (Dockerfile-only context) and the app image's, the base pulled;
+- `load`: the bake's engine half: the base's exact config (`docker save`, read up to it) and the
+  baked config loaded over the layers the engine holds (or with them, `wants_layers`);
+- `build`: the app image's build (`image.build`), the base pulled;
 - `tags`: tags recorded before they move (and put back), the lease, the push;
-- `cleanup`: what a failed bake made and what a re-bake superseded, removed; `steps` its pure rules;
-- `stream`: the engine's JSON progress stream, redacted; `request`: the build request's size check
-  and in-memory context; `types`: the plain values handed back.
+- `cleanup`: what a failed bake loaded and what a re-bake superseded, removed; `steps` its pure rules;
+- `stream`: the engine's JSON progress stream, redacted; `request`: the app build request's size
+  check; `types`: the plain values handed back.
 
 The names below are what the bake pipelines call (`baker.image.bake`, `baker.check.record`...); tests
 replace them here to reach those callers.
@@ -15,8 +18,9 @@ replace them here to reach those callers.
 from __future__ import annotations
 
 from baker.image.engine.build import build_image, ensure_image
-from baker.image.engine.cleanup import leftovers, remove_image, remove_labelled, remove_superseded
-from baker.image.engine.client import DockerClient, connect, engine_logs_requests, inspect_image
+from baker.image.engine.cleanup import remove_image, remove_loaded, remove_superseded
+from baker.image.engine.client import DockerClient, connect, inspect_image
+from baker.image.engine.load import base_config, load_config, wants_layers
 from baker.image.engine.tags import LEASE_REPOSITORY, lease, push, release, restore_tags, tag
 from baker.image.engine.types import ImageInfo, Pushed, TagUndo
 
@@ -26,18 +30,19 @@ __all__ = [
     "ImageInfo",
     "Pushed",
     "TagUndo",
+    "base_config",
     "build_image",
     "connect",
-    "engine_logs_requests",
     "ensure_image",
     "inspect_image",
     "lease",
-    "leftovers",
+    "load_config",
     "push",
     "release",
     "remove_image",
-    "remove_labelled",
+    "remove_loaded",
     "remove_superseded",
     "restore_tags",
     "tag",
+    "wants_layers",
 ]

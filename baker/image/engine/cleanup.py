@@ -1,6 +1,7 @@
-"""Removing what a bake made: its own steps (by their bake-id label, whatever the build stream
-reported), the baked image a re-bake superseded, and an image baker built.  Best effort throughout;
-which images qualify is decided by the pure rules in `steps.py`."""
+"""Removing what a bake made: the image it loaded (a failed or stopped bake), the baked image a
+re-bake superseded (with its step images, when baker 0.1's classic builder baked it), and an image
+baker built.  Best effort throughout; which images qualify is decided by the pure rules in
+`steps.py`."""
 
 from __future__ import annotations
 
@@ -19,70 +20,71 @@ from baker.image.engine.client import (
     full_id,
     inspect_image,
 )
-from baker.image.engine.steps import BAKE_STEPS, Facts, is_bake_output, own_steps
-from baker.provenance import BAKE_ID_LABEL
+from baker.image.engine.steps import BAKE_ID_LABEL, BAKE_STEPS, HISTORY_PREFIX, is_bake_output
 
 
-def remove_labelled(
-    label: str, value: str, *, base: str, client: DockerClient | None = None, rounds: int = 20
-) -> int:
-    """Remove the images of one bake (labelled `label=value`), children before parents, until the
-    engine shows none twice in a row: an interrupted build may still commit a step or two after baker
-    stopped listening.  Only the bake's own steps count: images within `BAKE_STEPS` of `base` along
-    labelled parents, and never a tagged one (someone else's build FROM a baked image inherits the
-    label, and so do its children).  Best effort and bounded (about 5 s); the number removed."""
-    removed = 0
-    quiet = 0
+def remove_loaded(
+    image_id: str, *, client: DockerClient | None = None, settle: float = 0.0, lease: str | None = None
+) -> list[str]:
+    """Remove the image a bake loaded (by its id, the baked config's digest), watching up to
+    `settle` seconds for it when it is not there yet: a load baker stopped listening to (a second
+    signal) may still be committing.  An image some name holds is left (a user's tag, another
+    bake's lease), bar the bake's own `lease`.  What the engine refused to remove: [] or
+    [image_id].  Best effort."""
+    deadline = time.monotonic() + settle
     try:
         client = client_or_connect(client)
-        for _ in range(rounds):
-            own = _own_steps(client, label, value, base)
-            if not own:
-                quiet += 1
-                if quiet >= 2:
-                    break
-                time.sleep(0.25)
-                continue
-            quiet = 0
-            for image_id in reversed(own):  # deepest (children) first
-                with contextlib.suppress(docker.errors.DockerException, requests.exceptions.RequestException):
+        while True:
+            info = inspect_image(image_id, client=client)
+            if info is not None:
+                if [name for name in info.repo_tags if name != lease]:
+                    return []
+                try:
                     client.api.remove_image(image_id, noprune=True)
-                    removed += 1
+                except docker.errors.NotFound:
+                    return []
+                except (docker.errors.DockerException, requests.exceptions.RequestException):
+                    return [image_id]
+                return []
+            if time.monotonic() >= deadline:
+                return []
             time.sleep(0.1)
     except ENGINE_FAILURES:
-        pass
-    return removed
+        return [image_id] if exists_quietly(client, image_id) else []
 
 
-def _own_steps(client: DockerClient, label: str, value: str, base: str) -> list[str]:
-    """This bake's own images, parents first (see `builder_cleanup.own_steps`)."""
-    found = client.api.images(all=True, quiet=True, filters={"label": f"{label}={value}"})
-    facts: dict[str, Facts] = {}
-    for image_id in found:
-        with contextlib.suppress(docker.errors.NotFound):
-            data = client.api.inspect_image(image_id)
-            facts[data["Id"]] = Facts(parent=data.get("Parent") or "", tagged=bool(data.get("RepoTags")))
-    return own_steps(facts, base, lambda image_id: exists(client, image_id))
+def exists_quietly(client: DockerClient | None, image_id: str) -> bool:
+    with contextlib.suppress(*ENGINE_FAILURES):
+        return client is not None and exists(client, image_id)
+    return False
 
 
 Superseded = Literal["removed", "kept", "refused"]
 
 
 def remove_superseded(image_id: str, label: str, *, client: DockerClient | None = None) -> Superseded:
-    """Remove a bake's output that a re-bake superseded, and the bake's own steps under it (the ENV
-    step holds the old values), when it is untagged and truly a bake's output: its last step set the
-    provenance `label` (an image someone built FROM it inherits the label, but not that step).
-    Parents are removed only while they carry the same bake-id; never the base.  An image with any
+    """Remove a bake's output that a re-bake superseded, when it is untagged and truly a bake's
+    output: its last history step is the bake's (an image someone built FROM it inherits the
+    label, but not that step).  One image since the bake is a config edit; one baked by baker
+    0.1's classic builder takes its own steps with it (the ENV step holds the old values): parents
+    removed only while they carry the same bake-id; never the base.  An image with any
     name is "kept": a user's tag, or the lease of a bake still committing it (see `lease`).
     "refused": the engine would not remove it (a container uses it).  Best effort."""
     try:
         client = client_or_connect(client)
         history = client.api.history(image_id)
-        if not history or not is_bake_output(str(history[0].get("CreatedBy", "")), label):
+        last = str(history[0].get("CreatedBy", "")) if history else ""
+        if not is_bake_output(last, label):
             return "kept"
         chain: list[str] = []
         current, bake_id = image_id, None
-        for _ in range(BAKE_STEPS):
+        if last.startswith(HISTORY_PREFIX):  # a config edit: one image, nothing under it of the bake's
+            data = client.api.inspect_image(image_id)
+            labels = (data.get("Config") or {}).get("Labels") or {}
+            if data.get("RepoTags") or label not in labels:
+                return "kept"
+            chain.append(data["Id"])
+        for _ in range(BAKE_STEPS if not chain else 0):
             data = client.api.inspect_image(current)
             labels = (data.get("Config") or {}).get("Labels") or {}
             mark = labels.get(BAKE_ID_LABEL)
@@ -107,15 +109,6 @@ def remove_superseded(image_id: str, label: str, *, client: DockerClient | None 
         except (docker.errors.DockerException, requests.exceptions.RequestException):
             return "refused"
     return "removed"
-
-
-def leftovers(label: str, value: str, *, base: str, client: DockerClient | None = None) -> list[str]:
-    """The bake's own images that are still there (the engine refused to remove them: a container
-    uses one), parents first; best effort, [] when the engine cannot say."""
-    try:
-        return _own_steps(client_or_connect(client), label, value, base)
-    except ENGINE_FAILURES:
-        return []
 
 
 def remove_image(

@@ -2,7 +2,7 @@
 (`DockerClient`), the translation of every docker/requests exception into a URL-free `EngineError`
 (`engine_errors`), and the read-only calls every other engine module needs (`inspect_image`).
 
-Build arguments (every value) travel in the build request's query string, and docker-py's `APIError`
+An app build's arguments travel in the build request's query string, and docker-py's `APIError`
 and requests' connection errors quote that URL.  So no third-party message is ever passed on whole:
 messages are rebuilt from the status code and the engine's own explanation, redacted and stripped of
 URLs, and raised `from None` so no traceback chains back to them.
@@ -52,6 +52,8 @@ class DockerAPI(Protocol):
     def tag(self, image: str, repository: str, tag: str, *, force: bool) -> bool: ...
     def remove_image(self, image: str, *, noprune: bool) -> Any: ...
     def pull(self, repository: str, *, tag: str, stream: bool, decode: bool) -> Any: ...
+    def get_image(self, image: str, chunk_size: int | None = ...) -> Any: ...
+    def load_image(self, data: Any, quiet: bool | None = ...) -> Any: ...
     def push(self, repository: str, *, tag: str, stream: bool, decode: bool) -> Any: ...
 
 
@@ -164,12 +166,3 @@ def inspect_image(ref: str, *, client: DockerClient | None = None) -> ImageInfo 
         onbuild=tuple(config.get("OnBuild") or ()),
         parent=data.get("Parent") or "",
     )
-
-
-def engine_logs_requests(*, client: DockerClient | None = None) -> bool:
-    """True when the engine runs in debug mode, where it logs every request URL, and build args (the
-    values) travel in the build request's URL.  Unknown (an error) counts as False."""
-    try:
-        return bool(client_or_connect(client).info().get("Debug"))
-    except ENGINE_FAILURES:
-        return False

@@ -2,17 +2,13 @@
 
 - Build arguments travel in the request's query string, which the engine reads with Go's default
   1 MB header limit: refuse early, naming the largest env vars (never a value).
-- The bake's context is its Dockerfile alone, tarred in memory (nothing else may travel).
 """
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 import urllib.parse
 from collections.abc import Mapping
-from pathlib import Path
 
 from baker.errors import EngineError
 
@@ -41,15 +37,3 @@ def check_query_size(build_args: Mapping[str, str], labels: Mapping[str, str]) -
         hint="build arguments travel in the request's query string (about 1 MB in all); "
         "keep large values (bundles, files) out of env vars, e.g. mount them at run time",
     )
-
-
-def dockerfile_only_context(context_dir: Path, dockerfile: str) -> io.BytesIO:
-    data = (context_dir / dockerfile).read_bytes()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo(dockerfile)
-        info.size = len(data)
-        info.mode = 0o600
-        tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    return buffer

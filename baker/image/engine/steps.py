@@ -1,49 +1,23 @@
-"""Which images a bake's clean-up may remove: pure decisions over facts the builder gathers from the
-engine (ids, parents, tags, the last history step), so they are tested without an engine.
+"""Which images a clean-up may remove as a bake's output: pure decisions over facts gathered from
+the engine (the last history step), so they are tested without an engine.
 
-A bake's own images are its Dockerfile's steps on top of its base — LABEL bake-id, ARG, ENV, and the
-engine's LABEL step for the provenance label — all carrying the bake's fresh `dev.baker.bake-id`.
-Nothing deeper is ever one of them, and a tagged image never is (someone built and named it).
+A bake's output is one image whose last history entry is the bake's own (`baker: ENV NAMES (values
+from Key Vault)`, written by `baker.image.oci.history_entry`) and which carries the provenance
+label.  Images baked before the bake became a config edit (baker 0.1's classic-builder bake) end
+with the engine's LABEL step for the provenance label instead, over up to `BAKE_STEPS` step images
+of their own (LABEL bake-id, ARG, ENV, LABEL), each labelled with that bake's `dev.baker.bake-id`:
+a re-bake that supersedes one removes those steps too (the ENV step holds the old values).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-
-BAKE_STEPS = 4
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What the engine says of one labelled image."""
-
-    parent: str  # "" when the engine has none (pulled, or committed after its parent was removed)
-    tagged: bool
-
-
-def own_steps(facts: Mapping[str, Facts], base: str, exists: Callable[[str], bool]) -> list[str]:
-    """The untagged images among `facts` (all labelled with one bake's id) that are that bake's own
-    steps, parents first: those within `BAKE_STEPS` of `base` along labelled parents, and orphans (a
-    step the engine committed after its parent was already removed).  An orphan with a bake's fresh
-    id can only be that bake's: the engine never removes an image that has children, so anyone
-    else's image built on ours would still have its parent."""
-    own: list[str] = []
-    frontier = {base}
-    for _ in range(BAKE_STEPS):
-        frontier = {i for i, f in facts.items() if f.parent in frontier and i not in own}
-        if not frontier:
-            break
-        own.extend(sorted(frontier))
-    for image_id, fact in sorted(facts.items()):
-        if image_id in own or fact.parent == base or fact.parent in facts:
-            continue
-        if not fact.parent or not exists(fact.parent):
-            own.append(image_id)
-    return [i for i in own if not facts[i].tagged]
+BAKE_STEPS = 4  # the step images of a classic-builder bake (baker 0.1), for `remove_superseded`
+BAKE_ID_LABEL = "dev.baker.bake-id"  # labelled every step image of a classic-builder bake
+HISTORY_PREFIX = "baker: ENV "
 
 
 def is_bake_output(last_step: str, provenance_label: str) -> bool:
-    """A bake's output ends with the engine's LABEL step for the provenance record; an image someone
-    built FROM it inherits the label but ends with their own step."""
-    return f"LABEL {provenance_label}=" in last_step
+    """A bake's output ends with the bake's own history entry (or, baked by baker 0.1, with the
+    engine's LABEL step for the provenance record); an image someone built FROM it inherits the
+    label but ends with their own step."""
+    return last_step.startswith(HISTORY_PREFIX) or f"LABEL {provenance_label}=" in last_step

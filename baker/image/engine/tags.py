@@ -57,7 +57,7 @@ def restore_tags(undo: TagUndo, image_id: str, *, client: DockerClient | None = 
                 client.api.tag(previous, repository, label or "latest", force=True)
             else:
                 # Only the name goes: the bake's lease still names the image (see `lease`), and
-                # the bake's clean-up removes it and its own steps.
+                # the bake's clean-up removes it.
                 client.api.remove_image(name, noprune=True)
         except ENGINE_FAILURES:
             continue
@@ -79,7 +79,7 @@ def lease(image_id: str, bake_id: str, *, client: DockerClient | None = None) ->
 def release(image_id: str, name: str, *, client: DockerClient | None = None) -> bool:
     """End the lease `name` on the bake's output; True when the image stays (another name holds it).
     When the lease was its last name (another bake moved every tag of ours meanwhile), the image
-    goes with it (its own steps stay, for `remove_labelled`).  Best effort: False when unsure."""
+    goes with it.  Best effort: False when unsure."""
     try:
         client = client_or_connect(client)
         info = inspect_image(image_id, client=client)

@@ -1,0 +1,278 @@
+"""The engine bake's two engine calls: the base's exact config read, and the baked config loaded.
+
+A bake is a config edit (`baker.image.oci.bake_config`, the registry road's own code): the
+engine's part is to hand over the base's config and to take the baked one in, over the layers it
+already holds.  No build step, no intermediate image, nothing written into a history but the
+archive's own config.
+
+- **The base's config** is read from `docker save` (`GET /images/{id}/get`) of the base's image
+  id, the stream read only as far as the config file (`<id hex>.json` from moby's classic store,
+  `blobs/sha256/<id hex>` from an OCI-layout archive) and then closed; its sha256 must be the
+  image id.  The inspect API does not serve the config as stored (history timestamps in seconds,
+  no `author`, no `empty_layer`), so a reconstruction would change the base's history.  Cost: moby
+  writes every layer of the image into its own temporary directory before the first byte streams,
+  so the read costs about what a `docker save` of the base costs on the engine (ARCHITECTURE.md).
+- **The load** (`POST /images/load`) takes an archive built in memory: the baked config and a
+  `manifest.json` naming it with one layer path per `rootfs.diff_ids` entry.  moby's loader
+  (image/tarexport/load.go) looks each layer's chain ID up first and reads a layer file only when
+  the chain is missing, so an engine that holds the base needs no layer at all: the archive is a
+  few KiB.  The engine answers with the image id, which is the config's digest: checked.
+- **Engines that want every layer** (the containerd image store, opt-in since Docker 24: `docker
+  info` shows `driver-type io.containerd.snapshotter.v1`) import an archive through containerd,
+  which needs every blob.  There the base's `docker save` is streamed through into the load, its
+  config, `manifest.json`, `index.json` and `repositories` replaced by the baked config and a
+  `manifest.json` naming it (`full_layers=True`; tests force it on any engine).  Never a build.
+
+The config holds the values: it is built in memory, handed to the SDK as bytes (or a generator),
+never written to a file, logged or raised.  The engine unpacks the archive into its own temporary
+directory while it loads (moby removes it when the load ends) and keeps the config in its image
+store, as it keeps every image.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import docker.errors
+
+from baker.errors import EngineError
+from baker.image import oci
+from baker.image.engine.client import DockerClient, client_or_connect, engine_errors
+from baker.image.engine.stream import LineSink, consume
+
+CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
+_LOADED = re.compile(r"Loaded image(?: ID)?: (sha256:[0-9a-f]{64})")
+_CHUNK = 1024 * 1024
+_DROPPED = ("manifest.json", "index.json", "oci-layout", "repositories")
+# The `files:` layer's path in a load archive (no base layer file is named so).
+FILES_LAYER = "baker-files/layer.tar"
+
+
+def wants_layers(*, client: DockerClient | None = None) -> bool:
+    """True for an engine whose image store imports every blob of an archive (the containerd image
+    store): `docker info`'s `DriverStatus` names the containerd snapshotter there."""
+    client = client_or_connect(client)
+    with engine_errors("asking the engine which image store it uses"):
+        info = client.info()
+    status = info.get("DriverStatus") or []
+    for pair in status if isinstance(status, list) else ():
+        if isinstance(pair, list | tuple) and len(pair) == 2 and pair[1] == CONTAINERD_SNAPSHOTTER:
+            return True
+    return False
+
+
+class _Reader(io.RawIOBase):
+    """A file over the SDK's chunk generator, for `tarfile`'s stream mode."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+def _config_names(image_id: str) -> tuple[str, ...]:
+    hexdigest = image_id.removeprefix("sha256:")
+    return (f"{hexdigest}.json", f"blobs/sha256/{hexdigest}")
+
+
+def _save(client: DockerClient, image_id: str) -> Any:
+    try:
+        return client.api.get_image(image_id, chunk_size=_CHUNK)
+    except docker.errors.NotFound:
+        raise EngineError(
+            f"the base image {image_id} left the engine while baker read it",
+            hint="run the bake again (did something remove the base meanwhile?)",
+        ) from None
+
+
+def _check_id(image_id: str) -> None:
+    if not re.fullmatch(r"sha256:[0-9a-f]{64}", image_id):
+        raise EngineError(f"the engine named the base image by an id baker cannot read: {image_id!r}")
+
+
+def base_config(image_id: str, *, client: DockerClient | None = None) -> bytes:
+    """The exact config of the image `image_id` (`sha256:...`), from the engine's `docker save`
+    stream read only as far as the config, and checked against the id."""
+    _check_id(image_id)
+    client = client_or_connect(client)
+    names = _config_names(image_id)
+    with engine_errors("reading the base image's config (docker save)"):
+        stream = _save(client, image_id)
+        try:
+            with tarfile.open(fileobj=io.BufferedReader(_Reader(iter(stream))), mode="r|") as archive:
+                for member in archive:
+                    if member.name.lstrip("./") in names and member.isfile():
+                        data = archive.extractfile(member)
+                        raw = data.read() if data is not None else b""
+                        break
+                else:
+                    raw = None
+        except tarfile.TarError:
+            raise EngineError("the engine's docker save archive of the base image is not a tar") from None
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+    if raw is None:
+        raise EngineError(
+            f"the engine's docker save archive of the base image holds no config for {image_id}"
+        )
+    if oci.digest_of(raw) != image_id:
+        raise EngineError(f"the base config the engine sent does not match the image id {image_id}")
+    return raw
+
+
+def _member(name: str, data: bytes) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o600
+    block = info.tobuf(format=tarfile.PAX_FORMAT)
+    return block + data + b"\0" * (-len(data) % tarfile.BLOCKSIZE)
+
+
+def _manifest(config: oci.Blob, layers: Sequence[str]) -> bytes:
+    name = config.digest.removeprefix("sha256:") + ".json"
+    return json.dumps([{"Config": name, "RepoTags": None, "Layers": list(layers)}]).encode()
+
+
+def config_only_archive(config: oci.Blob, layer_count: int, files: bytes | None = None) -> bytes:
+    """The archive of a layer-less load: the baked config and a manifest naming it; the layer
+    paths it names are not in it (the engine holds every chain already), but for the `files:`
+    layer (`files`: its uncompressed tar, `baker.image.fileslayer`), which the engine has never
+    seen: it is in the archive, last."""
+    layers = [f"layers/{i}/layer.tar" for i in range(layer_count)]
+    name = config.digest.removeprefix("sha256:") + ".json"
+    added = b""
+    if files is not None:
+        layers.append(FILES_LAYER)
+        added = _member(FILES_LAYER, files)
+    return (
+        _member(name, config.data)
+        + added
+        + _member("manifest.json", _manifest(config, layers))
+        + b"\0" * (2 * tarfile.BLOCKSIZE)
+    )
+
+
+def _full_archive(
+    client: DockerClient, base_id: str, config: oci.Blob, files: bytes | None = None
+) -> Iterator[bytes]:
+    """The base's `docker save` streamed through, its config and index files replaced: the baked
+    config and a `manifest.json` over the base's own layer files."""
+    stream = _save(client, base_id)
+    base_names = _config_names(base_id)
+    layers: list[str] | None = None
+    try:
+        with tarfile.open(fileobj=io.BufferedReader(_Reader(iter(stream))), mode="r|") as archive:
+            for member in archive:
+                name = member.name.lstrip("./")
+                if name == "manifest.json" and member.isfile():
+                    data = archive.extractfile(member)
+                    document = json.loads(data.read() if data is not None else b"null")
+                    if not isinstance(document, list) or len(document) != 1:
+                        raise EngineError(
+                            "the base image's docker save archive has an unexpected manifest.json"
+                        )
+                    layers = [str(layer) for layer in document[0].get("Layers") or []]
+                    continue
+                if name in _DROPPED or name in base_names:
+                    continue
+                yield member.tobuf(format=tarfile.PAX_FORMAT)
+                if member.isfile():
+                    data = archive.extractfile(member)
+                    assert data is not None
+                    while chunk := data.read(_CHUNK):
+                        yield chunk
+                    yield b"\0" * (-member.size % tarfile.BLOCKSIZE)
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    if layers is None:
+        raise EngineError("the base image's docker save archive has no manifest.json")
+    if files is not None:
+        layers.append(FILES_LAYER)
+        yield _member(FILES_LAYER, files)
+    yield _member(config.digest.removeprefix("sha256:") + ".json", config.data)
+    yield _member("manifest.json", _manifest(config, layers))
+    yield b"\0" * (2 * tarfile.BLOCKSIZE)
+
+
+def load_config(
+    config: oci.Blob,
+    *,
+    base_id: str,
+    layer_count: int,
+    full_layers: bool,
+    client: DockerClient | None = None,
+    answered: Callable[[], None] | None = None,
+    files: bytes | None = None,
+) -> str:
+    """Load `config` (the baked config) over the base's layers; the new image's id, which is the
+    config's digest.  `full_layers`: stream the base's layers in too (`wants_layers`).  `files`:
+    the `files:` layer's tar (it holds values), loaded as one more layer, whose diff_id the config
+    names last.
+    `answered` is called once the engine's answer was read to its end (whatever it said): from then
+    on the engine is done with the load, so an undo need not wait for it."""
+    _check_id(base_id)
+    client = client_or_connect(client)
+    data: bytes | Iterator[bytes] = (
+        _full_archive(client, base_id, config, files)
+        if full_layers
+        else config_only_archive(config, layer_count, files)
+    )
+    lines: list[str] = []
+    with engine_errors("loading the baked image", hint="run again with --debug"):
+        stream = client.api.load_image(data, quiet=True)
+        state = consume(stream if stream is not None else (), LineSink(lines.append))
+    if answered is not None:
+        answered()
+    if state.error is not None:
+        raise EngineError(
+            f"the engine refused the baked image: {state.error}",
+            hint="the engine may want every layer in the archive (a containerd image store); "
+            "`docker info` shows which store it uses",
+        )
+    loaded = {m.group(1) for line in lines for m in [_LOADED.search(line)] if m is not None}
+    if loaded == {config.digest}:
+        return config.digest
+    if not loaded:  # an engine that does not say which: ask it
+        with engine_errors("inspecting the baked image"):
+            try:
+                client.api.inspect_image(config.digest)
+                return config.digest
+            except docker.errors.NotFound:
+                pass
+    named = ", ".join(sorted(loaded)) or "no image"
+    raise EngineError(
+        f"the engine loaded {named}, not the baked config {config.digest}",
+        hint="report this with `docker version` and `docker info`",
+    )
+
+
+__all__ = [
+    "CONTAINERD_SNAPSHOTTER",
+    "FILES_LAYER",
+    "base_config",
+    "config_only_archive",
+    "load_config",
+    "wants_layers",
+]
