@@ -28,6 +28,7 @@ class Diagnosis(str, enum.Enum):
     SECRET_NOT_FOUND = "secret-not-found"  # noqa: S105
     SECRET_DISABLED = "secret-disabled"  # noqa: S105
     JSON_KEY_NOT_FOUND = "json-key-not-found"
+    NOT_A_CERTIFICATE = "not-a-certificate"
     NO_CREDENTIAL = "no-credential"
     THROTTLED = "throttled"
     # Keyless sign-in (`auth:` other than client-secret).
@@ -116,6 +117,13 @@ TABLE: dict[Diagnosis, Entry] = {
         "the secret's value",
         "Check the key after `#` in the manifest against the secret's JSON (keys are case-sensitive), "
         "or drop `#key` to use the whole value.",
+    ),
+    Diagnosis.NOT_A_CERTIFICATE: Entry(
+        "a `certificate:` names a secret that is not a certificate's (or cannot be read as one)",
+        "the secret's contentType is not application/x-pkcs12 or application/x-pem-file",
+        "Name the certificate itself (Key Vault keeps its key and chain in the secret of the "
+        "certificate's name: `az keyvault certificate show --vault-name <vault> --name <name>`), or "
+        "use `secret:` for a plain secret.",
     ),
     Diagnosis.NO_CREDENTIAL: Entry(
         "the reference names no credential and the manifest has no default, or two",

@@ -4,6 +4,7 @@ ever sees a raw dict.  This module imports neither azure nor docker.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -12,6 +13,9 @@ from baker.diagnose import Diagnosis, fix_for
 from baker.errors import ManifestError, Problem
 from baker.secret import Secret
 from baker.suggest import did_you_mean
+
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""The SPEC's env var names: a letter or underscore, then letters, digits, underscores."""
 
 # A credential's `auth:` kinds (keyless sign-in: `baker.manifest.auth` reads them, the Azure
 # provider's `keyless` builds their credentials).
@@ -117,7 +121,57 @@ class SecretRef:
         return (self.credential, self.name.lower(), self.version)
 
 
-Source = LiteralValue | SecretRef
+# `certificate:` formats (the SPEC's): key then chain, the chain, the key (PKCS#8 PEM), as stored.
+CERT_FORMATS = ("pem", "cert", "key", "pfx-base64")
+
+
+@dataclass(frozen=True)
+class CertificateRef:
+    """`{certificate: NAME, format: F}`: the certificate's secret (PKCS#12 or PEM, as Key Vault keeps
+    it), converted to `format` by `baker.certificates`.  `ref` has no JSON key."""
+
+    ref: SecretRef
+    format: str
+
+
+Part = LiteralValue | SecretRef | CertificateRef
+"""What a template's `from:` entry may be: any value form but another template."""
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    name: str
+
+
+@dataclass(frozen=True)
+class TemplateValue:
+    """`template:` + `from:`: `segments` is the template text split once at load: plain text (a
+    `str`) and placeholders (`Placeholder`), so substitution is a join and a value inserted is
+    never scanned again.  `parts` in `from:` order."""
+
+    text: str
+    segments: tuple[str | Placeholder, ...]
+    parts: tuple[tuple[str, Part], ...]
+
+
+Source = LiteralValue | SecretRef | CertificateRef | TemplateValue
+"""One value source: what an env entry (and a file entry) holds."""
+
+
+def source_refs(source: Source) -> tuple[SecretRef, ...]:
+    """Every Key Vault reference a value source reads, in order."""
+    if isinstance(source, SecretRef):
+        return (source,)
+    if isinstance(source, CertificateRef):
+        return (source.ref,)
+    if isinstance(source, TemplateValue):
+        return tuple(ref for _, part in source.parts for ref in source_refs(part))
+    return ()
+
+
+def from_vault(source: Source) -> bool:
+    """True when the value holds anything read from Key Vault (a secret, never printed)."""
+    return bool(source_refs(source))
 
 
 @dataclass(frozen=True)
@@ -125,6 +179,22 @@ class EnvEntry:
     name: str
     source: Source
     line: int | None = None
+    prefix: str | None = None  # taken by `env_from:` with this prefix (set at bake time)
+
+
+@dataclass(frozen=True)
+class EnvFrom:
+    """`env_from: [{prefix:, credential:}]`: every enabled secret of the vault whose name starts
+    with `prefix` (compared case-insensitively, as Key Vault names are), made an env var by
+    `env_name`.  The names are known only when the vault is listed (`baker.envfrom`)."""
+
+    prefix: str
+    credential: str
+    line: int | None = None
+
+    def env_name(self, secret: str) -> str:
+        """The SPEC's rule: prefix dropped, `-` to `_`, upper case (may be no env var name)."""
+        return secret[len(self.prefix) :].replace("-", "_").upper()
 
 
 @dataclass(frozen=True)
@@ -154,6 +224,11 @@ class BuildSpec:
     dockerfile: str = "Dockerfile"
     target: str | None = None
     args: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # id -> the Key Vault secret BuildKit mounts at `RUN --mount=type=secret,id=ID` (never baked)
+    secrets: Mapping[str, SecretRef] = field(default_factory=lambda: MappingProxyType({}))
+    network: str | None = None  # as `docker build --network`
+    platforms: tuple[str, ...] = ()  # `--platform`; more than one needs buildx and `push`
+    push: str | None = None  # where the unbaked app image is pushed (needed by --in-registry)
 
 
 @dataclass(frozen=True)
@@ -182,6 +257,7 @@ class Manifest:
     credentials: Mapping[str, CredentialSpec]
     env: tuple[EnvEntry, ...]
     warnings: tuple[str, ...] = ()
+    env_from: tuple[EnvFrom, ...] = ()
     files: tuple[FileEntry, ...] = ()
 
     @property
@@ -192,8 +268,14 @@ class Manifest:
 
     @property
     def references(self) -> tuple[tuple[str, SecretRef], ...]:
-        """(name, reference) of every env var and file that reads a secret."""
-        return tuple((e.name, e.source) for e in self.items if isinstance(e.source, SecretRef))
+        """(name, reference) for every Key Vault reference of the env vars and files, template parts
+        and certificates too (a file's name is its path)."""
+        return tuple((e.name, ref) for e in self.items for ref in source_refs(e.source))
+
+    @property
+    def build_secrets(self) -> tuple[tuple[str, SecretRef], ...]:
+        """`image.build.secrets`: (id, reference), resolved with the env's references, never baked."""
+        return tuple(self.image.build.secrets.items()) if self.image.build is not None else ()
 
     @property
     def default_credential(self) -> str | None:
@@ -201,8 +283,9 @@ class Manifest:
 
     @property
     def used_credentials(self) -> tuple[str, ...]:
-        """Credentials some env var resolves through, in manifest order."""
-        used = {ref.credential for _, ref in self.references}
+        """Credentials some env var, `env_from:` or build secret resolves through, in manifest order."""
+        used = {ref.credential for _, ref in (*self.references, *self.build_secrets)}
+        used |= {e.credential for e in self.env_from}
         return tuple(name for name in self.credentials if name in used)
 
     def require_credentials(self, names: Iterable[str]) -> None:

@@ -9,6 +9,11 @@ The record is one image label (`LABEL`) holding compact JSON:
              "DB_PASSWORD": {"ref": "database-credentials#password", "credential": "azure-shared",
                              "version": "9a1b...", "pinned": true}}}
 
+The value shapes add, per env var: `"format": "pem"` (a certificate), `"prefix": "app-"` (taken by
+`env_from:`), and for a template `{"template": DIGEST, "parts": {NAME: <a secret's or a literal's
+record>}}`: each part's version, and DIGEST = sha256 of the manifest's own text for it (the template
+and its literal parts, all in git and in the image's Env already), which tells `changed`.
+
 `base` is what the image was baked onto (`BaseRecord`): the base as the manifest named it
 (`image.from`, or the app image `image.build` made), and its digest: on the engine the base's image
 id (`sha256:` of its config), in the registry the base's manifest or index digest.  `build
@@ -16,9 +21,9 @@ id (`sha256:` of its config), in the registry the base's manifest or index diges
 baked before baker recorded it have none (`base_of` gives None).  Readers that do not know the
 field ignore it (the format version stays 1).
 
-It never holds a value, nor a hash of one: a hash of a low-entropy value (a short password, a port)
-is as good as the value to anyone who can pull the image.  Staleness is told by versions, which
-Key Vault changes on every write.  Literals are told apart by comparing the manifest with the
+It never holds a value from Key Vault, nor a hash of one: a hash of a low-entropy value (a short
+password, a port) is as good as the value to anyone who can pull the image.  Staleness is told by
+versions, which Key Vault changes on every write.  Literals are told apart by comparing the manifest with the
 image's own `Env` (both already public to whoever holds the manifest and the image).
 
 Size matters (a label is in every image config, and 400 variables make it large): vault URLs sit
@@ -30,14 +35,16 @@ variables with long names stay near 65 KB.  Pure: imports neither docker nor azu
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from baker.errors import BadReference, ImageError
 from baker.manifest.refs import parse_reference
-from baker.model import LiteralValue, Manifest, SecretRef
+from baker.model import CertificateRef, LiteralValue, Manifest, SecretRef, TemplateValue
 
 if TYPE_CHECKING:
     from baker.resolver import ResolvedEnv
@@ -45,7 +52,7 @@ if TYPE_CHECKING:
 LABEL = "dev.baker.provenance"
 FORMAT_VERSION = 1
 
-Kind = Literal["literal", "secret"]
+Kind = Literal["literal", "secret", "template"]
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
@@ -71,6 +78,10 @@ class Origin:
     version: str | None = None  # the version that was baked
     pinned: bool = False  # the manifest pinned `version`
     written: str | None = None  # the reference as written in the manifest
+    format: str | None = None  # a certificate's form
+    prefix: str | None = None  # taken by `env_from:` with this prefix
+    template: str | None = None  # a template's digest (its text and literal parts)
+    parts: tuple[Origin, ...] = field(default=())  # a template's parts; each `env` is the part's name
     # A literal file's text (a literal is written in the manifest, in git, and is in the image's
     # layer for anyone who pulls it): `check` compares it, as it compares a literal env var with Env.
     text: str | None = None
@@ -100,38 +111,86 @@ def _parse_written(written: str) -> tuple[str, str | None] | None:
     return parsed.name, parsed.key
 
 
+def template_digest(source: TemplateValue) -> str:
+    """sha256 over a template's manifest text: the template and its literal parts (never a value read)."""
+    shape = [source.text] + [
+        [name, part.value if isinstance(part, LiteralValue) else type(part).__name__]
+        for name, part in source.parts
+    ]
+    return hashlib.sha256(json.dumps(shape, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _secret_origin(
+    env: str, ref: SecretRef, version: str | None, manifest: Manifest, *, form: str | None = None
+) -> Origin:
+    credential = manifest.credentials.get(ref.credential)
+    return Origin(
+        env=env,
+        kind="secret",
+        credential=ref.credential,
+        vault_url=credential.vault_url if credential is not None else None,
+        secret=ref.name,
+        key=ref.key,
+        version=version if version is not None else ref.version,
+        pinned=ref.version is not None,
+        written=ref.written,
+        format=form,
+    )
+
+
 def from_resolved(resolved: ResolvedEnv, manifest: Manifest) -> tuple[Origin, ...]:
     """One `Origin` per env var and file of `manifest` (a file's `env` is its path), in manifest
-    order, with the versions `resolved` fetched."""
+    order, with the versions `resolved` fetched; then the entries `env_from:` took."""
     by_env = {entry.env: entry for entry in (*resolved.entries, *resolved.files)}
     origins: list[Origin] = []
     for entry in manifest.items:
         source = entry.source
-        if not isinstance(source, SecretRef):
-            text = source.value if is_file(entry.name) and isinstance(source, LiteralValue) else None
-            origins.append(Origin(env=entry.name, kind="literal", text=text))
-            continue
         got = by_env.get(entry.name)
-        version = got.version if got is not None else None
-        if version is None and got is not None and got.properties is not None:
-            version = got.properties.version
-        if version is None:
-            version = source.version
-        credential = manifest.credentials.get(source.credential)
-        origins.append(
-            Origin(
-                env=entry.name,
-                kind="secret",
-                credential=source.credential,
-                vault_url=credential.vault_url if credential is not None else None,
-                secret=source.name,
-                key=source.key,
-                version=version,
-                pinned=source.version is not None,
-                written=source.written,
+        if isinstance(source, LiteralValue):
+            text = source.value if is_file(entry.name) else None
+            origins.append(Origin(env=entry.name, kind="literal", text=text))
+        elif isinstance(source, TemplateValue):
+            read = dict(got.parts) if got is not None else {}
+            parts = []
+            for name, part in source.parts:
+                if isinstance(part, LiteralValue):
+                    parts.append(Origin(env=name, kind="literal"))
+                    continue
+                props = read.get(name)
+                version = props.version if props is not None else None
+                ref, form = (part.ref, part.format) if isinstance(part, CertificateRef) else (part, None)
+                parts.append(_secret_origin(name, ref, version, manifest, form=form))
+            origins.append(
+                Origin(env=entry.name, kind="template", template=template_digest(source), parts=tuple(parts))
             )
-        )
+        else:
+            version = got.version if got is not None else None
+            if version is None and got is not None and got.properties is not None:
+                version = got.properties.version
+            ref, form = (source.ref, source.format) if isinstance(source, CertificateRef) else (source, None)
+            origins.append(_secret_origin(entry.name, ref, version, manifest, form=form))
+    named = {entry.name for entry in manifest.env}
+    for got in resolved.entries:
+        if got.prefix is not None and got.env not in named and isinstance(got.source, SecretRef):
+            origin = _secret_origin(got.env, got.source, got.version, manifest)
+            origins.append(dataclasses.replace(origin, prefix=got.prefix))
     return tuple(origins)
+
+
+def _record(origin: Origin) -> dict[str, Any]:
+    written = origin.written or _spelled(origin.secret, origin.key) or ""
+    record: dict[str, Any] = {"ref": written, "credential": origin.credential, "version": origin.version}
+    if origin.pinned:
+        record["pinned"] = True
+    if origin.format is not None:
+        record["format"] = origin.format
+    if origin.prefix is not None:
+        record["prefix"] = origin.prefix
+    if _parse_written(written) != (origin.secret, origin.key):
+        # Only when the reference grammar would not give them back (never for a manifest baker read).
+        record["secret"] = origin.secret
+        record["key"] = origin.key
+    return record
 
 
 def is_file(name: str) -> bool:
@@ -150,15 +209,15 @@ def encode(origins: tuple[Origin, ...], base: BaseRecord | None = None) -> str:
                 {"literal": True} if origin.text is None else {"literal": True, "text": origin.text}
             )
             continue
-        written = origin.written or _spelled(origin.secret, origin.key) or ""
-        record: dict[str, Any] = {"ref": written, "credential": origin.credential, "version": origin.version}
-        if origin.pinned:
-            record["pinned"] = True
-        if _parse_written(written) != (origin.secret, origin.key):
-            # Only when the reference grammar would not give them back (never for a manifest baker read).
-            record["secret"] = origin.secret
-            record["key"] = origin.key
-        records[origin.env] = record
+        if origin.kind == "template":
+            parts: dict[str, Any] = {}
+            for part in origin.parts:
+                parts[part.env] = {"literal": True} if part.kind == "literal" else _record(part)
+                if part.credential is not None and part.vault_url is not None:
+                    credentials[part.credential] = {"vault_url": part.vault_url}
+            records[origin.env] = {"template": origin.template, "parts": parts}
+            continue
+        records[origin.env] = _record(origin)
         if origin.credential is not None and origin.vault_url is not None:
             credentials[origin.credential] = {"vault_url": origin.vault_url}
     document: dict[str, Any] = {"v": FORMAT_VERSION}
@@ -172,8 +231,27 @@ def encode(origins: tuple[Origin, ...], base: BaseRecord | None = None) -> str:
 
 def to_label(resolved: ResolvedEnv, manifest: Manifest, *, base: BaseRecord | None = None) -> str:
     """The label's text for an image baked from `manifest` with the versions in `resolved`, onto
-    `base` (None: not recorded, as `render` writes it)."""
-    return encode(from_resolved(resolved, manifest), base)
+    `base` (None: not recorded, as `render` writes it).
+
+    The app's build secrets (`image.build.secrets`), when the bake built the app, are recorded
+    apart, under `build_secrets` (id -> ref, credential, version): which token version built the
+    app, for an audit.  `check` does not compare them: the image holds nothing of a build secret,
+    so its rotation leaves the image as current as it was (a rebuild, `build` without --if-stale,
+    is what uses the new one)."""
+    text = encode(from_resolved(resolved, manifest), base)
+    if not resolved.build_secrets:
+        return text
+    document = json.loads(text)
+    document["build_secrets"] = {
+        entry.env: {
+            "ref": entry.source.written,
+            "credential": entry.source.credential,
+            "version": entry.version,
+        }
+        for entry in resolved.build_secrets
+        if isinstance(entry.source, SecretRef)
+    }
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
 def base_of(text: str) -> BaseRecord | None:
@@ -232,43 +310,54 @@ def from_label(text: str) -> tuple[Origin, ...]:
     for env, record in (*document["env"].items(), *files.items()):
         if not isinstance(record, dict):
             raise ImageError(f"the image's provenance record is malformed: {env} is not an object")
-        if record.get("literal") is True:
-            literal = record.get("text")
-            if literal is not None and not isinstance(literal, str):
-                raise ImageError(f"the image's provenance record is malformed: {env}.text is not a string")
-            origins.append(Origin(env=env, kind="literal", text=literal))
+        if "template" in record:
+            parts = record.get("parts")
+            digest = record.get("template")
+            if not isinstance(parts, dict) or not isinstance(digest, str):
+                raise ImageError(f"the image's provenance record is malformed: {env}'s template")
+            read = tuple(_origin(name, part, credentials, f"{env}.{name}") for name, part in parts.items())
+            origins.append(Origin(env=env, kind="template", template=digest, parts=read))
             continue
-        written = _str_or_none(record, "ref", env)
-        credential = _str_or_none(record, "credential", env)
-        if written is None or credential is None:
-            raise ImageError(f"the image's provenance record is malformed: {env} names no credential/ref")
-        if "secret" in record:
-            secret, key = _str_or_none(record, "secret", env) or "", _str_or_none(record, "key", env)
-        else:
-            parsed = _parse_written(written)
-            if parsed is None:
-                raise ImageError(f"the image's provenance record is malformed: {env}'s reference")
-            secret, key = parsed
-        if not secret:
-            raise ImageError(f"the image's provenance record is malformed: {env} names no secret")
-        cred_record = credentials.get(credential)
-        vault_url = cred_record.get("vault_url") if isinstance(cred_record, dict) else None
-        if vault_url is not None and not isinstance(vault_url, str):
-            raise ImageError(f"the image's provenance record is malformed: {credential}.vault_url")
-        pinned = record.get("pinned", False)
-        if not isinstance(pinned, bool):
-            raise ImageError(f"the image's provenance record is malformed: {env}.pinned is not a boolean")
-        origins.append(
-            Origin(
-                env=env,
-                kind="secret",
-                credential=credential,
-                vault_url=vault_url,
-                secret=secret,
-                key=key,
-                version=_str_or_none(record, "version", env),
-                pinned=pinned,
-                written=written,
-            )
-        )
+        origins.append(_origin(env, record, credentials, env))
     return tuple(origins)
+
+
+def _origin(env: str, record: object, credentials: dict[str, Any], where: str) -> Origin:
+    """One secret's or literal's record (an env var's, or a template part's)."""
+    if not isinstance(record, dict):
+        raise ImageError(f"the image's provenance record is malformed: {where} is not an object")
+    if record.get("literal") is True:
+        return Origin(env=env, kind="literal", text=_str_or_none(record, "text", where))
+    written = _str_or_none(record, "ref", where)
+    credential = _str_or_none(record, "credential", where)
+    if written is None or credential is None:
+        raise ImageError(f"the image's provenance record is malformed: {where} names no credential/ref")
+    if "secret" in record:
+        secret, key = _str_or_none(record, "secret", where) or "", _str_or_none(record, "key", where)
+    else:
+        parsed = _parse_written(written)
+        if parsed is None:
+            raise ImageError(f"the image's provenance record is malformed: {where}'s reference")
+        secret, key = parsed
+    if not secret:
+        raise ImageError(f"the image's provenance record is malformed: {where} names no secret")
+    cred_record = credentials.get(credential)
+    vault_url = cred_record.get("vault_url") if isinstance(cred_record, dict) else None
+    if vault_url is not None and not isinstance(vault_url, str):
+        raise ImageError(f"the image's provenance record is malformed: {credential}.vault_url")
+    pinned = record.get("pinned", False)
+    if not isinstance(pinned, bool):
+        raise ImageError(f"the image's provenance record is malformed: {where}.pinned is not a boolean")
+    return Origin(
+        env=env,
+        kind="secret",
+        credential=credential,
+        vault_url=vault_url,
+        secret=secret,
+        key=key,
+        version=_str_or_none(record, "version", where),
+        pinned=pinned,
+        written=written,
+        format=_str_or_none(record, "format", where),
+        prefix=_str_or_none(record, "prefix", where),
+    )

@@ -174,6 +174,8 @@ def main() -> int:
         say("validate and plan: offline, no values shown")
         baker("validate", "-f", manifest, env=env)
         baker("plan", "-f", manifest, env=env)
+        say("the other value shapes (examples/shapes.yaml): env_from, template, certificate")
+        baker("plan", "-f", str(EXAMPLES / "shapes.yaml"), env=env)
         say("test-connection: sign in to the emulated Entra and prove read access")
         baker("test-connection", "-f", manifest, env=env)
 
@@ -203,6 +205,10 @@ def main() -> int:
         code = baker("check", "-f", manifest, "--image", TAG, env=env, check=False)
         if code != 3:
             sys.exit(f"`baker check` after a rotation exited {code}, expected 3")
+        say("bake the value shapes (examples/shapes.yaml): a set by prefix, a template, a certificate")
+        shapes = str(EXAMPLES / "shapes.yaml")
+        baker("build", "-f", shapes, env=env)
+        baker("check", "-f", shapes, "--image", "baker-demo/shapes:baked", env=env)
         print(f"\nDone. `baker build -f {manifest}` would re-bake; look inside: docker image inspect {TAG}")
     return 0
 

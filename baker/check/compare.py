@@ -25,6 +25,7 @@ What counts as what (a choice made for a careful user):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -33,8 +34,8 @@ from typing import TYPE_CHECKING, Literal
 from baker.check.lifetime import EXPIRING_DAYS, as_utc
 from baker.diagnose import Diagnosis
 from baker.errors import ProviderError, ReferenceFailure, ResolutionFailed
-from baker.model import FetchKey, LiteralValue, Manifest, SecretRef
-from baker.provenance import BaseRecord, Origin
+from baker.model import CertificateRef, FetchKey, LiteralValue, Manifest, Source, TemplateValue
+from baker.provenance import BaseRecord, Origin, template_digest
 from baker.providers.base import SecretProperties
 
 if TYPE_CHECKING:  # a type only: record is read by gather, never by the comparison
@@ -115,20 +116,28 @@ def wanted(manifest: Manifest, baked: tuple[Origin, ...]) -> dict[FetchKey, Orig
     keys: dict[FetchKey, Origin] = {}
     for origin in baked:
         entry = by_env.get(origin.env)
-        key = origin.fetch_key
-        if entry is None or key is None or _repointed(origin, entry.source, manifest):
+        if entry is None or _repointed(origin, entry.source, manifest):
             continue
-        keys.setdefault(key, origin)
+        for part in origin.parts or (origin,):  # a template's parts, each read like a secret
+            key = part.fetch_key
+            if key is not None:
+                keys.setdefault(key, part)
     return keys
 
 
-def _repointed(origin: Origin, source: LiteralValue | SecretRef, manifest: Manifest) -> str | None:
+def _repointed(origin: Origin, source: Source, manifest: Manifest) -> str | None:
     """Why `source` no longer points where `origin` did (None when it still does).  Literal values
     are compared elsewhere (against the image's Env)."""
+    if isinstance(source, TemplateValue) or origin.kind == "template":
+        return _template_repointed(origin, source, manifest)
     if isinstance(source, LiteralValue):
         return None if origin.kind == "literal" else "now a literal (was a secret)"
+    form = source.format if isinstance(source, CertificateRef) else None
+    source = source.ref if isinstance(source, CertificateRef) else source
     if origin.kind == "literal":
         return f"now the secret {source.written} (was a literal)"
+    if origin.format != form:
+        return f"certificate format {origin.format or '(a plain secret)'} -> {form or '(a plain secret)'}"
     if origin.credential != source.credential:
         return f"credential {origin.credential} -> {source.credential}"
     spec = manifest.credentials.get(source.credential)
@@ -147,6 +156,60 @@ def _repointed(origin: Origin, source: LiteralValue | SecretRef, manifest: Manif
     if origin.pinned and (origin.version or "").lower() != (source.version or "").lower():
         return f"pin {short(origin.version)} -> {short(source.version)}"
     return None
+
+
+def _template_repointed(origin: Origin, source: Source, manifest: Manifest) -> str | None:
+    if not isinstance(source, TemplateValue):
+        return "no longer a template"
+    if origin.kind != "template":
+        return "now a template"
+    if origin.template != template_digest(source):
+        return "the template's text or literal parts changed"
+    baked = {part.env: part for part in origin.parts}
+    if list(baked) != [name for name, _ in source.parts]:
+        return "the template's parts changed"
+    for name, part in source.parts:
+        why = _repointed(baked[name], part, manifest)
+        if why is not None:
+            return f"part {name}: {why}"
+    return None
+
+
+# The order in which a template's worst part speaks for it (pinned only when every part is).
+_PART_ORDER: tuple[Status, ...] = (
+    "deleted",
+    "disabled",
+    "expired",
+    "rotated",
+    "expiring",
+    "current",
+    "pinned",
+)
+
+
+def _template(
+    env: str,
+    origin: Origin,
+    current: Mapping[FetchKey, SecretProperties | ProviderError],
+    moment: datetime,
+    soon: datetime,
+) -> CheckEntry | ProviderError:
+    """A template's status: its worst part's (a rotated part makes the entry rotated)."""
+    checked: list[CheckEntry] = []
+    for part in origin.parts:
+        key = part.fetch_key
+        if key is None:
+            continue
+        one = _secret(part, current[key], moment, soon)
+        if isinstance(one, ProviderError):
+            return one
+        checked.append(one)
+    if not checked:
+        return CheckEntry(env, "literal")
+    worst = min(checked, key=lambda e: _PART_ORDER.index(e.status))
+    if worst.status in ("current", "pinned") and len(checked) > 1:
+        return dataclasses.replace(worst, env=env, detail=f"{len(checked)} parts, none rotated")
+    return dataclasses.replace(worst, env=env, detail=f"part {worst.env}: {worst.detail}")
 
 
 def compare(
@@ -185,6 +248,12 @@ def compare(
             # A file's content is in a layer, not in Env: its record holds the literal's text.
             texts = {entry.name: origin.text} if origin.text is not None else None
             entries.append(_literal(entry.name, source, texts if entry.name.startswith("/") else baked_env))
+        elif origin.kind == "template":
+            checked = _template(entry.name, origin, current, moment, soon)
+            if isinstance(checked, ProviderError):
+                failures.append(ReferenceFailure(entry.name, checked))
+            else:
+                entries.append(checked)
         else:
             key = origin.fetch_key
             assert key is not None  # a secret origin that still points as the manifest does

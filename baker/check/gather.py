@@ -23,7 +23,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from baker import fanout
+from baker import envfrom, fanout
 from baker.check.compare import CheckEntry, CheckReport, RebakeDecision, compare, due_from, wanted
 from baker.check.lifetime import as_utc
 from baker.check.record import BakedImage, read_baked
@@ -95,8 +95,18 @@ def check_all(
             name="baker-check",
         )
         plans: list[dict[FetchKey, tuple[Hashable, Origin]] | BakerError] = []
-        for (manifest, _), record in zip(items, read, strict=True):
-            plans.append(record if isinstance(record, BakerError) else _plan(manifest, record, signins))
+        # `env_from:` lists its vaults: the manifest compared is the expanded one (added/removed).
+        expanded = [
+            _expanded(manifest, record, signins, max_workers)
+            if not isinstance(record, BakerError)
+            else manifest
+            for (manifest, _), record in zip(items, read, strict=True)
+        ]
+        for full, record in zip(expanded, read, strict=True):
+            if isinstance(record, BakerError) or isinstance(full, BakerError):
+                plans.append(record if isinstance(record, BakerError) else full)  # type: ignore[arg-type]
+            else:
+                plans.append(_plan(full, record, signins))
         current = _read(
             max_workers,
             signins,
@@ -108,11 +118,47 @@ def check_all(
             max_workers, signins, items, plans, lambda where, origin: _baked_version(where, origin, current)
         )
         return [
-            _checked(manifest, image, record, plan, current, baked, now)
-            for (manifest, image), record, plan in zip(items, read, plans, strict=True)
+            _checked(
+                manifest,
+                full if isinstance(full, Manifest) else manifest,
+                image,
+                record,
+                plan,
+                current,
+                baked,
+                now,
+            )
+            for (manifest, image), full, record, plan in zip(items, expanded, read, plans, strict=True)
         ]
     finally:
         signins.close()
+
+
+def _expanded(
+    manifest: Manifest, record: BakedImage, signins: SignIns, workers: int
+) -> Manifest | BakerError:
+    """`manifest` with its `env_from:` listed (`baker.envfrom`); a disabled secret the image holds is
+    kept, so it reports `disabled` rather than `removed`."""
+    if not manifest.env_from:
+        return manifest
+
+    def lister(name: str) -> envfrom.Listing:
+        provider = signins.provider(manifest.credentials[name])
+        if isinstance(provider, ProviderError):
+            raise provider
+        return tuple(provider.list_secrets())
+
+    try:
+        manifest.require_credentials(e.credential for e in manifest.env_from)
+        listings = envfrom.list_all(manifest, lister, workers=workers)
+        failure = envfrom.failed(listings)
+        if failure is not None:
+            return failure
+        keep = {o.env for o in record.origins if o.prefix is not None}
+        listed = {name: got for name, got in listings.items() if not isinstance(got, ProviderError)}
+        return envfrom.expand(manifest, listed, keep=keep).manifest
+    except BakerError as exc:
+        return exc
 
 
 def _plan(
@@ -181,6 +227,7 @@ def _baked_version(where: Hashable, origin: Origin, current: Mapping[ReadKey, An
 
 def _checked(
     manifest: Manifest,
+    full: Manifest,  # `manifest` with its `env_from:` made entries
     image: str,
     record: BakedImage | BakerError,
     plan: dict[FetchKey, tuple[Hashable, Origin]] | BakerError,
@@ -194,7 +241,7 @@ def _checked(
         return Checked(manifest, image, record=record, error=plan)
     answers = {key: current[(where, key[1], key[2])] for key, (where, _) in plan.items()}
     try:
-        report = compare(manifest, record.origins, answers, record.env, now=now)
+        report = compare(full, record.origins, answers, record.env, now=now)
     except BakerError as exc:
         return Checked(manifest, image, record=record, error=exc)
     wheres = {(key[0], key[1]): where for key, (where, _) in plan.items()}

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from baker import imageref
 from baker.check.compare import RebakeDecision
-from baker.check.lifetime import lifetime_warnings
 from baker.cinative import after_build
 from baker.errors import (
     EXIT_FAILURE,
@@ -26,8 +25,7 @@ from baker.errors import (
 from baker.manifest import checks as manifest_module
 from baker.model import Manifest
 from baker.output import Output, untrusted
-from baker.resolver import ResolvedEnv, resolve
-from baker.secret import REDACTOR
+from baker.resolver import ResolvedEnv, resolve_warned
 
 if TYPE_CHECKING:  # a type only: validate and plan import no registry client
     from baker.image.registry.revoke import Revocation
@@ -94,19 +92,9 @@ def check_references(base: str | None, tags: Sequence[str]) -> None:
 
 
 def resolve_values(out: Output, manifest: Manifest) -> ResolvedEnv:
-    """The resolved values, warning about any too short to be masked in output."""
-    resolved = resolve(manifest)
-    for label in REDACTOR.short_labels:
-        out.warn(f"{label}: the value is too short to mask in output; keep it out of logs yourself")
-    seen: set[tuple[str | None, str | None]] = set()
-    for entry in resolved.entries:
-        props = entry.properties
-        if props is None or (props.name, props.version) in seen:
-            continue
-        seen.add((props.name, props.version))
-        for warning in lifetime_warnings(props.name, props):
-            out.warn(f"{entry.env}: {warning}")
-    return resolved
+    """The resolved values, warning about any too short to be masked in output, or whose version
+    expired or expires soon (`baker.resolver.resolve_warned`)."""
+    return resolve_warned(manifest, on_warning=out.warn)
 
 
 def print_revocation(out: Output, revocation: Revocation) -> None:

@@ -1,5 +1,6 @@
-"""`baker build`: load, check the names, resolve, call `baker.image.bake.bake` (or the in-registry
-bake), print what it did, and the exit code.  The pipeline itself lives in `baker.image.bake`.
+"""`baker build`: load, check the names, call the pipeline (`baker.pipeline.build`, or the
+in-registry one), print what it did, and the exit code.  The order of the steps (connect, resolve,
+build the app, bake) is the pipeline's, not this module's.
 
 The CLI sends several `-f` (or a directory) to `commands.build_fleet`, which bakes each due manifest
 through `build_manifest`."""
@@ -10,18 +11,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from baker import signals
+from baker import pipeline
 from baker.check.compare import RebakeDecision
 from baker.commands._common import (
     check_references,
     end_bake,
     load_manifest,
     no_rebake_due,
-    resolve_values,
 )
 from baker.errors import UsageError
-from baker.image import engine
-from baker.image.bake import bake, refuse_revoke_without_push
+from baker.image.bake import refuse_revoke_without_push
 from baker.model import Manifest
 from baker.output import Output
 
@@ -106,18 +105,14 @@ def build_manifest(
     skip, recorded = no_rebake_due(out, manifest, if_stale, names, skipped=skipped)
     if skip:
         return 0
-    client = engine.connect()  # before any secret is read: no engine, no fetch
-    # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
-    resolved = signals.run_stoppable(lambda: resolve_values(out, manifest))
-    result = bake(
+    result = pipeline.build(
         manifest,
-        resolved,
         tags=names,
         push=push,
         on_line=out.progress,
-        client=client,
+        on_warning=out.warn,
         revoke_superseded=revoke_superseded,
-        base=recorded,
+        recorded=recorded,
     )
     out.info(f"built {result.image_id}")
     for name in result.tags:

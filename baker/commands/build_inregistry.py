@@ -1,16 +1,18 @@
-"""`baker build --in-registry`: the command around `baker.image.inregistry.bake_in_registry`.
+"""`baker build --in-registry`: the command around `baker.pipeline.build_in_registry`.
 
-No Docker engine is asked anything on this path (not for `--if-stale` either): the base is read
-from its registry before any secret is, then the values are resolved, baked and pushed.
+No Docker engine is asked anything on this path (not for `--if-stale` either), except to build the
+app for `image.build` (with `image.build.push`): the base is read from its registry (or the app's
+push target proven) before any secret is, then the values are resolved, (the app built and pushed,)
+baked and pushed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from baker import signals
+from baker import pipeline
 from baker.check.compare import RebakeDecision
-from baker.commands._common import check_references, end_bake, no_rebake_due, resolve_values
+from baker.commands._common import check_references, end_bake, no_rebake_due
 from baker.errors import BakeStopped, UsageError
 from baker.image import inregistry
 from baker.model import Manifest
@@ -29,12 +31,6 @@ def build_in_registry(
 ) -> int:
     """`if_stale` may be the decision, already made (`build_fleet`); a re-bake goes onto the base
     the image records."""
-    if manifest.image.build is not None:
-        raise UsageError(
-            "--in-registry bakes onto an image already in a registry; this manifest builds its image "
-            "(image.build), which needs a Docker engine",
-            hint="drop --in-registry, or push the app image first and name it in image.from",
-        )
     check_references(manifest.image.base, names)
     if not names:
         raise UsageError(
@@ -74,23 +70,14 @@ def _bake(
     revoke_superseded: bool,
     recorded: BaseRecord | None,
 ) -> int:
-    assert manifest.image.base is not None
     if recorded is not None:
         out.info(f"re-baking onto the recorded base {untrusted(recorded.ref)} ({recorded.digest})")
-    # Before any secret: no base, no fetch.
-    base = (
-        inregistry.read_recorded_base(recorded)
-        if recorded is not None
-        else inregistry.read_base(manifest.image.base)
-    )
-    # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
-    resolved = signals.run_stoppable(lambda: resolve_values(out, manifest))
-    result = inregistry.bake_in_registry(
+    # The pipeline reads the base (or proves the app's push target) before any secret is resolved.
+    result = pipeline.build_in_registry(
         manifest,
-        resolved,
         tags=names,
         on_line=out.progress,
-        base=base,
+        on_warning=out.warn,
         timeout=timeout,
         revoke_superseded=revoke_superseded,
         recorded=recorded,

@@ -21,6 +21,7 @@ from baker import providers
 from baker.check.lifetime import lifetime_warnings
 from baker.commands._common import load_manifest
 from baker.diagnose import Diagnosis, fix_for
+from baker.envfrom import LIST_HINT
 from baker.errors import EXIT_FAILURE, EXIT_OK, ManifestError, ProviderError, UsageError
 from baker.model import CredentialSpec, Manifest
 from baker.output import Output
@@ -163,6 +164,19 @@ def _exercise(manifest: Manifest, name: str, provider: Provider, result: Credent
             return
         listing_error = exc
     wanted = sorted({(ref.name, ref.version) for _, ref in manifest.references if ref.credential == name})
+    prefixes = [spec.prefix for spec in manifest.env_from if spec.credential == name]
+    if listing_error is not None and prefixes:
+        # env_from reads the vault's list: without it the bake fails, whatever else reads.
+        result.failures.append(
+            Failure(
+                str(listing_error.diagnosis or Diagnosis.MISSING_ROLE),
+                f"env_from (prefix {', '.join(prefixes)}) needs the vault's list: {listing_error.message}",
+                listing_error.evidence,
+                LIST_HINT,
+                None,
+            )
+        )
+        return
     if listing_error is not None and not wanted:
         result.failures.append(Failure.of(listing_error))
         return

@@ -9,50 +9,112 @@ from pathlib import Path
 
 from baker.commands._common import load_manifest
 from baker.errors import EXIT_OK
-from baker.model import FileEntry, Manifest, SecretRef
+from baker.model import CertificateRef, FileEntry, LiteralValue, Manifest, Part, TemplateValue
 from baker.output import Output
 
 COLUMNS = ("ENV", "SOURCE", "CREDENTIAL", "VAULT", "SECRET", "KEY", "VERSION", "FETCH")
 
 
 def plan_rows(manifest: Manifest) -> list[dict[str, object]]:
-    """One dict per env var, then per file, in manifest order (the `--json` shape): a file's row
-    has `file` (its path), `mode`, `uid` and `gid` where an env var's has `env`."""
+    """One dict per env var, then per file, in manifest order (the `--json` shape).  A template's row
+    lists its `parts`, each shaped like a row (`env` = the part's name).  A file's row has `file` (its
+    path), `mode`, `uid` and `gid` where an env var's has `env`."""
     fetch_ids: dict[tuple[str, str, str | None], int] = {}
     first_user: dict[tuple[str, str, str | None], str] = {}
-    rows: list[dict[str, object]] = []
-    for entry in manifest.items:
-        source = entry.source
-        named: dict[str, object] = {"env": entry.name}
-        if isinstance(entry, FileEntry):
-            named = {"file": entry.path, "mode": f"{entry.mode:04o}", "uid": entry.uid, "gid": entry.gid}
-        if not isinstance(source, SecretRef):
-            row: dict[str, object] = {**named, "source": "literal"}
-            row.update(dict.fromkeys(("credential", "vault_url", "secret", "written", "key", "version")))
-            row.update(fetch=None, shared_with=None)
-            rows.append(row)
-            continue
-        key = source.fetch_key
+
+    def row(env: str, source: Part) -> dict[str, object]:
+        if isinstance(source, LiteralValue):
+            out: dict[str, object] = {"env": env, "source": "literal"}
+            out.update(dict.fromkeys(("credential", "vault_url", "secret", "written", "key", "version")))
+            out.update(fetch=None, shared_with=None)
+            return out
+        ref = source.ref if isinstance(source, CertificateRef) else source
+        key = ref.fetch_key
         shared_with = first_user.get(key)
         if shared_with is None:
             fetch_ids[key] = len(fetch_ids) + 1
-            first_user[key] = entry.name
-        rows.append(
-            {
-                **named,
-                "source": "secret",
-                "credential": source.credential,
-                # None offline when the URL's variable is unset
-                "vault_url": manifest.credentials[source.credential].vault_url or None,
-                "secret": source.name,
-                "written": source.written,
-                "key": source.key,
-                "version": source.version,
-                "fetch": fetch_ids[key],
-                "shared_with": shared_with,
+            first_user[key] = env
+        out = {
+            "env": env,
+            "source": "certificate" if isinstance(source, CertificateRef) else "secret",
+            "credential": ref.credential,
+            # None offline when the URL's variable is unset
+            "vault_url": manifest.credentials[ref.credential].vault_url or None,
+            "secret": ref.name,
+            "written": ref.written,
+            "key": ref.key,
+            "version": ref.version,
+            "fetch": fetch_ids[key],
+            "shared_with": shared_with,
+        }
+        if isinstance(source, CertificateRef):
+            out["format"] = source.format
+        return out
+
+    rows: list[dict[str, object]] = []
+    for entry in manifest.items:
+        source = entry.source
+        if isinstance(source, TemplateValue):
+            parts = [row(name, part) for name, part in source.parts]
+            made: dict[str, object] = {"env": entry.name, "source": "template"}
+            made.update(dict.fromkeys(("credential", "vault_url", "secret", "written", "key", "version")))
+            made.update(fetch=None, shared_with=None, parts=parts)
+        else:
+            made = row(entry.name, source)
+        if isinstance(entry, FileEntry):  # named by its path, under "file", with its mode and owner
+            del made["env"]
+            made = {
+                "file": entry.path,
+                "mode": f"{entry.mode:04o}",
+                "uid": entry.uid,
+                "gid": entry.gid,
+                **made,
             }
-        )
+        rows.append(made)
     return rows
+
+
+def build_secret_rows(manifest: Manifest) -> list[dict[str, object]]:
+    """One dict per `image.build.secrets` entry (its `id`): fetched with the env's references (a
+    shared secret is read once, `shared_with` names the env var or id it shares with), never baked."""
+    first_user: dict[tuple[str, str, str | None], str] = {}
+    fetch_ids: dict[tuple[str, str, str | None], int] = {}
+    for name, ref in (
+        *manifest.references,
+        *((f"image.build.secrets.{i}", r) for i, r in manifest.build_secrets),
+    ):
+        fetch_ids.setdefault(ref.fetch_key, len(fetch_ids) + 1)
+        first_user.setdefault(ref.fetch_key, name)
+    return [
+        {
+            "id": secret_id,
+            "credential": ref.credential,
+            "vault_url": manifest.credentials[ref.credential].vault_url or None,
+            "secret": ref.name,
+            "written": ref.written,
+            "key": ref.key,
+            "version": ref.version,
+            "fetch": fetch_ids[ref.fetch_key],
+            "shared_with": None
+            if first_user[ref.fetch_key] == f"image.build.secrets.{secret_id}"
+            else first_user[ref.fetch_key],
+        }
+        for secret_id, ref in manifest.build_secrets
+    ]
+
+
+def env_from_rows(manifest: Manifest) -> list[dict[str, object]]:
+    """Each `env_from:`: its prefix and vault; the names are known only when the vault is listed."""
+    return [
+        {
+            "prefix": spec.prefix,
+            "credential": spec.credential,
+            "vault_url": manifest.credentials[spec.credential].vault_url or None,
+            "names": None,
+            "known": "at bake time",
+        }
+        for spec in manifest.env_from
+    ]
 
 
 def credential_rows(manifest: Manifest) -> list[dict[str, object]]:
@@ -80,16 +142,22 @@ def _cell(value: object) -> str:
 
 def _table(rows: list[dict[str, object]]) -> list[str]:
     cells = [list(COLUMNS)]
+    flat: list[dict[str, object]] = []
     for row in rows:
+        flat.append(row)
+        parts = row.get("parts")
+        if isinstance(parts, list):
+            flat.extend({**part, "env": f"  {{{{ {part['env']} }}}}"} for part in parts)
+    for row in flat:
         name = str(row["env"]) if "env" in row else _cell(row["file"])
-        if row["source"] == "literal":
-            cells.append([name, "literal"] + [""] * (len(COLUMNS) - 2))
+        if row["source"] in ("literal", "template"):
+            cells.append([name, str(row["source"])] + [""] * (len(COLUMNS) - 2))
             continue
         fetch = f"{row['fetch']}" + (f" (shared with {row['shared_with']})" if row["shared_with"] else "")
         cells.append(
             [
                 name,
-                "secret",
+                str(row["source"]) + (f" ({row['format']})" if row.get("format") else ""),
                 _cell(row["credential"]),
                 _cell(row["vault_url"]),
                 _cell(row["secret"]),
@@ -109,6 +177,20 @@ def plan(*, out: Output, file: Path) -> int:
     references = len(manifest.references)
     for line in _table(rows):
         out.info(line)
+    build_secrets = build_secret_rows(manifest)
+    for row in build_secrets:
+        sharing = f" (shared with {row['shared_with']})" if row["shared_with"] else ""
+        out.info(
+            f"build secret {row['id']} (RUN --mount=type=secret, never baked): {_cell(row['credential'])} "
+            f"{_cell(row['secret'])}{'#' + _cell(row['key']) if row['key'] is not None else ''} "
+            f"{_cell(row['version']) if row['version'] else 'current'}, fetch {row['fetch']}{sharing}"
+        )
+    env_from = env_from_rows(manifest)
+    for item in env_from:
+        out.info(
+            f"env_from prefix {item['prefix']} (credential {item['credential']}, vault "
+            f"{item['vault_url'] or '-'}): names known at bake time, from the vault's list of secrets"
+        )
     credentials = credential_rows(manifest)
     for row in credentials:
         out.info(f"credential {row['name']}: auth {row['auth']}, signs in with {row['token_source']}")
@@ -119,13 +201,23 @@ def plan(*, out: Output, file: Path) -> int:
             "adds; `baker build` bakes them, `render` and `run` do not): "
             + ", ".join(f"{_cell(f.path)} {f.mode:04o} {f.uid}:{f.gid}" for f in manifest.files)
         )
-    out.info(
-        f"{len(rows)} env vars and files: {len(rows) - references} literal, {references} secret references "
-        "in "
-        f"{fetches} fetch{'' if fetches == 1 else 'es'}"
-        + (f" ({shared} reference{'' if shared == 1 else 's'} share another's fetch)" if shared else "")
-    )
+    literals = sum(1 for row in rows if row["source"] == "literal")
     env_rows = [row for row in rows if "env" in row]
     file_rows = [row for row in rows if "file" in row]
-    out.result({"env": env_rows, "files": file_rows, "fetches": fetches, "credentials": credentials})
+    out.info(
+        f"{len(env_rows)} env vars{f' and {len(file_rows)} files' if file_rows else ''}: {literals} literal, "
+        f"{references} secret references in {fetches} fetch{'' if fetches == 1 else 'es'}"
+        + (f" ({shared} reference{'' if shared == 1 else 's'} share another's fetch)" if shared else "")
+    )
+    document: dict[str, object] = {
+        "env": env_rows,
+        "env_from": env_from,
+        "fetches": fetches,
+        "credentials": credentials,
+    }
+    if file_rows:
+        document["files"] = file_rows
+    if build_secrets:
+        document["build_secrets"] = build_secrets
+    out.result(document)
     return EXIT_OK

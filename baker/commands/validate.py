@@ -21,6 +21,12 @@ def validate(*, out: Output, file: Path) -> int:
         f"ok: {file}: {total} env var{'' if total == 1 else 's'} ({literals} literal, "
         f"{references} secret reference{'' if references == 1 else 's'}) through {len(used)} "
         f"credential{'' if len(used) == 1 else 's'}"
+        + (
+            f", and {len(manifest.env_from)} env_from prefix{'' if len(manifest.env_from) == 1 else 'es'} "
+            "(names known at bake time)"
+            if manifest.env_from
+            else ""
+        )
     )
     out.result(
         {
@@ -30,6 +36,7 @@ def validate(*, out: Output, file: Path) -> int:
             "literals": literals,
             "references": references,
             "credentials": list(used),
+            "env_from": [spec.prefix for spec in manifest.env_from],
             "warnings": list(manifest.warnings),
         }
     )

@@ -27,7 +27,11 @@ DEMO_WORLD: dict[str, Any] = {
                     {"value": "legacy-v2-value"},
                 ],
                 "tls-key": "-----BEGIN DEMO KEY-----\nMIIBdemo...\n-----END DEMO KEY-----\n",
+                # examples/shapes.yaml: a set by prefix (`env_from`), and a certificate
+                "app-feature-flags": "beta,dark-mode",
+                "app-smtp-password": "smtp-demo-pw-8c1e",
             },
+            "certificates": {"web-tls": {"key": "ec", "format": "pkcs12", "subject": "web.demo.test"}},
         }
     },
 }

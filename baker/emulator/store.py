@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from baker.emulator import certs
 from baker.emulator.world import SecretVersion, World
 
 
@@ -48,9 +49,13 @@ def _now() -> dt.datetime:
 
 
 def _stored(spec: SecretVersion, created: dt.datetime) -> StoredVersion:
+    value = spec.value
+    if spec.certificate is not None:  # made now, as Key Vault stores a certificate's secret
+        cert = spec.certificate
+        value = certs.make(cert.subject, key=cert.key, form=cert.format, chain=cert.chain).value
     return StoredVersion(
         version=spec.version or uuid.uuid4().hex,
-        value=spec.value,
+        value=value,
         enabled=spec.enabled,
         exp=spec.exp,
         nbf=spec.nbf,

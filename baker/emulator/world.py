@@ -34,6 +34,8 @@ Format (YAML; every key below is the full set allowed, anything else is refused)
           <name>: {value: ..., content_type: ..., tags: {k: v}, enabled: true,
                    exp: 2030-01-01T00:00:00Z, nbf: ..., created: ..., version: <32 hex>}
           <name>: [<version>, <version>, ...]       # oldest first; the last is current
+        certificates:                   # made at load; served as Key Vault serves a certificate's secret
+          <name>: {key: ec, format: pkcs12, chain: true, subject: <CN>}  # key ec|rsa, format pkcs12|pem
 
 Dates are YAML timestamps, ISO 8601 strings or unix seconds (UTC when no zone is given).  Names are
 checked as Azure checks them (secret names `[0-9A-Za-z-]{1,127}`, case-insensitive); a grant must name
@@ -125,6 +127,16 @@ class Grant:
 
 
 @dataclass(frozen=True)
+class CertificateSpec:
+    """A world file's certificate: its material is made when the emulator starts (`certs.make`)."""
+
+    subject: str
+    key: str = "ec"  # ec | rsa
+    format: str = "pkcs12"  # pkcs12 | pem
+    chain: bool = True
+
+
+@dataclass(frozen=True)
 class SecretVersion:
     value: str = field(repr=False)
     version: str | None = None
@@ -134,6 +146,7 @@ class SecretVersion:
     content_type: str | None = None
     tags: Mapping[str, str] | None = None
     created: dt.datetime | None = None
+    certificate: CertificateSpec | None = None  # the value is made from it at start
 
 
 @dataclass(frozen=True)

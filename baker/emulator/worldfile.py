@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from baker.emulator import certs
 from baker.emulator.world import (
     HINT,
     IDENTIFIER,
@@ -19,6 +20,7 @@ from baker.emulator.world import (
     VAULT_NAME,
     VERSION_ID,
     App,
+    CertificateSpec,
     ClientSecret,
     Grant,
     ManagedIdentity,
@@ -154,7 +156,7 @@ class Parser:
 
     def vault(self, name: str, body: Any, tenants: Mapping[str, Tenant]) -> Vault:
         where = f"vaults.{name}"
-        raw = self.mapping(body, where, {"tenant", "model", "grants", "secrets"})
+        raw = self.mapping(body, where, {"tenant", "model", "grants", "secrets", "certificates"})
         if "tenant" not in raw:
             self.fail(where, "missing 'tenant'")
         tenant = self.string(raw["tenant"], f"{where}.tenant")
@@ -171,6 +173,13 @@ class Parser:
             if secret_name.lower() in {n.lower() for n in secrets}:
                 self.fail(s_where, "duplicate secret name (names are case-insensitive)")
             secrets[secret_name] = self.versions(versions, s_where)
+        for cert_name, spec in self.mapping(raw.get("certificates") or {}, f"{where}.certificates").items():
+            c_where = f"{where}.certificates.{cert_name}"
+            if not isinstance(cert_name, str) or not SECRET_NAME.match(cert_name):
+                self.fail(c_where, "a certificate name is 1-127 letters, digits and hyphens")
+            if cert_name.lower() in {n.lower() for n in secrets}:
+                self.fail(c_where, "a secret of that name exists (a certificate's secret has its name)")
+            secrets[cert_name] = (self.certificate(spec, c_where),)
         grants_raw = raw.get("grants") or []
         if not isinstance(grants_raw, list):
             self.fail(f"{where}.grants", f"expected a list, got {_kind(grants_raw)}")
@@ -220,6 +229,20 @@ class Parser:
             if n.lower() not in known:
                 self.fail(f"{where}.secrets", f"unknown secret {n!r} (not in this vault's secrets)")
         return Grant(app.lower(), frozenset(n.lower() for n in names), frozenset({"get"}))
+
+    def certificate(self, value: Any, where: str) -> SecretVersion:
+        """`{key: ec|rsa, format: pkcs12|pem, chain: true, subject: CN}`: made now (`certs.make`)."""
+        raw = self.mapping(value if value is not None else {}, where, {"key", "format", "chain", "subject"})
+        kind = self.string(raw.get("key", "ec"), f"{where}.key")
+        form = self.string(raw.get("format", "pkcs12"), f"{where}.format")
+        if kind not in certs.KEYS:
+            self.fail(f"{where}.key", f"{kind!r} is not one of: {', '.join(certs.KEYS)}")
+        if form not in certs.FORMATS:
+            self.fail(f"{where}.format", f"{form!r} is not one of: {', '.join(certs.FORMATS)}")
+        subject = self.string(raw.get("subject", where.rsplit(".", 1)[-1]), f"{where}.subject")
+        chain = self.boolean(raw.get("chain", True), f"{where}.chain")
+        spec = CertificateSpec(subject, kind, form, chain)
+        return SecretVersion("", content_type=certs.FORMATS[form], certificate=spec)
 
     def versions(self, value: Any, where: str) -> tuple[SecretVersion, ...]:
         items = value if isinstance(value, list) else [value]

@@ -33,12 +33,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from baker import __version__, imageref, signals
 from baker.errors import EngineError, ImageError, PushIncomplete, UsageError
-from baker.image import engine, fileslayer, oci
+from baker.image import appbuild, engine, fileslayer, oci
 from baker.model import Manifest
 from baker.output import untrusted
 from baker.provenance import LABEL, BaseRecord, to_label
@@ -62,23 +61,10 @@ class BakeResult:
     revocation: revoke.Revocation | None = None  # with revoke_superseded: what was deleted, what kept
 
 
-def _app_image(manifest: Manifest, on_line: Callable[[str], None], client: engine.DockerClient) -> str:
-    """`image.build`: the user's own image, built untagged with their context and Dockerfile."""
-    spec = manifest.image.build
-    assert spec is not None
-    context = Path(manifest.path).parent / spec.context
-    on_line(f"building the app image from {context} ({spec.dockerfile})")
-    return engine.build_image(
-        context,
-        build_args=dict(spec.args),
-        labels={},
-        on_line=on_line,
-        dockerfile=spec.dockerfile,
-        target=spec.target,
-        # The app's own RUN steps may need the network, as with `docker build`.
-        network_mode=None,
-        client=client,
-    )
+def _app_image(app: appbuild.AppBuild, resolved: ResolvedEnv, on_line: Callable[[str], None]) -> str:
+    """`image.build`: the user's own image, built by BuildKit through their Docker CLI (untagged)."""
+    secrets = {entry.env: entry.value for entry in resolved.build_secrets}
+    return appbuild.build(app, secrets, on_line=on_line).image_id
 
 
 def bake(
@@ -92,6 +78,7 @@ def bake(
     revoke_superseded: bool = False,
     base: BaseRecord | None = None,
     full_layers: bool | None = None,
+    app: appbuild.AppBuild | None = None,
 ) -> BakeResult:
     """Bake `resolved` onto the base (`image.from`, or the app image `image.build` makes), tag the
     result, and push the tags; with `revoke_superseded` (needs `push`), then delete the baked
@@ -100,7 +87,9 @@ def bake(
     `base`: the base recorded in an image baked before (`provenance.base_of`), for `build
     --if-stale`: the bake then goes onto that exact image (its id), not onto what `image.from` names
     now.  `full_layers`: load the base's layers with the baked config (None: when the engine's
-    image store wants them, `engine.wants_layers`); tests force it.
+    image store wants them, `engine.wants_layers`); tests force it.  `app`: for `image.build`, the
+    build `appbuild.prepare` checked (the pipeline prepares it before resolving); prepared here when
+    not given (and not needed with a recorded `base`: the app is not rebuilt).
 
     A stop signal either undoes the bake (it lands before the first tag moves) or lets it complete
     (tags, pushes, the superseded image's removal) and shows in `BakeResult.stopped`; see
@@ -119,6 +108,8 @@ def bake(
     before = revoke.read_before(tags) if revoke_superseded else None
     meanwhile: dict[str, str | None] = {}  # what each tag names just before its push
     client = client if client is not None else engine.connect()
+    if manifest.image.build is not None and app is None and base is None:
+        app = appbuild.prepare(manifest)
     state = _Bake()
     # Held throughout: a stop raises at once only while nothing needs undoing (`interruptible`);
     # during the load it waits for the engine, then undoes the bake; from the first tag on, the
@@ -126,7 +117,7 @@ def bake(
     with signals.held(escape=3) as stop:
         try:
             with signals.interruptible():
-                base_ref, base_id = _base(manifest, base, on_line, client, state)
+                base_ref, base_id = _base(manifest, base, app, resolved, on_line, client, state)
                 raw = engine.base_config(base_id, client=client)
                 layers = _layer_count(raw)
                 if full_layers is None:
@@ -197,6 +188,8 @@ def bake(
 def _base(
     manifest: Manifest,
     recorded: BaseRecord | None,
+    app: appbuild.AppBuild | None,
+    resolved: ResolvedEnv,
     on_line: Callable[[str], None],
     client: engine.DockerClient,
     state: _Bake,
@@ -205,10 +198,10 @@ def _base(
     --if-stale`), else the app image `image.build` makes, else `image.from` (pulled when not local)."""
     if recorded is not None:
         return recorded.ref, _recorded_base(recorded, on_line, client)
-    if manifest.image.build is not None:
-        app = _app_image(manifest, on_line, client)
-        state.created.append(app)
-        return app, app
+    if app is not None:
+        app_id = _app_image(app, resolved, on_line)
+        state.created.append(app_id)
+        return app_id, app_id
     assert manifest.image.base is not None
     return manifest.image.base, engine.ensure_image(manifest.image.base, on_line, client=client).id
 

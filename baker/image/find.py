@@ -31,6 +31,10 @@ class Wanted:
     version: str | None
 
     def matches(self, origin: Origin) -> bool:
+        """`origin` (or, for a template, one of its parts) read this secret (version)."""
+        return any(self._one(part) for part in origin.parts or (origin,))
+
+    def _one(self, origin: Origin) -> bool:
         return (
             origin.kind == "secret"
             and (origin.secret or "").lower() == self.name.lower()

@@ -18,7 +18,7 @@ from baker.errors import Problem
 from baker.manifest import token_sources
 from baker.manifest.interpolation import VAR_RE
 from baker.manifest.yamltree import Checker, YItem, YMap
-from baker.model import AuthSpec, CredentialSpec, EnvEntry, FileEntry, SecretRef
+from baker.model import AuthSpec, CredentialSpec, EnvEntry, FileEntry, source_refs
 from baker.secret import REDACTOR
 from baker.suggest import did_you_mean
 
@@ -192,7 +192,7 @@ def check_token_sources(
     a command that connects (before any network call), a warning offline or when unused.  An
     `azure-cli` credential with no `az` on the PATH: a warning (the sign-in says the rest)."""
     register_secret_vars(environ, credentials)
-    used = {e.source.credential for e in env if isinstance(e.source, SecretRef)}
+    used = {ref.credential for e in env for ref in source_refs(e.source)}
     for name, spec in credentials.items():
         if spec.auth.missing:
             if name in used and not offline:

@@ -25,11 +25,11 @@ import os
 import re
 import stat
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
-from baker.diagnose import Diagnosis
-from baker.errors import BadReference, ManifestError, Problem
+from baker.errors import ManifestError, Problem
 from baker.manifest import files as file_rules
 from baker.manifest.auth import check_token_sources, problems_hint
 from baker.manifest.credentials import (
@@ -37,30 +37,28 @@ from baker.manifest.credentials import (
     check_unset_vars,
     parse_credentials,
 )
-from baker.manifest.interpolation import VAR_RE
-from baker.manifest.refs import parse_reference, parse_version
-from baker.manifest.yamltree import INT, NULL, YItem, YMap, YScalar, YSeq, kind, load_tree
+from baker.manifest.values import parse_env_from, parse_secret_ref, parse_source
+from baker.manifest.yamltree import INT, YItem, YMap, YScalar, YSeq, kind, load_tree
 from baker.model import (
+    ENV_NAME_RE,
     BuildSpec,
     CredentialSpec,
     EnvEntry,
     FileEntry,
     ImageSpec,
-    LiteralValue,
     Manifest,
     SecretRef,
-    Source,
-    default_credential,
-    marked_default,
 )
-from baker.suggest import did_you_mean
 
 __all__ = ["load"]
 
-ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-TOP_KEYS = ("version", "image", "credentials", "env", "files")
+TOP_KEYS = ("version", "image", "credentials", "env", "env_from", "files")
 IMAGE_KEYS = ("from", "build", "tag")
-BUILD_KEYS = ("context", "dockerfile", "target", "args")
+BUILD_KEYS = ("context", "dockerfile", "target", "args", "secrets", "network", "platforms", "push")
+# A build secret's id goes into `--secret id=ID,env=VAR` (comma-separated key=value): no `,` or `=`.
+BUILD_SECRET_ID_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+PLATFORM_RE = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?")
+NETWORK_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 REFERENCE_KEYS = ("secret", "credential", "version")
 
 
@@ -114,10 +112,22 @@ def load(path: Path | str, *, environ: Mapping[str, str] | None = None, offline:
     _version(check, top)
     image = _image(check, top)
     credentials = parse_credentials(check, top)
-    env = _env(check, top, credentials)
+    env_from = parse_env_from(check, top, credentials)
+    env = _env(check, top, credentials, has_env_from=bool(env_from))
     files = _files(check, top, credentials)
-    check_unset_vars(check, credentials, [*env, *files], offline=offline)
-    check_token_sources(check, credentials, [*env, *files], env_vars, offline=offline)
+    # The credential checks count an `env_from:`, a file and a build secret as users of their
+    # credential: its variables must be set.
+    users: list[EnvEntry | FileEntry] = [*env, *files]
+    users += [
+        EnvEntry(f"env_from {e.prefix}", SecretRef(e.prefix, e.prefix, None, None, e.credential), e.line)
+        for e in env_from
+    ]
+    if image is not None and image.build is not None:
+        secrets = _build_secrets(check, top, credentials)
+        image = replace(image, build=replace(image.build, secrets=MappingProxyType(secrets)))
+        users += [EnvEntry(f"image.build.secrets.{key}", ref) for key, ref in secrets.items()]
+    check_unset_vars(check, credentials, users, offline=offline)
+    check_token_sources(check, credentials, users, env_vars, offline=offline)
     if check.problems:
         raise ManifestError(
             sorted(check.problems, key=lambda p: p.line or 0), hint=problems_hint(check.problems)
@@ -129,6 +139,7 @@ def load(path: Path | str, *, environ: Mapping[str, str] | None = None, offline:
         credentials=MappingProxyType(credentials),
         env=tuple(env),
         warnings=tuple(check.warnings),
+        env_from=tuple(env_from),
         files=tuple(files),
     )
 
@@ -200,23 +211,88 @@ def _build(check: ManifestChecker, item: YItem) -> BuildSpec | None:
             value = check.text(arg, f"image.build.args.{arg.key}", what='text (write "" for empty)')
             if value is not None:
                 args[arg.key] = value
+    network = None
+    network_item = node.get("network")
+    if network_item is not None:
+        network = check.text(network_item, "image.build.network", what="a network name (none, host, ...)")
+        if network is not None and not NETWORK_RE.fullmatch(network):
+            check.problem(network_item.line, "image.build.network", f"{network!r} is not a network name")
+            network = None
+    platforms: list[str] = []
+    platforms_item = node.get("platforms")
+    if platforms_item is not None:
+        subs = (
+            [YItem(f"[{i}]", n.line, n) for i, n in enumerate(platforms_item.value.items)]
+            if isinstance(platforms_item.value, YSeq)
+            else [YItem("", platforms_item.line, platforms_item.value)]
+        )
+        for sub in subs:
+            path = f"image.build.platforms{sub.key}"
+            platform = check.text(sub, path, what="a platform such as linux/amd64")
+            if platform is not None and not PLATFORM_RE.fullmatch(platform):
+                check.problem(
+                    sub.line, path, f"{platform!r} is not a platform (os/arch[/variant], e.g. linux/arm64)"
+                )
+            elif platform is not None:
+                platforms.append(platform)
+    push_item = node.get("push")
+    push = _image_ref(check, push_item, "image.build.push") if push_item is not None else None
     return BuildSpec(
         context=fields["context"] or ".",
         dockerfile=fields["dockerfile"] or "Dockerfile",
         target=fields["target"],
         args=MappingProxyType(args),
+        network=network,
+        platforms=tuple(dict.fromkeys(platforms)),
+        push=push,
     )
 
 
-def _env(check: ManifestChecker, top: YMap, credentials: Mapping[str, CredentialSpec]) -> list[EnvEntry]:
+def _build_secrets(
+    check: ManifestChecker, top: YMap, credentials: Mapping[str, CredentialSpec]
+) -> dict[str, SecretRef]:
+    """`image.build.secrets`: id -> a reference as in `env:` (`secret`, `credential`, `version`).
+    Read after the credentials (a reference chooses one); `_build` has checked the rest."""
+    image = top.get("image")
+    build = image.value.get("build") if image is not None and isinstance(image.value, YMap) else None
+    item = build.value.get("secrets") if build is not None and isinstance(build.value, YMap) else None
+    if item is None:
+        return {}
+    node = check.mapping(item.value, "image.build.secrets", null_ok=True)
+    secrets: dict[str, SecretRef] = {}
+    for entry in node.items if node else ():
+        path = f"image.build.secrets.{entry.key}"
+        if not BUILD_SECRET_ID_RE.fullmatch(entry.key):
+            check.problem(
+                entry.line,
+                path,
+                f"{entry.key!r} is not a build secret id (letters, digits, '_', '.', '-'; as in "
+                "RUN --mount=type=secret,id=ID)",
+            )
+            continue
+        if not isinstance(entry.value, YMap):
+            check.problem(entry.line, path, f"must be a mapping with `secret:`, not {kind(entry.value)}")
+            continue
+        ref = parse_secret_ref(check, entry, entry.value, path, credentials)
+        if ref is not None:
+            secrets[entry.key] = ref
+    return secrets
+
+
+def _env(
+    check: ManifestChecker, top: YMap, credentials: Mapping[str, CredentialSpec], *, has_env_from: bool
+) -> list[EnvEntry]:
     item = top.get("env")
     if item is None:
-        check.problem(top.line or None, "env", "`env:` is required (the variables to bake)")
+        if not has_env_from:
+            check.problem(
+                top.line or None, "env", "`env:` (or `env_from:`) is required (the variables to bake)"
+            )
         return []
     node = check.mapping(item.value, "env", null_ok=True)
     if node is None:
         return []
-    if not node.items:
+    if not node.items and not has_env_from:
         check.warnings.append("env: is empty; the image gets no variables from baker")
     entries = []
     for var in node.items:
@@ -228,7 +304,7 @@ def _env(check: ManifestChecker, top: YMap, credentials: Mapping[str, Credential
                 path,
                 f"{var.key!r} is not an env var name (a letter or '_', then letters, digits or '_')",
             )
-        source = _source(check, var, path, credentials)
+        source = parse_source(check, var, path, credentials)
         if source is not None and name_ok:
             entries.append(EnvEntry(var.key, source, var.line))
     return entries
@@ -269,7 +345,7 @@ def _files(check: ManifestChecker, top: YMap, credentials: Mapping[str, Credenti
             # The value form is read as env: reads it, without the file's own keys.
             rest = tuple(i for i in value.items if i.key not in file_rules.FILE_KEYS)
             file = YItem(file.key, file.line, YMap(value.line, rest))
-        source = _source(check, file, path, credentials)
+        source = parse_source(check, file, path, credentials)
         if source is not None and why is None:
             entries.append(FileEntry(file.key, source, line=file.line, **attributes))
     for parent, child in file_rules.nested([e.path for e in entries]):
@@ -278,89 +354,3 @@ def _files(check: ManifestChecker, top: YMap, credentials: Mapping[str, Credenti
             line, f"files.{child}", f"{parent!r} is a file here, so it cannot be a directory of {child!r}"
         )
     return entries
-
-
-def _source(
-    check: ManifestChecker, var: YItem, path: str, credentials: Mapping[str, CredentialSpec]
-) -> Source | None:
-    value = var.value
-    if isinstance(value, YMap):
-        return _reference(check, var, value, path, credentials)
-    if isinstance(value, YScalar) and value.tag != NULL:
-        if VAR_RE.search(value.text):
-            check.warnings.append(
-                f"{path}: baker does not expand ${{NAME}} in env values (only in credentials); "
-                "the text is baked exactly as written"
-            )
-        return LiteralValue(value.text)
-    check.problem(
-        var.line,
-        path,
-        f'must be text or a mapping with `secret:`, not {kind(value)} (write "" for an empty value)',
-    )
-    return None
-
-
-def _reference(
-    check: ManifestChecker, var: YItem, node: YMap, path: str, credentials: Mapping[str, CredentialSpec]
-) -> SecretRef | None:
-    check.known_keys(node, path, REFERENCE_KEYS)
-    ok = True
-    parsed = None
-    secret_item = node.get("secret")
-    if secret_item is None:
-        check.problem(var.line, f"{path}.secret", "a reference needs `secret: NAME` (or `NAME#json_key`)")
-        ok = False
-    else:
-        written = check.text(secret_item, f"{path}.secret", what="a secret name")
-        try:
-            parsed = parse_reference(written) if written is not None else None
-        except BadReference as exc:
-            check.problem(secret_item.line, f"{path}.secret", str(exc))
-        ok = ok and parsed is not None
-
-    version = None
-    version_item = node.get("version")
-    if version_item is not None:
-        text = check.text(version_item, f"{path}.version", what="a version id")
-        try:
-            version = parse_version(text) if text is not None else None
-        except BadReference as exc:
-            check.problem(version_item.line, f"{path}.version", str(exc))
-        ok = ok and version is not None
-
-    credential = _choose_credential(check, var, node, path, credentials)
-    if not ok or parsed is None or credential is None:
-        return None
-    return SecretRef(parsed.written, parsed.name, parsed.key, version, credential)
-
-
-def _choose_credential(
-    check: ManifestChecker, var: YItem, node: YMap, path: str, credentials: Mapping[str, CredentialSpec]
-) -> str | None:
-    item = node.get("credential")
-    if item is not None:
-        name = check.text(item, f"{path}.credential", what="a credential name")
-        if name is None or name in credentials or name in check.broken:
-            return name if name in credentials else None
-        hint = did_you_mean(name, credentials, otherwise="the manifest defines: ")
-        check.problem(item.line, f"{path}.credential", f"no credential named {name!r}; {hint}")
-        return None
-    chosen = default_credential(credentials)
-    if chosen is not None:
-        return chosen
-    defaults = marked_default(credentials)
-    if not credentials:
-        why = "the manifest defines no `credentials:`"
-    elif not defaults:
-        why = "no credential is marked `default: true`"
-    else:
-        why = f"{len(defaults)} credentials are marked `default: true` ({', '.join(defaults)})"
-    check.problem(
-        var.line,
-        path,
-        f"names no credential and {why} (no-credential): add `credential: NAME`, or mark exactly one "
-        "credential `default: true`",
-        code=Diagnosis.NO_CREDENTIAL,
-    )
-    return None

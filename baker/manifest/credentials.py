@@ -22,8 +22,8 @@ from baker.model import (
     CredentialSpec,
     EnvEntry,
     FileEntry,
-    SecretRef,
     marked_default,
+    source_refs,
 )
 from baker.providers import REGISTRY
 from baker.secret import REDACTOR, Secret
@@ -269,8 +269,8 @@ def check_unset_vars(
     (validate, plan: they never need the values) makes it a warning naming the variable."""
     users: dict[str, list[str]] = {}
     for entry in env:
-        if isinstance(entry.source, SecretRef):
-            users.setdefault(entry.source.credential, []).append(entry.name)
+        for ref in source_refs(entry.source):
+            users.setdefault(ref.credential, []).append(entry.name)
     for name, unsets in check.unset.items():
         if name not in credentials:
             continue

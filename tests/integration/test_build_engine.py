@@ -296,7 +296,7 @@ def test_failed_app_build_creates_no_tag_and_moves_none(
     captured = capsys.readouterr()
     document = json.loads(captured.out)
     assert document["error"] == "EngineError"
-    assert "the build failed at Step 2/2" in document["message"]
+    assert "the app build failed" in document["message"]
     assert "returned a non-zero code: 3" in document["message"]
     assert "about to fail" in captured.err  # the build output was streamed to stderr
     assert image_names.image_id(existing) == existing_id

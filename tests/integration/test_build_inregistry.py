@@ -337,7 +337,7 @@ def test_wrong_registry_credentials_name_the_registry_and_what_was_refused(
     assert "docker login" in document["hint"]
 
 
-def test_in_registry_with_image_build_is_a_usage_error_that_says_why(
+def test_in_registry_with_image_build_but_no_push_target_is_a_usage_error_that_says_why(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", DEAD_ENGINE)
@@ -346,4 +346,4 @@ def test_in_registry_with_image_build_is_a_usage_error_that_says_why(
     code, document = bake(capsys, manifest, f"127.0.0.1:5000/app:{uuid.uuid4().hex[:6]}")
     assert code == 2
     assert "image.build" in document["message"]
-    assert "Docker engine" in document["message"]
+    assert "image.build.push" in document["message"] and "image.build.push" in document["hint"]

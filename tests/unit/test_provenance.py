@@ -29,11 +29,14 @@ class FakeResolved:
     source: LiteralValue | SecretRef
     version: str | None
     properties: SecretProperties | None
+    parts: tuple[tuple[str, SecretProperties | None], ...] = ()
+    prefix: str | None = None
 
 
 @dataclass(frozen=True)
 class FakeResolvedEnv:
     entries: tuple[FakeResolved, ...]
+    build_secrets: tuple[FakeResolved, ...] = ()
     files: tuple[FakeResolved, ...] = ()
 
 

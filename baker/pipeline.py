@@ -1,0 +1,174 @@
+"""The bake pipelines, in their order: connect → resolve → (build the app) → bake, one per road.
+`baker build` and the Python API (`baker.build`, `baker.build_in_registry`) both call them, so
+both keep the guarantee "no engine or registry, no secret fetched": what the bake needs from an
+engine, a Docker CLI or a registry is asked before anything is resolved.
+
+- Engine road (`build`): the engine answers (`engine.connect`); for `image.build`, the Docker CLI
+  and its engine answer and BuildKit is to be had when the Dockerfile needs it
+  (`appbuild.prepare`, exit 2 naming what to install); then the env and the build secrets are
+  resolved together (one sign-in per identity, one fetch per distinct secret); then `image.bake`.
+- Registry road (`build_in_registry`): the base is read from its registry; for `image.build`
+  (with `image.build.push`), the CLI is prepared and the push target must take a push
+  (`registry.check_push`) instead, then after resolving the app is built and pushed, and its
+  pushed digest is read as the base.
+- `recorded` (`build --if-stale` when the image records its base, `provenance.base_of`): the bake
+  goes onto that base digest on either road; the app is not rebuilt, no Docker CLI is asked, and
+  the build secrets are not fetched.
+
+The registry road's modules are imported by `build_in_registry` only: the engine road never loads
+them (process start).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from baker import signals
+from baker.errors import ImageError, UsageError
+from baker.image import appbuild, engine
+from baker.image.bake import BakeResult, bake, refuse_revoke_without_push
+from baker.image.engine.client import engine_errors
+from baker.model import Manifest
+from baker.provenance import BaseRecord
+from baker.providers.base import Provider
+from baker.resolver import resolve_warned
+
+if TYPE_CHECKING:  # the registry road's modules load only when it runs (process start)
+    from baker.image.inregistry import RegistryBake
+
+__all__ = ["build", "build_in_registry"]
+
+
+def _ignore(_: str) -> None:
+    return None
+
+
+def _without_build(manifest: Manifest, recorded: BaseRecord | None) -> Manifest:
+    """The manifest as re-baked onto a recorded base: nothing is built (no CLI asked, no build
+    secret fetched); `image.from` names the recorded base when the manifest builds its app."""
+    if recorded is None or manifest.image.build is None:
+        return manifest
+    return replace(manifest, image=replace(manifest.image, base=recorded.ref, build=None))
+
+
+def _same_engine(app: appbuild.AppBuild, client: engine.DockerClient) -> None:
+    """The app is built by the CLI's engine and baked on baker's (DOCKER_HOST): they must be one.
+    They differ when the CLI follows a `docker context` (DOCKER_CONTEXT, or the CLI config's
+    current context) that baker's engine client does not read."""
+    with engine_errors("asking the engine its id"):
+        info = client.info()
+    ours = f"{info.get('ID', '')} {info.get('DockerRootDir', '')}".strip()
+    if app.cli.engine_id and ours and app.cli.engine_id != ours:
+        raise UsageError(
+            "the docker CLI builds on another Docker engine than the one baker bakes on (DOCKER_HOST, "
+            "or the default socket): the app image would not be where the bake looks for it",
+            hint="set DOCKER_HOST to the engine of the CLI's context (`docker context inspect` shows "
+            "its endpoint), or switch the CLI back with `docker context use default`",
+        )
+
+
+def build(
+    manifest: Manifest,
+    *,
+    tags: Sequence[str],
+    push: bool = False,
+    on_line: Callable[[str], None] = _ignore,
+    on_warning: Callable[[str], None] = _ignore,
+    revoke_superseded: bool = False,
+    recorded: BaseRecord | None = None,
+    providers: Mapping[str, Provider] | None = None,
+) -> BakeResult:
+    """The engine road, whole: connect, (prepare the app build), resolve, bake (`image.bake.bake`).
+    `on_line` gets the build's output, redacted; `on_warning` the resolution's warnings;
+    `recorded`: the base to re-bake onto (`provenance.base_of`), for `build --if-stale`."""
+    manifest = _without_build(manifest, recorded)
+    refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
+    client = engine.connect()  # before any secret is read: no engine, no fetch
+    app = appbuild.prepare(manifest) if manifest.image.build is not None else None
+    if app is not None:
+        _same_engine(app, client)
+    # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
+    resolved = signals.run_stoppable(
+        lambda: resolve_warned(manifest, on_warning=on_warning, providers=providers)
+    )
+    return bake(
+        manifest,
+        resolved,
+        tags=tags,
+        push=push,
+        on_line=on_line,
+        client=client,
+        revoke_superseded=revoke_superseded,
+        base=recorded,
+        app=app,
+    )
+
+
+def build_in_registry(
+    manifest: Manifest,
+    *,
+    tags: Sequence[str],
+    on_line: Callable[[str], None] = _ignore,
+    on_warning: Callable[[str], None] = _ignore,
+    timeout: float | None = None,
+    revoke_superseded: bool = False,
+    recorded: BaseRecord | None = None,
+    providers: Mapping[str, Provider] | None = None,
+) -> RegistryBake:
+    """The registry road, whole: read the base (or prepare the app build and prove its push
+    target), resolve, (build and push the app,) bake in the registry (`bake_in_registry`).
+    `timeout`: the bake's bound after the base is read (None: `inregistry.BAKE_DEADLINE`)."""
+    # Imported here: the engine road never loads the registry road's modules (process start).
+    from baker.image.inregistry import BAKE_DEADLINE, bake_in_registry, read_base, read_recorded_base
+    from baker.image.registry.read import check_push
+
+    deadline = BAKE_DEADLINE if timeout is None else timeout
+    manifest = _without_build(manifest, recorded)
+    if not tags:
+        raise UsageError(
+            "--in-registry needs a tag to push to", hint="set image.tag in the manifest or pass --tag"
+        )
+    if manifest.image.build is None:
+        assert manifest.image.base is not None
+        # Before any secret: no base, no fetch.
+        base = read_recorded_base(recorded) if recorded is not None else read_base(manifest.image.base)
+        resolved = signals.run_stoppable(
+            lambda: resolve_warned(manifest, on_warning=on_warning, providers=providers)
+        )
+        return bake_in_registry(
+            manifest,
+            resolved,
+            tags=tags,
+            on_line=on_line,
+            base=base,
+            timeout=deadline,
+            revoke_superseded=revoke_superseded,
+            recorded=recorded,
+        )
+    app = appbuild.prepare(manifest, push=True)
+    assert app.push is not None
+    try:
+        check_push(app.push)  # before any secret: a registry that refuses the app's push, no fetch
+    except ImageError as exc:
+        raise ImageError(f"image.build.push: {exc.message}", hint=exc.hint) from None
+    resolved = signals.run_stoppable(
+        lambda: resolve_warned(manifest, on_warning=on_warning, providers=providers)
+    )
+    secrets = {entry.env: entry.value for entry in resolved.build_secrets}
+    built = appbuild.build(app, secrets, on_line=on_line)
+    assert built.pushed is not None
+    # The provenance records the app as pushed (its tag) and the digest baked onto (`--if-stale`
+    # re-bakes onto that digest and builds nothing).
+    baked = replace(manifest, image=replace(manifest.image, base=app.push, build=None))
+    base = read_base(built.pushed)
+    return bake_in_registry(
+        baked,
+        resolved,
+        tags=tags,
+        on_line=on_line,
+        base=base,
+        timeout=deadline,
+        revoke_superseded=revoke_superseded,
+    )
