@@ -59,7 +59,7 @@ def _ref(path: str) -> SecretRef:
 def _resolved(values: Mapping[str, tuple[str, int, int, int]]) -> ResolvedEnv:
     return ResolvedEnv(
         (Resolved("PLAIN", Secret("an env literal"), LiteralValue("an env literal"), None, None),),
-        tuple(Resolved(path, Secret(v[0]), _ref(path), "v1", None) for path, v in values.items()),
+        files=tuple(Resolved(path, Secret(v[0]), _ref(path), "v1", None) for path, v in values.items()),
     )
 
 
