@@ -97,3 +97,23 @@ def test_the_config_gets_the_diff_id_and_a_history_entry_naming_paths_and_the_ma
         baked = json.loads(oci.bake_manifest(base_manifest, config, manifest_type, blob).data)
         assert baked["layers"][-1] == {"mediaType": layer_type, "digest": blob.digest, "size": blob.size}
         assert baked["layers"][:-1] == base_manifest["layers"]
+
+
+def test_the_engine_archive_carries_the_files_layer_last_and_names_it_last() -> None:
+    from baker.image.engine.load import FILES_LAYER, config_only_archive
+
+    layer = fileslayer.build(_files(), mtime=fileslayer.seconds(CREATED))
+    config = oci.Blob(b'{"rootfs": {"diff_ids": []}}', "application/vnd.docker.container.image.v1+json")
+    archive = config_only_archive(config, 2, layer.tar)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        names = tar.getnames()
+        data = tar.extractfile(FILES_LAYER)
+        assert data is not None and data.read() == layer.tar
+        manifest_file = tar.extractfile("manifest.json")
+        assert manifest_file is not None
+        manifest = json.loads(manifest_file.read())
+    assert names == [config.digest.removeprefix("sha256:") + ".json", FILES_LAYER, "manifest.json"]
+    assert manifest[0]["Layers"] == ["layers/0/layer.tar", "layers/1/layer.tar", FILES_LAYER]
+    without = config_only_archive(config, 2)
+    with tarfile.open(fileobj=io.BytesIO(without)) as tar:
+        assert FILES_LAYER not in tar.getnames()
