@@ -124,3 +124,23 @@ def test_files_resolve_apart_from_env_each_value_named_by_its_path(tmp_path: Pat
         ("/run/l", "text", None),
     ]
     assert isinstance(manifest.files[0], FileEntry)  # type: ignore[attr-defined]
+
+
+def test_the_files_example_plans_each_file_with_its_form_mode_and_owner(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from baker.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "files.yaml"
+    assert main(["plan", "-f", str(example), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    rows = {(r["file"], r["source"], r["mode"], r["uid"], r["gid"]) for r in document["files"]}
+    assert rows == {
+        ("/run/secrets/tls.pem", "certificate", "0400", 1000, 0),
+        ("/etc/app/database-password", "secret", "0440", 0, 1000),
+        ("/etc/app/database.url", "template", "0400", 1000, 0),
+        ("/etc/app/region", "literal", "0444", 0, 0),
+    }
+    assert [row["env"] for row in document["env"]] == ["TLS_KEY_FILE"]
