@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "test-connection": ("connection", "test_connection"),
     "secrets list": ("secrets", "list_secrets"),
     "find": ("find", "find"),
+    "run": ("run", "run"),
     "emulator": ("emulator", "emulator"),
 }
 # The CLI decides one or many: several `-f`, or a directory, go to the fleet variant (which uses the
@@ -229,6 +230,21 @@ def build_parser() -> _Parser:
     q.add_argument("credential", nargs="?", metavar="CREDENTIAL", help="default: the default credential")
     q.add_argument("--prefix", default=None, metavar="P", help="only names starting with P")
 
+    p = sub.add_parser(
+        "run",
+        parents=[common],
+        help="resolve, then run CMD with the values in its environment (no image); exits with CMD's code",
+        description="Resolve the manifest's env: values, then become CMD (exec: no shell, no file, CMD's "
+        "exit code and signals); CMD is looked up on your PATH. files: are refused: they are baked by "
+        "`baker build` only.",
+    )
+    p.add_argument(
+        "argv",
+        nargs=argparse.REMAINDER,
+        metavar="-- CMD [ARGS]",
+        help="the command and its arguments, after `--` (baker reads no option after it)",
+    )
+
     # Reads registries, not a manifest: no -f.
     p = sub.add_parser(
         "find",
@@ -297,6 +313,8 @@ def _command_kwargs(name: str, args: argparse.Namespace) -> dict[str, Any]:
         kwargs["credential"] = args.credential
     elif name == "secrets list":
         kwargs.update(credential=args.credential, prefix=args.prefix)
+    elif name == "run":
+        kwargs["command"] = list(args.argv)
     elif name == "find":
         del kwargs["file"]
         kwargs.update(secret=args.secret, repositories=list(args.repositories))

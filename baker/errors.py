@@ -12,10 +12,12 @@ and never reach a command.  No message ever holds a secret value or a client sec
     ├── RenderError                 exit 1   templates, output directory, a base or tag that is no image name
     ├── EngineError                 exit 1   Docker engine: unreachable, build, tag, push
     │   └── PushIncomplete          exit 1   a push failed after other tags were pushed (names them)
-    └── ImageError                  exit 1   registry or image: unreadable, no (or a bad) provenance record
-        ├── ImageNotFound           exit 1   neither the engine nor the registry has the image
-        ├── NoRecord                exit 1   the image has no provenance label (baker did not bake it)
-        └── RegistryBakeFailed      exit 1   an in-registry bake failed after pushing: what it left, named
+    ├── ImageError                  exit 1   registry or image: unreadable, no (or a bad) provenance record
+    │   ├── ImageNotFound           exit 1   neither the engine nor the registry has the image
+    │   ├── NoRecord                exit 1   the image has no provenance label (baker did not bake it)
+    │   └── RegistryBakeFailed      exit 1   an in-registry bake failed after pushing: what it left, named
+    └── CommandNotRun               127/126/1 `baker run`: CMD not found (127), not runnable (126), a
+                                             value no environment can carry (1)
 
     KeyboardInterrupt
     └── BakeStopped                 exit 130 an in-registry bake stopped: what it left, named
@@ -190,6 +192,14 @@ class EngineError(BakerError):
 
 class ImageError(BakerError):
     pass
+
+
+class CommandNotRun(BakerError):
+    """`baker run` could not become its command; the exit code is the shell's for the reason."""
+
+    def __init__(self, message: str, *, exit_code: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = exit_code
 
 
 class PushedTag(Protocol):

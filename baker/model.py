@@ -198,6 +198,25 @@ class EnvFrom:
 
 
 @dataclass(frozen=True)
+class FileEntry:
+    """One `files:` entry: a value put into the image as a file, in the one layer the bake adds.
+    `path` is absolute and normalised (`baker.manifest.files` checks it); `mode` the permission bits
+    (no setuid, setgid or sticky bit); `uid`/`gid` numeric.  `name` is the path: what messages, the
+    resolver and the provenance record call the entry (an env var name never starts with `/`)."""
+
+    path: str
+    source: Source
+    mode: int = 0o444
+    uid: int = 0
+    gid: int = 0
+    line: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True)
 class BuildSpec:
     """`image.build`: the app image baker builds first (the docker build wrapper)."""
 
@@ -239,11 +258,19 @@ class Manifest:
     env: tuple[EnvEntry, ...]
     warnings: tuple[str, ...] = ()
     env_from: tuple[EnvFrom, ...] = ()
+    files: tuple[FileEntry, ...] = ()
+
+    @property
+    def items(self) -> tuple[EnvEntry | FileEntry, ...]:
+        """Everything the bake puts into the image, each with a `name` and a `source`: the env vars,
+        then the files (named by their paths)."""
+        return (*self.env, *self.files)
 
     @property
     def references(self) -> tuple[tuple[str, SecretRef], ...]:
-        """(env var, reference) for every Key Vault reference, template parts and certificates too."""
-        return tuple((e.name, ref) for e in self.env for ref in source_refs(e.source))
+        """(name, reference) for every Key Vault reference of the env vars and files, template parts
+        and certificates too (a file's name is its path)."""
+        return tuple((e.name, ref) for e in self.items for ref in source_refs(e.source))
 
     @property
     def build_secrets(self) -> tuple[tuple[str, SecretRef], ...]:

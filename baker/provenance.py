@@ -82,6 +82,9 @@ class Origin:
     prefix: str | None = None  # taken by `env_from:` with this prefix
     template: str | None = None  # a template's digest (its text and literal parts)
     parts: tuple[Origin, ...] = field(default=())  # a template's parts; each `env` is the part's name
+    # A literal file's text (a literal is written in the manifest, in git, and is in the image's
+    # layer for anyone who pulls it): `check` compares it, as it compares a literal env var with Env.
+    text: str | None = None
 
     @property
     def fetch_key(self) -> tuple[str, str, str | None] | None:
@@ -136,15 +139,16 @@ def _secret_origin(
 
 
 def from_resolved(resolved: ResolvedEnv, manifest: Manifest) -> tuple[Origin, ...]:
-    """One `Origin` per env var of `manifest`, in manifest order, with the versions `resolved` fetched;
-    then the entries `env_from:` took."""
-    by_env = {entry.env: entry for entry in resolved.entries}
+    """One `Origin` per env var and file of `manifest` (a file's `env` is its path), in manifest
+    order, with the versions `resolved` fetched; then the entries `env_from:` took."""
+    by_env = {entry.env: entry for entry in (*resolved.entries, *resolved.files)}
     origins: list[Origin] = []
-    for entry in manifest.env:
+    for entry in manifest.items:
         source = entry.source
         got = by_env.get(entry.name)
         if isinstance(source, LiteralValue):
-            origins.append(Origin(env=entry.name, kind="literal"))
+            text = source.value if is_file(entry.name) else None
+            origins.append(Origin(env=entry.name, kind="literal", text=text))
         elif isinstance(source, TemplateValue):
             read = dict(got.parts) if got is not None else {}
             parts = []
@@ -189,12 +193,21 @@ def _record(origin: Origin) -> dict[str, Any]:
     return record
 
 
+def is_file(name: str) -> bool:
+    """An origin named by a path is a `files:` entry (an env var name never starts with `/`)."""
+    return name.startswith("/")
+
+
 def encode(origins: tuple[Origin, ...], base: BaseRecord | None = None) -> str:
     credentials: dict[str, dict[str, str]] = {}
     env: dict[str, dict[str, Any]] = {}
+    files: dict[str, dict[str, Any]] = {}
     for origin in origins:
+        records = files if is_file(origin.env) else env
         if origin.kind == "literal":
-            env[origin.env] = {"literal": True}
+            records[origin.env] = (
+                {"literal": True} if origin.text is None else {"literal": True, "text": origin.text}
+            )
             continue
         if origin.kind == "template":
             parts: dict[str, Any] = {}
@@ -202,15 +215,17 @@ def encode(origins: tuple[Origin, ...], base: BaseRecord | None = None) -> str:
                 parts[part.env] = {"literal": True} if part.kind == "literal" else _record(part)
                 if part.credential is not None and part.vault_url is not None:
                     credentials[part.credential] = {"vault_url": part.vault_url}
-            env[origin.env] = {"template": origin.template, "parts": parts}
+            records[origin.env] = {"template": origin.template, "parts": parts}
             continue
-        env[origin.env] = _record(origin)
+        records[origin.env] = _record(origin)
         if origin.credential is not None and origin.vault_url is not None:
             credentials[origin.credential] = {"vault_url": origin.vault_url}
     document: dict[str, Any] = {"v": FORMAT_VERSION}
     if base is not None:
         document["base"] = {"ref": base.ref, "digest": base.digest}
     document.update(credentials=credentials, env=env)
+    if files:
+        document["files"] = files
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -288,8 +303,11 @@ def from_label(text: str) -> tuple[Origin, ...]:
     credentials = document.get("credentials", {})
     if not isinstance(credentials, dict):
         raise ImageError("the image's provenance record is malformed: credentials is not an object")
+    files = document.get("files", {})
+    if not isinstance(files, dict) or not all(is_file(path) for path in files):
+        raise ImageError("the image's provenance record is malformed: files is not an object of paths")
     origins: list[Origin] = []
-    for env, record in document["env"].items():
+    for env, record in (*document["env"].items(), *files.items()):
         if not isinstance(record, dict):
             raise ImageError(f"the image's provenance record is malformed: {env} is not an object")
         if "template" in record:
@@ -309,7 +327,7 @@ def _origin(env: str, record: object, credentials: dict[str, Any], where: str) -
     if not isinstance(record, dict):
         raise ImageError(f"the image's provenance record is malformed: {where} is not an object")
     if record.get("literal") is True:
-        return Origin(env=env, kind="literal")
+        return Origin(env=env, kind="literal", text=_str_or_none(record, "text", where))
     written = _str_or_none(record, "ref", where)
     credential = _str_or_none(record, "credential", where)
     if written is None or credential is None:

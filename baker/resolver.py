@@ -26,7 +26,7 @@ from baker.compose import compose
 from baker.diagnose import Diagnosis
 from baker.errors import ProviderError, ReferenceFailure, ResolutionFailed
 from baker.fanout import fan_out
-from baker.model import FetchKey, Manifest, SecretRef, Source, from_vault
+from baker.model import EnvEntry, FetchKey, FileEntry, Manifest, SecretRef, Source, from_vault
 from baker.providers import DEFAULT_WORKERS, open_provider
 from baker.providers.base import FetchedSecret, Provider, SecretProperties
 from baker.secret import REDACTOR, Secret
@@ -49,6 +49,9 @@ class ResolvedEnv:
     # `image.build.secrets`, `Resolved.env` holding the id: for BuildKit's secret mounts, never baked
     build_secrets: tuple[Resolved, ...] = ()
     warnings: tuple[str, ...] = ()  # names skipped by `env_from:` (disabled secrets)
+    # The `files:` entries, manifest order, each named (`Resolved.env`) by its path: values baked
+    # as files (in one added layer), never into Env.
+    files: tuple[Resolved, ...] = ()
 
     def build_args(self) -> dict[str, str]:
         """env -> value, revealed: for the engine call and the env layer only."""
@@ -80,7 +83,7 @@ def resolve(
             provider.close()
     resolved = _assemble(expansion.manifest, fetched)
     skipped = tuple(f"env_from skipped {name}" for name in expansion.skipped)
-    return ResolvedEnv(resolved.entries, resolved.build_secrets, skipped)
+    return ResolvedEnv(resolved.entries, resolved.build_secrets, skipped, resolved.files)
 
 
 def _expand(
@@ -163,9 +166,11 @@ def _fetch_all(
 
 
 def _assemble(manifest: Manifest, fetched: Mapping[FetchKey, FetchedSecret | ProviderError]) -> ResolvedEnv:
-    entries: list[Resolved] = []
+    env: list[Resolved] = []
+    files: list[Resolved] = []
     failures: list[ReferenceFailure] = []
-    for entry in manifest.env:
+    for entry in manifest.items:
+        entries = files if isinstance(entry, FileEntry) else env
         source = entry.source
         try:
             made = compose(source, fetched)
@@ -178,7 +183,8 @@ def _assemble(manifest: Manifest, fetched: Mapping[FetchKey, FetchedSecret | Pro
             REDACTOR.register(made.value, label=entry.name)
         props = made.properties
         version = props.version if props is not None else None
-        entries.append(Resolved(entry.name, made.value, source, version, props, made.parts, entry.prefix))
+        prefix = entry.prefix if isinstance(entry, EnvEntry) else None
+        entries.append(Resolved(entry.name, made.value, source, version, props, made.parts, prefix))
     build_secrets: list[Resolved] = []
     for secret_id, ref in manifest.build_secrets:
         name = f"image.build.secrets.{secret_id}"
@@ -193,4 +199,4 @@ def _assemble(manifest: Manifest, fetched: Mapping[FetchKey, FetchedSecret | Pro
         build_secrets.append(Resolved(secret_id, made.value, ref, version, props))
     if failures:
         raise ResolutionFailed(failures)
-    return ResolvedEnv(tuple(entries), tuple(build_secrets))
+    return ResolvedEnv(tuple(env), tuple(build_secrets), files=tuple(files))

@@ -72,7 +72,11 @@ class CheckEntry:
     baked_state: str | None = None  # a rotated secret's baked version: disabled, expired or deleted
 
     def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"env": self.env, "status": self.status}
+        # A `files:` entry is named by its path, under "file" (it is no env var).
+        out: dict[str, object] = {
+            "file" if self.env.startswith("/") else "env": self.env,
+            "status": self.status,
+        }
         if self.detail:
             out["detail"] = self.detail
         for name in ("credential", "secret", "baked_version", "current_version", "baked_state"):
@@ -108,7 +112,7 @@ def short(version: str | None) -> str:
 
 def wanted(manifest: Manifest, baked: tuple[Origin, ...]) -> dict[FetchKey, Origin]:
     """The metadata `compare` needs: one fetch per distinct secret still pointed at as baked."""
-    by_env = {e.name: e for e in manifest.env}
+    by_env = {e.name: e for e in manifest.items}
     keys: dict[FetchKey, Origin] = {}
     for origin in baked:
         entry = by_env.get(origin.env)
@@ -229,7 +233,7 @@ def compare(
     by_env = {o.env: o for o in baked}
     entries: list[CheckEntry] = []
     failures: list[ReferenceFailure] = []
-    for entry in manifest.env:
+    for entry in manifest.items:
         origin = by_env.get(entry.name)
         source = entry.source
         if origin is None:
@@ -241,7 +245,9 @@ def compare(
                 CheckEntry(entry.name, "changed", why, origin.credential, origin.secret, origin.version)
             )
         elif isinstance(source, LiteralValue):
-            entries.append(_literal(entry.name, source, baked_env))
+            # A file's content is in a layer, not in Env: its record holds the literal's text.
+            texts = {entry.name: origin.text} if origin.text is not None else None
+            entries.append(_literal(entry.name, source, texts if entry.name.startswith("/") else baked_env))
         elif origin.kind == "template":
             checked = _template(entry.name, origin, current, moment, soon)
             if isinstance(checked, ProviderError):
@@ -256,7 +262,7 @@ def compare(
                 failures.append(ReferenceFailure(entry.name, checked))
             else:
                 entries.append(checked)
-    in_manifest = {e.name for e in manifest.env}
+    in_manifest = {e.name for e in manifest.items}
     for origin in baked:
         if origin.env not in in_manifest:
             entries.append(

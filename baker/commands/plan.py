@@ -9,15 +9,16 @@ from pathlib import Path
 
 from baker.commands._common import load_manifest
 from baker.errors import EXIT_OK
-from baker.model import CertificateRef, LiteralValue, Manifest, Part, TemplateValue
+from baker.model import CertificateRef, FileEntry, LiteralValue, Manifest, Part, TemplateValue
 from baker.output import Output
 
 COLUMNS = ("ENV", "SOURCE", "CREDENTIAL", "VAULT", "SECRET", "KEY", "VERSION", "FETCH")
 
 
 def plan_rows(manifest: Manifest) -> list[dict[str, object]]:
-    """One dict per env var, in manifest order (the `--json` shape).  A template's row lists its
-    `parts`, each shaped like a row (`env` = the part's name)."""
+    """One dict per env var, then per file, in manifest order (the `--json` shape).  A template's row
+    lists its `parts`, each shaped like a row (`env` = the part's name).  A file's row has `file` (its
+    path), `mode`, `uid` and `gid` where an env var's has `env`."""
     fetch_ids: dict[tuple[str, str, str | None], int] = {}
     first_user: dict[tuple[str, str, str | None], str] = {}
 
@@ -51,16 +52,25 @@ def plan_rows(manifest: Manifest) -> list[dict[str, object]]:
         return out
 
     rows: list[dict[str, object]] = []
-    for entry in manifest.env:
+    for entry in manifest.items:
         source = entry.source
         if isinstance(source, TemplateValue):
             parts = [row(name, part) for name, part in source.parts]
-            template: dict[str, object] = {"env": entry.name, "source": "template"}
-            template.update(dict.fromkeys(("credential", "vault_url", "secret", "written", "key", "version")))
-            template.update(fetch=None, shared_with=None, parts=parts)
-            rows.append(template)
+            made: dict[str, object] = {"env": entry.name, "source": "template"}
+            made.update(dict.fromkeys(("credential", "vault_url", "secret", "written", "key", "version")))
+            made.update(fetch=None, shared_with=None, parts=parts)
         else:
-            rows.append(row(entry.name, source))
+            made = row(entry.name, source)
+        if isinstance(entry, FileEntry):  # named by its path, under "file", with its mode and owner
+            del made["env"]
+            made = {
+                "file": entry.path,
+                "mode": f"{entry.mode:04o}",
+                "uid": entry.uid,
+                "gid": entry.gid,
+                **made,
+            }
+        rows.append(made)
     return rows
 
 
@@ -139,13 +149,14 @@ def _table(rows: list[dict[str, object]]) -> list[str]:
         if isinstance(parts, list):
             flat.extend({**part, "env": f"  {{{{ {part['env']} }}}}"} for part in parts)
     for row in flat:
+        name = str(row["env"]) if "env" in row else _cell(row["file"])
         if row["source"] in ("literal", "template"):
-            cells.append([str(row["env"]), str(row["source"])] + [""] * (len(COLUMNS) - 2))
+            cells.append([name, str(row["source"])] + [""] * (len(COLUMNS) - 2))
             continue
         fetch = f"{row['fetch']}" + (f" (shared with {row['shared_with']})" if row["shared_with"] else "")
         cells.append(
             [
-                str(row["env"]),
+                name,
                 str(row["source"]) + (f" ({row['format']})" if row.get("format") else ""),
                 _cell(row["credential"]),
                 _cell(row["vault_url"]),
@@ -184,18 +195,28 @@ def plan(*, out: Output, file: Path) -> int:
     for row in credentials:
         out.info(f"credential {row['name']}: auth {row['auth']}, signs in with {row['token_source']}")
     shared = references - fetches
+    if manifest.files:
+        out.info(
+            f"{len(manifest.files)} file{'' if len(manifest.files) == 1 else 's'} (in one layer the bake "
+            "adds; `baker build` bakes them, `render` and `run` do not): "
+            + ", ".join(f"{_cell(f.path)} {f.mode:04o} {f.uid}:{f.gid}" for f in manifest.files)
+        )
     literals = sum(1 for row in rows if row["source"] == "literal")
+    env_rows = [row for row in rows if "env" in row]
+    file_rows = [row for row in rows if "file" in row]
     out.info(
-        f"{len(rows)} env vars: {literals} literal, {references} secret references in "
-        f"{fetches} fetch{'' if fetches == 1 else 'es'}"
+        f"{len(env_rows)} env vars{f' and {len(file_rows)} files' if file_rows else ''}: {literals} literal, "
+        f"{references} secret references in {fetches} fetch{'' if fetches == 1 else 'es'}"
         + (f" ({shared} reference{'' if shared == 1 else 's'} share another's fetch)" if shared else "")
     )
     document: dict[str, object] = {
-        "env": rows,
+        "env": env_rows,
         "env_from": env_from,
         "fetches": fetches,
         "credentials": credentials,
     }
+    if file_rows:
+        document["files"] = file_rows
     if build_secrets:
         document["build_secrets"] = build_secrets
     out.result(document)

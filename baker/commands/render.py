@@ -6,6 +6,7 @@ DIR/docker-bake.json`, or any Docker API client passing the bake file's `args` a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from baker import render as renderer
@@ -23,9 +24,18 @@ def render(*, out: Output, file: Path, out_dir: Path) -> int:
             hint="use `baker build` (it builds the app image, then bakes on it), or build the app "
             "image yourself and name it in image.from",
         )
-    check_references(manifest.image.base, manifest.image.tags)
+    base = manifest.image.base
+    check_references(base, manifest.image.tags)
+    if manifest.files:
+        # The rendered directory is a Dockerfile and build args: no layer of files (their values
+        # would have to be written into the directory, for a COPY).
+        out.warn(
+            f"files: are baked only by `baker build` (one layer it adds); the {len(manifest.files)} "
+            "file(s) of this manifest are not rendered, and their values not read"
+        )
+        manifest = replace(manifest, files=())
     resolved = resolve_values(out, manifest)
-    files = renderer.render(resolved, manifest, out_dir, base=manifest.image.base, tags=manifest.image.tags)
+    files = renderer.render(resolved, manifest, out_dir, base=base, tags=manifest.image.tags)
     names = [entry.env for entry in resolved.entries]
     out.info(f"wrote {files.dockerfile} (no values)")
     out.info(f"wrote {files.bake_file} ({len(names)} values; readable by you only, keep it out of git)")

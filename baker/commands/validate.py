@@ -27,6 +27,7 @@ def validate(*, out: Output, file: Path) -> int:
             if manifest.env_from
             else ""
         )
+        + (f"; {len(manifest.files)} file{'' if len(manifest.files) == 1 else 's'}" if manifest.files else "")
     )
     out.result(
         {
@@ -37,6 +38,7 @@ def validate(*, out: Output, file: Path) -> int:
             "references": references,
             "credentials": list(used),
             "env_from": [spec.prefix for spec in manifest.env_from],
+            "files": [entry.path for entry in manifest.files],
             "warnings": list(manifest.warnings),
         }
     )

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from baker import __version__, imageref, signals
 from baker.errors import EngineError, ImageError, PushIncomplete, UsageError
-from baker.image import appbuild, engine, oci
+from baker.image import appbuild, engine, fileslayer, oci
 from baker.model import Manifest
 from baker.output import untrusted
 from baker.provenance import LABEL, BaseRecord, to_label
@@ -123,12 +123,15 @@ def bake(
                 if full_layers is None:
                     full_layers = engine.wants_layers(client=client)
                 record = BaseRecord(ref=base_ref, digest=base_id)
-                config = _baked_config(raw, resolved, to_label(resolved, manifest, base=record))
+                config, files = _baked_config(
+                    raw, manifest, resolved, to_label(resolved, manifest, base=record)
+                )
                 del raw
                 # The engine's id for it, known before the load.  No image of that id exists before:
                 # the config holds this bake's `created` time (microseconds) and label.
                 state.image_id = config.digest
-                on_line(f"baking {len(resolved.entries)} values onto {base_ref} ({base_id[:19]})")
+                with_files = f" and {len(resolved.files)} files (one layer)" if resolved.files else ""
+                on_line(f"baking {len(resolved.entries)} values{with_files} onto {base_ref} ({base_id[:19]})")
             # The load takes a moment: a stop waits for it, then undoes it; a second one escapes
             # (a hung engine) and the undo still knows the image by its id.
             state.loading = True
@@ -140,8 +143,9 @@ def bake(
                     full_layers=full_layers,
                     client=client,
                     answered=state.answer_read,
+                    files=files.tar if files is not None else None,
                 )
-            del config
+            del config, files
             stop.checkpoint()  # stopped during the load: undone here, before any tag moves
             # The commit: from here on the bake completes, whatever signal arrives (bar a third).
             if tags:
@@ -245,15 +249,27 @@ def _layer_count(raw: bytes) -> int:
     return len(diff_ids)
 
 
-def _baked_config(raw: bytes, resolved: ResolvedEnv, label: str) -> oci.Blob:
-    """The registry road's bake (`oci.bake_config`) over the base config the engine holds."""
+def _baked_config(
+    raw: bytes, manifest: Manifest, resolved: ResolvedEnv, label: str
+) -> tuple[oci.Blob, fileslayer.FilesLayer | None]:
+    """The registry road's bake (`oci.bake_config`) over the base config the engine holds, and the
+    `files:` layer (`fileslayer`: the same bytes as the registry road's) the config names."""
     created = oci.now()
     comment = f"baker {__version__}: values in Env; their sources in the label {LABEL}"
     env = [(entry.env, entry.value.reveal()) for entry in resolved.entries]
     try:
-        return oci.bake_config(
-            raw, env, {LABEL: label}, created=created, comment=comment, media_type=ENGINE_CONFIG_TYPE
+        files = fileslayer.layer_for(manifest, resolved, created=created)
+        layer = (files.diff_id, files.paths) if files is not None else None
+        config = oci.bake_config(
+            raw,
+            env,
+            {LABEL: label},
+            created=created,
+            comment=comment,
+            media_type=ENGINE_CONFIG_TYPE,
+            layer=layer,
         )
+        return config, files
     except ImageError as exc:
         raise EngineError(exc.message, hint=exc.hint) from None
     finally:

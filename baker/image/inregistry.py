@@ -1,8 +1,10 @@
 """`baker build --in-registry`: bake straight in the registry, without a Docker engine.
 
     read the base (index or manifest, each platform's manifest and config)   [before any secret]
+    `files:` (if any): one small gzip layer holding them                     ─▶ layer blob
     per platform: the base config + Env + provenance label + a history entry ─▶ config blob
-                  the base manifest pointing at it (same layers)             ─▶ manifest
+                  (+ the files layer's diff_id and its history entry)
+                  the base manifest pointing at it (the base's layers [+ the files layer]) ─▶ manifest
     the base index pointing at the baked manifests (attestations dropped)    ─▶ index
     per target repository: layers present (HEAD), mounted (same registry) or streamed (another
         registry); config blobs; manifests by digest; the index by digest
@@ -16,8 +18,11 @@ anything was pushed), what the bake pushed deleted, whatever could not be undone
 are held from the first config through the last tag (see `bake_in_registry`); the whole bake is
 bounded by a `Budget` (`--timeout`) that no registry can stretch.
 
-The baked config bytes hold the values: they live in memory only, are sent as they were hashed,
-and never appear in a message, a log record or a file.
+The baked config bytes (and the files layer's) hold the values: they live in memory only, are sent
+as they were hashed, and never appear in a message, a log record or a file.  The files layer is
+pushed first, recorded like a config for the undo (deleted when the bake is undone).  After
+`--revoke-superseded`, a superseded image's config and files layer stay as blobs until the
+registry's garbage collection, as every blob does (only manifests are deleted).
 
 With `revoke_superseded`, the digests the tags named before come from that same read, made before
 anything is pushed, and from one more read of each tag just before it is moved (a bake of the same
@@ -35,8 +40,8 @@ from typing import Any
 
 from baker import __version__, signals
 from baker.errors import BakerError, BakeStopped, ImageError, RegistryBakeFailed, UsageError
+from baker.image import fileslayer, oci
 from baker.image import inregistry_undo as undo
-from baker.image import oci
 from baker.image.registry import push as registry_push
 from baker.image.registry import revoke
 from baker.image.registry.client import (
@@ -263,13 +268,22 @@ class _Baked:
     configs: tuple[oci.Blob, ...]
     manifests: tuple[oci.Blob, ...]  # in platform order
     top: oci.Blob  # the index, or the single manifest
+    layer: oci.Blob | None = None  # the `files:` layer (it holds values), one blob for every platform
 
 
-def _bake(base: BaseImage, env: Sequence[tuple[str, str]], label: str) -> _Baked:
-    created = oci.now()
+def _bake(
+    base: BaseImage,
+    env: Sequence[tuple[str, str]],
+    label: str,
+    *,
+    created: str | None = None,
+    files: fileslayer.FilesLayer | None = None,
+) -> _Baked:
+    created = created or oci.now()
     comment = f"baker {__version__}: values in Env; their sources in the label {LABEL}"
     configs: list[oci.Blob] = []
     manifests: list[oci.Blob] = []
+    layer: oci.Blob | None = None
     for platform in base.platforms:
         config = oci.bake_config(
             platform.config,
@@ -278,15 +292,18 @@ def _bake(base: BaseImage, env: Sequence[tuple[str, str]], label: str) -> _Baked
             created=created,
             comment=comment,
             media_type=platform.config_media_type,
+            layer=(files.diff_id, files.paths) if files is not None else None,
         )
         configs.append(config)
-        manifests.append(oci.bake_manifest(platform.manifest, config, platform.media_type))
+        # The same gzip bytes for every platform; only the descriptor's type follows each manifest.
+        layer = files.blob(platform.media_type) if files is not None else None
+        manifests.append(oci.bake_manifest(platform.manifest, config, platform.media_type, layer))
     if base.index is None:
         top = manifests[0]
     else:
         baked = {p.digest: m for p, m in zip(base.platforms, manifests, strict=True)}
         top = oci.bake_index(base.index, baked, base.media_type)
-    return _Baked(tuple(configs), tuple(manifests), top)
+    return _Baked(tuple(configs), tuple(manifests), top, layer)
 
 
 def _layers(base: BaseImage) -> list[dict[str, Any]]:
@@ -361,13 +378,15 @@ def _push_values(
     """The configs (they hold the values), the manifests and the index into `dest`, by digest; no
     tag.  Each is recorded before its PUT (for `undo`); a stop acts between two of them."""
     with RegistryClient(dest, push=True, deadline=budget.deadline()) as client:
-        items = [("blobs", config) for config in baked.configs]
+        items = [("blobs", baked.layer)] if baked.layer is not None else []
+        items += [("blobs", config) for config in baked.configs]
         items += [("manifests", manifest) for manifest in baked.manifests]
         if base.index is not None:
             items.append(("manifests", baked.top))
         for kind, blob in items:
             stop.checkpoint()
-            commit.pushed.append(undo.Pushed(dest, kind, blob.digest))
+            role = "files layer" if blob is baked.layer else ""
+            commit.pushed.append(undo.Pushed(dest, kind, blob.digest, role))
             if kind == "blobs":
                 registry_push.upload(client, blob)
             else:
@@ -418,11 +437,16 @@ def bake_in_registry(
     # before any value is revealed or anything pushed: a registry that cannot say stops the bake.
     previous = _read_tags(refs, budget, revoke_superseded)
     env = [(entry.env, entry.value.reveal()) for entry in resolved.entries]
-    baked = _bake(base, env, to_label(resolved, manifest, base=record))
-    del env
+    created = oci.now()
+    files = fileslayer.layer_for(manifest, resolved, created=created)
+    baked = _bake(base, env, to_label(resolved, manifest, base=record), created=created, files=files)
+    del env, files
     platforms = tuple(p.name for p in base.platforms)
     shown_platforms = untrusted(", ".join(platforms))
-    on_line(f"baking {len(resolved.entries)} values onto {shown_platforms} of {manifest.image.base}")
+    with_files = f" and {len(resolved.files)} files (one layer)" if resolved.files else ""
+    on_line(
+        f"baking {len(resolved.entries)} values{with_files} onto {shown_platforms} of {manifest.image.base}"
+    )
     for dest in targets.values():  # the base's layers: no value in them, nothing to undo
         _place_layers(base, dest, on_line, budget)
     commit = undo.Commit(top=baked.top.digest)

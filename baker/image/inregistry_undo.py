@@ -4,19 +4,21 @@ A registry has no transaction, so the bake keeps a record (`Commit`) and undoes 
 
 - before anything is pushed, every tag's current manifest is read (`read_tags`: its exact bytes
   and media type, or None when the tag does not exist);
-- every value-holding thing it pushes (config blobs, manifests, the index) is recorded before its
-  PUT, every tag before its PUT;
+- every value-holding thing it pushes (the `files:` layer, config blobs, manifests, the index) is
+  recorded before its PUT, every tag before its PUT;
 - on a failure (or a stop before the first tag), `undo` puts each tag that now names this bake back
   to its previous manifest (PUT by tag with the bytes read before; a tag moved meanwhile by someone
   else is left alone), then DELETEs what the bake pushed, index first, then manifests, then
-  configs.  Deleting a manifest by digest also untags it (distribution does), which is how a tag
-  that did not exist before goes again: the registry API has no other way to remove a tag.
+  configs, then the files layer.  Deleting a manifest by digest also untags it (distribution
+  does), which is how a tag that did not exist before goes again: the registry API has no other
+  way to remove a tag.
 - What could not be undone is named, `host/repository@sha256:...`: left holding values (a
   registry that does not delete: distribution's default, HTTP 405), and tags still naming this
-  bake.  Layers are never deleted: they are the base's, hold no value, and may be shared.
+  bake.  The base's layers are never deleted: they hold no value, and may be shared; the files
+  layer holds values and is this bake's own (its tar carries the bake's time), so it is deleted.
 
-Every digest this bake pushes carries its own `created` time (to the microsecond) and values, so
-nothing it deletes can be something another image uses.
+Every digest this bake pushes carries its own `created` time (to the microsecond, in the files
+layer's entries too) and values, so nothing it deletes can be something another image uses.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Pushed:
     dest: ImageRef
     kind: str  # "manifests" or "blobs"
     digest: str
+    role: str = ""  # what a blob is when it is no config: "files layer"
 
     @property
     def shown(self) -> str:
@@ -49,7 +52,7 @@ class Pushed:
 
     @property
     def what(self) -> str:
-        return "config blob" if self.kind == "blobs" else "manifest"
+        return self.role or ("config blob" if self.kind == "blobs" else "manifest")
 
 
 @dataclass

@@ -348,6 +348,15 @@ def history_entry(names: Sequence[str], created: str, comment: str) -> dict[str,
     }
 
 
+def files_history_entry(paths: Sequence[str], created: str, comment: str) -> dict[str, Any]:
+    """The history entry of the `files:` layer (not empty): it names the paths, never a value."""
+    return {
+        "created": created,
+        "created_by": f"baker: COPY {' '.join(paths)} (values from Key Vault)",
+        "comment": comment,
+    }
+
+
 def merge_env(base: Sequence[str], baked: Sequence[tuple[str, str]]) -> list[str]:
     """The base's `NAME=value` list with each baked variable in place of the base's first one of
     that name (later ones of that name dropped) and the rest appended in the order given."""
@@ -382,8 +391,11 @@ def bake_config(
     created: str,
     comment: str,
     media_type: str,
+    layer: tuple[str, Sequence[str]] | None = None,
 ) -> Blob:
-    """The base config (its bytes as the registry sent them) with `env` and `labels` baked in."""
+    """The base config (its bytes as the registry sent them) with `env` and `labels` baked in.
+    `layer`: the `files:` layer's diff_id and paths (`baker.image.fileslayer`), appended to
+    `rootfs.diff_ids` with its history entry."""
     try:
         document = parse_config(base)
     except DuplicateKey as exc:
@@ -410,7 +422,15 @@ def bake_config(
     document = dict(document)
     document["config"] = config
     document["created"] = created
-    document["history"] = [*history, history_entry([name for name, _ in env], created, comment)]
+    added = []
+    if layer is not None:
+        rootfs = document.get("rootfs")
+        diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+        if not isinstance(rootfs, dict) or not isinstance(diff_ids, list):
+            raise ImageError("the base image's config has no rootfs.diff_ids to add the files: layer to")
+        document["rootfs"] = {**rootfs, "diff_ids": [*diff_ids, layer[0]]}
+        added.append(files_history_entry(layer[1], created, comment))
+    document["history"] = [*history, *added, history_entry([name for name, _ in env], created, comment)]
     blob = Blob(serialize(document), media_type)
     if blob.size > CONFIG_MAX:
         raise ImageError(
@@ -421,8 +441,9 @@ def bake_config(
     return blob
 
 
-def bake_manifest(base: dict[str, Any], config: Blob, media_type: str) -> Blob:
-    """The base's manifest pointing at the baked config; layers, annotations and media types kept."""
+def bake_manifest(base: dict[str, Any], config: Blob, media_type: str, layer: Blob | None = None) -> Blob:
+    """The base's manifest pointing at the baked config; layers, annotations and media types kept;
+    `layer` (the `files:` layer's gzip blob) appended to the layers."""
     check_manifest_keys(base)
     descriptor = base.get("config")
     layers = base.get("layers")
@@ -430,6 +451,11 @@ def bake_manifest(base: dict[str, Any], config: Blob, media_type: str) -> Blob:
         raise ImageError("the base image's manifest has no config or layers")
     document = copy.deepcopy(base)
     document["config"] = {**descriptor, "digest": config.digest, "size": config.size}
+    if layer is not None:
+        document["layers"] = [
+            *layers,
+            {"mediaType": layer.media_type, "digest": layer.digest, "size": layer.size},
+        ]
     return Blob(serialize(document), media_type)
 
 
@@ -478,6 +504,7 @@ __all__ = [
     "checked_config",
     "digest_of",
     "duplicated",
+    "files_history_entry",
     "image_entries",
     "is_attestation",
     "is_digest",

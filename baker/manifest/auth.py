@@ -10,7 +10,7 @@ another sign-in must not switch the identity silently.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from baker import model
 from baker.diagnose import Diagnosis, fix_for
@@ -18,7 +18,7 @@ from baker.errors import Problem
 from baker.manifest import token_sources
 from baker.manifest.interpolation import VAR_RE
 from baker.manifest.yamltree import Checker, YItem, YMap
-from baker.model import AuthSpec, CredentialSpec, EnvEntry, source_refs
+from baker.model import AuthSpec, CredentialSpec, EnvEntry, FileEntry, source_refs
 from baker.secret import REDACTOR
 from baker.suggest import did_you_mean
 
@@ -183,7 +183,7 @@ def register_secret_vars(environ: Mapping[str, str], credentials: Mapping[str, C
 def check_token_sources(
     check: Checker,
     credentials: Mapping[str, CredentialSpec],
-    env: list[EnvEntry],
+    env: Sequence[EnvEntry | FileEntry],
     environ: Mapping[str, str],
     *,
     offline: bool,

@@ -30,6 +30,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from baker.errors import ManifestError, Problem
+from baker.manifest import files as file_rules
 from baker.manifest.auth import check_token_sources, problems_hint
 from baker.manifest.credentials import (
     ManifestChecker,
@@ -43,6 +44,7 @@ from baker.model import (
     BuildSpec,
     CredentialSpec,
     EnvEntry,
+    FileEntry,
     ImageSpec,
     Manifest,
     SecretRef,
@@ -50,7 +52,7 @@ from baker.model import (
 
 __all__ = ["load"]
 
-TOP_KEYS = ("version", "image", "credentials", "env", "env_from")
+TOP_KEYS = ("version", "image", "credentials", "env", "env_from", "files")
 IMAGE_KEYS = ("from", "build", "tag")
 BUILD_KEYS = ("context", "dockerfile", "target", "args", "secrets", "network", "platforms", "push")
 # A build secret's id goes into `--secret id=ID,env=VAR` (comma-separated key=value): no `,` or `=`.
@@ -112,9 +114,11 @@ def load(path: Path | str, *, environ: Mapping[str, str] | None = None, offline:
     credentials = parse_credentials(check, top)
     env_from = parse_env_from(check, top, credentials)
     env = _env(check, top, credentials, has_env_from=bool(env_from))
-    # The credential checks count an `env_from:` and a build secret as users of their credential:
-    # its variables must be set.
-    users = env + [
+    files = _files(check, top, credentials)
+    # The credential checks count an `env_from:`, a file and a build secret as users of their
+    # credential: its variables must be set.
+    users: list[EnvEntry | FileEntry] = [*env, *files]
+    users += [
         EnvEntry(f"env_from {e.prefix}", SecretRef(e.prefix, e.prefix, None, None, e.credential), e.line)
         for e in env_from
     ]
@@ -136,6 +140,7 @@ def load(path: Path | str, *, environ: Mapping[str, str] | None = None, offline:
         env=tuple(env),
         warnings=tuple(check.warnings),
         env_from=tuple(env_from),
+        files=tuple(files),
     )
 
 
@@ -302,4 +307,50 @@ def _env(
         source = parse_source(check, var, path, credentials)
         if source is not None and name_ok:
             entries.append(EnvEntry(var.key, source, var.line))
+    return entries
+
+
+def _files(check: ManifestChecker, top: YMap, credentials: Mapping[str, CredentialSpec]) -> list[FileEntry]:
+    """`files:` (`baker.manifest.files` holds the rules): path -> a value, as an `env:` entry writes
+    one (text, or a mapping with `secret:`, ...), with `mode`, `uid`, `gid` beside it."""
+    item = top.get("files")
+    if item is None:
+        return []
+    node = check.mapping(item.value, "files", null_ok=True)
+    if node is None:
+        return []
+    entries = []
+    for file in node.items:
+        path = f"files.{file.key}"
+        why = file_rules.path_problem(file.key)
+        if why is not None:
+            check.problem(file.line, path, why)
+        attributes: dict[str, int] = {}
+        value = file.value
+        if isinstance(value, YMap):
+            for key in file_rules.FILE_KEYS:
+                found = value.get(key)
+                if found is None:
+                    continue
+                text = check.text(found, f"{path}.{key}", what="text")
+                if text is None:
+                    continue
+                number, refusal = (
+                    file_rules.mode_problem(text) if key == "mode" else file_rules.id_problem(text, key)
+                )
+                if refusal is not None:
+                    check.problem(found.line, f"{path}.{key}", refusal)
+                elif number is not None:
+                    attributes[key] = number
+            # The value form is read as env: reads it, without the file's own keys.
+            rest = tuple(i for i in value.items if i.key not in file_rules.FILE_KEYS)
+            file = YItem(file.key, file.line, YMap(value.line, rest))
+        source = parse_source(check, file, path, credentials)
+        if source is not None and why is None:
+            entries.append(FileEntry(file.key, source, line=file.line, **attributes))
+    for parent, child in file_rules.nested([e.path for e in entries]):
+        line = next(e.line for e in entries if e.path == child)
+        check.problem(
+            line, f"files.{child}", f"{parent!r} is a file here, so it cannot be a directory of {child!r}"
+        )
     return entries

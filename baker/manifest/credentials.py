@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from baker.diagnose import Diagnosis
 from baker.manifest.auth import auth_kind, check_keys, keyless_auth, refuse_client_secret
 from baker.manifest.interpolation import VAR_RE
 from baker.manifest.yamltree import BOOL, Checker, YItem, YMap, YScalar
-from baker.model import CLIENT_SECRET, AuthSpec, CredentialSpec, EnvEntry, marked_default, source_refs
+from baker.model import (
+    CLIENT_SECRET,
+    AuthSpec,
+    CredentialSpec,
+    EnvEntry,
+    FileEntry,
+    marked_default,
+    source_refs,
+)
 from baker.providers import REGISTRY
 from baker.secret import REDACTOR, Secret
 from baker.suggest import did_you_mean
@@ -253,7 +261,7 @@ def _field(check: ManifestChecker, node: YMap, cred: YItem, field: str) -> str |
 def check_unset_vars(
     check: ManifestChecker,
     credentials: Mapping[str, CredentialSpec],
-    env: list[EnvEntry],
+    env: Sequence[EnvEntry | FileEntry],
     *,
     offline: bool = False,
 ) -> None:

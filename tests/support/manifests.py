@@ -56,12 +56,14 @@ def write_manifest(
     image: Mapping[str, object] | None = None,
     credentials: Part | None = None,
     env: Part | None = None,
+    files: Part | None = None,
     extra: str = "",
 ) -> Path:
     """Write the manifest at `path` (a directory: its `baker.yaml`) and return the file.
 
     `image` is the whole `image:` block; or `base` (`image.from`) and `tag` (one, or a list).
-    `credentials` and `env`: name -> mapping / value, or YAML lines (indented) as written.
+    `credentials`, `env` and `files`: name (a file's path) -> mapping / value, or YAML lines
+    (indented) as written.
     `extra`: YAML text appended as given (more `env:` lines, or another top-level key)."""
     if path.is_dir():
         path = path / "baker.yaml"
@@ -73,6 +75,9 @@ def write_manifest(
     text = "version: 1\n" + _block("image", block)
     if credentials is not None:
         text += _block("credentials", credentials)
-    text += _block("env", env if env is not None else {}) + extra
+    text += _block("env", env if env is not None else {})
+    if files is not None:
+        text += _block("files", files)
+    text += extra
     path.write_text(text, encoding="utf-8")
     return path

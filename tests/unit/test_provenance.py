@@ -37,6 +37,7 @@ class FakeResolved:
 class FakeResolvedEnv:
     entries: tuple[FakeResolved, ...]
     build_secrets: tuple[FakeResolved, ...] = ()
+    files: tuple[FakeResolved, ...] = ()
 
 
 def _cred(name: str, vault_url: str, *, default: bool = False) -> CredentialSpec:

@@ -30,7 +30,7 @@ def test_quick_start_is_exactly_two_commands() -> None:
 def test_every_command_in_the_commands_table_parses() -> None:
     section = _between("## Commands", "\n## ")
     rows = re.findall(r"^\| `baker ([^`]+)` \|", section, re.M)
-    assert len(rows) == 11
+    assert len(rows) == 12
     parser = build_parser()
     for row in rows:
         row = row.replace("REPO", "registry.example.com/app")

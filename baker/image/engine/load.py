@@ -49,6 +49,8 @@ CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
 _LOADED = re.compile(r"Loaded image(?: ID)?: (sha256:[0-9a-f]{64})")
 _CHUNK = 1024 * 1024
 _DROPPED = ("manifest.json", "index.json", "oci-layout", "repositories")
+# The `files:` layer's path in a load archive (no base layer file is named so).
+FILES_LAYER = "baker-files/layer.tar"
 
 
 def wants_layers(*, client: DockerClient | None = None) -> bool:
@@ -151,19 +153,28 @@ def _manifest(config: oci.Blob, layers: Sequence[str]) -> bytes:
     return json.dumps([{"Config": name, "RepoTags": None, "Layers": list(layers)}]).encode()
 
 
-def config_only_archive(config: oci.Blob, layer_count: int) -> bytes:
+def config_only_archive(config: oci.Blob, layer_count: int, files: bytes | None = None) -> bytes:
     """The archive of a layer-less load: the baked config and a manifest naming it; the layer
-    paths it names are not in it (the engine holds every chain already)."""
+    paths it names are not in it (the engine holds every chain already), but for the `files:`
+    layer (`files`: its uncompressed tar, `baker.image.fileslayer`), which the engine has never
+    seen: it is in the archive, last."""
     layers = [f"layers/{i}/layer.tar" for i in range(layer_count)]
     name = config.digest.removeprefix("sha256:") + ".json"
+    added = b""
+    if files is not None:
+        layers.append(FILES_LAYER)
+        added = _member(FILES_LAYER, files)
     return (
         _member(name, config.data)
+        + added
         + _member("manifest.json", _manifest(config, layers))
         + b"\0" * (2 * tarfile.BLOCKSIZE)
     )
 
 
-def _full_archive(client: DockerClient, base_id: str, config: oci.Blob) -> Iterator[bytes]:
+def _full_archive(
+    client: DockerClient, base_id: str, config: oci.Blob, files: bytes | None = None
+) -> Iterator[bytes]:
     """The base's `docker save` streamed through, its config and index files replaced: the baked
     config and a `manifest.json` over the base's own layer files."""
     stream = _save(client, base_id)
@@ -197,6 +208,9 @@ def _full_archive(client: DockerClient, base_id: str, config: oci.Blob) -> Itera
             close()
     if layers is None:
         raise EngineError("the base image's docker save archive has no manifest.json")
+    if files is not None:
+        layers.append(FILES_LAYER)
+        yield _member(FILES_LAYER, files)
     yield _member(config.digest.removeprefix("sha256:") + ".json", config.data)
     yield _member("manifest.json", _manifest(config, layers))
     yield b"\0" * (2 * tarfile.BLOCKSIZE)
@@ -210,15 +224,20 @@ def load_config(
     full_layers: bool,
     client: DockerClient | None = None,
     answered: Callable[[], None] | None = None,
+    files: bytes | None = None,
 ) -> str:
     """Load `config` (the baked config) over the base's layers; the new image's id, which is the
-    config's digest.  `full_layers`: stream the base's layers in too (`wants_layers`).
+    config's digest.  `full_layers`: stream the base's layers in too (`wants_layers`).  `files`:
+    the `files:` layer's tar (it holds values), loaded as one more layer, whose diff_id the config
+    names last.
     `answered` is called once the engine's answer was read to its end (whatever it said): from then
     on the engine is done with the load, so an undo need not wait for it."""
     _check_id(base_id)
     client = client_or_connect(client)
     data: bytes | Iterator[bytes] = (
-        _full_archive(client, base_id, config) if full_layers else config_only_archive(config, layer_count)
+        _full_archive(client, base_id, config, files)
+        if full_layers
+        else config_only_archive(config, layer_count, files)
     )
     lines: list[str] = []
     with engine_errors("loading the baked image", hint="run again with --debug"):
@@ -249,4 +268,11 @@ def load_config(
     )
 
 
-__all__ = ["CONTAINERD_SNAPSHOTTER", "base_config", "config_only_archive", "load_config", "wants_layers"]
+__all__ = [
+    "CONTAINERD_SNAPSHOTTER",
+    "FILES_LAYER",
+    "base_config",
+    "config_only_archive",
+    "load_config",
+    "wants_layers",
+]
