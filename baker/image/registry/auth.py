@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from baker.errors import ImageError
-from baker.image.registry.refs import DOCKER_HUB
+from baker.imageref import registry_name
 from baker.loopback import is_loopback
 from baker.secret import REDACTOR, Secret
 
@@ -55,7 +55,7 @@ def login_for(host: str) -> Login:
     # Guards: docker-py's config reader is imported only when a registry asks for credentials.
     from baker.image.dockerconfig import registry_login
 
-    helper, user, password, token = registry_login("docker.io" if host in DOCKER_HUB else host)
+    helper, user, password, token = registry_login(registry_name(host))
     return Login(
         helper=helper,
         user=user if password else "",
