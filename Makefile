@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/redact.py
 	$(BIN)/python benchmarks/inregistry.py
 	$(BIN)/python benchmarks/fleet.py
+	$(BIN)/python benchmarks/manifest.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .demo
