@@ -183,15 +183,17 @@ class Emulator:
         )
 
     def github_actions_env(
-        self, subject: str | None = None, token_lifetime: float | None = None
+        self, subject: str | None = None, token_lifetime: float | None = None, subject_form: str | None = None
     ) -> dict[str, str]:
         """ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN of a GitHub Actions job: the world's default job, or a
-        new one whose tokens carry `subject` and live `token_lifetime` seconds."""
-        if subject is None and token_lifetime is None:
+        new one whose tokens carry `subject` (written in the plain form), presented in `subject_form`
+        ("plain" or "immutable"; None: the world's) and live `token_lifetime` seconds."""
+        if subject is None and token_lifetime is None and subject_form is None:
             return self._ci.github_env(self._ci.default_job)
         job = self._ci.add_github_job(
             subject if subject is not None else self.world.oidc.github_subject,
             token_lifetime if token_lifetime is not None else self.world.oidc.github_token_lifetime,
+            subject_form,
         )
         return self._ci.github_env(job)
 
