@@ -5,10 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 # pytest-xdist workers for `make test`, `make test-quick` and `make test-installed`: one per CPU by
-# default (`auto`), each taking whole test files (`--dist loadfile`); PYTEST_WORKERS=0 runs the suite
+# default (`auto`), each taking whole test files (`--dist loadfile`) in collection order, where
+# tests/conftest.py puts the long poles first; PYTEST_WORKERS=0 runs the suite
 # in one process.  PYTEST_ARGS is passed on (e.g. PYTEST_ARGS='-k canaries --durations=20').
 PYTEST_WORKERS ?= auto
-PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: demo test test-quick test-installed lint typecheck pytest bench clean
 
