@@ -4,7 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-installed lint typecheck pytest bench clean
+# pytest-xdist workers for `make test`, `make test-quick` and `make test-installed`: one per CPU by
+# default (`auto`), each taking whole test files (`--dist loadfile`) in collection order, where
+# tests/conftest.py puts the long poles first; PYTEST_WORKERS=0 runs the suite
+# in one process.  PYTEST_ARGS is passed on (e.g. PYTEST_ARGS='-k canaries --durations=20').
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+.PHONY: demo test test-quick test-installed lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +32,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+
+# The unit tests alone (fakes at the seams, no engine or registry): the quick loop while editing.
+test-quick: $(STAMP)
+	$(BIN)/pytest tests/unit -q $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # The suite against a plain (non-editable) install: a fresh venv gets `pip install '.[dev]'`, and the
 # tests run from a temporary copy of tests/, examples/, benchmarks/, README.md and pyproject.toml
@@ -38,7 +49,7 @@ test-installed:
 	mkdir "$$dir/run"; cp -R tests examples benchmarks README.md pyproject.toml "$$dir/run/"; \
 	cd "$$dir/run"; \
 	"$$dir/venv/bin/python" -c 'import baker, sys; f = baker.__file__; print("baker from", f); sys.exit("site-packages" not in f)'; \
-	"$$dir/venv/bin/pytest" -q $(PYTEST_ARGS)
+	"$$dir/venv/bin/pytest" -q $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/resolve.py
@@ -47,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/find.py
 	$(BIN)/python benchmarks/engine_bake.py
+	$(BIN)/python benchmarks/manifest.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .demo

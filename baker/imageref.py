@@ -98,7 +98,36 @@ def parse(text: str) -> Reference:
     return ref
 
 
-DOCKER_HUB = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+# Docker Hub: the registry a reference with no registry host means (Docker's default), the names it
+# goes by, and the host its API answers on.  The only place baker spells them.
+DOCKER_HUB_NAME = "docker.io"
+DOCKER_HUB_API = "registry-1.docker.io"
+DOCKER_HUB = frozenset({DOCKER_HUB_NAME, "index.docker.io", DOCKER_HUB_API})
+
+
+def registry_name(host: str) -> str:
+    """A registry host as Docker names it: Docker Hub's aliases as `DOCKER_HUB_NAME`, any other as is."""
+    return DOCKER_HUB_NAME if host in DOCKER_HUB else host
+
+
+def api_host(host: str) -> str:
+    """The host a registry's API answers on: Docker Hub's is `DOCKER_HUB_API`, any other its own."""
+    return DOCKER_HUB_API if host in DOCKER_HUB else host
+
+
+def pushes_to(text: str) -> str:
+    """The registry a push of the image name `text` goes to: the domain written, else Docker Hub's
+    name (docker-py's `resolve_repository_name`).  Anything that is not a reference goes to Docker Hub
+    too, as Docker would read it; it is refused when the reference is parsed."""
+    ref = _split(text)
+    return ref.domain if ref is not None and ref.domain else DOCKER_HUB_NAME
+
+
+def with_registry(text: str) -> str:
+    """The image name `text` with Docker's default registry written out (`app:1` ->
+    `docker.io/app:1`); a name that already starts with a registry host, as is."""
+    ref = _split(text)
+    return text if ref is not None and ref.domain else f"{DOCKER_HUB_NAME}/{text}"
 
 
 def repository_and_tag(text: str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ import ipaddress
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
@@ -82,3 +83,32 @@ def _fresh_registry_logins() -> Iterator[None]:
 
     auth.forget()
     yield
+
+
+# The suite's long poles (minutes of engine work and signal timing each, measured with --durations).
+# Under pytest-xdist (`make test`) they are handed out first, so each runs beside the rest of the
+# suite instead of after it; a run on one process keeps the plain order.  test_build_interrupt goes
+# last instead: beside the trials (both stop bakes on the one engine) its bakes slowed past its 60 s
+# wait for a build step.
+LONG_POLES = (
+    "tests/integration/test_build_interrupt_trials.py",
+    "tests/integration/test_examples_ci_run.py",
+    "tests/integration/test_canaries_swapped.py",
+    "tests/integration/test_demo.py",
+)
+LAST = ("tests/integration/test_build_interrupt.py",)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[Any]) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    root = config.rootpath
+
+    def pole(item: Any) -> int:
+        path = Path(str(item.path)).resolve()
+        relative = path.relative_to(root).as_posix() if path.is_relative_to(root) else ""
+        if relative in LONG_POLES:
+            return LONG_POLES.index(relative)
+        return len(LONG_POLES) + (1 if relative in LAST else 0)
+
+    items.sort(key=pole)  # stable: every file keeps its own order, every worker the same order

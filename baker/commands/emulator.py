@@ -73,13 +73,14 @@ def emulator(*, out: Output, world: Path | None, host: str, port: int, state_dir
         if missing:
             out.warn(f"these names do not resolve on this machine: {', '.join(missing)}")
             out.warn(_RESOLVE_FIX.format(names=" ".join(missing)))
-        env = emu.client_env()
+        env = emu.shell_env()  # its CA variables: the system's CAs plus the emulator's, one bundle
         exports = [f"export {name}={value}" for name, value in env.items()]
         out.info(f"emulator listening on https://{host}:{emu.port} (world: {emu.world.source})")
         out.info(f"authority host: {emu.authority_host}")
         for name, url in vaults.items():
             out.info(f"vault {name}: {url}")
         out.info(f"CA bundle: {emu.ca_bundle}")
+        out.info(f"trust bundle (this machine's CAs plus the emulator's): {env['REQUESTS_CA_BUNDLE']}")
         out.info(f"admin API: {emu.admin_url}")
         out.info("point clients at it with:")
         for line in exports:
@@ -96,6 +97,7 @@ def emulator(*, out: Output, world: Path | None, host: str, port: int, state_dir
                 "authority_host": emu.authority_host,
                 "vaults": vaults,
                 "ca_bundle": str(emu.ca_bundle),
+                "trust_bundle": env["REQUESTS_CA_BUNDLE"],
                 "admin_url": emu.admin_url,
                 "env": env,
                 "exports": exports,

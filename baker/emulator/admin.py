@@ -12,7 +12,7 @@
                                               managed_identity: {env}}   (the env a job would get)
     POST   /_admin/oidc/tokens           {subject, audience?, issuer?, lifetime?, not_before?, expires?}
                                           -> {"token": an ID token of the emulator's issuer}
-    POST   /_admin/github/jobs           {subject?, token_lifetime?}  -> a new job's {env}
+    POST   /_admin/github/jobs           {subject?, token_lifetime?, subject_form?} -> a job's {env}
     POST   /_admin/azure-pipelines/service-connections   {id, subject}  -> {}
 
 Dates are unix seconds or ISO 8601.  It answers only on the `localhost` host name (loopback only,
@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from baker.emulator.faults import PUBLIC_FIELDS, Faults, RecordedRequest
 from baker.emulator.http import Request, Response, json_response
 from baker.emulator.store import UnknownSecret, UnknownVault
-from baker.emulator.world import DEFAULT_FEDERATED_AUDIENCE
+from baker.emulator.world import DEFAULT_FEDERATED_AUDIENCE, GITHUB_SUBJECT_FORMS
 
 
 class Administered(Protocol):
@@ -69,7 +69,7 @@ class Administered(Protocol):
         expires: dt.datetime | float | None = None,
     ) -> str: ...
     def github_actions_env(
-        self, subject: str | None = None, token_lifetime: float | None = None
+        self, subject: str | None = None, token_lifetime: float | None = None, subject_form: str | None = None
     ) -> dict[str, str]: ...
     def azure_pipelines_env(self) -> dict[str, str]: ...
     def add_service_connection(self, connection_id: str, subject: str) -> None: ...
@@ -198,9 +198,13 @@ class Admin:
             return json_response(200, {"token": token})
         if parts == ["github", "jobs"] and method == "POST":
             lifetime = body.get("token_lifetime")
+            form = _optional_str(body, "subject_form")
+            if form not in (None, *GITHUB_SUBJECT_FORMS):
+                return _bad(f"'subject_form' is one of {', '.join(GITHUB_SUBJECT_FORMS)}")
             env = emu.github_actions_env(
                 subject=_optional_str(body, "subject"),
                 token_lifetime=None if lifetime is None else float(lifetime),
+                subject_form=form,
             )
             return json_response(200, env)
         if parts == ["azure-pipelines", "service-connections"] and method == "POST":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import ipaddress
+import os
 import secrets
 import shutil
 import ssl
@@ -137,11 +138,21 @@ class Emulator:
         return f"https://localhost:{self.port}/_admin"
 
     def client_env(self) -> dict[str, str]:
+        """What an in-process client needs: the authority host and the emulator's CA alone."""
         return {
             "AZURE_AUTHORITY_HOST": self.authority_host,
             "REQUESTS_CA_BUNDLE": str(self.ca_bundle),
             "SSL_CERT_FILE": str(self.ca_bundle),
         }
+
+    def shell_env(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """What a shell exports (the banner): as `client_env`, but the CA variables name a bundle of
+        the system's CAs plus the emulator's (`pki.write_trust_bundle`, read from `environ`, default
+        os.environ), so pip, curl and every other TLS client in that shell keep working."""
+        bundle = pki.write_trust_bundle(
+            self.state_dir, self.ca_bundle, os.environ if environ is None else environ
+        )
+        return {**self.client_env(), "REQUESTS_CA_BUNDLE": str(bundle), "SSL_CERT_FILE": str(bundle)}
 
     # --- keyless sign-in: the OIDC issuer, CI token endpoints, managed identity ------------------
 
@@ -172,15 +183,17 @@ class Emulator:
         )
 
     def github_actions_env(
-        self, subject: str | None = None, token_lifetime: float | None = None
+        self, subject: str | None = None, token_lifetime: float | None = None, subject_form: str | None = None
     ) -> dict[str, str]:
         """ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN of a GitHub Actions job: the world's default job, or a
-        new one whose tokens carry `subject` and live `token_lifetime` seconds."""
-        if subject is None and token_lifetime is None:
+        new one whose tokens carry `subject` (written in the plain form), presented in `subject_form`
+        ("plain" or "immutable"; None: the world's) and live `token_lifetime` seconds."""
+        if subject is None and token_lifetime is None and subject_form is None:
             return self._ci.github_env(self._ci.default_job)
         job = self._ci.add_github_job(
             subject if subject is not None else self.world.oidc.github_subject,
             token_lifetime if token_lifetime is not None else self.world.oidc.github_token_lifetime,
+            subject_form,
         )
         return self._ci.github_env(job)
 

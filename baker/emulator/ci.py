@@ -4,7 +4,10 @@
 GitHub Actions (read from @actions/core `getIDToken` and azure-identity's users): the job's environment
 has `ACTIONS_ID_TOKEN_REQUEST_URL` (already holding `?api-version=2.0`) and
 `ACTIONS_ID_TOKEN_REQUEST_TOKEN`; `GET $URL&audience=AUD` with `Authorization: bearer $TOKEN` answers
-`{"count": N, "value": "<JWT>"}`.  No audience: GitHub's default, `https://github.com/OWNER`.
+`{"count": N, "value": "<JWT>"}`.  No audience: GitHub's default, `https://github.com/OWNER`.  The
+token's `sub` is the job's subject in the plain form (`repo:OWNER/REPO:...`) or GitHub's immutable
+form (`repo:OWNER@OWNER_ID/REPO@REPO_ID:...`, the world's `oidc.github_actions.subject_form`), with
+the `repository`, `repository_owner`, `repository_id` and `repository_owner_id` claims either way.
 
 Azure Pipelines (azure-identity 1.27 `azure_pipelines.py`): `POST $SYSTEM_OIDCREQUESTURI?api-version=7.1
 &serviceConnectionId=ID` with `Authorization: Bearer $SYSTEM_ACCESSTOKEN` answers `{"oidcToken": "<JWT>"}`,
@@ -24,7 +27,13 @@ from dataclasses import dataclass
 
 from baker.emulator.http import Request, Response, json_response
 from baker.emulator.oidc import GITHUB_PATH, PIPELINES_PATH, OidcIssuer
-from baker.emulator.world import DEFAULT_FEDERATED_AUDIENCE, OidcSettings
+from baker.emulator.world import (
+    DEFAULT_FEDERATED_AUDIENCE,
+    GITHUB_SUBJECT_FORMS,
+    OidcSettings,
+    github_repository,
+    github_sub,
+)
 
 GITHUB_HOST = "github.localhost"
 DEVOPS_HOST = "devops.localhost"
@@ -66,8 +75,10 @@ def _bearer_ok(request: Request, expected: str) -> bool:
 @dataclass(frozen=True)
 class GitHubJob:
     request_token: str
-    subject: str
+    subject: str  # as written (the plain form); `sub` is what its tokens present
     token_lifetime: float
+    sub: str
+    claims: dict[str, str]  # GitHub's repository claims, when the subject names a repository
 
 
 class CiEndpoints:
@@ -77,18 +88,36 @@ class CiEndpoints:
         self._lock = threading.Lock()
         self._plan = str(uuid.uuid4())
         self._jobs: dict[str, GitHubJob] = {}
+        self._settings = settings
         self.default_job = self.add_github_job(settings.github_subject, settings.github_token_lifetime)
         self.system_access_token = secrets.token_urlsafe(32)
         self._connections: dict[str, str] = dict(settings.service_connections)
 
     # --- GitHub Actions -------------------------------------------------------------------------
 
-    def add_github_job(self, subject: str, token_lifetime: float) -> str:
-        if not subject or token_lifetime <= 0:
-            raise ValueError("a job needs a subject and a positive token lifetime")
+    def add_github_job(self, subject: str, token_lifetime: float, subject_form: str | None = None) -> str:
+        """A job whose tokens carry `subject` (written in the plain form), presented in
+        `subject_form` (None: the world's `oidc.github_actions.subject_form`)."""
+        form = subject_form or self._settings.github_subject_form
+        if not subject or token_lifetime <= 0 or form not in GITHUB_SUBJECT_FORMS:
+            raise ValueError("a job needs a subject, a positive token lifetime and a known subject form")
+        owner_id, repository_id = self._settings.github_owner_id, self._settings.github_repository_id
+        claims: dict[str, str] = {}
+        parts = github_repository(subject)
+        if parts is not None:  # as GitHub's tokens carry them, whichever form `sub` is in
+            owner, repository, _ = parts
+            claims = {
+                "repository": f"{owner}/{repository}",
+                "repository_owner": owner,
+                "repository_id": repository_id,
+                "repository_owner_id": owner_id,
+            }
+        sub = github_sub(subject, form, owner_id, repository_id)
         job_id = str(uuid.uuid4())
         with self._lock:
-            self._jobs[job_id] = GitHubJob(secrets.token_urlsafe(32), subject, float(token_lifetime))
+            self._jobs[job_id] = GitHubJob(
+                secrets.token_urlsafe(32), subject, float(token_lifetime), sub, claims
+            )
         return job_id
 
     def github_env(self, job_id: str) -> dict[str, str]:
@@ -114,11 +143,11 @@ class CiEndpoints:
         owner = job.subject.removeprefix("repo:").split("/", 1)[0]
         audience = request.query.get("audience") or f"https://github.com/{owner}"
         token = self._issuer.mint(
-            subject=job.subject,
+            subject=job.sub,
             audience=audience,
             issuer=GITHUB_PATH,
             lifetime=job.token_lifetime,
-            claims={"runner_environment": "github-hosted", "job_id": parts[7]},
+            claims={**job.claims, "runner_environment": "github-hosted", "job_id": parts[7]},
         )
         return json_response(200, {"count": 1, "value": token})
 

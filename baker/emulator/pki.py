@@ -2,7 +2,9 @@
 
 Made fresh at every start with `cryptography` (EC P-256: key generation takes milliseconds, so a
 pytest fixture can afford one CA per test).  Only `ca.pem` is meant for clients; the server key is
-written owner-only because `ssl.SSLContext.load_cert_chain` reads files, never memory.
+written owner-only because `ssl.SSLContext.load_cert_chain` reads files, never memory.  `trust.pem`,
+written when `baker emulator` prints its banner, is the system's CAs plus `ca.pem`: what a shell
+exports, so the emulator's CA is trusted alongside every other, never instead of them.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import re
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from cryptography import x509
@@ -120,3 +123,50 @@ def _key_usage(*, ca: bool) -> x509.KeyUsage:
         encipher_only=False,
         decipher_only=False,
     )
+
+
+TRUST_FILE = "trust.pem"
+_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICATE-----", re.DOTALL)
+
+
+def system_ca_files(environ: Mapping[str, str]) -> list[Path]:
+    """The CA files a shell's TLS clients trust before the emulator's banner changes anything:
+
+    - what requests (and so the Azure SDK) verifies with: `REQUESTS_CA_BUNDLE`, else `CURL_CA_BUNDLE`,
+      else certifi's bundle (`requests.utils.DEFAULT_CA_BUNDLE_PATH` is `certifi.where()`);
+    - what OpenSSL's default verify paths load (Python's `ssl.create_default_context()`, pip, curl
+      built on OpenSSL): `SSL_CERT_FILE`, else OpenSSL's compiled-in file, on Debian
+      /usr/lib/ssl/cert.pem -> /etc/ssl/certs/ca-certificates.crt.
+
+    Only files that exist (a directory of hashed certificates, `SSL_CERT_DIR`, is not a bundle and is
+    left as it is: the banner does not export that variable)."""
+    # Guards: certifi (requests' own dependency) is read only when a banner asks for a bundle.
+    import certifi
+
+    for_requests = environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or certifi.where()
+    paths = ssl.get_default_verify_paths()
+    for_openssl = environ.get("SSL_CERT_FILE") or paths.openssl_cafile
+    found: list[Path] = []
+    for name in (for_requests, for_openssl):
+        path = Path(name)
+        if path.is_file() and path not in found:
+            found.append(path)
+    return found
+
+
+def write_trust_bundle(state_dir: Path, ca_file: Path, environ: Mapping[str, str]) -> Path:
+    """A bundle a whole shell can trust (`TRUST_FILE` in `state_dir`): the system's CAs
+    (`system_ca_files`), each certificate once, then the emulator's CA, so exporting it as
+    `SSL_CERT_FILE`/`REQUESTS_CA_BUNDLE` reaches the emulator without breaking pip or any other TLS
+    client in that shell."""
+    seen: set[bytes] = set()
+    blocks: list[bytes] = []
+    for path in [*system_ca_files(environ), ca_file]:
+        for match in _PEM_CERT.finditer(path.read_bytes()):
+            block = match.group(0).replace(b"\r\n", b"\n")
+            if block not in seen:
+                seen.add(block)
+                blocks.append(block)
+    bundle = state_dir / TRUST_FILE
+    bundle.write_bytes(b"\n".join(blocks) + b"\n")  # certificates only, as ca.pem
+    return bundle

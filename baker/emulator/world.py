@@ -18,6 +18,9 @@ Format (YAML; every key below is the full set allowed, anything else is refused)
           <client-id>: {}                                          # user-assigned (object_id optional)
     oidc:                               # the emulator's own token sources (all optional)
       github_actions: {subject: "repo:ORG/REPO:ref:refs/heads/main", token_lifetime: 300}
+        # subject_form: plain (default) | immutable -> the token's sub reads
+        #   repo:ORG@OWNER_ID/REPO@REPO_ID:ref:refs/heads/main (GitHub's default for new repositories)
+        # owner_id: "190000001", repository_id: "790000001"  (digits; also the token's *_id claims)
       azure_pipelines:
         service_connections: {<guid>: sc://ORG/PROJECT/CONNECTION}   # id -> the token's subject
     vaults:
@@ -65,6 +68,30 @@ MODELS = ("rbac", "access-policy")
 POLICY_PERMISSIONS = frozenset({"get", "list"})
 DEFAULT_FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
 DEFAULT_GITHUB_SUBJECT = "repo:baker-demo/app:ref:refs/heads/main"
+# GitHub's two subject forms: `repo:OWNER/REPO:...` (plain) and `repo:OWNER@OWNER_ID/REPO@REPO_ID:...`
+# (immutable, the default for repositories created after 2026-07-15; docs/AZURE-WIRE.md).
+GITHUB_SUBJECT_FORMS = ("plain", "immutable")
+DEFAULT_GITHUB_OWNER_ID = "190000001"
+DEFAULT_GITHUB_REPOSITORY_ID = "790000001"
+_GITHUB_PLAIN = re.compile(r"repo:([^/@:]+)/([^/@:]+):(.+)", re.DOTALL)
+
+
+def github_repository(subject: str) -> tuple[str, str, str] | None:
+    """(owner, repository, the rest after them) of a GitHub subject in the plain form, else None."""
+    match = _GITHUB_PLAIN.fullmatch(subject)
+    return (match[1], match[2], match[3]) if match else None
+
+
+def github_sub(subject: str, form: str, owner_id: str, repository_id: str) -> str:
+    """The `sub` GitHub presents for a subject written in the plain form: as written, or the
+    immutable form `repo:OWNER@OWNER_ID/REPO@REPO_ID:...`."""
+    parts = github_repository(subject)
+    if form != "immutable" or parts is None:
+        return subject
+    owner, repository, rest = parts
+    return f"repo:{owner}@{owner_id}/{repository}@{repository_id}:{rest}"
+
+
 HINT = "the world file format is described in baker/emulator/world.py (and the README)"
 
 
@@ -111,8 +138,11 @@ class Tenant:
 class OidcSettings:
     """The emulator's CI token sources: GitHub Actions' default job and Azure Pipelines' connections."""
 
-    github_subject: str = DEFAULT_GITHUB_SUBJECT
+    github_subject: str = DEFAULT_GITHUB_SUBJECT  # written in the plain form, repo:OWNER/REPO:...
     github_token_lifetime: float = 300.0
+    github_subject_form: str = "plain"  # one of GITHUB_SUBJECT_FORMS: what the token's `sub` reads
+    github_owner_id: str = DEFAULT_GITHUB_OWNER_ID  # the token's repository_owner_id
+    github_repository_id: str = DEFAULT_GITHUB_REPOSITORY_ID  # the token's repository_id
     service_connections: Mapping[str, str] = field(default_factory=dict)  # id (lower) -> subject
 
 

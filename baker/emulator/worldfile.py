@@ -35,7 +35,7 @@ from baker.emulator.worldfile_identity import (
     oidc_settings,
 )
 from baker.errors import WorldError
-from baker.manifest.yamltree import MAX_DEPTH, too_deep
+from baker.manifest.yamltree import MAX_DEPTH, compose
 
 _VERSION_KEYS = {"value", "version", "enabled", "exp", "nbf", "content_type", "tags", "created"}
 
@@ -341,10 +341,11 @@ def load_world(path: Path) -> World:
         raise WorldError(f"{path}: not UTF-8 text (byte {exc.start})", hint=HINT) from None
     try:
         # PyYAML composes recursively: a file nested thousands deep must be refused before that.
-        deep_at = too_deep(text, _UniqueKeyLoader)
+        # Composed on libyaml when there is one (the manifest's reader, `yamltree.compose`).
+        deep_at, node = compose(text, _UniqueKeyLoader)
         if deep_at is not None:
             raise WorldError(f"{path}: nested more than {MAX_DEPTH} levels deep (line {deep_at})", hint=HINT)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = _UniqueKeyLoader("").construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""

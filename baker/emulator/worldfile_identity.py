@@ -11,10 +11,14 @@ from typing import Any, NoReturn, Protocol
 
 from baker.emulator.world import (
     DEFAULT_FEDERATED_AUDIENCE,
+    DEFAULT_GITHUB_OWNER_ID,
+    DEFAULT_GITHUB_REPOSITORY_ID,
     DEFAULT_GITHUB_SUBJECT,
+    GITHUB_SUBJECT_FORMS,
     FederatedCredential,
     ManagedIdentity,
     OidcSettings,
+    github_repository,
 )
 
 MAX_FEDERATED_CREDENTIALS = 20  # Entra's limit per application
@@ -93,7 +97,9 @@ def managed_identities(parser: _Parser, value: Any, where: str) -> dict[str, Man
 def oidc_settings(parser: _Parser, value: Any, where: str) -> OidcSettings:
     raw = parser.mapping(value if value is not None else {}, where, {"github_actions", "azure_pipelines"})
     github = parser.mapping(
-        raw.get("github_actions") or {}, f"{where}.github_actions", {"subject", "token_lifetime"}
+        raw.get("github_actions") or {},
+        f"{where}.github_actions",
+        {"subject", "token_lifetime", "subject_form", "owner_id", "repository_id"},
     )
     subject = parser.string(github.get("subject", DEFAULT_GITHUB_SUBJECT), f"{where}.github_actions.subject")
     if not subject:
@@ -103,6 +109,26 @@ def oidc_settings(parser: _Parser, value: Any, where: str) -> OidcSettings:
         parser.fail(f"{where}.github_actions.token_lifetime", "expected a number of seconds")
     if lifetime <= 0:
         parser.fail(f"{where}.github_actions.token_lifetime", "a token lifetime must be positive")
+    form = github.get("subject_form", "plain")
+    if form not in GITHUB_SUBJECT_FORMS:
+        parser.fail(
+            f"{where}.github_actions.subject_form", f"expected one of {', '.join(GITHUB_SUBJECT_FORMS)}"
+        )
+    ids = {}
+    for key, default in (
+        ("owner_id", DEFAULT_GITHUB_OWNER_ID),
+        ("repository_id", DEFAULT_GITHUB_REPOSITORY_ID),
+    ):
+        value = github.get(key, default)
+        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(text, str) or not text.isascii() or not text.isdigit() or len(text) > 20:
+            parser.fail(f"{where}.github_actions.{key}", "expected GitHub's numeric id (digits)")
+        ids[key] = text
+    if form == "immutable" and github_repository(subject) is None:
+        parser.fail(
+            f"{where}.github_actions.subject",
+            "the immutable form needs a subject written repo:OWNER/REPO:... (the emulator adds the ids)",
+        )
     pipelines = parser.mapping(
         raw.get("azure_pipelines") or {}, f"{where}.azure_pipelines", {"service_connections"}
     )
@@ -119,5 +145,10 @@ def oidc_settings(parser: _Parser, value: Any, where: str) -> OidcSettings:
             parser.fail(f"{connections_where}.{cid}", "a subject cannot be empty")
         connections[cid.lower()] = text
     return OidcSettings(
-        github_subject=subject, github_token_lifetime=float(lifetime), service_connections=connections
+        github_subject=subject,
+        github_token_lifetime=float(lifetime),
+        github_subject_form=str(form),
+        github_owner_id=ids["owner_id"],
+        github_repository_id=ids["repository_id"],
+        service_connections=connections,
     )

@@ -398,7 +398,7 @@ def _check_push_access(tags: Sequence[str]) -> None:
         try:
             registry.check_push(name)
         except ImageError as exc:
-            host = name.partition("/")[0] if registry.names_registry(name) else "docker.io"
+            host = imageref.pushes_to(name)
             raise EngineError(f"cannot push to {host}: {exc.message}", hint=exc.hint) from None
 
 

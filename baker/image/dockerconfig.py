@@ -60,8 +60,8 @@ HELPER_ENVIRONMENT: Mapping[str, str] = _HelperEnvironment()
 
 
 def registry_login(registry: str) -> tuple[str, str, str, str]:
-    """The user's credentials for `registry` (a host; "docker.io" for Docker Hub) by Docker's own
-    rules, docker-py's: `credHelpers[registry]` over `credsStore` over `auths`, index names
+    """The user's credentials for `registry` (a host; Docker Hub as `imageref.DOCKER_HUB_NAME`) by Docker's
+    own rules, docker-py's: `credHelpers[registry]` over `credsStore` over `auths`, index names
     normalised, a helper's `<token>` user meaning an identity token.  Gives (helper, username,
     password, identity_token), "" for each part that is absent; `helper` is the credential helper
     the config names for the registry, tried or not, so a refusal can say which one.

@@ -45,11 +45,13 @@ def test_build_bakes_the_demo_secrets_byte_exact_from_the_emulator(
     assert "https://demo.vault.localhost:8443" in text and "from: baker-demo/base:1" in text
     text = text.replace("https://demo.vault.localhost:8443", emulator.vault_url("demo"))
     text = text.replace("from: baker-demo/base:1", f"from: {busybox_base}")
+    name = image_names()
+    # The example's own image.tag is the demo's (test_demo, maybe on another worker): never touch it.
+    assert "tag: baker-demo/app:baked" in text
+    text = text.replace("tag: baker-demo/app:baked", f"tag: {name}")
     manifest = tmp_path / "baker.yaml"
     manifest.write_text(text, encoding="utf-8")
     monkeypatch.setenv("AZURE_CLIENT_SECRET", CLIENT_SECRET)
-    name = image_names()
-    image_names.names.append("baker-demo/app:baked")  # the example's own image.tag
 
     assert main(["build", "-f", str(manifest), "--tag", name, "--json"]) == 0
     captured = capsys.readouterr()

@@ -3,20 +3,28 @@ cleanly on SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
+import os
 import signal
 import threading
 import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import certifi
 import pytest
 import requests
 import yaml
+from azure.identity import ClientSecretCredential
+from azure.keyvault.secrets import SecretClient
 
 from baker.commands.emulator import emulator
-from baker.emulator.demo import TENANT
+from baker.emulator import pki
+from baker.emulator.demo import CLIENT_ID, CLIENT_SECRET, TENANT
 from baker.output import Output
 from tests.support.fixtures_emulator import keyless_world
 
@@ -24,9 +32,13 @@ pytestmark = pytest.mark.emulator
 
 
 def _run_until_signal(
-    tmp_path: Path, signum: int, world: Path | None = None
+    tmp_path: Path,
+    signum: int,
+    world: Path | None = None,
+    while_serving: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[int, dict[str, Any], int]:
-    """Run the command in this (main) thread; a helper reads its JSON, calls it, then signals."""
+    """Run the command in this (main) thread; a helper reads its JSON, calls it (and
+    `while_serving(json)`, whose failure is raised here), then signals."""
     stdout, stderr = io.StringIO(), io.StringIO()
     seen: dict[str, Any] = {}
     main_thread = threading.main_thread().ident
@@ -40,6 +52,10 @@ def _run_until_signal(
             seen.update(json.loads(stdout.getvalue()))
             url = f"{seen['authority_host']}/{TENANT}/v2.0/.well-known/openid-configuration"
             seen["status"] = requests.get(url, verify=seen["ca_bundle"], timeout=10).status_code
+            if while_serving is not None:
+                while_serving(dict(seen))
+        except BaseException as exc:  # raised again in the test's thread
+            seen["failed"] = exc
         finally:  # always end the command, or the test would hang until pytest's timeout
             signal.pthread_kill(main_thread, signum)
 
@@ -48,6 +64,8 @@ def _run_until_signal(
     out = Output(json_mode=True, stdout=stdout, stderr=stderr)
     code = emulator(out=out, world=world, host="127.0.0.1", port=0, state_dir=tmp_path / "state")
     helper.join(timeout=10)
+    if "failed" in seen:
+        raise seen.pop("failed")
     return code, seen, seen.pop("status")
 
 
@@ -62,9 +80,10 @@ def test_emulator_command_serves_then_stops_cleanly_on_signal(tmp_path: Path, si
     assert Path(doc["ca_bundle"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert doc["exports"] == [
         f"export AZURE_AUTHORITY_HOST=https://login.localhost:{port}",
-        f"export REQUESTS_CA_BUNDLE={doc['ca_bundle']}",
-        f"export SSL_CERT_FILE={doc['ca_bundle']}",
+        f"export REQUESTS_CA_BUNDLE={doc['trust_bundle']}",
+        f"export SSL_CERT_FILE={doc['trust_bundle']}",
     ]
+    assert doc["trust_bundle"] == str(tmp_path / "state" / "trust.pem")
     assert doc["unresolved"] == []  # *.localhost resolves on this machine (libnss-myhostname)
     assert doc["keyless"] == {}  # the demo world has no federated credential nor managed identity
     with pytest.raises(requests.ConnectionError):
@@ -130,3 +149,97 @@ def test_emulator_command_tells_how_to_try_each_keyless_sign_in_its_world_allows
     assert github["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
     assert set(doc["keyless"]["azure-pipelines"]) == {"SYSTEM_OIDCREQUESTURI", "SYSTEM_ACCESSTOKEN"}
     assert set(doc["keyless"]["managed-identity"]) == {"IDENTITY_ENDPOINT", "IDENTITY_HEADER"}
+
+
+@pytest.fixture
+def other_tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A TLS server on loopback whose certificate comes from a CA of its own (not the emulator's):
+    its URL and that CA's file."""
+    (tmp_path / "other-ca").mkdir()
+    ca_file, context = pki.make_tls(tmp_path / "other-ca", [])
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"hello")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://localhost:{server.server_address[1]}/", ca_file
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_banners_ca_bundle_keeps_every_other_tls_client_working(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, other_tls_server: tuple[str, Path]
+) -> None:
+    """Issue 18: the banner exported the emulator's CA alone, so pip and every other TLS client in
+    that shell failed.  The "system" CAs here are a temp bundle holding another CA (no network); with
+    the printed environment the SDK reaches the emulator and a server of that other CA still
+    verifies, both for requests (REQUESTS_CA_BUNDLE) and for OpenSSL's default (SSL_CERT_FILE)."""
+    other_url, other_ca = other_tls_server
+    system = tmp_path / "system-ca.pem"
+    system.write_bytes(other_ca.read_bytes())
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(system))
+    monkeypatch.setenv("SSL_CERT_FILE", str(system))
+    checked: dict[str, object] = {}
+
+    def with_the_printed_env(doc: dict[str, Any]) -> None:
+        for line in doc["exports"]:
+            name, _, value = line.removeprefix("export ").partition("=")
+            monkeypatch.setenv(name, value)
+        # No authority= and no connection_verify=: the exported variables do it.
+        credential = ClientSecretCredential(TENANT, CLIENT_ID, CLIENT_SECRET, disable_instance_discovery=True)
+        with SecretClient(doc["vaults"]["demo"], credential) as client:
+            checked["sdk"] = client.get_secret("db-password").value
+        checked["requests"] = requests.get(other_url, timeout=10).text
+        # urllib verifies with ssl's default context, which reads SSL_CERT_FILE (as pip and curl do)
+        with urllib.request.urlopen(other_url, timeout=10) as answer:  # noqa: S310 - an https URL
+            checked["openssl"] = answer.read().decode()
+        emulator_openid = f"{doc['authority_host']}/{TENANT}/v2.0/.well-known/openid-configuration"
+        with urllib.request.urlopen(emulator_openid, timeout=10) as answer:  # noqa: S310 - an https URL
+            checked["openssl-emulator"] = answer.status
+        # The control: the emulator's CA alone (the old banner) does not verify the other server.
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", doc["ca_bundle"])
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(other_url, timeout=10)
+        checked["control"] = True
+
+    code, doc, status = _run_until_signal(tmp_path, signal.SIGTERM, while_serving=with_the_printed_env)
+    assert (code, status) == (0, 200)
+    assert checked == {
+        "sdk": "hunter2-demo-pw",
+        "requests": "hello",
+        "openssl": "hello",
+        "openssl-emulator": 200,
+        "control": True,
+    }
+    bundle = Path(doc["trust_bundle"]).read_bytes()
+    assert other_ca.read_bytes().strip() in bundle
+    assert Path(doc["ca_bundle"]).read_bytes().strip() in bundle
+
+
+def test_the_trust_bundle_starts_from_certifi_when_nothing_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    certifi_bundle = Path(certifi.where()).read_bytes()
+    assert pki.system_ca_files(os.environ)[0] == Path(certifi.where())
+    ca_file = tmp_path / "ca.pem"
+    last = certifi_bundle.rindex(b"-----BEGIN CERTIFICATE-----")
+    ca_file.write_bytes(certifi_bundle[last:])  # a CA certifi already holds
+    bundle = pki.write_trust_bundle(tmp_path, ca_file, os.environ).read_bytes()
+    begin = b"-----BEGIN CERTIFICATE-----"
+    assert bundle.count(begin) >= certifi_bundle.count(begin)
+    assert bundle.count(ca_file.read_bytes().strip()) == 1  # each certificate once

@@ -13,6 +13,7 @@ import pytest
 
 from baker.cli import main
 from baker.emulator import Emulator
+from baker.emulator.world import DEFAULT_GITHUB_OWNER_ID, DEFAULT_GITHUB_REPOSITORY_ID
 from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
     K8S_SUBJECT,
     WORKLOAD,
@@ -261,3 +262,83 @@ def test_azure_cli_missing_is_azure_cli_not_signed_in(
     assert (code, result["code"]) == (1, "azure-cli-not-signed-in"), output
     assert "az login" in result["fix"]
     assert keyless_emulator.requests() == []
+
+
+# --- GitHub's two subject forms: repo:OWNER/REPO:... and the immutable repo:OWNER@ID/REPO@ID:... ----
+
+IMMUTABLE_SUBJECT = (
+    f"repo:baker-org@{DEFAULT_GITHUB_OWNER_ID}/app@{DEFAULT_GITHUB_REPOSITORY_ID}:ref:refs/heads/main"
+)
+
+
+def _github_world(credential_subject: str, subject_form: str = "plain") -> dict[str, Any]:
+    world = keyless_world()
+    app = world["tenants"][KEYLESS_TENANT]["apps"][FEDERATED_APP]
+    app["federated_credentials"][0]["subject"] = credential_subject
+    world["oidc"]["github_actions"]["subject_form"] = subject_form
+    return world
+
+
+def test_an_immutable_github_subject_against_a_plain_credential_names_both_forms(
+    tmp_path: Path,
+    keyless_emulator: Emulator,
+    no_client_secret: None,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The credential is written repo:OWNER/REPO:... (GITHUB_SUBJECT); the job's token presents
+    GitHub's immutable form, as new repositories do: AADSTS700213, and the fix says why."""
+    set_env(
+        monkeypatch, keyless_emulator.github_actions_env(subject=GITHUB_SUBJECT, subject_form="immutable")
+    )
+    code, result, _ = connect(keyless_manifest(tmp_path, keyless_emulator, WORKLOAD), capsys)
+    assert (code, result["code"], result["evidence"]) == (1, "federated-identity-mismatch", "AADSTS700213")
+    assert f"subject {IMMUTABLE_SUBJECT}," in result["message"]
+    assert f"immutable form ({IMMUTABLE_SUBJECT}); a federated credential" in result["fix"]
+    assert f"written in the plain form ({GITHUB_SUBJECT}) does not match it" in result["fix"]
+    assert f'"subject":"{IMMUTABLE_SUBJECT}"' in result["fix"]  # the command writes the presented form
+
+
+def test_a_plain_github_subject_against_an_immutable_credential_names_both_forms(
+    tmp_path: Path,
+    emulator_factory: Callable[..., Emulator],
+    no_client_secret: None,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    emu = emulator_factory(_github_world(IMMUTABLE_SUBJECT))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emu.ca_bundle))
+    set_env(monkeypatch, emu.github_actions_env())  # the world's default job: the plain form
+    code, result, _ = connect(keyless_manifest(tmp_path, emu, WORKLOAD), capsys)
+    assert (code, result["code"], result["evidence"]) == (1, "federated-identity-mismatch", "AADSTS700213")
+    assert f"GitHub's plain form ({GITHUB_SUBJECT}); a federated credential" in result["fix"]
+    assert f"written in GitHub's immutable form ({IMMUTABLE_SUBJECT}) does not match it" in result["fix"]
+
+
+def test_an_immutable_credential_signs_in_a_job_presenting_the_immutable_form(
+    tmp_path: Path,
+    emulator_factory: Callable[..., Emulator],
+    no_client_secret: None,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    emu = emulator_factory(_github_world(IMMUTABLE_SUBJECT, subject_form="immutable"))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emu.ca_bundle))
+    set_env(monkeypatch, emu.github_actions_env())
+    code, _, output = connect(keyless_manifest(tmp_path, emu, WORKLOAD), capsys)
+    assert code == 0, output
+
+
+def test_an_audience_mismatch_says_nothing_of_subject_forms(
+    tmp_path: Path,
+    keyless_emulator: Emulator,
+    no_client_secret: None,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = keyless_manifest(
+        tmp_path, keyless_emulator, github_audience(keyless_emulator, monkeypatch, tmp_path)
+    )
+    code, result, _ = connect(manifest, capsys)
+    assert (code, result["evidence"]) == (1, "AADSTS700212")
+    assert "immutable form" not in result["fix"]

@@ -2,16 +2,23 @@
 
 - `docker_client`: `docker.from_env()`, pinged; `unavailable(...)` when there is no engine.
 - `busybox_base`: `baker-test/busybox:1`, a rootfs of Debian's static busybox with an entrypoint,
-  command, working directory, user and one ENV that a bake must keep.
+  command, working directory, user and one ENV that a bake must keep.  Imported under a file lock
+  per engine, so pytest-xdist's workers (and other suites on the same engine) import it once: a
+  second import would move the tag to a new image id under a test that is using the first.
 - `image_names`: unique `baker-test/t-<uuid>` names for one test; every image they name, and every
   image id the test hands to `track`, is removed at teardown.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import io
 import json
+import os
 import tarfile
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,18 +94,33 @@ def _is_our_base(client: Any) -> bool:
 @pytest.fixture(scope="session")
 def busybox_base(docker_client: Any) -> str:
     """`baker-test/busybox:1`, imported once (kept between sessions: other suites share it)."""
-    if not _is_our_base(docker_client):
-        changes = [
-            f"ENTRYPOINT {json.dumps(BASE_ENTRYPOINT)}",
-            f"CMD {json.dumps(BASE_CMD)}",
-            f"WORKDIR {BASE_WORKDIR}",
-            f"USER {BASE_USER}",
-            "ENV KEEP=me",
-        ]
-        docker_client.api.import_image_from_data(
-            rootfs(), repository=BASE_REPOSITORY, tag=BASE_TAG, changes=changes
-        )
+    with _engine_lock("busybox-base"):
+        if not _is_our_base(docker_client):
+            changes = [
+                f"ENTRYPOINT {json.dumps(BASE_ENTRYPOINT)}",
+                f"CMD {json.dumps(BASE_CMD)}",
+                f"WORKDIR {BASE_WORKDIR}",
+                f"USER {BASE_USER}",
+                "ENV KEEP=me",
+            ]
+            docker_client.api.import_image_from_data(
+                rootfs(), repository=BASE_REPOSITORY, tag=BASE_TAG, changes=changes
+            )
     return BASE
+
+
+@contextlib.contextmanager
+def _engine_lock(what: str) -> Iterator[None]:
+    """An exclusive lock on `what` for this engine (its DOCKER_HOST), across processes."""
+    engine = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    key = hashlib.sha256(f"{engine} {what}".encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"baker-test-{key}.lock"
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class ImageNames:

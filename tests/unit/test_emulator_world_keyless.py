@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from baker.emulator.world import FederatedCredential
+from baker.emulator.world import FederatedCredential, github_sub
 from baker.emulator.worldfile import load_world, parse_world
 from baker.errors import WorldError
 from tests.support.fixtures_emulator import (
@@ -201,3 +201,47 @@ oidc:
         "github-prod",
     )
     assert world.oidc.github_token_lifetime == 2.5
+
+
+_GITHUB = ["oidc", "github_actions"]
+
+
+def test_github_subject_form_and_ids_are_read_from_the_world() -> None:
+    world = keyless_world()
+    world["oidc"]["github_actions"].update(subject_form="immutable", owner_id=42, repository_id="4242")
+    oidc = parse_world(world).oidc
+    assert (oidc.github_subject_form, oidc.github_owner_id, oidc.github_repository_id) == (
+        "immutable",
+        "42",
+        "4242",
+    )
+    assert github_sub(oidc.github_subject, "immutable", "42", "4242") == (
+        "repo:baker-org@42/app@4242:ref:refs/heads/main"
+    )
+    assert github_sub(oidc.github_subject, "plain", "42", "4242") == GITHUB_SUBJECT
+    assert parse_world(keyless_world()).oidc.github_subject_form == "plain"  # the default
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (_set([*_GITHUB, "subject_form"], "mutable"), "oidc.github_actions.subject_form: expected one of"),
+        (_set([*_GITHUB, "owner_id"], "12ab"), "oidc.github_actions.owner_id: expected GitHub's numeric id"),
+        (_set([*_GITHUB, "repository_id"], True), "oidc.github_actions.repository_id: expected GitHub's"),
+        (
+            lambda world: world["oidc"]["github_actions"].update(
+                subject="sc://o/p/c", subject_form="immutable"
+            ),
+            "oidc.github_actions.subject: the immutable form needs a subject written repo:OWNER/REPO:",
+        ),
+    ],
+    ids=["form", "owner-id", "repository-id", "not-a-repository"],
+)
+def test_bad_github_subject_form_settings_are_refused_naming_the_key(
+    edit: Callable[[dict[str, Any]], None], expected: str
+) -> None:
+    world = keyless_world()
+    edit(world)
+    with pytest.raises(WorldError) as caught:
+        parse_world(world)
+    assert expected in caught.value.message

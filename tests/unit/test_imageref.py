@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+import baker
 from baker import imageref
 from baker.errors import UsageError
 
@@ -113,9 +117,9 @@ def test_a_tag_name_is_a_reference_without_a_digest() -> None:
     assert not imageref.is_tag_name("127.0.0.1:5000@registry.attacker.example/app:t")
 
 
-_component = st.from_regex(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*", fullmatch=True).filter(
-    lambda s: len(s) < 30
-)
+# The grammar's component, its repeats bounded so generation never filters out most of what it draws
+# (unbounded, this one test took 13 s of a 30 s unit run): at most 8 + 2 * (3 + 8) = 30 characters.
+_component = st.from_regex(r"[a-z0-9]{1,8}(?:(?:[._]|__|-{1,3})[a-z0-9]{1,8}){0,2}", fullmatch=True)
 _tag = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
 
 
@@ -143,3 +147,50 @@ def test_any_text_is_either_a_reference_or_a_usage_error_never_a_crash(text: str
         assert not imageref.is_valid(text)
     else:
         assert imageref.is_valid(text) and "@" not in ref.domain and "/" not in ref.domain
+
+
+# --- Docker Hub: one module names it ------------------------------------------------------------
+
+
+def test_only_imageref_spells_docker_hubs_names() -> None:
+    """Docker Hub's names and its default are `imageref`'s (issue 17): no other module of baker writes
+    them, in code or in text.  Failed before the rule moved here (refs.py defined DOCKER_HUB again;
+    auth.py, read.py, bake.py and dockerconfig.py spelled `docker.io`)."""
+    package = Path(baker.__file__).resolve().parent
+    spelled = [
+        f"{path.relative_to(package)}:{number}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "imageref.py" or path.parent != package
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "docker.io" in line or re.search(r"\bDOCKER_HUB\s*=", line)
+    ]
+    assert spelled == []
+
+
+@pytest.mark.parametrize(
+    ("name", "registry", "qualified"),
+    [
+        ("app:1", "docker.io", "docker.io/app:1"),
+        ("team/app", "docker.io", "docker.io/team/app"),
+        ("index.docker.io/team/app:2", "index.docker.io", "index.docker.io/team/app:2"),
+        ("localhost:5000/app", "localhost:5000", "localhost:5000/app"),
+        ("registry.example.com/a/b@sha256:" + "0" * 64, "registry.example.com", None),
+        ("not a reference", "docker.io", "docker.io/not a reference"),
+    ],
+)
+def test_a_name_without_a_registry_host_means_docker_hub(
+    name: str, registry: str, qualified: str | None
+) -> None:
+    assert imageref.pushes_to(name) == registry
+    assert imageref.with_registry(name) == (qualified or name)
+
+
+@pytest.mark.parametrize("host", ["docker.io", "index.docker.io", "registry-1.docker.io"])
+def test_docker_hubs_aliases_are_one_registry_whose_api_is_registry_1(host: str) -> None:
+    assert imageref.registry_name(host) == imageref.DOCKER_HUB_NAME == "docker.io"
+    assert imageref.api_host(host) == imageref.DOCKER_HUB_API == "registry-1.docker.io"
+    assert imageref.registry_host(f"{host}/team/app:1") == ""
+
+
+def test_any_other_registry_keeps_its_own_name_and_api_host() -> None:
+    assert imageref.registry_name("localhost:5000") == imageref.api_host("localhost:5000") == "localhost:5000"

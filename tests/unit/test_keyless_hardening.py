@@ -239,3 +239,26 @@ def test_a_claim_shown_in_a_message_is_escaped_and_capped() -> None:
     shown = keyless_errors._shown("a\nFORGED\x1b[2J" + "x" * 5000)
     assert "\n" not in shown and "\x1b" not in shown and shown.endswith("…(cut)")
     assert len(shown) < keyless_errors.CLAIM_MAX + 50
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "repo:o@1/r@2:ref:refs/heads/a\nFORGED\x1b[2J::warning::x" + "y" * 5000,
+        "repo:o/r:ref:refs/heads/a\nFORGED\x1b[2J##vso[task.complete]" + "y" * 5000,
+    ],
+    ids=["immutable", "plain"],
+)
+def test_githubs_other_subject_form_is_escaped_and_capped_in_the_fix(subject: str) -> None:
+    note = keyless_errors._github_subject_form(
+        {"sub": subject, "repository_owner_id": "1\n::error::", "repository_id": "2"}
+    )
+    assert note is not None and "does not match it" in note
+    assert "\n" not in note and "\x1b" not in note
+    assert note.count("…(cut)") == 2 and len(note) < 2 * keyless_errors.CLAIM_MAX + 600
+    assert "::error::" not in note  # an id claim that is not digits is a placeholder, not shown
+
+
+def test_a_subject_in_neither_github_form_gets_no_form_note() -> None:
+    assert keyless_errors._github_subject_form({"sub": "sc://org/project/connection"}) is None
+    assert keyless_errors._github_subject_form({"sub": 7}) is None

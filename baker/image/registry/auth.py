@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from baker import urls
 from baker.errors import ImageError
-from baker.image.registry.refs import DOCKER_HUB
+from baker.imageref import registry_name
 from baker.loopback import is_loopback
 from baker.secret import REDACTOR, Secret
 
@@ -89,7 +89,7 @@ def login_for(host: str) -> Login:
         cached = _LOGINS.get(key)
         if cached is not None:
             return cached
-        helper, user, password, token = registry_login("docker.io" if host in DOCKER_HUB else host)
+        helper, user, password, token = registry_login(registry_name(host))
         login = Login(
             helper=helper,
             user=user if password else "",

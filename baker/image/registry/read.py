@@ -29,6 +29,7 @@ import platform
 from dataclasses import dataclass
 from typing import Any
 
+from baker import imageref
 from baker.errors import ImageError
 from baker.image.registry.auth import Login, login_for  # re-exported: the names callers use
 from baker.image.registry.client import CONFIG_MAX, MANIFEST_MAX, RegistryClient, parse_json
@@ -137,8 +138,8 @@ def read_config(client: RegistryClient, image: ImageRef, digest: str) -> RemoteI
 def push_target(name: str) -> ImageRef:
     """Where a push of the image name `name` goes, by Docker's rule (docker-py's
     `resolve_repository_name`): a first part that is no host (`app:1`, `team/app`) means Docker Hub,
-    `docker.io`, whose API is at registry-1.docker.io (`ImageRef.api_host`)."""
-    return parse_ref(name if names_registry(name) else f"docker.io/{name}")
+    `imageref.DOCKER_HUB_NAME`, whose API is at `imageref.DOCKER_HUB_API` (`ImageRef.api_host`)."""
+    return parse_ref(imageref.with_registry(name))
 
 
 def check_push(name: str) -> None:

@@ -10,8 +10,6 @@ from baker import imageref
 from baker.errors import ImageError, UsageError
 from baker.loopback import is_loopback
 
-DOCKER_HUB = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
-
 
 @dataclass(frozen=True)
 class ImageRef:
@@ -21,7 +19,7 @@ class ImageRef:
 
     @property
     def api_host(self) -> str:
-        return "registry-1.docker.io" if self.host in DOCKER_HUB else self.host
+        return imageref.api_host(self.host)
 
     @property
     def api_root(self) -> str:
@@ -49,6 +47,6 @@ def parse_ref(ref: str) -> ImageRef:
     if not parsed.domain:
         raise ImageError(f"{imageref.shown(ref)} names no registry host")
     repository = parsed.path
-    if parsed.domain in DOCKER_HUB and "/" not in repository:
+    if parsed.domain in imageref.DOCKER_HUB and "/" not in repository:
         repository = f"library/{repository}"
     return ImageRef(parsed.domain, repository, parsed.digest or parsed.tag or "latest")

@@ -6,7 +6,11 @@
   (`federated-token-expired`), classified by `classify`: the message names the issuer, subject
   and audience the token presented, read from its claims WITHOUT verifying it (Entra's split codes
   name only the value that failed); the fix is the `az ad app federated-credential create` command
-  that would match it.
+  that would match it.  A GitHub token whose subject did not match (70021, 700213) also gets the
+  same subject in GitHub's other form: a credential written `repo:OWNER/REPO:...` never matches a
+  token presenting the immutable `repo:OWNER@OWNER_ID/REPO@REPO_ID:...` (GitHub's default for
+  repositories created after 2026-07-15), nor the other way round, and Entra's answer reads like a
+  permissions problem.
 - `auth: managed-identity`: a sign-in failure that is not Entra's is `managed-identity-unavailable`
   (no endpoint answers, or it refused the identity).
 - `auth: azure-cli`: a sign-in failure (az missing, not logged in, its session expired) is
@@ -18,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shlex
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +41,11 @@ _SIGN_IN_KINDS = {"auth", "authority", "other"}
 # A claim shown in a message is cut here (Entra's own limit for a federated credential's subject).
 CLAIM_MAX = 600
 _CUT = "…(cut)"
+# GitHub's two subject forms (docs/AZURE-WIRE.md), and the Entra codes where the subject may be at fault.
+_GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+_GITHUB_IMMUTABLE = re.compile(r"repo:([^/@:]+)@([0-9]+)/([^/@:]+)@([0-9]+):(.+)", re.DOTALL)
+_GITHUB_PLAIN = re.compile(r"repo:([^/@:]+)/([^/@:]+):(.+)", re.DOTALL)
+_SUBJECT_CODES = {70021, 700213}
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,41 @@ def _create_command(client_id: str | None, claims: dict[str, Any]) -> str:
     return (
         f"az ad app federated-credential create --id {untrusted(shlex.quote(client))} "
         f"--parameters {untrusted(shlex.quote(parameters))}"
+    )
+
+
+def _github_id(claim: Any, placeholder: str) -> str:
+    return claim if isinstance(claim, str) and claim.isascii() and claim.isdigit() else placeholder
+
+
+def _github_subject_form(claims: dict[str, Any]) -> str | None:
+    """For a GitHub token whose subject did not match: which of GitHub's two forms it presented, and
+    the same subject in the other form, the one a federated credential may have been written in.
+    Every claim shown escaped and capped (`_shown`); None when the subject is in neither form."""
+    subject = claims.get("sub")
+    if not isinstance(subject, str):
+        return None
+    immutable = _GITHUB_IMMUTABLE.fullmatch(subject)
+    if immutable is not None:
+        plain = f"repo:{immutable[1]}/{immutable[3]}:{immutable[5]}"
+        return (
+            f"The token's subject is in GitHub's immutable form ({_shown(subject)}); a federated credential "
+            f"written in the plain form ({_shown(plain)}) does not match it.  GitHub presents the immutable "
+            "form by default for repositories created after 2026-07-15 (`gh api "
+            "repos/OWNER/REPO/actions/oidc/customization/sub` shows a repository's): write the "
+            "credential's subject as the token presented it."
+        )
+    plain_match = _GITHUB_PLAIN.fullmatch(subject)
+    if plain_match is None:
+        return None
+    owner_id = _github_id(claims.get("repository_owner_id"), "OWNER_ID")
+    repository_id = _github_id(claims.get("repository_id"), "REPO_ID")
+    other = f"repo:{plain_match[1]}@{owner_id}/{plain_match[2]}@{repository_id}:{plain_match[3]}"
+    return (
+        f"The token's subject is in GitHub's plain form ({_shown(subject)}); a federated credential "
+        f"written in GitHub's immutable form ({_shown(other)}) does not match it: write the credential's "
+        "subject as the token presented it, or have the repository present the immutable form (`gh api "
+        "repos/OWNER/REPO/actions/oidc/customization/sub`)."
     )
 
 
@@ -154,8 +199,15 @@ def keyless_failure(
             hint = (
                 "Add a federated credential matching what the token presented (App registrations > "
                 "your app > Certificates & secrets > Federated credentials > Add credential), or: "
-                f"{_create_command(credential.client_id, claims)}\n" + fix_for(diagnosis)
+                f"{_create_command(credential.client_id, claims)}\n"
             )
+            from_github = (auth.source is not None and auth.source.kind == model.GITHUB) or claims.get(
+                "iss"
+            ) == _GITHUB_ISSUER
+            form = _github_subject_form(claims) if from_github and ev.aadsts in _SUBJECT_CODES else None
+            if form is not None:
+                hint += form + "\n"
+            hint += fix_for(diagnosis)
         return KeylessFailure(diagnosis, "", detail, None, hint)
     if diagnosis is not Diagnosis.AZURE_ERROR or ev.kind not in _SIGN_IN_KINDS:
         return None
