@@ -102,8 +102,12 @@ def rich_base(docker_client: Any, busybox_base: str, image_names: ImageNames) ->
     return name
 
 
-def _all_images(client: Any) -> set[str]:
-    return set(client.api.images(all=True, quiet=True))
+def _all_images(client: Any, base: str) -> set[str]:
+    """Every image descended from `base` (its unique `org.example.run` label is inherited by whatever
+    is made from it: an intermediate image too).  Not the engine's whole list: under pytest-xdist
+    another worker makes images on the same engine at the same time."""
+    run = client.images.get(base).labels["org.example.run"]
+    return set(client.api.images(all=True, quiet=True, filters={"label": f"org.example.run={run}"}))
 
 
 def _history_no_trunc(ref: str, docker_host: str) -> str:
@@ -175,7 +179,7 @@ def test_a_bake_is_one_new_image_holding_each_value_in_env_only_over_the_bases_c
     canary = f"canary{uuid.uuid4().hex}"
     values = _values(canary)
     tag = image_names()
-    before = _all_images(docker_client)
+    before = _all_images(docker_client, rich_base)
     lines: list[str] = []
     result = bake(
         _manifest(values, rich_base),
@@ -187,8 +191,8 @@ def test_a_bake_is_one_new_image_holding_each_value_in_env_only_over_the_bases_c
         full_layers=full_layers,
     )
     image_names.track(result.image_id)
-    assert _all_images(docker_client) - before == {result.image_id}  # exactly one new image
-    assert before - _all_images(docker_client) == set()
+    assert _all_images(docker_client, rich_base) - before == {result.image_id}  # exactly one new image
+    assert before - _all_images(docker_client, rich_base) == set()
     assert image_names.image_id(tag) == result.image_id
     _assert_config_edit(docker_client, rich_base, tag, values, canary, docker_host)
     assert canary not in "\n".join(lines)
