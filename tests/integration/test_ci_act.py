@@ -35,15 +35,15 @@ from baker.emulator import Emulator
 from baker.emulator.demo import CLIENT_ID, TENANT
 from tests.ci_roads import ROOT
 from tests.conftest import unavailable
-from tests.integration.test_examples_ci_run import (  # noqa: F401 - fixtures
-    _manifest,
-    ci_emulator,
-)
-from tests.integration.test_push import (  # noqa: F401 - fixtures
+from tests.integration.test_build_push import (  # noqa: F401 - fixtures
     Registry,
     StartRegistry,
     docker_config,
     start_registry,
+)
+from tests.integration.test_examples_ci_run import (  # noqa: F401 - fixtures
+    _manifest,
+    ci_emulator,
 )
 from tests.support.fixtures_docker import ImageNames
 

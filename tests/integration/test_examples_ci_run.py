@@ -38,7 +38,7 @@ import yaml
 from baker.emulator import Emulator
 from baker.emulator.demo import CLIENT_ID, CLIENT_SECRET, TENANT
 from tests.ci_roads import EVENTS, TEMPLATES, Step, realize
-from tests.integration.test_push import (  # noqa: F401 - fixtures
+from tests.integration.test_build_push import (  # noqa: F401 - fixtures
     Registry,
     StartRegistry,
     docker_config,

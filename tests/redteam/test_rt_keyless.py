@@ -31,7 +31,7 @@ from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
     no_client_secret,
 )
 from tests.support.fixtures_emulator import FEDERATED_APP, GITHUB_SUBJECT, SERVICE_CONNECTION
-from tests.unit.test_provider_keyless import Clock, FakeResponse, FakeSession
+from tests.unit.test_providers_azure_keyless import Clock, FakeResponse, FakeSession
 
 pytestmark = pytest.mark.emulator
 

@@ -1,5 +1,5 @@
 """Red-team reproductions for the registry writes and the config transform of `--in-registry`
-(issue 11), over a fake HTTP session (tests/unit/test_registry_push.py's) and pure functions.
+(issue 11), over a fake HTTP session (tests/unit/test_image_registry_push.py's) and pure functions.
 
 Each test states what should hold; it is xfail(strict) until the finding is fixed."""
 
@@ -20,7 +20,7 @@ from baker.image.registry.auth import Login
 from baker.image.registry.client import RegistryClient
 from baker.image.registry.refs import parse_ref
 from baker.secret import Secret
-from tests.unit.test_registry_push import FakeSession, _response
+from tests.unit.test_image_registry_push import FakeSession, _response
 
 VALUE = b'{"config":{"Env":["DB_PASSWORD=RT-CANARY-cleartext-7f3a"]}}'
 

@@ -16,7 +16,7 @@ import pytest
 
 from baker.emulator import Emulator
 from tests.integration.test_build_inregistry import inregistry_manifest, vault
-from tests.integration.test_untrusted_text import APP, CLIENT_SECRET, TENANT, _baker, _env, _manifest
+from tests.integration.test_untrusted_text_escaped import APP, CLIENT_SECRET, TENANT, _baker, _env, _manifest
 from tests.support import oci_bases
 from tests.support.fixtures_emulator import EmulatorFactory, small_world
 from tests.support.oci_bases import OCI_INDEX, StartRegistry, push_base

@@ -21,7 +21,7 @@ from baker.cinative import (
 from baker.cli import main
 from baker.commands.check import check
 from baker.output import Output, RunnerCommand
-from tests.unit.test_commands_fake_provider import (  # noqa: F401 - the fixture
+from tests.unit.test_commands_check_connection_secrets import (  # noqa: F401 - the fixture
     V2,
     VALUE_CANARY,
     _baked,

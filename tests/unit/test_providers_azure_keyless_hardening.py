@@ -23,7 +23,7 @@ from baker.providers.azure import keyless, keyless_errors
 from baker.providers.azure.keyless import FederatedTokenError, GitHubTokens
 from baker.secret import Secret
 from tests.unit.test_manifest_auth import IDS, manifest_text
-from tests.unit.test_provider_keyless import FakeSession
+from tests.unit.test_providers_azure_keyless import FakeSession
 
 REQUEST_TOKEN = "request-token-canary-hardening-0123456789"
 

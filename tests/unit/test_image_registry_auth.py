@@ -1,5 +1,5 @@
 """Reading registry credentials from a docker config as Docker does (no helper programs, no network:
-those are in tests/integration/test_registry_auth.py), and the pure parts of the token dance."""
+those are in tests/integration/test_registry_credentials.py), and the pure parts of the token dance."""
 
 from __future__ import annotations
 
