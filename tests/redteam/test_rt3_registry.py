@@ -168,7 +168,6 @@ def _lying_head(head: str) -> Handler:
     return answer
 
 
-@pytest.mark.xfail(strict=True, reason="rt3-2: find reads what a tag names from HEAD alone")
 @pytest.mark.parametrize("head", ["gone", "other"])
 def test_rt3_2_find_never_says_all_clear_when_head_and_get_disagree(
     registry: Callable[[Handler], tuple[str, list[str]]], capsys: pytest.CaptureFixture[str], head: str

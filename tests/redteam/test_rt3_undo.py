@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.integration.test_build_inregistry import bake, vault, write_manifest
+from tests.integration.test_build_inregistry import bake, inregistry_manifest, vault
 from tests.integration.test_build_inregistry_undo import DENIED, _fronted
 from tests.redteam.proxy import proxies
 from tests.support import oci_bases
@@ -23,7 +23,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.emulator]
 registries = oci_bases.registries  # the fixture
 
 
-@pytest.mark.xfail(strict=True, reason="rt3-3: the undo trusts HEAD's digest to decide a tag was not moved")
 def test_rt3_3_a_stale_head_digest_never_makes_the_undo_delete_a_tag_that_existed_before(
     registries: StartRegistry,
     proxies: Any,
@@ -38,7 +37,7 @@ def test_rt3_3_a_stale_head_digest_never_makes_the_undo_delete_a_tag_that_existe
     bytes, as the revocation's read does) or named."""
     registry, proxy = _fronted(registries, proxies, deletes=True)
     base = push_base(registry.api, "team/app", attestation=False)
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     first, second = f"{proxy.host}/team/app:first", f"{proxy.host}/team/app:second"
     assert bake(capsys, manifest, first)[0] == 0
     old = registry.api.tag_digest("team/app", "first")
@@ -59,7 +58,6 @@ def test_rt3_3_a_stale_head_digest_never_makes_the_undo_delete_a_tag_that_existe
     assert now == old or f"{proxy.host}/team/app:first" in document.get("not_restored", []), (now, document)
 
 
-@pytest.mark.xfail(strict=True, reason="rt3-2b: the revocation judges which tags still name a digest by HEAD")
 def test_rt3_2b_a_stale_head_digest_never_makes_a_revocation_delete_a_tagged_image(
     registries: StartRegistry,
     proxies: Any,
@@ -73,7 +71,7 @@ def test_rt3_2b_a_stale_head_digest_never_makes_a_revocation_delete_a_tagged_ima
     and deleting a manifest untags it: `stable` is gone, and the bake says it revoked the image."""
     registry, proxy = _fronted(registries, proxies, deletes=True)
     base = push_base(registry.api, "team/app", attestation=False)
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     tag = f"{proxy.host}/team/app:baked"
     assert bake(capsys, manifest, tag)[0] == 0
     old = registry.api.tag_digest("team/app", "baked")

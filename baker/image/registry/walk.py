@@ -11,8 +11,10 @@ out their bound is taken as stopped: what is left is not asked for, and is named
 - Tags: `GET /v2/REPO/tags/list?n=100`, following `Link: <...>; rel="next"` on the registry's own
   origin only, at most `PAGES_MAX` pages.  A registry that refuses the listing is an `ImageError`
   naming it.
-- What each tag names: `HEAD /v2/REPO/manifests/TAG` (its `Docker-Content-Digest`, or the digest
-  of the bytes of a GET when a registry leaves that header out: `push.manifest_digest`).
+- What each tag names: `GET /v2/REPO/manifests/TAG`, the digest of the bytes it returns (what a
+  pull reads; `push.manifest_digest`), never a HEAD's `Docker-Content-Digest`: a cache in front
+  of the registry may serve that stale, and every answer of a scan ("not baked", "gone", "no tag
+  names it any more, delete it") rests on it.
 - Each distinct digest is then read once, however many tags name it: the manifest or index by
   digest (checked against it), an index's platform manifests (attestation entries, platform
   `unknown/unknown`, are children but have no image config), each distinct config blob.
