@@ -18,8 +18,8 @@ from baker.emulator import Emulator
 from baker.providers.azure import keyless
 from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
     WORKLOAD,
+    keyless_manifest,
     no_client_secret,
-    write_manifest,
 )
 from tests.support.fixtures_emulator import SERVICE_CONNECTION
 
@@ -69,7 +69,6 @@ class Drip:
         self._sock.close()
 
 
-@pytest.mark.xfail(strict=True, reason="rt3-7: azure-identity's own fetches have no whole-read bound")
 @pytest.mark.parametrize("source", ["azure-pipelines", "managed-identity"])
 def test_rt3_7_a_dripping_keyless_token_endpoint_is_cut_as_githubs_is(
     tmp_path: Path,
@@ -100,7 +99,7 @@ def test_rt3_7_a_dripping_keyless_token_endpoint_is_cut_as_githubs_is(
         credential = {"auth": "managed-identity"}
     started = time.monotonic()
     try:
-        main(["test-connection", "-f", str(write_manifest(tmp_path, keyless_emulator, credential))])
+        main(["test-connection", "-f", str(keyless_manifest(tmp_path, keyless_emulator, credential))])
     finally:
         drip.close()
     elapsed = time.monotonic() - started
