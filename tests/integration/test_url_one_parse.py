@@ -28,8 +28,8 @@ from baker.image.registry.client import RegistryClient
 from baker.image.registry.refs import parse_ref
 from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
     WORKLOAD,
+    keyless_manifest,
     no_client_secret,
-    write_manifest,
 )
 from tests.integration.test_registry_hostile import (  # noqa: F401 - fixtures
     PASSWORD,
@@ -214,7 +214,7 @@ def test_a_keyless_request_url_with_a_backslash_host_is_refused_and_its_host_get
         monkeypatch.setenv("IDENTITY_ENDPOINT", hidden(other, "localhost:9", "/msi/token"))
         monkeypatch.setenv("IDENTITY_HEADER", CANARY)
         credential = {"auth": "managed-identity"}
-    code = main(["test-connection", "-f", str(write_manifest(tmp_path, emu, credential))])
+    code = main(["test-connection", "-f", str(keyless_manifest(tmp_path, emu, credential))])
     captured = capsys.readouterr()
     assert other.seen == []
     assert code != 0
