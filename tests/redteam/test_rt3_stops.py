@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
-from tests.integration.test_build_inregistry import SECRETS, vault, write_manifest
+from tests.integration.test_build_inregistry import SECRETS, inregistry_manifest, vault
 from tests.integration.test_build_inregistry_undo import ROOT, _fronted
 from tests.redteam.proxy import proxies
 from tests.support import oci_bases
@@ -47,7 +47,7 @@ def test_a_stop_during_a_revoking_rebake_never_leaves_the_superseded_image_unsai
     for n, stop_at in enumerate(TRIALS):
         repo = f"team/app{n}"
         base = push_base(registry.api, repo, attestation=False)
-        manifest = write_manifest(tmp_path / f"b{n}.yaml", vault, base.ref)
+        manifest = inregistry_manifest(tmp_path / f"b{n}.yaml", vault, base.ref)
         tag = f"{proxy.host}/{repo}:baked"
         first = _run(manifest, tag)
         first.communicate(timeout=90)
