@@ -30,7 +30,7 @@ from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.provenance import LABEL, BaseRecord, base_of
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret
-from tests.integration.test_build_inregistry import vault, write_manifest
+from tests.integration.test_build_inregistry import inregistry_manifest, vault
 from tests.support import oci_bases
 from tests.support.fixtures_docker import ImageNames
 from tests.support.oci_bases import StartRegistry, push_base
@@ -357,14 +357,14 @@ def test_in_registry_if_stale_rebakes_onto_the_recorded_base_digest_after_the_ta
     raw, media_type = registry.api.manifest("team/base", first.digest)
     registry.api.put_manifest("team/base", "moving", raw, media_type)
     tag = f"{registry.host}/team/app:baked"
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, moving, extra={"ROUND": "one"})
+    manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, moving, extra={"ROUND": "one"})
     code, document, err = _build(["build", "--in-registry", "-f", str(manifest), "--tag", tag], capsys)
     assert code == 0, err
 
     second = push_base(registry.api, "team/base", index=False, platforms=("linux/amd64",))
     raw, media_type = registry.api.manifest("team/base", second.digest)
     registry.api.put_manifest("team/base", "moving", raw, media_type)  # the tag moved
-    write_manifest(manifest, vault, moving, extra={"ROUND": "two"})
+    inregistry_manifest(manifest, vault, moving, extra={"ROUND": "two"})
     code, document, err = _build(
         ["build", "--in-registry", "--if-stale", "-f", str(manifest), "--tag", tag], capsys
     )

@@ -26,7 +26,7 @@ import pytest
 
 from baker.cli import main
 from baker.emulator import Emulator
-from tests.integration.test_build_inregistry import vault, write_manifest  # noqa: F401 - fixture
+from tests.integration.test_build_inregistry import inregistry_manifest, vault  # noqa: F401 - fixture
 from tests.support import oci_bases
 from tests.support.oci_bases import USER, StartRegistry, push_base
 
@@ -162,7 +162,9 @@ def test_an_in_registry_bake_fetches_one_token_per_scope_and_runs_the_helper_onc
     proxy, registry = token_proxy
     base = push_base(registry.api, "team/app")
     log = _helper(tmp_path, monkeypatch, proxy.host)
-    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref.replace(registry.host, proxy.host))
+    manifest = inregistry_manifest(
+        tmp_path / "baker.yaml", vault, base.ref.replace(registry.host, proxy.host)
+    )
     tag = f"{proxy.host}/team/app:baked"
 
     code = main(["build", "--in-registry", "--if-stale", "-f", str(manifest), "--tag", tag, "--json"])
