@@ -39,6 +39,7 @@ _REFERENCE = re.compile(
 _DOMAIN_RE = re.compile(_DOMAIN, re.ASCII)
 _PATH_RE = re.compile(_PATH, re.ASCII)
 IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
+TAG = re.compile(_TAG, re.ASCII)  # a tag alone (fullmatch): what a registry's tag list may name
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,13 @@ A registry has no transaction, so the bake keeps a record (`Commit`) and undoes 
   and media type, or None when the tag does not exist);
 - every value-holding thing it pushes (the `files:` layer, config blobs, manifests, the index) is
   recorded before its PUT, every tag before its PUT;
-- on a failure (or a stop before the first tag), `undo` puts each tag that now names this bake back
-  to its previous manifest (PUT by tag with the bytes read before; a tag moved meanwhile by someone
-  else is left alone), then DELETEs what the bake pushed, index first, then manifests, then
-  configs, then the files layer.  Deleting a manifest by digest also untags it (distribution
-  does), which is how a tag that did not exist before goes again: the registry API has no other
-  way to remove a tag.
+- on a failure (or a stop before the first tag), `undo` puts each tag that now names this bake (the
+  digest of the bytes a GET by tag returns, never a HEAD's header, which a cache may serve stale:
+  `push.manifest_digest`) back to its previous manifest (PUT by tag with the bytes read before;
+  a tag moved meanwhile by someone else is left alone), then DELETEs what the bake pushed, index
+  first, then manifests, then configs, then the files layer.  Deleting a manifest by digest also
+  untags it (distribution does), which is how a tag that did not exist before goes again: the
+  registry API has no other way to remove a tag.
 - What could not be undone is named, `host/repository@sha256:...`: left holding values (a
   registry that does not delete: distribution's default, HTTP 405), and tags still naming this
   bake.  The base's layers are never deleted: they hold no value, and may be shared; the files

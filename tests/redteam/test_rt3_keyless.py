@@ -69,7 +69,6 @@ class Drip:
         self._sock.close()
 
 
-@pytest.mark.xfail(strict=True, reason="rt3-7: azure-identity's own fetches have no whole-read bound")
 @pytest.mark.parametrize("source", ["azure-pipelines", "managed-identity"])
 def test_rt3_7_a_dripping_keyless_token_endpoint_is_cut_as_githubs_is(
     tmp_path: Path,

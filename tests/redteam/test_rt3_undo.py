@@ -23,7 +23,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.emulator]
 registries = oci_bases.registries  # the fixture
 
 
-@pytest.mark.xfail(strict=True, reason="rt3-3: the undo trusts HEAD's digest to decide a tag was not moved")
 def test_rt3_3_a_stale_head_digest_never_makes_the_undo_delete_a_tag_that_existed_before(
     registries: StartRegistry,
     proxies: Any,
@@ -59,7 +58,6 @@ def test_rt3_3_a_stale_head_digest_never_makes_the_undo_delete_a_tag_that_existe
     assert now == old or f"{proxy.host}/team/app:first" in document.get("not_restored", []), (now, document)
 
 
-@pytest.mark.xfail(strict=True, reason="rt3-2b: the revocation judges which tags still name a digest by HEAD")
 def test_rt3_2b_a_stale_head_digest_never_makes_a_revocation_delete_a_tagged_image(
     registries: StartRegistry,
     proxies: Any,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,17 @@ def test_login_gives_basic_auth_only_when_it_has_a_user_and_a_password(
         ),
         ('Basic realm="Registry Realm"', ("basic", {"realm": "Registry Realm"})),
         ("", ("", {})),
+        # RFC 7235: names are case-insensitive, values a token or a quoted string with escapes.
+        (
+            'Bearer Realm = "a\\"b" ,, error=insufficient_scope',
+            ("bearer", {"realm": 'a"b', "error": "insufficient_scope"}),
+        ),
+        (
+            'Bearer scope="repository:a/b:pull,push",realm="r"',
+            ("bearer", {"scope": "repository:a/b:pull,push", "realm": "r"}),
+        ),
+        ('Bearer junk, realm="r", realm="last"', ("bearer", {"realm": "last"})),
+        ('Bearer realm="r", service="unterminated', ("bearer", {"realm": "r"})),
     ],
 )
 def test_challenge_is_parsed_into_scheme_and_parameters(
@@ -208,3 +220,11 @@ def test_the_token_dance_needs_of_its_client_only_the_narrow_asking_protocol() -
     assert (method, url) == ("GET", f"https://{HOST}/token")
     assert sent["params"]["scope"] == ["repository:team/app:pull,push", "repository:team/base:pull"]
     assert sent["headers"] == {"Authorization": "Basic " + _auth("robot", PASSWORD)}
+
+
+@pytest.mark.parametrize("rest", ["a" * 8000, "a=," * 2700, '"' * 8000, "<" * 8000, 'a="' + "b" * 8000])
+def test_a_challenge_is_read_in_one_pass_whatever_its_shape(rest: str) -> None:
+    started = time.monotonic()
+    for _ in range(10):
+        registry_auth.challenge("Bearer " + rest)
+    assert time.monotonic() - started < 2.0  # the old pattern took seconds for one of 8,000 characters

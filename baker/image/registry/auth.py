@@ -10,7 +10,6 @@ import base64
 import hashlib
 import json
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +28,8 @@ if TYPE_CHECKING:
     from baker.image.registry.refs import ImageRef
 
 TOKEN_MAX = 1 * 1024 * 1024
+CHALLENGE_MAX = 8 * 1024  # characters of a `WWW-Authenticate` header: a real one is a few hundred
+_TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 CLIENT_ID = "baker"  # names the client in the OAuth2 token request, as `docker` sends "docker"
 # The distribution token spec: a token without `expires_in` lasts 60 seconds.  A token is reused
 # until REUSE_MARGIN seconds before it ends (a request started then still reaches the registry in time).
@@ -180,14 +181,70 @@ class Asking(Protocol):
 
 
 def challenge(header: str) -> tuple[str, dict[str, str]]:
-    scheme, _, params = header.strip().partition(" ")
-    return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', params))
+    """A `WWW-Authenticate` challenge (RFC 7235): its scheme and parameters (names lower-cased, values
+    a token or a quoted string with its escapes read; the last of a name wins, as Docker's parser
+    has it).  One pass, each character looked at a bounded number of times: a pattern that
+    backtracks over a long word is quadratic (rt3-5).  The caller caps the length (`CHALLENGE_MAX`)."""
+    scheme, _, rest = header.strip().partition(" ")
+    params: dict[str, str] = {}
+    at, end = 0, len(rest)
+    while at < end:
+        while at < end and rest[at] in " \t,":
+            at += 1
+        start = at
+        while at < end and rest[at] in _TCHAR:
+            at += 1
+        name = rest[start:at].lower()
+        while at < end and rest[at] in " \t":
+            at += 1
+        if not name or at >= end or rest[at] != "=":  # not a parameter: skip to the next one
+            comma = rest.find(",", at)
+            if comma < 0:
+                break
+            at = comma + 1
+            continue
+        at += 1
+        while at < end and rest[at] in " \t":
+            at += 1
+        if at < end and rest[at] == '"':
+            value, at = _quoted(rest, at + 1)
+            if value is None:
+                break  # unterminated: nothing after it is read
+        else:
+            start = at
+            while at < end and rest[at] not in " \t,":
+                at += 1
+            value = rest[start:at]
+        params[name] = value
+    return scheme.lower(), params
+
+
+def _quoted(text: str, at: int) -> tuple[str | None, int]:
+    """The quoted string that starts at `at` (just after its opening quote), and where it ends."""
+    chars: list[str] = []
+    while at < len(text):
+        char = text[at]
+        if char == '"':
+            return "".join(chars), at + 1
+        if char == "\\" and at + 1 < len(text):
+            at += 1
+            char = text[at]
+        chars.append(char)
+        at += 1
+    return None, at
 
 
 def authenticate(client: Asking, response: requests.Response) -> str:
     """The `Authorization` value that answers the registry's 401 `response`: Basic, or a bearer
     token bought from the realm the registry named (the token dance), for the client's scope."""
-    scheme, params = challenge(response.headers.get("WWW-Authenticate", ""))
+    header = response.headers.get("WWW-Authenticate", "")
+    if len(header) > CHALLENGE_MAX:
+        raise ImageError(
+            f"the registry {client.ref.host} asked for credentials with a WWW-Authenticate header of "
+            f"{len(header)} characters (more than {CHALLENGE_MAX}); baker does not read it",
+            hint="check that the registry (or the proxy in front of it) is the one you meant",
+        )
+    scheme, params = challenge(header)
     basic = client.login.basic
     if scheme == "basic":
         if basic is None:

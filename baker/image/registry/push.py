@@ -208,19 +208,11 @@ def delete(client: RegistryClient, kind: str, digest: str) -> bool:
 
 
 def manifest_digest(client: RegistryClient, reference: str, accept: str) -> str | None:
-    """The digest a tag points at now (HEAD), None when it points at nothing.  `Docker-Content-Digest`
-    is optional (a proxy may drop it): without it, or with one that is not a sha256 digest, the
-    manifest is read (GET) and the digest is that of its bytes."""
-    response = client.request("HEAD", f"{client.ref.base_url}/manifests/{reference}", accept)
-    if response.status_code not in (200, 404):
-        raise _refused(client, response, f"say what {reference} is")
-    _ = response.content  # none (a HEAD): read, the connection goes back to the pool, not closed
-    response.close()
-    if response.status_code == 404:
-        return None
-    served = response.headers.get("Docker-Content-Digest", "")
-    if SHA256_DIGEST.fullmatch(served):
-        return served
+    """The digest a tag points at now, None when it points at nothing: the digest of the bytes a
+    `GET` by tag returns (what `docker pull` reads), never a `Docker-Content-Digest` header.  A HEAD
+    is not asked: its header is optional (a proxy may drop it) and a cache in front of the registry
+    may serve it stale (rt3-2, rt3-3), and every decision resting on this answer (delete, put back,
+    "not baked", "gone") must rest on what a pull gets."""
     blob = read_manifest(client, reference, accept)
     return blob.digest if blob is not None else None
 

@@ -1,8 +1,9 @@
 """`build --push --revoke-superseded` and `build --in-registry --revoke-superseded`: after a re-bake,
 the baked image each tag pointed at before (it holds the old values) is deleted from the registry.
 
-    before the bake:  HEAD each tag                         -> the digest it names now
-                      (in-registry: the digest of the bytes its undo reads, one GET serving both)
+    before the bake:  GET each tag                          -> the digest it names now (of the
+                      bytes served, never a HEAD's header: `push.manifest_digest`; in-registry:
+                      the bytes its undo reads, one GET serving both)
     after the push:   per repository, the old digests the tags no longer name:
                       list the tags, what each names (`walk`: a request a tag, each distinct
                       index read once for the manifests it holds, each request its own bound)

@@ -9,10 +9,15 @@ whose connections stay open, all on the first sign-in.  A registry that lets `WO
 out their bound is taken as stopped: what is left is not asked for, and is named as not read.
 
 - Tags: `GET /v2/REPO/tags/list?n=100`, following `Link: <...>; rel="next"` on the registry's own
-  origin only, at most `PAGES_MAX` pages.  A registry that refuses the listing is an `ImageError`
-  naming it.
-- What each tag names: `HEAD /v2/REPO/manifests/TAG` (its `Docker-Content-Digest`, or the digest
-  of the bytes of a GET when a registry leaves that header out: `push.manifest_digest`).
+  origin only, at most `PAGES_MAX` pages and `TAGS_TOTAL_MAX` tags.  A registry that refuses the
+  listing is an `ImageError` naming it, and so is one whose list cannot be trusted whole: a next
+  page already read (a loop: refused at once), a name outside the tag grammar (`imageref.TAG`: at
+  most 128 characters, and never a path such as `../other/manifests/x`), a `Link` header over
+  `LINK_MAX` (read in one linear pass, never by a backtracking pattern).
+- What each tag names: `GET /v2/REPO/manifests/TAG`, the digest of the bytes it returns (what a
+  pull reads; `push.manifest_digest`), never a HEAD's `Docker-Content-Digest`: a cache in front
+  of the registry may serve that stale, and every answer of a scan ("not baked", "gone", "no tag
+  names it any more, delete it") rests on it.
 - Each distinct digest is then read once, however many tags name it: the manifest or index by
   digest (checked against it), an index's platform manifests (attestation entries, platform
   `unknown/unknown`, are children but have no image config), each distinct config blob.
@@ -22,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,7 +38,8 @@ from baker.image.registry.client import MANIFEST_MAX, MIB, RegistryClient, error
 from baker.image.registry.push import SHA256_DIGEST, manifest_digest
 from baker.image.registry.read import LIST_TYPES, MANIFEST_TYPES, read_config
 from baker.image.registry.refs import ImageRef
-from baker.image.registry.transport import origin, resolve
+from baker.image.registry.transport import checked, origin, resolve
+from baker.imageref import TAG
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,10 +47,12 @@ R = TypeVar("R")
 PAGE = 100
 PAGES_MAX = 1000  # 100,000 tags: a registry that never ends its list is cut here
 TAGS_MAX = 4 * MIB  # one page of a tag list
+TAGS_TOTAL_MAX = PAGES_MAX * PAGE  # tags held (each at most 128 characters: 13 MB at most)
+LINK_MAX = 64 * 1024  # characters of a page's `Link` header: what http.client reads of one line
 WORKERS = 8  # requests in flight against one registry
 REQUEST_DEADLINE = 120.0  # seconds, for each request of a scan (its answer read whole)
-_NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
 _ACCEPT = ", ".join(MANIFEST_TYPES)
+_LIST_HINT = "check the registry (or its proxy); `baker find` reads a tag named alone (REPO:TAG)"
 
 
 @dataclass(frozen=True)
@@ -117,9 +124,11 @@ class Reader:
 def list_tags(reader: Reader) -> list[str]:
     """Every tag of the reader's repository, sorted."""
     ref = reader.ref
-    url = f"{ref.base_url}/tags/list?n={PAGE}"
+    url = checked(f"{ref.base_url}/tags/list?n={PAGE}", ref.host).text  # as a next link is read
+    read: set[str] = set()
     tags: set[str] = set()
     for _ in range(PAGES_MAX):
+        read.add(url)
         with reader.client() as client:
             response = client.get(url, "application/json")
             status = response.status_code
@@ -139,15 +148,67 @@ def list_tags(reader: Reader) -> list[str]:
         page = body.get("tags") or []
         if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
             raise ImageError(f"the registry {ref.host} sent a malformed tag list for {ref.repository}")
+        _check_names(ref, page)
         tags.update(page)
-        match = _NEXT.search(link)
-        if not match:
+        if len(tags) > TAGS_TOTAL_MAX:
+            break
+        target = next_page(link, ref.host)
+        if target is None:
             return sorted(tags)
-        following = resolve(ref.api_root, match.group(1), ref.host).text  # read once, as connected to
+        following = resolve(ref.api_root, target, ref.host).text  # read once, as connected to
         if origin(following) != origin(ref.api_root):
             raise ImageError(f"the registry {ref.host} sent its next tag page to another origin")
+        if following in read:
+            raise ImageError(
+                f"the registry {ref.host} named as the next tag page of {ref.repository} a page it had "
+                "already sent: its list loops and never ends",
+                hint=_LIST_HINT,
+            )
         url = following
-    raise ImageError(f"the registry {ref.host} lists more than {PAGES_MAX * PAGE} tags in {ref.repository}")
+    raise ImageError(f"the registry {ref.host} lists more than {TAGS_TOTAL_MAX} tags in {ref.repository}")
+
+
+def _check_names(ref: ImageRef, page: list[str]) -> None:
+    """Every name a tag list gives is a tag (`imageref.TAG`); one that is not is never held nor
+    sent back as part of a path, and the list is not trusted whole (a tag it hides may matter)."""
+    for name in page:
+        if not TAG.fullmatch(name):
+            raise ImageError(
+                f"the registry {ref.host} listed in {ref.repository} a name of {len(name)} characters "
+                "that is not a tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127}): baker does not read its tag list",
+                hint=_LIST_HINT,
+            )
+
+
+def next_page(link: str, host: str) -> str | None:
+    """The target of a `Link` header's `rel="next"` link (RFC 8288), None when it has none.  One
+    pass, each character looked at a bounded number of times (a pattern that backtracks over every
+    `<` is quadratic); a header over `LINK_MAX` characters is refused."""
+    if len(link) > LINK_MAX:
+        raise ImageError(
+            f"the registry {host} sent a tag page with a Link header of {len(link)} characters "
+            f"(more than {LINK_MAX}); baker does not read it"
+        )
+    at = 0
+    while (start := link.find("<", at)) >= 0:
+        end = link.find(">", start + 1)
+        if end < 0:
+            return None
+        following = link.find("<", end + 1)  # the next link's start: this one's parameters end there
+        stop = len(link) if following < 0 else following
+        if _rel_next(link[end + 1 : stop]):
+            return link[start + 1 : end]
+        at = stop
+    return None
+
+
+def _rel_next(params: str) -> bool:
+    """`; rel="next"` (or `rel=next`, or a list of relations naming `next`) among a link's parameters."""
+    for param in params.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "rel":
+            return "next" in value.strip().rstrip(",").strip().strip('"').lower().split()
+    return False
 
 
 def tag_digests(reader: Reader, tags: Sequence[str]) -> dict[str, str | BakerError | None]:

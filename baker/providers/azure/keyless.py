@@ -36,7 +36,9 @@ from urllib.parse import quote
 import jwt
 import requests
 import urllib3.exceptions
+from azure.core.exceptions import AzureError
 from azure.core.pipeline import PipelineResponse
+from azure.core.pipeline.transport import RequestsTransport
 from azure.identity import (
     AzureCliCredential,
     AzurePipelinesCredential,
@@ -46,7 +48,7 @@ from azure.identity import (
 )
 
 from baker import loopback, model, urls
-from baker.image.registry.transport import Deadline, TrackingAdapter
+from baker.image.registry.transport import Deadline, TrackingAdapter, shown_origin
 from baker.model import CredentialSpec
 from baker.secret import REDACTOR, Secret
 
@@ -231,6 +233,52 @@ def _bounded(session: requests.Session, deadline: Deadline) -> requests.Session:
     return bounded
 
 
+class BoundedTransport(RequestsTransport):  # type: ignore[misc]  # azure-core is untyped here
+    """The transport of azure-identity's own keyless requests (Azure Pipelines' OIDC endpoint and
+    the Entra exchange after it, a managed identity endpoint): each request, headers and body, ends
+    by `ANSWER_DEADLINE` whatever the endpoint does, as the GitHub fetch does (its own sockets, shut
+    by a watchdog: a read timeout bounds one read, and a drip never lets one time out).  A request
+    cut so is a `ClientAuthenticationError`, which azure-core's retry policy never retries (rt3-7:
+    a dripping endpoint held a run 48 s, four times over).  The provider's session is copied per
+    request (`_bounded`), never changed."""
+
+    def __init__(self, session: requests.Session, *, federated: str = "") -> None:
+        """`federated`: the URL (its query aside) whose answer is the federated token (its failure
+        says so)."""
+        super().__init__(session=session, session_owner=False, connection_timeout=_CONNECT_TIMEOUT)
+        self._federated = federated
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        deadline = Deadline(ANSWER_DEADLINE)
+        bounded = _bounded(self.session, deadline)
+        one = RequestsTransport(
+            session=bounded,
+            session_owner=False,
+            connection_timeout=min(_CONNECT_TIMEOUT, ANSWER_DEADLINE),
+            read_timeout=ANSWER_DEADLINE,
+        )
+        try:
+            response = one.send(request, **kwargs)
+            if deadline.expired:  # cut mid-answer: what came is not the answer
+                raise self._too_slow(request.url)
+            return response
+        except AzureError:
+            if deadline.expired:
+                raise self._too_slow(request.url) from None
+            raise
+        finally:
+            deadline.cancel()
+            if not kwargs.get("stream"):
+                bounded.close()
+
+    def _too_slow(self, url: str) -> CredentialUnavailableError:
+        if self._federated and url.partition("?")[0] == self._federated.partition("?")[0]:
+            return _too_slow("Azure Pipelines' OIDC endpoint (SYSTEM_OIDCREQUESTURI)")
+        return CredentialUnavailableError(
+            f"the token endpoint {shown_origin(url)} took more than {ANSWER_DEADLINE:g} s to answer"
+        )
+
+
 def _too_slow(where: str) -> FederatedTokenError:
     return FederatedTokenError(f"{where} took more than {ANSWER_DEADLINE:g} s to answer", evidence="timeout")
 
@@ -342,7 +390,7 @@ def keyless_identity(
     if auth.kind == model.MANAGED_IDENTITY:
         return ManagedIdentityCredential(
             client_id=credential.client_id,
-            transport=identity_kwargs["transport"],
+            transport=BoundedTransport(session),
             raw_response_hook=register_tokens,
         )
     if auth.kind == model.AZURE_CLI:
@@ -365,7 +413,10 @@ def keyless_identity(
             service_connection_id=auth.service_connection_id,
             system_access_token=auth.source.request_token.reveal(),
             raw_response_hook=hook,
-            **identity_kwargs,
+            **{
+                **identity_kwargs,
+                "transport": BoundedTransport(session, federated=auth.source.request_url or ""),
+            },
         )
     return ClientAssertionCredential(
         credential.tenant_id,
