@@ -157,7 +157,9 @@ def test_buildkit_cache_and_secret_mounts_get_the_build_secret_which_is_nowhere_
         # the size proves the bytes arrived; the cat proves baker's output masks what a step prints
         "RUN --mount=type=secret,id=npm_token,uid=1000 wc -c < /run/secrets/npm_token > /tmp/npm-size"
         " && cat /run/secrets/npm_token\n"
-        "RUN --mount=type=secret,id=shared,uid=1000 wc -c < /run/secrets/shared > /tmp/shared-size\n",
+        "RUN --mount=type=secret,id=shared,uid=1000 wc -c < /run/secrets/shared > /tmp/shared-size\n"
+        # a second step reads the same secret whole again (the CLI re-opens what it was handed)
+        "RUN --mount=type=secret,id=npm_token,uid=1000 wc -c < /run/secrets/npm_token > /tmp/npm-again\n",
     )
     name = image_names()
     manifest = _manifest(
@@ -188,9 +190,10 @@ def test_buildkit_cache_and_secret_mounts_get_the_build_secret_which_is_nowhere_
     assert "#" in captured.err and "--mount=type=cache" in captured.err  # BuildKit's plain progress
     assert f"{MASK}" in captured.err  # the step that printed the build secret: masked
     sizes = docker_client.containers.run(
-        name, ["cat /tmp/npm-size /tmp/shared-size"], network_mode="none", remove=True
+        name, ["cat /tmp/npm-size /tmp/shared-size /tmp/npm-again"], network_mode="none", remove=True
     ).decode()
-    assert sizes.split() == [str(len(NPM_TOKEN.encode())), str(len(DB_PASSWORD.encode()))]
+    npm, shared = str(len(NPM_TOKEN.encode())), str(len(DB_PASSWORD.encode()))
+    assert sizes.split() == [npm, shared, npm]
     info = engine.inspect_image(name, client=docker_client)
     assert info is not None
     assert dict(item.split("=", 1) for item in info.env)["DB_PASSWORD"] == DB_PASSWORD

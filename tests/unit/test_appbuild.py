@@ -238,7 +238,7 @@ SPEC = BuildSpec(
 def test_the_argv_carries_every_build_option_and_no_value(
     route: str, push: str | None, expected: list[str]
 ) -> None:
-    argv = _argv(_app(route, SPEC, push), Path("/private"), ["--secret", "id=npm,env=BAKER_BUILD_SECRET_0"])
+    argv = _argv(_app(route, SPEC, push), Path("/private"), ["--secret", "id=npm,src=/dev/fd/7"])
     assert argv[0] == "/opt/docker" and argv[-2:] == ["--", "/ctx"]
     words = iter(argv)
     assert all(word in words for word in expected)  # in this order
@@ -246,7 +246,7 @@ def test_the_argv_carries_every_build_option_and_no_value(
     assert flags["--file"] == "/ctx/app.Dockerfile" and flags["--target"] == "runtime"
     assert flags["--build-arg"] == "PY=3.12" and flags["--network"] == "none"
     assert flags["--platform"] == "linux/amd64,linux/arm64"
-    assert flags["--secret"] == "id=npm,env=BAKER_BUILD_SECRET_0"  # the variable's name, never its value
+    assert flags["--secret"] == "id=npm,src=/dev/fd/7"  # a descriptor, never its value
     assert ("--progress" in argv) == (route != "classic")
     assert ("--push" in argv) == (route == "buildx" and push is not None)
 
