@@ -143,3 +143,22 @@ def test_any_text_is_either_a_reference_or_a_usage_error_never_a_crash(text: str
         assert not imageref.is_valid(text)
     else:
         assert imageref.is_valid(text) and "@" not in ref.domain and "/" not in ref.domain
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("busybox:1.36", "docker.io/library/busybox@sha256:" + "a" * 64, True),
+        ("index.docker.io/library/busybox", "busybox:latest", True),
+        ("127.0.0.1:5000/team/base:1", "127.0.0.1:5000/team/base:2", True),
+        ("127.0.0.1:5000/team/base:1", "127.0.0.1:5001/team/base:1", False),  # another registry
+        ("127.0.0.1:5000/team/base:1", "127.0.0.1:5000/evil/base:1", False),
+        ("sha256:" + "b" * 64, "sha256:" + "b" * 64, True),  # an id is the same only as itself
+        ("sha256:" + "b" * 64, "busybox", False),
+        ("not a reference", "not a reference", False),
+    ],
+)
+def test_same_repository_compares_registry_and_repository_as_docker_names_them(
+    one: str, other: str, same: bool
+) -> None:
+    assert imageref.same_repository(one, other) is same
