@@ -60,7 +60,10 @@ def _helper_environment(
     bindir.mkdir()
     dump = tmp_path / "helper-environ"
     helper = bindir / "docker-credential-rt16spy"
-    helper.write_text(f"#!/bin/sh\nenv >> {dump}\necho 'credentials not found' >&2\nexit 1\n")
+    helper.write_text(
+        f"#!/bin/sh\nenv >> {dump}\nls -l /proc/self/fd >> {dump}.fds\n"
+        "echo 'credentials not found' >&2\nexit 1\n"
+    )
     helper.chmod(helper.stat().st_mode | stat.S_IXUSR)
     config = tmp_path / "docker-config"
     config.mkdir()
@@ -92,6 +95,8 @@ def test_rt16_1_a_build_secret_does_not_reach_a_credential_helpers_environment(
     seen = _helper_environment(tmp_path, monkeypatch, vault, challenging_registry, image_names())
     capsys.readouterr()
     assert NPM_TOKEN not in seen
+    # nor as a descriptor it inherited (fx16: a `pass_fds` memfd reached the helper as its fd 4)
+    assert "memfd:" not in (tmp_path / "helper-environ.fds").read_text()
 
 
 def test_rt16_1b_bakers_client_secret_does_not_reach_a_credential_helper_the_cli_runs(

@@ -10,13 +10,15 @@ install otherwise) before any secret is resolved, and `build` after.
   builder ignores the second, so a Dockerfile that has one is refused there.
 - `target`, `args` (literals, on the argv: they are in the image's history anyway), `network`,
   `platforms` go as the flags of the same names.
-- A build secret (`image.build.secrets`) goes as `--secret id=ID,src=/dev/fd/N`: its value is in a
-  sealed memory file (`memfd_create`, never on disk) that the CLI inherits as descriptor N; it is
-  never on an argv nor in any environment (the CLI's environment reaches every credential helper
-  it starts).  The CLI stats the file and re-opens it (`os.ReadFile`) each time BuildKit asks, and
-  a re-open of a memfd starts at its beginning, so a secret several `RUN`s mount reads whole each
-  time (a pipe would not).  BuildKit mounts it as a tmpfs file for the `RUN` that asks; it is in no
-  layer, no history, no cache key.
+- A build secret (`image.build.secrets`) goes as `--secret id=ID,src=/proc/<baker's pid>/fd/N`: its
+  value is in a sealed memory file (`memfd_create`, never on disk) that baker holds open, close-on-
+  exec, as descriptor N; it is never on an argv nor in any environment (the CLI's environment
+  reaches every credential helper it starts), and no child inherits the descriptor (a `pass_fds`
+  one would reach the helpers too: Go leaves inherited descriptors open).  The CLI stats the path
+  and re-opens it (`os.ReadFile`) each time BuildKit asks; a re-open of a memfd starts at its
+  beginning, so a secret several `RUN`s mount reads whole each time (a pipe would not).  Only the
+  same user can open another process's descriptor, as only it can read baker's memory.  BuildKit
+  mounts it as a tmpfs file for the `RUN` that asks; it is in no layer, no history, no cache key.
 - `--in-registry` (`push=True`): the app goes to `image.build.push` (buildx `--push`, every
   platform; without the plugin, one platform: `docker build` then `docker push`), and the result
   names it by digest, for the registry bake to read.  On the engine road the app is built into the
@@ -161,7 +163,7 @@ def build(app: AppBuild, secrets: Mapping[str, Secret], *, on_line: Callable[[st
     descriptors = _secret_files(secrets)
     secret_flags: list[str] = []
     for secret_id, descriptor in descriptors.items():
-        secret_flags += ["--secret", f"id={secret_id},src=/dev/fd/{descriptor}"]
+        secret_flags += ["--secret", f"id={secret_id},src=/proc/{os.getpid()}/fd/{descriptor}"]
     if app.cli.route == "classic":
         environ["DOCKER_BUILDKIT"] = "0"
     elif app.cli.route == "buildkit":
@@ -171,7 +173,7 @@ def build(app: AppBuild, secrets: Mapping[str, Secret], *, on_line: Callable[[st
         argv = _argv(app, workdir, secret_flags)
         shown = "docker buildx build" if app.cli.route == "buildx" else "docker build"
         on_line(f"building the app image from {untrusted(str(app.context))} ({shown}, {app.cli.route})")
-        finished = run(argv, environ=environ, on_line=on_line, pass_fds=tuple(descriptors.values()))
+        finished = run(argv, environ=environ, on_line=on_line)
         for descriptor in descriptors.values():
             os.close(descriptor)
         descriptors.clear()
@@ -198,9 +200,9 @@ _SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_S
 
 
 def _secret_files(secrets: Mapping[str, Secret]) -> dict[str, int]:
-    """Build secret id -> the descriptor of a sealed memory file holding its value (UTF-8), for the
-    CLI to inherit.  A value with no UTF-8 form (a lone surrogate) is refused by name
-    (`envvalue.problem`'s rule; a NUL is fine in a file)."""
+    """Build secret id -> the descriptor of a sealed memory file holding its value (UTF-8), close-on-
+    exec, for the CLI to open by its /proc path.  A value with no UTF-8 form (a lone surrogate) is
+    refused by name (`envvalue.problem`'s rule; a NUL is fine in a file)."""
     for secret_id, value in secrets.items():
         refusal = envvalue.problem(f"image.build.secrets.{secret_id}", value.reveal().replace("\x00", ""))
         if refusal is not None:

@@ -16,7 +16,7 @@ builder, as that `docker build` would choose:
 
 Arguments go as an argv list (no shell).  A value never goes on an argv (every process can read
 it) nor in the child's environment (every credential helper the CLI starts inherits it): a build
-secret is handed over as an inherited file descriptor (`appbuild`, `pass_fds`).
+secret is a memory file the CLI opens by its /proc path (`appbuild`), which no child inherits.
 """
 
 from __future__ import annotations
@@ -181,11 +181,9 @@ def run(
     environ: Mapping[str, str],
     on_line: Callable[[str], None],
     keep: int = 40,
-    pass_fds: Sequence[int] = (),
 ) -> Finished:
     """Run `argv`, every output line (stdout and stderr, in order) redacted, escaped and handed to
-    `on_line`; `pass_fds`: descriptors the child inherits (build secrets).  A stop
-    (KeyboardInterrupt) interrupts the child as Ctrl-C would, waits for it
+    `on_line`.  A stop (KeyboardInterrupt) interrupts the child as Ctrl-C would, waits for it
     (then kills it), and is raised again."""
     try:
         process = subprocess.Popen(
@@ -194,7 +192,6 @@ def run(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            pass_fds=tuple(pass_fds),
         )
     except OSError as exc:  # the CLI went (or lost its mode) since `probe` found it
         raise EngineError(
