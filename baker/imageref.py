@@ -147,6 +147,29 @@ def registry_host(text: str) -> str:
     return "" if domain in DOCKER_HUB else domain
 
 
+def repository_key(text: str) -> tuple[str, str] | None:
+    """The registry and repository a reference names, as the engine and the registry mean them
+    (Docker Hub's names all one host, its one-part paths under `library/`); None for an image id or
+    a text that is no reference."""
+    if IMAGE_ID.fullmatch(text):
+        return None
+    ref = _split(text)
+    if ref is None:
+        return None
+    host = ref.domain if ref.domain and ref.domain not in DOCKER_HUB else DOCKER_HUB_NAME
+    path = f"library/{ref.path}" if host == DOCKER_HUB_NAME and "/" not in ref.path else ref.path
+    return host, path
+
+
+def same_repository(one: str, other: str) -> bool:
+    """Whether two references name the same repository of the same registry (tags and digests
+    aside); an image id is the same only as itself."""
+    if IMAGE_ID.fullmatch(one) or IMAGE_ID.fullmatch(other):
+        return one == other
+    key = repository_key(one)
+    return key is not None and key == repository_key(other)
+
+
 def shown(text: str) -> str:
     """A reference quoted for a message: references are not secret, but keep them on one line."""
     return json.dumps(text[:200], ensure_ascii=True)

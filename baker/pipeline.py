@@ -25,12 +25,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from baker import signals
+from baker import imageref, signals
 from baker.errors import ImageError, UsageError
 from baker.image import appbuild, engine
 from baker.image.bake import BakeResult, bake, refuse_revoke_without_push
 from baker.image.engine.client import engine_errors
 from baker.model import Manifest
+from baker.output import untrusted
 from baker.provenance import BaseRecord
 from baker.providers.base import Provider
 from baker.resolver import resolve_warned
@@ -43,6 +44,42 @@ __all__ = ["build", "build_in_registry"]
 
 def _ignore(_: str) -> None:
     return None
+
+
+def _tied(
+    manifest: Manifest, recorded: BaseRecord | None, *, registry: bool, on_line: Callable[[str], None]
+) -> BaseRecord | None:
+    """The recorded base (`build --if-stale`), once tied to the manifest: the label is written by
+    whoever put the image under the tag, so its record is used only when it names the repository
+    the manifest bakes onto: `image.from`'s (same registry, same repository), or, for `image.build`
+    on the registry road, `image.build.push`'s.  Anything else is refused (UsageError): a re-bake
+    never changes base silently, and a label never picks it.  On the engine an app image is
+    recorded by its image id, which no repository names and nothing ties to this manifest: the app
+    is built anew (said).  The engine road then checks that the image is one of that repository
+    (`image.bake`); the registry road reads only from that repository."""
+    if recorded is None:
+        return None
+    build = manifest.image.build
+    if build is not None and not registry:
+        on_line(
+            f"the image under the tag records its app image as {untrusted(recorded.ref[:80])}, an image "
+            "id nothing ties to this manifest: building the app anew from image.build rather than "
+            "re-baking onto it"
+        )
+        return None
+    field, expected = (
+        ("image.build.push", build.push) if build is not None else ("image.from", manifest.image.base)
+    )
+    if expected is None or not imageref.same_repository(recorded.ref, expected):
+        raise UsageError(
+            f"the image to re-bake records a base outside {field}'s repository "
+            f"({imageref.shown(expected or '')}): a --if-stale re-bake goes only onto a recorded base of "
+            f"{field}'s repository, and a label never picks the base (nor the registry read)",
+            hint=f"if {field} changed on purpose, run `baker build` without --if-stale (it bakes onto "
+            f"{field} as it is now); if not, the image under the tag was not baked by baker from this "
+            "manifest: find out who pushed it",
+        )
+    return recorded
 
 
 def _without_build(manifest: Manifest, recorded: BaseRecord | None) -> Manifest:
@@ -83,6 +120,7 @@ def build(
     """The engine road, whole: connect, (prepare the app build), resolve, bake (`image.bake.bake`).
     `on_line` gets the build's output, redacted; `on_warning` the resolution's warnings;
     `recorded`: the base to re-bake onto (`provenance.base_of`), for `build --if-stale`."""
+    recorded = _tied(manifest, recorded, registry=False, on_line=on_line)
     manifest = _without_build(manifest, recorded)
     refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
     client = engine.connect()  # before any secret is read: no engine, no fetch
@@ -125,6 +163,9 @@ def build_in_registry(
     from baker.image.registry.read import check_push
 
     deadline = BAKE_DEADLINE if timeout is None else timeout
+    recorded = _tied(manifest, recorded, registry=True, on_line=on_line)
+    if recorded is not None:
+        on_line(f"re-baking onto the recorded base {untrusted(recorded.ref)} ({recorded.digest})")
     manifest = _without_build(manifest, recorded)
     if not tags:
         raise UsageError(

@@ -70,8 +70,7 @@ def _bake(
     revoke_superseded: bool,
     recorded: BaseRecord | None,
 ) -> int:
-    if recorded is not None:
-        out.info(f"re-baking onto the recorded base {untrusted(recorded.ref)} ({recorded.digest})")
+    # The pipeline says which recorded base it re-bakes onto, once it is tied to the manifest.
     # The pipeline reads the base (or proves the app's push target) before any secret is resolved.
     result = pipeline.build_in_registry(
         manifest,

@@ -210,9 +210,22 @@ def _recorded_base(recorded: BaseRecord, on_line: Callable[[str], None], client:
     """The image id of the base an image records: the engine's image id when the engine baked it;
     a registry's manifest digest when the registry road did, found as `repository@digest` among
     what the engine holds (pulled or pushed by digest).  Never pulled here: the error names the
-    pull, so no request leaves for a registry the user did not name for this bake."""
+    pull, so no request leaves for a registry the user did not name for this bake.
+
+    The record is the label's, written by whoever put the image under the tag, and `ref` is
+    already `image.from`'s repository (`pipeline._tied`): an image found by id is used only when
+    the engine names it as an image of that repository (RepoTags or RepoDigests), so a label
+    cannot point the re-bake at any other image the engine holds."""
     info = engine.inspect_image(recorded.digest, client=client)
     pinned = _pinned(recorded)
+    if info is not None and not _of_repository(info, recorded.ref):
+        raise EngineError(
+            f"the image to re-bake records its base as {untrusted(recorded.ref)} ({recorded.digest}), "
+            f"but this engine's image {recorded.digest[:19]} is no image of that repository (none of "
+            "its names is): a --if-stale re-bake goes onto an image of image.from's repository only",
+            hint="run `baker build` without --if-stale to bake onto image.from as it is now; and find out "
+            "who put the image under the tag (its label was not written by baker for this base)",
+        )
     if info is None and pinned is not None:
         info = engine.inspect_image(pinned, client=client)
     if info is None:
@@ -227,6 +240,15 @@ def _recorded_base(recorded: BaseRecord, on_line: Callable[[str], None], client:
     return info.id
 
 
+def _of_repository(info: engine.ImageInfo, ref: str) -> bool:
+    """Whether the engine names `info` as an image of `ref`'s repository; an image id names only
+    itself (`image.from` written as an id)."""
+    if imageref.IMAGE_ID.fullmatch(ref):
+        return info.id == ref
+    names = [*info.repo_tags, *(item.partition("@")[0] for item in info.repo_digests)]
+    return any(imageref.same_repository(name, ref) for name in names if imageref.is_valid(name))
+
+
 def _pinned(recorded: BaseRecord) -> str | None:
     """`repository@digest` for the recorded base, None when its name is no repository (an id)."""
     try:
@@ -238,6 +260,7 @@ def _pinned(recorded: BaseRecord) -> str | None:
 
 def _layer_count(raw: bytes) -> int:
     """The number of layers the base's config names (the load's manifest names as many)."""
+    oci.check_duplicates(raw, "config")  # named as such, not as a config with no layers
     try:
         document = oci.parse_config(raw)
     except (ValueError, RecursionError):

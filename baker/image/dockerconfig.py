@@ -34,6 +34,10 @@ _CREDENTIAL_VARIABLES = frozenset(
 )
 
 
+def _blanked(name: str, value: str) -> bool:
+    return name in _CREDENTIAL_VARIABLES or (bool(value.strip()) and REDACTOR.redact(value) != value)
+
+
 class _HelperEnvironment(Mapping[str, str]):
     """What docker-py lays over `os.environ` when it runs a credential helper (its `credstore_env`):
     every variable of baker's credentials, and every variable whose value the Redactor knows (a
@@ -41,22 +45,26 @@ class _HelperEnvironment(Mapping[str, str]):
     updates it, so blanking is as far as it lets a caller go.  Computed each time a helper runs, so
     a value registered after the client was made counts too."""
 
-    def _blanked(self, name: str, value: str) -> bool:
-        return name in _CREDENTIAL_VARIABLES or (bool(value.strip()) and REDACTOR.redact(value) != value)
-
     def __getitem__(self, name: str) -> str:
-        if name in os.environ and self._blanked(name, os.environ[name]):
+        if name in os.environ and _blanked(name, os.environ[name]):
             return ""
         raise KeyError(name)
 
     def __iter__(self) -> Iterator[str]:
-        return iter([name for name, value in os.environ.items() if self._blanked(name, value)])
+        return iter([name for name, value in os.environ.items() if _blanked(name, value)])
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
 
 HELPER_ENVIRONMENT: Mapping[str, str] = _HelperEnvironment()
+
+
+def helper_safe(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` with the variables `HELPER_ENVIRONMENT` blanks set to "": the environment of a
+    program that runs credential helpers itself (the docker CLI of the app build), so its helpers
+    get what docker-py's get.  Everything else (DOCKER_*, PATH, HOME, proxies) is kept."""
+    return {name: "" if _blanked(name, value) else value for name, value in environ.items()}
 
 
 def registry_login(registry: str) -> tuple[str, str, str, str]:

@@ -267,6 +267,11 @@ def test_if_stale_rebakes_onto_the_recorded_base_after_the_bases_tag_moved(
         fileobj=io.BytesIO(dockerfile.encode()), rm=True, network_mode="none"
     )
     image_names.track(other.id)
+    # The engine still names the first base as an image of the repository, as it does a pulled
+    # base whose tag a later pull moved (its RepoDigests stay): a re-bake goes onto an image of
+    # image.from's repository only, never onto whatever image id a label names (RT16-2).
+    docker_client.api.tag(first_base, repository, "previous")
+    image_names.names.append(f"{repository}:previous")
     other.tag(base_tag)
     _write(manifest, base_tag, {"TOKEN": "rotation-2"}, tag)
 
@@ -312,11 +317,35 @@ def test_if_stale_names_the_recorded_base_when_the_engine_no_longer_holds_it(
     # The bake is a config edit: the baked image is no child of the base, which can go.
     docker_client.api.remove_image(base_tag)  # its last name: the image goes with it
     assert not image_names.exists(gone.id)
-    _write(manifest, busybox_base, {"TOKEN": "rotation-2"}, tag)
+    _write(manifest, base_tag, {"TOKEN": "rotation-2"}, tag)
     code, document, _ = _build(["build", "-f", str(manifest), "--if-stale"], capsys)
     assert code == 1
     assert gone.id in document["message"] and "no longer holds" in document["message"]
     assert "without --if-stale" in document["hint"]
+
+
+def test_if_stale_refuses_a_recorded_base_outside_image_froms_repository_and_moves_no_tag(
+    tmp_path: Path,
+    docker_client: Any,
+    rich_base: str,
+    busybox_base: str,
+    image_names: ImageNames,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """image.from now names another repository than the one the image records: the re-bake
+    neither goes onto the recorded base (a label never picks it) nor changes base silently."""
+    tag = image_names()
+    manifest = _write(tmp_path / "baker.yaml", rich_base, {"TOKEN": "rotation-1"}, tag)
+    code, document, _ = _build(["build", "-f", str(manifest)], capsys)
+    assert code == 0
+    first = image_names.track(document["image_id"])
+    _write(manifest, busybox_base, {"TOKEN": "rotation-2"}, tag)
+    code, document, _ = _build(["build", "-f", str(manifest), "--if-stale"], capsys)
+    assert code == 2
+    assert "outside image.from's repository" in document["message"]
+    assert busybox_base in document["message"]  # the base the manifest names, not the label's
+    assert "without --if-stale" in document["hint"]
+    assert docker_client.api.inspect_image(tag)["Id"] == first  # no tag moved
 
 
 def test_if_stale_on_an_image_without_a_base_record_bakes_onto_image_from_and_says_so(

@@ -38,10 +38,6 @@ def _labelled(client: Any, base: str, label: str, marker: str) -> Any:
     return image
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RT16-2: --if-stale re-bakes onto any image id the label records",
-)
 def test_rt16_2_a_hostile_label_does_not_choose_the_engine_rebakes_base(
     tmp_path: Path,
     docker_client: Any,
@@ -75,10 +71,6 @@ def test_rt16_2_a_hostile_label_does_not_choose_the_engine_rebakes_base(
 
 
 @pytest.mark.emulator
-@pytest.mark.xfail(
-    strict=True,
-    reason="RT16-3: --in-registry --if-stale reads the base from the registry the tag's label names",
-)
 def test_rt16_3_a_hostile_label_does_not_choose_the_registry_the_rebake_reads(
     registries: StartRegistry,
     vault: Emulator,

@@ -14,7 +14,7 @@ import requests
 from baker.cli import main
 from baker.errors import EngineError, ImageError, PushIncomplete
 from baker.image import engine
-from baker.image.bake import bake
+from baker.image.bake import _layer_count, bake
 from baker.image.registry import auth as registry_auth
 from baker.image.registry import client as registry_client
 from baker.image.registry import read as registry
@@ -258,3 +258,9 @@ def test_push_incomplete_names_every_tag_already_pushed_in_its_message_and_json(
         "hint": "h",
         "pushed": [{"tag": "r1.example.com/app:1", "digest": "sha256:" + "a" * 64}],
     }
+
+
+def test_a_base_config_with_a_key_twice_is_refused_as_such_not_as_one_with_no_layers() -> None:
+    raw = b'{"config":{"Env":["A=1"],"Env":["B=2"]},"rootfs":{"type":"layers","diff_ids":[]}}'
+    with pytest.raises(ImageError, match="twice in one object"):
+        _layer_count(raw)

@@ -15,7 +15,7 @@ import pytest
 from baker.cli import main
 from baker.diagnose import Diagnosis
 from baker.errors import EngineError, ManifestError, ResolutionFailed, UsageError
-from baker.image.appbuild import AppBuild, _argv
+from baker.image.appbuild import AppBuild, _argv, _secret_files
 from baker.image.appbuild.docker_cli import LINE_SHOWN, DockerCli, Route, run
 from baker.image.appbuild.needs import buildkit_needs, dockerfile_ignore
 from baker.manifest.checks import load
@@ -238,7 +238,7 @@ SPEC = BuildSpec(
 def test_the_argv_carries_every_build_option_and_no_value(
     route: str, push: str | None, expected: list[str]
 ) -> None:
-    argv = _argv(_app(route, SPEC, push), Path("/private"), ["--secret", "id=npm,env=BAKER_BUILD_SECRET_0"])
+    argv = _argv(_app(route, SPEC, push), Path("/private"), ["--secret", "id=npm,src=/proc/42/fd/7"])
     assert argv[0] == "/opt/docker" and argv[-2:] == ["--", "/ctx"]
     words = iter(argv)
     assert all(word in words for word in expected)  # in this order
@@ -246,7 +246,7 @@ def test_the_argv_carries_every_build_option_and_no_value(
     assert flags["--file"] == "/ctx/app.Dockerfile" and flags["--target"] == "runtime"
     assert flags["--build-arg"] == "PY=3.12" and flags["--network"] == "none"
     assert flags["--platform"] == "linux/amd64,linux/arm64"
-    assert flags["--secret"] == "id=npm,env=BAKER_BUILD_SECRET_0"  # the variable's name, never its value
+    assert flags["--secret"] == "id=npm,src=/proc/42/fd/7"  # a descriptor, never its value
     assert ("--progress" in argv) == (route != "classic")
     assert ("--push" in argv) == (route == "buildx" and push is not None)
 
@@ -275,3 +275,27 @@ def test_a_cli_that_cannot_be_run_is_an_engine_error_naming_it(tmp_path: Path) -
     with pytest.raises(EngineError, match="could not run the docker CLI") as caught:
         run([str(missing), "build"], environ={}, on_line=lambda line: None)
     assert caught.value.hint is not None and "BAKER_DOCKER" in caught.value.hint
+
+
+def test_a_build_secret_is_a_sealed_memory_file_that_every_open_reads_whole() -> None:
+    """What the docker CLI gets for `src=/proc/PID/fd/N`: it stats the path, then reads it whole each time
+    BuildKit asks; a NUL is fine in a file (no environment carries it)."""
+    value = "line one\nnul\x00inside \u00e9"
+    descriptors = _secret_files({"npm": Secret(value)})
+    try:
+        path = Path(f"/proc/{os.getpid()}/fd/{descriptors['npm']}")
+        assert path.stat().st_size == len(value.encode())
+        for _ in range(2):  # a second RUN mounting it reads it whole again
+            assert path.read_bytes() == value.encode()
+        with pytest.raises(PermissionError):  # sealed: nobody changes it after baker wrote it
+            os.write(descriptors["npm"], b"x")
+        assert not os.get_inheritable(descriptors["npm"])  # no child inherits it: the CLI opens the path
+    finally:
+        for descriptor in descriptors.values():
+            os.close(descriptor)
+
+
+def test_a_build_secret_with_no_utf8_form_is_refused_by_name_never_by_value() -> None:
+    with pytest.raises(UsageError) as caught:
+        _secret_files({"npm": Secret("token\ud800tail")})
+    assert "image.build.secrets.npm" in caught.value.message and "token" not in caught.value.message

@@ -194,3 +194,22 @@ def test_docker_hubs_aliases_are_one_registry_whose_api_is_registry_1(host: str)
 
 def test_any_other_registry_keeps_its_own_name_and_api_host() -> None:
     assert imageref.registry_name("localhost:5000") == imageref.api_host("localhost:5000") == "localhost:5000"
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("busybox:1.36", "docker.io/library/busybox@sha256:" + "a" * 64, True),
+        ("index.docker.io/library/busybox", "busybox:latest", True),
+        ("127.0.0.1:5000/team/base:1", "127.0.0.1:5000/team/base:2", True),
+        ("127.0.0.1:5000/team/base:1", "127.0.0.1:5001/team/base:1", False),  # another registry
+        ("127.0.0.1:5000/team/base:1", "127.0.0.1:5000/evil/base:1", False),
+        ("sha256:" + "b" * 64, "sha256:" + "b" * 64, True),  # an id is the same only as itself
+        ("sha256:" + "b" * 64, "busybox", False),
+        ("not a reference", "not a reference", False),
+    ],
+)
+def test_same_repository_compares_registry_and_repository_as_docker_names_them(
+    one: str, other: str, same: bool
+) -> None:
+    assert imageref.same_repository(one, other) is same

@@ -10,10 +10,15 @@ install otherwise) before any secret is resolved, and `build` after.
   builder ignores the second, so a Dockerfile that has one is refused there.
 - `target`, `args` (literals, on the argv: they are in the image's history anyway), `network`,
   `platforms` go as the flags of the same names.
-- A build secret (`image.build.secrets`) goes as `--secret id=ID,env=BAKER_BUILD_SECRET_<n>`: its
-  value is in the child's environment only (readable by the same user, like baker's own memory),
-  never on disk or an argv.  BuildKit mounts it as a tmpfs file for the `RUN` that asks; it is in
-  no layer, no history, no cache key.
+- A build secret (`image.build.secrets`) goes as `--secret id=ID,src=/proc/<baker's pid>/fd/N`: its
+  value is in a sealed memory file (`memfd_create`, never on disk) that baker holds open, close-on-
+  exec, as descriptor N; it is never on an argv nor in any environment (the CLI's environment
+  reaches every credential helper it starts), and no child inherits the descriptor (a `pass_fds`
+  one would reach the helpers too: Go leaves inherited descriptors open).  The CLI stats the path
+  and re-opens it (`os.ReadFile`) each time BuildKit asks; a re-open of a memfd starts at its
+  beginning, so a secret several `RUN`s mount reads whole each time (a pipe would not).  Only the
+  same user can open another process's descriptor, as only it can read baker's memory.  BuildKit
+  mounts it as a tmpfs file for the `RUN` that asks; it is in no layer, no history, no cache key.
 - `--in-registry` (`push=True`): the app goes to `image.build.push` (buildx `--push`, every
   platform; without the plugin, one platform: `docker build` then `docker push`), and the result
   names it by digest, for the registry bake to read.  On the engine road the app is built into the
@@ -22,16 +27,18 @@ install otherwise) before any secret is resolved, and `build` after.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from baker import imageref
+from baker import envvalue, imageref
 from baker.errors import EngineError, UsageError
 from baker.image.appbuild.docker_cli import INSTALL_BUILDX, DockerCli, Finished, answer_of, probe, run
 from baker.image.appbuild.needs import buildkit_needs, dockerfile_ignore
@@ -41,7 +48,7 @@ from baker.secret import Secret
 
 __all__ = ["AppBuild", "AppImage", "build", "prepare"]
 
-SECRET_VARIABLE = "BAKER_BUILD_SECRET_{}"  # noqa: S105 (a variable name, not a value)
+DOCKERFILE_MAX = 4 * 1024 * 1024  # bytes: a Dockerfile is text a person writes
 _IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
 
 
@@ -82,13 +89,7 @@ def prepare(manifest: Manifest, *, push: bool = False, environ: Mapping[str, str
             f"image.build.context: {untrusted(str(context))} is not a directory",
             hint="image.build.context is relative to the manifest's directory",
         )
-    try:
-        text = dockerfile.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise UsageError(
-            f"image.build.dockerfile: cannot read {untrusted(str(dockerfile))}: {exc.strerror or exc}",
-            hint="image.build.dockerfile is relative to image.build.context",
-        ) from None
+    text = _read_dockerfile(context, dockerfile)
     if len(spec.platforms) > 1 and not push:
         raise UsageError(
             f"image.build.platforms names {len(spec.platforms)} platforms; an engine holds one image per "
@@ -126,17 +127,43 @@ def prepare(manifest: Manifest, *, push: bool = False, environ: Mapping[str, str
     return AppBuild(cli, spec, context, dockerfile, spec.push if push else None)
 
 
+def _read_dockerfile(context: Path, dockerfile: Path) -> str:
+    """The Dockerfile's text, as `docker build` would accept it: inside the context (a symlink that
+    leads out of it is refused, as BuildKit refuses it), a regular file, at most DOCKERFILE_MAX
+    bytes; UsageError otherwise, naming the path and never quoting what it points at."""
+    hint = "image.build.dockerfile is relative to image.build.context and stays inside it"
+    where = untrusted(str(dockerfile))
+    try:
+        real = dockerfile.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "cannot be resolved"
+        raise UsageError(f"image.build.dockerfile: cannot read {where}: {why}", hint=hint) from None
+    if not real.is_relative_to(context):
+        raise UsageError(f"image.build.dockerfile: {where} leads out of the build context", hint=hint)
+    try:
+        if not stat.S_ISREG(real.stat().st_mode):  # before the open: a FIFO's would wait
+            raise UsageError(f"image.build.dockerfile: {where} is not a regular file", hint=hint)
+        with real.open("rb") as handle:
+            raw = handle.read(DOCKERFILE_MAX + 1)
+    except OSError as exc:
+        raise UsageError(
+            f"image.build.dockerfile: cannot read {where}: {exc.strerror or type(exc).__name__}", hint=hint
+        ) from None
+    if len(raw) > DOCKERFILE_MAX:
+        raise UsageError(
+            f"image.build.dockerfile: {where} is over {DOCKERFILE_MAX // (1024 * 1024)} MiB", hint=hint
+        )
+    return raw.decode("utf-8", "replace")
+
+
 def build(app: AppBuild, secrets: Mapping[str, Secret], *, on_line: Callable[[str], None]) -> AppImage:
     """Run the build (and the push, for --in-registry); each output line redacted through `on_line`.
     `secrets`: build secret id -> value (`ResolvedEnv.build_secrets`).  EngineError when it fails."""
     environ = dict(os.environ)
-    for name in [n for n in environ if n.startswith(SECRET_VARIABLE.format(""))]:
-        del environ[name]  # only ours, from this build, may carry that name
+    descriptors = _secret_files(secrets)
     secret_flags: list[str] = []
-    for index, (secret_id, value) in enumerate(secrets.items()):
-        variable = SECRET_VARIABLE.format(index)
-        environ[variable] = value.reveal()  # the child's environment only: never an argv, never a file
-        secret_flags += ["--secret", f"id={secret_id},env={variable}"]
+    for secret_id, descriptor in descriptors.items():
+        secret_flags += ["--secret", f"id={secret_id},src=/proc/{os.getpid()}/fd/{descriptor}"]
     if app.cli.route == "classic":
         environ["DOCKER_BUILDKIT"] = "0"
     elif app.cli.route == "buildkit":
@@ -147,6 +174,9 @@ def build(app: AppBuild, secrets: Mapping[str, Secret], *, on_line: Callable[[st
         shown = "docker buildx build" if app.cli.route == "buildx" else "docker build"
         on_line(f"building the app image from {untrusted(str(app.context))} ({shown}, {app.cli.route})")
         finished = run(argv, environ=environ, on_line=on_line)
+        for descriptor in descriptors.values():
+            os.close(descriptor)
+        descriptors.clear()
         _raise_unless_done(finished, app, "build")
         image_id = _read_id(workdir / "iid") if app.cli.route != "buildx" or app.push is None else ""
         if app.push is None:
@@ -156,15 +186,41 @@ def build(app: AppBuild, secrets: Mapping[str, Secret], *, on_line: Callable[[st
             digest = _metadata_digest(workdir / "metadata.json")
         else:
             on_line(f"pushing the app image to {imageref.shown(app.push)}")
-            finished = run(
-                [app.cli.path, "push", app.push], environ=_without_secrets(environ), on_line=on_line
-            )
+            finished = run([app.cli.path, "push", app.push], environ=environ, on_line=on_line)
             _raise_unless_done(finished, app, "push")
             digest = _pushed_digest(app, repository, environ)
         return AppImage(image_id, f"{repository}@{digest}")
     finally:
-        environ.clear()
+        for descriptor in descriptors.values():
+            os.close(descriptor)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+_SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+
+
+def _secret_files(secrets: Mapping[str, Secret]) -> dict[str, int]:
+    """Build secret id -> the descriptor of a sealed memory file holding its value (UTF-8), close-on-
+    exec, for the CLI to open by its /proc path.  A value with no UTF-8 form (a lone surrogate) is
+    refused by name (`envvalue.problem`'s rule; a NUL is fine in a file)."""
+    for secret_id, value in secrets.items():
+        refusal = envvalue.problem(f"image.build.secrets.{secret_id}", value.reveal().replace("\x00", ""))
+        if refusal is not None:
+            raise UsageError(refusal, hint=envvalue.HINT)
+    descriptors: dict[str, int] = {}
+    try:
+        for secret_id, value in secrets.items():
+            descriptor = os.memfd_create("baker-build-secret", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+            descriptors[secret_id] = descriptor
+            data = memoryview(value.reveal().encode("utf-8"))
+            while data:
+                data = data[os.write(descriptor, data) :]
+            fcntl.fcntl(descriptor, fcntl.F_ADD_SEALS, _SEALS)  # nobody changes it now
+    except BaseException:
+        for descriptor in descriptors.values():
+            os.close(descriptor)
+        raise
+    return descriptors
 
 
 def _argv(app: AppBuild, workdir: Path, secret_flags: Sequence[str]) -> list[str]:
@@ -189,10 +245,6 @@ def _argv(app: AppBuild, workdir: Path, secret_flags: Sequence[str]) -> list[str
     elif app.cli.route == "buildx":
         argv += ["--load"]
     return [*argv, "--", str(app.context)]
-
-
-def _without_secrets(environ: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in environ.items() if not k.startswith(SECRET_VARIABLE.format(""))}
 
 
 def _raise_unless_done(finished: Finished, app: AppBuild, step: str) -> None:

@@ -3,7 +3,9 @@ with its output streamed line by line through the Redactor.
 
 Which CLI: `BAKER_DOCKER` (a path) when set, else the first `docker` on PATH, the one the user's
 own `docker build` runs; it reads DOCKER_HOST, DOCKER_CONTEXT and DOCKER_CONFIG itself (the child
-inherits baker's environment).  Which builder, as that `docker build` would choose:
+inherits baker's environment, with baker's credential variables blanked as for docker-py's
+credential helpers, `dockerconfig.helper_safe`: the CLI runs the user's helpers itself).  Which
+builder, as that `docker build` would choose:
 
 - `buildx`: `docker buildx version` answers (the plugin is installed): `docker buildx build`.
 - `buildkit`: no plugin, and a CLI older than 23.0: `DOCKER_BUILDKIT=1 docker build` (those CLIs
@@ -13,7 +15,8 @@ inherits baker's environment).  Which builder, as that `docker build` would choo
 - `classic`: neither, or `DOCKER_BUILDKIT=0` set by the user: Docker's deprecated classic builder.
 
 Arguments go as an argv list (no shell).  A value never goes on an argv (every process can read
-it): a build secret travels in the child's environment only (`--secret id=ID,env=VAR`).
+it) nor in the child's environment (every credential helper the CLI starts inherits it): a build
+secret is a memory file the CLI opens by its /proc path (`appbuild`), which no child inherits.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from baker.errors import EngineError, UsageError
+from baker.image.dockerconfig import helper_safe
 from baker.output import untrusted
 from baker.secret import REDACTOR
 
@@ -89,7 +93,7 @@ def probe(environ: Mapping[str, str] | None = None) -> DockerCli:
     try:
         answer = subprocess.run(
             [path, "version", "--format", "{{json .}}"],
-            env=dict(env),
+            env=helper_safe(env),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=PROBE_TIMEOUT,
@@ -130,7 +134,7 @@ def _answer(path: str, args: list[str], env: Mapping[str, str]) -> subprocess.Co
     try:
         return subprocess.run(
             [path, *args],
-            env=dict(env),
+            env=helper_safe(env),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=PROBE_TIMEOUT,
@@ -184,7 +188,7 @@ def run(
     try:
         process = subprocess.Popen(
             list(argv),
-            env=dict(environ),
+            env=helper_safe(environ),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
