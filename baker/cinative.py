@@ -29,8 +29,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
-from xml.sax.saxutils import escape as xml_escape
-from xml.sax.saxutils import quoteattr
 
 from baker.errors import ManifestError
 from baker.output import Output, RunnerCommand, untrusted
@@ -233,6 +231,10 @@ def junit_cases(image: str, report: CheckReport) -> list[JUnitCase]:
 def junit_xml(suites: Mapping[str, Sequence[JUnitCase]], errors: Mapping[str, str] | None = None) -> str:
     """One `<testsuite>` per image, one `<testcase>` per env var; a stale (or attention) status is a
     `<failure>`, an image that could not be checked an `<error>` case.  No value is ever in it."""
+    # Guard: the XML escapes load only when a JUnit report is written (every command imports this module).
+    from xml.sax.saxutils import escape as xml_escape
+    from xml.sax.saxutils import quoteattr
+
     errors = errors or {}
     parts = ['<?xml version="1.0" encoding="UTF-8"?>', "<testsuites>"]
     for image in [*suites, *(i for i in errors if i not in suites)]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from baker import certificates
 from baker.diagnose import Diagnosis
 from baker.errors import ProviderError
 from baker.manifest.refs import extract_json_key
@@ -69,6 +68,9 @@ def _template(source: TemplateValue, fetched: Fetched) -> Composed:
 
 
 def _certificate(fetched: FetchedSecret, source: CertificateRef) -> Secret:
+    # Guard: `cryptography` loads only when a certificate is read (validate and plan never do).
+    from baker import certificates
+
     try:
         value = certificates.convert(fetched.value, fetched.properties.content_type, source.format)
     except certificates.NotACertificate as exc:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from baker import imageref
-from baker.check.compare import RebakeDecision
 from baker.cinative import after_build
 from baker.errors import (
     EXIT_FAILURE,
@@ -25,11 +24,12 @@ from baker.errors import (
 from baker.manifest import checks as manifest_module
 from baker.model import Manifest
 from baker.output import Output, untrusted
-from baker.resolver import ResolvedEnv, resolve_warned
 
-if TYPE_CHECKING:  # a type only: validate and plan import no registry client
+if TYPE_CHECKING:  # types only: validate and plan load no registry client, resolver or check
+    from baker.check.compare import RebakeDecision
     from baker.image.registry.revoke import Revocation
     from baker.provenance import BaseRecord
+    from baker.resolver import ResolvedEnv
 
 MANIFEST_NAME = "baker.yaml"
 SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv"})
@@ -94,6 +94,9 @@ def check_references(base: str | None, tags: Sequence[str]) -> None:
 def resolve_values(out: Output, manifest: Manifest) -> ResolvedEnv:
     """The resolved values, warning about any too short to be masked in output, or whose version
     expired or expires soon (`baker.resolver.resolve_warned`)."""
+    # Guard: validate and plan load this module and never resolve (nor load the resolver's imports).
+    from baker.resolver import resolve_warned
+
     return resolve_warned(manifest, on_warning=out.warn)
 
 
@@ -140,7 +143,7 @@ def no_rebake_due(
     made (`build_fleet` checks every manifest first and warned then)."""
     if not if_stale:
         return False, None
-    if isinstance(if_stale, RebakeDecision):
+    if not isinstance(if_stale, bool):  # the decision, already made (build_fleet)
         decision = if_stale
     else:
         if not names:
