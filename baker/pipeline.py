@@ -34,7 +34,7 @@ from baker.model import Manifest
 from baker.output import untrusted
 from baker.provenance import BaseRecord
 from baker.providers.base import Provider
-from baker.resolver import resolve_warned
+from baker.resolver import ResolvedEnv, resolve_warned
 
 if TYPE_CHECKING:  # the registry road's modules load only when it runs (process start)
     from baker.image.inregistry import RegistryBake
@@ -90,6 +90,14 @@ def _without_build(manifest: Manifest, recorded: BaseRecord | None) -> Manifest:
     return replace(manifest, image=replace(manifest.image, base=recorded.ref, build=None))
 
 
+def _resolve(
+    manifest: Manifest, on_warning: Callable[[str], None], providers: Mapping[str, Provider] | None
+) -> ResolvedEnv:
+    """`resolve_warned` on a helper thread (`signals.run_stoppable`): signals wait for a clean
+    point, as an interrupt inside the fetch threads' locking could hang."""
+    return signals.run_stoppable(lambda: resolve_warned(manifest, on_warning=on_warning, providers=providers))
+
+
 def _same_engine(app: appbuild.AppBuild, client: engine.DockerClient) -> None:
     """The app is built by the CLI's engine and baked on baker's (DOCKER_HOST): they must be one.
     They differ when the CLI follows a `docker context` (DOCKER_CONTEXT, or the CLI config's
@@ -127,10 +135,7 @@ def build(
     app = appbuild.prepare(manifest) if manifest.image.build is not None else None
     if app is not None:
         _same_engine(app, client)
-    # Signals wait for a clean point: an interrupt inside the fetch threads' locking could hang.
-    resolved = signals.run_stoppable(
-        lambda: resolve_warned(manifest, on_warning=on_warning, providers=providers)
-    )
+    resolved = _resolve(manifest, on_warning, providers)
     return bake(
         manifest,
         resolved,
@@ -175,9 +180,7 @@ def build_in_registry(
         assert manifest.image.base is not None
         # Before any secret: no base, no fetch.
         base = read_recorded_base(recorded) if recorded is not None else read_base(manifest.image.base)
-        resolved = signals.run_stoppable(
-            lambda: resolve_warned(manifest, on_warning=on_warning, providers=providers)
-        )
+        resolved = _resolve(manifest, on_warning, providers)
         return bake_in_registry(
             manifest,
             resolved,
@@ -194,9 +197,7 @@ def build_in_registry(
         check_push(app.push)  # before any secret: a registry that refuses the app's push, no fetch
     except ImageError as exc:
         raise ImageError(f"image.build.push: {exc.message}", hint=exc.hint) from None
-    resolved = signals.run_stoppable(
-        lambda: resolve_warned(manifest, on_warning=on_warning, providers=providers)
-    )
+    resolved = _resolve(manifest, on_warning, providers)
     secrets = {entry.env: entry.value for entry in resolved.build_secrets}
     built = appbuild.build(app, secrets, on_line=on_line)
     assert built.pushed is not None

@@ -59,7 +59,6 @@ BUILD_KEYS = ("context", "dockerfile", "target", "args", "secrets", "network", "
 BUILD_SECRET_ID_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 PLATFORM_RE = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?")
 NETWORK_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-REFERENCE_KEYS = ("secret", "credential", "version")
 
 
 MANIFEST_MAX = 4 * 1024 * 1024  # a manifest is a page of YAML; anything near this is a mistake
