@@ -269,8 +269,9 @@ def junit_xml(suites: Mapping[str, Sequence[JUnitCase]], errors: Mapping[str, st
 
 
 def _x(text: str) -> str:
-    """Text from outside, fit for XML 1.0 (which cannot hold most control characters at all)."""
-    return untrusted(text)
+    """Text from outside, fit for XML 1.0 (which cannot hold most control characters at all, nor
+    the noncharacters U+FFFE and U+FFFF, which `untrusted` leaves)."""
+    return untrusted(text).replace("\ufffe", "\\ufffe").replace("\uffff", "\\uffff")
 
 
 def write_junit(path: Path, text: str) -> None:

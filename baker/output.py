@@ -29,8 +29,9 @@ if TYPE_CHECKING:  # a type only: cinative imports this module
 _OTHER_UNSAFE = r"\x7f-\x9f\ud800-\udfff\u2028\u2029\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069"
 _UNSAFE_RE = re.compile(rf"[\x00-\x1f{_OTHER_UNSAFE}]")
 _UNSAFE_IN_LINE_RE = re.compile(rf"[\x00-\x08\x0b-\x1f{_OTHER_UNSAFE}]")  # \t and \n kept
-# A workflow command is a line starting `::` (leading blanks allowed by the runner).
-_COMMAND_RE = re.compile(r"^([ \t]*):(?=:)", re.MULTILINE)
+# A workflow command is a line starting `::` after the runner's .NET `TrimStart()` (actions/runner
+# ActionCommand.TryParseV2), which trims any Unicode space (NBSP, U+3000, ...): `[^\S\n]` is each.
+_COMMAND_RE = re.compile(r"^([^\S\n]*):(?=:)", re.MULTILINE)
 # Azure Pipelines runs `##vso[...]` (and formats `##[...]`) found ANYWHERE in a line
 # (azure-pipelines-agent's Command.TryParse: `IndexOf("##vso[")`): the first `#` is escaped.
 _VSO_RE = re.compile(r"#(?=#(?:vso)?\[)", re.IGNORECASE)

@@ -248,6 +248,21 @@ def test_junit_has_one_case_per_variable_and_one_failure_per_stale_one(
     assert VALUE_CANARY not in report.read_text(encoding="utf-8")
 
 
+def test_junit_with_label_text_xml_cannot_hold_is_still_well_formed(
+    manifest_file: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    providers = _healthy()
+    providers["prod"].versions["api-key"].append(_props("api-key", V2))
+    report = tmp_path / "baker.xml"
+    out, _ = _ci_out({})
+    baked = _baked(API_KEY="v\ufffe\uffff\x00")  # noncharacters XML 1.0 forbids, from the label
+    check(out=out, file=manifest_file, image="x", open_provider=_opener(providers), baked=baked, junit=report)
+    root = ET.parse(report).getroot()  # noqa: S314 - our own file
+    failure = next(c for c in root.iter("testcase") if c.get("name") == "API_KEY").find("failure")
+    assert failure is not None and "\\ufffe\\uffff\\x00" in (failure.text or "")
+
+
 @pytest.mark.parametrize("env", [GITHUB, AZURE], ids=["github", "azure"])
 def test_registry_text_in_a_failure_is_one_escaped_annotation(env: dict[str, str]) -> None:
     from baker.cinative import announce_error

@@ -71,6 +71,20 @@ def test_a_printed_line_never_carries_a_workflow_command_or_a_control_character(
     assert "boom\n" in text  # baker's own line breaks stay
 
 
+# The GitHub runner reads a line as a workflow command after .NET's `TrimStart()` (actions/runner
+# ActionCommand.TryParseV2), which trims every Unicode space, not only blanks and tabs.
+@pytest.mark.parametrize("space", ["\u00a0", "\u1680", "\u2003", "\u200a", "\u202f", "\u205f", "\u3000"])
+def test_a_workflow_command_behind_a_unicode_space_is_broken_too(space: str) -> None:
+    text = f"{space}::add-mask::x\n{space}{space} ::error::y"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    out = Output(stdout=stdout, stderr=stderr, redactor=Redactor())
+    out.info(untrusted(text))
+    out.warn(text)  # even text baker forgot to mark untrusted
+    printed = stdout.getvalue() + stderr.getvalue()
+    assert not any(line.lstrip().startswith("::") for line in printed.splitlines())
+    assert not untrusted(text).lstrip().startswith("::")
+
+
 def test_a_json_result_with_lone_surrogates_and_c1_controls_is_valid_printable_json() -> None:
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # strict, like a real stdout
     out = Output(json_mode=True, stdout=stdout, stderr=io.StringIO(), redactor=Redactor())
