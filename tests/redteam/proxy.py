@@ -89,7 +89,7 @@ def proxies() -> Iterator[Callable[[str], Proxy]]:
         proxy = Proxy(upstream)
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         proxy.server = server
         proxy.host = f"127.0.0.1:{server.server_address[1]}"
         started.append(server)
