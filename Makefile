@@ -10,6 +10,11 @@ STAMP  := $(VENV)/.installed
 # in one process.  PYTEST_ARGS is passed on (e.g. PYTEST_ARGS='-k canaries --durations=20').
 PYTEST_WORKERS ?= auto
 PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+# The suite starts a few hundred Python processes (baker commands, CI steps, workers).  With bytecode
+# writing off (PYTHONDONTWRITEBYTECODE, set on some CI machines) each would compile baker from source
+# (~0.2 s of CPU a process) and pytest would rewrite every test module in every worker: the tests run
+# with it unset, so the first process writes __pycache__/ (git ignores it) and the rest read it.
+PYTEST_ENV = env -u PYTHONDONTWRITEBYTECODE
 
 .PHONY: demo test test-quick test-installed lint typecheck pytest bench clean
 
@@ -32,11 +37,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+	$(PYTEST_ENV) $(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # The unit tests alone (fakes at the seams, no engine or registry): the quick loop while editing.
 test-quick: $(STAMP)
-	$(BIN)/pytest tests/unit -q $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+	$(PYTEST_ENV) $(BIN)/pytest tests/unit -q $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # The suite against a plain (non-editable) install: a fresh venv gets `pip install '.[dev]'`, and the
 # tests run from a temporary copy of tests/, examples/, benchmarks/, README.md and pyproject.toml
@@ -49,7 +54,7 @@ test-installed:
 	mkdir "$$dir/run"; cp -R tests examples benchmarks README.md pyproject.toml "$$dir/run/"; \
 	cd "$$dir/run"; \
 	"$$dir/venv/bin/python" -c 'import baker, sys; f = baker.__file__; print("baker from", f); sys.exit("site-packages" not in f)'; \
-	"$$dir/venv/bin/pytest" -q $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+	$(PYTEST_ENV) "$$dir/venv/bin/pytest" -q $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/resolve.py

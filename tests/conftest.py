@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,15 @@ pytest_plugins = ["tests.support.fixtures_emulator", "tests.support.fixtures_doc
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 _real_getaddrinfo = socket.getaddrinfo
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C is Python's default in every test process, whoever started the suite: a shell without
+    job control starts a background job (`make test &`, nohup) with SIGINT ignored, every child
+    inherits that, and the tests that stop baker (or the emulator) with Ctrl-C would then wait out
+    their timeouts and fail.  A handler set here is reset to the default in every child at exec."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def unavailable(reason: str) -> NoReturn:

@@ -11,6 +11,7 @@ port is not known before the server binds, so such an issuer means this emulator
 
 from __future__ import annotations
 
+import threading
 import time
 import urllib.parse
 import uuid
@@ -34,10 +35,27 @@ class OidcIssuer:
     def __init__(self, port: int) -> None:
         self.origin = f"https://{HOST}:{port}"
         self._port = port
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = uuid.uuid4().hex[:16]
-        jwk: dict[str, Any] = jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
-        self._jwk = {**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}
+        self._made: tuple[rsa.RSAPrivateKey, dict[str, Any]] | None = None
+        self._making = threading.Lock()
+
+    @property
+    def _key(self) -> rsa.RSAPrivateKey:
+        return self._signing()[0]
+
+    @property
+    def _jwk(self) -> dict[str, Any]:
+        return self._signing()[1]
+
+    def _signing(self) -> tuple[rsa.RSAPrivateKey, dict[str, Any]]:
+        """The issuer's RS256 key and its JWK, made at first use (a 2048-bit RSA key costs ~60 ms of
+        CPU, and most emulators never sign a federated token: the test suite starts hundreds)."""
+        with self._making:
+            if self._made is None:
+                key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                jwk: dict[str, Any] = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+                self._made = key, {**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}
+            return self._made
 
     # --- names ----------------------------------------------------------------------------------
 

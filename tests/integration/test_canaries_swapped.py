@@ -138,7 +138,7 @@ def refusing_authority(
         servers.append(_IPv6Server(("::1", servers[0].server_address[1]), Refuse))
     for server in servers:
         server.socket = context.wrap_socket(server.socket, server_side=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
         yield servers[0].server_address[1], asked
     finally:

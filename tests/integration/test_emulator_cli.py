@@ -170,7 +170,7 @@ def other_tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield f"https://localhost:{server.server_address[1]}/", ca_file

@@ -77,7 +77,7 @@ def serve() -> Iterator[Callable[[Answer], tuple[str, list[str]]]]:
         seen: list[str] = []
         handler = type("Handler", (_Handler,), {"seen": seen, "answer": staticmethod(answer)})
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         servers.append(server)
         return f"127.0.0.1:{server.server_address[1]}", seen
 

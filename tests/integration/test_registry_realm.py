@@ -45,7 +45,7 @@ def _serve(answer: Any) -> tuple[str, list[str], http.server.ThreadingHTTPServer
     seen: list[str] = []
     handler = type("Handler", (_Recorder,), {"seen": seen, "answer": staticmethod(answer)})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     return f"127.0.0.1:{server.server_address[1]}", seen, server
 
 

@@ -127,7 +127,7 @@ def token_proxy(registries: StartRegistry) -> Iterator[tuple[TokenProxy, oci_bas
     proxy = TokenProxy(registry.host)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     proxy.host = f"127.0.0.1:{server.server_address[1]}"
     try:
         yield proxy, registry

@@ -11,6 +11,7 @@ import http.server
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -81,15 +82,24 @@ def _handler(proxy: Proxy) -> type[http.server.BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    """Quiet about a client that hangs up (baker stopped mid-request): socketserver would print
+    the traceback, from a handler thread that may outlive the test's captured stderr."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return None
+
+
 @pytest.fixture
 def proxies() -> Iterator[Callable[[str], Proxy]]:
     started: list[http.server.ThreadingHTTPServer] = []
 
     def start(upstream: str) -> Proxy:
         proxy = Proxy(upstream)
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server = _Server(("127.0.0.1", 0), _handler(proxy))
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         proxy.server = server
         proxy.host = f"127.0.0.1:{server.server_address[1]}"
         started.append(server)

@@ -213,7 +213,7 @@ def token_registry() -> Iterator[str]:
     )
     TokenRegistry.manifests["baked"] = ("application/vnd.oci.image.index.v1+json", index.encode())
     server = ThreadingHTTPServer(("127.0.0.1", 0), TokenRegistry)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield f"127.0.0.1:{server.server_address[1]}"
