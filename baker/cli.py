@@ -6,7 +6,6 @@ Commands are imported only when chosen, so `validate` and `plan` never import az
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib
 import logging
 import re
@@ -85,6 +84,8 @@ def _unquoted(message: str) -> str:
     if match := _INVALID_CHOICE.search(message):
         # Python 3.12.8+ lists the choices unquoted.
         choices = [c.strip().strip("'") for c in match["choices"].split(",")]
+        import ast  # guards every run's start (issue 17): only a mistyped command needs it
+
         try:
             word = str(ast.literal_eval(match[1]))
         except (ValueError, SyntaxError):
