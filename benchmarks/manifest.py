@@ -12,9 +12,12 @@ baker's modules are byte-compiled first, as an install has them (pip compiles on
 editable install writes them on its first run, unless PYTHONDONTWRITEBYTECODE is set, when every
 run compiles baker's source again: `--no-compile` times that, with whatever bytecode is there).
 
-Figures on the 2-core machine the issue was measured on (shared, medians, 15 runs; issue 17):
-before, 0.30 s validate / 0.34 s plan; after, see the closing note of issue 17 (validate and plan
-import no urllib3, build only the chosen command's options, and leave error-path modules unloaded).
+Figures (issue 17; the shared 2-core machine, medians, whole processes; the libyaml read alone
+shows how fast the machine was at the time): before, validate 0.30 s and plan 0.34 s (libyaml read
+7.5 ms, no bytecode); after, 0.14 s each on a quiet moment (libyaml read 7 ms), and side by side
+with the old code, interleaved, at load 1.0 (libyaml read ~13 ms): validate 0.34 -> 0.20 s, plan
+0.37 -> 0.24 s.  What remains: Python's start (~35 ms), PyYAML's import (~16 ms), logging, the
+dataclasses machinery and baker's ~30 frozen dataclasses, and the run (~15 ms).
 """
 
 from __future__ import annotations
