@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import re
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -18,12 +16,9 @@ from typing import Any, NoReturn
 from baker import __version__, signals
 from baker.cinative import CI, announce_error
 from baker.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, BakerError
-from baker.logs import setup_logging
 from baker.output import Output
 from baker.secret import scrub
 from baker.suggest import closest
-
-log = logging.getLogger("baker")
 
 # command name -> (module in baker.commands, function)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -38,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "run"),
     "emulator": ("emulator", "emulator"),
 }
+# Offline commands: no SDK, no network, nothing logged (their logging is not set up).
+OFFLINE = frozenset({"validate", "plan"})
 # The CLI decides one or many: several `-f`, or a directory, go to the fleet variant (which uses the
 # one-manifest module; the one-manifest module never imports it).
 MANY: dict[str, tuple[str, str]] = {
@@ -411,9 +408,13 @@ def _main(argv: Sequence[str] | None) -> int:
     json_mode = bool(getattr(args, "json", False))
     debug = bool(getattr(args, "debug", False))
     out = Output(json_mode=json_mode, ci=None if getattr(args, "no_ci", False) else CI.detect())
-    setup_logging(debug=debug)
-
     name = "secrets list" if args.command == "secrets" else args.command
+    if name not in OFFLINE:
+        # guards validate's and plan's start (issue 17): they load no SDK and log nothing, so there
+        # is no record to redact (test_import_rules: they never load logging)
+        from baker.logs import setup_logging
+
+        setup_logging(debug=debug)
     module_name, func_name = MANY[name] if _many(name, args) else COMMANDS[name]
     try:
         module = importlib.import_module(f"baker.commands.{module_name}")
@@ -429,6 +430,8 @@ def _main(argv: Sequence[str] | None) -> int:
     except Exception as exc:  # a bug: say so, never dump locals or values
         out.progress(f"error: internal error ({type(exc).__name__}); run again with --debug for details")
         if debug:
+            import traceback  # guards every run's start (issue 17): only a bug's --debug report needs it
+
             out.progress(scrub("".join(traceback.format_exception(exc))))
         out.result({"error": "InternalError", "message": type(exc).__name__})
         return EXIT_FAILURE
