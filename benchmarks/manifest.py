@@ -12,12 +12,13 @@ baker's modules are byte-compiled first, as an install has them (pip compiles on
 editable install writes them on its first run, unless PYTHONDONTWRITEBYTECODE is set, when every
 run compiles baker's source again: `--no-compile` times that, with whatever bytecode is there).
 
-Figures (issue 17; the shared 2-core machine, medians, whole processes; the libyaml read alone
-shows how fast the machine was at the time): before, validate 0.30 s and plan 0.34 s (libyaml read
-7.5 ms, no bytecode); after, 0.14 s each on a quiet moment (libyaml read 7 ms), and side by side
-with the old code, interleaved, at load 1.0 (libyaml read ~13 ms): validate 0.34 -> 0.20 s, plan
-0.37 -> 0.24 s.  What remains: Python's start (~35 ms), PyYAML's import (~16 ms), logging, the
-dataclasses machinery and baker's ~30 frozen dataclasses, and the run (~15 ms).
+Figures (issue 17; the shared 2-core machine, medians of 15, whole processes; the libyaml read
+alone shows how fast the machine was at the time): before, validate 0.30 s and plan 0.34 s (libyaml
+read 7.5 ms).  After, side by side with the old code, interleaved, both byte-compiled, at load 1.5
+(libyaml read 12.5 ms: a machine ~1.7 times slower than then): validate 0.31 -> 0.17 s, plan
+0.32 -> 0.18 s; without bytecode 0.44 -> 0.27 s and 0.48 -> 0.31 s.  What remains: Python's start
+(~35 ms), PyYAML's import (~16 ms), the dataclasses machinery (with inspect) and baker's ~30 frozen
+dataclasses (each compiles six generated methods), and the run itself (~15 ms).
 """
 
 from __future__ import annotations
