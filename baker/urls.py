@@ -299,7 +299,7 @@ def _agree_urllib3(checked: Url, url: str) -> None:
     import urllib3.exceptions
     import urllib3.util
 
-    for text in (url, checked.text):
+    for text in dict.fromkeys((url, checked.text)):  # once when `url` is already normalised
         try:
             parsed = urllib3.util.parse_url(text)
         except (urllib3.exceptions.LocationParseError, ValueError):
