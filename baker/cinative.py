@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +150,8 @@ class CI:
 def _file_command(name: str, value: str) -> str:
     """One `name<<DELIMITER` block of a GitHub file command (`@actions/core`'s
     prepareKeyValueMessage): any value, line breaks included, with a delimiter it cannot hold."""
+    import uuid  # guards every run's start (issue 17): only a step output needs a delimiter
+
     delimiter = f"ghadelimiter_{uuid.uuid4()}"
     if delimiter in name or delimiter in value:  # as the toolkit refuses it; never with a random one
         raise ValueError("an output holds its own delimiter")

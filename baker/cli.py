@@ -6,25 +6,19 @@ Commands are imported only when chosen, so `validate` and `plan` never import az
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib
-import logging
 import re
 import sys
-import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from baker import __version__, signals
 from baker.cinative import CI, announce_error
 from baker.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, BakerError
-from baker.logs import setup_logging
 from baker.output import Output
 from baker.secret import scrub
 from baker.suggest import closest
-
-log = logging.getLogger("baker")
 
 # command name -> (module in baker.commands, function)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -39,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "run"),
     "emulator": ("emulator", "emulator"),
 }
+# Offline commands: no SDK, no network, nothing logged (their logging is not set up).
+OFFLINE = frozenset({"validate", "plan"})
 # The CLI decides one or many: several `-f`, or a directory, go to the fleet variant (which uses the
 # one-manifest module; the one-manifest module never imports it).
 MANY: dict[str, tuple[str, str]] = {
@@ -85,6 +81,8 @@ def _unquoted(message: str) -> str:
     if match := _INVALID_CHOICE.search(message):
         # Python 3.12.8+ lists the choices unquoted.
         choices = [c.strip().strip("'") for c in match["choices"].split(",")]
+        import ast  # guards every run's start (issue 17): only a mistyped command needs it
+
         try:
             word = str(ast.literal_eval(match[1]))
         except (ValueError, SyntaxError):
@@ -110,8 +108,8 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _common(*, manifest: bool = True, many: bool = False) -> _Parser:
-    common = _Parser(add_help=False)
+def _common(*, manifest: bool = True, many: bool = False) -> _Command:
+    common = _Command(add_help=False)
     if many:  # check, build: several manifests, or a directory of them
         common.add_argument(
             "-f",
@@ -149,23 +147,89 @@ def _common(*, manifest: bool = True, many: bool = False) -> _Parser:
 
 
 def build_parser() -> _Parser:
+    """The whole command line.  Each command's own arguments are added when that command is parsed
+    (or its help shown): a run builds one command's parser, not ten (issue 17: process start)."""
     common = _common()
     many = _common(many=True)
+    bare = _common(manifest=False)  # find reads registries, the emulator a world file: no -f
     parser = _Parser(
         prog="baker",
         description="Bake Azure Key Vault secrets into container images.",
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"baker {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Command)
 
     sub.add_parser("validate", parents=[common], help="check the manifest offline")
     sub.add_parser("plan", parents=[common], help="show each env var's source; no values")
+    sub.add_parser(
+        "render",
+        parents=[common],
+        fill=_render_arguments,
+        help="resolve and write the Dockerfile and env layer",
+    )
+    sub.add_parser(
+        "build", parents=[many], fill=_build_arguments, help="resolve, render privately, build (and push)"
+    )
+    sub.add_parser(
+        "check", parents=[many], fill=_check_arguments, help="is a re-bake due? (exit 3 when it is)"
+    )
+    sub.add_parser(
+        "test-connection", parents=[common], fill=_connection_arguments, help="sign in and prove read access"
+    )
+    sub.add_parser("secrets", parents=[common], fill=_secrets_arguments, help="secret names in a vault")
+    sub.add_parser(
+        "run",
+        parents=[common],
+        fill=_run_arguments,
+        help="resolve, then run CMD with the values in its environment (no image); exits with CMD's code",
+        description="Resolve the manifest's env: values, then become CMD (exec: no shell, no file, CMD's "
+        "exit code and signals); CMD is looked up on your PATH. files: are refused: they are baked by "
+        "`baker build` only.",
+    )
+    sub.add_parser(
+        "find",
+        parents=[bare],
+        fill=_find_arguments,
+        help="which tags and digests in registry repositories were baked from a secret (version)",
+    )
+    sub.add_parser(
+        "emulator", parents=[bare], fill=_emulator_arguments, help="run the local Entra + Key Vault emulator"
+    )
+    return parser
 
-    p = sub.add_parser("render", parents=[common], help="resolve and write the Dockerfile and env layer")
+
+class _Command(_Parser):
+    """One command's parser: `fill` adds its own options (after its parents', as an eager build
+    would) when it is first parsed or its help or usage is shown."""
+
+    def __init__(self, *args: Any, fill: Callable[[_Parser], None] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fill = fill
+
+    def _filled(self) -> None:
+        fill, self._fill = self._fill, None
+        if fill is not None:
+            fill(self)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._filled()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        self._filled()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self._filled()
+        return super().format_help()
+
+
+def _render_arguments(p: _Parser) -> None:
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="directory to write into")
 
-    p = sub.add_parser("build", parents=[many], help="resolve, render privately, build (and push)")
+
+def _build_arguments(p: _Parser) -> None:
     p.add_argument(
         "--tag",
         action="append",
@@ -199,7 +263,8 @@ def build_parser() -> _Parser:
         "(it holds the old values), unless another tag still names it",
     )
 
-    p = sub.add_parser("check", parents=[many], help="is a re-bake due? (exit 3 when it is)")
+
+def _check_arguments(p: _Parser) -> None:
     p.add_argument(
         "--image",
         default=None,
@@ -221,23 +286,19 @@ def build_parser() -> _Parser:
         help="also write a JUnit XML report (one test case per image and env var; stale ones fail)",
     )
 
-    p = sub.add_parser("test-connection", parents=[common], help="sign in and prove read access")
+
+def _connection_arguments(p: _Parser) -> None:
     p.add_argument("credential", nargs="?", metavar="CREDENTIAL", help="only this credential")
 
-    p = sub.add_parser("secrets", parents=[common], help="secret names in a vault")
+
+def _secrets_arguments(p: _Parser) -> None:
     secrets_sub = p.add_subparsers(dest="secrets_command", metavar="SUBCOMMAND", required=True)
-    q = secrets_sub.add_parser("list", parents=[common], help="list secret names (never values)")
+    q = secrets_sub.add_parser("list", parents=[_common()], help="list secret names (never values)")
     q.add_argument("credential", nargs="?", metavar="CREDENTIAL", help="default: the default credential")
     q.add_argument("--prefix", default=None, metavar="P", help="only names starting with P")
 
-    p = sub.add_parser(
-        "run",
-        parents=[common],
-        help="resolve, then run CMD with the values in its environment (no image); exits with CMD's code",
-        description="Resolve the manifest's env: values, then become CMD (exec: no shell, no file, CMD's "
-        "exit code and signals); CMD is looked up on your PATH. files: are refused: they are baked by "
-        "`baker build` only.",
-    )
+
+def _run_arguments(p: _Parser) -> None:
     p.add_argument(
         "argv",
         nargs=argparse.REMAINDER,
@@ -245,12 +306,8 @@ def build_parser() -> _Parser:
         help="the command and its arguments, after `--` (baker reads no option after it)",
     )
 
-    # Reads registries, not a manifest: no -f.
-    p = sub.add_parser(
-        "find",
-        parents=[_common(manifest=False)],
-        help="which tags and digests in registry repositories were baked from a secret (version)",
-    )
+
+def _find_arguments(p: _Parser) -> None:
     p.add_argument(
         "--secret",
         required=True,
@@ -264,10 +321,8 @@ def build_parser() -> _Parser:
         help="registry repositories (registry.example.com/team/app), or one tag of one (…/app:tag)",
     )
 
-    # The emulator reads a world file, not a manifest: no -f.
-    p = sub.add_parser(
-        "emulator", parents=[_common(manifest=False)], help="run the local Entra + Key Vault emulator"
-    )
+
+def _emulator_arguments(p: _Parser) -> None:
     p.add_argument("--world", type=Path, default=None, metavar="FILE", help="world file (YAML) to seed from")
     p.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8443, help="port (default 8443; 0 picks a free one)")
@@ -278,7 +333,6 @@ def build_parser() -> _Parser:
         metavar="DIR",
         help="where to keep the CA (default: a temp dir)",
     )
-    return parser
 
 
 def _files(args: argparse.Namespace) -> list[Path]:
@@ -354,9 +408,13 @@ def _main(argv: Sequence[str] | None) -> int:
     json_mode = bool(getattr(args, "json", False))
     debug = bool(getattr(args, "debug", False))
     out = Output(json_mode=json_mode, ci=None if getattr(args, "no_ci", False) else CI.detect())
-    setup_logging(debug=debug)
-
     name = "secrets list" if args.command == "secrets" else args.command
+    if name not in OFFLINE:
+        # guards validate's and plan's start (issue 17): they load no SDK and log nothing, so there
+        # is no record to redact (test_import_rules: they never load logging)
+        from baker.logs import setup_logging
+
+        setup_logging(debug=debug)
     module_name, func_name = MANY[name] if _many(name, args) else COMMANDS[name]
     try:
         module = importlib.import_module(f"baker.commands.{module_name}")
@@ -372,6 +430,8 @@ def _main(argv: Sequence[str] | None) -> int:
     except Exception as exc:  # a bug: say so, never dump locals or values
         out.progress(f"error: internal error ({type(exc).__name__}); run again with --debug for details")
         if debug:
+            import traceback  # guards every run's start (issue 17): only a bug's --debug report needs it
+
             out.progress(scrub("".join(traceback.format_exception(exc))))
         out.result({"error": "InternalError", "message": type(exc).__name__})
         return EXIT_FAILURE

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hmac
 import json
 import re
 import shlex
@@ -60,6 +59,8 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        import hmac  # guards every run's start (issue 17): OpenSSL's bindings, for comparing two values
+
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:

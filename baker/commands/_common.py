@@ -10,7 +10,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from baker import imageref
 from baker.cinative import after_build
 from baker.errors import (
     EXIT_FAILURE,
@@ -82,6 +81,8 @@ def load_all(out: Output, files: Sequence[Path]) -> list[Manifest]:
 
 def check_references(base: str | None, tags: Sequence[str]) -> None:
     """A bad base or tag is bad usage (exit 2), found before any vault or engine is asked."""
+    from baker import imageref  # guards validate's and plan's start (issue 17): they check no reference
+
     try:
         if base is not None:
             imageref.validate_base(base)

@@ -4,9 +4,11 @@ imported only when a command really connects (validate and plan never import a s
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from baker.model import CredentialSpec
-from baker.providers.base import Provider, ProviderFactory
+if TYPE_CHECKING:  # types only: the manifest checks read REGISTRY and load no provider types
+    from baker.model import CredentialSpec
+    from baker.providers.base import Provider, ProviderFactory
 
 REGISTRY: dict[str, str] = {
     "azure-key-vault": "baker.providers.azure:AzureKeyVaultProvider",

@@ -139,3 +139,34 @@ def test_unrecognized_arguments_are_counted_not_echoed(capsys: pytest.CaptureFix
     assert "pasted-secret-value-x" not in captured.out + captured.err
     assert "another-one" not in captured.out + captured.err
     assert "unrecognized arguments: --tg and 2 more arguments" in json.loads(captured.out)["message"]
+
+
+def _commands(parser: cli._Parser) -> dict[str, Any]:
+    (sub,) = [a for a in parser._actions if isinstance(a, __import__("argparse")._SubParsersAction)]
+    return dict(sub.choices)
+
+
+def test_a_command_s_own_options_are_added_only_when_it_is_chosen() -> None:
+    """Issue 17 (process start): `plan` builds no other command's options; a chosen one has all of
+    its own, its parents' first, as an eager build ordered them."""
+    parser = cli.build_parser()
+    parser.parse_args(["plan", "-f", "x"])
+    unbuilt = {name for name, command in _commands(parser).items() if command._fill is not None}
+    assert unbuilt == {"render", "build", "check", "test-connection", "secrets", "run", "find", "emulator"}
+    args = parser.parse_args(["build", "-f", "a", "-f", "b", "--tag", "t:1", "--in-registry"])
+    assert (args.file, args.tag, args.in_registry) == ([Path("a"), Path("b")], ["t:1"], True)
+    options = [a.option_strings[-1] for a in _commands(parser)["build"]._actions if a.option_strings]
+    assert options[:6] == ["--help", "--file", "--json", "--debug", "--no-ci", "--tag"]
+
+
+@pytest.mark.parametrize("command", ["render", "build", "check", "secrets", "run", "find", "emulator"])
+def test_a_command_s_help_and_usage_are_whole_however_reached(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    by_parse = cli.build_parser()
+    with pytest.raises(SystemExit):
+        by_parse.parse_args([command, "--help"])
+    shown = capsys.readouterr().out
+    assert _commands(cli.build_parser())[command].format_help() == shown
+    assert shown.startswith(_commands(cli.build_parser())[command].format_usage().rstrip("\n"))
+    assert "--json" in shown and "-h, --help" in shown

@@ -6,12 +6,15 @@ differently is refused, never quoted."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 from pathlib import Path
 
 import pytest
 import requests
 import requests.adapters
+import urllib3.exceptions
+import urllib3.util
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +34,69 @@ def connected(url: str) -> tuple[str, str, int]:
     pool = _ADAPTER.get_connection_with_tls_context(prepared, verify=True)
     assert pool.port is not None
     return pool.scheme, str(pool.host).strip("[]"), pool.port
+
+
+def urllib3_verdict(url: str) -> urls.Url | str:
+    """The oracle for `baker.urls`' own grammar: what `urls.parse` decided while urllib3's
+    `parse_url` read every URL (before issue 17), as the `Url` read or the reason refused: the same
+    first checks, then urllib3's reading, then the same host rule and agreement."""
+    try:
+        scheme_match = urls._SCHEME_RE.match(url)
+        authority = re.split(r"[/?#]", url[scheme_match.end() + 2 :] if scheme_match else "", maxsplit=1)[0]
+        if (
+            urls._ODD_CHAR_RE.search(url)
+            or scheme_match is None
+            or scheme_match.group(1).lower() not in ("http", "https")
+            or not url[scheme_match.end() :].startswith("//")
+            or "@" in authority
+            or "%" in authority
+            or not authority
+        ):
+            urls.parse(url)  # the first checks are unchanged: they raise, saying which
+            raise AssertionError("the first checks passed a URL they refuse")
+        urls._check_port(authority)
+        try:
+            parsed = urllib3.util.parse_url(url)
+        except (urllib3.exceptions.LocationParseError, ValueError):
+            return "it does not parse as a URL"
+        scheme, host = (parsed.scheme or "").lower(), (parsed.host or "").lower()
+        if not host:
+            return "it has no host"
+        urls._check_host(host)
+        port = parsed.port or {"http": 80, "https": 443}[scheme]
+        written = f":{parsed.port}" if parsed.port is not None else ""
+        text = f"{scheme}://{host}{written}{parsed.path or '/'}"
+        if parsed.query is not None:
+            text += f"?{parsed.query}"
+        again = urllib3.util.parse_url(text)
+        readings = [(again.scheme or "", (again.host or "").strip("[]"), again.port or port)]
+        for each in (text, url) if url.isascii() else (text,):
+            split = urllib.parse.urlsplit(each)
+            try:
+                split_port = split.port
+            except ValueError:
+                return "two URL parsers read it differently"
+            if split.username is not None or split.password is not None:
+                return "two URL parsers read it differently"
+            readings.append((split.scheme.lower(), split.hostname or "", split_port or port))
+        if any(reading != (scheme, host.strip("[]"), port) for reading in readings):
+            return "two URL parsers read it differently"
+        return urls.Url(scheme, host, port, text)
+    except urls.UrlError as exc:
+        return exc.reason
+
+
+def verdict(url: str) -> urls.Url | str:
+    """What `urls.parse` decides (no urllib3): the `Url` read, or the reason refused.  `urls.target`,
+    which also has urllib3 read the URL before a request, decides the same."""
+    try:
+        parsed = urls.parse(url)
+    except urls.UrlError as exc:
+        with pytest.raises(urls.UrlError):
+            urls.target(url)
+        return exc.reason
+    assert urls.target(url) == parsed
+    return parsed
 
 
 SCHEMES = st.one_of(
@@ -95,12 +161,13 @@ def url_shapes(draw: st.DrawFn) -> str:
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(url_shapes())
 def test_what_is_checked_is_what_requests_would_connect_to(url: str) -> None:
-    try:
-        parsed = urls.parse(url)
-    except urls.UrlError as exc:
-        event(f"refused: {exc.reason}")
-        assert url not in exc.reason
+    decided = verdict(url)
+    assert decided == urllib3_verdict(url)  # baker's grammar decides as urllib3's reading did
+    if isinstance(decided, str):
+        event(f"refused: {decided}")
+        assert url not in decided
         return
+    parsed = decided
     event("accepted")
     checked = (parsed.scheme, parsed.host.strip("[]"), parsed.port)
     assert connected(parsed.text) == checked
@@ -117,9 +184,9 @@ def test_what_is_checked_is_what_requests_would_connect_to(url: str) -> None:
 def test_any_text_accepted_is_connected_to_as_checked(prefix: str, rest: str) -> None:
     """Text with few rules (non-ASCII dots, slashes, `@` and backslashes among it)."""
     url = prefix + rest
-    try:
-        parsed = urls.parse(url)
-    except urls.UrlError:
+    parsed = verdict(url)
+    assert parsed == urllib3_verdict(url)  # baker's grammar decides as urllib3's reading did
+    if isinstance(parsed, str):
         return
     event("accepted")
     assert connected(url) == connected(parsed.text) == (parsed.scheme, parsed.host.strip("[]"), parsed.port)
@@ -132,9 +199,16 @@ def test_any_text_accepted_is_connected_to_as_checked(prefix: str, rest: str) ->
 @settings(max_examples=300, deadline=None)
 def test_a_location_joined_to_a_base_is_connected_to_as_checked(base: str, location: str) -> None:
     try:
-        joined = urls.join(urls.parse(base), location)
+        read = urls.parse(base)
     except urls.UrlError:
         return
+    as_urllib3_read = urllib3_verdict(urllib.parse.urljoin(read.text, location))
+    try:
+        joined = urls.join(read, location)
+    except urls.UrlError as exc:
+        assert "\\" in location or as_urllib3_read == exc.reason
+        return
+    assert as_urllib3_read == joined  # baker's grammar decides as urllib3's reading did
     assert "\\" not in joined.text
     assert connected(joined.text) == (joined.scheme, joined.host.strip("[]"), joined.port)
 
@@ -238,3 +312,128 @@ def test_a_registry_address_with_an_odd_port_is_refused_before_any_connection(re
     with pytest.raises(ImageError) as info:
         RegistryClient(parse_ref(ref))
     assert "port is not a number from 1 to 65535" in info.value.message
+
+
+GRAMMAR_HOSTS = st.sampled_from(
+    [
+        "localhost",
+        "Registry.Example",
+        "127.0.0.1",
+        "0X7F.1",
+        "[::1]",
+        "[::FFFF:127.0.0.1]",
+        "[1:2:3:4:5:6:7:8]",
+        "[1:2:3:4:5:6:7:8:9]",
+        "[1::2::3]",
+        "[::ffff:999.1.1.1]",
+        "[::1:2:3:4:5:6:7]",
+        "[12345::1]",
+        "[zz]",
+        "[]",
+        "[::1",
+        "a[b",
+        "a]b",
+        "münchen.de",
+        "MÜNCHEN.de",
+        "xn--mnchen-3ya.de",
+        "straße.de",
+        "\u0130stanbul.example",
+        "a\u3002b",
+        "a\uff0eb",
+        "\u00e9.\u00e9",
+        "\U0001f600.example",
+        "a..b",
+        "-a.example",
+        "a_b.example",
+        "a!b.example",
+        'a"b',
+        "",
+    ]
+)
+SEGMENTS = st.sampled_from(
+    [
+        ".",
+        "..",
+        "",
+        "a",
+        "%2e",
+        "%2E%2e",
+        "%2f",
+        "%zz",
+        "%",
+        "~u",
+        "ü",
+        "\u3002",
+        "\ud800",
+        '"',
+        "<>",
+        "^`{|}",
+        "[x]",
+        "a;b=c",
+        "@",
+        ":",
+    ]
+)
+
+
+@st.composite
+def grammar_shapes(draw: st.DrawFn) -> str:
+    """URLs past the first checks, to compare the grammar with urllib3 where it has work left: IPv6
+    forms one of urllib3 and `ipaddress` reads and the other refuses, non-ASCII and odd names, and
+    paths and queries with dot segments, escapes (good and bad) and characters to encode."""
+    scheme = draw(st.sampled_from(["http", "HTTPS"]))
+    host = draw(GRAMMAR_HOSTS)
+    port = draw(st.sampled_from(["", ":5000", ":443"]))
+    path = "".join("/" + part for part in draw(st.lists(SEGMENTS, max_size=4)))
+    query = draw(
+        st.one_of(st.just(""), st.lists(SEGMENTS, max_size=3).map(lambda parts: "?" + "&".join(parts)))
+    )
+    fragment = draw(st.sampled_from(["", "#", "#f/../x"]))
+    return f"{scheme}://{host}{port}{path}{query}{fragment}"
+
+
+@settings(max_examples=600, deadline=None)
+@given(grammar_shapes())
+def test_baker_reads_a_url_as_urllib3_reads_it_without_importing_urllib3(url: str) -> None:
+    """Issue 17: `parse` is a grammar of its own (validate and plan import no urllib3); it decides
+    what urllib3's reading decided, the normalised text included, and `target` agrees."""
+    decided = verdict(url)
+    event("accepted" if isinstance(decided, urls.Url) else f"refused: {decided}")
+    assert decided == urllib3_verdict(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "decided"),
+    [
+        ("http://[::1]/a/./b/../c?x=%2f y", "it holds a control character or space"),
+        ("http://[::1]/a/./b/../c/..", "http://[::1]/a/"),
+        ("http://h/%7e/ü?q=<%zz>", "http://h/%7E/%C3%BC?q=%3C%25zz%3E"),
+        ("http://h/..//x", "http://h/x"),
+        ("http://H:5000?q", "http://h:5000/?q"),
+        ("https://straße.de/", "https://xn--strae-oqa.de/"),
+        ("http://[zz]/", "it does not parse as a URL"),
+        ("http://[1:2:3:4:5:6:7:8:9]/", "it does not parse as a URL"),
+        ("http://[::ffff:999.1.1.1]/", "its host is not a plain name or address"),
+        ("http://a[b/", "it does not parse as a URL"),
+        ("http://a\uff0eb/", "it does not parse as a URL"),
+    ],
+)
+def test_the_grammar_normalises_and_refuses_as_urllib3_does(url: str, decided: str) -> None:
+    result = verdict(url)
+    assert (result.text if isinstance(result, urls.Url) else result) == decided
+    assert result == urllib3_verdict(url)
+
+
+def test_a_url_urllib3_would_read_otherwise_is_refused_before_a_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`target` has urllib3 read the URL too: were it ever to read another host than the grammar
+    did (an urllib3 release that changed), the request is not made."""
+    url = "https://registry.example/v2/"
+    assert urls.target(url).host == "registry.example"
+    real = urllib3.util.parse_url
+    monkeypatch.setattr(urllib3.util, "parse_url", lambda text: real(text.replace("registry", "other")))
+    assert urls.parse(url).host == "registry.example"  # the offline check: no urllib3
+    with pytest.raises(urls.UrlError) as info:
+        urls.target(url)
+    assert info.value.reason == "two URL parsers read it differently"

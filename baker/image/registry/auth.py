@@ -145,7 +145,7 @@ def check_realm(realm: str, registry: str) -> None:
     """Credentials go to a token service only over https (plain http only on loopback, as for the
     registry itself): a realm naming http elsewhere would send the password in the clear."""
     try:
-        target = urls.parse(realm)  # read once, as `client.http` connects to it
+        target = urls.target(realm)  # read once, as `client.http` connects to it
     except urls.UrlError as exc:
         raise ImageError(
             f"the registry {registry} names a token service that is not https, or not a URL baker "

@@ -28,7 +28,7 @@ def checked(url: str, registry: str) -> urls.Url:
     """`url` (built by baker, or named by the registry `registry`) read once: the URL to connect to
     and to check.  One that `baker.urls` refuses is an ImageError naming why, never the URL."""
     try:
-        return urls.parse(url)
+        return urls.target(url)
     except urls.UrlError as exc:
         raise _odd(registry, exc) from None
 
@@ -52,7 +52,7 @@ def _odd(registry: str, exc: urls.UrlError) -> ImageError:
 def registry_origin(ref: ImageRef) -> tuple[str, str, int]:
     """The origin of the registry `ref` names (its API root), read as every URL is."""
     try:
-        return urls.parse(ref.api_root).origin
+        return urls.target(ref.api_root).origin
     except urls.UrlError as exc:
         raise ImageError(
             f"the registry address {ref.host} is not one baker reads ({exc.reason})",

@@ -166,7 +166,14 @@ class GitHubTokens:
         )
         if refusal is not None:  # the manifest refuses it already; this guards the Python API
             raise FederatedTokenError(refusal, evidence="plain http")
-        target = urls.parse(self._url)  # the refusal above read it the same way: no UrlError here
+        try:
+            target = urls.target(self._url)  # read as the refusal above read it; urllib3 reads it so too
+        except urls.UrlError as exc:
+            raise FederatedTokenError(
+                f"ACTIONS_ID_TOKEN_REQUEST_URL is not a URL baker reads one way only ({exc.reason}): "
+                "baker never sends ACTIONS_ID_TOKEN_REQUEST_TOKEN to it",
+                evidence="plain http",
+            ) from None
         fetched_at = self._clock()
         deadline = Deadline(ANSWER_DEADLINE)
         bounded = _bounded(session, deadline)
