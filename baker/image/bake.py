@@ -30,6 +30,7 @@ registry (`registry.revoke`); the outcome is `BakeResult.revocation`.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,13 +38,15 @@ from typing import TYPE_CHECKING
 
 from baker import __version__, imageref, signals
 from baker.errors import EngineError, ImageError, PushIncomplete, UsageError
-from baker.image import appbuild, engine, fileslayer, oci
+from baker.image import engine, fileslayer, oci
 from baker.model import Manifest
 from baker.output import untrusted
 from baker.provenance import LABEL, BaseRecord, to_label
 from baker.resolver import ResolvedEnv
 
-if TYPE_CHECKING:  # the registry modules load only for a push or a revocation (process start)
+if TYPE_CHECKING:  # the registry modules load only for a push or a revocation, the app build's for
+    # an app build (process start)
+    from baker.image import appbuild
     from baker.image.registry import revoke
 
 # The config media type of an image the engine holds (what `docker push` sends for it).
@@ -61,8 +64,99 @@ class BakeResult:
     revocation: revoke.Revocation | None = None  # with revoke_superseded: what was deleted, what kept
 
 
+@dataclass(frozen=True)
+class BaseRead:
+    """What a bake reads of the engine whatever the values (`ReadAhead`): `image.from`'s image id
+    and exact config when the engine holds it (None: found, or pulled, after resolution as
+    before), and whether the image store wants every layer in the load (None: not read)."""
+
+    image_id: str | None = None
+    config: bytes | None = None
+    full_layers: bool | None = None
+
+
+# How long a failed resolution waits for the reads ahead to end before it is raised: they are reads
+# (nothing to undo), so this only keeps a thread from sitting in an engine call as the process exits.
+AHEAD_WAIT = 10.0
+
+
+class ReadAhead:
+    """The engine reads of the bake that do not depend on the values, made on a daemon thread while
+    the values resolve (`read_ahead`, `pipeline.build`): resolution waits on the network, and the
+    engine answers meanwhile.  `image.from`'s inspect (never a pull: a base that is not local is
+    pulled after resolution, as before), its config (`engine.base_config`: `docker save` read up to
+    it) and the image store's kind (`engine.wants_layers`, `docker info`).
+
+    The thread only reads: a stop or a failure before `take` leaves nothing to undo.  What it
+    raised (an `EngineError`: each engine call translates its own) is raised by `take`, where the
+    bake made those reads before (after resolution, before anything is loaded): the same error and
+    exit, in the same order.  `close` asks it to make no further call and waits (bounded) for the
+    one under way."""
+
+    def __init__(self, client: engine.DockerClient, base: str | None) -> None:
+        self._client = client
+        self._base = base
+        self._read = BaseRead()
+        self._failure: BaseException | None = None
+        self._closed = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="baker-engine-reads", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            image_id = config = None
+            if self._base is not None:
+                info = engine.inspect_image(self._base, client=self._client)
+                if info is not None and not self._closed.is_set():
+                    image_id = info.id
+                    config = engine.base_config(image_id, client=self._client)
+            full = None if self._closed.is_set() else engine.wants_layers(client=self._client)
+            self._read = BaseRead(image_id=image_id, config=config, full_layers=full)
+        except BaseException as exc:  # handed to `take`
+            self._failure = exc
+        finally:
+            self._done.set()
+
+    def take(self) -> BaseRead:
+        """What the thread read, once it ended; what it raised, raised here.  A stop signal raises
+        while this waits (the caller's `interruptible` region)."""
+        while not self._done.wait(0.05):
+            pass
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+        return self._read
+
+    def close(self, *, wait: float) -> None:
+        """No further engine call; wait up to `wait` seconds for the one under way to end."""
+        self._closed.set()
+        self._thread.join(wait)
+
+
+def read_ahead(
+    manifest: Manifest,
+    client: engine.DockerClient,
+    *,
+    recorded: BaseRecord | None = None,
+    app: appbuild.AppBuild | None = None,
+) -> ReadAhead:
+    """Start the bake's value-free engine reads (`ReadAhead`) for `bake(ahead=...)`.  `image.from`
+    is read ahead when it is the base (no recorded base, no app build) and a valid reference (an
+    invalid one is refused by `bake`, as before); the image store's kind always."""
+    base = manifest.image.base if recorded is None and app is None else None
+    if base is not None:
+        try:
+            imageref.validate_base(base)
+        except UsageError:
+            base = None
+    return ReadAhead(client, base)
+
+
 def _app_image(app: appbuild.AppBuild, resolved: ResolvedEnv, on_line: Callable[[str], None]) -> str:
     """`image.build`: the user's own image, built by BuildKit through their Docker CLI (untagged)."""
+    from baker.image import appbuild  # the app build's modules load only for an app build (process start)
+
     secrets = {entry.env: entry.value for entry in resolved.build_secrets}
     return appbuild.build(app, secrets, on_line=on_line).image_id
 
@@ -79,6 +173,7 @@ def bake(
     base: BaseRecord | None = None,
     full_layers: bool | None = None,
     app: appbuild.AppBuild | None = None,
+    ahead: ReadAhead | None = None,
 ) -> BakeResult:
     """Bake `resolved` onto the base (`image.from`, or the app image `image.build` makes), tag the
     result, and push the tags; with `revoke_superseded` (needs `push`), then delete the baked
@@ -89,7 +184,9 @@ def bake(
     now.  `full_layers`: load the base's layers with the baked config (None: when the engine's
     image store wants them, `engine.wants_layers`); tests force it.  `app`: for `image.build`, the
     build `appbuild.prepare` checked (the pipeline prepares it before resolving); prepared here when
-    not given (and not needed with a recorded `base`: the app is not rebuilt).
+    not given (and not needed with a recorded `base`: the app is not rebuilt).  `ahead`: the
+    engine reads `read_ahead` started before resolution (the pipeline does); made here when not
+    given.
 
     A stop signal either undoes the bake (it lands before the first tag moves) or lets it complete
     (tags, pushes, the superseded image's removal) and shows in `BakeResult.stopped`; see
@@ -109,6 +206,8 @@ def bake(
     meanwhile: dict[str, str | None] = {}  # what each tag names just before its push
     client = client if client is not None else engine.connect()
     if manifest.image.build is not None and app is None and base is None:
+        from baker.image import appbuild  # the app build's modules load only for an app build (process start)
+
         app = appbuild.prepare(manifest)
     state = _Bake()
     # Held throughout: a stop raises at once only while nothing needs undoing (`interruptible`);
@@ -117,11 +216,19 @@ def bake(
     with signals.held(escape=3) as stop:
         try:
             with signals.interruptible():
-                base_ref, base_id = _base(manifest, base, app, resolved, on_line, client, state)
-                raw = engine.base_config(base_id, client=client)
+                read = ahead.take() if ahead is not None else BaseRead()
+                base_ref, base_id = _base(
+                    manifest, base, app, resolved, on_line, client, state, known=read.image_id
+                )
+                raw = read.config if read.config is not None and read.image_id == base_id else None
+                if raw is None:
+                    raw = engine.base_config(base_id, client=client)
                 layers = _layer_count(raw)
                 if full_layers is None:
+                    full_layers = read.full_layers
+                if full_layers is None:
                     full_layers = engine.wants_layers(client=client)
+                del read
                 record = BaseRecord(ref=base_ref, digest=base_id)
                 config, files = _baked_config(
                     raw, manifest, resolved, to_label(resolved, manifest, base=record)
@@ -193,9 +300,11 @@ def _base(
     on_line: Callable[[str], None],
     client: engine.DockerClient,
     state: _Bake,
+    known: str | None = None,
 ) -> tuple[str, str]:
     """The base as the provenance names it, and its image id: the recorded one (`build
-    --if-stale`), else the app image `image.build` makes, else `image.from` (pulled when not local)."""
+    --if-stale`), else the app image `image.build` makes, else `image.from` (pulled when not local;
+    `known`: its id, read ahead)."""
     if recorded is not None:
         return recorded.ref, _recorded_base(recorded, on_line, client)
     if app is not None:
@@ -203,6 +312,8 @@ def _base(
         state.created.append(app_id)
         return app_id, app_id
     assert manifest.image.base is not None
+    if known is not None:
+        return manifest.image.base, known
     return manifest.image.base, engine.ensure_image(manifest.image.base, on_line, client=client).id
 
 
@@ -378,14 +489,15 @@ def _finish(
         for image_id in previous:
             outcome = engine.remove_superseded(image_id, LABEL, client=client)
             (removed if outcome == "removed" else refused if outcome == "refused" else []).append(image_id)
-        if state.lease is not None and not engine.release(state.image_id, state.lease, client=client):
+        released = engine.release(state.image_id, state.lease, client=client) if state.lease else None
+        if released is not None and not released.image_stays:
             # Every tag of ours was moved meanwhile (another bake of the same names): our image
             # went with its lease.
             on_line(
                 f"every tag of this bake was moved to another image meanwhile (another bake?); "
                 f"removed this bake's image {state.image_id}"
             )
-        if state.lease is not None and engine.inspect_image(state.lease, client=client) is not None:
+        if released is not None and not released.name_dropped:
             on_line(f"could not drop the bake's working name: remove it with `docker image rm {state.lease}`")
         state.lease = None
     except KeyboardInterrupt:

@@ -74,13 +74,14 @@ def connect() -> DockerClient:
     with engine_errors("connecting to the Docker engine"):
         # An engine that accepts the connection and never answers must not hold baker for
         # docker-py's default minute (`check` asks the engine before the registry): ten seconds
-        # to answer the version and the ping, then the default for everything else.
-        client: DockerClient = docker.from_env(timeout=CONNECT_TIMEOUT)
+        # to answer the version, then the default for everything else.  `version="auto"` asks the
+        # engine its API version (`GET /version`): that answer is the proof the engine is there
+        # (a `ping` after it would be one more round trip saying the same).
+        client: DockerClient = docker.from_env(version="auto", timeout=CONNECT_TIMEOUT)
         # Helpers run for pulls, builds and pushes get no credential of baker's.  Set here, not as
         # from_env's credstore_env, which docker-py 7.2 documents but passes on nowhere.
         client.api.credstore_env = HELPER_ENVIRONMENT
         client.api.reload_config()
-        client.ping()
         client.api.timeout = docker.constants.DEFAULT_TIMEOUT_SECONDS
     return client
 
