@@ -68,11 +68,13 @@ class BakeResult:
 class BaseRead:
     """What a bake reads of the engine whatever the values (`ReadAhead`): `image.from`'s image id
     and exact config when the engine holds it (None: found, or pulled, after resolution as
-    before), and whether the image store wants every layer in the load (None: not read)."""
+    before), whether the image store wants every layer in the load (None: not read), and the
+    layer-less load opened for the bake (`engine.open_load`; the bake hands it over or aborts it)."""
 
     image_id: str | None = None
     config: bytes | None = None
     full_layers: bool | None = None
+    opened: engine.OpenedLoad | None = None
 
 
 # How long a failed resolution waits for the reads ahead to end before it is raised: they are reads
@@ -81,56 +83,75 @@ AHEAD_WAIT = 10.0
 
 
 class ReadAhead:
-    """The engine reads of the bake that do not depend on the values, made on a daemon thread while
-    the values resolve (`read_ahead`, `pipeline.build`): resolution waits on the network, and the
-    engine answers meanwhile.  `image.from`'s inspect (never a pull: a base that is not local is
-    pulled after resolution, as before), its config (`engine.base_config`: `docker save` read up to
-    it) and the image store's kind (`engine.wants_layers`, `docker info`).
+    """The engine work of the bake that does not depend on the values, done on a daemon thread
+    while the values resolve (`read_ahead`, `pipeline.build`): resolution waits on the network, and
+    the engine answers meanwhile.  The image store's kind (`engine.wants_layers`, `docker info`);
+    where it takes a layer-less load, that load opened (`engine.open_load`: moby starts its
+    unpacking helper, most of a small load's cost, and waits for the archive); `image.from`'s
+    inspect (never a pull: a base that is not local is pulled after resolution, as before) and its
+    config (`engine.base_config`: `docker save` read up to it).
 
-    The thread only reads: a stop or a failure before `take` leaves nothing to undo.  What it
-    raised (an `EngineError`: each engine call translates its own) is raised by `take`, where the
-    bake made those reads before (after resolution, before anything is loaded): the same error and
-    exit, in the same order.  `close` asks it to make no further call and waits (bounded) for the
-    one under way."""
+    Until the bake hands the archive over, nothing holding a value is sent, and the engine creates
+    nothing: a stop or a failure before it leaves nothing to undo (the opened load is aborted).
+    What the thread raised (an `EngineError`: each engine call translates its own) is raised by
+    `take`, where the bake made those reads before (after resolution, before anything is loaded):
+    the same error and exit, in the same order.  `close` asks it to make no further call, aborts
+    the opened load, and waits (bounded) for the call under way."""
 
     def __init__(self, client: engine.DockerClient, base: str | None) -> None:
         self._client = client
         self._base = base
         self._read = BaseRead()
         self._failure: BaseException | None = None
-        self._closed = threading.Event()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._opened: engine.OpenedLoad | None = None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="baker-engine-reads", daemon=True)
         self._thread.start()
 
+    def _open(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._opened = engine.open_load(self._client)
+
     def _run(self) -> None:
         try:
+            full = engine.wants_layers(client=self._client)
+            if not full:
+                self._open()
             image_id = config = None
-            if self._base is not None:
+            if self._base is not None and not self._closed:
                 info = engine.inspect_image(self._base, client=self._client)
-                if info is not None and not self._closed.is_set():
+                if info is not None and not self._closed:
                     image_id = info.id
                     config = engine.base_config(image_id, client=self._client)
-            full = None if self._closed.is_set() else engine.wants_layers(client=self._client)
-            self._read = BaseRead(image_id=image_id, config=config, full_layers=full)
+            self._read = BaseRead(image_id=image_id, config=config, full_layers=full, opened=self._opened)
         except BaseException as exc:  # handed to `take`
             self._failure = exc
         finally:
             self._done.set()
 
     def take(self) -> BaseRead:
-        """What the thread read, once it ended; what it raised, raised here.  A stop signal raises
-        while this waits (the caller's `interruptible` region)."""
+        """What the thread read, once it ended; what it raised, raised here (the opened load
+        aborted first).  A stop signal raises while this waits (the caller's `interruptible`
+        region); the caller then aborts the opened load (`close`)."""
         while not self._done.wait(0.05):
             pass
         if self._failure is not None:
             failure, self._failure = self._failure, None
+            self.close(wait=0.0)
             raise failure
         return self._read
 
     def close(self, *, wait: float) -> None:
-        """No further engine call; wait up to `wait` seconds for the one under way to end."""
-        self._closed.set()
+        """No further engine call, the opened load aborted; wait up to `wait` seconds for the call
+        under way to end."""
+        with self._lock:
+            self._closed = True
+            opened = self._opened
+        if opened is not None:
+            opened.abort()
         self._thread.join(wait)
 
 
@@ -217,6 +238,7 @@ def bake(
         try:
             with signals.interruptible():
                 read = ahead.take() if ahead is not None else BaseRead()
+                state.opened = read.opened
                 base_ref, base_id = _base(
                     manifest, base, app, resolved, on_line, client, state, known=read.image_id
                 )
@@ -251,6 +273,7 @@ def bake(
                     client=client,
                     answered=state.answer_read,
                     files=files.tar if files is not None else None,
+                    opened=state.opened,
                 )
             del config, files
             stop.checkpoint()  # stopped during the load: undone here, before any tag moves
@@ -263,6 +286,10 @@ def bake(
                     meanwhile[name] = revoke.named_now(name)
                 state.pushed.append(engine.Pushed(name, engine.push(name, on_line, client=client)))
         except BaseException as exc:
+            if ahead is not None:
+                ahead.close(wait=0.0)  # a stop while `take` waited: the reads end, the load is aborted
+            if state.opened is not None:
+                state.opened.abort()  # not handed over (a no-op if it was): the engine loads nothing
             _undo(state, on_line, client)
             if isinstance(exc, KeyboardInterrupt) and not state.pushed:
                 on_line("stopped: the bake was undone, no tag moved")
@@ -427,6 +454,7 @@ class _Bake:
     loading: bool = False  # the load was asked for: the image may exist from then on
     answered: bool = False  # the engine's answer to the load was read to its end: it is done
     lease: str | None = None  # the name that marks the output as still being committed
+    opened: engine.OpenedLoad | None = None  # the load opened ahead (`ReadAhead`), until handed over
     created: list[str] = field(default_factory=list)  # the app image (`image.build`), no value in it
     undo: engine.TagUndo = ()
     pushed: list[engine.Pushed] = field(default_factory=list)

@@ -1,9 +1,10 @@
-"""The engine reads a bake makes whatever the values (the base's id and exact config, the image
-store's kind) run on a thread while the values resolve (`image.bake.read_ahead`), against the real
-engine and the emulator: they overlap the resolution, a failure among them is the bake's failure
-after resolution with the same error and exit as when the bake made them itself, and a stop during
-resolution while they are under way exits 130, leaves nothing, and lets the thread make no further
-call."""
+"""The engine work a bake does whatever the values (the image store's kind, the load opened, the
+base's id and exact config) runs on threads while the values resolve (`image.bake.read_ahead`),
+against the real engine and the emulator: it overlaps the resolution; a failure among the reads is
+the bake's failure after resolution with the same error and exit as when the bake made them itself;
+a stop or a failed resolution while it is under way exits as before and leaves nothing (the opened
+load is aborted: the engine creates no image), and the threads make no further call; a load no
+longer open when the values arrive is made anew."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ from tests.support.manifests import azure_credential, write_manifest
 
 pytestmark = [pytest.mark.docker, pytest.mark.emulator]
 
-READS = "baker-engine-reads"  # the thread's name
+READS = "baker-engine-reads"  # the threads' names
+LOAD = "baker-engine-load"
 VALUE = "sk-demo-4f9a1c2e7b"  # openai-api-key in the demo world
 
 
@@ -59,6 +61,32 @@ def manifest(
     )
 
 
+def _images(client: Any) -> set[str]:
+    """Every image the engine holds, intermediate and dangling ones too."""
+    return set(client.api.images(all=True, quiet=True))
+
+
+def _ended(name: str) -> None:
+    """The helper thread `name`, if any is left, ends within seconds."""
+    for thread in [t for t in threading.enumerate() if t.name == name]:
+        thread.join(30)
+        assert not thread.is_alive()
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The thread each load request is sent from."""
+    sent: list[str] = []
+    real = docker.APIClient.load_image
+
+    def load_image(self: Any, data: Any, quiet: Any = None) -> Any:
+        sent.append(threading.current_thread().name)
+        return real(self, data, quiet=quiet)
+
+    monkeypatch.setattr(docker.APIClient, "load_image", load_image)
+    return sent
+
+
 @pytest.fixture
 def timeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str, float]]]:
     """(what, thread name, when it ended) for the base's config read, the image store's kind and
@@ -80,15 +108,17 @@ def timeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str, f
     yield events
 
 
-def test_the_base_s_config_and_the_image_store_are_read_while_the_values_resolve(
+def test_the_base_s_config_and_the_image_store_are_read_and_the_load_opened_while_the_values_resolve(
     manifest: Path,
     emulator: Emulator,
     timeline: list[tuple[str, str, float]],
+    loads: list[str],
     image_names: ImageNames,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     emulator.faults.latency = 0.4  # Key Vault answers slowly; the engine meanwhile
     assert main(["build", "-f", str(manifest)]) == 0
+    assert loads == [LOAD]  # one load, the one opened ahead
     ended = {name: (thread, when) for name, thread, when in timeline}
     assert ended["base_config"][0] == ended["wants_layers"][0] == READS
     assert ended["base_config"][1] < ended["resolve"][1]
@@ -142,24 +172,28 @@ def test_a_stop_while_the_values_resolve_and_the_base_is_read_exits_130_and_leav
     emulator: Emulator,
     monkeypatch: pytest.MonkeyPatch,
     image_names: ImageNames,
+    docker_client: Any,
+    loads: list[str],
 ) -> None:
+    before = _images(docker_client)
     emulator.faults.latency = 1.0
     reading, finish = threading.Event(), threading.Event()
     calls: list[str] = []
-    real_config, real_layers = engine.base_config, engine.wants_layers
+    real_inspect, real_config = engine.inspect_image, engine.base_config
 
-    def slow_config(*args: Any, **kwargs: Any) -> bytes:
+    def slow_inspect(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == READS:
+            calls.append("inspect_image")
+            reading.set()
+            assert finish.wait(30)  # an engine slow to answer
+        return real_inspect(*args, **kwargs)
+
+    def config(*args: Any, **kwargs: Any) -> bytes:
         calls.append("base_config")
-        reading.set()
-        assert finish.wait(30)  # a `docker save` of a large base, still under way
         return real_config(*args, **kwargs)
 
-    def layers(*args: Any, **kwargs: Any) -> bool:
-        calls.append("wants_layers")
-        return real_layers(*args, **kwargs)
-
-    monkeypatch.setattr(engine, "base_config", slow_config)
-    monkeypatch.setattr(engine, "wants_layers", layers)
+    monkeypatch.setattr(engine, "inspect_image", slow_inspect)
+    monkeypatch.setattr(engine, "base_config", config)
 
     def stop_once_reading() -> None:
         assert reading.wait(30)
@@ -173,12 +207,52 @@ def test_a_stop_while_the_values_resolve_and_the_base_is_read_exits_130_and_leav
     took = time.monotonic() - started
     stopper.join()
     assert code == 130
-    assert took < 5  # the stop did not wait for the base's read
+    assert took < 5  # the stop did not wait for the engine's answer
+    assert loads == [LOAD]  # the load had been opened
     reads = next(t for t in threading.enumerate() if t.name == READS)
     finish.set()
     reads.join(30)
     assert not reads.is_alive()
-    assert calls == ["base_config"]  # stopped: no further engine call after the one under way
+    assert calls == ["inspect_image"]  # stopped: no further engine call after the one under way
+    _ended(LOAD)  # the opened load was aborted
     tag = load(manifest).image.tags[0]
     assert not image_names.exists(tag)
     assert image_names.holding(VALUE) == []
+    assert _images(docker_client) == before  # the engine created no image
+
+
+def test_a_failed_resolution_aborts_the_opened_load_and_the_engine_creates_no_image(
+    manifest: Path,
+    loads: list[str],
+    docker_client: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = _images(docker_client)
+    manifest.write_text(manifest.read_text().replace("openai-api-key", "no-such-secret"))
+    code = main(["build", "-f", str(manifest), "--json"])
+    assert code != 0 and json.loads(capsys.readouterr().out)["error"] != "EngineError"
+    _ended(LOAD)
+    assert loads == [LOAD]  # it was opened, then aborted
+    assert _images(docker_client) == before
+
+
+def test_a_load_no_longer_open_when_the_values_arrive_is_made_anew(
+    manifest: Path,
+    loads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    image_names: ImageNames,
+) -> None:
+    """The opened load's request ended before the bake needed it (a proxy dropped an idle
+    connection, say): nothing holding a value was sent on it, and the bake loads anew."""
+    real = engine.open_load
+
+    def dropped(client: Any) -> engine.OpenedLoad:
+        opened = real(client)
+        opened.abort()
+        return opened
+
+    monkeypatch.setattr(engine, "open_load", dropped)
+    assert main(["build", "-f", str(manifest)]) == 0
+    assert loads == [LOAD, "MainThread"]
+    info = engine.inspect_image(load(manifest).image.tags[0])
+    assert info is not None and f"OPENAI_API_KEY={VALUE}" in info.env

@@ -20,7 +20,7 @@ from __future__ import annotations
 from baker.image.engine.build import build_image, ensure_image
 from baker.image.engine.cleanup import remove_image, remove_loaded, remove_superseded
 from baker.image.engine.client import DockerClient, connect, inspect_image
-from baker.image.engine.load import base_config, load_config, wants_layers
+from baker.image.engine.load import OpenedLoad, base_config, load_config, open_load, wants_layers
 from baker.image.engine.tags import LEASE_REPOSITORY, lease, push, release, restore_tags, tag
 from baker.image.engine.types import ImageInfo, Pushed, TagUndo
 
@@ -28,6 +28,7 @@ __all__ = [
     "LEASE_REPOSITORY",
     "DockerClient",
     "ImageInfo",
+    "OpenedLoad",
     "Pushed",
     "TagUndo",
     "base_config",
@@ -37,6 +38,7 @@ __all__ = [
     "inspect_image",
     "lease",
     "load_config",
+    "open_load",
     "push",
     "release",
     "remove_image",
