@@ -19,8 +19,9 @@ nothing else, wherever `image.from` points now.
 After a bake that succeeded, a previous baked image that lost its last tag to it (it holds the old
 values) is removed, when baker baked it, no container uses it (else it is named, with the command to
 remove it) and no other bake is still committing it: while a bake tags, pushes and clears up, its
-image also carries the name `baker-bake-in-progress:<id>` (`engine.lease`).  Stop signals: see
-`baker.signals`; a stop either undoes the bake before any tag moves or lets the commit complete.
+image also carries the name `baker-bake-in-progress:<id>`, given by the load (`engine.lease_name`).
+Stop signals: see `baker.signals`; a stop either undoes the bake before any tag moves or lets the
+commit complete.
 
 With `revoke_superseded` (`build --push --revoke-superseded`), what each tag names in its registry is
 read before anything is loaded (and again just before each push: a bake of the same tag may have
@@ -31,7 +32,6 @@ registry (`registry.revoke`); the outcome is `BakeResult.revocation`.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -262,7 +262,9 @@ def bake(
                 with_files = f" and {len(resolved.files)} files (one layer)" if resolved.files else ""
                 on_line(f"baking {len(resolved.entries)} values{with_files} onto {base_ref} ({base_id[:19]})")
             # The load takes a moment: a stop waits for it, then undoes it; a second one escapes
-            # (a hung engine) and the undo still knows the image by its id.
+            # (a hung engine) and the undo still knows the image by its id.  With tags, the load
+            # names the image with the bake's lease (`engine.lease_name`): never without a name.
+            state.lease = engine.lease_name() if tags else None
             state.loading = True
             with signals.held(escape=2):
                 engine.load_config(
@@ -274,12 +276,11 @@ def bake(
                     answered=state.answer_read,
                     files=files.tar if files is not None else None,
                     opened=state.opened,
+                    named=state.lease,
                 )
             del config, files
             stop.checkpoint()  # stopped during the load: undone here, before any tag moves
             # The commit: from here on the bake completes, whatever signal arrives (bar a third).
-            if tags:
-                state.lease = engine.lease(state.image_id, uuid.uuid4().hex, client=client)
             state.undo = engine.tag(state.image_id, tags, client=client)
             for name in tags if push else ():
                 if before is not None:  # an overlapping bake may have moved it since the first read

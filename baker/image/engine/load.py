@@ -158,16 +158,20 @@ def _member(name: str, data: bytes) -> bytes:
     return block + data + b"\0" * (-len(data) % tarfile.BLOCKSIZE)
 
 
-def _manifest(config: oci.Blob, layers: Sequence[str]) -> bytes:
-    name = config.digest.removeprefix("sha256:") + ".json"
-    return json.dumps([{"Config": name, "RepoTags": None, "Layers": list(layers)}]).encode()
+def _manifest(config: oci.Blob, layers: Sequence[str], named: str | None = None) -> bytes:
+    config_file = config.digest.removeprefix("sha256:") + ".json"
+    tags = [named] if named is not None else None
+    return json.dumps([{"Config": config_file, "RepoTags": tags, "Layers": list(layers)}]).encode()
 
 
-def config_only_archive(config: oci.Blob, layer_count: int, files: bytes | None = None) -> bytes:
+def config_only_archive(
+    config: oci.Blob, layer_count: int, files: bytes | None = None, named: str | None = None
+) -> bytes:
     """The archive of a layer-less load: the baked config and a manifest naming it; the layer
     paths it names are not in it (the engine holds every chain already), but for the `files:`
     layer (`files`: its uncompressed tar, `baker.image.fileslayer`), which the engine has never
-    seen: it is in the archive, last."""
+    seen: it is in the archive, last.  `named`: the one name the loaded image gets (the bake's
+    lease, `tags.lease_name`), as moby's loader names an image its manifest tags."""
     layers = [f"layers/{i}/layer.tar" for i in range(layer_count)]
     name = config.digest.removeprefix("sha256:") + ".json"
     added = b""
@@ -177,13 +181,13 @@ def config_only_archive(config: oci.Blob, layer_count: int, files: bytes | None 
     return (
         _member(name, config.data)
         + added
-        + _member("manifest.json", _manifest(config, layers))
+        + _member("manifest.json", _manifest(config, layers, named))
         + b"\0" * (2 * tarfile.BLOCKSIZE)
     )
 
 
 def _full_archive(
-    client: DockerClient, base_id: str, config: oci.Blob, files: bytes | None = None
+    client: DockerClient, base_id: str, config: oci.Blob, files: bytes | None = None, named: str | None = None
 ) -> Iterator[bytes]:
     """The base's `docker save` streamed through, its config and index files replaced: the baked
     config and a `manifest.json` over the base's own layer files."""
@@ -222,7 +226,7 @@ def _full_archive(
         layers.append(FILES_LAYER)
         yield _member(FILES_LAYER, files)
     yield _member(config.digest.removeprefix("sha256:") + ".json", config.data)
-    yield _member("manifest.json", _manifest(config, layers))
+    yield _member("manifest.json", _manifest(config, layers, named))
     yield b"\0" * (2 * tarfile.BLOCKSIZE)
 
 
@@ -320,12 +324,15 @@ def load_config(
     answered: Callable[[], None] | None = None,
     files: bytes | None = None,
     opened: OpenedLoad | None = None,
+    named: str | None = None,
 ) -> str:
     """Load `config` (the baked config) over the base's layers; the new image's id, which is the
     config's digest.  `full_layers`: stream the base's layers in too (`wants_layers`).  `files`:
     the `files:` layer's tar (it holds values), loaded as one more layer, whose diff_id the config
     names last.  `opened`: a layer-less load opened earlier (`open_load`), handed the archive when
-    it is still open (else aborted, and the load made anew).
+    it is still open (else aborted, and the load made anew).  `named`: the one name the load gives
+    the image (the bake's lease): the engine's answer then names it instead of the id, and the
+    id is proven by the first call that names the image by it (the tag).
     `answered` is called once the engine's answer was read to its end (whatever it said): from then
     on the engine is done with the load, so an undo need not wait for it."""
     _check_id(base_id)
@@ -334,7 +341,7 @@ def load_config(
     if (
         opened is not None
         and not full_layers
-        and opened.hand_over(config_only_archive(config, layer_count, files))
+        and opened.hand_over(config_only_archive(config, layer_count, files, named))
     ):
         opened.wait()
         if opened.failure is not None:
@@ -344,9 +351,9 @@ def load_config(
         if opened is not None:
             opened.abort()
         data: bytes | Iterator[bytes] = (
-            _full_archive(client, base_id, config, files)
+            _full_archive(client, base_id, config, files, named)
             if full_layers
-            else config_only_archive(config, layer_count, files)
+            else config_only_archive(config, layer_count, files, named)
         )
         with engine_errors("loading the baked image", hint="run again with --debug"):
             stream = client.api.load_image(data, quiet=True)
@@ -361,6 +368,8 @@ def load_config(
         )
     loaded = {m.group(1) for line in lines for m in [_LOADED.search(line)] if m is not None}
     if loaded == {config.digest}:
+        return config.digest
+    if not loaded and named is not None and f"Loaded image: {named}" in lines:
         return config.digest
     if not loaded:  # an engine that does not say which: ask it
         with engine_errors("inspecting the baked image"):

@@ -3,6 +3,7 @@ back), the lease that marks an image still being committed, and the push."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -69,14 +70,13 @@ def restore_tags(undo: TagUndo, image_id: str, *, client: DockerClient | None = 
 LEASE_REPOSITORY = "baker-bake-in-progress"
 
 
-def lease(image_id: str, bake_id: str, *, client: DockerClient | None = None) -> str:
-    """Name the bake's output `baker-bake-in-progress:<bake id>` while the bake commits (tags,
-    pushes, removes what it superseded).  Another bake of the same tags then sees the image named
-    and never removes it as superseded, and untagging a name never deletes it; `release` ends it."""
-    client = client_or_connect(client)
-    with engine_errors("naming the bake's image"):
-        client.api.tag(image_id, LEASE_REPOSITORY, bake_id, force=True)
-    return f"{LEASE_REPOSITORY}:{bake_id}"
+def lease_name() -> str:
+    """A new name for a bake's output while the bake commits (tags, pushes, removes what it
+    superseded): `baker-bake-in-progress:<bake id>`, given by the load itself (`load_config(named=)`,
+    so the image is never without a name of baker's).  Another bake of the same tags then sees the
+    image named and never removes it as superseded, and untagging a name never deletes it;
+    `release` ends it."""
+    return f"{LEASE_REPOSITORY}:{uuid.uuid4().hex}"
 
 
 @dataclass(frozen=True)
