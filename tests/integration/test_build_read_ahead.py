@@ -8,6 +8,7 @@ longer open when the values arrive is made anew."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -256,3 +257,30 @@ def test_a_load_no_longer_open_when_the_values_arrive_is_made_anew(
     assert loads == [LOAD, "MainThread"]
     info = engine.inspect_image(load(manifest).image.tags[0])
     assert info is not None and f"OPENAI_API_KEY={VALUE}" in info.env
+
+
+def test_a_load_whose_connection_is_cut_as_the_archive_goes_is_made_anew_and_makes_one_image(
+    manifest: Path,
+    loads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    docker_client: Any,
+) -> None:
+    """The opened load's connection breaks as the archive is sent (aborted under it): the same
+    archive is loaded anew, which makes the same image (its id is the config's digest): exactly
+    one.  (Not ECONNRESET: urllib3 takes a reset while sending as the server's early answer, and
+    reads it; a real reset then fails that read.)"""
+    real = engine.OpenedLoad._body
+
+    def cut(self: engine.OpenedLoad) -> Iterator[bytes]:
+        body = real(self)
+        yield next(body)  # the lead
+        next(body)  # the archive, handed over
+        raise ConnectionAbortedError(errno.ECONNABORTED, "Software caused connection abort")
+
+    monkeypatch.setattr(engine.OpenedLoad, "_body", cut)
+    before = _images(docker_client)
+    assert main(["build", "-f", str(manifest)]) == 0
+    assert loads == [LOAD, "MainThread"]
+    info = engine.inspect_image(load(manifest).image.tags[0])
+    assert info is not None and f"OPENAI_API_KEY={VALUE}" in info.env
+    assert _images(docker_client) - before == {info.id}

@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import docker.errors
+import requests.exceptions
 
 from baker.errors import EngineError
 from baker.image import oci
@@ -258,6 +259,7 @@ class OpenedLoad:
         self.lines: list[str] = []
         self.error: str | None = None  # the engine's refusal, from its answer
         self.failure: BaseException | None = None  # the request's failure (an EngineError)
+        self.lost = False  # that failure was the connection's (cut, reset): the load is made anew
         self._thread = threading.Thread(target=self._run, name="baker-engine-load", daemon=True)
         self._thread.start()
 
@@ -274,8 +276,12 @@ class OpenedLoad:
     def _run(self) -> None:
         try:
             with engine_errors("loading the baked image", hint="run again with --debug"):
-                stream = self._client.api.load_image(self._body(), quiet=True)
-                state = consume(stream if stream is not None else (), LineSink(self.lines.append))
+                try:
+                    stream = self._client.api.load_image(self._body(), quiet=True)
+                    state = consume(stream if stream is not None else (), LineSink(self.lines.append))
+                except (requests.exceptions.ConnectionError, ConnectionError):
+                    self.lost = True
+                    raise
             self.error = state.error
         except BaseException as exc:  # handed to `answer` (an abort's own is dropped there)
             self.failure = exc
@@ -338,18 +344,24 @@ def load_config(
     _check_id(base_id)
     client = client_or_connect(client)
     lines: list[str] = []
-    if (
+    error: str | None = None
+    handed = (
         opened is not None
         and not full_layers
         and opened.hand_over(config_only_archive(config, layer_count, files, named))
-    ):
+    )
+    if handed and opened is not None:
         opened.wait()
-        if opened.failure is not None:
+        if opened.failure is not None and not opened.lost:
             raise opened.failure
         lines, error = opened.lines, opened.error
-    else:
+    if not handed or (opened is not None and opened.lost):
+        # Not opened, no longer open, or its connection cut as the archive went: loaded anew.  The
+        # same archive makes the same image (its id is the config's digest, its name the lease),
+        # whether or not the engine had the first whole: never a second one.
         if opened is not None:
             opened.abort()
+        lines = []
         data: bytes | Iterator[bytes] = (
             _full_archive(client, base_id, config, files, named)
             if full_layers
