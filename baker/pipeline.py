@@ -6,7 +6,10 @@ engine, a Docker CLI or a registry is asked before anything is resolved.
 - Engine road (`build`): the engine answers (`engine.connect`); for `image.build`, the Docker CLI
   and its engine answer and BuildKit is to be had when the Dockerfile needs it
   (`appbuild.prepare`, exit 2 naming what to install); then the env and the build secrets are
-  resolved together (one sign-in per identity, one fetch per distinct secret); then `image.bake`.
+  resolved together (one sign-in per identity, one fetch per distinct secret), while the engine
+  reads that do not depend on them run on a thread (`image.bake.read_ahead`: the base's id and
+  config, the image store's kind; what they raise is raised after resolution, where the bake read
+  them before); then `image.bake`.
 - Registry road (`build_in_registry`): the base is read from its registry; for `image.build`
   (with `image.build.push`), the CLI is prepared and the push target must take a push
   (`registry.check_push`) instead, then after resolving the app is built and pushed, and its
@@ -27,8 +30,8 @@ from typing import TYPE_CHECKING
 
 from baker import imageref, signals
 from baker.errors import ImageError, UsageError
-from baker.image import appbuild, engine
-from baker.image.bake import BakeResult, bake, refuse_revoke_without_push
+from baker.image import engine
+from baker.image.bake import AHEAD_WAIT, BakeResult, bake, read_ahead, refuse_revoke_without_push
 from baker.image.engine.client import engine_errors
 from baker.model import Manifest
 from baker.output import untrusted
@@ -36,7 +39,8 @@ from baker.provenance import BaseRecord
 from baker.providers.base import Provider
 from baker.resolver import ResolvedEnv, resolve_warned
 
-if TYPE_CHECKING:  # the registry road's modules load only when it runs (process start)
+if TYPE_CHECKING:  # the registry road's and the app build's modules load only when they run (process start)
+    from baker.image import appbuild
     from baker.image.inregistry import RegistryBake
 
 __all__ = ["build", "build_in_registry"]
@@ -132,10 +136,22 @@ def build(
     manifest = _without_build(manifest, recorded)
     refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
     client = engine.connect()  # before any secret is read: no engine, no fetch
-    app = appbuild.prepare(manifest) if manifest.image.build is not None else None
-    if app is not None:
+    app = None
+    if manifest.image.build is not None:
+        from baker.image import appbuild  # the app build's modules load only for an app build (process start)
+
+        app = appbuild.prepare(manifest)
         _same_engine(app, client)
-    resolved = _resolve(manifest, on_warning, providers)
+    # The engine reads that do not depend on the values run while they resolve (`read_ahead`).
+    ahead = read_ahead(manifest, client, recorded=recorded, app=app)
+    try:
+        resolved = _resolve(manifest, on_warning, providers)
+    except KeyboardInterrupt:
+        ahead.close(wait=0.0)  # reads only: nothing to undo; the process leaves (`__main__`)
+        raise
+    except BaseException:
+        ahead.close(wait=AHEAD_WAIT)  # no thread left in an engine call as the error is reported
+        raise
     return bake(
         manifest,
         resolved,
@@ -146,6 +162,7 @@ def build(
         revoke_superseded=revoke_superseded,
         base=recorded,
         app=app,
+        ahead=ahead,
     )
 
 
@@ -191,6 +208,8 @@ def build_in_registry(
             revoke_superseded=revoke_superseded,
             recorded=recorded,
         )
+    from baker.image import appbuild  # the app build's modules load only for an app build (process start)
+
     app = appbuild.prepare(manifest, push=True)
     assert app.push is not None
     try:

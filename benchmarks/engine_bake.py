@@ -15,6 +15,13 @@ Before each run a secret is rotated in the emulator, so every bake bakes a value
 machine drifts; both meet it).  Medians of `--rounds` runs each (at least 5), and their ratio.
 Goal (issue 16): engine within 1.2x of render.  Removes every image, process and file it made.
 
+The baker package is byte-compiled first (`compileall`, into its `__pycache__`), as `pip install`
+does: with PYTHONDONTWRITEBYTECODE set (as in the sessions of this project) and an editable install,
+each process would otherwise compile every baker module it imports from source, and the engine road
+imports more of them than `render` (~15 modules).  `--no-compile` measures without (it uses
+bytecode already there: remove the package's `__pycache__` directories first to see source
+compilation).
+
 Figures on the shared 2-core machine of issue 16 (Debian's docker.io 20.10, overlay2, classic image
 store; load average 4-13 from other work, so absolute times swing: read the ratios).  The first
 four pairs ran the two sides one after the other, the last (`--rounds 9`) interleaved:
@@ -28,14 +35,31 @@ four pairs ran the two sides one after the other, the last (`--rounds 9`) interl
                                                      render 0.931 s, engine 1.225 s: 1.32x
                                                      render 1.666 s, engine 2.124 s: 1.28x
 
-What the engine bake adds past `render`, profiled in-process (~0.17 s): the load (~60 ms: moby
-unpacks the archive through a re-exec'd helper), the tag, lease and superseded-image calls
-(~50 ms), connect, `docker save` up to the config, `docker info` (~15 ms each).
+Then (task e16p; load average 1-2.5, all interleaved, 9-25 rounds), the engine work that needs no
+value done while the values resolve (`image.bake.read_ahead`: `docker info`, the base's id and
+`docker save` read, the load opened), connect in one ping, the lease given by the load, fewer
+inspects after it:
+
+    before (main at 7cf17e7, byte-compiled):         render 0.773 s, engine 0.994 s: 1.29x
+                                                     render 0.748 s, engine 0.941 s: 1.26x
+           (main at 7cf17e7, --no-compile):          render 0.871 s, engine 1.041 s: 1.20x
+    after  (byte-compiled, 7 runs: median 1.13x):    render 0.668-0.797 s, engine 0.729-0.963 s:
+                                                     1.07x 1.09x 1.11x 1.13x 1.15x 1.21x 1.21x
+           (--no-compile, 4 runs):                   render 0.727-0.957 s, engine 0.863-1.129 s:
+                                                     1.06x 1.11x 1.18x 1.21x
+
+What the engine bake still adds past `render` (profiled in-process, quiet machine): importing
+docker-py and the engine modules (~30 ms with bytecode), the load's answer after the archive is
+handed over (~7-15 ms, was ~55-90 ms: moby unpacks a load through a helper it re-execs, now started
+while the values resolve), the tag and the superseded-image calls (~20-30 ms), connecting (~5 ms).
+`docker info`, the base's `docker save` and the load's start run during resolution: hidden on an
+idle machine, competing with it for CPU on a busy 2-core one (hence the spread).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import io
 import json
@@ -54,6 +78,7 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import baker as baker_package
 from baker.emulator import Emulator
 
 TENANT = "0a0b0c0d-1111-4222-8333-444455556666"
@@ -109,12 +134,22 @@ def _once(args: list[str], env: dict[str, str]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="do not byte-compile the baker package first (an install from a wheel is compiled)",
+    )
     args = parser.parse_args()
     if args.rounds < 5:
         raise SystemExit("--rounds: at least 5 (medians of fewer say little on a shared machine)")
     baker = shutil.which("baker", path=str(Path(sys.executable).parent))
     if baker is None:
         raise SystemExit("baker is not installed next to this Python")
+    if not args.no_compile:
+        # As `pip install` does: with PYTHONDONTWRITEBYTECODE set (and an editable install), each
+        # process would otherwise compile every baker module it imports from source, and the
+        # engine road imports more of them than `render`.
+        compileall.compile_dir(Path(baker_package.__file__).parent, quiet=1)
     client = docker.from_env()
     work = Path(tempfile.mkdtemp(prefix="baker-bench-engine-"))
     world = {
@@ -158,7 +193,7 @@ def main() -> int:
         emu.stop()
         shutil.rmtree(work, ignore_errors=True)
         client.close()
-    print(f"rounds: {args.rounds} (medians)")
+    print(f"rounds: {args.rounds} (medians); baker byte-compiled first: {'no' if args.no_compile else 'yes'}")
     print(f"render:       {render:.3f}s")
     print(f"engine bake:  {engine:.3f}s")
     print(f"engine / render: {engine / render:.2f}x   (goal <= 1.2x)")

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from baker import pipeline
-from baker.check.compare import RebakeDecision
 from baker.commands._common import (
     check_references,
     end_bake,
@@ -24,8 +23,8 @@ from baker.image.bake import refuse_revoke_without_push
 from baker.model import Manifest
 from baker.output import Output
 
-if TYPE_CHECKING:
-    pass
+if TYPE_CHECKING:  # a type only: the check's modules load when a check runs (process start)
+    from baker.check.compare import RebakeDecision
 
 
 def _unique(names: Sequence[str]) -> list[str]:

@@ -19,8 +19,9 @@ nothing else, wherever `image.from` points now.
 After a bake that succeeded, a previous baked image that lost its last tag to it (it holds the old
 values) is removed, when baker baked it, no container uses it (else it is named, with the command to
 remove it) and no other bake is still committing it: while a bake tags, pushes and clears up, its
-image also carries the name `baker-bake-in-progress:<id>` (`engine.lease`).  Stop signals: see
-`baker.signals`; a stop either undoes the bake before any tag moves or lets the commit complete.
+image also carries the name `baker-bake-in-progress:<id>`, given by the load (`engine.lease_name`).
+Stop signals: see `baker.signals`; a stop either undoes the bake before any tag moves or lets the
+commit complete.
 
 With `revoke_superseded` (`build --push --revoke-superseded`), what each tag names in its registry is
 read before anything is loaded (and again just before each push: a bake of the same tag may have
@@ -30,20 +31,22 @@ registry (`registry.revoke`); the outcome is `BakeResult.revocation`.
 
 from __future__ import annotations
 
-import uuid
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from baker import __version__, imageref, signals
 from baker.errors import EngineError, ImageError, PushIncomplete, UsageError
-from baker.image import appbuild, engine, fileslayer, oci
+from baker.image import engine, fileslayer, oci
 from baker.model import Manifest
 from baker.output import untrusted
 from baker.provenance import LABEL, BaseRecord, to_label
 from baker.resolver import ResolvedEnv
 
-if TYPE_CHECKING:  # the registry modules load only for a push or a revocation (process start)
+if TYPE_CHECKING:  # the registry modules load only for a push or a revocation, the app build's for
+    # an app build (process start)
+    from baker.image import appbuild
     from baker.image.registry import revoke
 
 # The config media type of an image the engine holds (what `docker push` sends for it).
@@ -61,8 +64,120 @@ class BakeResult:
     revocation: revoke.Revocation | None = None  # with revoke_superseded: what was deleted, what kept
 
 
+@dataclass(frozen=True)
+class BaseRead:
+    """What a bake reads of the engine whatever the values (`ReadAhead`): `image.from`'s image id
+    and exact config when the engine holds it (None: found, or pulled, after resolution as
+    before), whether the image store wants every layer in the load (None: not read), and the
+    layer-less load opened for the bake (`engine.open_load`; the bake hands it over or aborts it)."""
+
+    image_id: str | None = None
+    config: bytes | None = None
+    full_layers: bool | None = None
+    opened: engine.OpenedLoad | None = None
+
+
+# How long a failed resolution waits for the reads ahead to end before it is raised: they are reads
+# (nothing to undo), so this only keeps a thread from sitting in an engine call as the process exits.
+AHEAD_WAIT = 10.0
+
+
+class ReadAhead:
+    """The engine work of the bake that does not depend on the values, done on a daemon thread
+    while the values resolve (`read_ahead`, `pipeline.build`): resolution waits on the network, and
+    the engine answers meanwhile.  The image store's kind (`engine.wants_layers`, `docker info`);
+    where it takes a layer-less load, that load opened (`engine.open_load`: moby starts its
+    unpacking helper, most of a small load's cost, and waits for the archive); `image.from`'s
+    inspect (never a pull: a base that is not local is pulled after resolution, as before) and its
+    config (`engine.base_config`: `docker save` read up to it).
+
+    Until the bake hands the archive over, nothing holding a value is sent, and the engine creates
+    nothing: a stop or a failure before it leaves nothing to undo (the opened load is aborted).
+    What the thread raised (an `EngineError`: each engine call translates its own) is raised by
+    `take`, where the bake made those reads before (after resolution, before anything is loaded):
+    the same error and exit, in the same order.  `close` asks it to make no further call, aborts
+    the opened load, and waits (bounded) for the call under way."""
+
+    def __init__(self, client: engine.DockerClient, base: str | None) -> None:
+        self._client = client
+        self._base = base
+        self._read = BaseRead()
+        self._failure: BaseException | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        self._opened: engine.OpenedLoad | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="baker-engine-reads", daemon=True)
+        self._thread.start()
+
+    def _open(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._opened = engine.open_load(self._client)
+
+    def _run(self) -> None:
+        try:
+            full = engine.wants_layers(client=self._client)
+            if not full:
+                self._open()
+            image_id = config = None
+            if self._base is not None and not self._closed:
+                info = engine.inspect_image(self._base, client=self._client)
+                if info is not None and not self._closed:
+                    image_id = info.id
+                    config = engine.base_config(image_id, client=self._client)
+            self._read = BaseRead(image_id=image_id, config=config, full_layers=full, opened=self._opened)
+        except BaseException as exc:  # handed to `take`
+            self._failure = exc
+        finally:
+            self._done.set()
+
+    def take(self) -> BaseRead:
+        """What the thread read, once it ended; what it raised, raised here (the opened load
+        aborted first).  A stop signal raises while this waits (the caller's `interruptible`
+        region); the caller then aborts the opened load (`close`)."""
+        while not self._done.wait(0.05):
+            pass
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            self.close(wait=0.0)
+            raise failure
+        return self._read
+
+    def close(self, *, wait: float) -> None:
+        """No further engine call, the opened load aborted; wait up to `wait` seconds for the call
+        under way to end."""
+        with self._lock:
+            self._closed = True
+            opened = self._opened
+        if opened is not None:
+            opened.abort()
+        self._thread.join(wait)
+
+
+def read_ahead(
+    manifest: Manifest,
+    client: engine.DockerClient,
+    *,
+    recorded: BaseRecord | None = None,
+    app: appbuild.AppBuild | None = None,
+) -> ReadAhead:
+    """Start the bake's value-free engine reads (`ReadAhead`) for `bake(ahead=...)`.  `image.from`
+    is read ahead when it is the base (no recorded base, no app build) and a valid reference (an
+    invalid one is refused by `bake`, as before); the image store's kind always."""
+    base = manifest.image.base if recorded is None and app is None else None
+    if base is not None:
+        try:
+            imageref.validate_base(base)
+        except UsageError:
+            base = None
+    return ReadAhead(client, base)
+
+
 def _app_image(app: appbuild.AppBuild, resolved: ResolvedEnv, on_line: Callable[[str], None]) -> str:
     """`image.build`: the user's own image, built by BuildKit through their Docker CLI (untagged)."""
+    from baker.image import appbuild  # the app build's modules load only for an app build (process start)
+
     secrets = {entry.env: entry.value for entry in resolved.build_secrets}
     return appbuild.build(app, secrets, on_line=on_line).image_id
 
@@ -79,6 +194,7 @@ def bake(
     base: BaseRecord | None = None,
     full_layers: bool | None = None,
     app: appbuild.AppBuild | None = None,
+    ahead: ReadAhead | None = None,
 ) -> BakeResult:
     """Bake `resolved` onto the base (`image.from`, or the app image `image.build` makes), tag the
     result, and push the tags; with `revoke_superseded` (needs `push`), then delete the baked
@@ -89,7 +205,9 @@ def bake(
     now.  `full_layers`: load the base's layers with the baked config (None: when the engine's
     image store wants them, `engine.wants_layers`); tests force it.  `app`: for `image.build`, the
     build `appbuild.prepare` checked (the pipeline prepares it before resolving); prepared here when
-    not given (and not needed with a recorded `base`: the app is not rebuilt).
+    not given (and not needed with a recorded `base`: the app is not rebuilt).  `ahead`: the
+    engine reads `read_ahead` started before resolution (the pipeline does); made here when not
+    given.
 
     A stop signal either undoes the bake (it lands before the first tag moves) or lets it complete
     (tags, pushes, the superseded image's removal) and shows in `BakeResult.stopped`; see
@@ -109,6 +227,8 @@ def bake(
     meanwhile: dict[str, str | None] = {}  # what each tag names just before its push
     client = client if client is not None else engine.connect()
     if manifest.image.build is not None and app is None and base is None:
+        from baker.image import appbuild  # the app build's modules load only for an app build (process start)
+
         app = appbuild.prepare(manifest)
     state = _Bake()
     # Held throughout: a stop raises at once only while nothing needs undoing (`interruptible`);
@@ -117,11 +237,20 @@ def bake(
     with signals.held(escape=3) as stop:
         try:
             with signals.interruptible():
-                base_ref, base_id = _base(manifest, base, app, resolved, on_line, client, state)
-                raw = engine.base_config(base_id, client=client)
+                read = ahead.take() if ahead is not None else BaseRead()
+                state.opened = read.opened
+                base_ref, base_id = _base(
+                    manifest, base, app, resolved, on_line, client, state, known=read.image_id
+                )
+                raw = read.config if read.config is not None and read.image_id == base_id else None
+                if raw is None:
+                    raw = engine.base_config(base_id, client=client)
                 layers = _layer_count(raw)
                 if full_layers is None:
+                    full_layers = read.full_layers
+                if full_layers is None:
                     full_layers = engine.wants_layers(client=client)
+                del read
                 record = BaseRecord(ref=base_ref, digest=base_id)
                 config, files = _baked_config(
                     raw, manifest, resolved, to_label(resolved, manifest, base=record)
@@ -133,7 +262,9 @@ def bake(
                 with_files = f" and {len(resolved.files)} files (one layer)" if resolved.files else ""
                 on_line(f"baking {len(resolved.entries)} values{with_files} onto {base_ref} ({base_id[:19]})")
             # The load takes a moment: a stop waits for it, then undoes it; a second one escapes
-            # (a hung engine) and the undo still knows the image by its id.
+            # (a hung engine) and the undo still knows the image by its id.  With tags, the load
+            # names the image with the bake's lease (`engine.lease_name`): never without a name.
+            state.lease = engine.lease_name() if tags else None
             state.loading = True
             with signals.held(escape=2):
                 engine.load_config(
@@ -144,18 +275,22 @@ def bake(
                     client=client,
                     answered=state.answer_read,
                     files=files.tar if files is not None else None,
+                    opened=state.opened,
+                    named=state.lease,
                 )
             del config, files
             stop.checkpoint()  # stopped during the load: undone here, before any tag moves
             # The commit: from here on the bake completes, whatever signal arrives (bar a third).
-            if tags:
-                state.lease = engine.lease(state.image_id, uuid.uuid4().hex, client=client)
             state.undo = engine.tag(state.image_id, tags, client=client)
             for name in tags if push else ():
                 if before is not None:  # an overlapping bake may have moved it since the first read
                     meanwhile[name] = revoke.named_now(name)
                 state.pushed.append(engine.Pushed(name, engine.push(name, on_line, client=client)))
         except BaseException as exc:
+            if ahead is not None:
+                ahead.close(wait=0.0)  # a stop while `take` waited: the reads end, the load is aborted
+            if state.opened is not None:
+                state.opened.abort()  # not handed over (a no-op if it was): the engine loads nothing
             _undo(state, on_line, client)
             if isinstance(exc, KeyboardInterrupt) and not state.pushed:
                 on_line("stopped: the bake was undone, no tag moved")
@@ -193,9 +328,11 @@ def _base(
     on_line: Callable[[str], None],
     client: engine.DockerClient,
     state: _Bake,
+    known: str | None = None,
 ) -> tuple[str, str]:
     """The base as the provenance names it, and its image id: the recorded one (`build
-    --if-stale`), else the app image `image.build` makes, else `image.from` (pulled when not local)."""
+    --if-stale`), else the app image `image.build` makes, else `image.from` (pulled when not local;
+    `known`: its id, read ahead)."""
     if recorded is not None:
         return recorded.ref, _recorded_base(recorded, on_line, client)
     if app is not None:
@@ -203,6 +340,8 @@ def _base(
         state.created.append(app_id)
         return app_id, app_id
     assert manifest.image.base is not None
+    if known is not None:
+        return manifest.image.base, known
     return manifest.image.base, engine.ensure_image(manifest.image.base, on_line, client=client).id
 
 
@@ -316,6 +455,7 @@ class _Bake:
     loading: bool = False  # the load was asked for: the image may exist from then on
     answered: bool = False  # the engine's answer to the load was read to its end: it is done
     lease: str | None = None  # the name that marks the output as still being committed
+    opened: engine.OpenedLoad | None = None  # the load opened ahead (`ReadAhead`), until handed over
     created: list[str] = field(default_factory=list)  # the app image (`image.build`), no value in it
     undo: engine.TagUndo = ()
     pushed: list[engine.Pushed] = field(default_factory=list)
@@ -378,14 +518,15 @@ def _finish(
         for image_id in previous:
             outcome = engine.remove_superseded(image_id, LABEL, client=client)
             (removed if outcome == "removed" else refused if outcome == "refused" else []).append(image_id)
-        if state.lease is not None and not engine.release(state.image_id, state.lease, client=client):
+        released = engine.release(state.image_id, state.lease, client=client) if state.lease else None
+        if released is not None and not released.image_stays:
             # Every tag of ours was moved meanwhile (another bake of the same names): our image
             # went with its lease.
             on_line(
                 f"every tag of this bake was moved to another image meanwhile (another bake?); "
                 f"removed this bake's image {state.image_id}"
             )
-        if state.lease is not None and engine.inspect_image(state.lease, client=client) is not None:
+        if released is not None and not released.name_dropped:
             on_line(f"could not drop the bake's working name: remove it with `docker image rm {state.lease}`")
         state.lease = None
     except KeyboardInterrupt:

@@ -20,14 +20,15 @@ from __future__ import annotations
 from baker.image.engine.build import build_image, ensure_image
 from baker.image.engine.cleanup import remove_image, remove_loaded, remove_superseded
 from baker.image.engine.client import DockerClient, connect, inspect_image
-from baker.image.engine.load import base_config, load_config, wants_layers
-from baker.image.engine.tags import LEASE_REPOSITORY, lease, push, release, restore_tags, tag
+from baker.image.engine.load import OpenedLoad, base_config, load_config, open_load, wants_layers
+from baker.image.engine.tags import LEASE_REPOSITORY, lease_name, push, release, restore_tags, tag
 from baker.image.engine.types import ImageInfo, Pushed, TagUndo
 
 __all__ = [
     "LEASE_REPOSITORY",
     "DockerClient",
     "ImageInfo",
+    "OpenedLoad",
     "Pushed",
     "TagUndo",
     "base_config",
@@ -35,8 +36,9 @@ __all__ = [
     "connect",
     "ensure_image",
     "inspect_image",
-    "lease",
+    "lease_name",
     "load_config",
+    "open_load",
     "push",
     "release",
     "remove_image",

@@ -17,7 +17,6 @@ from baker.image.engine.client import (
     DockerClient,
     client_or_connect,
     exists,
-    full_id,
     inspect_image,
 )
 from baker.image.engine.steps import BAKE_ID_LABEL, BAKE_STEPS, HISTORY_PREFIX, is_bake_output
@@ -95,7 +94,9 @@ def remove_superseded(image_id: str, label: str, *, client: DockerClient | None 
             current = data.get("Parent") or ""
             if not current:
                 break
-        if not chain or chain[0] != full_id(client, image_id):
+        # The history and the inspects read one image (the history's top entry names its id):
+        # no second inspect of `image_id` is needed to rule out a name that moved between them.
+        if not chain or chain[0] != history[0].get("Id"):
             return "kept"
     except docker.errors.NotFound:
         return "removed"  # gone already (another bake's clean-up took it)

@@ -17,6 +17,11 @@ archive's own config.
   (image/tarexport/load.go) looks each layer's chain ID up first and reads a layer file only when
   the chain is missing, so an engine that holds the base needs no layer at all: the archive is a
   few KiB.  The engine answers with the image id, which is the config's digest: checked.
+- **The load opened early** (`open_load`, by `image.bake.read_ahead` while the values resolve):
+  moby unpacks a load through a helper it re-execs, started by the body's first bytes, which is
+  most of a small load's cost.  The request goes with a first member holding nothing (an empty
+  directory, `OPENED_LEAD`, which the loader ignores), and the rest of the archive when the bake
+  hands it over (`load_config(opened=...)`); aborted before that, the engine creates nothing.
 - **Engines that want every layer** (the containerd image store, opt-in since Docker 24: `docker
   info` shows `driver-type io.containerd.snapshotter.v1`) import an archive through containerd,
   which needs every blob.  There the base's `docker save` is streamed through into the load, its
@@ -33,12 +38,15 @@ from __future__ import annotations
 
 import io
 import json
+import queue
 import re
 import tarfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import docker.errors
+import requests.exceptions
 
 from baker.errors import EngineError
 from baker.image import oci
@@ -51,6 +59,9 @@ _CHUNK = 1024 * 1024
 _DROPPED = ("manifest.json", "index.json", "oci-layout", "repositories")
 # The `files:` layer's path in a load archive (no base layer file is named so).
 FILES_LAYER = "baker-files/layer.tar"
+# The first member of an opened load (`OpenedLoad`): an empty directory, which moby's loader
+# ignores (it reads `manifest.json` and the files it names; a stream without one fails on it).
+OPENED_LEAD = "baker-load/"
 
 
 def wants_layers(*, client: DockerClient | None = None) -> bool:
@@ -148,16 +159,20 @@ def _member(name: str, data: bytes) -> bytes:
     return block + data + b"\0" * (-len(data) % tarfile.BLOCKSIZE)
 
 
-def _manifest(config: oci.Blob, layers: Sequence[str]) -> bytes:
-    name = config.digest.removeprefix("sha256:") + ".json"
-    return json.dumps([{"Config": name, "RepoTags": None, "Layers": list(layers)}]).encode()
+def _manifest(config: oci.Blob, layers: Sequence[str], named: str | None = None) -> bytes:
+    config_file = config.digest.removeprefix("sha256:") + ".json"
+    tags = [named] if named is not None else None
+    return json.dumps([{"Config": config_file, "RepoTags": tags, "Layers": list(layers)}]).encode()
 
 
-def config_only_archive(config: oci.Blob, layer_count: int, files: bytes | None = None) -> bytes:
+def config_only_archive(
+    config: oci.Blob, layer_count: int, files: bytes | None = None, named: str | None = None
+) -> bytes:
     """The archive of a layer-less load: the baked config and a manifest naming it; the layer
     paths it names are not in it (the engine holds every chain already), but for the `files:`
     layer (`files`: its uncompressed tar, `baker.image.fileslayer`), which the engine has never
-    seen: it is in the archive, last."""
+    seen: it is in the archive, last.  `named`: the one name the loaded image gets (the bake's
+    lease, `tags.lease_name`), as moby's loader names an image its manifest tags."""
     layers = [f"layers/{i}/layer.tar" for i in range(layer_count)]
     name = config.digest.removeprefix("sha256:") + ".json"
     added = b""
@@ -167,13 +182,13 @@ def config_only_archive(config: oci.Blob, layer_count: int, files: bytes | None 
     return (
         _member(name, config.data)
         + added
-        + _member("manifest.json", _manifest(config, layers))
+        + _member("manifest.json", _manifest(config, layers, named))
         + b"\0" * (2 * tarfile.BLOCKSIZE)
     )
 
 
 def _full_archive(
-    client: DockerClient, base_id: str, config: oci.Blob, files: bytes | None = None
+    client: DockerClient, base_id: str, config: oci.Blob, files: bytes | None = None, named: str | None = None
 ) -> Iterator[bytes]:
     """The base's `docker save` streamed through, its config and index files replaced: the baked
     config and a `manifest.json` over the base's own layer files."""
@@ -212,8 +227,97 @@ def _full_archive(
         layers.append(FILES_LAYER)
         yield _member(FILES_LAYER, files)
     yield _member(config.digest.removeprefix("sha256:") + ".json", config.data)
-    yield _member("manifest.json", _manifest(config, layers))
+    yield _member("manifest.json", _manifest(config, layers, named))
     yield b"\0" * (2 * tarfile.BLOCKSIZE)
+
+
+class _Aborted(Exception):
+    """Ends an opened load's body before anything but its lead was sent."""
+
+
+class OpenedLoad:
+    """A layer-less `docker load` opened before the baked config exists (`open_load`), on a daemon
+    thread: the request and the archive's first member (`OPENED_LEAD`, no value) go at once, and
+    the rest of the archive (`config_only_archive`: the baked config, the `files:` layer, the
+    manifest) when the bake hands it over (`load_config(opened=...)`).
+
+    Why: moby unpacks a load through a helper process it re-execs (chrootarchive), started when
+    the first bytes of the body arrive; that start is most of a small load's cost (~50-80 ms of
+    ~55-90 ms here, more on a loaded machine), and it now happens while the values resolve.  The
+    engine creates nothing before the manifest arrives: `abort` (a failed or stopped bake, or one
+    that does not use it) cuts the body short, and moby's loader then finds no manifest and fails
+    (its legacy route finds no image in the lead directory).  Nothing holding a value is sent
+    before `hand_over`."""
+
+    def __init__(self, client: DockerClient) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._rest: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._given = False  # the rest, or the abort, was handed to the body
+        self._ended = False
+        self._done = threading.Event()
+        self.lines: list[str] = []
+        self.error: str | None = None  # the engine's refusal, from its answer
+        self.failure: BaseException | None = None  # the request's failure (an EngineError)
+        self.lost = False  # that failure was the connection's (cut, reset): the load is made anew
+        self._thread = threading.Thread(target=self._run, name="baker-engine-load", daemon=True)
+        self._thread.start()
+
+    def _body(self) -> Iterator[bytes]:
+        info = tarfile.TarInfo(OPENED_LEAD)
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o700
+        yield info.tobuf(format=tarfile.PAX_FORMAT)
+        rest = self._rest.get()
+        if rest is None:
+            raise _Aborted
+        yield rest
+
+    def _run(self) -> None:
+        try:
+            with engine_errors("loading the baked image", hint="run again with --debug"):
+                try:
+                    stream = self._client.api.load_image(self._body(), quiet=True)
+                    state = consume(stream if stream is not None else (), LineSink(self.lines.append))
+                except (requests.exceptions.ConnectionError, ConnectionError):
+                    self.lost = True
+                    raise
+            self.error = state.error
+        except BaseException as exc:  # handed to `answer` (an abort's own is dropped there)
+            self.failure = exc
+        finally:
+            with self._lock:
+                self._ended = True
+            self._done.set()
+
+    def hand_over(self, rest: bytes) -> bool:
+        """Send the rest of the archive; False (nothing sent) when the load is no longer open (its
+        request failed or ended early, or it was aborted): the caller loads anew."""
+        with self._lock:
+            if self._given or self._ended:
+                return False
+            self._given = True
+        self._rest.put(rest)
+        return True
+
+    def abort(self) -> None:
+        """End the body before the rest (no-op once handed over): the engine loads nothing."""
+        with self._lock:
+            if self._given:
+                return
+            self._given = True
+        self._rest.put(None)
+
+    def wait(self) -> None:
+        """Until the engine's answer was read to its end, or the request failed.  A stop signal
+        raises while this waits, wherever the caller's region lets it."""
+        while not self._done.wait(0.05):
+            pass
+
+
+def open_load(client: DockerClient) -> OpenedLoad:
+    """Open a layer-less load now (`OpenedLoad`); hand it the rest with `load_config(opened=)`."""
+    return OpenedLoad(client)
 
 
 def load_config(
@@ -225,34 +329,59 @@ def load_config(
     client: DockerClient | None = None,
     answered: Callable[[], None] | None = None,
     files: bytes | None = None,
+    opened: OpenedLoad | None = None,
+    named: str | None = None,
 ) -> str:
     """Load `config` (the baked config) over the base's layers; the new image's id, which is the
     config's digest.  `full_layers`: stream the base's layers in too (`wants_layers`).  `files`:
     the `files:` layer's tar (it holds values), loaded as one more layer, whose diff_id the config
-    names last.
+    names last.  `opened`: a layer-less load opened earlier (`open_load`), handed the archive when
+    it is still open (else aborted, and the load made anew).  `named`: the one name the load gives
+    the image (the bake's lease): the engine's answer then names it instead of the id, and the
+    id is proven by the first call that names the image by it (the tag).
     `answered` is called once the engine's answer was read to its end (whatever it said): from then
     on the engine is done with the load, so an undo need not wait for it."""
     _check_id(base_id)
     client = client_or_connect(client)
-    data: bytes | Iterator[bytes] = (
-        _full_archive(client, base_id, config, files)
-        if full_layers
-        else config_only_archive(config, layer_count, files)
-    )
     lines: list[str] = []
-    with engine_errors("loading the baked image", hint="run again with --debug"):
-        stream = client.api.load_image(data, quiet=True)
-        state = consume(stream if stream is not None else (), LineSink(lines.append))
+    error: str | None = None
+    handed = (
+        opened is not None
+        and not full_layers
+        and opened.hand_over(config_only_archive(config, layer_count, files, named))
+    )
+    if handed and opened is not None:
+        opened.wait()
+        if opened.failure is not None and not opened.lost:
+            raise opened.failure
+        lines, error = opened.lines, opened.error
+    if not handed or (opened is not None and opened.lost):
+        # Not opened, no longer open, or its connection cut as the archive went: loaded anew.  The
+        # same archive makes the same image (its id is the config's digest, its name the lease),
+        # whether or not the engine had the first whole: never a second one.
+        if opened is not None:
+            opened.abort()
+        lines = []
+        data: bytes | Iterator[bytes] = (
+            _full_archive(client, base_id, config, files, named)
+            if full_layers
+            else config_only_archive(config, layer_count, files, named)
+        )
+        with engine_errors("loading the baked image", hint="run again with --debug"):
+            stream = client.api.load_image(data, quiet=True)
+            error = consume(stream if stream is not None else (), LineSink(lines.append)).error
     if answered is not None:
         answered()
-    if state.error is not None:
+    if error is not None:
         raise EngineError(
-            f"the engine refused the baked image: {state.error}",
+            f"the engine refused the baked image: {error}",
             hint="the engine may want every layer in the archive (a containerd image store); "
             "`docker info` shows which store it uses",
         )
     loaded = {m.group(1) for line in lines for m in [_LOADED.search(line)] if m is not None}
     if loaded == {config.digest}:
+        return config.digest
+    if not loaded and named is not None and f"Loaded image: {named}" in lines:
         return config.digest
     if not loaded:  # an engine that does not say which: ask it
         with engine_errors("inspecting the baked image"):
@@ -271,8 +400,11 @@ def load_config(
 __all__ = [
     "CONTAINERD_SNAPSHOTTER",
     "FILES_LAYER",
+    "OPENED_LEAD",
+    "OpenedLoad",
     "base_config",
     "config_only_archive",
     "load_config",
+    "open_load",
     "wants_layers",
 ]

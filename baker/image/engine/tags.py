@@ -3,7 +3,11 @@ back), the lease that marks an image still being committed, and the push."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import docker.errors
 
 from baker import imageref, signals
 from baker.errors import EngineError
@@ -66,31 +70,49 @@ def restore_tags(undo: TagUndo, image_id: str, *, client: DockerClient | None = 
 LEASE_REPOSITORY = "baker-bake-in-progress"
 
 
-def lease(image_id: str, bake_id: str, *, client: DockerClient | None = None) -> str:
-    """Name the bake's output `baker-bake-in-progress:<bake id>` while the bake commits (tags,
-    pushes, removes what it superseded).  Another bake of the same tags then sees the image named
-    and never removes it as superseded, and untagging a name never deletes it; `release` ends it."""
-    client = client_or_connect(client)
-    with engine_errors("naming the bake's image"):
-        client.api.tag(image_id, LEASE_REPOSITORY, bake_id, force=True)
-    return f"{LEASE_REPOSITORY}:{bake_id}"
+def lease_name() -> str:
+    """A new name for a bake's output while the bake commits (tags, pushes, removes what it
+    superseded): `baker-bake-in-progress:<bake id>`, given by the load itself (`load_config(named=)`,
+    so the image is never without a name of baker's).  Another bake of the same tags then sees the
+    image named and never removes it as superseded, and untagging a name never deletes it;
+    `release` ends it."""
+    return f"{LEASE_REPOSITORY}:{uuid.uuid4().hex}"
 
 
-def release(image_id: str, name: str, *, client: DockerClient | None = None) -> bool:
-    """End the lease `name` on the bake's output; True when the image stays (another name holds it).
-    When the lease was its last name (another bake moved every tag of ours meanwhile), the image
-    goes with it.  Best effort: False when unsure."""
+@dataclass(frozen=True)
+class Released:
+    """How `release` ended: whether the bake's image stays (another name holds it), and whether
+    its lease name is gone."""
+
+    image_stays: bool
+    name_dropped: bool
+
+
+def release(image_id: str, name: str, *, client: DockerClient | None = None) -> Released:
+    """End the lease `name` on the bake's output.  When the lease was its last name (another bake
+    moved every tag of ours meanwhile), the image goes with it: the engine's answer to the removal
+    says so (a `Deleted` entry), so no inspect before or after is needed.  Best effort: when the
+    removal fails, the engine is asked what is left."""
     try:
         client = client_or_connect(client)
-        info = inspect_image(image_id, client=client)
-        if info is None:
-            return False
-        others = [t for t in info.repo_tags if t != name]
-        client.api.remove_image(name, noprune=True)
+        answer = client.api.remove_image(name, noprune=True)
+    except docker.errors.NotFound:  # the name is gone already: does the image stay?
+        return Released(image_stays=client is not None and _exists(client, image_id), name_dropped=True)
     except ENGINE_FAILURES:
-        # No engine at all (connect failed): unsure, so False (this read None.api before).
-        return client is not None and exists(client, image_id)
-    return bool(others)
+        # No engine at all (connect failed): unsure, so the image counts as gone and the name as kept.
+        if client is None:
+            return Released(image_stays=False, name_dropped=False)
+        return Released(image_stays=_exists(client, image_id), name_dropped=not _exists(client, name))
+    deleted = {str(item.get("Deleted")) for item in answer or () if isinstance(item, dict)}
+    return Released(image_stays=image_id not in deleted, name_dropped=True)
+
+
+def _exists(client: DockerClient, ref: str) -> bool:
+    """`exists`, best effort: an engine that cannot say counts as no."""
+    try:
+        return exists(client, ref)
+    except ENGINE_FAILURES:
+        return False
 
 
 def push(name: str, on_line: Callable[[str], None], *, client: DockerClient | None = None) -> str:
