@@ -42,7 +42,16 @@ VALUE = "sk-demo-4f9a1c2e7b"  # openai-api-key in the demo world
 
 
 @pytest.fixture
+def run() -> str:
+    """This test's own literal, baked beside the value: every image a bake of this test makes
+    holds it, and no other test's does (the engine is shared with the other workers, which bake
+    the demo world's values too): what "no image" and "one image" are counted by."""
+    return f"run-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
 def manifest(
+    run: str,
     emulator: Emulator,
     azure_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
@@ -52,7 +61,7 @@ def manifest(
 ) -> Path:
     monkeypatch.setenv("AZURE_CLIENT_SECRET", CLIENT_SECRET)
     credential = azure_credential(emulator.vault_url("demo"), TENANT, CLIENT_ID)
-    env = {"LOG_LEVEL": "info", "OPENAI_API_KEY": {"secret": "openai-api-key"}, "RUN": uuid.uuid4().hex}
+    env = {"LOG_LEVEL": "info", "OPENAI_API_KEY": {"secret": "openai-api-key"}, "RUN": run}
     return write_manifest(
         tmp_path / "baker.yaml",
         base=busybox_base,
@@ -60,11 +69,6 @@ def manifest(
         credentials={"demo": credential},
         env=env,
     )
-
-
-def _images(client: Any) -> set[str]:
-    """Every image the engine holds, intermediate and dangling ones too."""
-    return set(client.api.images(all=True, quiet=True))
 
 
 def _ended(name: str) -> None:
@@ -141,6 +145,7 @@ def _refused_save(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_base_read_refused_on_the_thread_fails_the_bake_after_resolution_as_it_did_before(
+    run: str,
     manifest: Path,
     timeline: list[tuple[str, str, float]],
     monkeypatch: pytest.MonkeyPatch,
@@ -165,18 +170,17 @@ def test_a_base_read_refused_on_the_thread_fails_the_bake_after_resolution_as_it
         bake(loaded, resolve(loaded), tags=[], push=False, on_line=lambda line: None, client=docker_client)
     assert caught.value.message == expected
     assert not image_names.exists(loaded.image.tags[0])
-    assert image_names.holding(VALUE) == []
+    assert image_names.holding(run) == []  # no image of this bake, the value's or any other
 
 
 def test_a_stop_while_the_values_resolve_and_the_base_is_read_exits_130_and_leaves_nothing(
+    run: str,
     manifest: Path,
     emulator: Emulator,
     monkeypatch: pytest.MonkeyPatch,
     image_names: ImageNames,
-    docker_client: Any,
     loads: list[str],
 ) -> None:
-    before = _images(docker_client)
     emulator.faults.latency = 1.0
     reading, finish = threading.Event(), threading.Event()
     calls: list[str] = []
@@ -218,23 +222,22 @@ def test_a_stop_while_the_values_resolve_and_the_base_is_read_exits_130_and_leav
     _ended(LOAD)  # the opened load was aborted
     tag = load(manifest).image.tags[0]
     assert not image_names.exists(tag)
-    assert image_names.holding(VALUE) == []
-    assert _images(docker_client) == before  # the engine created no image
+    assert image_names.holding(run) == []  # the engine created no image of this bake
 
 
 def test_a_failed_resolution_aborts_the_opened_load_and_the_engine_creates_no_image(
+    run: str,
     manifest: Path,
     loads: list[str],
-    docker_client: Any,
+    image_names: ImageNames,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    before = _images(docker_client)
     manifest.write_text(manifest.read_text().replace("openai-api-key", "no-such-secret"))
     code = main(["build", "-f", str(manifest), "--json"])
     assert code != 0 and json.loads(capsys.readouterr().out)["error"] != "EngineError"
     _ended(LOAD)
     assert loads == [LOAD]  # it was opened, then aborted
-    assert _images(docker_client) == before
+    assert image_names.holding(run) == []  # the engine created no image of this bake
 
 
 def test_a_load_no_longer_open_when_the_values_arrive_is_made_anew(
@@ -260,10 +263,11 @@ def test_a_load_no_longer_open_when_the_values_arrive_is_made_anew(
 
 
 def test_a_load_whose_connection_is_cut_as_the_archive_goes_is_made_anew_and_makes_one_image(
+    run: str,
     manifest: Path,
     loads: list[str],
     monkeypatch: pytest.MonkeyPatch,
-    docker_client: Any,
+    image_names: ImageNames,
 ) -> None:
     """The opened load's connection breaks as the archive is sent (aborted under it): the same
     archive is loaded anew, which makes the same image (its id is the config's digest): exactly
@@ -278,9 +282,8 @@ def test_a_load_whose_connection_is_cut_as_the_archive_goes_is_made_anew_and_mak
         raise ConnectionAbortedError(errno.ECONNABORTED, "Software caused connection abort")
 
     monkeypatch.setattr(engine.OpenedLoad, "_body", cut)
-    before = _images(docker_client)
     assert main(["build", "-f", str(manifest)]) == 0
     assert loads == [LOAD, "MainThread"]
     info = engine.inspect_image(load(manifest).image.tags[0])
     assert info is not None and f"OPENAI_API_KEY={VALUE}" in info.env
-    assert _images(docker_client) - before == {info.id}
+    assert image_names.holding(run) == [info.id]
