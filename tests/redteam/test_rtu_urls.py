@@ -94,3 +94,65 @@ def test_rtu_1_the_azure_pipelines_url_checked_is_the_one_the_token_goes_to(
         provider.close()
         other.close()
     assert CANARY.encode() not in bytes(other.received), "SYSTEM_ACCESSTOKEN went to 127.0.0.3"
+
+
+class FakeEngine:
+    """A plain-http stand-in for a Docker engine on 127.0.0.1 that answers the version and the ping
+    and records each request line."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(8)
+        self.port = self._sock.getsockname()[1]
+        self.lines: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                try:
+                    data = conn.recv(65536)
+                    self.lines.append(data.split(b"\r\n", 1)[0])
+                    body = b'{"ApiVersion":"1.41","Version":"20.10.0"}' if b"/version" in data else b"OK"
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nApi-Version: 1.41\r\n"
+                        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+                    )
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+@pytest.mark.xfail(
+    strict=True, reason="rtu-2: a plain tcp:// DOCKER_HOST off loopback is used, every value in clear"
+)
+def test_rtu_2_a_plain_tcp_engine_off_loopback_is_refused_as_plain_http_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rtu-2 (low; decide).  The loopback rule (plain http to loopback only) guards the registry
+    client and the keyless request URLs, but not the engine: `connect()` takes DOCKER_HOST as
+    docker-py reads it, and a `tcp://` engine without DOCKER_TLS_VERIFY off loopback gets every value
+    (the bake's build request and context) and, on a push, the registry's credentials
+    (`X-Registry-Auth`) in clear.  `localhost.` (a trailing dot: a name `baker.loopback` does not
+    call loopback, resolved here to 127.0.0.1) stands in for a remote engine: baker asks it for its
+    version and ping, and would go on to build there."""
+    from baker.errors import EngineError
+    from baker.image.engine import client
+
+    engine = FakeEngine()
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://localhost.:{engine.port}")
+    monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
+    try:
+        with pytest.raises(EngineError):
+            client.connect()
+    finally:
+        engine.close()
+    assert engine.lines == [], "baker spoke plain http to an engine its loopback rule does not call loopback"
