@@ -6,12 +6,15 @@ Each test states what should hold; it is xfail(strict) until the finding is fixe
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
 import threading
 from pathlib import Path
 
 import pytest
 
+from baker.cli import main
 from baker.emulator import Emulator
 from baker.errors import BakerError
 from baker.manifest import checks
@@ -156,3 +159,103 @@ def test_rtu_2_a_plain_tcp_engine_off_loopback_is_refused_as_plain_http_is(
     finally:
         engine.close()
     assert engine.lines == [], "baker spoke plain http to an engine its loopback rule does not call loopback"
+
+
+class Proxy:
+    """A forward proxy stand-in on 127.0.0.3 (a corporate proxy elsewhere): answers a request without
+    `Authorization` 401 Basic, one with it 404, and keeps every request's head."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.3", 0))
+        self._sock.listen(8)
+        self.url = f"http://127.0.0.3:{self._sock.getsockname()[1]}"
+        self.heads: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                try:
+                    head = conn.recv(65536).split(b"\r\n\r\n", 1)[0]
+                    self.heads.append(head)
+                    if b"\r\nauthorization:" in head.lower():
+                        answer = b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+                        answer += b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+                    else:
+                        answer = b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="r"\r\n'
+                        answer += b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+                    conn.sendall(answer)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def _proxied(monkeypatch: pytest.MonkeyPatch, proxy: Proxy) -> None:
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("http_proxy", proxy.url)
+
+
+@pytest.mark.xfail(strict=True, reason="rtu-3: plain http 'to loopback' goes to an HTTP_PROXY in clear")
+def test_rtu_3_plain_http_to_a_loopback_registry_never_goes_through_a_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rtu-3 (medium).  The loopback rule allows plain http because the bytes never leave the host;
+    requests honours HTTP_PROXY for loopback too (no_proxy unset), so a runner behind a proxy sends
+    the registry's Basic credentials (and, on a push, the config blob holding every value; an App
+    Service managed identity request its IDENTITY_HEADER) in clear to the proxy.  Checked as
+    127.0.0.1, connected to the proxy.  Go (the engine, skopeo, the registry) never proxies
+    `localhost` or a loopback address (`golang.org/x/net/http/httpproxy`, `useProxy`).
+    Here nothing listens on 127.0.0.1:1; only the proxy answers."""
+    proxy = Proxy()
+    registry = "127.0.0.1:1"
+    config = tmp_path / "docker"
+    config.mkdir()
+    auth = base64.b64encode(f"user:{CANARY}".encode()).decode()
+    (config / "config.json").write_text(json.dumps({"auths": {registry: {"auth": auth}}}), encoding="utf-8")
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    _proxied(monkeypatch, proxy)
+    try:
+        main(["find", "--no-ci", "--secret", "x", f"{registry}/team/app"])
+    finally:
+        proxy.close()
+    capsys.readouterr()
+    leaked = any(auth.encode() in head for head in proxy.heads)
+    assert proxy.heads == [], f"{len(proxy.heads)} request(s) to the proxy, credentials among them: {leaked}"
+
+
+@pytest.mark.xfail(
+    strict=True, reason="rtu-3: a loopback managed identity endpoint is asked through HTTP_PROXY"
+)
+def test_rtu_3_a_loopback_managed_identity_endpoint_never_goes_through_a_proxy(
+    tmp_path: Path,
+    keyless_emulator: Emulator,
+    no_client_secret: None,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """rtu-3, the managed identity road: App Service's IDENTITY_ENDPOINT is plain http on loopback,
+    allowed by the rule; through HTTP_PROXY its IDENTITY_HEADER reaches the proxy in clear."""
+    proxy = Proxy()
+    monkeypatch.setenv("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi/token")
+    monkeypatch.setenv("IDENTITY_HEADER", CANARY)
+    _proxied(monkeypatch, proxy)
+    manifest = keyless_manifest(tmp_path, keyless_emulator, {"auth": "managed-identity"})
+    try:
+        main(["test-connection", "--no-ci", "-f", str(manifest)])
+    finally:
+        proxy.close()
+    capsys.readouterr()
+    leaked = any(CANARY.encode() in head for head in proxy.heads)
+    assert proxy.heads == [], (
+        f"{len(proxy.heads)} request(s) to the proxy, IDENTITY_HEADER among them: {leaked}"
+    )
