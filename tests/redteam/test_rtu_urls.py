@@ -25,6 +25,7 @@ from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
     no_client_secret,
 )
 from tests.support.fixtures_emulator import SERVICE_CONNECTION
+from tests.support.manifests import azure_credential, write_manifest
 
 pytestmark = pytest.mark.emulator
 
@@ -259,3 +260,31 @@ def test_rtu_3_a_loopback_managed_identity_endpoint_never_goes_through_a_proxy(
     assert proxy.heads == [], (
         f"{len(proxy.heads)} request(s) to the proxy, IDENTITY_HEADER among them: {leaked}"
     )
+
+
+@pytest.mark.xfail(
+    strict=True, reason="rtu-4: plan shows a non-ASCII vault host as written, not the host connected to"
+)
+def test_rtu_4_plan_names_the_vault_host_baker_connects_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rtu-4 (low).  `baker.urls` reads a non-ASCII host by IDNA (as urllib3 does), so
+    `https://corp-v\u0430ult.example` (a Cyrillic \u0430) is accepted and connected to as
+    `xn--corp-vult-5yh.example`: another registrable name, whose vault serves the values baked.
+    `plan` (text and `--json`), the review surface of a manifest change, prints the URL as written,
+    which looks like `corp-vault.example`.  Show the host as connected to (or refuse a mixed-script
+    label)."""
+    import idna
+
+    vault = "https://corp-v\u0430ult.example"
+    connected = idna.encode("corp-v\u0430ult").decode()
+    manifest = write_manifest(
+        tmp_path,
+        base="busybox",
+        credentials={"c": azure_credential(vault, "t", "c")},
+        env={"VALUE": {"secret": "s"}},
+    )
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", "x")
+    assert main(["--json", "plan", "-f", str(manifest)]) == 0
+    shown = json.loads(capsys.readouterr().out)["env"][0]["vault_url"]
+    assert connected in shown, f"plan shows {shown!a}; baker connects to https://{connected}.example"
