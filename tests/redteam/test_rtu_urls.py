@@ -288,3 +288,30 @@ def test_rtu_4_plan_names_the_vault_host_baker_connects_to(
     assert main(["--json", "plan", "-f", str(manifest)]) == 0
     shown = json.loads(capsys.readouterr().out)["env"][0]["vault_url"]
     assert connected in shown, f"plan shows {shown!a}; baker connects to https://{connected}.example"
+
+
+@pytest.mark.xfail(
+    strict=True, reason="rtu-5: AZURE_AUTHORITY_HOST is read by no baker check and quoted whole"
+)
+def test_rtu_5_an_authority_from_the_environment_is_read_as_the_manifests_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rtu-5 (low).  A manifest's `authority_host` goes through `baker.urls` (user info, a backslash,
+    plain http refused, never quoted); AZURE_AUTHORITY_HOST, its fallback, goes to azure-identity as
+    it is: `validate` says nothing, and `test-connection`/`build` print azure-identity's ValueError,
+    which quotes the whole URL: here a password in its user info (and a line break in it is kept).
+    An https one with a backslash (`https://A\\@B`) reaches MSAL, which names B as the instance
+    while requests connects to A."""
+    manifest = write_manifest(
+        tmp_path,
+        base="busybox",
+        credentials={"c": azure_credential("https://demo.vault.localhost:1", "t", "c")},
+        env={"VALUE": {"secret": "s"}},
+    )
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", "x")
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", f"http://user:{CANARY}@login.example")
+    validated = main(["--no-ci", "validate", "-f", str(manifest)])
+    main(["--no-ci", "test-connection", "-f", str(manifest)])
+    captured = capsys.readouterr()
+    assert CANARY not in captured.out + captured.err
+    assert validated != 0, "validate accepts an authority that every online command refuses"
