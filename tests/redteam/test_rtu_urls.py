@@ -7,6 +7,7 @@ Each test states what should hold; it is xfail(strict) until the finding is fixe
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import threading
@@ -315,3 +316,27 @@ def test_rtu_5_an_authority_from_the_environment_is_read_as_the_manifests_is(
     captured = capsys.readouterr()
     assert CANARY not in captured.out + captured.err
     assert validated != 0, "validate accepts an authority that every online command refuses"
+
+
+@pytest.mark.xfail(strict=True, reason="rtu-3: a loopback tcp:// engine is spoken to through HTTP_PROXY")
+def test_rtu_3_a_loopback_tcp_engine_is_never_spoken_to_through_a_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rtu-3, the engine road: DOCKER_HOST=tcp://127.0.0.1:PORT (a dind service, a TCP-exposed
+    engine) with HTTP_PROXY set: docker-py (a requests session that trusts the environment) sends
+    every engine request, the bake's build request and context (every value) and a push's
+    `X-Registry-Auth` among them, to the proxy in clear.  The docker CLI (Go) never proxies loopback."""
+    from baker.image.engine import client
+
+    engine = FakeEngine()
+    proxy = Proxy()
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{engine.port}")
+    monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
+    _proxied(monkeypatch, proxy)
+    try:
+        with contextlib.suppress(BakerError):  # the proxy answers 401: what reached it is what matters
+            client.connect()
+    finally:
+        engine.close()
+        proxy.close()
+    assert proxy.heads == [], f"{len(proxy.heads)} engine request(s) went to the proxy"
