@@ -83,3 +83,23 @@ def test_timeout_takes_positive_seconds_and_never_echoes_the_word(
     assert main(["build", "--in-registry", "--timeout", word]) == 2
     err = capsys.readouterr().err
     assert "--timeout" in err and (word not in err or word in ("0",))
+
+
+def test_a_request_timing_out_with_the_deadline_is_named_as_the_deadline_even_when_its_timer_runs_late(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A socket timeout set to what is left of the deadline fires with it; on a loaded machine the
+    deadline's timer thread may not have run yet: the error still names the bound the user can act
+    on, not "cannot reach" (seen in a loaded `make test`: test_find_scan named the request
+    unreachable)."""
+    import time
+
+    from baker.image.registry import client as registry_client
+    from baker.image.registry.transport import Deadline
+
+    monkeypatch.setattr(Deadline, "_expire", lambda self: None)  # the timer comes too late
+    with registry_client.RegistryClient(parse_ref("127.0.0.1:1/team/app:1"), deadline=0.05) as client:
+        time.sleep(0.1)
+        assert not client.deadline.expired
+        error = client._unreachable("ReadTimeout")
+    assert error.message == "the registry 127.0.0.1:1 did not answer within 0.05 s"

@@ -173,7 +173,7 @@ class RegistryClient:
         return response
 
     def _unreachable(self, why: str) -> ImageError:
-        if self.deadline.expired:
+        if self.deadline.passed:
             return ImageError(
                 f"the registry {self.ref.host} did not answer within {self.deadline.seconds:g} s",
                 hint="check that the registry is up and not overloaded; try again later",

@@ -123,6 +123,12 @@ class Deadline:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
+    @property
+    def passed(self) -> bool:
+        """The deadline came, whether or not its timer has run yet (on a loaded machine it may run
+        after a socket timeout set to what was left, which fires with the deadline)."""
+        return self.expired or time.monotonic() >= self.end
+
     def left(self) -> float:
         return max(0.05, min(float(TIMEOUT), self.end - time.monotonic()))
 

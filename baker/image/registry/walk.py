@@ -116,7 +116,7 @@ class Reader:
         finally:
             client.deadline.cancel()
             with self._lock:
-                if client.deadline.expired:
+                if client.deadline.passed:
                     self._stalled += 1
                 self._idle.append(client)
 

@@ -190,7 +190,7 @@ class GitHubTokens:
                     stream=True,
                 )
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                if deadline.expired:
+                if deadline.passed:
                     raise _too_slow(where) from None
                 raise FederatedTokenError(
                     f"cannot reach {where}: {type(exc).__name__}", evidence="connection"
@@ -270,7 +270,7 @@ class BoundedTransport(RequestsTransport):  # type: ignore[misc]  # azure-core i
                 raise self._too_slow(request.url)
             return response
         except AzureError:
-            if deadline.expired:
+            if deadline.passed:
                 raise self._too_slow(request.url) from None
             raise
         finally:
@@ -300,7 +300,7 @@ def _read_answer(response: requests.Response, where: str, deadline: Deadline) ->
             if len(body) > _ANSWER_MAX:
                 raise too_big(f"the answer of {where}", None)
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        if deadline.expired:
+        if deadline.passed:
             raise _too_slow(where) from None
         raise FederatedTokenError(
             f"cannot read the answer of {where}: {type(exc).__name__}", evidence="connection"
