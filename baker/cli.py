@@ -59,11 +59,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 _QUOTED = r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
-_INVALID_CHOICE = re.compile(rf"invalid choice: {_QUOTED} \(choose from (?P<choices>.*)\)$", re.DOTALL)
-_INVALID_VALUE = re.compile(rf"(invalid [\w ]+ value|ignored explicit argument):? {_QUOTED}$", re.DOTALL)
+# Pattern texts, compiled (and cached by `re`) only when a usage error is worded: every run's start
+# would otherwise compile them (~1 ms, issue 17).  (?s) is re.DOTALL.
+_INVALID_CHOICE = rf"(?s)invalid choice: {_QUOTED} \(choose from (?P<choices>.*)\)$"
+_INVALID_VALUE = rf"(?s)(invalid [\w ]+ value|ignored explicit argument):? {_QUOTED}$"
 # An option name as baker (and most tools) spell them: lower case words joined by '-'.
-_FLAG_SHAPE = re.compile(r"-[a-z]|--[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
-_AMBIGUOUS = re.compile(r"ambiguous option: (?P<option>[^=\s]*)=\S*(?P<rest> could match .*)$", re.DOTALL)
+_FLAG_SHAPE = r"-[a-z]|--[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
+_AMBIGUOUS = r"(?s)ambiguous option: (?P<option>[^=\s]*)=\S*(?P<rest> could match .*)$"
 
 
 def _unquoted(message: str) -> str:
@@ -74,11 +76,11 @@ def _unquoted(message: str) -> str:
     if message.startswith(head):
         words = message[len(head) :].split()
         # Only what is shaped like an option name is shown (a secret may well start with '-').
-        flags = [w.split("=", 1)[0] for w in words if _FLAG_SHAPE.fullmatch(w.split("=", 1)[0])]
+        flags = [w.split("=", 1)[0] for w in words if re.fullmatch(_FLAG_SHAPE, w.split("=", 1)[0])]
         others = len(words) - len(flags)
         shown = flags + ([f"and {others} more argument{'s' if others > 1 else ''}"] if others else [])
         return head + " ".join(shown)
-    if match := _INVALID_CHOICE.search(message):
+    if match := re.search(_INVALID_CHOICE, message):
         # Python 3.12.8+ lists the choices unquoted.
         choices = [c.strip().strip("'") for c in match["choices"].split(",")]
         import ast  # guards every run's start (issue 17): only a mistyped command needs it
@@ -90,9 +92,9 @@ def _unquoted(message: str) -> str:
         close = closest(word, choices)
         hint = f"; did you mean {close!r}?" if close is not None else ""
         return message[: match.start()] + f"invalid choice (choose from {match['choices']}){hint}"
-    if match := _INVALID_VALUE.search(message):
+    if match := re.search(_INVALID_VALUE, message):
         return message[: match.start()] + match[1]
-    if match := _AMBIGUOUS.search(message):
+    if match := re.search(_AMBIGUOUS, message):
         return message[: match.start()] + f"ambiguous option: {match['option']}{match['rest']}"
     return message
 
