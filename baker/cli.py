@@ -59,11 +59,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 _QUOTED = r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
-_INVALID_CHOICE = re.compile(rf"invalid choice: {_QUOTED} \(choose from (?P<choices>.*)\)$", re.DOTALL)
-_INVALID_VALUE = re.compile(rf"(invalid [\w ]+ value|ignored explicit argument):? {_QUOTED}$", re.DOTALL)
+# Pattern texts, compiled (and cached by `re`) only when a usage error is worded: every run's start
+# would otherwise compile them (~1 ms, issue 17).  (?s) is re.DOTALL.
+_INVALID_CHOICE = rf"(?s)invalid choice: {_QUOTED} \(choose from (?P<choices>.*)\)$"
+_INVALID_VALUE = rf"(?s)(invalid [\w ]+ value|ignored explicit argument):? {_QUOTED}$"
 # An option name as baker (and most tools) spell them: lower case words joined by '-'.
-_FLAG_SHAPE = re.compile(r"-[a-z]|--[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
-_AMBIGUOUS = re.compile(r"ambiguous option: (?P<option>[^=\s]*)=\S*(?P<rest> could match .*)$", re.DOTALL)
+_FLAG_SHAPE = r"-[a-z]|--[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
+_AMBIGUOUS = r"(?s)ambiguous option: (?P<option>[^=\s]*)=\S*(?P<rest> could match .*)$"
 
 
 def _unquoted(message: str) -> str:
@@ -74,11 +76,11 @@ def _unquoted(message: str) -> str:
     if message.startswith(head):
         words = message[len(head) :].split()
         # Only what is shaped like an option name is shown (a secret may well start with '-').
-        flags = [w.split("=", 1)[0] for w in words if _FLAG_SHAPE.fullmatch(w.split("=", 1)[0])]
+        flags = [w.split("=", 1)[0] for w in words if re.fullmatch(_FLAG_SHAPE, w.split("=", 1)[0])]
         others = len(words) - len(flags)
         shown = flags + ([f"and {others} more argument{'s' if others > 1 else ''}"] if others else [])
         return head + " ".join(shown)
-    if match := _INVALID_CHOICE.search(message):
+    if match := re.search(_INVALID_CHOICE, message):
         # Python 3.12.8+ lists the choices unquoted.
         choices = [c.strip().strip("'") for c in match["choices"].split(",")]
         import ast  # guards every run's start (issue 17): only a mistyped command needs it
@@ -90,9 +92,9 @@ def _unquoted(message: str) -> str:
         close = closest(word, choices)
         hint = f"; did you mean {close!r}?" if close is not None else ""
         return message[: match.start()] + f"invalid choice (choose from {match['choices']}){hint}"
-    if match := _INVALID_VALUE.search(message):
+    if match := re.search(_INVALID_VALUE, message):
         return message[: match.start()] + match[1]
-    if match := _AMBIGUOUS.search(message):
+    if match := re.search(_AMBIGUOUS, message):
         return message[: match.start()] + f"ambiguous option: {match['option']}{match['rest']}"
     return message
 
@@ -147,56 +149,97 @@ def _common(*, manifest: bool = True, many: bool = False) -> _Command:
 
 
 def build_parser() -> _Parser:
-    """The whole command line.  Each command's own arguments are added when that command is parsed
-    (or its help shown): a run builds one command's parser, not ten (issue 17: process start)."""
+    """The whole command line.  A command's parser is made when it is looked up (argparse looks up
+    only the chosen one), and its own arguments are added when it is parsed (or its help shown): a
+    run builds one command's parser, not ten (issue 17: process start)."""
     common = _common()
-    many = _common(many=True)
-    bare = _common(manifest=False)  # find reads registries, the emulator a world file: no -f
     parser = _Parser(
         prog="baker",
         description="Bake Azure Key Vault secrets into container images.",
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"baker {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Command)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Command, action=_Commands
+    )
+    assert isinstance(sub, _Commands)
 
-    sub.add_parser("validate", parents=[common], help="check the manifest offline")
-    sub.add_parser("plan", parents=[common], help="show each env var's source; no values")
-    sub.add_parser(
-        "render",
-        parents=[common],
-        fill=_render_arguments,
-        help="resolve and write the Dockerfile and env layer",
+    def one() -> list[_Parser]:
+        return [common]
+
+    def many() -> list[_Parser]:
+        return [_common(many=True)]
+
+    def bare() -> list[_Parser]:  # find reads registries, the emulator a world file: no -f
+        return [_common(manifest=False)]
+
+    sub.add_command("validate", one, help="check the manifest offline")
+    sub.add_command("plan", one, help="show each env var's source; no values")
+    sub.add_command(
+        "render", one, fill=_render_arguments, help="resolve and write the Dockerfile and env layer"
     )
-    sub.add_parser(
-        "build", parents=[many], fill=_build_arguments, help="resolve, render privately, build (and push)"
-    )
-    sub.add_parser(
-        "check", parents=[many], fill=_check_arguments, help="is a re-bake due? (exit 3 when it is)"
-    )
-    sub.add_parser(
-        "test-connection", parents=[common], fill=_connection_arguments, help="sign in and prove read access"
-    )
-    sub.add_parser("secrets", parents=[common], fill=_secrets_arguments, help="secret names in a vault")
-    sub.add_parser(
+    sub.add_command("build", many, fill=_build_arguments, help="resolve, render privately, build (and push)")
+    sub.add_command("check", many, fill=_check_arguments, help="is a re-bake due? (exit 3 when it is)")
+    sub.add_command("test-connection", one, fill=_connection_arguments, help="sign in and prove read access")
+    sub.add_command("secrets", one, fill=_secrets_arguments, help="secret names in a vault")
+    sub.add_command(
         "run",
-        parents=[common],
+        one,
         fill=_run_arguments,
         help="resolve, then run CMD with the values in its environment (no image); exits with CMD's code",
         description="Resolve the manifest's env: values, then become CMD (exec: no shell, no file, CMD's "
         "exit code and signals); CMD is looked up on your PATH. files: are refused: they are baked by "
         "`baker build` only.",
     )
-    sub.add_parser(
+    sub.add_command(
         "find",
-        parents=[bare],
+        bare,
         fill=_find_arguments,
         help="which tags and digests in registry repositories were baked from a secret (version)",
     )
-    sub.add_parser(
-        "emulator", parents=[bare], fill=_emulator_arguments, help="run the local Entra + Key Vault emulator"
+    sub.add_command(
+        "emulator", bare, fill=_emulator_arguments, help="run the local Entra + Key Vault emulator"
     )
     return parser
+
+
+class _Parsers(dict[str, "_Command | None"]):
+    """The commands' parsers by name, for argparse (which reads only the names, and looks up the
+    chosen one): a parser is made on its first lookup; an unmade one is None."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.makers: dict[str, Callable[[], _Command]] = {}
+
+    def __getitem__(self, name: str) -> _Command:
+        parser = super().__getitem__(name)
+        if parser is None:
+            parser = self.makers.pop(name)()
+            self[name] = parser
+        return parser
+
+    def made(self) -> set[str]:
+        return {name for name, parser in dict.items(self) if parser is not None}
+
+
+class _Commands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """argparse's subcommands, each added as a recipe (`add_command`) instead of a parser."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.choices = self._name_parser_map = _Parsers()
+
+    def add_command(
+        self, name: str, parents: Callable[[], list[_Parser]], *, help: str, **kwargs: Any
+    ) -> None:
+        """`add_parser(name, parents=parents(), help=help, **kwargs)`, the parser made when looked up:
+        the help line is recorded now, and the parser gets what add_parser would have given it."""
+        self._choices_actions.append(self._ChoicesPseudoAction(name, (), help))
+        prog = f"{self._prog_prefix} {name}"
+        parsers = self.choices
+        assert isinstance(parsers, _Parsers)
+        parsers[name] = None
+        parsers.makers[name] = lambda: _Command(prog=prog, parents=parents(), **kwargs)
 
 
 class _Command(_Parser):

@@ -174,6 +174,11 @@ class _Walker:
         if self._count > MAX_NODES:
             raise _TooLarge
         line = node.start_mark.line + 1
+        if not isinstance(node, yaml.CollectionNode):
+            # most nodes: a scalar holds no node, so it is never on the stack and walks nothing
+            if len(self._stack) >= MAX_DEPTH:
+                raise _TooDeep(line)
+            return self._scalar(node, path, line)
         if id(node) in self._stack:
             self.problem(line, path, "a YAML alias refers to itself")
             return YScalar(line, STR, "", "")  # a placeholder that raises no second problem
@@ -183,11 +188,9 @@ class _Walker:
         try:
             if isinstance(node, yaml.MappingNode):
                 return self._mapping(node, path, line)
-            if isinstance(node, yaml.SequenceNode):
-                if node.tag != _SEQ:
-                    self.problem(line, path, f"the YAML tag {node.tag!r} is not supported")
-                return YSeq(line, tuple(self.walk(n, f"{path}[{i}]") for i, n in enumerate(node.value)))
-            return self._scalar(node, path, line)
+            if node.tag != _SEQ:
+                self.problem(line, path, f"the YAML tag {node.tag!r} is not supported")
+            return YSeq(line, tuple(self.walk(n, f"{path}[{i}]") for i, n in enumerate(node.value)))
         finally:
             self._stack.discard(id(node))
 
@@ -195,6 +198,8 @@ class _Walker:
         text = str(node.value)
         if node.tag not in _SCALAR_TAGS:
             self.problem(line, path, f"the YAML tag {node.tag!r} is not supported")
+            return YScalar(line, STR, text, text)
+        if node.tag == STR:  # what SafeLoader's construct_yaml_str returns: the text itself
             return YScalar(line, STR, text, text)
         try:
             value = self._loader.construct_object(node, deep=True)

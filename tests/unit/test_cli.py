@@ -141,9 +141,15 @@ def test_unrecognized_arguments_are_counted_not_echoed(capsys: pytest.CaptureFix
     assert "unrecognized arguments: --tg and 2 more arguments" in json.loads(captured.out)["message"]
 
 
-def _commands(parser: cli._Parser) -> dict[str, Any]:
+def _parsers(parser: cli._Parser) -> cli._Parsers:
     (sub,) = [a for a in parser._actions if isinstance(a, __import__("argparse")._SubParsersAction)]
-    return dict(sub.choices)
+    assert isinstance(sub.choices, cli._Parsers)
+    return sub.choices
+
+
+def _commands(parser: cli._Parser) -> dict[str, Any]:
+    parsers = _parsers(parser)
+    return {name: parsers[name] for name in parsers}
 
 
 def test_a_command_s_own_options_are_added_only_when_it_is_chosen() -> None:
@@ -151,6 +157,7 @@ def test_a_command_s_own_options_are_added_only_when_it_is_chosen() -> None:
     its own, its parents' first, as an eager build ordered them."""
     parser = cli.build_parser()
     parser.parse_args(["plan", "-f", "x"])
+    assert _parsers(parser).made() == {"plan"}  # no other command's parser is even made
     unbuilt = {name for name, command in _commands(parser).items() if command._fill is not None}
     assert unbuilt == {"render", "build", "check", "test-connection", "secrets", "run", "find", "emulator"}
     args = parser.parse_args(["build", "-f", "a", "-f", "b", "--tag", "t:1", "--in-registry"])

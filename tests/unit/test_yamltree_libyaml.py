@@ -135,3 +135,24 @@ def test_a_world_file_reads_the_same_on_libyaml_and_the_pure_parser(
     fast = read()
     monkeypatch.setattr(yamltree, "CLOADER", None)
     assert fast == read()
+
+
+def _plain(node: YNode) -> object:
+    if isinstance(node, yamltree.YMap):
+        return {item.key: _plain(item.value) for item in node.items}
+    if isinstance(node, yamltree.YSeq):
+        return [_plain(item) for item in node.items]
+    return node.value
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["libyaml", "pure"])
+def test_every_scalar_holds_the_value_safe_load_reads(monkeypatch: pytest.MonkeyPatch, pure: bool) -> None:
+    """Text scalars are taken as written without the constructor (issue 17): still SafeLoader's values."""
+    extra = "<<: *cred\n    n: 'quoted: yes'\n    s: !!str 08\n    m: |\n      two\n      lines"
+    # keys are taken as written (`ON:` is "ON"), safe_load's as values: a key that reads as text
+    text = GOOD.replace("<<: *cred", extra).replace("  ON: on", "  SWITCH: on")
+    tree, problems = _pure(monkeypatch, text) if pure else load_tree(text, "baker.yaml")
+    assert problems == [] and tree is not None
+    wanted = yaml.safe_load(text)
+    assert _plain(tree) == wanted
+    assert wanted["credentials"]["other"]["s"] == "08" and wanted["env"]["SWITCH"] is True
