@@ -136,33 +136,6 @@ class FakeEngine:
         self._sock.close()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rtu-2: a plain tcp:// DOCKER_HOST off loopback is used, every value in clear"
-)
-def test_rtu_2_a_plain_tcp_engine_off_loopback_is_refused_as_plain_http_is(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """rtu-2 (low; decide).  The loopback rule (plain http to loopback only) guards the registry
-    client and the keyless request URLs, but not the engine: `connect()` takes DOCKER_HOST as
-    docker-py reads it, and a `tcp://` engine without DOCKER_TLS_VERIFY off loopback gets every value
-    (the bake's build request and context) and, on a push, the registry's credentials
-    (`X-Registry-Auth`) in clear.  `localhost.` (a trailing dot: a name `baker.loopback` does not
-    call loopback, resolved here to 127.0.0.1) stands in for a remote engine: baker asks it for its
-    version and ping, and would go on to build there."""
-    from baker.errors import EngineError
-    from baker.image.engine import client
-
-    engine = FakeEngine()
-    monkeypatch.setenv("DOCKER_HOST", f"tcp://localhost.:{engine.port}")
-    monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
-    try:
-        with pytest.raises(EngineError):
-            client.connect()
-    finally:
-        engine.close()
-    assert engine.lines == [], "baker spoke plain http to an engine its loopback rule does not call loopback"
-
-
 class Proxy:
     """A forward proxy stand-in on 127.0.0.3 (a corporate proxy elsewhere): answers a request without
     `Authorization` 401 Basic, one with it 404, and keeps every request's head."""
