@@ -180,7 +180,6 @@ def _proxied(monkeypatch: pytest.MonkeyPatch, proxy: Proxy) -> None:
     monkeypatch.setenv("http_proxy", proxy.url)
 
 
-@pytest.mark.xfail(strict=True, reason="rtu-3: plain http 'to loopback' goes to an HTTP_PROXY in clear")
 def test_rtu_3_plain_http_to_a_loopback_registry_never_goes_through_a_proxy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -208,9 +207,6 @@ def test_rtu_3_plain_http_to_a_loopback_registry_never_goes_through_a_proxy(
     assert proxy.heads == [], f"{len(proxy.heads)} request(s) to the proxy, credentials among them: {leaked}"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rtu-3: a loopback managed identity endpoint is asked through HTTP_PROXY"
-)
 def test_rtu_3_a_loopback_managed_identity_endpoint_never_goes_through_a_proxy(
     tmp_path: Path,
     keyless_emulator: Emulator,
@@ -291,7 +287,6 @@ def test_rtu_5_an_authority_from_the_environment_is_read_as_the_manifests_is(
     assert validated != 0, "validate accepts an authority that every online command refuses"
 
 
-@pytest.mark.xfail(strict=True, reason="rtu-3: a loopback tcp:// engine is spoken to through HTTP_PROXY")
 def test_rtu_3_a_loopback_tcp_engine_is_never_spoken_to_through_a_proxy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

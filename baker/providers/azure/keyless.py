@@ -50,6 +50,7 @@ from azure.identity import (
 from baker import loopback, model, urls
 from baker.image.registry.transport import Deadline, TrackingAdapter, shown_origin
 from baker.model import CredentialSpec
+from baker.proxies import direct_to_loopback
 from baker.secret import REDACTOR, Secret
 
 # Response fields that carry tokens: Entra's and the managed identity endpoint's access (and
@@ -237,7 +238,7 @@ def _bounded(session: requests.Session, deadline: Deadline) -> requests.Session:
     adapter = TrackingAdapter(deadline.sockets)
     bounded.mount("https://", adapter)
     bounded.mount("http://", adapter)
-    return bounded
+    return direct_to_loopback(bounded)
 
 
 class BoundedTransport(RequestsTransport):  # type: ignore[misc]  # azure-core is untyped here
