@@ -260,9 +260,6 @@ def test_rtu_4_plan_names_the_vault_host_baker_connects_to(
     assert connected in shown, f"plan shows {shown!a}; baker connects to https://{connected}.example"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rtu-5: AZURE_AUTHORITY_HOST is read by no baker check and quoted whole"
-)
 def test_rtu_5_an_authority_from_the_environment_is_read_as_the_manifests_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
