@@ -232,9 +232,6 @@ def test_rtu_3_a_loopback_managed_identity_endpoint_never_goes_through_a_proxy(
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rtu-4: plan shows a non-ASCII vault host as written, not the host connected to"
-)
 def test_rtu_4_plan_names_the_vault_host_baker_connects_to(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
