@@ -63,9 +63,6 @@ class Listener:
         self._sock.close()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rtu-1: the Pipelines URL checked is the mapping's, azure-identity's is os.environ's"
-)
 def test_rtu_1_the_azure_pipelines_url_checked_is_the_one_the_token_goes_to(
     tmp_path: Path,
     keyless_emulator: Emulator,
