@@ -123,6 +123,19 @@ def parse(url: str) -> Url:
     return checked
 
 
+def as_connected(url: str) -> str:
+    """`url` as baker connects to it, for a review surface (`plan`): the normalised text (the host
+    in lower case, IDNA for a non-ASCII name: `https://corp-v\u0430ult.example` is
+    `https://xn--corp-vult-5yh.example`, another name than the one it looks like), a trailing `/`
+    only as written.  A URL `parse` refuses is returned as written (the manifest checks refused it
+    already).  Untrusted text still: print it through the output guards."""
+    try:
+        text = parse(url).text
+    except UrlError:
+        return url
+    return text[:-1] if text.endswith("/") and not url.endswith("/") else text
+
+
 def target(url: str) -> Url:
     """`url` read as `parse` reads it, for a request about to be made: urllib3, which the request
     is made with, must read the URL as written and its normalised text the same way (scheme, host,

@@ -7,12 +7,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from baker import urls
 from baker.commands._common import load_manifest
 from baker.errors import EXIT_OK
 from baker.model import CertificateRef, FileEntry, LiteralValue, Manifest, Part, TemplateValue
 from baker.output import Output
 
 COLUMNS = ("ENV", "SOURCE", "CREDENTIAL", "VAULT", "SECRET", "KEY", "VERSION", "FETCH")
+
+
+def _vault(manifest: Manifest, credential: str) -> str | None:
+    """The credential's vault as baker connects to it (`urls.as_connected`: a non-ASCII host in its
+    IDNA form, not as written); None offline when the URL's variable is unset."""
+    url = manifest.credentials[credential].vault_url
+    return urls.as_connected(url) if url else None
 
 
 def plan_rows(manifest: Manifest) -> list[dict[str, object]]:
@@ -38,8 +46,7 @@ def plan_rows(manifest: Manifest) -> list[dict[str, object]]:
             "env": env,
             "source": "certificate" if isinstance(source, CertificateRef) else "secret",
             "credential": ref.credential,
-            # None offline when the URL's variable is unset
-            "vault_url": manifest.credentials[ref.credential].vault_url or None,
+            "vault_url": _vault(manifest, ref.credential),
             "secret": ref.name,
             "written": ref.written,
             "key": ref.key,
@@ -89,7 +96,7 @@ def build_secret_rows(manifest: Manifest) -> list[dict[str, object]]:
         {
             "id": secret_id,
             "credential": ref.credential,
-            "vault_url": manifest.credentials[ref.credential].vault_url or None,
+            "vault_url": _vault(manifest, ref.credential),
             "secret": ref.name,
             "written": ref.written,
             "key": ref.key,
@@ -109,7 +116,7 @@ def env_from_rows(manifest: Manifest) -> list[dict[str, object]]:
         {
             "prefix": spec.prefix,
             "credential": spec.credential,
-            "vault_url": manifest.credentials[spec.credential].vault_url or None,
+            "vault_url": _vault(manifest, spec.credential),
             "names": None,
             "known": "at bake time",
         }

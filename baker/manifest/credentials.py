@@ -142,7 +142,6 @@ def _credential(check: ManifestChecker, item: YItem) -> CredentialSpec | None:
                 "Entra would answer invalid-client-secret"
             )
 
-    authority_host = check.environ.get("AZURE_AUTHORITY_HOST") or None
     authority_item = node.get("authority_host")
     if authority_item is not None:
         authority_host = check.https_url(
@@ -150,6 +149,13 @@ def _credential(check: ManifestChecker, item: YItem) -> CredentialSpec | None:
             f"{path}.authority_host",
             origin_only=False,
             interpolate=_interpolator(check, name, f"{path}.authority_host", authority_item.line),
+        )
+    else:  # the environment's fallback, read by the same check
+        authority_host = check.environ_https_url(
+            "AZURE_AUTHORITY_HOST",
+            check.environ.get("AZURE_AUTHORITY_HOST"),
+            item.line,
+            f"{path}.authority_host",
         )
 
     is_default = False

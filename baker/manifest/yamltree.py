@@ -315,33 +315,54 @@ class Checker:
             url = interpolate(url)
             if url is None:
                 return None
-        try:
-            parts = urllib.parse.urlsplit(url)
-            parts.port  # noqa: B018  (raises ValueError on a bad port)
-        except ValueError:
-            self.problem(item.line, path, f"{shown} is not a valid URL")
-            return None
-        why = None
-        if parts.scheme != "https":
-            why = "must start with https://"
-        elif not parts.hostname:
-            why = "has no host"
-        elif parts.username is not None or parts.password is not None:
-            why = "may not hold a user name or password"
-        elif parts.query or parts.fragment:
-            why = "may not hold a query or fragment"
-        elif origin_only and parts.path not in ("", "/"):
-            why = "must be the vault's address alone (no path: baker adds /secrets/...)"
-        if why is None:
-            try:  # the SDK connects to what urllib3 reads: one reading only (`baker.urls`)
-                urls.parse(url)
-            except urls.UrlError as exc:
-                why = f"is not a URL baker reads one way only ({exc.reason})"
+        why = https_url_problem(url, origin_only=origin_only)
         if why:
             example = " (like https://my-vault.vault.azure.net)" if origin_only else ""
             self.problem(item.line, path, f"{shown} {why}{example}")
             return None
         return url
+
+    def environ_https_url(self, var: str, value: str | None, line: int | None, path: str) -> str | None:
+        """`value`, the environment variable `var`'s (AZURE_AUTHORITY_HOST: the fallback of a
+        credential's `authority_host`), checked as `https_url` checks a URL written in the manifest;
+        None when unset or refused.  A value without a scheme is read as azure-identity reads it
+        (`normalize_authority`: https://VALUE).  A problem names the variable, never its value (it
+        may hold anything: a password in user info, a line break)."""
+        if not value:
+            return None
+        if not urllib.parse.urlparse(value).scheme:
+            value = "https://" + value.rstrip(" /")
+        why = https_url_problem(value, origin_only=False)
+        if why:
+            self.problem(line, path, f"{var} (its value is not shown) {why}")
+            return None
+        return value
+
+
+def https_url_problem(url: str, *, origin_only: bool) -> str | None:
+    """Why `url` is not an https URL baker takes (None when it is); never quotes it."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError:
+        return "is not a valid URL"
+    why = None
+    if parts.scheme != "https":
+        why = "must start with https://"
+    elif not parts.hostname:
+        why = "has no host"
+    elif parts.username is not None or parts.password is not None:
+        why = "may not hold a user name or password"
+    elif parts.query or parts.fragment:
+        why = "may not hold a query or fragment"
+    elif origin_only and parts.path not in ("", "/"):
+        why = "must be the vault's address alone (no path: baker adds /secrets/...)"
+    if why is None:
+        try:  # the SDK connects to what urllib3 reads: one reading only (`baker.urls`)
+            urls.parse(url)
+        except urls.UrlError as exc:
+            why = f"is not a URL baker reads one way only ({exc.reason})"
+    return why
 
 
 def load_tree(text: str, file: str) -> tuple[YNode | None, list[Problem]]:

@@ -157,6 +157,37 @@ def test_azure_pipelines_service_connection(
     assert "devops.localhost" in hosts(keyless_emulator)
 
 
+def test_azure_pipelines_sign_in_is_refused_when_the_process_url_is_not_the_one_checked(
+    tmp_path: Path,
+    keyless_emulator: Emulator,
+    no_client_secret: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rtu-1: the Python API checks the mapping's SYSTEM_OIDCREQUESTURI; azure-identity sends
+    SYSTEM_ACCESSTOKEN to os.environ's.  With a different (here: https, so no other check stops it)
+    URL in the process, sign-in is refused before any request, naming the variable, never a URL."""
+    from baker.errors import ProviderError
+    from baker.manifest import checks
+    from baker.providers.azure.provider import AzureKeyVaultProvider
+
+    environ = keyless_emulator.azure_pipelines_env()
+    elsewhere = "https://elsewhere.localhost:1/org/_apis/oidctoken"
+    monkeypatch.setenv("SYSTEM_OIDCREQUESTURI", elsewhere)
+    manifest_path = keyless_manifest(
+        tmp_path, keyless_emulator, {**WORKLOAD, "service_connection_id": SERVICE_CONNECTION}
+    )
+    provider = AzureKeyVaultProvider(checks.load(manifest_path, environ=environ).credentials["c0"])
+    try:
+        with pytest.raises(ProviderError) as caught:
+            provider.get_secret("value")
+    finally:
+        provider.close()
+    message = str(caught.value)
+    assert "SYSTEM_OIDCREQUESTURI in the process environment" in message
+    assert "elsewhere" not in message and environ["SYSTEM_OIDCREQUESTURI"] not in message
+    assert "devops.localhost" not in hosts(keyless_emulator)  # nothing asked of the OIDC endpoint
+
+
 def test_federated_token_from_a_variable_gitlab_style(
     tmp_path: Path,
     keyless_emulator: Emulator,

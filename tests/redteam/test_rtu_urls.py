@@ -63,9 +63,6 @@ class Listener:
         self._sock.close()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rtu-1: the Pipelines URL checked is the mapping's, azure-identity's is os.environ's"
-)
 def test_rtu_1_the_azure_pipelines_url_checked_is_the_one_the_token_goes_to(
     tmp_path: Path,
     keyless_emulator: Emulator,
@@ -136,33 +133,6 @@ class FakeEngine:
         self._sock.close()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rtu-2: a plain tcp:// DOCKER_HOST off loopback is used, every value in clear"
-)
-def test_rtu_2_a_plain_tcp_engine_off_loopback_is_refused_as_plain_http_is(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """rtu-2 (low; decide).  The loopback rule (plain http to loopback only) guards the registry
-    client and the keyless request URLs, but not the engine: `connect()` takes DOCKER_HOST as
-    docker-py reads it, and a `tcp://` engine without DOCKER_TLS_VERIFY off loopback gets every value
-    (the bake's build request and context) and, on a push, the registry's credentials
-    (`X-Registry-Auth`) in clear.  `localhost.` (a trailing dot: a name `baker.loopback` does not
-    call loopback, resolved here to 127.0.0.1) stands in for a remote engine: baker asks it for its
-    version and ping, and would go on to build there."""
-    from baker.errors import EngineError
-    from baker.image.engine import client
-
-    engine = FakeEngine()
-    monkeypatch.setenv("DOCKER_HOST", f"tcp://localhost.:{engine.port}")
-    monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
-    try:
-        with pytest.raises(EngineError):
-            client.connect()
-    finally:
-        engine.close()
-    assert engine.lines == [], "baker spoke plain http to an engine its loopback rule does not call loopback"
-
-
 class Proxy:
     """A forward proxy stand-in on 127.0.0.3 (a corporate proxy elsewhere): answers a request without
     `Authorization` 401 Basic, one with it 404, and keeps every request's head."""
@@ -207,7 +177,6 @@ def _proxied(monkeypatch: pytest.MonkeyPatch, proxy: Proxy) -> None:
     monkeypatch.setenv("http_proxy", proxy.url)
 
 
-@pytest.mark.xfail(strict=True, reason="rtu-3: plain http 'to loopback' goes to an HTTP_PROXY in clear")
 def test_rtu_3_plain_http_to_a_loopback_registry_never_goes_through_a_proxy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -235,9 +204,6 @@ def test_rtu_3_plain_http_to_a_loopback_registry_never_goes_through_a_proxy(
     assert proxy.heads == [], f"{len(proxy.heads)} request(s) to the proxy, credentials among them: {leaked}"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rtu-3: a loopback managed identity endpoint is asked through HTTP_PROXY"
-)
 def test_rtu_3_a_loopback_managed_identity_endpoint_never_goes_through_a_proxy(
     tmp_path: Path,
     keyless_emulator: Emulator,
@@ -263,9 +229,6 @@ def test_rtu_3_a_loopback_managed_identity_endpoint_never_goes_through_a_proxy(
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rtu-4: plan shows a non-ASCII vault host as written, not the host connected to"
-)
 def test_rtu_4_plan_names_the_vault_host_baker_connects_to(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -291,9 +254,6 @@ def test_rtu_4_plan_names_the_vault_host_baker_connects_to(
     assert connected in shown, f"plan shows {shown!a}; baker connects to https://{connected}.example"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rtu-5: AZURE_AUTHORITY_HOST is read by no baker check and quoted whole"
-)
 def test_rtu_5_an_authority_from_the_environment_is_read_as_the_manifests_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -318,7 +278,6 @@ def test_rtu_5_an_authority_from_the_environment_is_read_as_the_manifests_is(
     assert validated != 0, "validate accepts an authority that every online command refuses"
 
 
-@pytest.mark.xfail(strict=True, reason="rtu-3: a loopback tcp:// engine is spoken to through HTTP_PROXY")
 def test_rtu_3_a_loopback_tcp_engine_is_never_spoken_to_through_a_proxy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

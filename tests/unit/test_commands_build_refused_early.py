@@ -113,6 +113,8 @@ class FakeRegistry:
         fake = self
 
         class Session:
+            adapters: dict[str, Any] = {}  # the fake keeps no adapter
+
             def mount(self, prefix: str, adapter: Any) -> None:
                 pass
 

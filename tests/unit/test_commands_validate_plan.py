@@ -259,6 +259,26 @@ def test_plan_quotes_a_json_key_with_spaces(
     assert '"my key"' in capsys.readouterr().out
 
 
+def test_plan_table_names_a_non_ascii_vault_host_as_baker_connects_to_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rtu-4: a Cyrillic `\u0430` in the vault host is another registrable name; the review surface
+    shows the IDNA name baker connects to, not the look-alike as written."""
+    manifest = tmp_path / "baker.yaml"
+    manifest.write_text(
+        "version: 1\nimage: {from: a}\ncredentials:\n"
+        "  c: {provider: azure-key-vault, vault_url: 'https://corp-v\u0430ult.example', tenant_id: t,"
+        " client_id: c, client_secret: '${S}', default: true}\n"
+        "env:\n  A: {secret: s}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("S", "value-of-s-1234")
+    assert main(["plan", "-f", str(manifest)]) == EXIT_OK
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("A "))
+    assert "https://xn--corp-vult-5yh.example" in row.split()
+    assert "\u0430" not in row
+
+
 @pytest.mark.parametrize("command", ["validate", "plan"])
 def test_command_imports_neither_azure_nor_docker(command: str) -> None:
     script = textwrap.dedent(

@@ -36,8 +36,15 @@ ONLY = {
     "azure": ("baker.providers.azure.",),
     "msal": ("baker.providers.azure.",),
     "jinja2": ("baker.render",),
-    "requests": ("baker.image.registry.", "baker.image.engine.", "baker.providers.azure."),
-    "urllib3": ("baker.image.registry.", "baker.image.engine.", "baker.providers.azure.", "baker.urls"),
+    # baker.proxies: every session's adapters, a loopback host never through a proxy
+    "requests": ("baker.image.registry.", "baker.image.engine.", "baker.providers.azure.", "baker.proxies"),
+    "urllib3": (
+        "baker.image.registry.",
+        "baker.image.engine.",
+        "baker.providers.azure.",
+        "baker.urls",
+        "baker.proxies",
+    ),
     "yaml": ("baker.manifest.yamltree", "baker.emulator.worldfile"),
     # IDNA 2008, as urllib3 writes a non-ASCII host (`baker.urls` reads URLs without urllib3)
     "idna": ("baker.urls",),

@@ -478,6 +478,40 @@ def test_manifest_authority_host_wins_over_the_environment(tmp_path: Path) -> No
     )
 
 
+def test_an_authority_host_from_the_environment_without_a_scheme_is_read_as_azure_identity_reads_it(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **ENV,
+        "AZURE_AUTHORITY_HOST": "login.microsoftonline.us/",
+        "AZURE_TENANT_ID": "t",
+        "AZURE_CLIENT_ID": "c",
+    }
+    assert load_text(tmp_path, CRED % "", env).credentials["main"].authority_host == (
+        "https://login.microsoftonline.us"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("http://login.example", "must start with https://"),
+        ("https://user:pw-Q9x@login.example", "may not hold a user name or password"),
+        ("https://a\\@login.example", "may not hold a user name or password"),  # MSAL: B; requests: a
+        ("https://login.example/\nnext", "one way only"),
+    ],
+)
+def test_an_authority_host_from_the_environment_is_checked_as_the_manifests_and_never_quoted(
+    tmp_path: Path, value: str, why: str
+) -> None:
+    """rtu-5: AZURE_AUTHORITY_HOST, the fallback of `authority_host`, goes through the same check;
+    the problem names the variable, never its value."""
+    env = {**ENV, "AZURE_AUTHORITY_HOST": value, "AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"}
+    (problem,) = problems_of(tmp_path, CRED % "", env)
+    assert "AZURE_AUTHORITY_HOST" in problem.message and why in problem.message
+    assert "login.example" not in problem.message and "pw-Q9x" not in problem.message
+
+
 def test_authority_host_is_none_when_unset(tmp_path: Path) -> None:
     text = CRED % "    tenant_id: t\n    client_id: c"
     assert load_text(tmp_path, text).credentials["main"].authority_host is None

@@ -21,6 +21,7 @@ from baker.diagnose import Diagnosis
 from baker.errors import ProviderError
 from baker.model import CredentialSpec
 from baker.providers.azure import AzureKeyVaultProvider, needs_instance_discovery_disabled, scope_for
+from baker.proxies import DirectToLoopback
 from baker.secret import Secret
 
 CLIENT_SECRET = "very-secret-client-value-Q7v2"
@@ -409,7 +410,8 @@ def test_instance_discovery_is_disabled_only_when_msal_does_not_know_the_authori
 
 def test_the_connection_pool_is_sized_to_the_workers_when_opened(provider: AzureKeyVaultProvider) -> None:
     adapter = provider._session.get_adapter("https://demo.vault.azure.net")
-    assert adapter._pool_maxsize == 24  # type: ignore[attr-defined]
+    assert isinstance(adapter, DirectToLoopback)  # a loopback vault never through a proxy
+    assert adapter.inner._pool_maxsize == 24  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

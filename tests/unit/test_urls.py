@@ -437,3 +437,16 @@ def test_a_url_urllib3_would_read_otherwise_is_refused_before_a_request(
     with pytest.raises(urls.UrlError) as info:
         urls.target(url)
     assert info.value.reason == "two URL parsers read it differently"
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("https://corp-v\u0430ult.example", "https://xn--corp-vult-5yh.example"),
+        ("https://Demo.Vault.Azure.NET/", "https://demo.vault.azure.net/"),
+        ("https://demo.vault.localhost:8443", "https://demo.vault.localhost:8443"),
+        ("https://a\\@b.example", "https://a\\@b.example"),  # refused by the checks already: as written
+    ],
+)
+def test_a_url_is_shown_as_connected_to(written: str, shown: str) -> None:
+    assert urls.as_connected(written) == shown

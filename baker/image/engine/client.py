@@ -29,6 +29,7 @@ from baker.errors import EngineError
 from baker.image.dockerconfig import HELPER_ENVIRONMENT
 from baker.image.engine.stream import clean
 from baker.image.engine.types import ImageInfo
+from baker.proxies import direct_to_loopback
 
 START_ENGINE = (
     "start Docker (or dockerd), or point DOCKER_HOST at a running engine "
@@ -76,7 +77,9 @@ def connect() -> DockerClient:
         # An engine that accepts the connection and never answers must not hold baker for
         # docker-py's default minute (`check` asks the engine before the registry): ten seconds
         # to answer, then the default for everything else.
-        client: DockerClient = docker.from_env(version=_api_version(), timeout=CONNECT_TIMEOUT)
+        from_env = docker.from_env(version=_api_version(), timeout=CONNECT_TIMEOUT)
+        direct_to_loopback(from_env.api)  # a tcp:// loopback engine: never through a proxy
+        client: DockerClient = from_env
         # Helpers run for pulls, builds and pushes get no credential of baker's.  Set here, not as
         # from_env's credstore_env, which docker-py 7.2 documents but passes on nowhere.
         client.api.credstore_env = HELPER_ENVIRONMENT
@@ -92,6 +95,7 @@ def _api_version() -> str:
     running `runc --version` and `docker-init --version`: ~10 ms against ~1.5 ms here.  An answer
     without the header (not moby): "auto", docker-py's negotiation."""
     probe = docker.from_env(version=docker.constants.MINIMUM_DOCKER_API_VERSION, timeout=CONNECT_TIMEOUT)
+    direct_to_loopback(probe.api)
     try:
         try:
             answer = probe.api.get(f"{probe.api.base_url}/_ping", timeout=CONNECT_TIMEOUT)

@@ -5,7 +5,8 @@ the manifest found offline (`baker.manifest.token_sources`; the kinds in `baker.
   from GitHub Actions (fetched here, kept while fresh, fetched again as it nears its `exp`), a token
   file (re-read at every sign-in: AKS rotates it; `WorkloadIdentityCredential` would keep it for ten
   minutes and hide it from the Redactor) or a variable; `AzurePipelinesCredential` for Azure Pipelines
-  (azure-identity asks the OIDC endpoint itself; a response hook registers the token it got);
+  (azure-identity asks the OIDC endpoint itself, at the URL in `os.environ`: a sign-in is refused
+  when that is not the URL baker checked; a response hook registers the token it got);
 - `ManagedIdentityCredential` (the endpoint azure-identity picks from the environment);
 - `AzureCliCredential` (`az account get-access-token`).
 
@@ -50,6 +51,7 @@ from azure.identity import (
 from baker import loopback, model, urls
 from baker.image.registry.transport import Deadline, TrackingAdapter, shown_origin
 from baker.model import CredentialSpec
+from baker.proxies import direct_to_loopback
 from baker.secret import REDACTOR, Secret
 
 # Response fields that carry tokens: Entra's and the managed identity endpoint's access (and
@@ -237,7 +239,7 @@ def _bounded(session: requests.Session, deadline: Deadline) -> requests.Session:
     adapter = TrackingAdapter(deadline.sockets)
     bounded.mount("https://", adapter)
     bounded.mount("http://", adapter)
-    return bounded
+    return direct_to_loopback(bounded)
 
 
 class BoundedTransport(RequestsTransport):  # type: ignore[misc]  # azure-core is untyped here
@@ -383,6 +385,41 @@ def assertion_func(
     return fetch
 
 
+PIPELINES_URL_VAR = "SYSTEM_OIDCREQUESTURI"  # azure-identity's name for it, read from os.environ
+
+
+class CheckedPipelinesCredential(AzurePipelinesCredential):
+    """`AzurePipelinesCredential`, which reads SYSTEM_OIDCREQUESTURI from `os.environ` itself at
+    each sign-in (`build_oidc_request`, no parameter for it), sending SYSTEM_ACCESSTOKEN there.
+    The URL baker checked (`loopback.refusal`, at load and at open) is the one in the environment
+    the manifest was read with, which the Python API may give as a mapping: a sign-in is refused,
+    before any request, when the process environment's value is not that URL.  Never quotes
+    either URL."""
+
+    def __init__(self, *, checked_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._checked_url = checked_url
+
+    def _same_url(self) -> None:
+        if os.environ.get(PIPELINES_URL_VAR) != self._checked_url:
+            what = "is unset, not" if PIPELINES_URL_VAR not in os.environ else "is not"
+            raise FederatedTokenError(
+                f"{PIPELINES_URL_VAR} in the process environment, which azure-identity sends "
+                f"SYSTEM_ACCESSTOKEN to, {what} the URL baker checked (in the environment the manifest "
+                "was loaded with): baker never sends SYSTEM_ACCESSTOKEN to a URL it did not check (load "
+                "the manifest with the process environment, or set the same value in both)",
+                evidence="the environment",
+            )
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        self._same_url()
+        return super().get_token(*scopes, **kwargs)
+
+    def get_token_info(self, *scopes: str, options: Any = None) -> Any:
+        self._same_url()
+        return super().get_token_info(*scopes, options=options)
+
+
 def keyless_identity(
     credential: CredentialSpec,
     *,
@@ -414,7 +451,8 @@ def keyless_identity(
             if body is not None and isinstance(body.get("oidcToken"), str):
                 presented.value = body["oidcToken"]
 
-        return AzurePipelinesCredential(
+        return CheckedPipelinesCredential(
+            checked_url=auth.source.request_url or "",
             tenant_id=credential.tenant_id,
             client_id=credential.client_id,
             service_connection_id=auth.service_connection_id,

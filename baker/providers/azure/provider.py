@@ -46,6 +46,7 @@ from baker.providers.azure.evidence import evidence_of
 from baker.providers.azure.keyless import PresentedToken, keyless_identity
 from baker.providers.azure.keyless_errors import keyless_failure, keyless_incomplete
 from baker.providers.base import FetchedSecret, SecretProperties
+from baker.proxies import direct_to_loopback
 from baker.secret import MASK, REDACTOR, Secret, scrub
 
 try:  # MSAL's own list, so baker agrees with it on which hosts need instance discovery.
@@ -109,7 +110,7 @@ def _pooled_session(max_workers: int) -> requests.Session:
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(max_workers, 1), max_retries=no_retries)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    return session
+    return direct_to_loopback(session)
 
 
 class AzureKeyVaultProvider:

@@ -1,0 +1,76 @@
+"""Which proxy a request baker makes goes through: none to a loopback host, the environment's
+(HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY, as requests reads them) to every other host.
+
+requests (and so docker-py and azure-core) takes the environment's proxy even for `localhost` or
+127.0.0.1 when NO_PROXY does not name them; Go (the engine, skopeo, the registry) never proxies
+`localhost` or a loopback address, whatever NO_PROXY says (`useProxy` in
+golang.org/x/net/http/httpproxy).  Plain http is allowed to loopback only because the bytes never
+leave the host (`baker.loopback`): through a proxy they would, in clear.  So every session baker
+makes requests with is `direct_to_loopback`: each of its adapters is wrapped, and a request to a
+host `baker.loopback.is_loopback` calls loopback is sent with no proxy (the adapter's last word,
+after requests merged the environment's, and again after a redirect).  Loopback here is
+`baker.loopback`'s (`localhost`, `*.localhost`, 127.0.0.0/8, ::1): Go's and a little more
+(`*.localhost`, as browsers read it), never less.  Imports `baker.loopback`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import requests
+import requests.adapters
+import urllib3.util
+
+from baker.loopback import is_loopback
+
+
+def for_url(url: str, proxies: Mapping[str, str] | None) -> Mapping[str, str]:
+    """The proxies a request to `url` may go through: none when its host (as urllib3 reads it, the
+    host it connects to) is loopback, `proxies` (the environment's, merged by requests) otherwise.
+    A URL urllib3 cannot read goes direct (it will not be connected to either)."""
+    try:
+        host = urllib3.util.parse_url(url).host
+    except urllib3.exceptions.LocationParseError:
+        return {}
+    if host is None or is_loopback(host):
+        return {}
+    return proxies or {}
+
+
+class DirectToLoopback(requests.adapters.BaseAdapter):
+    """An adapter's stand-in that sends each request through it with the proxies `for_url` allows."""
+
+    def __init__(self, inner: requests.adapters.BaseAdapter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        return self.inner.send(
+            request,
+            stream=stream,
+            timeout=timeout,
+            verify=verify,
+            cert=cert,
+            proxies=for_url(request.url or "", proxies),
+        )
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def direct_to_loopback(session: requests.Session) -> requests.Session:
+    """`session`, each of whose mounted adapters now sends a request to a loopback host with no
+    proxy (changed in place; mount adapters before calling it)."""
+    adapters: MutableMapping[str, Any] = session.adapters
+    for prefix, adapter in list(adapters.items()):
+        if not isinstance(adapter, DirectToLoopback):
+            adapters[prefix] = DirectToLoopback(adapter)
+    return session

@@ -1,0 +1,105 @@
+"""`baker.proxies`: a request to a loopback host never goes through a proxy (Go's rule, whatever
+NO_PROXY says); a request to any other host honours the environment's proxy as requests reads it.
+(The red team's rtu-3 reproductions in tests/redteam/test_rtu_urls.py show the loopback side end to
+end: the registry client, a managed identity endpoint, a tcp:// engine.)"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+import requests
+
+from baker.proxies import DirectToLoopback, direct_to_loopback, for_url
+
+PROXIES = {"http": "http://proxy.example:3128", "https": "http://proxy.example:3128"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:5000/v2/",
+        "http://127.8.9.10/",
+        "http://localhost:80/msi/token",
+        "https://demo.vault.localhost:8443/secrets/x",
+        "http://[::1]:5000/v2/",
+        "http+docker://localhost/v1.41/_ping",
+    ],
+)
+def test_a_loopback_destination_goes_through_no_proxy(url: str) -> None:
+    assert for_url(url, PROXIES) == {}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://myvault.vault.azure.net/secrets/x",
+        "http://registry.example:5000/v2/",
+        "https://localhost.example/",  # a name that merely begins with localhost
+        "http://128.0.0.1/",
+        "http://[::2]/",
+    ],
+)
+def test_any_other_destination_keeps_the_environments_proxies(url: str) -> None:
+    assert for_url(url, PROXIES) == PROXIES
+
+
+def test_no_proxies_stay_none_for_any_destination() -> None:
+    assert for_url("https://myvault.vault.azure.net/", None) == {}
+
+
+class RecordingProxy:
+    """A forward proxy stand-in on 127.0.0.3: keeps each request line, answers 204."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.3", 0))
+        self._sock.listen(4)
+        self.url = f"http://127.0.0.3:{self._sock.getsockname()[1]}"
+        self.lines: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                try:
+                    self.lines.append(conn.recv(65536).split(b"\r\n", 1)[0])
+                    conn.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def test_a_session_still_sends_a_request_for_another_host_through_the_environments_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A corporate proxy keeps working: the request for a non-loopback host reaches the proxy (a
+    stand-in on loopback, which never resolves the name), in the absolute form a proxy is asked."""
+    proxy = RecordingProxy()
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("http_proxy", proxy.url)
+    session = direct_to_loopback(requests.Session())
+    try:
+        assert session.get("http://registry.example/v2/", timeout=5).status_code == 204
+    finally:
+        session.close()
+        proxy.close()
+    assert proxy.lines == [b"GET http://registry.example/v2/ HTTP/1.1"]
+
+
+def test_every_adapter_a_session_has_is_wrapped_once() -> None:
+    session = requests.Session()
+    direct_to_loopback(direct_to_loopback(session))
+    assert all(isinstance(a, DirectToLoopback) for a in session.adapters.values())
+    assert not any(isinstance(a.inner, DirectToLoopback) for a in session.adapters.values())
+    session.close()
