@@ -337,3 +337,51 @@ def test_rte_3_a_double_stop_during_a_slow_load_leaves_no_image_holding_values_u
     assert process.returncode == 130
     assert canary not in text
     assert not [image for image in leftovers if image not in text], text
+
+
+def _loads_alive() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "baker-engine-load" and t.is_alive()]
+
+
+@pytest.mark.docker
+@pytest.mark.emulator
+@pytest.mark.xfail(
+    strict=True, reason="rte-4: a bake refused before its undo region never aborts the opened load"
+)
+def test_rte_4_a_bake_refused_after_resolution_closes_the_load_opened_for_it(
+    emulator: Emulator,
+    azure_env: dict[str, str],
+    busybox_base: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rte-4 (medium): `pipeline.build` opens the load while the values resolve, but `bake()` aborts
+    it only inside its `try:`; a refusal raised before that (an invalid tag, `_check_push_access`,
+    `--revoke-superseded`'s `read_before` on an unreachable registry) leaves it open for the rest of
+    the process: a thread blocked forever, an engine connection, and on the engine a `docker-untar`
+    helper (~64 MB RSS) with its temporary directory.  A CLI fleet (`baker build -f a -f b ...
+    --push --revoke-superseded`, the registry down) held one per manifest (6 of 6 seen); the Python
+    API (`baker.build` in a long-running service) one per failed call, without end."""
+    import gc
+
+    import baker
+    from baker.errors import BakerError
+
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", CLIENT_SECRET)
+    credential = azure_credential(emulator.vault_url("demo"), TENANT, CLIENT_ID)
+    path = write_manifest(
+        tmp_path, base=busybox_base, credentials={"demo": credential}, env={"K": {"secret": "openai-api-key"}}
+    )
+    before = set(_loads_alive())
+    try:
+        with pytest.raises(BakerError):
+            baker.build(baker.load(path), tags=["Not A Valid Tag!"])
+        deadline = time.monotonic() + 10
+        while set(_loads_alive()) - before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = set(_loads_alive()) - before
+    finally:
+        for item in gc.get_objects():  # leave no load open for the rest of the session
+            if isinstance(item, engine.OpenedLoad):
+                item.abort()
+    assert not left, f"{len(left)} opened load(s) still waiting for an archive"
