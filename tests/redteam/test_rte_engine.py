@@ -133,6 +133,59 @@ def test_rte_1_connect_reads_a_bounded_part_of_the_engine_s_ping_answer(
     assert sent[0] < 16 * 1024 * 1024, f"baker read {sent[0] >> 20} MiB of the engine's /_ping answer"
 
 
+class _DripPing(BaseHTTPRequestHandler):
+    """`/_ping` answered 200 with a body of a million bytes, one every 2 s."""
+
+    protocol_version = "HTTP/1.1"
+    stop = threading.Event()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Api-Version", "1.41")
+        self.send_header("Content-Length", "1000000")
+        self.end_headers()
+        try:
+            while not self.stop.wait(2):
+                self.wfile.write(b"O")
+                self.wfile.flush()
+        except OSError:
+            return
+        self.connection.close()  # the test is over: baker's read ends
+
+
+@pytest.mark.xfail(strict=True, reason="rte-1: a dripping /_ping answer holds connect without end")
+def test_rte_1_connect_ends_within_its_bound_however_slowly_the_engine_drips_its_ping_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rte-1 (low, the time variant): `CONNECT_TIMEOUT` (10 s) bounds each socket read, not the
+    answer: a `/_ping` body dripped a byte every 2 s held `baker build` past 45 s (timeout(1) ended
+    it), and would for 23 days.  connect() promises an engine that does not answer does not hold
+    baker beyond ten seconds."""
+    outcome: list[str] = []
+
+    def connect() -> None:
+        try:
+            engine.connect()
+            outcome.append("connected")
+        except Exception as exc:
+            outcome.append(type(exc).__name__)
+
+    handler = type("DripPing", (_DripPing,), {"stop": threading.Event()})
+    for server in _serve(handler):
+        monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
+        thread = threading.Thread(target=connect, daemon=True)
+        thread.start()
+        thread.join(25)
+        held = thread.is_alive()
+        handler.stop.set()
+        thread.join(15)
+    assert not held, "connect() still waiting after 25 s"
+
+
 def _redirecting(location: str, paths: tuple[str, ...]) -> type[BaseHTTPRequestHandler]:
     """An engine stand-in that answers /_ping (Api-Version 1.41) and redirects `paths` to `location`
     with 307 (method and body kept, as RFC 9110 says)."""
