@@ -213,23 +213,29 @@ def bake(
     (tags, pushes, the superseded image's removal) and shows in `BakeResult.stopped`; see
     `baker.signals`.  Whatever it leaves behind (the engine refused a removal, or a third signal
     cut a clean-up short) is named through `on_line`."""
-    for name in tags:
-        imageref.validate_tag(name)
-    if manifest.image.base is not None:
-        imageref.validate_base(manifest.image.base)
-    refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
-    if push:
-        _check_push_access(tags)  # before anything is built: a refusal then leaves nothing behind
-    # What the tags name now, read before anything moves: a registry that cannot say stops the bake.
-    if revoke_superseded:
-        from baker.image.registry import revoke
-    before = revoke.read_before(tags) if revoke_superseded else None
-    meanwhile: dict[str, str | None] = {}  # what each tag names just before its push
-    client = client if client is not None else engine.connect()
-    if manifest.image.build is not None and app is None and base is None:
-        from baker.image import appbuild  # the app build's modules load only for an app build (process start)
+    try:
+        for name in tags:
+            imageref.validate_tag(name)
+        if manifest.image.base is not None:
+            imageref.validate_base(manifest.image.base)
+        refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
+        if push:
+            _check_push_access(tags)  # before anything is built: a refusal then leaves nothing behind
+        # What the tags name now, read before anything moves: a registry that cannot say stops the bake.
+        if revoke_superseded:
+            from baker.image.registry import revoke
+        before = revoke.read_before(tags) if revoke_superseded else None
+        client = client if client is not None else engine.connect()
+        if manifest.image.build is not None and app is None and base is None:
+            # The app build's modules load only for an app build (process start).
+            from baker.image import appbuild
 
-        app = appbuild.prepare(manifest)
+            app = appbuild.prepare(manifest)
+    except BaseException:
+        if ahead is not None:  # refused before it started: the reads end, the opened load is aborted
+            ahead.close(wait=0.0)
+        raise
+    meanwhile: dict[str, str | None] = {}  # what each tag names just before its push
     state = _Bake()
     # Held throughout: a stop raises at once only while nothing needs undoing (`interruptible`);
     # during the load it waits for the engine, then undoes the bake; from the first tag on, the

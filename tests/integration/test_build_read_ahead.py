@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -287,3 +288,22 @@ def test_a_load_whose_connection_is_cut_as_the_archive_goes_is_made_anew_and_mak
     info = engine.inspect_image(load(manifest).image.tags[0])
     assert info is not None and f"OPENAI_API_KEY={VALUE}" in info.env
     assert image_names.holding(run) == [info.id]
+
+
+def test_a_bake_refused_before_it_starts_aborts_the_opened_load(
+    run: str, manifest: Path, loads: list[str], image_names: ImageNames
+) -> None:
+    """Push targets nobody answers are refused before anything is built (the bake's own checks,
+    after resolution): the load opened while the values resolved is aborted too, so no thread is
+    left holding a request open on the engine (found by the full suite: one was left per refused
+    push, and a later test's count of load threads failed)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nobody = f"127.0.0.1:{probe.getsockname()[1]}"
+    tags = [f"{host}/baker-test/app:{run}" for host in (nobody, f"127.0.0.2:{nobody.split(':')[1]}")]
+    # Two registries: each must take the push before the first is pushed (`_check_push_access`).
+    code = main(["build", "-f", str(manifest), "--push", "--tag", tags[0], "--tag", tags[1]])
+    assert code != 0
+    assert loads == [LOAD]  # it had been opened
+    _ended(LOAD)
+    assert image_names.holding(run) == []

@@ -400,9 +400,6 @@ def _loads_alive() -> list[threading.Thread]:
 
 @pytest.mark.docker
 @pytest.mark.emulator
-@pytest.mark.xfail(
-    strict=True, reason="rte-4: a bake refused before its undo region never aborts the opened load"
-)
 def test_rte_4_a_bake_refused_after_resolution_closes_the_load_opened_for_it(
     emulator: Emulator,
     azure_env: dict[str, str],
