@@ -5,7 +5,9 @@ engine, a Docker CLI or a registry is asked before anything is resolved.
 
 - Engine road (`build`): the engine answers (`engine.connect`); for `image.build`, the Docker CLI
   and its engine answer and BuildKit is to be had when the Dockerfile needs it
-  (`appbuild.prepare`, exit 2 naming what to install); then the env and the build secrets are
+  (`appbuild.prepare`, exit 2 naming what to install); the tags are checked and the registries
+  a push to two or more of them (or a revocation's first read) needs answer (`image.bake.check_tags`);
+  then the env and the build secrets are
   resolved together (one sign-in per identity, one fetch per distinct secret), while the engine
   reads that do not depend on them run on a thread (`image.bake.read_ahead`: the base's id and
   config, the image store's kind; what they raise is raised after resolution, where the bake read
@@ -31,7 +33,14 @@ from typing import TYPE_CHECKING
 from baker import imageref, signals
 from baker.errors import ImageError, UsageError
 from baker.image import engine
-from baker.image.bake import AHEAD_WAIT, BakeResult, bake, read_ahead, refuse_revoke_without_push
+from baker.image.bake import (
+    AHEAD_WAIT,
+    BakeResult,
+    bake,
+    check_tags,
+    read_ahead,
+    refuse_revoke_without_push,
+)
 from baker.image.engine.client import engine_errors
 from baker.model import Manifest
 from baker.output import untrusted
@@ -142,6 +151,9 @@ def build(
 
         app = appbuild.prepare(manifest)
         _same_engine(app, client)
+    # The tags' checks and the registries' answers (a push to two registries, a revocation's
+    # first read): before any secret is read, no registry, no fetch.
+    checked = check_tags(manifest, tags, push=push, revoke_superseded=revoke_superseded)
     # The engine reads that do not depend on the values run while they resolve (`read_ahead`).
     ahead = read_ahead(manifest, client, recorded=recorded, app=app)
     try:
@@ -163,6 +175,7 @@ def build(
         base=recorded,
         app=app,
         ahead=ahead,
+        checked=checked,
     )
 
 

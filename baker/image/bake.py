@@ -155,6 +155,38 @@ class ReadAhead:
         self._thread.join(wait)
 
 
+@dataclass(frozen=True)
+class CheckedTags:
+    """What a bake asks of its tags before anything is built (`check_tags`): each a valid name,
+    each registry of a push to two or more taking it, and with `--revoke-superseded` what each
+    tag names now (`before`; None without a revocation)."""
+
+    tags: tuple[str, ...]
+    push: bool
+    before: dict[str, str | None] | None
+
+
+def check_tags(
+    manifest: Manifest, tags: Sequence[str], *, push: bool, revoke_superseded: bool
+) -> CheckedTags:
+    """The bake's checks of its tags and base reference, and the registries' answers it needs
+    (`_check_push_access`, `revoke.read_before`): the pipeline makes them before anything is
+    resolved (no registry, no fetch); `bake` makes them itself when not given them."""
+    for name in tags:
+        imageref.validate_tag(name)
+    if manifest.image.base is not None:
+        imageref.validate_base(manifest.image.base)
+    refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
+    if push:
+        _check_push_access(tags)  # before anything is built: a refusal then leaves nothing behind
+    before = None
+    if revoke_superseded:  # what the tags name now, read before anything moves
+        from baker.image.registry import revoke
+
+        before = revoke.read_before(tags)
+    return CheckedTags(tuple(tags), push, before)
+
+
 def read_ahead(
     manifest: Manifest,
     client: engine.DockerClient,
@@ -195,6 +227,7 @@ def bake(
     full_layers: bool | None = None,
     app: appbuild.AppBuild | None = None,
     ahead: ReadAhead | None = None,
+    checked: CheckedTags | None = None,
 ) -> BakeResult:
     """Bake `resolved` onto the base (`image.from`, or the app image `image.build` makes), tag the
     result, and push the tags; with `revoke_superseded` (needs `push`), then delete the baked
@@ -207,24 +240,19 @@ def bake(
     build `appbuild.prepare` checked (the pipeline prepares it before resolving); prepared here when
     not given (and not needed with a recorded `base`: the app is not rebuilt).  `ahead`: the
     engine reads `read_ahead` started before resolution (the pipeline does); made here when not
-    given.
+    given.  `checked`: `check_tags` of these tags, made before resolution (the pipeline does);
+    made here when not given.
 
     A stop signal either undoes the bake (it lands before the first tag moves) or lets it complete
     (tags, pushes, the superseded image's removal) and shows in `BakeResult.stopped`; see
     `baker.signals`.  Whatever it leaves behind (the engine refused a removal, or a third signal
     cut a clean-up short) is named through `on_line`."""
     try:
-        for name in tags:
-            imageref.validate_tag(name)
-        if manifest.image.base is not None:
-            imageref.validate_base(manifest.image.base)
-        refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
-        if push:
-            _check_push_access(tags)  # before anything is built: a refusal then leaves nothing behind
-        # What the tags name now, read before anything moves: a registry that cannot say stops the bake.
+        if checked is None or checked.tags != tuple(tags) or checked.push != push:
+            checked = check_tags(manifest, tags, push=push, revoke_superseded=revoke_superseded)
+        before = checked.before
         if revoke_superseded:
             from baker.image.registry import revoke
-        before = revoke.read_before(tags) if revoke_superseded else None
         client = client if client is not None else engine.connect()
         if manifest.image.build is not None and app is None and base is None:
             # The app build's modules load only for an app build (process start).

@@ -290,20 +290,21 @@ def test_a_load_whose_connection_is_cut_as_the_archive_goes_is_made_anew_and_mak
     assert image_names.holding(run) == [info.id]
 
 
-def test_a_bake_refused_before_it_starts_aborts_the_opened_load(
-    run: str, manifest: Path, loads: list[str], image_names: ImageNames
+def test_push_targets_that_refuse_are_refused_before_any_secret_is_fetched_or_load_opened(
+    run: str, manifest: Path, emulator: Emulator, loads: list[str], image_names: ImageNames
 ) -> None:
-    """Push targets nobody answers are refused before anything is built (the bake's own checks,
-    after resolution): the load opened while the values resolved is aborted too, so no thread is
-    left holding a request open on the engine (found by the full suite: one was left per refused
-    push, and a later test's count of load threads failed)."""
+    """Two push targets nobody answers: each registry must take the push before the first is
+    pushed (`check_tags`), and the pipeline asks before anything is resolved: no secret fetched,
+    no engine read ahead, no load opened (before, the values were fetched and a load opened, and
+    the refusal then left that load open: rte-4)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        nobody = f"127.0.0.1:{probe.getsockname()[1]}"
-    tags = [f"{host}/baker-test/app:{run}" for host in (nobody, f"127.0.0.2:{nobody.split(':')[1]}")]
-    # Two registries: each must take the push before the first is pushed (`_check_push_access`).
+        port = probe.getsockname()[1]
+    tags = [f"{host}:{port}/baker-test/app:{run}" for host in ("127.0.0.1", "127.0.0.2")]
+    emulator.reset_stats()
     code = main(["build", "-f", str(manifest), "--push", "--tag", tags[0], "--tag", tags[1]])
-    assert code != 0
-    assert loads == [LOAD]  # it had been opened
+    assert code == EngineError.exit_code
+    assert [r for r in emulator.requests() if "/secrets/" in r.path] == []
+    assert loads == []
     _ended(LOAD)
     assert image_names.holding(run) == []
