@@ -148,6 +148,7 @@ def _refused_save(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_base_read_refused_on_the_thread_fails_the_bake_after_resolution_as_it_did_before(
     run: str,
     manifest: Path,
+    emulator: Emulator,
     timeline: list[tuple[str, str, float]],
     monkeypatch: pytest.MonkeyPatch,
     image_names: ImageNames,
@@ -155,6 +156,7 @@ def test_a_base_read_refused_on_the_thread_fails_the_bake_after_resolution_as_it
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     _refused_save(monkeypatch)
+    emulator.faults.latency = 0.5  # the refusal comes while the values resolve, however loaded the machine
     assert main(["build", "-f", str(manifest), "--json"]) == EngineError.exit_code
     document = json.loads(capsys.readouterr().out)
     expected = (
