@@ -334,7 +334,6 @@ class _SlowCommit:
 
 @pytest.mark.docker
 @pytest.mark.emulator
-@pytest.mark.xfail(strict=True, reason="rte-3: a double stop during a slow load leaves the values unsaid")
 def test_rte_3_a_double_stop_during_a_slow_load_leaves_no_image_holding_values_unsaid(
     emulator: Emulator, busybox_base: str, docker_client: Any, tmp_path: Path
 ) -> None:
