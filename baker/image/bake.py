@@ -325,9 +325,13 @@ def bake(
                 ahead.close(wait=0.0)  # a stop while `take` waited: the reads end, the load is aborted
             if state.opened is not None:
                 state.opened.abort()  # not handed over (a no-op if it was): the engine loads nothing
-            _undo(state, on_line, client)
+            pending = _undo(state, on_line, client)
             if isinstance(exc, KeyboardInterrupt) and not state.pushed:
-                on_line("stopped: the bake was undone, no tag moved")
+                on_line(
+                    "stopped: no tag moved; the engine may still commit the baked image (see above)"
+                    if pending
+                    else "stopped: the bake was undone, no tag moved"
+                )
             if state.pushed:
                 if isinstance(exc, EngineError):
                     raise PushIncomplete(exc, state.pushed) from None
@@ -501,11 +505,13 @@ class _Bake:
 LOAD_SETTLE = 5.0  # seconds an undo watches for an image whose load it stopped listening to
 
 
-def _undo(state: _Bake, on_line: Callable[[str], None], client: engine.DockerClient) -> None:
+def _undo(state: _Bake, on_line: Callable[[str], None], client: engine.DockerClient) -> bool:
     """Put every tag back, remove the image the bake loaded (and the app image it built); name what
     the engine would not remove.  Held: more signals wait for it (a third cuts it short, and then it
-    says where to look)."""
+    says where to look).  True when a load whose answer baker stopped reading (a second signal)
+    brought no image within LOAD_SETTLE: the engine may still commit it, and that was said (rte-3)."""
     mine = state.loading
+    unseen: list[bool] = []
     with signals.held(escape=3, resume=False):
         try:
             if state.image_id and state.loading:
@@ -518,6 +524,7 @@ def _undo(state: _Bake, on_line: Callable[[str], None], client: engine.DockerCli
                     client=client,
                     settle=0.0 if state.answered else LOAD_SETTLE,
                     lease=state.lease,
+                    unseen=lambda: unseen.append(True),
                 )
                 if mine
                 else []
@@ -530,7 +537,7 @@ def _undo(state: _Bake, on_line: Callable[[str], None], client: engine.DockerCli
                     f"stopped during the clean-up: the baked image {state.image_id} (it holds values) may "
                     f"remain; remove it with `docker image rm {state.image_id}`"
                 )
-            return
+            return False
         except EngineError:
             left = [state.image_id] if mine else []
         if left:
@@ -538,6 +545,16 @@ def _undo(state: _Bake, on_line: Callable[[str], None], client: engine.DockerCli
                 f"left the baked image {state.image_id}, holding values: the engine refused to remove it "
                 f"(a container may use it); remove it with `docker image rm {state.image_id}`"
             )
+        if mine and unseen and not state.answered:
+            # baker stopped reading the load's answer: the engine may commit the image later.
+            named = state.lease or state.image_id
+            on_line(
+                f"the engine may still finish loading the baked image {state.image_id} (named {named}), "
+                f"which holds values: baker stopped waiting for it; once it appears, remove it with "
+                f"`docker rmi {named}`"
+            )
+            return True
+        return False
 
 
 def _finish(

@@ -122,3 +122,34 @@ def test_an_image_the_engine_loads_after_baker_stopped_listening_is_removed_by_t
     for thread in loads:
         thread.join(30)
     assert image_names.holding(value) == []
+
+
+def test_a_load_escaped_and_not_committed_within_the_settle_time_is_named_with_the_command_to_remove_it(
+    tmp_path: Path,
+    busybox_base: str,
+    image_names: ImageNames,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rte-3: a second signal escapes a load the engine has not committed when the undo's watch
+    (LOAD_SETTLE) ends.  The engine may still commit it, holding every value: the undo says so, names
+    the image and its lease name with the command to remove it, and never claims the bake undone."""
+    monkeypatch.setattr(bake_module, "LOAD_SETTLE", 0.3)
+
+    def escape_before_the_engine_commits(*args: Any, **kwargs: Any) -> str:
+        raise KeyboardInterrupt  # the answer is never read: `answered` is not called
+
+    monkeypatch.setattr(engine, "load_config", escape_before_the_engine_commits)
+    manifest = write_manifest(tmp_path / "baker.yaml", base=busybox_base, env={"TOKEN": "x"})
+
+    from baker.manifest.checks import load as load_manifest
+    from baker.resolver import resolve
+
+    loaded = load_manifest(manifest)
+    lines: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        bake_module.bake(loaded, resolve(loaded), tags=[image_names()], push=False, on_line=lines.append)
+    warned = [line for line in lines if "may still finish loading the baked image sha256:" in line]
+    assert len(warned) == 1, lines
+    assert "`docker rmi baker-bake-in-progress:" in warned[0]
+    assert not [line for line in lines if "the bake was undone" in line]
+    assert lines[-1].startswith("stopped: no tag moved")

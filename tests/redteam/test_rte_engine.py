@@ -114,7 +114,6 @@ class _HugePing(BaseHTTPRequestHandler):
             return
 
 
-@pytest.mark.xfail(strict=True, reason="rte-1: connect reads the whole /_ping answer into memory")
 def test_rte_1_connect_reads_a_bounded_part_of_the_engine_s_ping_answer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -156,7 +155,6 @@ class _DripPing(BaseHTTPRequestHandler):
         self.connection.close()  # the test is over: baker's read ends
 
 
-@pytest.mark.xfail(strict=True, reason="rte-1: a dripping /_ping answer holds connect without end")
 def test_rte_1_connect_ends_within_its_bound_however_slowly_the_engine_drips_its_ping_answer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -219,7 +217,6 @@ def _redirecting(location: str, paths: tuple[str, ...]) -> type[BaseHTTPRequestH
     return Redirecting
 
 
-@pytest.mark.xfail(strict=True, reason="rte-2: engine requests follow redirects to other hosts")
 def test_rte_2_connect_never_follows_the_engine_s_redirect_to_another_host(
     monkeypatch: pytest.MonkeyPatch, collector: tuple[str, list[tuple[str, str, bytes]]]
 ) -> None:
@@ -234,7 +231,6 @@ def test_rte_2_connect_never_follows_the_engine_s_redirect_to_another_host(
     assert seen == []
 
 
-@pytest.mark.xfail(strict=True, reason="rte-2: the load's archive follows a 307 to another host")
 def test_rte_2_the_baked_config_never_follows_a_load_redirect_to_another_host(
     collector: tuple[str, list[tuple[str, str, bytes]]],
 ) -> None:
@@ -338,7 +334,6 @@ class _SlowCommit:
 
 @pytest.mark.docker
 @pytest.mark.emulator
-@pytest.mark.xfail(strict=True, reason="rte-3: a double stop during a slow load leaves the values unsaid")
 def test_rte_3_a_double_stop_during_a_slow_load_leaves_no_image_holding_values_unsaid(
     emulator: Emulator, busybox_base: str, docker_client: Any, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Literal
 
 import docker.errors
@@ -23,13 +24,19 @@ from baker.image.engine.steps import BAKE_ID_LABEL, BAKE_STEPS, HISTORY_PREFIX, 
 
 
 def remove_loaded(
-    image_id: str, *, client: DockerClient | None = None, settle: float = 0.0, lease: str | None = None
+    image_id: str,
+    *,
+    client: DockerClient | None = None,
+    settle: float = 0.0,
+    lease: str | None = None,
+    unseen: Callable[[], None] | None = None,
 ) -> list[str]:
     """Remove the image a bake loaded (by its id, the baked config's digest), watching up to
     `settle` seconds for it when it is not there yet: a load baker stopped listening to (a second
     signal) may still be committing.  An image some name holds is left (a user's tag, another
     bake's lease), bar the bake's own `lease`.  What the engine refused to remove: [] or
-    [image_id].  Best effort."""
+    [image_id]; `unseen` is called when the image never appeared (a load still committing may
+    bring it later: rte-3).  Best effort."""
     deadline = time.monotonic() + settle
     try:
         client = client_or_connect(client)
@@ -46,6 +53,8 @@ def remove_loaded(
                     return [image_id]
                 return []
             if time.monotonic() >= deadline:
+                if unseen is not None:
+                    unseen()
                 return []
             time.sleep(0.1)
     except ENGINE_FAILURES:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -29,6 +30,7 @@ from baker.errors import EngineError
 from baker.image.dockerconfig import HELPER_ENVIRONMENT
 from baker.image.engine.stream import clean
 from baker.image.engine.types import ImageInfo
+from baker.image.registry.transport import Deadline
 from baker.proxies import direct_to_loopback
 
 START_ENGINE = (
@@ -80,6 +82,7 @@ def connect() -> DockerClient:
         from_env = docker.from_env(version=_api_version(), timeout=CONNECT_TIMEOUT)
         direct_to_loopback(from_env.api)  # a tcp:// loopback engine: never through a proxy
         client: DockerClient = from_env
+        refuse_redirects(client.api)
         # Helpers run for pulls, builds and pushes get no credential of baker's.  Set here, not as
         # from_env's credstore_env, which docker-py 7.2 documents but passes on nowhere.
         client.api.credstore_env = HELPER_ENVIRONMENT
@@ -93,26 +96,82 @@ def _api_version() -> str:
     and names the version in its `Api-Version` header (moby sets it on every answer).  docker-py's
     own negotiation (`version="auto"`) asks `GET /version` instead, which moby answers only after
     running `runc --version` and `docker-init --version`: ~10 ms against ~1.5 ms here.  An answer
-    without the header (not moby): "auto", docker-py's negotiation."""
+    without the header (not moby): "auto", docker-py's negotiation.
+
+    Only the status line and the headers are read, never the body (moby's is `OK`; rte-1: an
+    endpoint answering without end took baker to 3 GB), and the whole exchange ends by
+    CONNECT_TIMEOUT however the endpoint drips it: a `Deadline` shuts down the probe's socket."""
     probe = docker.from_env(version=docker.constants.MINIMUM_DOCKER_API_VERSION, timeout=CONNECT_TIMEOUT)
     direct_to_loopback(probe.api)
+    refuse_redirects(probe.api)
+    deadline = Deadline(CONNECT_TIMEOUT)
+    _track_sockets(probe.api, deadline.sockets)
     try:
         try:
-            answer = probe.api.get(f"{probe.api.base_url}/_ping", timeout=CONNECT_TIMEOUT)
+            answer = probe.api.get(f"{probe.api.base_url}/_ping", timeout=CONNECT_TIMEOUT, stream=True)
         except requests.exceptions.ConnectionError as exc:
+            if deadline.passed:
+                raise _too_slow() from None
             raise EngineError(
                 f"connecting to the Docker engine failed: no engine answered ({_os_error(exc)})",
                 hint=START_ENGINE,
             ) from None
-        if answer.status_code != 200:
-            raise EngineError(
-                f"connecting to the Docker engine failed: the engine answered {answer.status_code}",
-                hint=START_ENGINE,
-            )
-        version = answer.headers.get("Api-Version", "")
+        with answer:  # closed unread: the body is not needed
+            if deadline.expired:  # cut mid-headers: what came is not the answer
+                raise _too_slow()
+            if answer.status_code != 200:
+                raise EngineError(
+                    f"connecting to the Docker engine failed: the engine answered {answer.status_code}",
+                    hint=START_ENGINE,
+                )
+            version = answer.headers.get("Api-Version", "")
     finally:
+        deadline.cancel()
         probe.close()
     return version if re.fullmatch(r"[0-9]{1,3}\.[0-9]{1,3}", version) else "auto"
+
+
+def _too_slow() -> EngineError:
+    return EngineError(
+        f"connecting to the Docker engine failed: no answer within {CONNECT_TIMEOUT:g} s",
+        hint=START_ENGINE,
+    )
+
+
+def _track_sockets(api: Any, sockets: list[socket.socket]) -> None:
+    """Every socket the probe client `api` opens is put in `sockets` (a `Deadline`'s) as it connects,
+    whatever docker-py adapter carries it (unix, tcp, TLS, ssh): the adapters' pools are made
+    lazily, so each pool is wrapped as its adapter hands it out.  For the probe alone, a client
+    made and closed in `_api_version`."""
+
+    def pool_tracked(pool: Any) -> Any:
+        if getattr(pool, "_baker_tracked", False):
+            return pool
+        new_conn = pool._new_conn
+
+        def tracked_new_conn() -> Any:
+            conn = new_conn()
+            connect = conn.connect
+
+            def tracked_connect() -> None:
+                connect()
+                sockets.append(conn.sock)
+
+            conn.connect = tracked_connect
+            return conn
+
+        pool._new_conn = tracked_new_conn
+        pool._baker_tracked = True
+        return pool
+
+    for mounted in list(api.adapters.values()):
+        adapter = getattr(mounted, "inner", mounted)  # under proxies.DirectToLoopback
+        get = adapter.get_connection_with_tls_context
+
+        def tracked_get(*args: Any, _get: Any = get, **kwargs: Any) -> Any:
+            return pool_tracked(_get(*args, **kwargs))
+
+        adapter.get_connection_with_tls_context = tracked_get
 
 
 def _os_error(exc: BaseException) -> str:
@@ -132,7 +191,37 @@ def _os_error(exc: BaseException) -> str:
 
 
 def client_or_connect(client: DockerClient | None) -> DockerClient:
-    return client if client is not None else connect()
+    """`client` (made elsewhere: it too follows no redirect from now on), or a new connection."""
+    if client is None:
+        return connect()
+    refuse_redirects(client.api)
+    return client
+
+
+class EngineRedirect(requests.exceptions.RequestException):
+    """The engine endpoint answered a request with a redirect (rte-2), which baker never follows."""
+
+
+def _no_redirect(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    if response.is_redirect:
+        response.close()  # the redirect's body is not read either
+        raise EngineRedirect("the engine endpoint answered with a redirect")
+    return response
+
+
+def refuse_redirects(api: object) -> None:
+    """Every request of docker-py's client `api` follows no redirect (rte-2: requests' default
+    follows a 307 to any host, a load's archive, the baked config holding every value, with it).
+    A session-wide response hook, which every docker-py call passes through (`load_image` with
+    bytes, the `_ping` probe, streamed answers alike), refuses a 3xx with a `Location` before
+    requests reads its body or looks at where it points; `max_redirects = 0` stays as the backstop.
+    Idempotent; a stand-in that is not a requests session is left alone."""
+    if not isinstance(api, requests.Session):
+        return
+    api.max_redirects = 0
+    hooks = api.hooks.setdefault("response", [])
+    if _no_redirect not in hooks:
+        hooks.append(_no_redirect)
 
 
 @contextmanager
@@ -165,6 +254,12 @@ def engine_errors(doing: str, *, hint: str | None = None) -> Iterator[None]:
         ) from None
     except docker.errors.StreamParseError:  # a RuntimeError, not a DockerException
         raise EngineError(f"{doing} failed: the engine's answer was cut short", hint=hint) from None
+    except (EngineRedirect, requests.exceptions.TooManyRedirects):
+        # Where it pointed is not said (untrusted, and maybe the request's own URL with its query).
+        raise EngineError(
+            f"{doing} failed: the engine endpoint answered with a redirect, which baker does not follow",
+            hint="point DOCKER_HOST at the engine itself, not at a proxy that redirects",
+        ) from None
     except docker.errors.DockerException as exc:
         # from_env's "Error while fetching server API version: ..." names the socket, not a value.
         raise EngineError(f"{doing} failed: {clean(str(exc))}", hint=START_ENGINE) from None
