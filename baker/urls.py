@@ -123,6 +123,7 @@ def parse(url: str) -> Url:
     return checked
 
 
+@functools.lru_cache(maxsize=64)  # `plan` asks once per row: a manifest names a few vaults
 def as_connected(url: str) -> str:
     """`url` as baker connects to it, for a review surface (`plan`): the normalised text (the host
     in lower case, IDNA for a non-ASCII name: `https://corp-v\u0430ult.example` is
