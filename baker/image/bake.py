@@ -248,7 +248,11 @@ def bake(
     `baker.signals`.  Whatever it leaves behind (the engine refused a removal, or a third signal
     cut a clean-up short) is named through `on_line`."""
     try:
-        if checked is None or checked.tags != tuple(tags) or checked.push != push:
+        if checked is None or (checked.tags, checked.push, checked.before is not None) != (
+            tuple(tags),
+            push,
+            revoke_superseded,
+        ):  # not given, or made for another bake: made here
             checked = check_tags(manifest, tags, push=push, revoke_superseded=revoke_superseded)
         before = checked.before
         if revoke_superseded:

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from baker.cli import main
-from baker.errors import EngineError, ImageError, PushIncomplete
+from baker.errors import EngineError, ImageError, PushIncomplete, RenderError
 from baker.image import engine
 from baker.image.bake import _layer_count, bake
 from baker.image.registry import auth as registry_auth
@@ -266,3 +266,34 @@ def test_a_base_config_with_a_key_twice_is_refused_as_such_not_as_one_with_no_la
     raw = b'{"config":{"Env":["A=1"],"Env":["B=2"]},"rootfs":{"type":"layers","diff_ids":[]}}'
     with pytest.raises(ImageError, match="twice in one object"):
         _layer_count(raw)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"tags": ("app:1",), "push": False, "before": None},  # other tags
+        {"tags": ("Not A Tag",), "push": False, "before": None},  # the same tags, made without push
+        {"tags": ("Not A Tag",), "push": True, "before": None},  # the same, made without a revocation
+    ],
+)
+def test_bake_checks_its_tags_itself_when_handed_a_check_made_for_another_bake(
+    monkeypatch: pytest.MonkeyPatch, other: dict[str, Any]
+) -> None:
+    """`check_tags` is made by the pipeline before resolution and handed to `bake`; a check made for
+    other tags, or without the push or the revocation this bake makes, is not taken as this bake's."""
+    from baker.image.bake import CheckedTags
+
+    monkeypatch.setattr(engine, "connect", lambda: pytest.fail("the engine was contacted"))
+    manifest = Manifest(
+        path="baker.yaml", image=ImageSpec(base="busybox:1", build=None), credentials={}, env=()
+    )
+    with pytest.raises(RenderError, match="not a valid image name"):
+        bake(
+            manifest,
+            ResolvedEnv(()),
+            tags=["Not A Tag"],
+            push=True,
+            revoke_superseded=True,
+            on_line=lambda line: None,
+            checked=CheckedTags(**other),
+        )
