@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,10 +17,15 @@ import pytest
 
 from baker.errors import BakerError, UsageError
 from baker.image import engine
-from baker.image.bake import CheckedTags, bake
+from baker.image.bake import CheckedTags, bake, check_tags
 from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret
+from tests.support.fixtures_docker import ImageNames
+from tests.support.fleet_world import manifest_digest
+from tests.support.registry import local_registry
+
+__all__ = ["local_registry"]  # the fixture
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -173,3 +179,46 @@ def test_rtf_3_bake_refuses_a_revocation_without_push_whatever_checked_it_is_han
             on_line=lambda line: None,
             checked=stale,
         )
+
+
+@pytest.mark.docker
+@pytest.mark.xfail(strict=True, reason="rtf-3: a `checked` made for a revocation breaks a bake without")
+def test_rtf_3_a_bake_without_revoke_superseded_revokes_nothing_whatever_checked_it_is_handed(
+    local_registry: str, busybox_base: str, docker_client: Any, image_names: ImageNames
+) -> None:
+    """rtf-3 (low, the reverse: Python API): `bake` goes by `checked.before`, not by the
+    `revoke_superseded` it was asked: a `check_tags(..., revoke_superseded=True)` handed to
+    `bake(push=True, revoke_superseded=False)` (same tags, same push: reused) reaches
+    `revoke.named_now` with `revoke` never imported: an UnboundLocalError after the tag moved (the
+    undo puts it back; nothing is pushed or deleted).  Whatever the fix, no revocation unasked."""
+    tag = f"{local_registry}/rtf/app:{uuid.uuid4().hex[:8]}"
+    repository = "rtf/app"
+
+    def once(value: str, **kwargs: Any) -> Any:
+        literal = LiteralValue(value)
+        manifest = Manifest(
+            path="baker.yaml",
+            image=ImageSpec(base=busybox_base, build=None),
+            credentials={},
+            env=(EnvEntry("TOKEN", literal),),
+        )
+        resolved = ResolvedEnv(
+            (Resolved(env="TOKEN", value=Secret(value), source=literal, version=None, properties=None),)
+        )
+        if kwargs.pop("check_for_revocation", False):
+            kwargs["checked"] = check_tags(manifest, [tag], push=True, revoke_superseded=True)
+        result = bake(manifest, resolved, tags=[tag], push=True, on_line=lambda line: None, **kwargs)
+        image_names.track(result.image_id)
+        return result
+
+    first = once(f"rtf-old-{uuid.uuid4().hex}")
+    old = first.pushed[0].digest
+    try:
+        result = once(f"rtf-new-{uuid.uuid4().hex}", client=docker_client, check_for_revocation=True)
+    except BaseException as exc:  # today: UnboundLocalError (bake's `revoke` imported only when asked)
+        raised: BaseException | None = exc
+    else:
+        raised = None
+        assert result.revocation is None
+    assert raised is None
+    assert manifest_digest(local_registry, repository, old) == old
