@@ -8,24 +8,32 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from baker.cli import main
+from baker.emulator import Emulator
 from baker.errors import BakerError, UsageError
 from baker.image import engine
 from baker.image.bake import CheckedTags, bake, check_tags
 from baker.model import EnvEntry, ImageSpec, LiteralValue, Manifest
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret
+from tests.integration.test_build_inregistry_refusals import vault, write_manifest
+from tests.support import oci_bases
 from tests.support.fixtures_docker import ImageNames
 from tests.support.fleet_world import manifest_digest
+from tests.support.oci_bases import StartRegistry
 from tests.support.registry import local_registry
 
-__all__ = ["local_registry"]  # the fixture
+registries = oci_bases.registries  # the fixture
+__all__ = ["local_registry", "vault"]  # the fixtures
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -222,3 +230,34 @@ def test_rtf_3_a_bake_without_revoke_superseded_revokes_nothing_whatever_checked
         assert result.revocation is None
     assert raised is None
     assert manifest_digest(local_registry, repository, old) == old
+
+
+@pytest.mark.docker
+@pytest.mark.emulator
+@pytest.mark.xfail(strict=True, reason="rtf-4: the registry road asks its tags' registries after resolution")
+@pytest.mark.parametrize("revoke", [False, True])
+def test_rtf_4_the_registry_road_asks_every_tag_s_registry_before_any_secret_is_fetched(
+    revoke: bool,
+    registries: StartRegistry,
+    vault: Emulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """rtf-4 (low): d7c2fd0 made the engine road check its tags and ask the registries they need
+    (`check_tags`) before any secret is read; `build --in-registry` still reads what its tags name
+    (`_read_tags`, and so `--revoke-superseded`'s first read) inside `bake_in_registry`, after
+    `_resolve`: a second tag on a registry nobody answers is refused only once every value was
+    fetched (`baker/__init__`'s "no engine or registry, no secret fetched")."""
+    registry = registries()
+    base = oci_bases.push_base(registry.api, "base/app", platforms=("linux/amd64",))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.2", 0))
+        nobody = f"127.0.0.2:{probe.getsockname()[1]}"
+    manifest = write_manifest(tmp_path / "baker.yaml", vault, base.ref)
+    vault.reset_stats()
+    argv = ["build", "--in-registry", "-f", str(manifest)]
+    argv += ["--tag", f"{registry.host}/baked/app:v1", "--tag", f"{nobody}/baked/app:v1"]
+    code = main([*argv, "--revoke-superseded"] if revoke else argv)
+    capsys.readouterr()
+    assert code != 0
+    assert [r for r in vault.requests() if "/secrets/" in r.path] == []
