@@ -8,24 +8,40 @@ counts as in clear.  Imports `baker.urls` only."""
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 from baker import urls
 
 
 def is_loopback(host: str) -> bool:
     """Whether `host` (a name or an address, with an optional `:port`, IPv6 in brackets) is loopback:
-    `localhost`, `*.localhost`, 127.0.0.0/8, ::1."""
+    `localhost`, `*.localhost`, 127.0.0.0/8 (also as ::ffff:127.x or a numeric shorthand such as
+    `127.1`), ::1."""
     name = host
     if name.startswith("["):
         name = name[1 : name.index("]")]
     elif name.count(":") == 1:
         name = name.partition(":")[0]
-    name = name.lower()
+    name = name.lower().removesuffix(".")  # `localhost.`: the same name, rooted
     if name == "localhost" or name.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(name).is_loopback
+        address = ipaddress.ip_address(name)
     except ValueError:
+        return _numeric_loopback(name)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback  # ::ffff:127.0.0.1 (Go counts it too)
+    return address.is_loopback
+
+
+def _numeric_loopback(name: str) -> bool:
+    """A numeric IPv4 shorthand the resolver reads as an address (`127.1`, `2130706433`: glibc's
+    inet_aton, which the connection uses) that lands in 127.0.0.0/8."""
+    if not name or not all(part.isdigit() or part.startswith("0x") for part in name.split(".")):
+        return False
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(name)).is_loopback
+    except OSError:
         return False
 
 

@@ -51,10 +51,12 @@ def _allowed(host: Any) -> bool:
     name = name.rstrip(".").lower()
     if name in {"localhost", ""} or name.endswith(".localhost"):
         return True
+    from baker.loopback import is_loopback  # 127.1, ::ffff:127.0.0.1: the kernel's loopback too
+
     try:
-        return ipaddress.ip_address(name).is_loopback
+        return ipaddress.ip_address(name).is_loopback or is_loopback(name)
     except ValueError:
-        return False
+        return is_loopback(name)
 
 
 def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:

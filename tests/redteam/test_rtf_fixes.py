@@ -87,7 +87,6 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     server.server_close()
 
 
-@pytest.mark.xfail(strict=True, reason="rtf-1: a loopback engine the kernel reaches, not baker's loopback")
 @pytest.mark.parametrize("host", ["127.1", "[::ffff:127.0.0.1]"])
 def test_rtf_1_a_tcp_engine_on_a_loopback_address_is_never_asked_through_the_proxy(
     proxy: list[str], monkeypatch: pytest.MonkeyPatch, host: str
@@ -156,7 +155,6 @@ def test_rtf_2_the_version_negotiation_never_follows_the_engine_s_redirect(
     assert not connected
 
 
-@pytest.mark.xfail(strict=True, reason="rtf-3: a stale `checked` skips the revocation refusal")
 def test_rtf_3_bake_refuses_a_revocation_without_push_whatever_checked_it_is_handed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -190,7 +188,6 @@ def test_rtf_3_bake_refuses_a_revocation_without_push_whatever_checked_it_is_han
 
 
 @pytest.mark.docker
-@pytest.mark.xfail(strict=True, reason="rtf-3: a `checked` made for a revocation breaks a bake without")
 def test_rtf_3_a_bake_without_revoke_superseded_revokes_nothing_whatever_checked_it_is_handed(
     local_registry: str, busybox_base: str, docker_client: Any, image_names: ImageNames
 ) -> None:

@@ -11,6 +11,7 @@ import threading
 import pytest
 import requests
 
+from baker.loopback import is_loopback
 from baker.proxies import DirectToLoopback, direct_to_loopback, for_url
 
 PROXIES = {"http": "http://proxy.example:3128", "https": "http://proxy.example:3128"}
@@ -103,3 +104,23 @@ def test_every_adapter_a_session_has_is_wrapped_once() -> None:
     assert all(isinstance(a, DirectToLoopback) for a in session.adapters.values())
     assert not any(isinstance(a.inner, DirectToLoopback) for a in session.adapters.values())
     session.close()
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.1", True),  # inet_aton's short form: the resolver connects to 127.0.0.1
+        ("2130706433", True),
+        ("[::ffff:127.0.0.1]:2375", True),  # IPv4-mapped: Go's IsLoopback says yes too
+        ("localhost.", True),
+        ("LOCALHOST.:80", True),
+        ("128.1", False),
+        ("[::ffff:10.0.0.1]", False),
+        ("0x7f.1", True),
+        ("127.1.example", False),
+        ("", False),
+    ],
+)
+def test_loopback_reads_every_form_the_kernel_reaches_as_loopback(host: str, loopback: bool) -> None:
+    """rtf-1: a DOCKER_HOST on 127.1 or ::ffff:127.0.0.1 went through the environment's proxy."""
+    assert is_loopback(host) is loopback
