@@ -107,7 +107,6 @@ def test_rtf_1_a_tcp_engine_on_a_loopback_address_is_never_asked_through_the_pro
     assert engine_seen == ["GET /_ping HTTP/1.1"]
 
 
-@pytest.mark.xfail(strict=True, reason="rtf-2: docker-py's version negotiation runs before the fixes")
 def test_rtf_2_the_version_negotiation_of_a_loopback_engine_never_goes_through_the_proxy(
     proxy: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -126,7 +125,6 @@ def test_rtf_2_the_version_negotiation_of_a_loopback_engine_never_goes_through_t
     assert engine_seen == ["GET /_ping HTTP/1.1", "GET /version HTTP/1.1"]
 
 
-@pytest.mark.xfail(strict=True, reason="rtf-2: docker-py's version negotiation follows redirects")
 def test_rtf_2_the_version_negotiation_never_follows_the_engine_s_redirect(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

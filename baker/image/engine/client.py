@@ -14,6 +14,7 @@ Clients are injectable (`client=`); by default `connect()` makes one from the en
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import socket
 from collections.abc import Iterator, Mapping
@@ -96,7 +97,8 @@ def _api_version() -> str:
     and names the version in its `Api-Version` header (moby sets it on every answer).  docker-py's
     own negotiation (`version="auto"`) asks `GET /version` instead, which moby answers only after
     running `runc --version` and `docker-init --version`: ~10 ms against ~1.5 ms here.  An answer
-    without the header (not moby): "auto", docker-py's negotiation.
+    without the header (not moby): `GET /version` on the same probe (`_asked_version`), as
+    docker-py's negotiation would ask it, but bounded and direct (rtf-2).
 
     Only the status line and the headers are read, never the body (moby's is `OK`; rte-1: an
     endpoint answering without end took baker to 3 GB), and the whole exchange ends by
@@ -124,11 +126,46 @@ def _api_version() -> str:
                     f"connecting to the Docker engine failed: the engine answered {answer.status_code}",
                     hint=START_ENGINE,
                 )
-            version = answer.headers.get("Api-Version", "")
+            version = str(answer.headers.get("Api-Version", ""))
+        if not _API_VERSION.fullmatch(version):
+            version = _asked_version(probe, deadline)
     finally:
         deadline.cancel()
         probe.close()
-    return version if re.fullmatch(r"[0-9]{1,3}\.[0-9]{1,3}", version) else "auto"
+    return version
+
+
+_API_VERSION = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}")
+_VERSION_MAX = 64 * 1024  # moby's /version answer: well under 1 KiB
+
+
+def _asked_version(probe: docker.DockerClient, deadline: Deadline) -> str:
+    """An engine whose `/_ping` names no `Api-Version` (not moby): `GET /version`, as docker-py's
+    own negotiation asks it, but on the probe (direct to loopback, no redirect followed, within the
+    same deadline) and read only as far as `_VERSION_MAX` (rtf-2)."""
+    try:
+        answer = probe.api.get(f"{probe.api.base_url}/version", timeout=CONNECT_TIMEOUT, stream=True)
+        with answer:
+            ok = answer.status_code == 200
+            body = answer.raw.read(_VERSION_MAX + 1, decode_content=True) if ok else b""
+    except (requests.exceptions.RequestException, OSError, urllib3.exceptions.HTTPError):
+        if deadline.passed:
+            raise _too_slow() from None
+        body = b""
+    if deadline.expired:  # cut mid-answer: what came is not the answer
+        raise _too_slow()
+    try:
+        named = json.loads(body) if len(body) <= _VERSION_MAX else None
+    except ValueError:
+        named = None
+    version = named.get("ApiVersion") if isinstance(named, dict) else None
+    if not isinstance(version, str) or not _API_VERSION.fullmatch(version):
+        raise EngineError(
+            "connecting to the Docker engine failed: it named no API version (neither in its /_ping "
+            "answer's Api-Version header nor in its /version answer)",
+            hint=START_ENGINE,
+        )
+    return version
 
 
 def _too_slow() -> EngineError:
