@@ -10,7 +10,7 @@ from pathlib import Path
 from baker import urls
 from baker.commands._common import load_manifest
 from baker.errors import EXIT_OK
-from baker.model import CertificateRef, FileEntry, LiteralValue, Manifest, Part, TemplateValue
+from baker.model import CertificateRef, FileEntry, LiteralValue, Manifest, Part, SecretRef, TemplateValue
 from baker.output import Output
 
 COLUMNS = ("ENV", "SOURCE", "CREDENTIAL", "VAULT", "SECRET", "KEY", "VERSION", "FETCH")
@@ -21,6 +21,18 @@ def _vault(manifest: Manifest, credential: str) -> str | None:
     IDNA form, not as written); None offline when the URL's variable is unset."""
     url = manifest.credentials[credential].vault_url
     return urls.as_connected(url) if url else None
+
+
+def _where(manifest: Manifest, ref: SecretRef) -> dict[str, object]:
+    """The columns that say where a reference is read from, in the `--json` order."""
+    return {
+        "credential": ref.credential,
+        "vault_url": _vault(manifest, ref.credential),
+        "secret": ref.name,
+        "written": ref.written,
+        "key": ref.key,
+        "version": ref.version,
+    }
 
 
 def plan_rows(manifest: Manifest) -> list[dict[str, object]]:
@@ -45,12 +57,7 @@ def plan_rows(manifest: Manifest) -> list[dict[str, object]]:
         out = {
             "env": env,
             "source": "certificate" if isinstance(source, CertificateRef) else "secret",
-            "credential": ref.credential,
-            "vault_url": _vault(manifest, ref.credential),
-            "secret": ref.name,
-            "written": ref.written,
-            "key": ref.key,
-            "version": ref.version,
+            **_where(manifest, ref),
             "fetch": fetch_ids[key],
             "shared_with": shared_with,
         }
@@ -95,12 +102,7 @@ def build_secret_rows(manifest: Manifest) -> list[dict[str, object]]:
     return [
         {
             "id": secret_id,
-            "credential": ref.credential,
-            "vault_url": _vault(manifest, ref.credential),
-            "secret": ref.name,
-            "written": ref.written,
-            "key": ref.key,
-            "version": ref.version,
+            **_where(manifest, ref),
             "fetch": fetch_ids[ref.fetch_key],
             "shared_with": None
             if first_user[ref.fetch_key] == f"image.build.secrets.{secret_id}"
