@@ -94,8 +94,8 @@ def test_a_request_timing_out_with_the_deadline_is_named_as_the_deadline_even_wh
     unreachable)."""
     import time
 
+    from baker.deadline import Deadline
     from baker.image.registry import client as registry_client
-    from baker.image.registry.transport import Deadline
 
     monkeypatch.setattr(Deadline, "_expire", lambda self: None)  # the timer comes too late
     with registry_client.RegistryClient(parse_ref("127.0.0.1:1/team/app:1"), deadline=0.05) as client:

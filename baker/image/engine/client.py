@@ -27,11 +27,11 @@ import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
+from baker.deadline import Deadline
 from baker.errors import EngineError
 from baker.image.dockerconfig import HELPER_ENVIRONMENT
 from baker.image.engine.stream import clean
 from baker.image.engine.types import ImageInfo
-from baker.image.registry.transport import Deadline
 from baker.proxies import direct_to_loopback
 
 START_ENGINE = (

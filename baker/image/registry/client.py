@@ -23,13 +23,13 @@ from typing import Any
 import requests
 import urllib3.exceptions
 
+from baker.deadline import Deadline
 from baker.errors import ImageError
 from baker.image import oci
 from baker.image.registry import auth
 from baker.image.registry.auth import Login
 from baker.image.registry.refs import ImageRef
 from baker.image.registry.transport import (
-    Deadline,
     TrackingAdapter,
     checked,
     origin,

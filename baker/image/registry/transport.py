@@ -6,10 +6,7 @@ so an answer trickled a byte at a time, in its headers or its body, is cut too).
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import threading
-import time
 from typing import Any
 
 import requests.adapters
@@ -20,8 +17,6 @@ from baker import urls
 from baker.errors import ImageError
 from baker.image.registry.refs import ImageRef
 from baker.loopback import is_loopback
-
-TIMEOUT = 30  # seconds, for each connect and each read
 
 
 def checked(url: str, registry: str) -> urls.Url:
@@ -103,37 +98,6 @@ class TrackingAdapter(requests.adapters.HTTPAdapter):
         manager = super().proxy_manager_for(proxy, **kwargs)
         manager.pool_classes_by_scheme = self._pools
         return manager
-
-
-class Deadline:
-    """The end of one operation: a timer that shuts down every socket of it when it comes."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.end = time.monotonic() + seconds
-        self.sockets: list[socket.socket] = []
-        self.expired = False
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _expire(self) -> None:
-        self.expired = True
-        for sock in list(self.sockets):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    @property
-    def passed(self) -> bool:
-        """The deadline came, whether or not its timer has run yet (on a loaded machine it may run
-        after a socket timeout set to what was left, which fires with the deadline)."""
-        return self.expired or time.monotonic() >= self.end
-
-    def left(self) -> float:
-        return max(0.05, min(float(TIMEOUT), self.end - time.monotonic()))
-
-    def cancel(self) -> None:
-        self._timer.cancel()
 
 
 def refuse_plain_http(url: str, registry: str) -> None:

@@ -49,7 +49,8 @@ from azure.identity import (
 )
 
 from baker import loopback, model, urls
-from baker.image.registry.transport import Deadline, TrackingAdapter, shown_origin
+from baker.deadline import Deadline
+from baker.image.registry.transport import TrackingAdapter, shown_origin
 from baker.model import CredentialSpec
 from baker.proxies import direct_to_loopback
 from baker.secret import REDACTOR, Secret
