@@ -25,12 +25,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from baker.errors import ManifestError
 from baker.output import Output, RunnerCommand, untrusted
+from baker.record import Record
 from baker.secret import REDACTOR, scrub
 
 if TYPE_CHECKING:  # types only: no check machinery is imported for a build
@@ -90,8 +90,7 @@ def azure_command(area_action: str, properties: Mapping[str, str], message: str)
     return RunnerCommand(f"##vso[{area_action}{' ' + props if props else ''}]{azure_escape(message)}")
 
 
-@dataclass(frozen=True)
-class CI:
+class CI(Record):
     """What baker tells the runner it runs under.  Every method writes nothing off a runner."""
 
     runner: Runner
@@ -204,8 +203,7 @@ def check_outputs(stale: bool) -> dict[str, str]:
 # JUnit ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class JUnitCase:
+class JUnitCase(Record):
     suite: str  # the image
     name: str  # the env var
     status: str

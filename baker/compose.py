@@ -12,20 +12,19 @@ Failures are `ProviderError`s naming the secret (and the template's part), never
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from baker.diagnose import Diagnosis
 from baker.errors import ProviderError
 from baker.manifest.refs import extract_json_key
 from baker.model import CertificateRef, FetchKey, LiteralValue, SecretRef, Source, TemplateValue
 from baker.providers.base import FetchedSecret, SecretProperties
+from baker.record import Record
 from baker.secret import REDACTOR, Secret
 
 Fetched = Mapping[FetchKey, "FetchedSecret | ProviderError"]
 
 
-@dataclass(frozen=True)
-class Composed:
+class Composed(Record):
     value: Secret
     properties: SecretProperties | None  # the secret read (a secret or certificate; None otherwise)
     parts: tuple[tuple[str, SecretProperties | None], ...] = ()  # a template's, in `from:` order

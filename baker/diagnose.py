@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class Diagnosis(str, enum.Enum):
@@ -44,8 +44,7 @@ class Diagnosis(str, enum.Enum):
         return self.value
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):  # not a Record: this module is a leaf, it imports nothing of baker's
     cause: str
     seen_as: str
     fix: str

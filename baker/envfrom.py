@@ -14,9 +14,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 
 from baker.diagnose import Diagnosis
 from baker.errors import ManifestError, Problem, ProviderError
@@ -25,6 +23,7 @@ from baker.manifest.refs import NAME_RE
 from baker.model import ENV_NAME_RE, EnvEntry, Manifest, SecretRef
 from baker.output import untrusted
 from baker.providers.base import SecretProperties
+from baker.record import Record, replace
 
 Listing = tuple[SecretProperties, ...]
 LIST_HINT = (
@@ -34,8 +33,7 @@ LIST_HINT = (
 )
 
 
-@dataclass(frozen=True)
-class Expansion:
+class Expansion(Record):
     manifest: Manifest  # env:, then each prefix's entries (sorted by env name)
     skipped: tuple[str, ...] = ()  # "app-x (disabled, env_from app-)"
 
@@ -129,7 +127,7 @@ def expand(manifest: Manifest, listings: Mapping[str, Listing], *, keep: Collect
         added.extend(sorted(taken, key=lambda e: e.name))
     if problems:
         raise ManifestError(problems, hint="each env var must come from one source")
-    expanded = dataclasses.replace(manifest, env=manifest.env + tuple(added))
+    expanded = replace(manifest, env=manifest.env + tuple(added))
     return Expansion(expanded, tuple(skipped))
 
 

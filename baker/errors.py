@@ -35,10 +35,10 @@ manifest, 3 rotation found by `check` (a result, not an error), 130 interrupted.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from baker.diagnose import Diagnosis, fix_for
+from baker.record import Record
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -69,8 +69,7 @@ class UsageError(BakerError):
     exit_code = EXIT_USAGE
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Record):
     """One thing wrong with a manifest, located as precisely as the YAML allows."""
 
     file: str
@@ -145,8 +144,7 @@ class ProviderError(BakerError):
         return out
 
 
-@dataclass(frozen=True)
-class ReferenceFailure:
+class ReferenceFailure(Record):
     """A reference that could not be resolved, named by its env var."""
 
     env: str

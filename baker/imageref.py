@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 from baker.errors import RenderError, UsageError
+from baker.record import Record
 
 NAME_MAX = 255
 
@@ -42,8 +42,7 @@ IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
 TAG = re.compile(_TAG, re.ASCII)  # a tag alone (fullmatch): what a registry's tag list may name
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(Record):
     domain: str  # as written, "" when none is (Docker Hub)
     path: str
     tag: str = ""  # "" when none is written

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from baker.diagnose import Diagnosis, fix_for
 from baker.errors import ManifestError, Problem
+from baker.record import Record, field
 from baker.secret import Secret
 from baker.suggest import did_you_mean
 
@@ -36,8 +36,7 @@ AZURE_PIPELINES = "azure-pipelines"
 VARIABLE = "variable"
 
 
-@dataclass(frozen=True)
-class TokenSource:
+class TokenSource(Record):
     """Where a federated token comes from.  `where` is for people (plan, messages): never a token."""
 
     kind: str
@@ -48,8 +47,7 @@ class TokenSource:
     token: Secret | None = None  # VARIABLE
 
 
-@dataclass(frozen=True)
-class AuthSpec:
+class AuthSpec(Record):
     """A credential's `auth:` and its settings.  `missing` (workload identity only): no token source
     is present; the text names every source looked for."""
 
@@ -65,8 +63,7 @@ class AuthSpec:
         return self.kind != CLIENT_SECRET
 
 
-@dataclass(frozen=True)
-class CredentialSpec:
+class CredentialSpec(Record):
     """One credential block, after `${VAR}` interpolation and the AZURE_* fallbacks.
 
     A field whose variable is unset holds None and the variable's name is in `unset_vars`; using
@@ -89,8 +86,7 @@ class CredentialSpec:
     auth: AuthSpec = field(default_factory=AuthSpec)
 
 
-@dataclass(frozen=True)
-class LiteralValue:
+class LiteralValue(Record):
     """A value written in the manifest itself."""
 
     value: str
@@ -100,8 +96,7 @@ FetchKey = tuple[str, str, "str | None"]
 """(credential, secret name lower-cased, version): what one GET fetches."""
 
 
-@dataclass(frozen=True)
-class SecretRef:
+class SecretRef(Record):
     """A reference to a Key Vault secret, parsed and normalised (see `baker.manifest.refs`).
 
     `name` is the Azure name (every `_` turned into `-`); `written` is the reference as written.
@@ -125,8 +120,7 @@ class SecretRef:
 CERT_FORMATS = ("pem", "cert", "key", "pfx-base64")
 
 
-@dataclass(frozen=True)
-class CertificateRef:
+class CertificateRef(Record):
     """`{certificate: NAME, format: F}`: the certificate's secret (PKCS#12 or PEM, as Key Vault keeps
     it), converted to `format` by `baker.certificates`.  `ref` has no JSON key."""
 
@@ -138,13 +132,11 @@ Part = LiteralValue | SecretRef | CertificateRef
 """What a template's `from:` entry may be: any value form but another template."""
 
 
-@dataclass(frozen=True)
-class Placeholder:
+class Placeholder(Record):
     name: str
 
 
-@dataclass(frozen=True)
-class TemplateValue:
+class TemplateValue(Record):
     """`template:` + `from:`: `segments` is the template text split once at load: plain text (a
     `str`) and placeholders (`Placeholder`), so substitution is a join and a value inserted is
     never scanned again.  `parts` in `from:` order."""
@@ -174,16 +166,14 @@ def from_vault(source: Source) -> bool:
     return bool(source_refs(source))
 
 
-@dataclass(frozen=True)
-class EnvEntry:
+class EnvEntry(Record):
     name: str
     source: Source
     line: int | None = None
     prefix: str | None = None  # taken by `env_from:` with this prefix (set at bake time)
 
 
-@dataclass(frozen=True)
-class EnvFrom:
+class EnvFrom(Record):
     """`env_from: [{prefix:, credential:}]`: every enabled secret of the vault whose name starts
     with `prefix` (compared case-insensitively, as Key Vault names are), made an env var by
     `env_name`.  The names are known only when the vault is listed (`baker.envfrom`)."""
@@ -197,8 +187,7 @@ class EnvFrom:
         return secret[len(self.prefix) :].replace("-", "_").upper()
 
 
-@dataclass(frozen=True)
-class FileEntry:
+class FileEntry(Record):
     """One `files:` entry: a value put into the image as a file, in the one layer the bake adds.
     `path` is absolute and normalised (`baker.manifest.files` checks it); `mode` the permission bits
     (no setuid, setgid or sticky bit); `uid`/`gid` numeric.  `name` is the path: what messages, the
@@ -216,8 +205,7 @@ class FileEntry:
         return self.path
 
 
-@dataclass(frozen=True)
-class BuildSpec:
+class BuildSpec(Record):
     """`image.build`: the app image baker builds first (the docker build wrapper)."""
 
     context: str
@@ -231,8 +219,7 @@ class BuildSpec:
     push: str | None = None  # where the unbaked app image is pushed (needed by --in-registry)
 
 
-@dataclass(frozen=True)
-class ImageSpec:
+class ImageSpec(Record):
     base: str | None  # `image.from`
     build: BuildSpec | None
     tags: tuple[str, ...] = ()
@@ -250,8 +237,7 @@ def default_credential(credentials: Mapping[str, CredentialSpec]) -> str | None:
     return defaults[0] if len(defaults) == 1 else None
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(Record):
     path: str
     image: ImageSpec
     credentials: Mapping[str, CredentialSpec]

@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
+from baker.record import Record, field
 from baker.secret import REDACTOR, Redactor, scrub
 
 if TYPE_CHECKING:  # a type only: cinative imports this module
@@ -77,8 +77,7 @@ _RUNNER_LINE_RE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class RunnerCommand:
+class RunnerCommand(Record):
     """One command for the CI runner, built by `baker.cinative` only, from escaped parts: the one
     kind of line `Output` writes that may start a workflow or logging command."""
 
@@ -89,8 +88,7 @@ class RunnerCommand:
             raise ValueError("not one escaped runner command")
 
 
-@dataclass
-class Output:
+class Output(Record, frozen=False):
     json_mode: bool = False
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)

@@ -27,7 +27,6 @@ them (process start).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from baker import imageref, signals
@@ -46,6 +45,7 @@ from baker.model import Manifest
 from baker.output import untrusted
 from baker.provenance import BaseRecord
 from baker.providers.base import Provider
+from baker.record import replace
 from baker.resolver import ResolvedEnv, resolve_warned
 
 if TYPE_CHECKING:  # the registry road's and the app build's modules load only when they run (process start)

@@ -35,16 +35,15 @@ variables with long names stay near 65 KB.  Pure: imports neither docker nor azu
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from baker.errors import BadReference, ImageError
 from baker.manifest.refs import parse_reference
 from baker.model import CertificateRef, LiteralValue, Manifest, SecretRef, TemplateValue
+from baker.record import Record, field, replace
 
 if TYPE_CHECKING:
     from baker.resolver import ResolvedEnv
@@ -56,8 +55,7 @@ Kind = Literal["literal", "secret", "template"]
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
-@dataclass(frozen=True)
-class BaseRecord:
+class BaseRecord(Record):
     """What an image was baked onto: `ref` as named (`image.from`, or the built app), and `digest`
     (engine: the base's image id; registry: its manifest or index digest)."""
 
@@ -65,8 +63,7 @@ class BaseRecord:
     digest: str
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(Record):
     """Where one baked env var's value came from (never the value)."""
 
     env: str
@@ -173,7 +170,7 @@ def from_resolved(resolved: ResolvedEnv, manifest: Manifest) -> tuple[Origin, ..
     for got in resolved.entries:
         if got.prefix is not None and got.env not in named and isinstance(got.source, SecretRef):
             origin = _secret_origin(got.env, got.source, got.version, manifest)
-            origins.append(dataclasses.replace(origin, prefix=got.prefix))
+            origins.append(replace(origin, prefix=got.prefix))
     return tuple(origins)
 
 

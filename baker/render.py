@@ -35,7 +35,6 @@ import secrets
 import stat
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +45,7 @@ from baker import envvalue, imageref
 from baker.errors import RenderError
 from baker.model import Manifest
 from baker.provenance import LABEL, to_label
+from baker.record import Record, field
 
 if TYPE_CHECKING:
     from baker.resolver import ResolvedEnv
@@ -59,8 +59,7 @@ RENDERED_HEADER = "# Rendered by baker."
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-@dataclass(frozen=True)
-class RenderedFiles:
+class RenderedFiles(Record):
     directory: Path
     dockerfile: Path
     bake_file: Path | None  # None when rendered without the env layer (`baker build`)

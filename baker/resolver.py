@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from baker import envfrom
 from baker.check.lifetime import lifetime_warnings
@@ -29,11 +28,11 @@ from baker.fanout import fan_out
 from baker.model import EnvEntry, FetchKey, FileEntry, Manifest, SecretRef, Source, from_vault
 from baker.providers import DEFAULT_WORKERS, open_provider
 from baker.providers.base import FetchedSecret, Provider, SecretProperties
+from baker.record import Record
 from baker.secret import REDACTOR, Secret
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(Record):
     env: str
     value: Secret
     source: Source
@@ -43,8 +42,7 @@ class Resolved:
     prefix: str | None = None  # taken by `env_from:` with this prefix
 
 
-@dataclass(frozen=True)
-class ResolvedEnv:
+class ResolvedEnv(Record):
     entries: tuple[Resolved, ...]  # manifest order, then each `env_from:`'s entries
     # `image.build.secrets`, `Resolved.env` holding the id: for BuildKit's secret mounts, never baked
     build_secrets: tuple[Resolved, ...] = ()

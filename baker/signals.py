@@ -30,9 +30,10 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, TypeVar
+
+from baker.record import Record, field
 
 T = TypeVar("T")
 
@@ -42,8 +43,7 @@ STOP_SIGNALS = tuple(
 )
 
 
-@dataclass
-class Hold:
+class Hold(Record, frozen=False):
     """One held region: the signals noted in it (and in the holds it enclosed)."""
 
     escape: int | None
@@ -67,8 +67,7 @@ class Hold:
             raise KeyboardInterrupt
 
 
-@dataclass
-class _State:
+class _State(Record, frozen=False):
     installed: dict[int, Any] | None = None
     regions: list[Hold | None] = field(default_factory=list)  # None: an interruptible region
     requested: list[int] = field(default_factory=list)

@@ -31,7 +31,8 @@ import functools
 import ipaddress
 import re
 import urllib.parse
-from dataclasses import dataclass
+
+from baker.record import Record
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Anything a parser may strip, split on or read differently: C0 controls, space, DEL, backslash.
@@ -74,8 +75,7 @@ class UrlError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Url:
+class Url(Record):
     """A URL as checked and as connected to: `host` in lower case (IDNA for a non-ASCII name, an
     IPv6 address in brackets), `port` the one connected to (the scheme's default when none is
     written), `text` the normalised URL (no fragment) to send the request to."""

@@ -25,9 +25,7 @@ What counts as what (a choice made for a careful user):
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Literal
 
@@ -37,6 +35,7 @@ from baker.errors import ProviderError, ReferenceFailure, ResolutionFailed
 from baker.model import CertificateRef, FetchKey, LiteralValue, Manifest, Source, TemplateValue
 from baker.provenance import BaseRecord, Origin, template_digest
 from baker.providers.base import SecretProperties
+from baker.record import Record, replace
 
 if TYPE_CHECKING:  # a type only: record is read by gather, never by the comparison
     from baker.check.record import BakedImage
@@ -59,8 +58,7 @@ REBAKE: frozenset[str] = frozenset({"rotated", "added", "removed", "changed"})
 ATTENTION: frozenset[str] = frozenset({"deleted", "disabled", "expired"})
 
 
-@dataclass(frozen=True)
-class CheckEntry:
+class CheckEntry(Record):
     env: str
     status: Status
     detail: str = ""
@@ -88,8 +86,7 @@ class CheckEntry:
         return out
 
 
-@dataclass(frozen=True)
-class CheckReport:
+class CheckReport(Record):
     entries: tuple[CheckEntry, ...]
 
     @property
@@ -208,8 +205,8 @@ def _template(
         return CheckEntry(env, "literal")
     worst = min(checked, key=lambda e: _PART_ORDER.index(e.status))
     if worst.status in ("current", "pinned") and len(checked) > 1:
-        return dataclasses.replace(worst, env=env, detail=f"{len(checked)} parts, none rotated")
-    return dataclasses.replace(worst, env=env, detail=f"part {worst.env}: {worst.detail}")
+        return replace(worst, env=env, detail=f"{len(checked)} parts, none rotated")
+    return replace(worst, env=env, detail=f"part {worst.env}: {worst.detail}")
 
 
 def compare(
@@ -324,8 +321,7 @@ def _secret(
 # --- build --if-stale's decision ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RebakeDecision:
+class RebakeDecision(Record):
     """`build --if-stale`'s answer for one image, for one manifest or each of many: whether to bake
     again, why, and the warnings to print first.  Plain text: the names and details in it come
     from the image's label, and the printer escapes them (`baker.commands._common`)."""

@@ -18,9 +18,7 @@ error; the others are still checked.  Imports no SDK.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from baker import envfrom, fanout
@@ -34,6 +32,7 @@ from baker.provenance import Origin
 from baker.providers import DEFAULT_WORKERS
 from baker.providers.base import OpenProvider, SecretProperties
 from baker.providers.signin import SignIns
+from baker.record import Record, replace
 
 MAX_WORKERS = DEFAULT_WORKERS  # the resolver's bound
 
@@ -50,8 +49,7 @@ def image_of(manifest: Manifest) -> str:
     return manifest.image.tags[0]
 
 
-@dataclass(frozen=True)
-class Checked:
+class Checked(Record):
     """One manifest's outcome: its record and report, or the error that stopped its check."""
 
     manifest: Manifest
@@ -264,9 +262,7 @@ def _with_baked_state(
     state = _state(answer, moment)
     if state is None:
         return entry
-    return dataclasses.replace(
-        entry, detail=f"{entry.detail} (the baked version is {state})", baked_state=state
-    )
+    return replace(entry, detail=f"{entry.detail} (the baked version is {state})", baked_state=state)
 
 
 def _state(answer: Answer | None, moment: datetime) -> str | None:

@@ -5,16 +5,15 @@ read from the local engine or, without pulling, from its registry.  `check` and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Literal
 
 from baker import imageref
 from baker.errors import EngineError, ImageNotFound, NoRecord, UsageError
 from baker.provenance import LABEL, BaseRecord, Origin, base_of, from_label
+from baker.record import Record
 
 
-@dataclass(frozen=True)
-class BakedImage:
+class BakedImage(Record):
     ref: str
     id: str | None  # the local image id, or the config digest read from the registry
     where: str  # "local" or "registry"

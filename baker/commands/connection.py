@@ -14,7 +14,6 @@ value, so none can be printed; the client secret never is either (the Output red
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from baker import providers
@@ -26,6 +25,7 @@ from baker.errors import EXIT_FAILURE, EXIT_OK, ManifestError, ProviderError, Us
 from baker.model import CredentialSpec, Manifest
 from baker.output import Output
 from baker.providers.base import OpenProvider, Provider, SecretProperties
+from baker.record import Record, field
 
 _LISTING_REFUSED = {Diagnosis.MISSING_ROLE, Diagnosis.LEGACY_ACCESS_POLICY}
 _LISTING_NOTE = (
@@ -35,8 +35,7 @@ _LISTING_NOTE = (
 )
 
 
-@dataclass
-class Failure:
+class Failure(Record, frozen=False):
     code: str | None
     message: str
     evidence: str = ""
@@ -58,8 +57,7 @@ class Failure:
         }
 
 
-@dataclass
-class CredentialResult:
+class CredentialResult(Record, frozen=False):
     name: str
     vault_url: str
     signed_in: bool = False

@@ -6,13 +6,13 @@ DIR/docker-bake.json`, or any Docker API client passing the bake file's `args` a
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from baker import render as renderer
 from baker.commands._common import check_references, load_manifest, resolve_values
 from baker.errors import UsageError
 from baker.output import Output
+from baker.record import replace
 
 
 def render(*, out: Output, file: Path, out_dir: Path) -> int:

@@ -21,7 +21,6 @@ like the rest of the server) and asks for no token: it is a test harness, not a 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -30,6 +29,7 @@ from baker.emulator.faults import PUBLIC_FIELDS, Faults, RecordedRequest
 from baker.emulator.http import Request, Response, json_response
 from baker.emulator.store import UnknownSecret, UnknownVault
 from baker.emulator.world import DEFAULT_FEDERATED_AUDIENCE, GITHUB_SUBJECT_FORMS
+from baker.record import asdict
 
 
 class Administered(Protocol):
@@ -105,7 +105,7 @@ class Admin:
             if parts == ["faults"]:
                 return self.faults(request.method, body)
             if parts == ["requests"] and request.method == "GET":
-                records = [dataclasses.asdict(r) for r in self.emu.requests()]
+                records = [asdict(r) for r in self.emu.requests()]
                 return json_response(200, {"requests": records, "peak_in_flight": self.emu.peak_in_flight})
             if parts == ["reset-stats"] and request.method == "POST":
                 self.emu.reset_stats()

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
+
+from baker.record import Record
 
 PKCS12 = "application/x-pkcs12"
 PEM = "application/x-pem-file"
@@ -27,8 +28,7 @@ KEYS = ("ec", "rsa")
 Key = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
-@dataclass(frozen=True)
-class Made:
+class Made(Record):
     """The secret's value and content type, and the parts (for tests to check against)."""
 
     value: str

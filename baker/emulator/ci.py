@@ -23,7 +23,6 @@ import hmac
 import secrets
 import threading
 import uuid
-from dataclasses import dataclass
 
 from baker.emulator.http import Request, Response, json_response
 from baker.emulator.oidc import GITHUB_PATH, PIPELINES_PATH, OidcIssuer
@@ -34,6 +33,7 @@ from baker.emulator.world import (
     github_repository,
     github_sub,
 )
+from baker.record import Record
 
 GITHUB_HOST = "github.localhost"
 DEVOPS_HOST = "devops.localhost"
@@ -72,8 +72,7 @@ def _bearer_ok(request: Request, expected: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), expected.encode())
 
 
-@dataclass(frozen=True)
-class GitHubJob:
+class GitHubJob(Record):
     request_token: str
     subject: str  # as written (the plain form); `sub` is what its tokens present
     token_lifetime: float

@@ -10,14 +10,14 @@ import collections
 import random
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Literal
+
+from baker.record import Record, field
 
 Decision = Literal["ok", "throttle", "error", "drop"]
 
 
-@dataclass
-class Faults:
+class Faults(Record, frozen=False):
     """What goes wrong on vault requests (Entra and the admin API are never faulted).
 
     latency: seconds added to every vault request.  throttle_rps: requests per second per vault
@@ -93,8 +93,7 @@ PUBLIC_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
+class RecordedRequest(Record):
     """One request as the emulator saw it: host without port, path without query; status 0 = dropped."""
 
     method: str

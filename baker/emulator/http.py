@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from baker.record import Record, field
 
-@dataclass(frozen=True)
-class Request:
+
+class Request(Record):
     method: str
     host: str  # the Host header's name, lower-case, without the port
     path: str  # percent-decoded, without the query
@@ -26,8 +26,7 @@ class Request:
         return json.loads(self.body or b"{}")
 
 
-@dataclass
-class Response:
+class Response(Record, frozen=False):
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)

@@ -6,21 +6,19 @@ half-made version and never hold the lock while answering.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import threading
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from baker.emulator import certs
 from baker.emulator.world import SecretVersion, World
+from baker.record import Record, field, replace
 
 
-@dataclass(frozen=True)
-class StoredVersion:
+class StoredVersion(Record):
     version: str
-    value: str = dataclasses.field(repr=False)
+    value: str = field(repr=False)
     enabled: bool
     exp: dt.datetime | None
     nbf: dt.datetime | None
@@ -30,8 +28,7 @@ class StoredVersion:
     updated: dt.datetime
 
 
-@dataclass
-class _Secret:
+class _Secret(Record, frozen=False):
     name: str  # as first written; lookups are case-insensitive
     versions: list[StoredVersion]
 
@@ -135,9 +132,7 @@ class Store:
                 if not matches:
                     raise UnknownSecret(f"{name}/{version}")
                 index = matches[0]
-            secret.versions[index] = dataclasses.replace(
-                secret.versions[index], enabled=enabled, updated=_now()
-            )
+            secret.versions[index] = replace(secret.versions[index], enabled=enabled, updated=_now())
 
     def delete(self, vault: str, name: str) -> None:
         with self._lock:

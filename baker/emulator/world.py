@@ -58,7 +58,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+from baker.record import Record, field
 
 SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 VAULT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
@@ -95,14 +96,12 @@ def github_sub(subject: str, form: str, owner_id: str, repository_id: str) -> st
 HINT = "the world file format is described in baker/emulator/world.py (and the README)"
 
 
-@dataclass(frozen=True)
-class ClientSecret:
+class ClientSecret(Record):
     value: str = field(repr=False)
     expired: bool = False
 
 
-@dataclass(frozen=True)
-class FederatedCredential:
+class FederatedCredential(Record):
     """Whom the app trusts: tokens of `issuer` for `subject` and `audience` (all case-sensitive)."""
 
     issuer: str
@@ -111,15 +110,13 @@ class FederatedCredential:
     name: str | None = None
 
 
-@dataclass(frozen=True)
-class App:
+class App(Record):
     client_id: str
     secrets: tuple[ClientSecret, ...]
     federated_credentials: tuple[FederatedCredential, ...] = ()
 
 
-@dataclass(frozen=True)
-class ManagedIdentity:
+class ManagedIdentity(Record):
     """A managed identity: its tokens carry `client_id` as appid (grants name it with `identity:`)."""
 
     client_id: str
@@ -127,15 +124,13 @@ class ManagedIdentity:
     system_assigned: bool = False
 
 
-@dataclass(frozen=True)
-class Tenant:
+class Tenant(Record):
     tenant_id: str
     apps: Mapping[str, App]
     managed_identities: Mapping[str, ManagedIdentity] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class OidcSettings:
+class OidcSettings(Record):
     """The emulator's CI token sources: GitHub Actions' default job and Azure Pipelines' connections."""
 
     github_subject: str = DEFAULT_GITHUB_SUBJECT  # written in the plain form, repo:OWNER/REPO:...
@@ -146,8 +141,7 @@ class OidcSettings:
     service_connections: Mapping[str, str] = field(default_factory=dict)  # id (lower) -> subject
 
 
-@dataclass(frozen=True)
-class Grant:
+class Grant(Record):
     """`secrets` None means the whole vault; `permissions` is for access-policy vaults.  `app` is the
     client id the token carries: an app's, or a managed identity's (`identity:` in the file)."""
 
@@ -156,8 +150,7 @@ class Grant:
     permissions: frozenset[str] = frozenset({"get", "list"})
 
 
-@dataclass(frozen=True)
-class CertificateSpec:
+class CertificateSpec(Record):
     """A world file's certificate: its material is made when the emulator starts (`certs.make`)."""
 
     subject: str
@@ -166,8 +159,7 @@ class CertificateSpec:
     chain: bool = True
 
 
-@dataclass(frozen=True)
-class SecretVersion:
+class SecretVersion(Record):
     value: str = field(repr=False)
     version: str | None = None
     enabled: bool = True
@@ -179,8 +171,7 @@ class SecretVersion:
     certificate: CertificateSpec | None = None  # the value is made from it at start
 
 
-@dataclass(frozen=True)
-class Vault:
+class Vault(Record):
     name: str
     tenant: str
     model: str
@@ -188,8 +179,7 @@ class Vault:
     secrets: Mapping[str, tuple[SecretVersion, ...]]  # original-case name -> versions, oldest first
 
 
-@dataclass(frozen=True)
-class World:
+class World(Record):
     tenants: Mapping[str, Tenant]
     vaults: Mapping[str, Vault]
     source: str = "<world>"

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from baker import __version__, imageref, signals
@@ -42,6 +41,7 @@ from baker.image import engine, fileslayer, oci
 from baker.model import Manifest
 from baker.output import untrusted
 from baker.provenance import LABEL, BaseRecord, to_label
+from baker.record import Record, field
 from baker.resolver import ResolvedEnv
 
 if TYPE_CHECKING:  # the registry modules load only for a push or a revocation, the app build's for
@@ -53,8 +53,7 @@ if TYPE_CHECKING:  # the registry modules load only for a push or a revocation, 
 ENGINE_CONFIG_TYPE = "application/vnd.docker.container.image.v1+json"
 
 
-@dataclass(frozen=True)
-class BakeResult:
+class BakeResult(Record):
     image_id: str
     tags: tuple[str, ...]
     pushed: tuple[engine.Pushed, ...]
@@ -64,8 +63,7 @@ class BakeResult:
     revocation: revoke.Revocation | None = None  # with revoke_superseded: what was deleted, what kept
 
 
-@dataclass(frozen=True)
-class BaseRead:
+class BaseRead(Record):
     """What a bake reads of the engine whatever the values (`ReadAhead`): `image.from`'s image id
     and exact config when the engine holds it (None: found, or pulled, after resolution as
     before), whether the image store wants every layer in the load (None: not read), and the
@@ -155,8 +153,7 @@ class ReadAhead:
         self._thread.join(wait)
 
 
-@dataclass(frozen=True)
-class CheckedTags:
+class CheckedTags(Record):
     """What a bake asks of its tags before anything is built (`check_tags`): each a valid name,
     each registry of a push to two or more taking it, and with `--revoke-superseded` what each
     tag names now (`before`; None without a revocation)."""
@@ -489,8 +486,7 @@ def refuse_revoke_without_push(*, push: bool, revoke_superseded: bool) -> None:
         )
 
 
-@dataclass
-class _Bake:
+class _Bake(Record, frozen=False):
     """What one bake has made and moved so far: what its clean-up undoes or finishes."""
 
     image_id: str = ""  # the baked config's digest: the engine's id for the image, known before the load

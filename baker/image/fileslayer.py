@@ -24,13 +24,13 @@ import gzip
 import io
 import tarfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from baker.errors import ImageError
 from baker.image import oci
 from baker.manifest.files import parents
 from baker.model import FileEntry, Manifest
+from baker.record import Record
 from baker.resolver import ResolvedEnv
 
 # A layer's media type follows the manifest's (one manifest never mixes Docker and OCI types).
@@ -41,8 +41,7 @@ LAYER_TYPES = {
 DIR_MODE = 0o755
 
 
-@dataclass(frozen=True)
-class FilesLayer:
+class FilesLayer(Record):
     tar: bytes  # uncompressed: its digest is the config's diff_id (and the engine archive's layer file)
     compressed: bytes  # gzip: what a registry stores, named by the manifest's layer descriptor
     paths: tuple[str, ...]  # the files, sorted

@@ -11,21 +11,19 @@ version when one is given.  A record names versions and where they came from, ne
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from dataclasses import dataclass
 
 from baker.errors import BadReference, BakerError, ImageError, UsageError
 from baker.image.registry import walk
 from baker.image.registry.refs import ImageRef, parse_ref
 from baker.manifest.refs import normalize_name
 from baker.provenance import LABEL, Origin, from_label
+from baker.record import Record, replace
 
 _VERSIONED = re.compile(r"^(?P<ref>.+)@(?P<version>[0-9a-fA-F]{32})$")
 
 
-@dataclass(frozen=True)
-class Wanted:
+class Wanted(Record):
     name: str  # the Azure name
     key: str | None
     version: str | None
@@ -59,8 +57,7 @@ def parse_wanted(text: str) -> Wanted:
     return Wanted(azure, key if sep else None, version)
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(Record):
     repository: str  # host/repository
     tag: str
     digest: str
@@ -79,16 +76,14 @@ class Match:
         }
 
 
-@dataclass(frozen=True)
-class Unread:
+class Unread(Record):
     """A tag whose provenance could not be read: find cannot say whether it holds the secret."""
 
     name: str  # host/repository:tag
     why: str
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(Record):
     matches: tuple[Match, ...]
     scanned: int  # tags read
     unread: tuple[Unread, ...]  # tags whose record could not be read
@@ -150,7 +145,7 @@ def find(wanted: Wanted, repositories: list[str]) -> Found:
                 )
             hit, broken = judged[item.digest]
             if hit is not None:
-                matches.append(dataclasses.replace(hit, tag=tag))
+                matches.append(replace(hit, tag=tag))
             elif broken:
                 unread.append(Unread(f"{where}:{tag}", "its provenance label is not a record baker reads"))
     return Found(tuple(matches), scanned, tuple(unread), tuple(errors))

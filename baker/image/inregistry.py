@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from baker import __version__, signals
@@ -58,6 +57,7 @@ from baker.imageref import shown
 from baker.model import Manifest
 from baker.output import untrusted
 from baker.provenance import LABEL, BaseRecord, to_label
+from baker.record import Record
 from baker.resolver import ResolvedEnv
 
 # Everything read of a base (its index, every platform's manifest and config) together: 40
@@ -70,8 +70,7 @@ BAKE_DEADLINE = 3600.0  # seconds for a whole bake after the base is read (`time
 COPY_RATE = MIB  # bytes/s: the floor speed a layer copy's own deadline allows for its size
 
 
-@dataclass(frozen=True)
-class BasePlatform:
+class BasePlatform(Record):
     name: str  # linux/amd64
     digest: str  # the base manifest's digest
     manifest: dict[str, Any]
@@ -80,8 +79,7 @@ class BasePlatform:
     config_media_type: str
 
 
-@dataclass(frozen=True)
-class BaseImage:
+class BaseImage(Record):
     ref: ImageRef
     index: dict[str, Any] | None  # None for a single-manifest base
     media_type: str
@@ -89,14 +87,12 @@ class BaseImage:
     digest: str = ""  # the index's (or the single manifest's) digest: sha256 of the bytes the registry sent
 
 
-@dataclass(frozen=True)
-class Pushed:
+class Pushed(Record):
     tag: str
     digest: str
 
 
-@dataclass(frozen=True)
-class RegistryBake:
+class RegistryBake(Record):
     digest: str  # the index's, or the single manifest's
     media_type: str
     tags: tuple[str, ...]
@@ -263,8 +259,7 @@ def read_recorded_base(record: BaseRecord) -> BaseImage:
 # --- the bake -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Baked:
+class _Baked(Record):
     configs: tuple[oci.Blob, ...]
     manifests: tuple[oci.Blob, ...]  # in platform order
     top: oci.Blob  # the index, or the single manifest

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from baker import signals
 from baker.errors import ImageError
@@ -34,12 +33,12 @@ from baker.image import oci
 from baker.image.registry import push as registry_push
 from baker.image.registry.client import RegistryClient
 from baker.image.registry.refs import ImageRef
+from baker.record import Record, field
 
 Previous = dict[str, oci.Blob | None]  # tag (as given) -> the manifest it named before, None: absent
 
 
-@dataclass(frozen=True)
-class Pushed:
+class Pushed(Record):
     """One value-holding thing the bake pushed: a manifest (or index) or a config blob."""
 
     dest: ImageRef
@@ -56,8 +55,7 @@ class Pushed:
         return self.role or ("config blob" if self.kind == "blobs" else "manifest")
 
 
-@dataclass
-class Commit:
+class Commit(Record, frozen=False):
     """What the bake has pushed and tagged so far, in order."""
 
     top: str  # the digest every tag is put to (the index's, or the single manifest's)
@@ -66,8 +64,7 @@ class Commit:
     committing: bool = False  # the first tag PUT was started: from here on the bake completes
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(Record):
     left: tuple[str, ...]  # pushed, holding values, still in a registry
     not_restored: tuple[str, ...]  # tags still naming this bake
 

@@ -39,13 +39,13 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from baker import envvalue
 from baker.errors import ImageError
 from baker.output import untrusted
+from baker.record import Record
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -146,8 +146,7 @@ def is_digest(value: object) -> bool:
     return isinstance(value, str) and _DIGEST_RE.fullmatch(value) is not None
 
 
-@dataclass(frozen=True)
-class Blob:
+class Blob(Record):
     """Bytes to send, with their descriptor's digest and size."""
 
     data: bytes

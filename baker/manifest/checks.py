@@ -25,7 +25,6 @@ import os
 import re
 import stat
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -49,6 +48,7 @@ from baker.model import (
     Manifest,
     SecretRef,
 )
+from baker.record import replace
 
 __all__ = ["load"]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from baker.diagnose import Diagnosis
 from baker.manifest.auth import auth_kind, check_keys, keyless_auth, refuse_client_secret
@@ -26,6 +25,7 @@ from baker.model import (
     source_refs,
 )
 from baker.providers import REGISTRY
+from baker.record import Record
 from baker.secret import REDACTOR, Secret
 from baker.suggest import did_you_mean
 
@@ -38,8 +38,7 @@ FALLBACK_VARS = {
 }
 
 
-@dataclass(frozen=True)
-class _Unset:
+class _Unset(Record):
     var: str
     key: str
     line: int

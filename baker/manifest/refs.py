@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import NoReturn
 
 from baker.errors import BadReference, JsonKeyError
+from baker.record import Record
 from baker.secret import Secret
 
 NAME_RE = re.compile(r"[0-9a-zA-Z-]{1,127}")
@@ -33,8 +33,7 @@ VERSION_RE = re.compile(r"[0-9a-fA-F]{32}")
 MAX_NAME_LENGTH = 127
 
 
-@dataclass(frozen=True)
-class ParsedRef:
+class ParsedRef(Record):
     written: str  # as in the manifest
     name: str  # the Azure secret name (`_` turned into `-`)
     key: str | None  # the JSON key, verbatim; None when the reference has no `#`

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeAlias
 
 import yaml
@@ -31,6 +30,7 @@ import yaml
 from baker import urls
 from baker.diagnose import Diagnosis
 from baker.errors import Problem
+from baker.record import Record
 from baker.suggest import did_you_mean
 
 MAX_NODES = 100_000
@@ -44,23 +44,20 @@ _SCALAR_TAGS = {STR, NULL, BOOL, INT, FLOAT, TIMESTAMP}
 _MAP, _SEQ, _MERGE = _T + "map", _T + "seq", _T + "merge"
 
 
-@dataclass(frozen=True)
-class YScalar:
+class YScalar(Record):
     line: int
     tag: str  # one of the core scalar tags above
     value: object  # str / None / bool / int / float / datetime, as YAML 1.1 reads it
     text: str  # the scalar's text as written (quotes removed, escapes applied)
 
 
-@dataclass(frozen=True)
-class YItem:
+class YItem(Record):
     key: str
     line: int
     value: YNode
 
 
-@dataclass(frozen=True)
-class YMap:
+class YMap(Record):
     line: int
     items: tuple[YItem, ...]
 
@@ -71,8 +68,7 @@ class YMap:
         return None
 
 
-@dataclass(frozen=True)
-class YSeq:
+class YSeq(Record):
     line: int
     items: tuple[YNode, ...]
 

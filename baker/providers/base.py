@@ -8,16 +8,15 @@ never leave the provider module.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from baker.model import CredentialSpec
+from baker.record import Record, field
 from baker.secret import Secret
 
 
-@dataclass(frozen=True)
-class SecretProperties:
+class SecretProperties(Record):
     """Metadata of one secret version: never its value."""
 
     name: str
@@ -31,8 +30,7 @@ class SecretProperties:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class FetchedSecret:
+class FetchedSecret(Record):
     value: Secret
     properties: SecretProperties
 

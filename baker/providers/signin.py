@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Hashable
-from dataclasses import dataclass, field
 
 from baker import providers
 from baker.errors import ProviderError
 from baker.model import CredentialSpec
 from baker.providers.base import OpenProvider, Provider
+from baker.record import Record, field
 
 DEFAULT_AUTHORITY = "login.microsoftonline.com"
 
@@ -48,8 +48,7 @@ def vault_of(spec: CredentialSpec) -> str:
     return spec.vault_url.rstrip("/").lower()
 
 
-@dataclass
-class _SignIn:
+class _SignIn(Record, frozen=False):
     spec: CredentialSpec
     first: Provider | ProviderError | None = None
     signed_in: ProviderError | bool | None = False  # False: not yet; None: done; else its failure

@@ -4,7 +4,6 @@ image reads them; `check` names a rotated template part behind a file."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 from typing import Any
@@ -17,6 +16,7 @@ from baker.check.gather import check_all
 from baker.check.record import BakedImage
 from baker.image.bake import bake
 from baker.provenance import from_label, to_label
+from baker.record import replace
 from baker.resolver import resolve
 from tests.integration.shapes_world import (
     AWKWARD,
@@ -84,7 +84,7 @@ def test_the_engine_bakes_the_certificate_file_and_a_container_reads_it(
     shapes: Shapes, busybox_base: str, image_names: ImageNames, docker_client: Any
 ) -> None:
     loaded = shapes.manifest(BODY)
-    manifest = dataclasses.replace(loaded, image=dataclasses.replace(loaded.image, base=busybox_base))
+    manifest = replace(loaded, image=replace(loaded.image, base=busybox_base))
     resolved = resolve(manifest)
     name = image_names("files-shapes")
     result = bake(

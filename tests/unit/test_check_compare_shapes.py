@@ -3,7 +3,6 @@ format and a template's text are part of where a value points."""
 
 from __future__ import annotations
 
-import dataclasses
 import textwrap
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from baker.manifest.checks import load
 from baker.model import Manifest
 from baker.provenance import Origin, from_resolved
 from baker.providers.base import SecretProperties
+from baker.record import replace
 from baker.resolver import Resolved, ResolvedEnv
 from baker.secret import Secret
 
@@ -121,8 +121,8 @@ def test_a_template_part_pinned_is_never_rotated(tmp_path: Path) -> None:
     m = manifest(tmp_path, body)
     origins = baked(m)
     [url] = [o for o in origins if o.env == "URL"]
-    pinned = dataclasses.replace(url.parts[1], version="0123456789abcdef0123456789abcdef")
-    origins = (dataclasses.replace(url, parts=(url.parts[0], pinned, url.parts[2])), origins[1])
+    pinned = replace(url.parts[1], version="0123456789abcdef0123456789abcdef")
+    origins = (replace(url, parts=(url.parts[0], pinned, url.parts[2])), origins[1])
     report = compare(
         m,
         origins,

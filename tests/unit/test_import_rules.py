@@ -51,6 +51,9 @@ ONLY = {
     # the user's Docker CLI, run as a child (the app build); nothing else runs programs
     "subprocess": ("baker.image.appbuild.",),
     "cryptography": ("baker.certificates", "baker.emulator."),
+    # records are `baker.record.Record`s: the standard library's dataclasses cost a start ~1 ms a
+    # class and `inspect` (issue 17)
+    "dataclasses": (),
 }
 # package -> what it never imports
 NEVER = {
@@ -188,8 +191,12 @@ def test_every_function_level_import_says_what_it_guards() -> None:
 # What `validate` and `plan` never load (issue 17: a process start under 0.15 s for 400 variables;
 # urllib3 alone, with http.client, email and ssl, cost ~70 ms): no network library, no engine, no
 # vault SDK, no template engine, no crypto; and no logging (`cli.OFFLINE` does not set it up: a
-# module on their path that logs would log unredacted, so it must set logging up first).
+# module on their path that logs would log unredacted, so it must set logging up first).  Nor what
+# only slows the start: dataclasses and inspect (`baker.record`), socket (a numeric loopback host).
 OFFLINE_NEVER = (
+    "dataclasses",
+    "inspect",
+    "socket",
     "urllib3",
     "requests",
     "http.client",

@@ -35,7 +35,6 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from baker import envvalue, imageref
@@ -44,6 +43,7 @@ from baker.image.appbuild.docker_cli import INSTALL_BUILDX, DockerCli, Finished,
 from baker.image.appbuild.needs import buildkit_needs, dockerfile_ignore
 from baker.model import BuildSpec, Manifest
 from baker.output import untrusted
+from baker.record import Record
 from baker.secret import Secret
 
 __all__ = ["AppBuild", "AppImage", "build", "prepare"]
@@ -52,8 +52,7 @@ DOCKERFILE_MAX = 4 * 1024 * 1024  # bytes: a Dockerfile is text a person writes
 _IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
 
 
-@dataclass(frozen=True)
-class AppBuild:
+class AppBuild(Record):
     """A build checked and ready to run (`prepare`): nothing has been built or fetched."""
 
     cli: DockerCli
@@ -63,8 +62,7 @@ class AppBuild:
     push: str | None  # `image.build.push`, when the app goes to a registry (--in-registry)
 
 
-@dataclass(frozen=True)
-class AppImage:
+class AppImage(Record):
     image_id: str  # the image id in the engine ("" when buildx pushed without loading)
     pushed: str | None = None  # `repository@sha256:...` when pushed
 

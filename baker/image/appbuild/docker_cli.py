@@ -27,13 +27,13 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
 from baker.errors import EngineError, UsageError
 from baker.image.dockerconfig import helper_safe
 from baker.output import untrusted
+from baker.record import Record
 from baker.secret import REDACTOR
 
 CLI_VARIABLE = "BAKER_DOCKER"
@@ -52,8 +52,7 @@ INSTALL_BUILDX = (
 )
 
 
-@dataclass(frozen=True)
-class DockerCli:
+class DockerCli(Record):
     path: str
     version: str  # the client's
     route: Route
@@ -168,8 +167,7 @@ def answer_of(cli: DockerCli, args: list[str], environ: Mapping[str, str]) -> st
     return answer.stdout.decode("utf-8", "replace").strip() if answer.returncode == 0 else ""
 
 
-@dataclass(frozen=True)
-class Finished:
+class Finished(Record):
     returncode: int
     last_error: str  # the last line that reads as an error, redacted and escaped ("" when none)
     lines: tuple[str, ...]  # a few last lines, redacted and escaped, for what the caller parses

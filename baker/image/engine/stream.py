@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from baker.record import Record, field
 from baker.secret import REDACTOR, Redactor
 
 _URL = re.compile(r"(?:https?|http\+docker|unix|tcp|npipe)://\S+")
@@ -57,8 +57,7 @@ class LineSink:
             self._on_line(line)
 
 
-@dataclass
-class StreamState:
+class StreamState(Record, frozen=False):
     """What a build or push stream told us."""
 
     image_id: str | None = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import docker.errors
 
@@ -22,6 +21,7 @@ from baker.image.engine.client import (
 )
 from baker.image.engine.stream import LineSink, consume
 from baker.image.engine.types import TagUndo
+from baker.record import Record
 
 
 def tag(image_id: str, tags: Sequence[str], *, client: DockerClient | None = None) -> TagUndo:
@@ -79,8 +79,7 @@ def lease_name() -> str:
     return f"{LEASE_REPOSITORY}:{uuid.uuid4().hex}"
 
 
-@dataclass(frozen=True)
-class Released:
+class Released(Record):
     """How `release` ended: whether the bake's image stays (another name holds it), and whether
     its lease name is gone."""
 

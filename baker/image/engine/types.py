@@ -4,11 +4,11 @@ use them without the SDK)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from baker.record import Record
 
 
-@dataclass(frozen=True)
-class ImageInfo:
+class ImageInfo(Record):
     id: str
     labels: Mapping[str, str]
     env: tuple[str, ...]
@@ -22,8 +22,7 @@ class ImageInfo:
     parent: str = ""  # the image it was built on (locally built images only)
 
 
-@dataclass(frozen=True)
-class Pushed:
+class Pushed(Record):
     tag: str
     digest: str
 

@@ -12,7 +12,6 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,6 +19,7 @@ from baker import urls
 from baker.errors import ImageError
 from baker.imageref import registry_name
 from baker.loopback import is_loopback
+from baker.record import Record
 from baker.secret import REDACTOR, Secret
 
 if TYPE_CHECKING:
@@ -46,8 +46,7 @@ _TOKEN_LOCK = threading.Lock()
 _TOKENS: dict[tuple[str, ...], tuple[float, str]] = {}
 
 
-@dataclass(frozen=True)
-class Login:
+class Login(Record):
     """What the docker config holds for one registry.  `helper` is the credential helper it names
     for the registry ("" when none), kept so a refusal can say which one was asked."""
 

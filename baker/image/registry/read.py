@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import platform
-from dataclasses import dataclass
 from typing import Any
 
 from baker import imageref
@@ -35,6 +34,7 @@ from baker.image.registry.auth import Login, login_for  # re-exported: the names
 from baker.image.registry.client import CONFIG_MAX, MANIFEST_MAX, RegistryClient, parse_json
 from baker.image.registry.refs import ImageRef, names_registry, parse_ref
 from baker.image.registry.transport import resolve
+from baker.record import Record
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -45,8 +45,7 @@ MANIFEST_TYPES = (
 LIST_TYPES = MANIFEST_TYPES[:2]
 
 
-@dataclass(frozen=True)
-class RemoteImage:
+class RemoteImage(Record):
     digest: str  # the config blob's digest: the image id a pull would give
     labels: dict[str, str]
     env: tuple[str, ...]

@@ -4,15 +4,13 @@ and the repository (Docker Hub's `library/` added).  Built on `baker.imageref`, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from baker import imageref
 from baker.errors import ImageError, UsageError
 from baker.loopback import is_loopback
+from baker.record import Record
 
 
-@dataclass(frozen=True)
-class ImageRef:
+class ImageRef(Record):
     host: str  # as written: registry.example.com, localhost:5000
     repository: str
     reference: str  # tag or digest

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 from baker.errors import BakerError, ImageError
 from baker.image.registry import walk
@@ -35,6 +34,7 @@ from baker.image.registry.read import MANIFEST_TYPES, push_target
 from baker.image.registry.refs import ImageRef
 from baker.imageref import shown
 from baker.provenance import LABEL
+from baker.record import Record, field
 
 _LOG = logging.getLogger(__name__)
 
@@ -75,8 +75,7 @@ def unreadable(tag: str, exc: ImageError) -> ImageError:
     )
 
 
-@dataclass
-class Revocation:
+class Revocation(Record, frozen=False):
     """What `revoke_superseded` did; the command prints it (`commands._common.print_revocation`)."""
 
     revoked: list[dict[str, str]] = field(default_factory=list)  # repository, digest

@@ -29,7 +29,6 @@ import contextlib
 import hashlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from baker import fanout
@@ -40,6 +39,7 @@ from baker.image.registry.read import LIST_TYPES, MANIFEST_TYPES, read_config
 from baker.image.registry.refs import ImageRef
 from baker.image.registry.transport import checked, origin, resolve
 from baker.imageref import TAG
+from baker.record import Record
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -55,16 +55,14 @@ _ACCEPT = ", ".join(MANIFEST_TYPES)
 _LIST_HINT = "check the registry (or its proxy); `baker find` reads a tag named alone (REPO:TAG)"
 
 
-@dataclass(frozen=True)
-class Platform:
+class Platform(Record):
     name: str  # linux/amd64
     digest: str  # the platform manifest's
     config: str  # the config blob's digest
     labels: dict[str, str]
 
 
-@dataclass(frozen=True)
-class Described:
+class Described(Record):
     """A manifest (or index) as the registry serves it."""
 
     digest: str
@@ -221,8 +219,7 @@ def _tag_digest(reader: Reader, tag: str) -> str | None:
         return manifest_digest(client, tag, _ACCEPT)
 
 
-@dataclass(frozen=True)
-class _Node:
+class _Node(Record):
     """One manifest or index, as read by digest."""
 
     media_type: str

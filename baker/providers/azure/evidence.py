@@ -6,18 +6,17 @@ Key Vault's error code and inner code, or the connection problem.  Plain data co
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
 from baker.providers.azure.classify import FailureKind
+from baker.record import Record
 
 _AADSTS_RE = re.compile(r"AADSTS(\d+)")
 _OTHER_TENANT_RE = re.compile(r"not configured to acquire tokens for tenant ([0-9A-Za-z.-]+?)\.?(?:\s|$)")
 
 
-@dataclass(frozen=True)
-class Evidence:
+class Evidence(Record):
     """What an exception tells: `text` goes to classify, `shown` into the message."""
 
     kind: FailureKind

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shlex
-from dataclasses import dataclass
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
@@ -36,6 +35,7 @@ from baker.model import CredentialSpec
 from baker.output import untrusted
 from baker.providers.azure.evidence import Evidence, cause_of
 from baker.providers.azure.keyless import FederatedTokenError, PresentedToken
+from baker.record import Record
 
 _SIGN_IN_KINDS = {"auth", "authority", "other"}
 # A claim shown in a message is cut here (Entra's own limit for a federated credential's subject).
@@ -48,8 +48,7 @@ _GITHUB_PLAIN = re.compile(r"repo:([^/@:]+)/([^/@:]+):(.+)", re.DOTALL)
 _SUBJECT_CODES = {70021, 700213}
 
 
-@dataclass(frozen=True)
-class KeylessFailure:
+class KeylessFailure(Record):
     diagnosis: Diagnosis
     message: str  # the whole message, or "" to keep the provider's
     detail: str  # appended to the provider's message
