@@ -194,7 +194,13 @@ def build_in_registry(
     target), resolve, (build and push the app,) bake in the registry (`bake_in_registry`).
     `timeout`: the bake's bound after the base is read (None: `inregistry.BAKE_DEADLINE`)."""
     # Imported here: the engine road never loads the registry road's modules (process start).
-    from baker.image.inregistry import BAKE_DEADLINE, bake_in_registry, read_base, read_recorded_base
+    from baker.image.inregistry import (
+        BAKE_DEADLINE,
+        bake_in_registry,
+        check_targets,
+        read_base,
+        read_recorded_base,
+    )
     from baker.image.registry.read import check_push
 
     deadline = BAKE_DEADLINE if timeout is None else timeout
@@ -208,8 +214,9 @@ def build_in_registry(
         )
     if manifest.image.build is None:
         assert manifest.image.base is not None
-        # Before any secret: no base, no fetch.
+        # Before any secret: no base, no fetch; then the tags: no registry that answers them, no fetch.
         base = read_recorded_base(recorded) if recorded is not None else read_base(manifest.image.base)
+        checked = check_targets(manifest, tags, revoke_superseded=revoke_superseded, timeout=deadline)
         resolved = _resolve(manifest, on_warning, providers)
         return bake_in_registry(
             manifest,
@@ -220,6 +227,7 @@ def build_in_registry(
             timeout=deadline,
             revoke_superseded=revoke_superseded,
             recorded=recorded,
+            checked=checked,
         )
     from baker.image import appbuild  # the app build's modules load only for an app build (process start)
 
@@ -229,6 +237,7 @@ def build_in_registry(
         check_push(app.push)  # before any secret: a registry that refuses the app's push, no fetch
     except ImageError as exc:
         raise ImageError(f"image.build.push: {exc.message}", hint=exc.hint) from None
+    checked = check_targets(manifest, tags, revoke_superseded=revoke_superseded, timeout=deadline)
     resolved = _resolve(manifest, on_warning, providers)
     secrets = {entry.env: entry.value for entry in resolved.build_secrets}
     built = appbuild.build(app, secrets, on_line=on_line)
@@ -245,4 +254,5 @@ def build_in_registry(
         base=base,
         timeout=deadline,
         revoke_superseded=revoke_superseded,
+        checked=checked,
     )
