@@ -14,8 +14,10 @@ engine, a Docker CLI or a registry is asked before anything is resolved.
   them before); then `image.bake`.
 - Registry road (`build_in_registry`): the base is read from its registry; for `image.build`
   (with `image.build.push`), the CLI is prepared and the push target must take a push
-  (`registry.check_push`) instead, then after resolving the app is built and pushed, and its
-  pushed digest is read as the base.
+  (`registry.check_push`) instead; then the tags are checked and what each names now is read
+  with the push's credentials (`image.inregistry.check_targets`: the undo's record and a
+  revocation's first read); then after resolving the app is built and pushed, and its pushed
+  digest is read as the base, and the bake takes the check (`bake_in_registry(checked=...)`).
 - `recorded` (`build --if-stale` when the image records its base, `provenance.base_of`): the bake
   goes onto that base digest on either road; the app is not rebuilt, no Docker CLI is asked, and
   the build secrets are not fetched.
@@ -191,7 +193,8 @@ def build_in_registry(
     providers: Mapping[str, Provider] | None = None,
 ) -> RegistryBake:
     """The registry road, whole: read the base (or prepare the app build and prove its push
-    target), resolve, (build and push the app,) bake in the registry (`bake_in_registry`).
+    target), read the tags (`check_targets`), resolve, (build and push the app,) bake in the
+    registry (`bake_in_registry`).
     `timeout`: the bake's bound after the base is read (None: `inregistry.BAKE_DEADLINE`)."""
     # Imported here: the engine road never loads the registry road's modules (process start).
     from baker.image.inregistry import (

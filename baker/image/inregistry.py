@@ -1,6 +1,7 @@
 """`baker build --in-registry`: bake straight in the registry, without a Docker engine.
 
     read the base (index or manifest, each platform's manifest and config)   [before any secret]
+    read what each tag names now (`check_targets`: the undo's record)        [before any secret]
     `files:` (if any): one small gzip layer holding them                     ─▶ layer blob
     per platform: the base config + Env + provenance label + a history entry ─▶ config blob
                   (+ the files layer's diff_id and its history entry)
@@ -8,15 +9,18 @@
     the base index pointing at the baked manifests (attestations dropped)    ─▶ index
     per target repository: layers present (HEAD), mounted (same registry) or streamed (another
         registry); config blobs; manifests by digest; the index by digest
-    then, only when every target holds everything: each tag (PUT by tag, the same bytes)
+    then, only when every target holds everything: each tag (read again, then PUT by tag, the
+        same bytes)
 
 A manifest PUT is refused while a blob it names is missing, and nothing is tagged before every
 target repository holds the whole image, so a failure before the tags moves no tag.  A failure after
 the first config was pushed (a tag refused after another was moved included: an immutable tag, a
 quota) is undone by `inregistry_undo`: tags put back to the manifests they named before (read before
-anything was pushed), what the bake pushed deleted, whatever could not be undone named.  Stop signals
-are held from the first config through the last tag (see `bake_in_registry`); the whole bake is
-bounded by a `Budget` (`--timeout`) that no registry can stretch.
+the values were resolved, and again just before each tag moved: what it named then is put back,
+so a tag someone moved meanwhile is not put back to an older image), what the bake pushed deleted,
+whatever could not be undone named.  Stop signals are held from the first config through the last
+tag (see `bake_in_registry`); the whole bake is bounded by a `Budget` (`--timeout`) that no
+registry can stretch.
 
 The baked config bytes (and the files layer's) hold the values: they live in memory only, are sent
 as they were hashed, and never appear in a message, a log record or a file.  The files layer is
@@ -25,7 +29,7 @@ pushed first, recorded like a config for the undo (deleted when the bake is undo
 registry's garbage collection, as every blob does (only manifests are deleted).
 
 With `revoke_superseded`, the digests the tags named before come from that same read, made before
-anything is pushed, and from one more read of each tag just before it is moved (a bake of the same
+the values are resolved, and from the read of each tag just before it is moved (a bake of the same
 tag that overlapped this one may have moved it meanwhile); once the bake completed (every tag
 moved), each baked image a tag no longer names is deleted from the registry (`registry.revoke`).
 The revocation is never part of an undo: a failed or stopped-before-the-tags bake revokes nothing.
