@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 
 from baker.errors import RenderError, UsageError
 from baker.record import Record
@@ -196,6 +197,16 @@ def validate_tag(tag: str) -> str:
         f"the tag {_as_written(tag)} is not a valid image name",
         hint="a tag looks like registry.example.com/app:1.4.2-baked (lower-case repository path)",
     )
+
+
+def validate_names(tags: Iterable[str], base: str | None) -> None:
+    """Each tag (`validate_tag`), then the base when there is one (`validate_base`): what both bake
+    roads check of their names before anything is asked of a registry (`image.bake.check_tags`,
+    `image.inregistry.check_targets`)."""
+    for tag in tags:
+        validate_tag(tag)
+    if base is not None:
+        validate_base(base)
 
 
 def _as_written(text: str) -> str:

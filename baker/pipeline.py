@@ -14,8 +14,10 @@ engine, a Docker CLI or a registry is asked before anything is resolved.
   them before); then `image.bake`.
 - Registry road (`build_in_registry`): the base is read from its registry; for `image.build`
   (with `image.build.push`), the CLI is prepared and the push target must take a push
-  (`registry.check_push`) instead, then after resolving the app is built and pushed, and its
-  pushed digest is read as the base.
+  (`registry.check_push`) instead; then the tags are checked and what each names now is read
+  with the push's credentials (`image.inregistry.check_targets`: the undo's record and a
+  revocation's first read); then after resolving the app is built and pushed, and its pushed
+  digest is read as the base, and the bake takes the check (`bake_in_registry(checked=...)`).
 - `recorded` (`build --if-stale` when the image records its base, `provenance.base_of`): the bake
   goes onto that base digest on either road; the app is not rebuilt, no Docker CLI is asked, and
   the build secrets are not fetched.
@@ -191,10 +193,17 @@ def build_in_registry(
     providers: Mapping[str, Provider] | None = None,
 ) -> RegistryBake:
     """The registry road, whole: read the base (or prepare the app build and prove its push
-    target), resolve, (build and push the app,) bake in the registry (`bake_in_registry`).
+    target), read the tags (`check_targets`), resolve, (build and push the app,) bake in the
+    registry (`bake_in_registry`).
     `timeout`: the bake's bound after the base is read (None: `inregistry.BAKE_DEADLINE`)."""
     # Imported here: the engine road never loads the registry road's modules (process start).
-    from baker.image.inregistry import BAKE_DEADLINE, bake_in_registry, read_base, read_recorded_base
+    from baker.image.inregistry import (
+        BAKE_DEADLINE,
+        bake_in_registry,
+        check_targets,
+        read_base,
+        read_recorded_base,
+    )
     from baker.image.registry.read import check_push
 
     deadline = BAKE_DEADLINE if timeout is None else timeout
@@ -208,8 +217,9 @@ def build_in_registry(
         )
     if manifest.image.build is None:
         assert manifest.image.base is not None
-        # Before any secret: no base, no fetch.
+        # Before any secret: no base, no fetch; then the tags: no registry that answers them, no fetch.
         base = read_recorded_base(recorded) if recorded is not None else read_base(manifest.image.base)
+        checked = check_targets(manifest, tags, revoke_superseded=revoke_superseded, timeout=deadline)
         resolved = _resolve(manifest, on_warning, providers)
         return bake_in_registry(
             manifest,
@@ -220,6 +230,7 @@ def build_in_registry(
             timeout=deadline,
             revoke_superseded=revoke_superseded,
             recorded=recorded,
+            checked=checked,
         )
     from baker.image import appbuild  # the app build's modules load only for an app build (process start)
 
@@ -229,6 +240,7 @@ def build_in_registry(
         check_push(app.push)  # before any secret: a registry that refuses the app's push, no fetch
     except ImageError as exc:
         raise ImageError(f"image.build.push: {exc.message}", hint=exc.hint) from None
+    checked = check_targets(manifest, tags, revoke_superseded=revoke_superseded, timeout=deadline)
     resolved = _resolve(manifest, on_warning, providers)
     secrets = {entry.env: entry.value for entry in resolved.build_secrets}
     built = appbuild.build(app, secrets, on_line=on_line)
@@ -245,4 +257,5 @@ def build_in_registry(
         base=base,
         timeout=deadline,
         revoke_superseded=revoke_superseded,
+        checked=checked,
     )

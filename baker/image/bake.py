@@ -169,10 +169,7 @@ def check_tags(
     """The bake's checks of its tags and base reference, and the registries' answers it needs
     (`_check_push_access`, `revoke.read_before`): the pipeline makes them before anything is
     resolved (no registry, no fetch); `bake` makes them itself when not given them."""
-    for name in tags:
-        imageref.validate_tag(name)
-    if manifest.image.base is not None:
-        imageref.validate_base(manifest.image.base)
+    imageref.validate_names(tags, manifest.image.base)
     refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
     if push:
         _check_push_access(tags)  # before anything is built: a refusal then leaves nothing behind

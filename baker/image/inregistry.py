@@ -1,6 +1,7 @@
 """`baker build --in-registry`: bake straight in the registry, without a Docker engine.
 
     read the base (index or manifest, each platform's manifest and config)   [before any secret]
+    read what each tag names now (`check_targets`: the undo's record)        [before any secret]
     `files:` (if any): one small gzip layer holding them                     ─▶ layer blob
     per platform: the base config + Env + provenance label + a history entry ─▶ config blob
                   (+ the files layer's diff_id and its history entry)
@@ -8,15 +9,18 @@
     the base index pointing at the baked manifests (attestations dropped)    ─▶ index
     per target repository: layers present (HEAD), mounted (same registry) or streamed (another
         registry); config blobs; manifests by digest; the index by digest
-    then, only when every target holds everything: each tag (PUT by tag, the same bytes)
+    then, only when every target holds everything: each tag (read again, then PUT by tag, the
+        same bytes)
 
 A manifest PUT is refused while a blob it names is missing, and nothing is tagged before every
 target repository holds the whole image, so a failure before the tags moves no tag.  A failure after
 the first config was pushed (a tag refused after another was moved included: an immutable tag, a
 quota) is undone by `inregistry_undo`: tags put back to the manifests they named before (read before
-anything was pushed), what the bake pushed deleted, whatever could not be undone named.  Stop signals
-are held from the first config through the last tag (see `bake_in_registry`); the whole bake is
-bounded by a `Budget` (`--timeout`) that no registry can stretch.
+the values were resolved, and again just before each tag moved: what it named then is put back,
+so a tag someone moved meanwhile is not put back to an older image), what the bake pushed deleted,
+whatever could not be undone named.  Stop signals are held from the first config through the last
+tag (see `bake_in_registry`); the whole bake is bounded by a `Budget` (`--timeout`) that no
+registry can stretch.
 
 The baked config bytes (and the files layer's) hold the values: they live in memory only, are sent
 as they were hashed, and never appear in a message, a log record or a file.  The files layer is
@@ -25,7 +29,7 @@ pushed first, recorded like a config for the undo (deleted when the bake is undo
 registry's garbage collection, as every blob does (only manifests are deleted).
 
 With `revoke_superseded`, the digests the tags named before come from that same read, made before
-anything is pushed, and from one more read of each tag just before it is moved (a bake of the same
+the values are resolved, and from the read of each tag just before it is moved (a bake of the same
 tag that overlapped this one may have moved it meanwhile); once the bake completed (every tag
 moved), each baked image a tag no longer names is deleted from the registry (`registry.revoke`).
 The revocation is never part of an undo: a failed or stopped-before-the-tags bake revokes nothing.
@@ -37,8 +41,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from baker import __version__, signals
-from baker.errors import BakerError, BakeStopped, ImageError, RegistryBakeFailed, UsageError
+from baker import __version__, imageref, signals
+from baker.errors import BakerError, BakeStopped, ImageError, RegistryBakeFailed, RenderError, UsageError
 from baker.image import fileslayer, oci
 from baker.image import inregistry_undo as undo
 from baker.image.registry import push as registry_push
@@ -313,11 +317,18 @@ def _layers(base: BaseImage) -> list[dict[str, Any]]:
 class Budget:
     """The whole bake's time (`timeout`, after the base is read): every registry client of the bake
     gets at most what is left of it, so no registry, the base's least of all (often one the user
-    does not run), can stretch a bake past it, whatever sizes it declares or however it trickles."""
+    does not run), can stretch a bake past it, whatever sizes it declares or however it trickles.
+    `spent`: seconds of it already used (the tags' first read, made before resolution by
+    `check_targets`); the values' resolution in between is not counted, as it never was."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, spent: float = 0.0) -> None:
         self.seconds = seconds
-        self.end = time.monotonic() + seconds
+        self.start = time.monotonic() - spent
+        self.end = self.start + seconds
+
+    @property
+    def spent(self) -> float:
+        return time.monotonic() - self.start
 
     def deadline(self, wanted: float = DEADLINE) -> float:
         left = self.end - time.monotonic()
@@ -388,6 +399,51 @@ def _push_values(
                 registry_push.put_manifest(client, blob.digest, blob)
 
 
+class CheckedTargets(Record):
+    """What the registry road asks of its tags before any value is resolved (`check_targets`), as
+    the engine road's `image.bake.CheckedTags`: each tag a name to push to, and what each names now
+    in its registry (`previous`: the exact bytes and media type, None where the tag does not exist
+    yet), read with the push's credentials, so a registry that does not answer or refuses them
+    refuses the bake before anything is fetched.  `spent`: the seconds those reads took of the
+    bake's `timeout` (the bake gets what is left)."""
+
+    tags: tuple[str, ...]
+    revoke_superseded: bool
+    previous: undo.Previous
+    spent: float = 0.0
+
+
+def _targets(manifest: Manifest, tags: Sequence[str]) -> dict[str, ImageRef]:
+    """Each tag as the place it is pushed to, its name checked as the engine road checks it
+    (`imageref.validate_names`; bad usage, exit 2, as the command says it), before any network call."""
+    if not tags:
+        raise UsageError(
+            "--in-registry needs a tag to push to", hint="set image.tag in the manifest or pass --tag"
+        )
+    try:
+        imageref.validate_names(tags, manifest.image.base)
+    except RenderError as exc:
+        raise UsageError(exc.message, hint=exc.hint) from None
+    return {name: target(name) for name in tags}
+
+
+def check_targets(
+    manifest: Manifest,
+    tags: Sequence[str],
+    *,
+    revoke_superseded: bool = False,
+    timeout: float = BAKE_DEADLINE,
+) -> CheckedTargets:
+    """The registry road's checks of its tags and the registries' answers it needs (what each tag
+    names now: the undo's record and `--revoke-superseded`'s first read, one GET serving both),
+    within `timeout`: the pipeline makes them before anything is resolved (no registry, no fetch)
+    and hands them to `bake_in_registry`, which makes them itself when not handed them."""
+    refs = _targets(manifest, tags)
+    budget = Budget(timeout)
+    previous = _read_tags(refs, budget, revoke_superseded)
+    return CheckedTargets(tuple(tags), revoke_superseded, previous, budget.spent)
+
+
 def bake_in_registry(
     manifest: Manifest,
     resolved: ResolvedEnv,
@@ -398,11 +454,14 @@ def bake_in_registry(
     timeout: float = BAKE_DEADLINE,
     revoke_superseded: bool = False,
     recorded: BaseRecord | None = None,
+    checked: CheckedTargets | None = None,
 ) -> RegistryBake:
     """Bake `resolved` onto `manifest.image.from` in its registry and put every tag: the Python
     API of `baker build --in-registry`.  `base` is the base already read (`read_base`), if it was;
     `timeout` bounds the bake after that (seconds).  `recorded`: the base an earlier bake recorded
     (`build --if-stale`): the bake goes onto that digest (`recorded_base`), and records it again.
+    `checked`: `check_targets` of these tags and `revoke_superseded`, made before resolution (the
+    pipeline does); made here, after the base is read, when not given or made for another bake.
 
     Stop signals (`baker.signals`) are held from the first value pushed through the last tag: a
     stop before the first tag undoes the bake (`inregistry_undo`) and raises `BakeStopped`; from the
@@ -411,26 +470,27 @@ def bake_in_registry(
     undone.
 
     `revoke_superseded`: once the bake completed (every tag moved), delete the baked images the
-    tags named before (`registry.revoke`; `RegistryBake.revocation`).  What they named is the same
-    read the undo puts back from, made before anything is pushed; the revocation is never part of
-    an undo, and a failed or stopped bake revokes nothing."""
+    tags named before (`registry.revoke`; `RegistryBake.revocation`): the first read (`checked`),
+    and the read of each tag just before it moves; the revocation is never part of an undo, and a
+    failed or stopped bake revokes nothing."""
     if manifest.image.base is None:
         raise UsageError("--in-registry bakes onto image.from; this manifest has image.build")
-    if not tags:
-        raise UsageError(
-            "--in-registry needs a tag to push to", hint="set image.tag in the manifest or pass --tag"
-        )
-    refs = {name: target(name) for name in tags}
+    refs = _targets(manifest, tags)
+    if checked is not None and (checked.tags, checked.revoke_superseded) != (tuple(tags), revoke_superseded):
+        checked = None  # made for another bake: made here
     targets: dict[tuple[str, str], ImageRef] = {}
     for ref in refs.values():
         targets.setdefault((ref.host, ref.repository), ref)
-    budget = Budget(timeout)
+    budget = Budget(timeout, spent=checked.spent if checked is not None else 0.0)
     if base is None:
         base = read_recorded_base(recorded) if recorded is not None else read_base(manifest.image.base)
     record = BaseRecord(recorded.ref if recorded is not None else manifest.image.base, base.digest)
     # What each tag names now (exact bytes, for the undo; their digests, for the revocation), read
-    # before any value is revealed or anything pushed: a registry that cannot say stops the bake.
-    previous = _read_tags(refs, budget, revoke_superseded)
+    # before any value is revealed or anything pushed (`check_targets`): a registry that cannot say
+    # stops the bake.  Each tag is read again just before it moves (`_named_now`): the undo puts
+    # back what it named then, not what it named before the values were resolved.
+    first = checked.previous if checked is not None else _read_tags(refs, budget, revoke_superseded)
+    previous = dict(first)
     env = [(entry.env, entry.value.reveal()) for entry in resolved.entries]
     created = oci.now()
     files = fileslayer.layer_for(manifest, resolved, created=created)
@@ -454,8 +514,11 @@ def bake_in_registry(
             commit.committing = True  # from the first tag on, the bake completes
             for name, ref in refs.items():
                 commit.attempted.append((name, ref))
-                if revoke_superseded:  # an overlapping bake may have moved it since the first read
-                    meanwhile[name] = revoke.named_now(name, deadline=budget.deadline())
+                now = _named_now(name, ref, budget)  # anyone may have moved it since the first read
+                previous.update(now)  # the undo puts back what it named just before it moved
+                if revoke_superseded and now:  # superseded too: an overlapping bake put it there
+                    named = now[name]
+                    meanwhile[name] = named.digest if named is not None else None
                 with RegistryClient(ref, push=True, deadline=budget.deadline()) as client:
                     registry_push.put_manifest(client, ref.reference, baked.top)
         except KeyboardInterrupt:
@@ -474,7 +537,7 @@ def bake_in_registry(
     pushed = tuple(Pushed(name, baked.top.digest) for name in refs)
     revocation = None
     if revoke_superseded:  # the bake completed: every tag names it now
-        before = {name: (blob.digest if blob is not None else None) for name, blob in previous.items()}
+        before = {name: (blob.digest if blob is not None else None) for name, blob in first.items()}
         revocation, cut = _revoke(before, {p.tag: p.digest for p in pushed}, on_line, meanwhile)
         stopped = stopped or cut
     return RegistryBake(
@@ -494,6 +557,16 @@ def _read_tags(refs: dict[str, ImageRef], budget: Budget, revoke_superseded: boo
                 raise
             raise revoke.unreadable(name, exc) from None
     return previous
+
+
+def _named_now(name: str, ref: ImageRef, budget: Budget) -> undo.Previous:
+    """What `name` names just before this bake moves it, read again (`undo.read_tags`): the first
+    read was made before the values were resolved, and a bake of the same tag (or anyone) may have
+    moved it since.  At best: nothing when it cannot be read (the first read then stands)."""
+    try:
+        return undo.read_tags([(name, ref)], budget.deadline)
+    except ImageError:
+        return {}
 
 
 def _revoke(
@@ -533,9 +606,11 @@ def _revoke(
 
 __all__ = [
     "BaseImage",
+    "CheckedTargets",
     "Pushed",
     "RegistryBake",
     "bake_in_registry",
+    "check_targets",
     "read_base",
     "read_recorded_base",
     "recorded_base",

@@ -583,6 +583,34 @@ def test_python_api_build_in_registry_fetches_no_secret_when_the_push_target_doe
     assert vault.requests() == []
 
 
+def test_in_registry_app_build_whose_tag_no_registry_answers_fetches_nothing_and_builds_nothing(
+    tmp_path: Path, vault: Emulator, debian_cli: Path, registry: Api, busybox_base: str
+) -> None:
+    """rtf-4: the tags are read (`inregistry.check_targets`) before resolution on the app-build
+    branch too: a tag on a registry nobody answers is refused before any value or build secret is
+    fetched, so nothing is built and the app is not pushed."""
+    _context(tmp_path, f"FROM {busybox_base}\nRUN --mount=type=secret,id=npm_token true\n")
+    repo = f"app-{uuid.uuid4().hex[:8]}"
+    manifest = baker.load(
+        _manifest(
+            tmp_path / "baker.yaml",
+            vault,
+            {
+                "context": "app",
+                "network": "none",
+                "secrets": {"npm_token": {"secret": "npm-token"}},
+                "push": f"{registry.host}/{repo}:app",
+            },
+        )
+    )
+    vault.reset_stats()
+    with pytest.raises(ImageError, match=r"127\.0\.0\.1:9\b"):
+        baker.build_in_registry(manifest, tags=[f"{registry.host}/{repo}:baked", "127.0.0.1:9/app:baked"])
+    assert vault.requests() == []
+    assert registry.tag_digest(repo, "app") is None
+    assert registry.tag_digest(repo, "baked") is None
+
+
 def test_in_registry_finds_the_pushed_app_digest_even_when_a_value_masks_part_of_it_in_the_output(
     tmp_path: Path,
     vault: Emulator,

@@ -229,7 +229,6 @@ def test_rtf_3_a_bake_without_revoke_superseded_revokes_nothing_whatever_checked
 
 @pytest.mark.docker
 @pytest.mark.emulator
-@pytest.mark.xfail(strict=True, reason="rtf-4: the registry road asks its tags' registries after resolution")
 @pytest.mark.parametrize("revoke", [False, True])
 def test_rtf_4_the_registry_road_asks_every_tag_s_registry_before_any_secret_is_fetched(
     revoke: bool,

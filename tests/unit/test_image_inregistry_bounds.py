@@ -27,6 +27,15 @@ def test_a_client_deadline_is_what_it_asks_for_within_what_is_left() -> None:
     assert 49.0 < budget.deadline(1e12) <= 50.0
 
 
+def test_the_seconds_the_tags_first_read_took_come_off_the_bake_s_budget() -> None:
+    # `check_targets` reads the tags before resolution; the bake gets what is left of --timeout.
+    budget = inregistry.Budget(50.0, spent=30.0)
+    assert 19.0 < budget.deadline(1e12) <= 20.0
+    assert 30.0 <= budget.spent < 31.0
+    with pytest.raises(ImageError, match=r"did not finish within 50 s"):
+        inregistry.Budget(50.0, spent=50.0).deadline()
+
+
 class _Recorder:
     made: list[dict[str, Any]]
 
