@@ -2,7 +2,7 @@
 redirect-free `/_ping`, and `check_tags` before resolution.  Small stand-ins on 127.0.0.x only: an
 engine, a recording proxy (HTTP_PROXY), a redirect target.
 
-Each test states what should hold; it is xfail(strict) until its finding is fixed."""
+Each test states what should hold; each was xfail(strict) until its finding was fixed (all four are)."""
 
 from __future__ import annotations
 
