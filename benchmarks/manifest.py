@@ -1,6 +1,6 @@
 """`baker validate` and `baker plan` on a large manifest, as a user runs them (whole processes).
 
-    .venv/bin/python benchmarks/manifest.py [--variables 400] [--runs 15] [--no-compile]
+    .venv/bin/python benchmarks/manifest.py [--variables 400] [--runs 15] [--in-place]
 
 Writes a manifest of VARIABLES env entries (half literals, half secret references through one
 credential) and times RUNS whole `baker validate` and `baker plan` processes each, printing the
@@ -8,17 +8,19 @@ median and the fastest.  Both are offline: no network, no engine.  Also times th
 (`yamltree.load_tree`) on libyaml and on PyYAML's pure-Python parser.  Goal (issue 17): the whole
 process under 0.15 s for 400 variables.
 
-baker's modules are byte-compiled first, as an install has them (pip compiles on install; an
-editable install writes them on its first run, unless PYTHONDONTWRITEBYTECODE is set, when every
-run compiles baker's source again: `--no-compile` times that, with whatever bytecode is there).
+baker is timed as `pip install` leaves it: a copy of the package in a new virtual environment's
+site-packages, byte-compiled, with this environment's libraries (PyYAML) on its path through a
+`.pth` line.  `--in-place` times this checkout's own environment instead, as it is: an editable
+install loads setuptools' import hook at every start (~15 ms), and with PYTHONDONTWRITEBYTECODE
+set nothing is byte-compiled (~40 ms more).
 
 Figures (issue 17; the shared 2-core machine, medians of 15, whole processes; the libyaml read
 alone shows how fast the machine was at the time): before, validate 0.30 s and plan 0.34 s (libyaml
-read 7.5 ms).  After, side by side with the old code, interleaved, both byte-compiled, at load 1.5
-(libyaml read 12.5 ms: a machine ~1.7 times slower than then): validate 0.31 -> 0.17 s, plan
-0.32 -> 0.18 s; without bytecode 0.44 -> 0.27 s and 0.48 -> 0.31 s.  What remains: Python's start
-(~35 ms), PyYAML's import (~16 ms), the dataclasses machinery (with inspect) and baker's ~30 frozen
-dataclasses (each compiles six generated methods), and the run itself (~15 ms).
+read 7.5 ms).  After the first step, side by side with the old code, interleaved, both byte-compiled,
+at load 1.5 (libyaml read 12.5 ms: a machine ~1.7 times slower than then): validate 0.31 -> 0.17 s,
+plan 0.32 -> 0.18 s; without bytecode 0.44 -> 0.27 s and 0.48 -> 0.31 s.  The second step
+(`baker.record` instead of the standard library's dataclasses, fewer imports at start, the
+installed layout): see README.md, "Speed".
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from __future__ import annotations
 import argparse
 import compileall
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -39,7 +43,6 @@ import baker
 from baker.manifest import yamltree
 
 GOAL = 0.15
-BAKER = [sys.executable, "-m", "baker.cli"]
 
 
 def manifest(variables: int) -> str:
@@ -64,12 +67,36 @@ def manifest(variables: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def whole_process(command: str, path: Path, runs: int) -> list[float]:
+def installed(tmp: Path) -> list[str]:
+    """A new virtual environment with baker copied into its site-packages and byte-compiled (what
+    `pip install` of the wheel leaves); this environment's site-packages (PyYAML and the rest) on
+    its path through a `.pth` line.  Returns the command that runs baker there."""
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    source = Path(baker.__file__).resolve().parent
+    shutil.copytree(source, site / "baker", ignore=shutil.ignore_patterns("__pycache__"))
+    compileall.compile_dir(site / "baker", quiet=1)
+    paths = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    (site / "baker-bench-libraries.pth").write_text("".join(f"{p}\n" for p in paths), encoding="utf-8")
+    return [str(python), "-m", "baker.cli"]
+
+
+def whole_process(baker_command: list[str], command: str, path: Path, runs: int) -> list[float]:
     env = {**os.environ, "BENCH_CLIENT_SECRET": "bench-manifest-client-secret"}
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        done = subprocess.run([*BAKER, command, "-f", str(path)], env=env, capture_output=True, check=False)
+        argv = [*baker_command, command, "-f", str(path)]
+        done = subprocess.run(argv, env=env, capture_output=True, check=False, cwd=path.parent)
         times.append(time.perf_counter() - start)
         if done.returncode != 0:
             sys.exit(f"baker {command} exited {done.returncode}: {done.stderr.decode(errors='replace')}")
@@ -91,19 +118,21 @@ def main() -> int:
     parser.add_argument("--variables", type=int, default=400)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument(
-        "--no-compile", action="store_true", help="do not byte-compile baker first (time it as it is)"
+        "--in-place",
+        action="store_true",
+        help="time this checkout's environment as it is (editable install, bytecode as it is)",
     )
     args = parser.parse_args()
-    if not args.no_compile:
-        compileall.compile_dir(Path(baker.__file__).parent, quiet=1)
     text = manifest(args.variables)
     with tempfile.TemporaryDirectory(prefix="baker-bench-") as tmp:
         path = Path(tmp) / "baker.yaml"
         path.write_text(text, encoding="utf-8")
-        print(f"{args.variables} variables, {args.runs} runs each, whole processes:")
+        command_line = [sys.executable, "-m", "baker.cli"] if args.in_place else installed(Path(tmp))
+        layout = "this checkout, in place" if args.in_place else "installed copy, byte-compiled"
+        print(f"{args.variables} variables, {args.runs} runs each, whole processes ({layout}):")
         worst = 0.0
         for command in ("validate", "plan"):
-            times = whole_process(command, path, args.runs)
+            times = whole_process(command_line, command, path, args.runs)
             median = statistics.median(times)
             worst = max(worst, median)
             print(f"  baker {command:8} median {median:.3f} s  fastest {min(times):.3f} s")
