@@ -164,6 +164,20 @@ def test_connect_fails_with_a_hint_when_no_engine_listens(
     assert "start Docker" in caught.value.hint
 
 
+@pytest.mark.parametrize(
+    "host", ["tcp://[::1", "tcp://127.0.0.1:notaport", "tcp://127.0.0.1:99999", "ssh://[user@host"]
+)
+def test_connect_names_docker_host_when_docker_py_cannot_read_it(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    """A DOCKER_HOST urllib cannot parse (docker-py's ValueError) was an "internal error (ValueError)"."""
+    monkeypatch.setenv("DOCKER_HOST", host)
+    with pytest.raises(EngineError) as caught:
+        engine.connect()
+    assert "DOCKER_HOST is not an engine address" in str(caught.value)
+    assert caught.value.hint is not None and "DOCKER_HOST" in caught.value.hint
+
+
 def test_inspect_image_is_none_when_the_engine_has_no_such_image() -> None:
     assert engine.inspect_image("nothing:here", client=_FakeClient(_FakeAPI())) is None
 

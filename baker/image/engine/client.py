@@ -80,7 +80,7 @@ def connect() -> DockerClient:
         # An engine that accepts the connection and never answers must not hold baker for
         # docker-py's default minute (`check` asks the engine before the registry): ten seconds
         # to answer, then the default for everything else.
-        from_env = docker.from_env(version=_api_version(), timeout=CONNECT_TIMEOUT)
+        from_env = _from_env(version=_api_version(), timeout=CONNECT_TIMEOUT)
         direct_to_loopback(from_env.api)  # a tcp:// loopback engine: never through a proxy
         client: DockerClient = from_env
         refuse_redirects(client.api)
@@ -90,6 +90,21 @@ def connect() -> DockerClient:
         client.api.reload_config()
         client.api.timeout = docker.constants.DEFAULT_TIMEOUT_SECONDS
     return client
+
+
+def _from_env(*, version: str, timeout: float) -> docker.DockerClient:
+    """`docker.from_env`, with a DOCKER_HOST it cannot read said as such: docker-py parses it with
+    urllib, whose ValueError (a broken IPv6 address, a port that is no number or out of range) was
+    an "internal error".  The reason is urllib's few words (it may quote the port as written)."""
+    try:
+        return docker.from_env(version=version, timeout=timeout)
+    except ValueError as exc:
+        raise EngineError(
+            "connecting to the Docker engine failed: DOCKER_HOST is not an engine address "
+            f"({clean(str(exc))})",
+            hint="set DOCKER_HOST to unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST, or unset it for "
+            "the default socket",
+        ) from None
 
 
 def _api_version() -> str:
@@ -103,7 +118,7 @@ def _api_version() -> str:
     Only the status line and the headers are read, never the body (moby's is `OK`; rte-1: an
     endpoint answering without end took baker to 3 GB), and the whole exchange ends by
     CONNECT_TIMEOUT however the endpoint drips it: a `Deadline` shuts down the probe's socket."""
-    probe = docker.from_env(version=docker.constants.MINIMUM_DOCKER_API_VERSION, timeout=CONNECT_TIMEOUT)
+    probe = _from_env(version=docker.constants.MINIMUM_DOCKER_API_VERSION, timeout=CONNECT_TIMEOUT)
     direct_to_loopback(probe.api)
     refuse_redirects(probe.api)
     deadline = Deadline(CONNECT_TIMEOUT)
