@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from baker import providers
+from baker import providers, urls
 from baker.check.lifetime import lifetime_warnings
 from baker.commands._common import load_manifest
 from baker.diagnose import Diagnosis, fix_for
@@ -126,7 +126,8 @@ def _default_open(spec: CredentialSpec) -> Provider:
 
 def probe(manifest: Manifest, name: str, opener: OpenProvider) -> CredentialResult:
     spec = manifest.credentials[name]
-    result = CredentialResult(name=name, vault_url=spec.vault_url)
+    # the vault as connected to: a non-ASCII host in its IDNA form, not the name it looks like
+    result = CredentialResult(name=name, vault_url=urls.as_connected(spec.vault_url))
     try:
         manifest.require_credentials([name])
     except ManifestError as exc:

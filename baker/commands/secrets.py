@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from baker import providers
+from baker import providers, urls
 from baker.commands._common import load_manifest
 from baker.diagnose import Diagnosis, fix_for
 from baker.errors import EXIT_OK, ProviderError, UsageError
@@ -63,7 +63,7 @@ def list_secrets(
     out.result(
         {
             "credential": name,
-            "vault_url": spec.vault_url,
+            "vault_url": _vault(spec),
             "prefix": prefix,
             "secrets": [_row(p) for p in found],
         }
@@ -81,7 +81,7 @@ def _default_open(spec: CredentialSpec) -> Provider:
 
 def _cannot_list(spec: CredentialSpec, exc: ProviderError) -> ProviderError:
     return ProviderError(
-        f"credential {spec.name!r} may not list the secrets of {spec.vault_url}: it lacks {LIST_PERMISSION} "
+        f"credential {spec.name!r} may not list the secrets of {_vault(spec)}: it lacks {LIST_PERMISSION} "
         "at vault scope (it may still read the single secrets it was granted)",
         diagnosis=Diagnosis.MISSING_ROLE,
         evidence=exc.evidence,
@@ -90,6 +90,11 @@ def _cannot_list(spec: CredentialSpec, exc: ProviderError) -> ProviderError:
         "on the vault itself (vault > Access control (IAM) > Add role assignment), or `az role assignment "
         "create --role 'Key Vault Secrets User' --assignee <client-id> --scope <vault-resource-id>`",
     )
+
+
+def _vault(spec: CredentialSpec) -> str:
+    """The vault as connected to: a non-ASCII host in its IDNA form, not the name it looks like."""
+    return urls.as_connected(spec.vault_url)
 
 
 def _date(moment: datetime | None) -> str:
@@ -109,7 +114,7 @@ def _row(props: SecretProperties) -> dict[str, object]:
 def _print(out: Output, spec: CredentialSpec, found: list[SecretProperties], prefix: str | None) -> None:
     if not found:
         what = f"starting with {prefix!r} " if prefix else ""
-        out.info(f"no secrets {what}in {spec.vault_url}")
+        out.info(f"no secrets {what}in {_vault(spec)}")
         return
     # Names and content types are what the vault answered: escaped, so none can start a line or
     # reach the terminal as a control sequence.
@@ -128,4 +133,4 @@ def _print(out: Output, spec: CredentialSpec, found: list[SecretProperties], pre
     for row in [header, *rows]:
         out.info("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     plural = "" if len(found) == 1 else "s"
-    out.progress(f"{len(found)} secret{plural} in {spec.vault_url} (credential {spec.name})")
+    out.progress(f"{len(found)} secret{plural} in {_vault(spec)} (credential {spec.name})")

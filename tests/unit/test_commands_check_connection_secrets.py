@@ -484,3 +484,32 @@ def test_check_asks_each_distinct_secret_once_and_never_for_a_value(manifest_fil
     calls = [call for p in providers.values() for call in p.metadata_calls]
     assert sorted(calls, key=str) == sorted([("api-key", None), ("db", None), ("legacy", PIN)], key=str)
     assert all(p.value_reads == 0 for p in providers.values())
+
+
+# --- the vault a command names is the one connected to ---------------------------------------
+
+
+# `corp-vаult` with a Cyrillic а: another host than the one it looks like (rtu-4 fixed it for `plan`)
+LOOKALIKE = "https://corp-v\u0430ult.vault.localhost:8443"
+CONNECTED = "https://xn--corp-vult-5yh.vault.localhost:8443"
+
+
+@pytest.mark.parametrize("json_mode", [False, True])
+@pytest.mark.parametrize("command", ["test-connection", "secrets"])
+def test_test_connection_and_secrets_name_a_non_ascii_vault_host_as_connected_to(
+    manifest_file: Path, json_mode: bool, command: str
+) -> None:
+    manifest_file.write_text(
+        MANIFEST.replace("https://prod.vault.localhost:8443", LOOKALIKE), encoding="utf-8"
+    )
+    run = _run(json_mode)
+    if command == "secrets":
+        list_secrets(
+            out=run.out, file=manifest_file, credential="prod", prefix=None, open_provider=_opener(_healthy())
+        )
+    else:
+        run_test_connection(
+            out=run.out, file=manifest_file, credential="prod", open_provider=_opener(_healthy())
+        )
+    assert CONNECTED in run.text
+    assert "\u0430" not in run.text
