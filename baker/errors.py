@@ -20,7 +20,7 @@ and never reach a command.  No message ever holds a secret value or a client sec
                                              value no environment can carry (1)
 
     KeyboardInterrupt
-    └── BakeStopped                 exit 130 an in-registry bake stopped: what it left, named
+    └── BakeStopped                 exit 130 a bake stopped leaving something: what it left, named
 
     ValueError (internal to the manifest package, turned into a `Problem` or a `ReferenceFailure`)
     ├── BadReference                a secret reference or version outside the grammar
@@ -251,9 +251,11 @@ class RegistryBakeFailed(ImageError):
 
 
 class BakeStopped(KeyboardInterrupt):
-    """A stop signal ended an in-registry bake before its commit (or a third one during it): what
-    it left holding values (`left`) and the tags it moved and did not put back (`not_restored`),
-    already named to the user; the command adds them to its `--json` document."""
+    """A stop signal ended a bake before its commit (or a third one during it): what it left
+    holding values (`left`: in-registry, `host/repository@sha256:...`; on the engine, the image's
+    id, or the name its load may still be committed under) and the tags it moved and did not put
+    back (`not_restored`, in-registry), already named to the user; the command adds them to its
+    `--json` document."""
 
     def __init__(self, left: Sequence[str], not_restored: Sequence[str]) -> None:
         super().__init__()

@@ -15,6 +15,7 @@ from baker.errors import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    BakeStopped,
     ManifestError,
     Problem,
     RenderError,
@@ -176,6 +177,17 @@ def rebake_base(out: Output, decision: RebakeDecision) -> BaseRecord | None:
             "the image records no base (baked by an earlier baker): re-baking onto image.from as it is now"
         )
     return decision.base
+
+
+def report_stop(out: Output, stop: KeyboardInterrupt) -> None:
+    """The `--json` document of a bake a stop signal ended, on either road: what it left holding
+    values and the tags it did not put back (`BakeStopped`; each already named on stderr)."""
+    left = stop.left if isinstance(stop, BakeStopped) else ()
+    not_restored = stop.not_restored if isinstance(stop, BakeStopped) else ()
+    message = "stopped: no tag moved" if not not_restored else "stopped: some tags may have moved"
+    out.result(
+        {"error": "Interrupted", "message": message, "left": list(left), "not_restored": list(not_restored)}
+    )
 
 
 def end_bake(

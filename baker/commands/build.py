@@ -17,6 +17,7 @@ from baker.commands._common import (
     end_bake,
     load_manifest,
     no_rebake_due,
+    report_stop,
 )
 from baker.errors import UsageError
 from baker.image.bake import refuse_revoke_without_push
@@ -104,15 +105,19 @@ def build_manifest(
     skip, recorded = no_rebake_due(out, manifest, if_stale, names, skipped=skipped)
     if skip:
         return 0
-    result = pipeline.build(
-        manifest,
-        tags=names,
-        push=push,
-        on_line=out.progress,
-        on_warning=out.warn,
-        revoke_superseded=revoke_superseded,
-        recorded=recorded,
-    )
+    try:
+        result = pipeline.build(
+            manifest,
+            tags=names,
+            push=push,
+            on_line=out.progress,
+            on_warning=out.warn,
+            revoke_superseded=revoke_superseded,
+            recorded=recorded,
+        )
+    except KeyboardInterrupt as stop:  # the bake named what it left; the document says it too
+        report_stop(out, stop)
+        raise
     out.info(f"built {result.image_id}")
     for name in result.tags:
         out.info(f"tagged {name}")

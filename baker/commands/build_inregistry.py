@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from baker import pipeline
 from baker.check.compare import RebakeDecision
-from baker.commands._common import check_references, end_bake, no_rebake_due
-from baker.errors import BakeStopped, UsageError
+from baker.commands._common import check_references, end_bake, no_rebake_due, report_stop
+from baker.errors import UsageError
 from baker.image import inregistry
 from baker.model import Manifest
 from baker.output import Output, untrusted
@@ -47,17 +47,7 @@ def build_in_registry(
             out, manifest, names, timeout=timeout, revoke_superseded=revoke_superseded, recorded=recorded
         )
     except KeyboardInterrupt as stop:  # the bake named what it left; the document says it too
-        left = stop.left if isinstance(stop, BakeStopped) else ()
-        not_restored = stop.not_restored if isinstance(stop, BakeStopped) else ()
-        message = "stopped: no tag moved" if not not_restored else "stopped: some tags may have moved"
-        out.result(
-            {
-                "error": "Interrupted",
-                "message": message,
-                "left": list(left),
-                "not_restored": list(not_restored),
-            }
-        )
+        report_stop(out, stop)
         raise
 
 

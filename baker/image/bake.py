@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from baker import __version__, imageref, signals
-from baker.errors import EngineError, ImageError, PushIncomplete, UsageError
+from baker.errors import BakeStopped, EngineError, ImageError, PushIncomplete, UsageError
 from baker.image import engine, fileslayer, oci
 from baker.model import Manifest
 from baker.output import untrusted
@@ -323,13 +323,16 @@ def bake(
                 ahead.close(wait=0.0)  # a stop while `take` waited: the reads end, the load is aborted
             if state.opened is not None:
                 state.opened.abort()  # not handed over (a no-op if it was): the engine loads nothing
-            pending = _undo(state, on_line, client)
+            undone = _undo(state, on_line, client)
             if isinstance(exc, KeyboardInterrupt) and not state.pushed:
-                on_line(
-                    "stopped: no tag moved; the engine may still commit the baked image (see above)"
-                    if pending
-                    else "stopped: the bake was undone, no tag moved"
-                )
+                if undone.pending:
+                    on_line("stopped: no tag moved; the engine may still commit the baked image (see above)")
+                elif undone.left:
+                    on_line("stopped: no tag moved; the baked image could not be removed (see above)")
+                else:
+                    on_line("stopped: the bake was undone, no tag moved")
+                if undone.left:  # the command's --json document names them too
+                    raise BakeStopped(undone.left, ()) from None
             if state.pushed:
                 if isinstance(exc, EngineError):
                     raise PushIncomplete(exc, state.pushed) from None
@@ -502,10 +505,19 @@ class _Bake(Record, frozen=False):
 LOAD_SETTLE = 5.0  # seconds an undo watches for an image whose load it stopped listening to
 
 
-def _undo(state: _Bake, on_line: Callable[[str], None], client: engine.DockerClient) -> bool:
+class _Undone(Record):
+    """What an undo could not take back: `left`, images that hold values and may remain (named as
+    the user removes them: the lease's name for a load still pending, else the image id), each
+    already named in a line; `pending`, a load whose answer baker stopped reading (rte-3)."""
+
+    left: tuple[str, ...] = ()
+    pending: bool = False
+
+
+def _undo(state: _Bake, on_line: Callable[[str], None], client: engine.DockerClient) -> _Undone:
     """Put every tag back, remove the image the bake loaded (and the app image it built); name what
     the engine would not remove.  Held: more signals wait for it (a third cuts it short, and then it
-    says where to look).  True when a load whose answer baker stopped reading (a second signal)
+    says where to look).  `pending` when a load whose answer baker stopped reading (a second signal)
     brought no image within LOAD_SETTLE: the engine may still commit it, and that was said (rte-3)."""
     mine = state.loading
     unseen: list[bool] = []
@@ -534,7 +546,8 @@ def _undo(state: _Bake, on_line: Callable[[str], None], client: engine.DockerCli
                     f"stopped during the clean-up: the baked image {state.image_id} (it holds values) may "
                     f"remain; remove it with `docker image rm {state.image_id}`"
                 )
-            return False
+                return _Undone((state.image_id,))
+            return _Undone()
         except EngineError:
             left = [state.image_id] if mine else []
         if left:
@@ -550,8 +563,8 @@ def _undo(state: _Bake, on_line: Callable[[str], None], client: engine.DockerCli
                 f"which holds values: baker stopped waiting for it; once it appears, remove it with "
                 f"`docker rmi {named}`"
             )
-            return True
-        return False
+            return _Undone((named,), pending=True)
+        return _Undone((state.image_id,) if left else ())
 
 
 def _finish(

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from baker.errors import BakeStopped
 from baker.image import bake as bake_module
 from baker.image import engine
 from tests.support.fixtures_docker import ImageNames
@@ -146,10 +147,14 @@ def test_a_load_escaped_and_not_committed_within_the_settle_time_is_named_with_t
 
     loaded = load_manifest(manifest)
     lines: list[str] = []
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(BakeStopped) as stopped:  # a KeyboardInterrupt: exit 130
         bake_module.bake(loaded, resolve(loaded), tags=[image_names()], push=False, on_line=lines.append)
     warned = [line for line in lines if "may still finish loading the baked image sha256:" in line]
     assert len(warned) == 1, lines
     assert "`docker rmi baker-bake-in-progress:" in warned[0]
     assert not [line for line in lines if "the bake was undone" in line]
     assert lines[-1].startswith("stopped: no tag moved")
+    # what may remain, for the command's --json document: the name it would be committed under
+    assert len(stopped.value.left) == 1 and stopped.value.left[0].startswith("baker-bake-in-progress:")
+    assert f"`docker rmi {stopped.value.left[0]}`" in warned[0]
+    assert stopped.value.not_restored == ()

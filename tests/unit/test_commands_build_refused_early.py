@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import requests
 
+from baker import pipeline
 from baker.cli import main
-from baker.errors import EngineError, ImageError, PushIncomplete, RenderError
+from baker.errors import BakeStopped, EngineError, ImageError, PushIncomplete, RenderError
 from baker.image import engine
 from baker.image.bake import _layer_count, bake
 from baker.image.registry import auth as registry_auth
@@ -297,3 +298,41 @@ def test_bake_checks_its_tags_itself_when_handed_a_check_made_for_another_bake(
             on_line=lambda line: None,
             checked=CheckedTags(**other),
         )
+
+
+# -- a stop: the --json document names what the bake left ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stop", "left"),
+    [
+        (BakeStopped(("baker-bake-in-progress:0123abcd",), ()), ["baker-bake-in-progress:0123abcd"]),
+        (KeyboardInterrupt(), []),
+    ],
+)
+def test_an_engine_bake_stopped_exits_130_with_a_document_naming_what_it_left(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    stop: KeyboardInterrupt,
+    left: list[str],
+) -> None:
+    """The engine road said what a stop left (rte-3's possibly committed image) on stderr only; the
+    registry road's --json document had `left` already: both do now (`_common.report_stop`)."""
+
+    def stopped(*args: Any, **kwargs: Any) -> Any:
+        raise stop
+
+    monkeypatch.setattr(pipeline, "build", stopped)
+    manifest = write_manifest(
+        tmp_path / "baker.yaml", image={"from": "baker-test/busybox:1"}, env={"A": "a1"}
+    )
+    code = main(["build", "-f", str(manifest), "--tag", "baker-test/app:1", "--json", "--no-ci"])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 130
+    assert document == {
+        "error": "Interrupted",
+        "message": "stopped: no tag moved",
+        "left": left,
+        "not_restored": [],
+    }

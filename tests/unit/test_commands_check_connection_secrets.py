@@ -489,7 +489,7 @@ def test_check_asks_each_distinct_secret_once_and_never_for_a_value(manifest_fil
 # --- the vault a command names is the one connected to ---------------------------------------
 
 
-# `corp-vаult` with a Cyrillic а: another host than the one it looks like (rtu-4 fixed it for `plan`)
+# `corp-v\u0430ult` with a Cyrillic a: another host than the one it looks like (rtu-4 fixed it for `plan`)
 LOOKALIKE = "https://corp-v\u0430ult.vault.localhost:8443"
 CONNECTED = "https://xn--corp-vult-5yh.vault.localhost:8443"
 
