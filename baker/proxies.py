@@ -10,7 +10,13 @@ makes requests with is `direct_to_loopback`: each of its adapters is wrapped, an
 host `baker.loopback.is_loopback` calls loopback is sent with no proxy (the adapter's last word,
 after requests merged the environment's, and again after a redirect).  Loopback here is
 `baker.loopback`'s (`localhost`, `*.localhost`, 127.0.0.0/8, ::1): Go's and a little more
-(`*.localhost`, as browsers read it), never less.  Imports `baker.loopback`."""
+(`*.localhost`, as browsers read it), never less.
+
+The same wrapping keeps `~/.netrc` out (`NO_NETRC`): requests adds a `.netrc` entry's login as Basic
+auth to every request with no auth of its own (a `default` entry: to every host), so a registry a
+manifest or a `--tag` names, Entra, Key Vault and the engine all got the user's netrc password (a
+Key Vault request's bearer token was replaced by it).  The docker CLI, skopeo and Go's tools never
+read `.netrc`; baker's registry logins come from the Docker config only.  Imports `baker.loopback`."""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from typing import Any
 
 import requests
 import requests.adapters
+import requests.auth
 import urllib3.util
 
 from baker.loopback import is_loopback
@@ -66,11 +73,29 @@ class DirectToLoopback(requests.adapters.BaseAdapter):
         self.inner.close()
 
 
+class _NoNetrc(requests.auth.AuthBase):
+    """A session's own auth that adds nothing: with one set, requests never looks in `~/.netrc`
+    (`Session.prepare_request` reads it only when neither the request nor the session has auth).
+    A request's own auth (a registry login, a token) still wins over it."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+    def __repr__(self) -> str:
+        return "NO_NETRC"
+
+
+NO_NETRC = _NoNetrc()
+
+
 def direct_to_loopback(session: requests.Session) -> requests.Session:
     """`session`, each of whose mounted adapters now sends a request to a loopback host with no
-    proxy (changed in place; mount adapters before calling it)."""
+    proxy, and which takes no login from `~/.netrc` (changed in place; mount adapters before
+    calling it).  A session that has an auth of its own keeps it."""
     adapters: MutableMapping[str, Any] = session.adapters
     for prefix, adapter in list(adapters.items()):
         if not isinstance(adapter, DirectToLoopback):
             adapters[prefix] = DirectToLoopback(adapter)
+    if session.auth is None:
+        session.auth = NO_NETRC
     return session
