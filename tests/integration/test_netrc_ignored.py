@@ -6,8 +6,6 @@ engine and Key Vault sessions carried it too.  The docker CLI, skopeo and Go's t
 from __future__ import annotations
 
 import base64
-import socket
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from baker.image.engine import connect
 from baker.image.registry.client import RegistryClient
 from baker.image.registry.refs import ImageRef
 from baker.providers.azure.provider import _pooled_session
+from tests.support.listeners import Recorder
 
 CANARY = "NETRC-CANARY-4f1d2b9e"
 
@@ -37,39 +36,10 @@ def netrc_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return "Basic " + base64.b64encode(f"netrc-user:{CANARY}".encode()).decode()
 
 
-class _Recorder:
-    """A loopback listener that keeps each request's head and answers 404."""
-
-    def __init__(self) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(8)
-        self.host = f"127.0.0.1:{self._sock.getsockname()[1]}"
-        self.heads: list[bytes] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(2)
-                try:
-                    self.heads.append(conn.recv(65536).split(b"\r\n\r\n", 1)[0])
-                    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self._sock.close()
-
-
 def test_a_registry_never_gets_the_netrc_login(
     netrc_everywhere: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    recorder = _Recorder()
+    recorder = Recorder()
     try:
         main(["find", "--no-ci", "--secret", "x", f"{recorder.host}/team/app"])
     finally:

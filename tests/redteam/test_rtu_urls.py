@@ -26,6 +26,7 @@ from tests.integration.test_keyless_signin import (  # noqa: F401 - fixture
     no_client_secret,
 )
 from tests.support.fixtures_emulator import SERVICE_CONNECTION
+from tests.support.listeners import Recorder
 from tests.support.manifests import azure_credential, write_manifest
 
 pytestmark = pytest.mark.emulator
@@ -133,44 +134,22 @@ class FakeEngine:
         self._sock.close()
 
 
-class Proxy:
+def _answer_basic(head: bytes) -> bytes:
+    """401 Basic to a request without `Authorization`, 404 to one with it."""
+    if b"\r\nauthorization:" in head.lower():
+        answer = b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+        return answer + b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+    answer = b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="r"\r\n'
+    return answer + b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+def _proxy() -> Recorder:
     """A forward proxy stand-in on 127.0.0.3 (a corporate proxy elsewhere): answers a request without
     `Authorization` 401 Basic, one with it 404, and keeps every request's head."""
-
-    def __init__(self) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.3", 0))
-        self._sock.listen(8)
-        self.url = f"http://127.0.0.3:{self._sock.getsockname()[1]}"
-        self.heads: list[bytes] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(2)
-                try:
-                    head = conn.recv(65536).split(b"\r\n\r\n", 1)[0]
-                    self.heads.append(head)
-                    if b"\r\nauthorization:" in head.lower():
-                        answer = b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
-                        answer += b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
-                    else:
-                        answer = b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="r"\r\n'
-                        answer += b"Content-Length: 0\r\nConnection: close\r\n\r\n"
-                    conn.sendall(answer)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self._sock.close()
+    return Recorder("127.0.0.3", _answer_basic)
 
 
-def _proxied(monkeypatch: pytest.MonkeyPatch, proxy: Proxy) -> None:
+def _proxied(monkeypatch: pytest.MonkeyPatch, proxy: Recorder) -> None:
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
@@ -187,7 +166,7 @@ def test_rtu_3_plain_http_to_a_loopback_registry_never_goes_through_a_proxy(
     127.0.0.1, connected to the proxy.  Go (the engine, skopeo, the registry) never proxies
     `localhost` or a loopback address (`golang.org/x/net/http/httpproxy`, `useProxy`).
     Here nothing listens on 127.0.0.1:1; only the proxy answers."""
-    proxy = Proxy()
+    proxy = _proxy()
     registry = "127.0.0.1:1"
     config = tmp_path / "docker"
     config.mkdir()
@@ -213,7 +192,7 @@ def test_rtu_3_a_loopback_managed_identity_endpoint_never_goes_through_a_proxy(
 ) -> None:
     """rtu-3, the managed identity road: App Service's IDENTITY_ENDPOINT is plain http on loopback,
     allowed by the rule; through HTTP_PROXY its IDENTITY_HEADER reaches the proxy in clear."""
-    proxy = Proxy()
+    proxy = _proxy()
     monkeypatch.setenv("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi/token")
     monkeypatch.setenv("IDENTITY_HEADER", CANARY)
     _proxied(monkeypatch, proxy)
@@ -288,7 +267,7 @@ def test_rtu_3_a_loopback_tcp_engine_is_never_spoken_to_through_a_proxy(
     from baker.image.engine import client
 
     engine = FakeEngine()
-    proxy = Proxy()
+    proxy = _proxy()
     monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{engine.port}")
     monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
     _proxied(monkeypatch, proxy)

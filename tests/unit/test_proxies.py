@@ -5,14 +5,12 @@ end: the registry client, a managed identity endpoint, a tcp:// engine.)"""
 
 from __future__ import annotations
 
-import socket
-import threading
-
 import pytest
 import requests
 
 from baker.loopback import is_loopback
 from baker.proxies import DirectToLoopback, direct_to_loopback, for_url
+from tests.support.listeners import Recorder
 
 PROXIES = {"http": "http://proxy.example:3128", "https": "http://proxy.example:3128"}
 
@@ -50,33 +48,9 @@ def test_no_proxies_stay_none_for_any_destination() -> None:
     assert for_url("https://myvault.vault.azure.net/", None) == {}
 
 
-class RecordingProxy:
-    """A forward proxy stand-in on 127.0.0.3: keeps each request line, answers 204."""
-
-    def __init__(self) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.3", 0))
-        self._sock.listen(4)
-        self.url = f"http://127.0.0.3:{self._sock.getsockname()[1]}"
-        self.lines: list[bytes] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(2)
-                try:
-                    self.lines.append(conn.recv(65536).split(b"\r\n", 1)[0])
-                    conn.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self._sock.close()
+def _recording_proxy() -> Recorder:
+    """A forward proxy stand-in on 127.0.0.3: keeps each request's head, answers 204."""
+    return Recorder("127.0.0.3", lambda head: b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
 
 
 def test_a_session_still_sends_a_request_for_another_host_through_the_environments_proxy(
@@ -84,7 +58,7 @@ def test_a_session_still_sends_a_request_for_another_host_through_the_environmen
 ) -> None:
     """A corporate proxy keeps working: the request for a non-loopback host reaches the proxy (a
     stand-in on loopback, which never resolves the name), in the absolute form a proxy is asked."""
-    proxy = RecordingProxy()
+    proxy = _recording_proxy()
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
@@ -95,7 +69,9 @@ def test_a_session_still_sends_a_request_for_another_host_through_the_environmen
     finally:
         session.close()
         proxy.close()
-    assert proxy.lines == [b"GET http://registry.example/v2/ HTTP/1.1"]
+    assert [head.split(b"\r\n", 1)[0] for head in proxy.heads] == [
+        b"GET http://registry.example/v2/ HTTP/1.1"
+    ]
 
 
 def test_every_adapter_a_session_has_is_wrapped_once() -> None:
