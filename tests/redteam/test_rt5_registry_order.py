@@ -65,9 +65,9 @@ def test_rt5_1_two_overlapping_bakes_of_a_tag_that_both_fail_leave_the_tag_where
     puts back its re-read, N1: on distribution's default (no deletes) `first` ends naming N1, the
     image of a bake that failed (its values), B1 having said N1 is left "untagged" and B2 that nothing
     is left tagged; with deletes, N1 is gone, the put-back fails, and B2's delete of N2 untags `first`
-    altogether (it named A before either bake).  Before rtf-4 the undo put back the first read, A.
-    Two failed bakes must leave the tag on A (or name it among `not_restored` and exit 1 saying so,
-    never silently pointing it at a failed bake's image)."""
+    altogether (it named A before either bake).  Before rtf-4 the undo put back the first read, A
+    (this test passes at 50c1c55).  Two failed bakes must leave the tag on A (or name it among
+    `not_restored` and exit 1 saying so, never silently pointing it at a failed bake's image)."""
     registry, proxy = _fronted(registries, proxies, deletes=deletes)
     base = push_base(registry.api, "team/app")
     manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
