@@ -526,10 +526,10 @@ def bake_in_registry(
                 outcome = undo.named_on_escape(commit, on_line)
             else:
                 on_line("stopped before any tag moved: undoing the bake")
-                outcome = undo.undo(commit, previous, on_line)
+                outcome = undo.undo(commit, previous, on_line, first=first)
             raise BakeStopped(outcome.left, outcome.not_restored) from None
         except BaseException as exc:
-            outcome = undo.undo(commit, previous, on_line)
+            outcome = undo.undo(commit, previous, on_line, first=first)
             if isinstance(exc, BakerError) and (commit.pushed or commit.attempted):
                 raise RegistryBakeFailed(exc, outcome.left, outcome.not_restored) from None
             raise

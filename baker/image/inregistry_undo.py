@@ -9,7 +9,9 @@ A registry has no transaction, so the bake keeps a record (`Commit`) and undoes 
 - on a failure (or a stop before the first tag), `undo` puts each tag that now names this bake (the
   digest of the bytes a GET by tag returns, never a HEAD's header, which a cache may serve stale:
   `push.manifest_digest`) back to its previous manifest (PUT by tag with the bytes read before;
-  a tag moved meanwhile by someone else is left alone), then DELETEs what the bake pushed, index
+  a tag moved meanwhile by someone else is left alone; bytes that can no longer be put back, an
+  overlapping bake's image it has deleted since, give way to what the tag named before the bake
+  began), then DELETEs what the bake pushed, index
   first, then manifests, then configs, then the files layer.  Deleting a manifest by digest also
   untags it (distribution does), which is how a tag that did not exist before goes again: the
   registry API has no other way to remove a tag.
@@ -83,10 +85,17 @@ def _key(ref: ImageRef) -> tuple[str, str]:
 
 
 def _put_back(
-    commit: Commit, previous: Previous, clients: dict[tuple[str, str], RegistryClient]
+    commit: Commit,
+    previous: Previous,
+    first: Previous,
+    clients: dict[tuple[str, str], RegistryClient],
+    on_line: Callable[[str], None],
 ) -> tuple[list[tuple[str, ImageRef]], list[str]]:
-    """Each attempted tag that names this bake goes back to its previous manifest.  The tags that
-    did not exist before (they go with the bake's manifest, when it is deleted) and the failures."""
+    """Each attempted tag that names this bake goes back to its previous manifest (what it named
+    just before this bake moved it).  When that cannot be put back (its blobs are gone: an
+    overlapping bake of the tag failed and deleted its image, rt5-1), what the tag named before this
+    bake began (`first`) instead.  The tags that did not exist (they go with the bake's manifest,
+    when it is deleted) and the failures."""
     absent: list[tuple[str, ImageRef]] = []
     failed: list[str] = []
     for name, ref in commit.attempted:
@@ -97,8 +106,21 @@ def _put_back(
             before = previous.get(name)
             if before is None:
                 absent.append((name, ref))
-            else:
+                continue
+            try:
                 registry_push.put_manifest(client, ref.reference, before)
+            except ImageError:
+                earlier = first.get(name, before)
+                if earlier == before:
+                    raise
+                on_line(
+                    f"the image {name} named just before this bake moved it is gone (an overlapping "
+                    "bake's, undone?): putting back what it named before this bake began"
+                )
+                if earlier is None:
+                    absent.append((name, ref))
+                else:
+                    registry_push.put_manifest(client, ref.reference, earlier)
         except ImageError:
             failed.append(name)
     return absent, failed
@@ -128,9 +150,13 @@ def _delete(
     return deleted, left, no_deletes
 
 
-def undo(commit: Commit, previous: Previous, on_line: Callable[[str], None]) -> Outcome:
+def undo(
+    commit: Commit, previous: Previous, on_line: Callable[[str], None], *, first: Previous | None = None
+) -> Outcome:
     """Put the tags back and delete what the bake pushed (held: more stop signals wait for it; a
-    third cuts it short and names everything that may remain); name what is left."""
+    third cuts it short and names everything that may remain); name what is left.  `previous`: what
+    each tag named just before the bake moved it; `first`: what it named before the bake began
+    (put back when `previous`'s image is gone; by default the same)."""
     everything = Outcome(tuple(p.shown for p in commit.pushed), tuple(name for name, _ in commit.attempted))
     if not commit.pushed and not commit.attempted:
         return Outcome((), ())
@@ -139,7 +165,9 @@ def undo(commit: Commit, previous: Previous, on_line: Callable[[str], None]) -> 
     with signals.held(escape=3, resume=False), contextlib.ExitStack() as stack:
         clients = {key: stack.enter_context(RegistryClient(ref, push=True)) for key, ref in targets.items()}
         try:
-            absent, failed = _put_back(commit, previous, clients)
+            absent, failed = _put_back(
+                commit, previous, previous if first is None else first, clients, on_line
+            )
             deleted, left, no_deletes = _delete(commit, clients)
             still: list[str] = list(failed)
             for name, ref in absent:

@@ -46,10 +46,21 @@ def _other_bake(base: str, value: str) -> tuple[Manifest, ResolvedEnv]:
     return manifest, resolved
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rt5-1: the undo puts back what the re-read saw, another failed bake's image"
+@pytest.mark.parametrize(
+    "deletes",
+    [
+        pytest.param(
+            False,
+            id="no-deletes",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="rt5-1, open: on a registry that keeps a failed bake's image, the undo cannot tell "
+                "it from a completed overlapping bake's (no transaction; README: serialise bakes of one tag)",
+            ),
+        ),
+        pytest.param(True, id="deletes"),
+    ],
 )
-@pytest.mark.parametrize("deletes", [False, True], ids=["no-deletes", "deletes"])
 def test_rt5_1_two_overlapping_bakes_of_a_tag_that_both_fail_leave_the_tag_where_it_was(
     deletes: bool,
     registries: StartRegistry,
