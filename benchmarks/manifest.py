@@ -20,7 +20,7 @@ read 7.5 ms).  After the first step, side by side with the old code, interleaved
 at load 1.5 (libyaml read 12.5 ms: a machine ~1.7 times slower than then): validate 0.31 -> 0.17 s,
 plan 0.32 -> 0.18 s; without bytecode 0.44 -> 0.27 s and 0.48 -> 0.31 s.  The second step
 (`baker.record` instead of the standard library's dataclasses, fewer imports at start, the
-installed layout): see README.md, "Speed".
+installed layout): see README.md, "Performance".
 """
 
 from __future__ import annotations
