@@ -128,7 +128,14 @@ class Record:
             factories.update(base.__record_factories__)
             hidden.update(set(base.__record_fields__) - set(base.__record_repr__))
             uncompared.update(set(base.__record_fields__) - set(base.__record_compare__))
-        own = cls.__dict__.get("__annotations__", {})  # noqa: RUF063 - inspect is what we avoid
+        own = cls.__dict__.get("__annotations__")  # noqa: RUF063 - inspect is what we avoid
+        if own is None and "__annotate__" in cls.__dict__:
+            # Python 3.14 keeps a class's annotations unevaluated (PEP 649); under the future
+            # import they are stored as strings, as on 3.10-3.13 (every baker module has it)
+            raise TypeError(
+                f"{cls.__qualname__}: a Record's module needs `from __future__ import annotations`"
+            )
+        own = own or {}
         for name, annotation in own.items():
             if _is_classvar(annotation):
                 continue

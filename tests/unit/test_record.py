@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
+import baker
 from baker.record import FrozenInstanceError, Record, asdict, field, fields, replace
 
 
@@ -189,3 +192,15 @@ def test_asdict_and_copies_see_the_fields() -> None:
     assert asdict(outer) == {"ref": expected, "refs": [{"name": "b", "version": "2", "seen": ()}]}
     assert copy.copy(outer) == outer and copy.deepcopy(outer) == outer
     assert copy.deepcopy(outer).refs is not outer.refs
+
+
+def test_every_baker_module_that_defines_a_record_has_the_future_import() -> None:
+    """Record reads a class's own `__annotations__`: on Python 3.14 a class keeps them unevaluated
+    (PEP 649) unless its module has `from __future__ import annotations`."""
+    root = Path(baker.__file__).resolve().parent
+    texts = {str(path.relative_to(root)): path.read_text(encoding="utf-8") for path in root.rglob("*.py")}
+    defining = [
+        name for name, text in texts.items() if re.search(r"^class \w+\((?:[\w.]+, )*Record\b", text, re.M)
+    ]
+    assert "model.py" in defining and len(defining) > 30  # the search finds them
+    assert [name for name in defining if "from __future__ import annotations" not in texts[name]] == []
