@@ -9,7 +9,6 @@ sign in apart: the check of each must not borrow the other's secret.  Imports no
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Hashable
 
@@ -23,7 +22,7 @@ DEFAULT_AUTHORITY = "login.microsoftonline.com"
 
 
 def _authority(host: str | None) -> str:
-    effective = host or os.environ.get("AZURE_AUTHORITY_HOST") or DEFAULT_AUTHORITY
+    effective = host or DEFAULT_AUTHORITY  # AZURE_AUTHORITY_HOST is in `host` when it applies
     return effective.lower().removeprefix("https://").rstrip("/")
 
 

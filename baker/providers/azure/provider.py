@@ -18,7 +18,6 @@ network trace (`logging_enable`) logs response bodies, i.e. values: it is never 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -85,7 +84,7 @@ class _BoundedRetryPolicy(RetryPolicy[Any, Any]):
 def needs_instance_discovery_disabled(authority_host: str | None) -> bool:
     """True when MSAL would ask login.microsoftonline.com to vouch for an authority it does not
     know (Azure Stack, ADFS, the local emulator): that check must be off for them to work."""
-    effective = authority_host or os.environ.get("AZURE_AUTHORITY_HOST") or PUBLIC_AUTHORITY
+    effective = authority_host or PUBLIC_AUTHORITY
     host = urlparse(effective if "://" in effective else f"https://{effective}").hostname or ""
     return host.lower() not in WELL_KNOWN_AUTHORITY_HOSTS
 
@@ -175,8 +174,9 @@ class AzureKeyVaultProvider:
             "transport": transport,
             "disable_instance_discovery": needs_instance_discovery_disabled(credential.authority_host),
         }
-        if credential.authority_host:
-            identity_kwargs["authority"] = credential.authority_host
+        # Always named: with none, azure-identity takes os.environ's AZURE_AUTHORITY_HOST itself,
+        # which the manifest's checks did not read when it was loaded with an `environ` of its own.
+        identity_kwargs["authority"] = credential.authority_host or PUBLIC_AUTHORITY
         try:
             self._identity: Any
             if signed_in_as is not None:  # the same identity: its sign-in, its token cache
