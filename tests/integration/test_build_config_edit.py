@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import tarfile
 import time
 import uuid
 from collections.abc import Mapping
@@ -455,4 +456,41 @@ def test_a_load_the_engine_refuses_fails_at_once_moves_no_tag_and_leaves_no_imag
         )
     assert time.monotonic() - started < 4  # no watch for a late image (LOAD_SETTLE is 5 s)
     assert not image_names.exists(tag)
+    assert image_names.holding(value) == []
+
+
+def test_a_base_removed_while_the_values_resolve_is_named_as_gone(
+    docker_client: Any, image_names: ImageNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bake reads the base before the values resolve (`read_ahead`) and loads over its layers
+    after: a base removed in between (`docker rmi`, a prune) makes the engine refuse the load.  Said
+    as that, not as an engine that wants every layer (the containerd store's hint)."""
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        data = uuid.uuid4().hex.encode()  # a layer of its own: removing the base removes it
+        info = tarfile.TarInfo("only-this-base")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    base = image_names()
+    repository, _, tag = base.rpartition(":")
+    docker_client.api.import_image_from_data(layer.getvalue(), repository=repository, tag=tag)
+    load = engine.load_config
+
+    def removed_first(*args: Any, **kwargs: Any) -> str:
+        docker_client.api.remove_image(base, force=True)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "load_config", removed_first)
+    value = f"gone-base-{uuid.uuid4().hex}"
+    with pytest.raises(EngineError) as caught:
+        bake(
+            _manifest({"V": value}, base),
+            _resolved({"V": value}),
+            tags=[image_names()],
+            push=False,
+            on_line=lambda line: None,
+            client=docker_client,
+        )
+    assert "the base image" in caught.value.message and "is gone" in caught.value.message
+    assert caught.value.hint is not None and "containerd" not in caught.value.hint
     assert image_names.holding(value) == []

@@ -373,6 +373,14 @@ def load_config(
     if answered is not None:
         answered()
     if error is not None:
+        if not full_layers and _gone(client, base_id):
+            # The load is layer-less: the layers are the base's, read before the values resolved.
+            raise EngineError(
+                f"the engine refused the baked image: the base image {base_id} is gone (removed while "
+                "the values resolved?); nothing was tagged",
+                hint="run the build again (it reads the base anew); keep the base while bakes run "
+                "(a `docker image prune` or `docker rmi` removes it)",
+            )
         raise EngineError(
             f"the engine refused the baked image: {error}",
             hint="the engine may want every layer in the archive (a containerd image store); "
@@ -395,6 +403,17 @@ def load_config(
         f"the engine loaded {named}, not the baked config {config.digest}",
         hint="report this with `docker version` and `docker info`",
     )
+
+
+def _gone(client: DockerClient, image_id: str) -> bool:
+    """Whether the engine no longer has `image_id` (an engine that cannot say: not gone)."""
+    try:
+        client.api.inspect_image(image_id)
+    except docker.errors.NotFound:
+        return True
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
+        return False
+    return False
 
 
 __all__ = [
