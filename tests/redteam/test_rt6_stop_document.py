@@ -23,11 +23,16 @@ from typing import Any
 import pytest
 
 from baker.emulator import Emulator
+from tests.redteam.proxy import proxies
+from tests.support import oci_bases
 from tests.support.fixtures_docker import ImageNames
 from tests.support.fixtures_emulator import EmulatorFactory, small_world
 from tests.support.manifests import azure_credential, write_manifest
+from tests.support.oci_bases import StartRegistry
 
 pytestmark = [pytest.mark.docker, pytest.mark.emulator]
+registries = oci_bases.registries  # the fixture
+__all__ = ["proxies"]  # the fixture
 
 TENANT = "6f1c0d2e-7a3b-4c5d-9e8f-0a1b2c3d4e5f"
 APP = "1b2c3d4e-5f60-4718-a9b0-c1d2e3f40516"
@@ -183,3 +188,54 @@ def test_rt6_3_a_build_if_stale_stopped_during_its_check_writes_one_document(
     assert VALUE not in out + err
     assert code == 130, err
     assert len(_documents(out)) == 1, f"no document on stdout; stderr:\n{err}"
+
+
+@pytest.mark.xfail(strict=True, reason="rt6-5: a third signal mid-push: the document says no tag moved")
+def test_rt6_5_a_stop_that_escapes_a_push_says_which_tags_moved(
+    registries: StartRegistry,
+    proxies: Any,
+    busybox_base: str,
+    image_names: ImageNames,
+    tmp_path: Path,
+) -> None:
+    """`build --tag A --tag B --push --json`, A's push done, B's registry holding the manifest PUT
+    (a slow registry), then three SIGINTs (the hold's escape): stderr says "already pushed, cannot
+    be taken back: A", but the document says `"stopped: no tag moved"` with `not_restored: []` and
+    `left: []`, while A's registry tag names the baked image (its config holds the values).  The
+    engine road raises a plain KeyboardInterrupt when `state.pushed` is not empty, so
+    `report_stop` has nothing to name; the registry road's document names such tags."""
+    first, second = registries(auth=False), registries(auth=False)
+    slow = proxies(second.host)
+
+    def hold_manifest_put(method: str, path: str) -> str:
+        if method == "PUT" and "/manifests/" in path:
+            time.sleep(20)  # the engine waits on B's push; baker is stopped meanwhile
+        return path
+
+    slow.rewrite = hold_manifest_put
+    repo, tag = f"rt6/app{os.getpid()}", "baked"
+    one, two = f"{first.host}/{repo}:{tag}", f"{slow.host}/{repo}:{tag}"
+    image_names.names.extend([one, two])
+    manifest = write_manifest(tmp_path / "baker.yaml", base=busybox_base, env={"TOKEN": VALUE})
+    args = ["build", "--no-ci", "--json", "-f", str(manifest), "--tag", one, "--tag", two, "--push"]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "baker", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 60
+    while first.api.tag_digest(repo, tag) is None and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.1)
+    pushed = first.api.tag_digest(repo, tag)
+    time.sleep(1.0)  # B's push is under way, held at its manifest
+    for _ in range(3):
+        child.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+    out, err = child.communicate(timeout=60)
+    assert pushed is not None, err.decode()  # the premise: A's registry tag moved
+    assert child.returncode == 130, err.decode()
+    document = json.loads(out)
+    assert VALUE not in out.decode() + err.decode()
+    assert document["message"] != "stopped: no tag moved", document
+    assert one in document["not_restored"] + document.get("pushed", []), document
