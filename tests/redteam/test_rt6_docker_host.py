@@ -49,3 +49,24 @@ def test_rt6_1_a_password_in_docker_host_is_never_printed(
     assert code == 1
     assert "Docker engine" in out + err  # refused for its engine address, not for anything else
     assert PASSWORD not in out + err
+
+
+@pytest.mark.xfail(
+    strict=True, reason="rt6-6: a DOCKER_HOST urllib3 refuses is 'lost the connection mid-way'"
+)
+@pytest.mark.parametrize("docker_host", ["tcp://a..b:2375", "tcp://%zz:2375", "tcp://[v1.x]:2375"])
+def test_rt6_6_a_docker_host_urllib3_cannot_read_is_named_as_such(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], docker_host: str
+) -> None:
+    """docker-py reads these (urllib's urlparse), then urllib3/requests refuse the URL at the first
+    request (`LocationParseError`, `InvalidURL`): baker says "lost the connection to the Docker
+    engine mid-way (LocationParseError)" with "check that the engine is still running", or a bare
+    "InvalidURL" with no hint, instead of naming DOCKER_HOST as 648a3cb does for urllib's refusals.
+    No connection is tried (the URL is refused before any lookup)."""
+    manifest = _manifest(tmp_path)
+    monkeypatch.setenv("DOCKER_HOST", docker_host)
+    code = main(["build", "--no-ci", "-f", str(manifest)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "DOCKER_HOST" in err, err
+    assert "mid-way" not in err, err
