@@ -29,6 +29,8 @@ def _manifest(tmp_path: Path) -> Path:
         f"ssh://deploy:{PASSWORD}@127.0.0.1",  # the docker CLI: "plain-text password is not supported"
         f"ssh://deploy:{PASSWORD}@127.0.0.1/path",
         f"foo://deploy:{PASSWORD}@127.0.0.1",
+        f"deploy:{PASSWORD}@127.0.0.1:2375",  # no scheme: docker-py reads it as tcp
+        f"TCP://deploy:{PASSWORD}@127.0.0.1:2375",  # `stream.clean` drops lower-case schemes only
     ],
 )
 @pytest.mark.parametrize("as_json", [False, True])
@@ -40,8 +42,9 @@ def test_rt6_1_a_password_in_docker_host_is_never_printed(
     as_json: bool,
 ) -> None:
     """A DOCKER_HOST docker-py refuses is named without its userinfo: docker-py's DockerException
-    quotes the whole address, and `stream.clean` drops only http/tcp/unix/npipe URLs, so an ssh://
-    (or unknown-scheme) address with a password reaches stderr and the --json document whole."""
+    quotes the whole address, and `stream.clean` drops only lower-case http/tcp/unix/npipe URLs, so
+    an ssh://, unknown-scheme, scheme-less or upper-case address with a password reaches stderr and
+    the --json document whole (the docker CLI refuses an ssh:// password without printing it)."""
     manifest = _manifest(tmp_path)
     monkeypatch.setenv("DOCKER_HOST", docker_host)
     code = main(["build", "--no-ci", "-f", str(manifest), *(["--json"] if as_json else [])])
