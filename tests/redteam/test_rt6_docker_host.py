@@ -1,6 +1,6 @@
 """Red team round 6 on a DOCKER_HOST docker-py cannot read (648a3cb, `engine.client._from_env`).
 
-Each test states what should hold; it is xfail(strict) until the finding is fixed."""
+Each test states what should hold; each was xfail(strict) until its finding was fixed (both are)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ def _manifest(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.xfail(strict=True, reason="rt6-1: a DOCKER_HOST password is printed (ssh://, other schemes)")
 @pytest.mark.parametrize(
     "docker_host",
     [
@@ -54,9 +53,6 @@ def test_rt6_1_a_password_in_docker_host_is_never_printed(
     assert PASSWORD not in out + err
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rt6-6: a DOCKER_HOST urllib3 refuses is 'lost the connection mid-way'"
-)
 @pytest.mark.parametrize("docker_host", ["tcp://a..b:2375", "tcp://%zz:2375", "tcp://[v1.x]:2375"])
 def test_rt6_6_a_docker_host_urllib3_cannot_read_is_named_as_such(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], docker_host: str

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import socket
 from collections.abc import Iterator, Mapping
@@ -92,18 +93,50 @@ def connect() -> DockerClient:
     return client
 
 
+USE_DOCKER_HOST = (
+    "set DOCKER_HOST to unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST, or unset it for the default socket"
+)
+
+
+def _unusable_host(reason: str) -> EngineError:
+    """DOCKER_HOST named as the cause; `reason` never quotes it (it may carry a password)."""
+    return EngineError(
+        f"connecting to the Docker engine failed: DOCKER_HOST is not an engine address ({reason})",
+        hint=USE_DOCKER_HOST,
+    )
+
+
+def _without_host(text: str) -> str:
+    """`text` (docker-py's, urllib's) with the DOCKER_HOST it quotes, and that address's user info,
+    replaced by the variable's name: `Invalid bind address format: ssh://deploy:PASSWORD@host`."""
+    host = os.environ.get("DOCKER_HOST", "")
+    userinfo = host.rpartition("@")[0].partition("://")[2] or host.rpartition("@")[0]
+    for quoted in (host, userinfo):
+        if quoted:
+            text = text.replace(quoted, "DOCKER_HOST")
+    return clean(text)
+
+
 def _from_env(*, version: str, timeout: float) -> docker.DockerClient:
-    """`docker.from_env`, with a DOCKER_HOST it cannot read said as such: docker-py parses it with
-    urllib, whose ValueError (a broken IPv6 address, a port that is no number or out of range) was
-    an "internal error".  The reason is urllib's few words (it may quote the port as written)."""
+    """`docker.from_env`, with a DOCKER_HOST it cannot read said as such, never quoted: docker-py's
+    refusal ("Invalid bind address format: <the address>") and urllib's ValueError (a broken IPv6
+    address, a port that is no number or out of range; it was an "internal error").  An address
+    with a password in its user info is refused first, as the docker CLI refuses it ("plain-text
+    password is not supported"): its text goes nowhere."""
+    host = os.environ.get("DOCKER_HOST", "")
+    scheme, _, rest = host.rpartition("://")
+    if scheme.lower() not in ("unix", "npipe") and ":" in rest.rpartition("@")[0]:
+        raise _unusable_host("it carries a password: baker, as the docker CLI, takes none there")
     try:
         return docker.from_env(version=version, timeout=timeout)
     except ValueError as exc:
+        raise _unusable_host(_without_host(str(exc))) from None
+    except docker.errors.DockerException as exc:
+        if "address" in str(exc):  # "Invalid bind address format / protocol: <DOCKER_HOST>"
+            raise _unusable_host(_without_host(str(exc))) from None
+        # not the address: TLS settings, ssh:// without paramiko, ...
         raise EngineError(
-            "connecting to the Docker engine failed: DOCKER_HOST is not an engine address "
-            f"({clean(str(exc))})",
-            hint="set DOCKER_HOST to unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST, or unset it for "
-            "the default socket",
+            f"connecting to the Docker engine failed: {_without_host(str(exc))}", hint=START_ENGINE
         ) from None
 
 
@@ -126,6 +159,9 @@ def _api_version() -> str:
     try:
         try:
             answer = probe.api.get(f"{probe.api.base_url}/_ping", timeout=CONNECT_TIMEOUT, stream=True)
+        except (requests.exceptions.InvalidURL, urllib3.exceptions.LocationParseError):
+            # docker-py took the address (urllib's reading); requests and urllib3 refuse it
+            raise _unusable_host("its host is not a name or address requests can connect to") from None
         except requests.exceptions.ConnectionError as exc:
             if deadline.passed:
                 raise _too_slow() from None
