@@ -6,7 +6,7 @@ requests (and so docker-py and azure-core) takes the environment's proxy even fo
 `localhost` or a loopback address, whatever NO_PROXY says (`useProxy` in
 golang.org/x/net/http/httpproxy).  Plain http is allowed to loopback only because the bytes never
 leave the host (`baker.loopback`): through a proxy they would, in clear.  So every session baker
-makes requests with is `direct_to_loopback`: each of its adapters is wrapped, and a request to a
+makes requests with is a `baker_session`: each of its adapters is wrapped, and a request to a
 host `baker.loopback.is_loopback` calls loopback is sent with no proxy (the adapter's last word,
 after requests merged the environment's, and again after a redirect).  Loopback here is
 `baker.loopback`'s (`localhost`, `*.localhost`, 127.0.0.0/8, ::1): Go's and a little more
@@ -44,11 +44,19 @@ def for_url(url: str, proxies: Mapping[str, str] | None) -> Mapping[str, str]:
     return proxies or {}
 
 
-class DirectToLoopback(requests.adapters.BaseAdapter):
-    """An adapter's stand-in that sends each request through it with the proxies `for_url` allows."""
+class DirectToLoopback(requests.adapters.HTTPAdapter):
+    """An adapter's stand-in that sends each request through it with the proxies `for_url` allows.
+    An `HTTPAdapter` with the inner one's pool and retry settings (its own pool is never used):
+    MSAL derives a Service Fabric managed identity session from those settings and refuses any
+    other adapter."""
 
     def __init__(self, inner: requests.adapters.BaseAdapter) -> None:
-        super().__init__()
+        super().__init__(
+            pool_connections=getattr(inner, "_pool_connections", requests.adapters.DEFAULT_POOLSIZE),
+            pool_maxsize=getattr(inner, "_pool_maxsize", requests.adapters.DEFAULT_POOLSIZE),
+            max_retries=getattr(inner, "max_retries", requests.adapters.DEFAULT_RETRIES),
+            pool_block=getattr(inner, "_pool_block", requests.adapters.DEFAULT_POOLBLOCK),
+        )
         self.inner = inner
 
     def send(
@@ -71,6 +79,7 @@ class DirectToLoopback(requests.adapters.BaseAdapter):
 
     def close(self) -> None:
         self.inner.close()
+        super().close()
 
 
 class _NoNetrc(requests.auth.AuthBase):
@@ -88,14 +97,19 @@ class _NoNetrc(requests.auth.AuthBase):
 NO_NETRC = _NoNetrc()
 
 
-def direct_to_loopback(session: requests.Session) -> requests.Session:
-    """`session`, each of whose mounted adapters now sends a request to a loopback host with no
-    proxy, and which takes no login from `~/.netrc` (changed in place; mount adapters before
-    calling it).  A session that has an auth of its own keeps it."""
+def baker_session(session: requests.Session) -> requests.Session:
+    """`session` as baker makes every one (changed in place; mount adapters before calling it):
+    each mounted adapter sends a request to a loopback host with no proxy; no login comes from
+    `~/.netrc` (a session that has an auth of its own keeps it); and requests follows no redirect
+    (`max_redirects = 0`): baker's own requests never ask it to (`allow_redirects=False`, or a
+    redirect refused), and a session a library derives from this one inherits the bound (MSAL's
+    Service Fabric session, which would otherwise follow one with the identity header, and read
+    `~/.netrc` for the new host whatever the session's auth)."""
     adapters: MutableMapping[str, Any] = session.adapters
     for prefix, adapter in list(adapters.items()):
         if not isinstance(adapter, DirectToLoopback):
             adapters[prefix] = DirectToLoopback(adapter)
     if session.auth is None:
         session.auth = NO_NETRC
+    session.max_redirects = 0
     return session

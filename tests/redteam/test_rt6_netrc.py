@@ -8,7 +8,7 @@ whose `rebuild_auth` reads `.netrc` whatever the session's auth).  Stand-ins: a 
 endpoint (127.0.0.1) that answers 307 to a second one (127.0.0.2) with the same certificate, the
 certificate pinned by IDENTITY_SERVER_THUMBPRINT as Service Fabric does.
 
-Each test states what should hold; it is xfail(strict) until the finding is fixed."""
+Each test states what should hold; it was xfail(strict) until its finding was fixed."""
 
 from __future__ import annotations
 
@@ -151,7 +151,6 @@ def service_fabric(
         target.close()
 
 
-@pytest.mark.xfail(strict=True, reason="rt6-4: Service Fabric managed identity never reaches its endpoint")
 def test_rt6_4_service_fabric_managed_identity_signs_in_with_no_netrc_login(
     netrc_home: None,
     service_fabric: tuple[_TlsRecorder, _TlsRecorder],

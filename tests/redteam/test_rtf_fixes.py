@@ -112,7 +112,7 @@ def test_rtf_2_the_version_negotiation_of_a_loopback_engine_never_goes_through_t
 ) -> None:
     """rtf-2 (low): an engine whose `/_ping` names no `Api-Version` is asked `GET /version` by
     docker-py's own negotiation inside `docker.from_env(version="auto")`, before `connect` wraps the
-    session (`direct_to_loopback`, `refuse_redirects`) and with no `Deadline`: that request goes to
+    session (`baker_session`, `refuse_redirects`) and with no `Deadline`: that request goes to
     HTTP_PROXY even for DOCKER_HOST=tcp://127.0.0.1:P."""
     engine_server, engine_seen = _serve("127.0.0.1", ping_version=False)
     monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{engine_server.server_address[1]}")

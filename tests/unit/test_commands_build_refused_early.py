@@ -115,7 +115,7 @@ class FakeRegistry:
 
         class Session:
             adapters: dict[str, Any] = {}  # the fake keeps no adapter
-            auth: Any = None  # as a requests.Session's (`proxies.direct_to_loopback` sets it)
+            auth: Any = None  # as a requests.Session's (`proxies.baker_session` sets it)
 
             def mount(self, prefix: str, adapter: Any) -> None:
                 pass

@@ -53,7 +53,7 @@ class FakeSession:
     def __init__(self, answers: list[FakeResponse]) -> None:
         self.answers = answers
         self.calls: list[dict[str, Any]] = []
-        self.auth: Any = None  # as a requests.Session's: `proxies.direct_to_loopback` sets it
+        self.auth: Any = None  # as a requests.Session's: `proxies.baker_session` sets it
 
     def get(self, url: str, **kwargs: Any) -> FakeResponse:
         self.calls.append({"url": url, **kwargs})

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from baker.loopback import is_loopback
-from baker.proxies import DirectToLoopback, direct_to_loopback, for_url
+from baker.proxies import DirectToLoopback, baker_session, for_url
 from tests.support.listeners import Recorder
 
 PROXIES = {"http": "http://proxy.example:3128", "https": "http://proxy.example:3128"}
@@ -63,7 +63,7 @@ def test_a_session_still_sends_a_request_for_another_host_through_the_environmen
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
     monkeypatch.setenv("http_proxy", proxy.url)
-    session = direct_to_loopback(requests.Session())
+    session = baker_session(requests.Session())
     try:
         assert session.get("http://registry.example/v2/", timeout=5).status_code == 204
     finally:
@@ -76,7 +76,7 @@ def test_a_session_still_sends_a_request_for_another_host_through_the_environmen
 
 def test_every_adapter_a_session_has_is_wrapped_once() -> None:
     session = requests.Session()
-    direct_to_loopback(direct_to_loopback(session))
+    baker_session(baker_session(session))
     assert all(isinstance(a, DirectToLoopback) for a in session.adapters.values())
     assert not any(isinstance(a.inner, DirectToLoopback) for a in session.adapters.values())
     session.close()

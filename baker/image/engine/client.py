@@ -33,7 +33,7 @@ from baker.errors import EngineError
 from baker.image.dockerconfig import HELPER_ENVIRONMENT
 from baker.image.engine.stream import clean
 from baker.image.engine.types import ImageInfo
-from baker.proxies import direct_to_loopback
+from baker.proxies import baker_session
 
 START_ENGINE = (
     "start Docker (or dockerd), or point DOCKER_HOST at a running engine "
@@ -82,7 +82,7 @@ def connect() -> DockerClient:
         # docker-py's default minute (`check` asks the engine before the registry): ten seconds
         # to answer, then the default for everything else.
         from_env = _from_env(version=_api_version(), timeout=CONNECT_TIMEOUT)
-        direct_to_loopback(from_env.api)  # a tcp:// loopback engine: never through a proxy
+        baker_session(from_env.api)  # a tcp:// loopback engine: never through a proxy
         client: DockerClient = from_env
         refuse_redirects(client.api)
         # Helpers run for pulls, builds and pushes get no credential of baker's.  Set here, not as
@@ -152,7 +152,7 @@ def _api_version() -> str:
     endpoint answering without end took baker to 3 GB), and the whole exchange ends by
     CONNECT_TIMEOUT however the endpoint drips it: a `Deadline` shuts down the probe's socket."""
     probe = _from_env(version=docker.constants.MINIMUM_DOCKER_API_VERSION, timeout=CONNECT_TIMEOUT)
-    direct_to_loopback(probe.api)
+    baker_session(probe.api)
     refuse_redirects(probe.api)
     deadline = Deadline(CONNECT_TIMEOUT)
     _track_sockets(probe.api, deadline.sockets)

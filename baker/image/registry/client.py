@@ -39,7 +39,7 @@ from baker.image.registry.transport import (
     resolve,
     shown_origin,
 )
-from baker.proxies import direct_to_loopback
+from baker.proxies import baker_session
 
 DEADLINE = 120.0  # seconds, for one whole operation; tests make it small
 MIB = oci.MIB
@@ -74,7 +74,7 @@ class RegistryClient:
         adapter = TrackingAdapter(self.deadline.sockets)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        direct_to_loopback(self.session)
+        baker_session(self.session)
         self.auth_header: str | None = None
         self._login: Login | None = None
 

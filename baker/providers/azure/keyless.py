@@ -52,7 +52,7 @@ from baker import loopback, model, urls
 from baker.deadline import Deadline
 from baker.image.registry.transport import TrackingAdapter, shown_origin
 from baker.model import CredentialSpec
-from baker.proxies import direct_to_loopback
+from baker.proxies import baker_session
 from baker.secret import REDACTOR, Secret
 
 # Response fields that carry tokens: Entra's and the managed identity endpoint's access (and
@@ -240,7 +240,7 @@ def _bounded(session: requests.Session, deadline: Deadline) -> requests.Session:
     adapter = TrackingAdapter(deadline.sockets)
     bounded.mount("https://", adapter)
     bounded.mount("http://", adapter)
-    return direct_to_loopback(bounded)
+    return baker_session(bounded)
 
 
 class BoundedTransport(RequestsTransport):  # type: ignore[misc]  # azure-core is untyped here

@@ -45,7 +45,7 @@ from baker.providers.azure.evidence import evidence_of
 from baker.providers.azure.keyless import PresentedToken, keyless_identity
 from baker.providers.azure.keyless_errors import keyless_failure, keyless_incomplete
 from baker.providers.base import FetchedSecret, SecretProperties
-from baker.proxies import direct_to_loopback
+from baker.proxies import baker_session
 from baker.secret import MASK, REDACTOR, Secret, scrub
 
 try:  # MSAL's own list, so baker agrees with it on which hosts need instance discovery.
@@ -109,7 +109,7 @@ def _pooled_session(max_workers: int) -> requests.Session:
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(max_workers, 1), max_retries=no_retries)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    return direct_to_loopback(session)
+    return baker_session(session)
 
 
 class AzureKeyVaultProvider:
