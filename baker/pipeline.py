@@ -21,6 +21,9 @@ engine, a Docker CLI or a registry is asked before anything is resolved.
 - `recorded` (`build --if-stale` when the image records its base, `provenance.base_of`): the bake
   goes onto that base digest on either road; the app is not rebuilt, no Docker CLI is asked, and
   the build secrets are not fetched.
+- `checked`: `build --if-stale`'s staleness check reads every secret before a pipeline runs, so the
+  command makes the tags' checks before it (`commands.build.check_first`) and hands them on; a
+  pipeline makes them again only when they were made for other tags or options (`made_for`).
 
 The registry road's modules are imported by `build_in_registry` only: the engine road never loads
 them (process start).
