@@ -123,6 +123,14 @@ def test_a_fleet_checks_each_manifest_s_tags_before_its_staleness_check(
     assert reads, "the others were checked and b re-baked"
     assert not any("only-a" in path or "only_a" in path for path in reads), reads
 
+    # Again, as a person reads it: b is current now, a is refused again before its check.
+    code, out, err = fleet.run(capfd, "build", "--if-stale", *ROADS[road], "-f", str(fleet.root))
+    assert code == 1
+    printed = out + err
+    assert f"{fleet.file('a')}: {fleet.tags['a']} not checked: its tags were refused" in printed
+    assert nobody in printed
+    assert "3 manifests: 0 baked, 1 failed, 2 skipped" in printed
+
 
 @pytest.mark.parametrize("road", ["engine", "registry"])
 def test_a_due_rebake_still_reads_each_secret_once_for_the_check_and_once_for_the_bake(
