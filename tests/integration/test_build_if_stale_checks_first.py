@@ -100,6 +100,22 @@ def test_a_due_rebake_whose_second_tag_s_registry_does_not_answer_fetches_no_sec
 
 
 @pytest.mark.parametrize("road", ["engine", "registry"])
+def test_a_current_image_whose_second_tag_s_registry_does_not_answer_is_refused_without_a_secret_read(
+    fleet: Fleet, emu: Emulator, capfd: pytest.CaptureFixture[str], road: str
+) -> None:
+    """The order is the rule: the tags are checked before the staleness check even when nothing is
+    due, so a tag that could not be pushed to fails the run (exit 1; before rt5-2's fix, exit 0
+    "current" after reading every secret)."""
+    nobody = _nobody()
+    emu.reset_stats()
+    tags = ("--tag", fleet.tags["a"], "--tag", f"{nobody}/fleet/a:baked")
+    code, document = fleet.json(capfd, "build", "--if-stale", *ROADS[road], *tags, "-f", str(fleet.file("a")))
+    assert code == 1, document
+    assert nobody in document["message"] and "skipped" not in document, document
+    assert _secret_reads(emu) == []
+
+
+@pytest.mark.parametrize("road", ["engine", "registry"])
 def test_a_fleet_checks_each_manifest_s_tags_before_its_staleness_check(
     fleet: Fleet, emu: Emulator, capfd: pytest.CaptureFixture[str], road: str
 ) -> None:
