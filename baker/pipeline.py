@@ -21,6 +21,9 @@ engine, a Docker CLI or a registry is asked before anything is resolved.
 - `recorded` (`build --if-stale` when the image records its base, `provenance.base_of`): the bake
   goes onto that base digest on either road; the app is not rebuilt, no Docker CLI is asked, and
   the build secrets are not fetched.
+- `checked`: `build --if-stale`'s staleness check reads every secret before a pipeline runs, so the
+  command makes the tags' checks before it (`commands.build.check_first`) and hands them on; a
+  pipeline makes them again only when they were made for other tags or options (`made_for`).
 
 The registry road's modules are imported by `build_in_registry` only: the engine road never loads
 them (process start).
@@ -37,6 +40,7 @@ from baker.image import engine
 from baker.image.bake import (
     AHEAD_WAIT,
     BakeResult,
+    CheckedTags,
     bake,
     check_tags,
     read_ahead,
@@ -52,7 +56,7 @@ from baker.resolver import ResolvedEnv, resolve_warned
 
 if TYPE_CHECKING:  # the registry road's and the app build's modules load only when they run (process start)
     from baker.image import appbuild
-    from baker.image.inregistry import RegistryBake
+    from baker.image.inregistry import CheckedTargets, RegistryBake
 
 __all__ = ["build", "build_in_registry"]
 
@@ -139,10 +143,14 @@ def build(
     revoke_superseded: bool = False,
     recorded: BaseRecord | None = None,
     providers: Mapping[str, Provider] | None = None,
+    checked: CheckedTags | None = None,
 ) -> BakeResult:
     """The engine road, whole: connect, (prepare the app build), resolve, bake (`image.bake.bake`).
     `on_line` gets the build's output, redacted; `on_warning` the resolution's warnings;
-    `recorded`: the base to re-bake onto (`provenance.base_of`), for `build --if-stale`."""
+    `recorded`: the base to re-bake onto (`provenance.base_of`), for `build --if-stale`;
+    `checked`: `check_tags` of these tags and options, made by a caller that reads secrets before
+    the bake (`build --if-stale` checks its tags before its staleness check); made here when not
+    given, or made for another bake."""
     recorded = _tied(manifest, recorded, registry=False, on_line=on_line)
     manifest = _without_build(manifest, recorded)
     refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
@@ -155,7 +163,8 @@ def build(
         _same_engine(app, client)
     # The tags' checks and the registries' answers (a push to two registries, a revocation's
     # first read): before any secret is read, no registry, no fetch.
-    checked = check_tags(manifest, tags, push=push, revoke_superseded=revoke_superseded)
+    if checked is None or not checked.made_for(tags, push=push, revoke_superseded=revoke_superseded):
+        checked = check_tags(manifest, tags, push=push, revoke_superseded=revoke_superseded)
     # The engine reads that do not depend on the values run while they resolve (`read_ahead`).
     ahead = read_ahead(manifest, client, recorded=recorded, app=app)
     try:
@@ -191,11 +200,15 @@ def build_in_registry(
     revoke_superseded: bool = False,
     recorded: BaseRecord | None = None,
     providers: Mapping[str, Provider] | None = None,
+    checked: CheckedTargets | None = None,
 ) -> RegistryBake:
     """The registry road, whole: read the base (or prepare the app build and prove its push
     target), read the tags (`check_targets`), resolve, (build and push the app,) bake in the
     registry (`bake_in_registry`).
-    `timeout`: the bake's bound after the base is read (None: `inregistry.BAKE_DEADLINE`)."""
+    `timeout`: the bake's bound after the base is read (None: `inregistry.BAKE_DEADLINE`).
+    `checked`: `check_targets` of these tags and option, made by a caller that reads secrets
+    before the bake (`build --if-stale` checks its tags before its staleness check); made here
+    when not given, or made for another bake."""
     # Imported here: the engine road never loads the registry road's modules (process start).
     from baker.image.inregistry import (
         BAKE_DEADLINE,
@@ -219,7 +232,8 @@ def build_in_registry(
         assert manifest.image.base is not None
         # Before any secret: no base, no fetch; then the tags: no registry that answers them, no fetch.
         base = read_recorded_base(recorded) if recorded is not None else read_base(manifest.image.base)
-        checked = check_targets(manifest, tags, revoke_superseded=revoke_superseded, timeout=deadline)
+        if checked is None or not checked.made_for(tags, revoke_superseded=revoke_superseded):
+            checked = check_targets(manifest, tags, revoke_superseded=revoke_superseded, timeout=deadline)
         resolved = _resolve(manifest, on_warning, providers)
         return bake_in_registry(
             manifest,
@@ -240,7 +254,8 @@ def build_in_registry(
         check_push(app.push)  # before any secret: a registry that refuses the app's push, no fetch
     except ImageError as exc:
         raise ImageError(f"image.build.push: {exc.message}", hint=exc.hint) from None
-    checked = check_targets(manifest, tags, revoke_superseded=revoke_superseded, timeout=deadline)
+    if checked is None or not checked.made_for(tags, revoke_superseded=revoke_superseded):
+        checked = check_targets(manifest, tags, revoke_superseded=revoke_superseded, timeout=deadline)
     resolved = _resolve(manifest, on_warning, providers)
     secrets = {entry.env: entry.value for entry in resolved.build_secrets}
     built = appbuild.build(app, secrets, on_line=on_line)

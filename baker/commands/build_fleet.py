@@ -2,8 +2,10 @@
 `image.tag`, one after the other.
 
 With `--if-stale` every image is checked first, all at once (`baker.check.gather`: one sign-in per identity,
-one read per distinct secret), and exactly the stale ones are baked.  A bake that fails is reported
-and the others still run; the exit is 1 when any failed.  `--json`:
+one read per distinct secret), and exactly the stale ones are baked.  Before that check reads any
+secret, each manifest's tags are checked as its bake would check them (`commands.build.check_first`):
+a manifest refused there is reported failed and not checked (no registry, no secret fetched).  A bake
+that fails is reported and the others still run; the exit is 1 when any failed.  `--json`:
 `{"built": N, "manifests": [{"file", "image", "skipped", "reason", ...the bake's own document}]}`.
 """
 
@@ -14,14 +16,57 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from baker import fanout
 from baker.check.compare import RebakeDecision
-from baker.check.gather import decide_all, image_of
+from baker.check.gather import MAX_WORKERS, decide_all, image_of
 from baker.cinative import after_build
 from baker.commands._common import load_all, reason_of, show_decision_warnings
-from baker.commands.build import build_manifest, refuse_timeout_without_in_registry
+from baker.commands.build import build_manifest, check_first, refuse_timeout_without_in_registry, tag_names
 from baker.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, BakerError, UsageError
-from baker.image.inregistry import BAKE_DEADLINE
+from baker.image.bake import CheckedTags
+from baker.image.inregistry import BAKE_DEADLINE, CheckedTargets
+from baker.model import Manifest
 from baker.output import Output, untrusted
+
+Checked = CheckedTags | CheckedTargets | BakerError | None
+
+
+def _checked_first(
+    manifests: Sequence[Manifest],
+    *,
+    push: bool,
+    in_registry: bool,
+    revoke_superseded: bool,
+    timeout: float,
+) -> list[Checked]:
+    """Each manifest's tags checked as its bake checks them (`check_first`), before the fleet's
+    staleness check reads any secret; a refusal is that manifest's outcome.  On the check's pool."""
+
+    def one(manifest: Manifest) -> CheckedTags | CheckedTargets:
+        names = tag_names(
+            manifest, (), push=push, in_registry=in_registry, revoke_superseded=revoke_superseded
+        )
+        return check_first(
+            manifest,
+            names,
+            push=push,
+            in_registry=in_registry,
+            revoke_superseded=revoke_superseded,
+            timeout=timeout,
+        )
+
+    return list(fanout.each(manifests, one, workers=MAX_WORKERS, keep=BakerError, name="baker-tags"))
+
+
+def _decided(
+    items: Sequence[tuple[Manifest, str]], checks: Sequence[Checked], *, registry_only: bool
+) -> list[RebakeDecision]:
+    """The fleet's staleness check (`decide_all`) of the manifests whose tags passed, in order; a
+    check that failed is due (the bake then names the failure, as `build --if-stale` does for one
+    manifest).  A manifest refused before is not checked (its decision is not read)."""
+    ready = [item for item, check in zip(items, checks, strict=True) if not isinstance(check, BakerError)]
+    decided = iter(decide_all(ready, registry_only=registry_only) if ready else [])
+    return [RebakeDecision(True, "") if isinstance(check, BakerError) else next(decided) for check in checks]
 
 
 def build_many(
@@ -45,19 +90,33 @@ def build_many(
         )
     manifests = load_all(out, files)
     items = [(manifest, image_of(manifest)) for manifest in manifests]
-    # All due without --if-stale; with it, a check that failed is due (the bake then names the
-    # failure, as `build --if-stale` does for one manifest).
-    plan = (
-        decide_all(items, registry_only=in_registry) if if_stale else [RebakeDecision(True, "")] * len(items)
-    )
+    timeout = BAKE_DEADLINE if timeout is None else timeout
+    checks: list[Checked] = [None] * len(items)
+    plan = [RebakeDecision(True, "")] * len(items)  # all due without --if-stale
+    if if_stale:
+        # Each manifest's tags first (no registry, no secret fetched): one refused is not checked.
+        checks = _checked_first(
+            manifests,
+            push=push,
+            in_registry=in_registry,
+            revoke_superseded=revoke_superseded,
+            timeout=timeout,
+        )
+        plan = _decided(items, checks, registry_only=in_registry)
     for decision in plan:
         show_decision_warnings(out, decision)
     documents: list[dict[str, object]] = []
     failed = 0
     interrupted = False
     unfinished = False
-    for (manifest, image), decision in zip(items, plan, strict=True):
+    for (manifest, image), decision, check in zip(items, plan, checks, strict=True):
         head: dict[str, object] = {"file": manifest.path, "image": image}
+        if isinstance(check, BakerError):  # refused before the check: not checked, not baked
+            failed += 1
+            out.info(f"== {untrusted(manifest.path)}: {untrusted(image)} not checked: its tags were refused")
+            out.error(check.message, check.hint)
+            documents.append({**head, "skipped": False, "error": check.to_json()})
+            continue
         if not decision.due:
             why = reason_of(decision)
             out.info(f"== {untrusted(manifest.path)}: {untrusted(image)} is current, no re-bake due: {why}")
@@ -80,7 +139,8 @@ def build_many(
                 if_stale=decision if if_stale else False,
                 in_registry=in_registry,
                 revoke_superseded=revoke_superseded,
-                timeout=BAKE_DEADLINE if timeout is None else timeout,
+                timeout=timeout,
+                checked=check,
             )
         except BakerError as exc:
             failed += 1

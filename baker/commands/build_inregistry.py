@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 from baker import pipeline
 from baker.check.compare import RebakeDecision
-from baker.commands._common import check_references, end_bake, no_rebake_due, report_stop
-from baker.errors import UsageError
+from baker.commands._common import end_bake, no_rebake_due, report_stop
 from baker.image import inregistry
+from baker.image.inregistry import CheckedTargets
 from baker.model import Manifest
 from baker.output import Output, untrusted
 from baker.provenance import BaseRecord
@@ -28,23 +28,24 @@ def build_in_registry(
     if_stale: bool | RebakeDecision,
     revoke_superseded: bool = False,
     timeout: float = inregistry.BAKE_DEADLINE,
+    checked: CheckedTargets | None = None,
 ) -> int:
-    """`if_stale` may be the decision, already made (`build_fleet`); a re-bake goes onto the base
-    the image records."""
-    check_references(manifest.image.base, names)
-    if not names:
-        raise UsageError(
-            "--in-registry needs a tag to push to", hint="set image.tag in the manifest or pass --tag"
-        )
-    for name in names:
-        inregistry.target(name)  # a digest or a bad name: usage, before any network call
+    """`names`: checked as usage (`commands.build.tag_names`).  `if_stale` may be the decision,
+    already made (`build_fleet`); a re-bake goes onto the base the image records.  `checked`: the
+    tags' checks, made before the staleness check (`commands.build.check_first`)."""
     skipped: dict[str, object] = {"digest": None, "tags": [], "platforms": [], "pushed": []}
     skip, recorded = no_rebake_due(out, manifest, if_stale, names, skipped=skipped, registry_only=True)
     if skip:
         return 0
     try:
         return _bake(
-            out, manifest, names, timeout=timeout, revoke_superseded=revoke_superseded, recorded=recorded
+            out,
+            manifest,
+            names,
+            timeout=timeout,
+            revoke_superseded=revoke_superseded,
+            recorded=recorded,
+            checked=checked,
         )
     except KeyboardInterrupt as stop:  # the bake named what it left; the document says it too
         report_stop(out, stop)
@@ -59,6 +60,7 @@ def _bake(
     timeout: float,
     revoke_superseded: bool,
     recorded: BaseRecord | None,
+    checked: CheckedTargets | None,
 ) -> int:
     # The pipeline says which recorded base it re-bakes onto, once it is tied to the manifest.
     # The pipeline reads the base (or proves the app's push target) before any secret is resolved.
@@ -70,6 +72,7 @@ def _bake(
         timeout=timeout,
         revoke_superseded=revoke_superseded,
         recorded=recorded,
+        checked=checked,
     )
     out.info(f"baked {result.digest} ({untrusted(', '.join(result.platforms))})")
     for item in result.pushed:

@@ -162,13 +162,19 @@ class CheckedTags(Record):
     push: bool
     before: dict[str, str | None] | None
 
+    def made_for(self, tags: Sequence[str], *, push: bool, revoke_superseded: bool) -> bool:
+        """Whether these checks are a bake's of `tags` with these options (else it makes its own)."""
+        return (self.tags, self.push, self.before is not None) == (tuple(tags), push, revoke_superseded)
+
 
 def check_tags(
     manifest: Manifest, tags: Sequence[str], *, push: bool, revoke_superseded: bool
 ) -> CheckedTags:
     """The bake's checks of its tags and base reference, and the registries' answers it needs
     (`_check_push_access`, `revoke.read_before`): the pipeline makes them before anything is
-    resolved (no registry, no fetch); `bake` makes them itself when not given them."""
+    resolved (no registry, no fetch), or its caller before a staleness check that reads secrets
+    (`build --if-stale`, `commands.build.check_first`); `bake` makes them itself when not given
+    them (`CheckedTags.made_for`)."""
     imageref.validate_names(tags, manifest.image.base)
     refuse_revoke_without_push(push=push, revoke_superseded=revoke_superseded)
     if push:
@@ -242,11 +248,7 @@ def bake(
     `baker.signals`.  Whatever it leaves behind (the engine refused a removal, or a third signal
     cut a clean-up short) is named through `on_line`."""
     try:
-        if checked is None or (checked.tags, checked.push, checked.before is not None) != (
-            tuple(tags),
-            push,
-            revoke_superseded,
-        ):  # not given, or made for another bake: made here
+        if checked is None or not checked.made_for(tags, push=push, revoke_superseded=revoke_superseded):
             checked = check_tags(manifest, tags, push=push, revoke_superseded=revoke_superseded)
         before = checked.before
         if revoke_superseded:

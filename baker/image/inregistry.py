@@ -412,6 +412,10 @@ class CheckedTargets(Record):
     previous: undo.Previous
     spent: float = 0.0
 
+    def made_for(self, tags: Sequence[str], *, revoke_superseded: bool) -> bool:
+        """Whether these checks are a bake's of `tags` with this option (else it makes its own)."""
+        return (self.tags, self.revoke_superseded) == (tuple(tags), revoke_superseded)
+
 
 def _targets(manifest: Manifest, tags: Sequence[str]) -> dict[str, ImageRef]:
     """Each tag as the place it is pushed to, its name checked as the engine road checks it
@@ -436,8 +440,10 @@ def check_targets(
 ) -> CheckedTargets:
     """The registry road's checks of its tags and the registries' answers it needs (what each tag
     names now: the undo's record and `--revoke-superseded`'s first read, one GET serving both),
-    within `timeout`: the pipeline makes them before anything is resolved (no registry, no fetch)
-    and hands them to `bake_in_registry`, which makes them itself when not handed them."""
+    within `timeout`: the pipeline makes them before anything is resolved (no registry, no fetch),
+    or its caller before a staleness check that reads secrets (`build --if-stale`,
+    `commands.build.check_first`), and hands them to `bake_in_registry`, which makes them itself
+    when not handed them (`CheckedTargets.made_for`)."""
     refs = _targets(manifest, tags)
     budget = Budget(timeout)
     previous = _read_tags(refs, budget, revoke_superseded)
@@ -476,7 +482,7 @@ def bake_in_registry(
     if manifest.image.base is None:
         raise UsageError("--in-registry bakes onto image.from; this manifest has image.build")
     refs = _targets(manifest, tags)
-    if checked is not None and (checked.tags, checked.revoke_superseded) != (tuple(tags), revoke_superseded):
+    if checked is not None and not checked.made_for(tags, revoke_superseded=revoke_superseded):
         checked = None  # made for another bake: made here
     targets: dict[tuple[str, str], ImageRef] = {}
     for ref in refs.values():

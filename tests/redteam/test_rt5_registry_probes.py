@@ -120,9 +120,6 @@ def test_rt5_a_first_read_that_hangs_is_cut_by_timeout_before_any_value_is_fetch
     assert registry.api.tag_digest("team/app", "baked") is None
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rt5-2: --if-stale reads every secret before the tags' registries are asked"
-)
 def test_rt5_2_if_stale_fetches_no_secret_when_a_tag_s_registry_does_not_answer(
     registries: StartRegistry,
     proxies: Any,
@@ -135,7 +132,8 @@ def test_rt5_2_if_stale_fetches_no_secret_when_a_tag_s_registry_does_not_answer(
     first (`commands._common.no_rebake_due` → `check.gather.rebake_due`): every secret is read from
     Key Vault (a GET whose answer carries the value, dropped unread) before `check_targets` finds
     that the second tag's registry does not answer; the bake is then refused, exit 1, the values
-    having crossed the wire.  The decision could follow `check_targets` (or ask the tags first)."""
+    having crossed the wire.  Fixed (rt52): `build --if-stale` makes the tags' checks first
+    (`commands.build.check_first`) and hands them to the pipeline."""
     registry, proxy = _fronted(registries, proxies, deletes=True)
     base = push_base(registry.api, "team/app")
     manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
@@ -146,7 +144,7 @@ def test_rt5_2_if_stale_fetches_no_secret_when_a_tag_s_registry_does_not_answer(
     code, document = bake(capsys, manifest, tag, f"{_nobody()}/team/app:baked", extra=("--if-stale",))
     assert code == 1, document
     assert "127.0.0.2" in document["message"]  # refused at the second tag's registry
-    assert _secret_gets(vault) == 0  # today: every secret read by the staleness check first
+    assert _secret_gets(vault) == 0  # was 8: every secret read by the staleness check first
 
 
 def test_rt5_a_re_read_that_hangs_is_cut_by_timeout_and_the_moved_tag_is_put_back(
