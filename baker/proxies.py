@@ -99,17 +99,16 @@ NO_NETRC = _NoNetrc()
 
 def baker_session(session: requests.Session) -> requests.Session:
     """`session` as baker makes every one (changed in place; mount adapters before calling it):
-    each mounted adapter sends a request to a loopback host with no proxy; no login comes from
-    `~/.netrc` (a session that has an auth of its own keeps it); and requests follows no redirect
-    (`max_redirects = 0`): baker's own requests never ask it to (`allow_redirects=False`, or a
-    redirect refused), and a session a library derives from this one inherits the bound (MSAL's
-    Service Fabric session, which would otherwise follow one with the identity header, and read
-    `~/.netrc` for the new host whatever the session's auth)."""
+    each mounted adapter sends a request to a loopback host with no proxy, and no login comes from
+    `~/.netrc` (a session that has an auth of its own keeps it).  (Redirects: baker's own requests
+    never let requests follow one, `allow_redirects=False`; `max_redirects` stays as it is, since
+    requests checks it even then, on a 3xx answer the registry client follows itself.  The managed
+    identity session, which MSAL may derive a redirect-following one from, gets its own bound:
+    `keyless.no_redirects`.)"""
     adapters: MutableMapping[str, Any] = session.adapters
     for prefix, adapter in list(adapters.items()):
         if not isinstance(adapter, DirectToLoopback):
             adapters[prefix] = DirectToLoopback(adapter)
     if session.auth is None:
         session.auth = NO_NETRC
-    session.max_redirects = 0
     return session

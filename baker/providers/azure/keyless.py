@@ -243,6 +243,17 @@ def _bounded(session: requests.Session, deadline: Deadline) -> requests.Session:
     return baker_session(bounded)
 
 
+def no_redirects(session: requests.Session) -> requests.Session:
+    """A copy of `session` on which requests follows no redirect (`max_redirects = 0`: a 3xx answer
+    is an error, even to a request that would not follow it).  For the managed identity endpoints,
+    which never redirect: azure-identity hands Service Fabric's to MSAL, which derives a session
+    of its own from it (copying `max_redirects`) and lets requests follow redirects there, with the
+    identity header, and with `~/.netrc` read for the new host whatever the session's auth (rt6-4)."""
+    copied = copy.copy(session)
+    copied.max_redirects = 0
+    return copied
+
+
 class BoundedTransport(RequestsTransport):  # type: ignore[misc]  # azure-core is untyped here
     """The transport of azure-identity's own keyless requests (Azure Pipelines' OIDC endpoint and
     the Entra exchange after it, a managed identity endpoint): each request, headers and body, ends
@@ -435,7 +446,7 @@ def keyless_identity(
     if auth.kind == model.MANAGED_IDENTITY:
         return ManagedIdentityCredential(
             client_id=credential.client_id,
-            transport=BoundedTransport(session),
+            transport=BoundedTransport(no_redirects(session)),
             raw_response_hook=register_tokens,
         )
     if auth.kind == model.AZURE_CLI:
