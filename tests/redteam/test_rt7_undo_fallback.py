@@ -36,7 +36,11 @@ UNAVAILABLE = (
 )
 
 
-@pytest.mark.parametrize("deletes", [False, True], ids=["no-deletes", "deletes"])
+@pytest.mark.parametrize(
+    ("deletes", "existed"),
+    [(False, True), (True, True), (True, False)],
+    ids=["no-deletes", "deletes", "deletes-new-tag"],
+)
 @pytest.mark.xfail(
     strict=True,
     reason="rt7-1: a put-back refused for any reason (a 503) falls back to the first read, which a "
@@ -44,6 +48,7 @@ UNAVAILABLE = (
 )
 def test_rt7_1_a_transient_put_back_failure_never_reverts_a_completed_overlapping_bake(
     deletes: bool,
+    existed: bool,
     registries: StartRegistry,
     proxies: Any,
     vault: Emulator,
@@ -57,13 +62,17 @@ def test_rt7_1_a_transient_put_back_failure_never_reverts_a_completed_overlappin
     bake's image is gone" and puts back A: the failed bake B2 leaves `first` on the image that B1's
     completed bake replaced (A's values, older than B1's), and says nothing is left to restore.
     Expected: `first` names N1 (B1's, completed), or B2 names it among what it could not restore and
-    never points it at A, which no run wants there any more."""
+    never points it at A, which no run wants there any more.  `deletes-new-tag`: `first` did not
+    exist before B2 began (its first read: 404), so the fallback counts it as new, and B2's delete
+    of N2 untags it: the tag B1's completed bake made is gone."""
     registry, proxy = _fronted(registries, proxies, deletes=deletes)
     base = push_base(registry.api, "team/app")
     manifest = inregistry_manifest(tmp_path / "baker.yaml", vault, base.ref)
     first = f"{proxy.host}/team/app:first"
-    assert bake(capsys, manifest, first)[0] == 0
-    before = registry.api.tag_digest("team/app", "first")  # A
+    if existed:
+        assert bake(capsys, manifest, first)[0] == 0
+    before = registry.api.tag_digest("team/app", "first")  # A (None: no such tag yet)
+    assert (before is not None) == existed
 
     b1_outcome: list[BaseException | object] = []
     b1_thread: list[threading.Thread] = []
@@ -93,7 +102,11 @@ def test_rt7_1_a_transient_put_back_failure_never_reverts_a_completed_overlappin
         return path
 
     def after(method: str, path: str, status: int) -> None:
-        if (method, path, status) == ("GET", "/v2/team/app/manifests/first", 200) and not seen_first_read:
+        if (
+            (method, path) == ("GET", "/v2/team/app/manifests/first")
+            and status in (200, 404)
+            and not seen_first_read
+        ):
             seen_first_read.append(True)  # B2's first read (before its resolution): B1 runs whole now
             thread = threading.Thread(target=run_b1, daemon=True)
             b1_thread.append(thread)
