@@ -45,4 +45,4 @@ def test_rt7_5_the_sign_in_goes_to_the_authority_baker_checked_whatever_region_i
     loaded = baker.load(manifest, environ=environ)
     assert loaded.credentials["kv"].authority_host == emulator.authority_host  # as checked
     resolved = baker.resolve(loaded)  # the sign-in at the authority checked answers
-    assert [r.env for r in resolved] == ["A"]
+    assert [r.env for r in resolved.entries] == ["A"]
