@@ -11,6 +11,7 @@ Each finding is an xfail(strict) reproduction: it fails (XPASS) once fixed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import ssl
@@ -23,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.redteam.test_rt6_netrc import _certificate
+from baker.cli import main
+from tests.redteam.test_rt6_netrc import _certificate, _TlsRecorder
 
 IDENTITY_HEADER = "rt7-identity-header-canary-5b3e"
 DEADLINE = 2.0  # keyless.ANSWER_DEADLINE, made small in the child
@@ -128,3 +130,80 @@ def test_rt7_2_a_service_fabric_endpoint_that_never_answers_is_cut_by_the_answer
     assert endpoint.heads, f"the Service Fabric endpoint was never asked: {out!r} {err!r}"
     assert child.returncode != 0
     assert took < WALL, f"baker was still waiting for the endpoint after {took:.0f} s (killed)"
+
+
+class _ConnectRecorder:
+    """A plain TCP listener on 127.0.0.3 standing in for HTTPS_PROXY: keeps each request's first
+    line (`CONNECT host:port HTTP/1.1`), then closes."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.3", 0))
+        self._sock.listen(8)
+        self.url = f"http://127.0.0.3:{self._sock.getsockname()[1]}"
+        self.lines: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                with contextlib.suppress(OSError):
+                    self.lines.append(conn.recv(65536).split(b"\r\n", 1)[0])
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rt7-6: MSAL's derived Service Fabric session takes the environment's proxy for loopback",
+)
+def test_rt7_6_a_loopback_service_fabric_endpoint_is_never_asked_through_the_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rt7-6 (low): `baker.proxies` sends every request to a loopback host with no proxy, whatever
+    HTTPS_PROXY says (Go's rule).  MSAL's derived Service Fabric session mounts its own pinning
+    adapter in place of `DirectToLoopback` and copies `trust_env`: requests merges HTTPS_PROXY, and
+    the request for IDENTITY_ENDPOINT=https://127.0.0.1:P goes to the proxy as `CONNECT 127.0.0.1:P`
+    (the proxy's own loopback, not this host's: the pin fails there, so no header leaves; the sign-in
+    does, and the proxy learns the endpoint).  Expected: the endpoint is asked directly."""
+    context, thumbprint = _certificate(tmp_path)
+    body = b'{"error": {"code": "SecretHeaderNotFound", "message": "no"}}'
+    endpoint = _TlsRecorder(
+        "127.0.0.1",
+        context,
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\nConnection: close\r\n\r\n"
+        + body,
+    )
+    proxy = _ConnectRecorder()
+    for name in ("MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT", "AZURE_FEDERATED_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("NO_PROXY", "no_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"{endpoint.origin}/token")
+    monkeypatch.setenv("IDENTITY_HEADER", IDENTITY_HEADER)
+    monkeypatch.setenv("IDENTITY_SERVER_THUMBPRINT", thumbprint)
+    manifest = tmp_path / "baker.yaml"
+    manifest.write_text(
+        "version: 1\nimage:\n  from: busybox:latest\n  tag: rt7/sf:1\n"
+        "credentials:\n  sf:\n    provider: azure-key-vault\n    vault_url: https://sf.vault.localhost:9\n"
+        "    auth: managed-identity\n    default: true\n"
+        "env:\n  ONE: {secret: one}\n",
+        encoding="utf-8",
+    )
+    try:
+        main(["test-connection", "--no-ci", "-f", str(manifest)])
+    finally:
+        endpoint.close()
+        proxy.close()
+    out, err = capsys.readouterr()
+    assert proxy.lines == [], proxy.lines
+    assert endpoint.heads, f"the Service Fabric endpoint was never asked:\n{out}{err}"
