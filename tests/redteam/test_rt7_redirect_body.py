@@ -19,6 +19,9 @@ import pytest
 
 from baker.errors import ImageError
 from baker.image.registry import read as registry
+from baker.providers.azure.keyless import FederatedTokenError, GitHubTokens
+from baker.providers.azure.provider import _pooled_session
+from baker.secret import Secret
 from tests.integration.test_registry_hostile import Answer, serve
 
 __all__ = ["serve"]  # the fixture
@@ -67,4 +70,41 @@ def test_rt7_7_a_registry_redirect_s_body_is_never_read(
     with contextlib.suppress(ImageError):  # refused or not found: only what was taken matters here
         registry.fetch_config(f"{host}/team/app:t")
     assert seen, "the registry was never asked"
+    assert written[0] < UNREAD, f"{written[0] // CHUNK} MiB of the redirect's body were taken"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rt7-7: requests reads a redirect's whole body (Session.send's response.next), here the "
+    "GitHub ID token fetch's",
+)
+def test_rt7_7_the_github_token_endpoint_s_redirect_body_is_never_read(
+    serve: Callable[[Answer], tuple[str, list[str]]],
+) -> None:
+    """rt7-7, the same in `keyless.GitHubTokens` (`allow_redirects=False, stream=True`, its answer
+    meant to be read at most `_ANSWER_MAX` bytes): a 307 from ACTIONS_ID_TOKEN_REQUEST_URL is read
+    whole by requests first, bounded by nothing but `ANSWER_DEADLINE` (60 s)."""
+    written: list[int] = [0]
+
+    def redirecting(h: http.server.BaseHTTPRequestHandler) -> None:
+        h.send_response(307)
+        h.send_header("Location", "/elsewhere")
+        h.send_header("Content-Length", str(SENT))
+        h.end_headers()
+        h.connection.settimeout(3)
+        chunk = b"r" * CHUNK
+        try:
+            for _ in range(SENT // CHUNK):
+                h.wfile.write(chunk)
+                written[0] += CHUNK
+        except OSError:  # a timeout, a reset
+            h.close_connection = True
+
+    host, seen = serve(redirecting)
+    tokens = GitHubTokens(
+        f"http://{host}/token", Secret("rt7-request-token-3b9d"), "api://AzureADTokenExchange"
+    )
+    with pytest.raises(FederatedTokenError):
+        tokens.get(_pooled_session(1))
+    assert seen, "the endpoint was never asked"
     assert written[0] < UNREAD, f"{written[0] // CHUNK} MiB of the redirect's body were taken"
