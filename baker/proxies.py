@@ -20,7 +20,7 @@ read `.netrc`; baker's registry logins come from the Docker config only.  Import
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 import requests
@@ -97,18 +97,27 @@ class _NoNetrc(requests.auth.AuthBase):
 NO_NETRC = _NoNetrc()
 
 
+def _follow_none(*args: Any, **kwargs: Any) -> Iterator[Any]:
+    """requests' redirect walk (`Session.resolve_redirects`) for a baker session: no step.  requests
+    runs it for every 3xx answer, even to a request sent with `allow_redirects=False` (to fill in
+    `response.next`), and its first step reads the answer's whole body into memory (rt7-7: a
+    registry's 307 with an endless body); its later steps read `~/.netrc` for the new host."""
+    return iter(())
+
+
 def baker_session(session: requests.Session) -> requests.Session:
     """`session` as baker makes every one (changed in place; mount adapters before calling it):
-    each mounted adapter sends a request to a loopback host with no proxy, and no login comes from
-    `~/.netrc` (a session that has an auth of its own keeps it).  (Redirects: baker's own requests
-    never let requests follow one, `allow_redirects=False`; `max_redirects` stays as it is, since
-    requests checks it even then, on a 3xx answer the registry client follows itself.  The managed
-    identity session, which MSAL may derive a redirect-following one from, gets its own bound:
-    `keyless.no_redirects`.)"""
+    each mounted adapter sends a request to a loopback host with no proxy; no login comes from
+    `~/.netrc` (a session that has an auth of its own keeps it); and requests walks no redirect
+    (`_follow_none`): a 3xx answer comes back as it is, its body unread, to a caller that follows
+    it itself (the registry client, azure-core) or refuses it (the engine, keyless fetches).  (The
+    managed identity session, from which MSAL may derive a plain requests session of its own, also
+    gets `max_redirects = 0`: `keyless.no_redirects`.)"""
     adapters: MutableMapping[str, Any] = session.adapters
     for prefix, adapter in list(adapters.items()):
         if not isinstance(adapter, DirectToLoopback):
             adapters[prefix] = DirectToLoopback(adapter)
     if session.auth is None:
         session.auth = NO_NETRC
+    session.resolve_redirects = _follow_none  # type: ignore[method-assign]
     return session

@@ -7,7 +7,7 @@ redirect's whole body is read into memory, `stream=True` or not, before the call
 (and, with `max_redirects = 0`, before TooManyRedirects is raised).  Stand-in: the hostile registry
 of tests/integration/test_registry_hostile.py.
 
-Each finding is an xfail(strict) reproduction: it fails (XPASS) once fixed."""
+Each was an xfail(strict) reproduction until rt7-7 was fixed (`proxies._follow_none`)."""
 
 from __future__ import annotations
 
@@ -30,11 +30,6 @@ CHUNK = 1024 * 1024
 UNREAD = 16 * 1024 * 1024  # far above what loopback socket buffers take unread
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rt7-7: requests reads a redirect's whole body (Session.send's response.next) before baker "
-    "closes it unread",
-)
 def test_rt7_7_a_registry_redirect_s_body_is_never_read(
     serve: Callable[[Answer], tuple[str, list[str]]],
 ) -> None:
@@ -73,11 +68,6 @@ def test_rt7_7_a_registry_redirect_s_body_is_never_read(
     assert written[0] < UNREAD, f"{written[0] // CHUNK} MiB of the redirect's body were taken"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rt7-7: requests reads a redirect's whole body (Session.send's response.next), here the "
-    "GitHub ID token fetch's",
-)
 def test_rt7_7_the_github_token_endpoint_s_redirect_body_is_never_read(
     serve: Callable[[Answer], tuple[str, list[str]]],
 ) -> None:
