@@ -92,9 +92,10 @@ def _put_back(
     on_line: Callable[[str], None],
 ) -> tuple[list[tuple[str, ImageRef]], list[str]]:
     """Each attempted tag that names this bake goes back to its previous manifest (what it named
-    just before this bake moved it).  When that cannot be put back (its blobs are gone: an
-    overlapping bake of the tag failed and deleted its image, rt5-1), what the tag named before this
-    bake began (`first`) instead.  The tags that did not exist (they go with the bake's manifest,
+    just before this bake moved it).  When that cannot be put back because it is gone (an
+    overlapping bake of the tag failed and deleted its image, rt5-1: a GET by its digest finds
+    nothing), what the tag named before this bake began (`first`) instead; never for another
+    refusal (rt7-1).  The tags that did not exist (they go with the bake's manifest,
     when it is deleted) and the failures."""
     absent: list[tuple[str, ImageRef]] = []
     failed: list[str] = []
@@ -112,6 +113,11 @@ def _put_back(
             except ImageError:
                 earlier = first.get(name, before)
                 if earlier == before:
+                    raise
+                # Only when that image is gone (an overlapping bake failed and deleted it): a
+                # put-back refused for another reason (a 503) leaves the tag as it is, named (rt7-1:
+                # the first read may be what a completed overlapping bake replaced).
+                if registry_push.read_manifest(client, before.digest, oci.ACCEPT) is not None:
                     raise
                 on_line(
                     f"the image {name} named just before this bake moved it is gone (an overlapping "
@@ -168,7 +174,13 @@ def undo(
             absent, failed = _put_back(
                 commit, previous, previous if first is None else first, clients, on_line
             )
-            deleted, left, no_deletes = _delete(commit, clients)
+            deleted: list[Pushed] = []
+            left: list[Pushed] = list(commit.pushed)
+            no_deletes: set[tuple[str, str]] = set()
+            # A tag that may still name this bake's image: deleting the image would untag or break
+            # it (a tag an overlapping bake had made, rt7-1); then it stays, named as left.
+            if not failed:
+                deleted, left, no_deletes = _delete(commit, clients)
             still: list[str] = list(failed)
             for name, ref in absent:
                 try:

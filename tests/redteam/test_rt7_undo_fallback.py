@@ -41,11 +41,6 @@ UNAVAILABLE = (
     [(False, True), (True, True), (True, False)],
     ids=["no-deletes", "deletes", "deletes-new-tag"],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="rt7-1: a put-back refused for any reason (a 503) falls back to the first read, which a "
-    "completed overlapping bake had replaced",
-)
 def test_rt7_1_a_transient_put_back_failure_never_reverts_a_completed_overlapping_bake(
     deletes: bool,
     existed: bool,
