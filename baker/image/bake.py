@@ -341,13 +341,12 @@ def bake(
             raise
         removed, refused = _finish(state, on_line, client)
         stopped = stop.consume()
-    revocation = (
-        revoke.revoke_superseded(
+    revocation = None
+    if before is not None:  # the bake completed: a stop now ends the revocation, not the bake
+        revocation, cut = revoke.revoke_after_bake(
             before, {p.tag: p.digest for p in state.pushed}, on_line=on_line, meanwhile=meanwhile
         )
-        if before is not None
-        else None
-    )
+        stopped = stopped or cut
     return BakeResult(
         image_id=state.image_id,
         tags=tuple(tags),

@@ -1,6 +1,7 @@
 """`bake_in_registry(revoke_superseded=True)`'s seams with the undo: the one read of each tag (a
-refusal names the option only when it was asked for) and a stop during the revocation (the bake
-stands, the superseded digests not dealt with are named)."""
+refusal names the option only when it was asked for) and a stop during the revocation
+(`revoke.revoke_after_bake`, both roads: the bake stands, the superseded digests not dealt with
+are named)."""
 
 from __future__ import annotations
 
@@ -60,13 +61,19 @@ def test_a_stop_during_the_revocation_keeps_the_bake_and_names_the_superseded_di
 
     monkeypatch.setattr(revoke, "revoke_superseded", stopped_midway)
     before: dict[str, str | None] = dict(zip(REFS, (OLD_A, OLD_B), strict=True))
-    revocation, stopped = inregistry._revoke(before, dict.fromkeys(REFS, NEW), lambda line: None)
+    revocation, stopped = revoke.revoke_after_bake(
+        before, dict.fromkeys(REFS, NEW), on_line=lambda line: None
+    )
     assert stopped
     assert revocation.revoked == [{"repository": "127.0.0.1:5000/team/app", "digest": OLD_A}]
     (warning,) = revocation.warnings
     assert warning.startswith("stopped during --revoke-superseded: the bake completed")
     assert f"127.0.0.1:5000/team/web@{OLD_B}" in warning
     assert OLD_A not in warning  # revoked already: not named as left
+    # ... and the document names it too (`not_revoked`): the same on both roads (rt6-8)
+    assert revocation.not_revoked == [
+        {"repository": "127.0.0.1:5000/team/web", "digest": OLD_B, "why": revoke.STOPPED}
+    ]
 
 
 def test_a_revocation_that_is_not_stopped_is_returned_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,7 +90,7 @@ def test_a_revocation_that_is_not_stopped_is_returned_as_it_is(monkeypatch: pyte
         return result
 
     monkeypatch.setattr(revoke, "revoke_superseded", revoking)
-    revocation, stopped = inregistry._revoke({"t": OLD_A}, {"t": NEW}, lambda line: None)
+    revocation, stopped = revoke.revoke_after_bake({"t": OLD_A}, {"t": NEW}, on_line=lambda line: None)
     assert (stopped, revocation.warnings) == (False, [])
     assert revocation.kept == [{"repository": "r", "digest": OLD_A, "why": "still tagged x"}]
 
