@@ -163,7 +163,6 @@ def test_rt6_2_a_fleet_build_stopped_mid_way_writes_one_document(
     assert [m.get("file") for m in documents[0]["manifests"]][:1] == [str(a)]
 
 
-@pytest.mark.xfail(strict=True, reason="rt6-3: stopped before pipeline.build (--if-stale check): no document")
 def test_rt6_3_a_build_if_stale_stopped_during_its_check_writes_one_document(
     world: Emulator,
     hanging_authority: str,
