@@ -190,7 +190,6 @@ def test_rt6_3_a_build_if_stale_stopped_during_its_check_writes_one_document(
     assert len(_documents(out)) == 1, f"no document on stdout; stderr:\n{err}"
 
 
-@pytest.mark.xfail(strict=True, reason="rt6-5: a third signal mid-push: the document says no tag moved")
 def test_rt6_5_a_stop_that_escapes_a_push_says_which_tags_moved(
     registries: StartRegistry,
     proxies: Any,
@@ -284,9 +283,6 @@ class _HeldEngine:
         self._listener.close()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rt6-7: a third signal in the clean-up: no tag moved, left [], old image kept"
-)
 def test_rt6_7_a_stop_that_escapes_the_superseded_removal_names_what_it_left(
     busybox_base: str, image_names: ImageNames, tmp_path: Path
 ) -> None:

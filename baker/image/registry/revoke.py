@@ -155,17 +155,7 @@ def _stopped(
     `not_revoked`, and one warning names them all."""
     dealt = result.revoked + result.kept + result.not_revoked
     done = {(item["repository"], item["digest"]) for item in dealt}
-    news: dict[str, set[str]] = {}  # repository -> the digests its tags name now
-    for tag, new in pushed.items():
-        ref = push_target(tag)
-        news.setdefault(f"{ref.host}/{ref.repository}", set()).add(new)
-    remaining: dict[tuple[str, str], None] = {}
-    for tag, first in before.items():
-        ref = push_target(tag)
-        where = f"{ref.host}/{ref.repository}"
-        for digest in (first, meanwhile.get(tag)):
-            if digest is not None and digest not in news.get(where, set()) and (where, digest) not in done:
-                remaining[(where, digest)] = None
+    remaining = [item for item in superseded(before, pushed, meanwhile) if item not in done]
     for where, digest in remaining:
         result.not_revoked.append({"repository": where, "digest": digest, "why": STOPPED})
     named = ", ".join(f"{where}@{digest}" for where, digest in remaining)
@@ -174,6 +164,25 @@ def _stopped(
         f"stopped during --revoke-superseded: the bake completed (every tag moved), the revocation "
         f"did not{held}; delete through the registry's API (`DELETE /v2/<repository>/manifests/<digest>`)"
     )
+
+
+def superseded(
+    before: Mapping[str, str | None], pushed: Mapping[str, str], meanwhile: Mapping[str, str | None]
+) -> list[tuple[str, str]]:
+    """Each (`host/repository`, digest) a tag named before (or just before it moved) that no tag of
+    its repository names now: what `revoke_superseded` would deal with (before it reads the tags)."""
+    news: dict[str, set[str]] = {}  # repository -> the digests its tags name now
+    for tag, new in pushed.items():
+        ref = push_target(tag)
+        news.setdefault(f"{ref.host}/{ref.repository}", set()).add(new)
+    found: dict[tuple[str, str], None] = {}
+    for tag, first in before.items():
+        ref = push_target(tag)
+        where = f"{ref.host}/{ref.repository}"
+        for digest in (first, meanwhile.get(tag)):
+            if digest is not None and digest not in news.get(where, set()):
+                found[(where, digest)] = None
+    return list(found)
 
 
 STOPPED = "stopped before it was revoked"
