@@ -137,7 +137,6 @@ def _documents(out: str) -> list[Any]:
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="rt6-2: a fleet build stopped mid-way writes no --json document")
 def test_rt6_2_a_fleet_build_stopped_mid_way_writes_one_document(
     world: Emulator,
     hanging_authority: str,
