@@ -111,3 +111,16 @@ def test_an_unfinished_revocation_names_a_listed_tag_escaped_and_says_so() -> No
     assert lines[0].startswith(f"warning: could not revoke r/team/app@{OLD_A} (what 1 tag(s) name could not")
     assert "v1\\nall clear" in lines[0]
     assert lines[1].startswith("error: the bake completed, but --revoke-superseded could not finish")
+
+
+def test_the_superseded_digests_are_per_repository_and_include_what_a_tag_named_just_before() -> None:
+    # What a stop before (or during) the revocation names as not revoked, on either road.
+    app, web = REFS
+    before: dict[str, str | None] = {app: OLD_A, web: NEW, "127.0.0.1:5000/team/app:c": None}
+    pushed = {app: NEW, web: NEW, "127.0.0.1:5000/team/app:c": NEW}
+    assert revoke.superseded(before, pushed, {app: OLD_B, web: OLD_A}) == [
+        ("127.0.0.1:5000/team/app", OLD_A),
+        ("127.0.0.1:5000/team/app", OLD_B),
+        ("127.0.0.1:5000/team/web", OLD_A),  # web named NEW before: not superseded, OLD_A moved meanwhile
+    ]
+    assert revoke.superseded({app: NEW}, {app: NEW}, {}) == []  # a re-bake to the same digest
