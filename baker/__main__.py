@@ -12,17 +12,23 @@ import sys
 from baker import signals
 
 EXIT_INTERRUPTED = 130  # errors.EXIT_INTERRUPTED, not imported: this path must not wait for imports
+# cli.STOPPED as written, for a stop while the CLI loads (with --json stdout holds one document).
+STOPPED = '{"error": "Interrupted", "message": "stopped", "left": [], "not_restored": []}\n'
 
 
 def run() -> None:
     signals.install()
+    started = False
     try:
         from baker.cli import main
 
+        started = True  # main writes the --json document of a stop from here on
         code = main()
         signals.finish()  # later signals are ignored
     except KeyboardInterrupt:  # a stop before main took over, or after it returned
         sys.stderr.write("interrupted\n")
+        if not started and "--json" in sys.argv[1:]:
+            sys.stdout.write(STOPPED)
         code = EXIT_INTERRUPTED
         signals.finish()
     if code == EXIT_INTERRUPTED:

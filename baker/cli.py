@@ -425,20 +425,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     # First of all: from here on no stop signal ends baker by its default action (see signals).
     # `python -m baker` installs them even earlier, before this module's imports.
     undo = signals.install()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    outs: list[Output] = []  # the run's Output, once made: whether its --json document was written
     try:
-        code = _main(argv)
+        code = _main(arguments, outs)
         # A stop that a command held and let complete (a bake's commit) still exits 130.
         return EXIT_INTERRUPTED if signals.requested() else code
-    except KeyboardInterrupt:  # a stop that landed while a failure was being reported
+    except KeyboardInterrupt:  # a stop before the command ran, or while a failure was being reported
+        _stopped(outs[0] if outs else Output(json_mode="--json" in arguments))
         return EXIT_INTERRUPTED
     finally:
         signals.finish()
         undo()
 
 
-def _main(argv: Sequence[str] | None) -> int:
+# The `--json` document of a run a stop ended before its command wrote one (`_stopped`); a bake's
+# own stop document (`commands._common.report_stop`) has the same fields.
+STOPPED: dict[str, object] = {"error": "Interrupted", "message": "stopped", "left": [], "not_restored": []}
+
+
+def _stopped(out: Output) -> None:
+    """A stop ended the run: with --json, stdout still holds exactly one document (the command's,
+    when it wrote one; else `STOPPED`)."""
+    if not out.wrote_result:
+        out.result(STOPPED)
+
+
+def _main(arguments: list[str], outs: list[Output]) -> int:
     parser = build_parser()
-    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(arguments)
     except SystemExit as exc:  # --help / --version
@@ -446,11 +460,13 @@ def _main(argv: Sequence[str] | None) -> int:
     except _UsageProblem as problem:
         sys.stderr.write(problem.usage + problem.message + "\n")
         if "--json" in arguments:
-            Output(json_mode=True).result({"error": "UsageError", "message": problem.message})
+            outs.append(Output(json_mode=True))
+            outs[0].result({"error": "UsageError", "message": problem.message})
         return EXIT_USAGE
     json_mode = bool(getattr(args, "json", False))
     debug = bool(getattr(args, "debug", False))
     out = Output(json_mode=json_mode, ci=None if getattr(args, "no_ci", False) else CI.detect())
+    outs.append(out)
     name = "secrets list" if args.command == "secrets" else args.command
     if name not in OFFLINE:
         # guards validate's and plan's start (issue 17): they load no SDK and log nothing, so there
@@ -464,8 +480,9 @@ def _main(argv: Sequence[str] | None) -> int:
         func = getattr(module, func_name)
         code: int = func(out=out, **_command_kwargs(name, args))
         return code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # start-up, loading, a check, or a bake (that wrote its document)
         out.progress("interrupted")
+        _stopped(out)
         return EXIT_INTERRUPTED
     except BakerError as exc:
         _report(out, exc)

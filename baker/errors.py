@@ -251,16 +251,19 @@ class RegistryBakeFailed(ImageError):
 
 
 class BakeStopped(KeyboardInterrupt):
-    """A stop signal ended a bake before its commit (or a third one during it): what it left
-    holding values (`left`: in-registry, `host/repository@sha256:...`; on the engine, the image's
-    id, or the name its load may still be committed under) and the tags it moved and did not put
-    back (`not_restored`, in-registry), already named to the user; the command adds them to its
-    `--json` document."""
+    """A stop signal ended a bake before its commit (or a third one during it, or during the
+    clean-up after it): what it left holding values (`left`: in-registry,
+    `host/repository@sha256:...`; on the engine, an image's id, or a name it is still known by)
+    and the tags it moved and did not put back (`not_restored`: a registry tag pushed, or one
+    whose push was under way, may have moved), already named to the user; the command adds them to
+    its `--json` document.  `completed`: every tag had moved (the bake completed) when the stop cut
+    its clean-up short."""
 
-    def __init__(self, left: Sequence[str], not_restored: Sequence[str]) -> None:
+    def __init__(self, left: Sequence[str], not_restored: Sequence[str], *, completed: bool = False) -> None:
         super().__init__()
         self.left = tuple(left)
         self.not_restored = tuple(not_restored)
+        self.completed = completed
 
 
 class ImageNotFound(ImageError):

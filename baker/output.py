@@ -94,6 +94,7 @@ class Output(Record, frozen=False):
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     redactor: Redactor = field(default_factory=lambda: REDACTOR)
     ci: CI | None = None  # the CI runner to speak to (baker.cinative), None off a runner or with --no-ci
+    wrote_result: bool = False  # the one JSON document was written (`result`)
 
     def _write(self, stream: TextIO, text: str) -> None:
         stream.write(terminal_safe(self.redactor.redact(text)) + "\n")
@@ -131,6 +132,7 @@ class Output(Record, frozen=False):
         """
         if self.json_mode:
             text = json.dumps(self._redact_tree(document), ensure_ascii=False, default=self._masked_str)
+            self.wrote_result = True
             self.stdout.write(_json_safe(text) + "\n")
             self.stdout.flush()
 

@@ -181,10 +181,13 @@ def rebake_base(out: Output, decision: RebakeDecision) -> BaseRecord | None:
 
 def report_stop(out: Output, stop: KeyboardInterrupt) -> None:
     """The `--json` document of a bake a stop signal ended, on either road: what it left holding
-    values and the tags it did not put back (`BakeStopped`; each already named on stderr)."""
+    values and the tags it moved and did not put back (`BakeStopped`; each already named on
+    stderr).  Its message says whether no tag moved, some may have, or the bake completed."""
     left = stop.left if isinstance(stop, BakeStopped) else ()
     not_restored = stop.not_restored if isinstance(stop, BakeStopped) else ()
     message = "stopped: no tag moved" if not not_restored else "stopped: some tags may have moved"
+    if isinstance(stop, BakeStopped) and stop.completed:
+        message = "stopped after the bake completed (the tags moved): its clean-up did not"
     out.result(
         {"error": "Interrupted", "message": message, "left": list(left), "not_restored": list(not_restored)}
     )

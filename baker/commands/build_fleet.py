@@ -7,6 +7,8 @@ secret, each manifest's tags are checked as its bake would check them (`commands
 a manifest refused there is reported failed and not checked (no registry, no secret fetched).  A bake
 that fails is reported and the others still run; the exit is 1 when any failed.  `--json`:
 `{"built": N, "manifests": [{"file", "image", "skipped", "reason", ...the bake's own document}]}`.
+A stop ends the fleet after the bake in hand (130): the document names the manifests done, and the
+stopped bake's entry holds its stop document (`error`: what it left, the tags it moved).
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ def build_many(
     documents: list[dict[str, object]] = []
     failed = 0
     interrupted = False
+    stopped_in = False  # a stop ended a bake (its entry holds its stop document)
     unfinished = False
     for (manifest, image), decision, check in zip(items, plan, checks, strict=True):
         head: dict[str, object] = {"file": manifest.path, "image": image}
@@ -147,6 +150,13 @@ def build_many(
             out.error(exc.message, exc.hint)
             documents.append({**head, "skipped": False, "error": exc.to_json()})
             continue
+        except KeyboardInterrupt:  # the bake wrote its stop document (`report_stop`): the fleet's holds it
+            stopped = _stopped(captured.getvalue() if out.json_mode else "")
+            documents.append({**head, "skipped": False, **stopped})
+            out.info(f"stopped during {untrusted(manifest.path)}: the manifests after it were not baked")
+            stopped_in = "error" in stopped  # else it completed before the stop escaped
+            interrupted = True
+            break
         interrupted = interrupted or code == EXIT_INTERRUPTED
         unfinished = unfinished or code == EXIT_FAILURE  # baked, its --revoke-superseded unfinished
         baked = json.loads(captured.getvalue()) if out.json_mode else {}
@@ -155,10 +165,27 @@ def build_many(
             break  # a stop: the bake in hand completed, the next ones do not start
     done = [d for d in documents if d.get("skipped") is False and "error" not in d]
     built = len(done)
-    out.info(f"{len(items)} manifests: {built} baked, {failed} failed, {len(items) - built - failed} skipped")
+    halted = int(stopped_in)  # the bake a stop ended: neither baked nor failed nor skipped
+    counts = f"{built} baked, {failed} failed, {len(items) - built - failed - halted} skipped"
+    out.info(f"{len(items)} manifests: {counts}" + (", 1 stopped" if halted else ""))
     out.result({"built": built, "manifests": documents})
     # One set of step outputs for the run (each bake's own Output speaks to no runner): no one digest.
     after_build(out, digest=None, tags=[str(d["image"]) for d in done], rebaked=bool(done))
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILURE if failed or unfinished else EXIT_OK
+
+
+def _stopped(written: str) -> dict[str, object]:
+    """A stopped bake's entry in the fleet's document: `error` holding what its stop document says
+    (`commands._common.report_stop`: what it left, the tags it moved), or its own result when it
+    completed and wrote it before the stop escaped."""
+    try:
+        document = json.loads(written) if written.strip() else None
+    except ValueError:  # cut short while it was written
+        document = None
+    if isinstance(document, dict) and "error" not in document:
+        return document  # it completed
+    if not isinstance(document, dict):  # stopped before its bake said anything
+        document = {"error": "Interrupted", "message": "stopped", "left": [], "not_restored": []}
+    return {"error": document}

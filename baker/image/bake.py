@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from baker import __version__, imageref, signals
 from baker.errors import BakeStopped, EngineError, ImageError, PushIncomplete, UsageError
@@ -319,14 +319,18 @@ def bake(
             for name in tags if push else ():
                 if before is not None:  # an overlapping bake may have moved it since the first read
                     meanwhile[name] = revoke.named_now(name)
+                state.pushing = name
                 state.pushed.append(engine.Pushed(name, engine.push(name, on_line, client=client)))
+                state.pushing = None
         except BaseException as exc:
             if ahead is not None:
                 ahead.close(wait=0.0)  # a stop while `take` waited: the reads end, the load is aborted
             if state.opened is not None:
                 state.opened.abort()  # not handed over (a no-op if it was): the engine loads nothing
             undone = _undo(state, on_line, client)
-            if isinstance(exc, KeyboardInterrupt) and not state.pushed:
+            if isinstance(exc, KeyboardInterrupt) and (state.pushed or state.pushing):
+                _escaped_push(state, undone, on_line)  # a third signal during the pushes
+            if isinstance(exc, KeyboardInterrupt):
                 if undone.pending:
                     on_line("stopped: no tag moved; the engine may still commit the baked image (see above)")
                 elif undone.left:
@@ -339,17 +343,34 @@ def bake(
                 if isinstance(exc, EngineError):
                     raise PushIncomplete(exc, state.pushed) from None
                 listed = ", ".join(f"{p.tag} ({p.digest})" for p in state.pushed)
-                on_line(f"already pushed, cannot be taken back: {listed}")  # a third signal, or a bug
+                on_line(f"already pushed, cannot be taken back: {listed}")  # a bug (a stop: above)
             raise
-        removed, refused = _finish(state, on_line, client)
+        try:
+            removed, refused = _finish(state, on_line, client, moved=tags)
+        except BakeStopped as escaped:
+            if before is None:
+                raise
+            # --revoke-superseded never ran: the images the tags named before are still pullable
+            unrevoked = [
+                f"{where}@{digest}"
+                for where, digest in revoke.superseded(
+                    before, {p.tag: p.digest for p in state.pushed}, meanwhile
+                )
+            ]
+            if unrevoked:
+                on_line(
+                    f"stopped before --revoke-superseded: {', '.join(unrevoked)} may still be pullable, "
+                    "holding the old values; delete through the registry's API "
+                    "(`DELETE /v2/<repository>/manifests/<digest>`)"
+                )
+            raise BakeStopped([*escaped.left, *unrevoked], escaped.not_restored, completed=True) from None
         stopped = stop.consume()
-    revocation = (
-        revoke.revoke_superseded(
+    revocation = None
+    if before is not None:  # the bake completed: a stop now ends the revocation, not the bake
+        revocation, cut = revoke.revoke_after_bake(
             before, {p.tag: p.digest for p in state.pushed}, on_line=on_line, meanwhile=meanwhile
         )
-        if before is not None
-        else None
-    )
+        stopped = stopped or cut
     return BakeResult(
         image_id=state.image_id,
         tags=tuple(tags),
@@ -499,6 +520,7 @@ class _Bake(Record, frozen=False):
     created: list[str] = field(default_factory=list)  # the app image (`image.build`), no value in it
     undo: engine.TagUndo = ()
     pushed: list[engine.Pushed] = field(default_factory=list)
+    pushing: str | None = None  # the tag whose push is under way: the registry may take it
 
     def answer_read(self) -> None:
         self.answered = True
@@ -569,11 +591,30 @@ def _undo(state: _Bake, on_line: Callable[[str], None], client: engine.DockerCli
         return _Undone((state.image_id,) if left else ())
 
 
+def _escaped_push(state: _Bake, undone: _Undone, on_line: Callable[[str], None]) -> NoReturn:
+    """A third signal during the pushes: the local tags were put back (`_undo`), but a registry tag
+    pushed cannot be taken back, and the push under way may still land.  Raised as `BakeStopped`
+    naming them (`not_restored`) and what the undo left, so the `--json` document says so too."""
+    if state.pushed:
+        listed = ", ".join(f"{p.tag} ({p.digest})" for p in state.pushed)
+        on_line(f"already pushed, cannot be taken back: {listed}")
+    if state.pushing is not None:
+        on_line(
+            f"stopped during the push of {state.pushing}: the registry may have taken it (the engine may "
+            "still finish it); see what it names there"
+        )
+    moved = [p.tag for p in state.pushed] + ([state.pushing] if state.pushing is not None else [])
+    on_line("stopped: the local tags were put back; the registry tags named above may have moved")
+    raise BakeStopped(undone.left, moved) from None
+
+
 def _finish(
-    state: _Bake, on_line: Callable[[str], None], client: engine.DockerClient
+    state: _Bake, on_line: Callable[[str], None], client: engine.DockerClient, *, moved: Sequence[str]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The bake completed: remove what it superseded and end its lease (still held).  The removed
-    and the refused previous images."""
+    and the refused previous images.  A third signal cuts it short: `BakeStopped(completed=True)`
+    names what it left (`left`: the previous images not yet removed, the lease's name) and the
+    tags that moved (`moved`: every tag, and each pushed)."""
     previous = _previous(state.undo, state.image_id)
     removed: list[str] = []
     refused: list[str] = []
@@ -599,9 +640,16 @@ def _finish(
                 "stopped before removing the previous baked image(s), untagged, holding old values: "
                 f"remove them with `docker image rm {' '.join(pending)}`"
             )
+        if refused:
+            on_line(
+                f"kept the previous baked image(s) {' '.join(refused)}: untagged, holding old values, the "
+                "engine refused to remove them (a container uses them); remove them once it is gone"
+            )
         if state.lease is not None:
             on_line(f"stopped before dropping the bake's working name: `docker image rm {state.lease}`")
-        raise
+        left = [*pending, *refused, *([state.lease] if state.lease is not None else [])]
+        on_line("stopped after the bake completed (the tags moved); its clean-up did not (see above)")
+        raise BakeStopped(left, list(dict.fromkeys(moved)), completed=True) from None
     return tuple(removed), tuple(refused)
 
 

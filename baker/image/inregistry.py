@@ -544,7 +544,9 @@ def bake_in_registry(
     revocation = None
     if revoke_superseded:  # the bake completed: every tag names it now
         before = {name: (blob.digest if blob is not None else None) for name, blob in first.items()}
-        revocation, cut = _revoke(before, {p.tag: p.digest for p in pushed}, on_line, meanwhile)
+        revocation, cut = revoke.revoke_after_bake(
+            before, {p.tag: p.digest for p in pushed}, on_line=on_line, meanwhile=meanwhile
+        )
         stopped = stopped or cut
     return RegistryBake(
         baked.top.digest, baked.top.media_type, tuple(refs), platforms, pushed, stopped, revocation
@@ -573,41 +575,6 @@ def _named_now(name: str, ref: ImageRef, budget: Budget) -> undo.Previous:
         return undo.read_tags([(name, ref)], budget.deadline)
     except ImageError:
         return {}
-
-
-def _revoke(
-    before: dict[str, str | None],
-    pushed: dict[str, str],
-    on_line: Callable[[str], None],
-    meanwhile: dict[str, str | None] | None = None,
-) -> tuple[revoke.Revocation, bool]:
-    """`revoke.revoke_superseded` after a completed bake (signals no longer held).  A stop during
-    it ends it there: the bake stands, and the superseded digests not yet dealt with are named."""
-    revocation = revoke.Revocation()
-    meanwhile = meanwhile or {}
-    try:
-        revoke.revoke_superseded(before, pushed, on_line=on_line, result=revocation, meanwhile=meanwhile)
-    except KeyboardInterrupt:
-        done = {item["digest"] for item in revocation.revoked + revocation.kept}
-        remaining = {
-            f"{ref.host}/{ref.repository}@{digest}": None
-            for name, first in before.items()
-            for digest in (first, meanwhile.get(name))
-            if digest is not None and digest not in done and digest != pushed.get(name)
-            for ref in (target(name),)
-        }
-        where = (
-            f": {', '.join(remaining)} may still be in the registry, holding the old values"
-            if remaining
-            else ""
-        )
-        revocation.warnings.append(
-            "stopped during --revoke-superseded: the bake completed (every tag moved), the revocation "
-            f"did not{where}; delete through the registry's API "
-            "(`DELETE /v2/<repository>/manifests/<digest>`)"
-        )
-        return revocation, True
-    return revocation, False
 
 
 __all__ = [

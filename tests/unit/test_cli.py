@@ -34,6 +34,38 @@ def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captur
     assert "interrupted" in capsys.readouterr().err
 
 
+def test_a_stop_before_the_command_wrote_its_document_writes_the_stop_document_with_json(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rt6-3: a stop while a manifest loads or `--if-stale` checks, before any bake: one document.
+    def interrupted(**kwargs: Any) -> NoReturn:
+        raise KeyboardInterrupt
+
+    _command(monkeypatch, interrupted)
+    assert cli.main(["validate", "--json"]) == 130
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [cli.STOPPED]
+
+
+def test_a_stop_after_the_command_wrote_its_document_writes_no_second_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def reported(*, out: Any, **kwargs: Any) -> NoReturn:
+        out.result({"error": "Interrupted", "message": "stopped: no tag moved", "left": ["x"]})
+        raise KeyboardInterrupt
+
+    _command(monkeypatch, reported)
+    assert cli.main(["validate", "--json"]) == 130
+    (document,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert document["left"] == ["x"]
+
+
+def test_the_entry_points_stop_document_is_the_clis() -> None:
+    # `python -m baker` writes it for a stop while the CLI itself loads (no import to wait for).
+    from baker import __main__ as entry
+
+    assert json.loads(entry.STOPPED) == cli.STOPPED
+
+
 def test_baker_error_exits_with_its_code_and_prints_message_and_hint_without_values(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

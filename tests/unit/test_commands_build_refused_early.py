@@ -337,3 +337,41 @@ def test_an_engine_bake_stopped_exits_130_with_a_document_naming_what_it_left(
         "left": left,
         "not_restored": [],
     }
+
+
+@pytest.mark.parametrize(
+    ("stop", "message"),
+    [
+        (BakeStopped((), ("r.example/app:1",)), "stopped: some tags may have moved"),
+        (
+            BakeStopped(("sha256:" + "0" * 64,), ("baker-test/app:1",), completed=True),
+            "stopped after the bake completed (the tags moved): its clean-up did not",
+        ),
+    ],
+)
+def test_a_stop_after_tags_moved_never_says_no_tag_moved(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    stop: BakeStopped,
+    message: str,
+) -> None:
+    """rt6-5/7: a third signal during the pushes, or in the clean-up after the commit: the document
+    names the tags that moved (`not_restored`) and what the bake left, and says they moved."""
+
+    def stopped(*args: Any, **kwargs: Any) -> Any:
+        raise stop
+
+    monkeypatch.setattr(pipeline, "build", stopped)
+    manifest = write_manifest(
+        tmp_path / "baker.yaml", image={"from": "baker-test/busybox:1"}, env={"A": "a1"}
+    )
+    code = main(["build", "-f", str(manifest), "--tag", "baker-test/app:1", "--json", "--no-ci"])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 130
+    assert document == {
+        "error": "Interrupted",
+        "message": message,
+        "left": list(stop.left),
+        "not_restored": list(stop.not_restored),
+    }

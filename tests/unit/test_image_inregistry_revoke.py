@@ -1,6 +1,7 @@
 """`bake_in_registry(revoke_superseded=True)`'s seams with the undo: the one read of each tag (a
-refusal names the option only when it was asked for) and a stop during the revocation (the bake
-stands, the superseded digests not dealt with are named)."""
+refusal names the option only when it was asked for) and a stop during the revocation
+(`revoke.revoke_after_bake`, both roads: the bake stands, the superseded digests not dealt with
+are named)."""
 
 from __future__ import annotations
 
@@ -60,13 +61,19 @@ def test_a_stop_during_the_revocation_keeps_the_bake_and_names_the_superseded_di
 
     monkeypatch.setattr(revoke, "revoke_superseded", stopped_midway)
     before: dict[str, str | None] = dict(zip(REFS, (OLD_A, OLD_B), strict=True))
-    revocation, stopped = inregistry._revoke(before, dict.fromkeys(REFS, NEW), lambda line: None)
+    revocation, stopped = revoke.revoke_after_bake(
+        before, dict.fromkeys(REFS, NEW), on_line=lambda line: None
+    )
     assert stopped
     assert revocation.revoked == [{"repository": "127.0.0.1:5000/team/app", "digest": OLD_A}]
     (warning,) = revocation.warnings
     assert warning.startswith("stopped during --revoke-superseded: the bake completed")
     assert f"127.0.0.1:5000/team/web@{OLD_B}" in warning
     assert OLD_A not in warning  # revoked already: not named as left
+    # ... and the document names it too (`not_revoked`): the same on both roads (rt6-8)
+    assert revocation.not_revoked == [
+        {"repository": "127.0.0.1:5000/team/web", "digest": OLD_B, "why": revoke.STOPPED}
+    ]
 
 
 def test_a_revocation_that_is_not_stopped_is_returned_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,7 +90,7 @@ def test_a_revocation_that_is_not_stopped_is_returned_as_it_is(monkeypatch: pyte
         return result
 
     monkeypatch.setattr(revoke, "revoke_superseded", revoking)
-    revocation, stopped = inregistry._revoke({"t": OLD_A}, {"t": NEW}, lambda line: None)
+    revocation, stopped = revoke.revoke_after_bake({"t": OLD_A}, {"t": NEW}, on_line=lambda line: None)
     assert (stopped, revocation.warnings) == (False, [])
     assert revocation.kept == [{"repository": "r", "digest": OLD_A, "why": "still tagged x"}]
 
@@ -104,3 +111,16 @@ def test_an_unfinished_revocation_names_a_listed_tag_escaped_and_says_so() -> No
     assert lines[0].startswith(f"warning: could not revoke r/team/app@{OLD_A} (what 1 tag(s) name could not")
     assert "v1\\nall clear" in lines[0]
     assert lines[1].startswith("error: the bake completed, but --revoke-superseded could not finish")
+
+
+def test_the_superseded_digests_are_per_repository_and_include_what_a_tag_named_just_before() -> None:
+    # What a stop before (or during) the revocation names as not revoked, on either road.
+    app, web = REFS
+    before: dict[str, str | None] = {app: OLD_A, web: NEW, "127.0.0.1:5000/team/app:c": None}
+    pushed = {app: NEW, web: NEW, "127.0.0.1:5000/team/app:c": NEW}
+    assert revoke.superseded(before, pushed, {app: OLD_B, web: OLD_A}) == [
+        ("127.0.0.1:5000/team/app", OLD_A),
+        ("127.0.0.1:5000/team/app", OLD_B),
+        ("127.0.0.1:5000/team/web", OLD_A),  # web named NEW before: not superseded, OLD_A moved meanwhile
+    ]
+    assert revoke.superseded({app: NEW}, {app: NEW}, {}) == []  # a re-bake to the same digest

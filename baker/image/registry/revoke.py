@@ -17,8 +17,9 @@ bake.  A revocation that could not finish is `not_revoked` (the command exits 1,
 a repository whose tags could not all be read deletes nothing (a tag not read may still name a
 superseded digest, and deleting a manifest untags it), and a delete that failed otherwise than by
 the registry's refusal is named.  The bake completed before any of this: a failure here changes
-nothing it did.  What a registry keeps after a manifest delete (its blobs, until its garbage
-collection runs) is its own.
+nothing it did, and a stop during it (`revoke_after_bake`, on both roads) ends it there: the bake
+stands, each superseded digest not dealt with is `not_revoked`, and the command exits 130.  What a
+registry keeps after a manifest delete (its blobs, until its garbage collection runs) is its own.
 """
 
 from __future__ import annotations
@@ -122,6 +123,69 @@ def revoke_superseded(
         except ImageError as exc:
             _unfinished(result, f"{ref.host}/{ref.repository}", superseded, exc.message)
     return result
+
+
+def revoke_after_bake(
+    before: Mapping[str, str | None],
+    pushed: Mapping[str, str],
+    *,
+    on_line: Callable[[str], None],
+    meanwhile: Mapping[str, str | None] | None = None,
+) -> tuple[Revocation, bool]:
+    """`revoke_superseded` once a bake completed (every tag moved, stop signals no longer held), on
+    either road (`image.bake`, `image.inregistry`); and whether a stop ended it.  A stop during it
+    ends it there: the bake stands, and each superseded digest not yet dealt with is `not_revoked`
+    (why: stopped) and named in a warning."""
+    revocation = Revocation()
+    try:
+        revoke_superseded(before, pushed, on_line=on_line, result=revocation, meanwhile=meanwhile)
+    except KeyboardInterrupt:
+        _stopped(revocation, before, pushed, meanwhile or {})
+        return revocation, True
+    return revocation, False
+
+
+def _stopped(
+    result: Revocation,
+    before: Mapping[str, str | None],
+    pushed: Mapping[str, str],
+    meanwhile: Mapping[str, str | None],
+) -> None:
+    """A stop ended the revocation: each superseded digest not revoked, kept or named yet is
+    `not_revoked`, and one warning names them all."""
+    dealt = result.revoked + result.kept + result.not_revoked
+    done = {(item["repository"], item["digest"]) for item in dealt}
+    remaining = [item for item in superseded(before, pushed, meanwhile) if item not in done]
+    for where, digest in remaining:
+        result.not_revoked.append({"repository": where, "digest": digest, "why": STOPPED})
+    named = ", ".join(f"{where}@{digest}" for where, digest in remaining)
+    held = f": {named} may still be in the registry, holding the old values" if remaining else ""
+    result.warnings.append(
+        f"stopped during --revoke-superseded: the bake completed (every tag moved), the revocation "
+        f"did not{held}; delete through the registry's API (`DELETE /v2/<repository>/manifests/<digest>`)"
+    )
+
+
+def superseded(
+    before: Mapping[str, str | None], pushed: Mapping[str, str], meanwhile: Mapping[str, str | None]
+) -> list[tuple[str, str]]:
+    """Each (`host/repository`, digest) a tag named before (or just before it moved) that no tag of
+    its repository names now: what `revoke_superseded` would deal with (before it reads the tags)."""
+    news: dict[str, set[str]] = {}  # repository -> the digests its tags name now
+    for tag, new in pushed.items():
+        ref = push_target(tag)
+        news.setdefault(f"{ref.host}/{ref.repository}", set()).add(new)
+    found: dict[tuple[str, str], None] = {}
+    for tag, first in before.items():
+        ref = push_target(tag)
+        where = f"{ref.host}/{ref.repository}"
+        for digest in (first, meanwhile.get(tag)):
+            if digest is not None and digest not in news.get(where, set()):
+                found[(where, digest)] = None
+    return list(found)
+
+
+STOPPED = "stopped before it was revoked"
 
 
 def _unfinished(result: Revocation, where: str, superseded: Sequence[str], why: str) -> None:
