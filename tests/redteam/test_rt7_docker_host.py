@@ -1,6 +1,6 @@
 """Red team round 7 on DOCKER_HOST never quoted (5053f99, `engine.client._without_host`).
 
-Each finding is an xfail(strict) reproduction: it fails (XPASS) once fixed."""
+Each was an xfail(strict) reproduction until its finding was fixed (both are)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ def _manifest(tmp_path: Path) -> Path:
     ],
 )
 @pytest.mark.parametrize("as_json", [False, True])
-@pytest.mark.xfail(strict=True, reason="rt7-3: urllib's refusals quote a piece of DOCKER_HOST")
 def test_rt7_3_no_piece_of_docker_host_is_quoted(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -64,7 +63,6 @@ def test_rt7_3_no_piece_of_docker_host_is_quoted(
         ("ssh://u@127.0.0.1", "ssh:// support"),
     ],
 )
-@pytest.mark.xfail(strict=True, reason="rt7-4: `_without_host` replaces every occurrence of a short address")
 def test_rt7_4_a_short_docker_host_leaves_the_refusal_readable(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
