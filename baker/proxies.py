@@ -112,7 +112,7 @@ def baker_session(session: requests.Session) -> requests.Session:
     (`_follow_none`): a 3xx answer comes back as it is, its body unread, to a caller that follows
     it itself (the registry client, azure-core) or refuses it (the engine, keyless fetches).  (The
     managed identity session, from which MSAL may derive a plain requests session of its own, also
-    gets `max_redirects = 0`: `keyless.no_redirects`.)"""
+    gets `max_redirects = 0`: `keyless.managed_identity_session`.)"""
     adapters: MutableMapping[str, Any] = session.adapters
     for prefix, adapter in list(adapters.items()):
         if not isinstance(adapter, DirectToLoopback):

@@ -7,7 +7,7 @@ the `requests.Session` behind azure-identity's transport (`ServiceFabricCredenti
 ends every managed identity request by `ANSWER_DEADLINE` (rt3-7), is never called.  Stand-in: the
 pinned loopback TLS endpoint of tests/redteam/test_rt6_netrc.py, holding each request unanswered.
 
-Each finding is an xfail(strict) reproduction: it fails (XPASS) once fixed."""
+Each finding is an xfail(strict) reproduction until fixed: rt7-2 is (a deadline from outside), rt7-6 stays open."""
 
 from __future__ import annotations
 
@@ -80,10 +80,6 @@ def holding_endpoint(tmp_path: Path) -> Iterator[tuple[_Holder, dict[str, str]]]
         endpoint.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rt7-2: MSAL's derived Service Fabric session bypasses BoundedTransport: no deadline",
-)
 def test_rt7_2_a_service_fabric_endpoint_that_never_answers_is_cut_by_the_answer_deadline(
     holding_endpoint: tuple[_Holder, dict[str, str]], tmp_path: Path
 ) -> None:

@@ -243,12 +243,61 @@ def _bounded(session: requests.Session, deadline: Deadline) -> requests.Session:
     return baker_session(bounded)
 
 
-def no_redirects(session: requests.Session) -> requests.Session:
-    """A copy of `session` on which requests follows no redirect (`max_redirects = 0`: a 3xx answer
-    is an error, even to a request that would not follow it).  For the managed identity endpoints,
-    which never redirect: azure-identity hands Service Fabric's to MSAL, which derives a session
-    of its own from it (copying `max_redirects`) and lets requests follow redirects there, with the
-    identity header, and with `~/.netrc` read for the new host whatever the session's auth (rt6-4)."""
+def _on_service_fabric() -> bool:
+    """azure-identity's own test for Service Fabric's managed identity (it reads os.environ)."""
+    names = ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT")
+    return all(os.environ.get(name) for name in names)
+
+
+class DeadlinedCredential:
+    """A credential whose token requests each end by ANSWER_DEADLINE, cut from outside: for
+    Service Fabric's managed identity, whose request MSAL sends on a session of its own, derived
+    from baker's but with no timeout and past `BoundedTransport` (rt7-2: an endpoint that never
+    answered held baker without end).  The request runs on a daemon thread; when the deadline
+    passes first it is left there (it holds no value baker waits for) and the sign-in fails."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def _bounded(self, call: Callable[[], Any]) -> Any:
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["value"] = call()
+            except BaseException as exc:  # handed to the caller below
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=run, name="baker-managed-identity", daemon=True)
+        worker.start()
+        worker.join(ANSWER_DEADLINE)
+        if worker.is_alive():
+            raise CredentialUnavailableError(
+                "the managed identity endpoint (Service Fabric) took more than "
+                f"{ANSWER_DEADLINE:g} s to answer"
+            )
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        return self._bounded(lambda: self._inner.get_token(*scopes, **kwargs))
+
+    def get_token_info(self, *scopes: str, **kwargs: Any) -> Any:
+        return self._bounded(lambda: self._inner.get_token_info(*scopes, **kwargs))
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def managed_identity_session(session: requests.Session) -> requests.Session:
+    """A copy of `session` for the managed identity endpoints, which never redirect: requests
+    follows no redirect (`max_redirects = 0`: a 3xx is an error, even to a request that would not
+    follow it).  azure-identity hands Service Fabric's to MSAL, which derives a plain requests
+    session from it, copying the bound (rt6-4: it followed a redirect with the identity header,
+    reading `~/.netrc` for the new host).  (`trust_env` stays: the emulator's and a runner's CA
+    bundle come through it; rt7-6, a loopback Service Fabric endpoint reached through HTTPS_PROXY,
+    stays open: its pinned certificate keeps the identity header from the proxy.)"""
     copied = copy.copy(session)
     copied.max_redirects = 0
     return copied
@@ -444,11 +493,12 @@ def keyless_identity(
     `identity_kwargs` are the client-secret path's (transport, authority, instance discovery)."""
     auth = credential.auth
     if auth.kind == model.MANAGED_IDENTITY:
-        return ManagedIdentityCredential(
+        managed = ManagedIdentityCredential(
             client_id=credential.client_id,
-            transport=BoundedTransport(no_redirects(session)),
+            transport=BoundedTransport(managed_identity_session(session)),
             raw_response_hook=register_tokens,
         )
+        return DeadlinedCredential(managed) if _on_service_fabric() else managed
     if auth.kind == model.AZURE_CLI:
         # az takes seconds to start (more on a busy runner): azure-identity's 10 s default is tight.
         if credential.tenant_id:
