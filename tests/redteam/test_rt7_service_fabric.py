@@ -7,7 +7,8 @@ the `requests.Session` behind azure-identity's transport (`ServiceFabricCredenti
 ends every managed identity request by `ANSWER_DEADLINE` (rt3-7), is never called.  Stand-in: the
 pinned loopback TLS endpoint of tests/redteam/test_rt6_netrc.py, holding each request unanswered.
 
-Each finding is an xfail(strict) reproduction until fixed: rt7-2 is (a deadline from outside), rt7-6 stays open."""
+Each finding is an xfail(strict) reproduction until fixed: rt7-2 is (a deadline from outside);
+rt7-6 stays open."""
 
 from __future__ import annotations
 
