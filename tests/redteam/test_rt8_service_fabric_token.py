@@ -77,17 +77,18 @@ def _vault_certificate(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
 class _EchoingVault(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         auth = self.headers.get("Authorization")
+        port = (self.headers.get("Host") or "").rpartition(":")[2]
         if not auth:
             self.send_response(401)
             self.send_header(
                 "WWW-Authenticate",
                 'Bearer authorization="https://login.microsoftonline.com/rt8-tenant", '
-                f'resource="{RESOURCE}:{self.server.server_address[1]}"',
+                f'resource="{RESOURCE}:{port}"',
             )
             body = b'{"error": {"code": "Unauthorized", "message": "AKV10000: Request is missing a Bearer"}}'
         else:
             self.send_response(403)
-            message = f"Caller is not authorized; its token was \x27{auth.split()[-1]}\x27"
+            message = f"Caller is not authorized; its token was {auth.split()[-1]!r}"
             body = json.dumps({"error": {"code": "Forbidden", "message": message}}).encode()
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
