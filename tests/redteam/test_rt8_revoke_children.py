@@ -81,7 +81,6 @@ def _named(revocation: revoke.Revocation, digest: str) -> bool:
     return digest in listed or any(digest in warning for warning in revocation.warnings)
 
 
-@pytest.mark.xfail(strict=True, reason="rt8-2: a platform manifest whose DELETE failed is named nowhere")
 def test_rt8_2_a_platform_manifest_not_deleted_is_named_and_the_revocation_is_not_complete(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -95,7 +94,6 @@ def test_rt8_2_a_platform_manifest_not_deleted_is_named_and_the_revocation_is_no
     assert not revocation.complete
 
 
-@pytest.mark.xfail(strict=True, reason="rt8-2: a stop during the platform deletes names none of them")
 def test_rt8_2_a_stop_during_the_platform_manifest_deletes_names_them_as_not_revoked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

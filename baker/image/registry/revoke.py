@@ -83,6 +83,9 @@ class Revocation(Record, frozen=False):
     kept: list[dict[str, str]] = field(default_factory=list)  # repository, digest, why
     not_revoked: list[dict[str, str]] = field(default_factory=list)  # repository, digest, why: unfinished
     warnings: list[str] = field(default_factory=list)
+    # an index deleted, its platform manifests (old values in their configs) not yet: what a stop
+    # names as not revoked (rt8-2)
+    pending: list[dict[str, str]] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def complete(self) -> bool:
@@ -156,6 +159,8 @@ def _stopped(
     dealt = result.revoked + result.kept + result.not_revoked
     done = {(item["repository"], item["digest"]) for item in dealt}
     remaining = [item for item in superseded(before, pushed, meanwhile) if item not in done]
+    remaining += [(item["repository"], item["digest"]) for item in result.pending]  # an index's
+    result.pending.clear()
     for where, digest in remaining:
         result.not_revoked.append({"repository": where, "digest": digest, "why": STOPPED})
     named = ", ".join(f"{where}@{digest}" for where, digest in remaining)
@@ -265,12 +270,23 @@ def _revoke_one(
         )
         return
     result.revoked.append({"repository": where, "digest": digest})
-    for child in old.children:
+    # Its platform manifests go too (their configs hold the old values, pullable by digest): one
+    # not deleted makes the revocation incomplete, named (rt8-2: it was a debug line, and exit 0).
+    children = [{"repository": where, "digest": child} for child in old.children if child not in named]
+    result.pending[:] = children
+    for item in children:
         try:
-            if child not in named and _delete(reader, child) is not None:
-                _LOG.debug("the platform manifest %s was not deleted", child)
+            why = _delete(reader, item["digest"])
         except ImageError as exc:
-            _LOG.debug("the platform manifest %s was not deleted: %s", child, exc.message)
+            why = exc.message
+        result.pending.remove(item)
+        if why is not None:
+            result.not_revoked.append({**item, "why": f"a platform manifest of {digest}: {why}"})
+            result.warnings.append(
+                f"the registry {reader.ref.host} did not delete {reader.ref.repository}@{item['digest']}, a "
+                f"platform manifest of the superseded {digest} ({why}): it is still pullable by its digest, "
+                "with the old values"
+            )
 
 
 def _delete(reader: walk.Reader, digest: str) -> str | None:
