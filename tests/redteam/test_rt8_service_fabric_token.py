@@ -99,9 +99,6 @@ class _EchoingVault(http.server.BaseHTTPRequestHandler):
         return None
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rt8-3: a Service Fabric access token is never registered (custom vault host)"
-)
 @pytest.mark.parametrize("command", ["test-connection", "render"])
 def test_rt8_3_a_service_fabric_access_token_a_vault_quotes_back_is_masked(
     tmp_path: Path, command: str
