@@ -105,8 +105,12 @@ def _fresh_registry_logins() -> Iterator[None]:
 LONG_POLES = (
     "tests/integration/test_build_interrupt_trials.py",
     "tests/integration/test_examples_ci_run.py",
+    "tests/integration/test_ci_install.py",
+    "tests/integration/test_ci_act.py",
     "tests/integration/test_canaries_swapped.py",
     "tests/integration/test_demo.py",
+    "tests/redteam/test_rt5_registry_probes.py",
+    "tests/redteam/test_rt7_authority.py",
 )
 LAST = ("tests/integration/test_build_interrupt.py",)
 
