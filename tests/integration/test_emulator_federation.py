@@ -128,7 +128,9 @@ def test_github_token_expiring_mid_run_is_refused_then_fetched_again(
         ClientAuthenticationError, match="AADSTS700024: Client assertion is not within its valid"
     ):
         make_assertion_credential(emu, lambda: stale).get_token(scope)
-    fresh = _github_token(env).json()["value"]
+    # Fetched again (the same job's subject): with a lifetime left to present it in, as the run's own
+    # token has (a 1 s one expired on a loaded machine before it was presented).
+    fresh = _github_token(emu.github_actions_env(subject=GITHUB_SUBJECT, token_lifetime=60)).json()["value"]
     assert make_assertion_credential(emu, lambda: fresh).get_token(scope).token.count(".") == 2
 
 
