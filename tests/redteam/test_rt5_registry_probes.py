@@ -169,8 +169,8 @@ def test_rt5_a_re_read_that_hangs_is_cut_by_timeout_and_the_moved_tag_is_put_bac
         log.append(f"REQ {time.monotonic() - started:.2f} {method} {path}")
         if (method, path) == ("GET", "/v2/team/app/manifests/two") and "Authorization" not in path:
             reads[0] += 1
-            if reads[0] == 3:  # the first read (a 401, then 200) passes; the re-read hangs 10 s
-                threading.Timer(10, release.set).start()
+            if reads[0] == 3:  # the first read (a 401, then 200) passes; the re-read hangs 7 s
+                threading.Timer(7, release.set).start()
             if reads[0] > 2:
                 release.wait(60)
         return path
@@ -179,12 +179,13 @@ def test_rt5_a_re_read_that_hangs_is_cut_by_timeout_and_the_moved_tag_is_put_bac
     started = time.monotonic()
     proxy.rewrite = hang_the_second_re_read
     try:
-        code, document = bake(capsys, manifest, *tags, extra=("--timeout", "6"))
+        code, document = bake(capsys, manifest, *tags, extra=("--timeout", "4"))
     finally:
         release.set()
     took = time.monotonic() - started
-    # cut at 6 s; the undo's read of the tag waits for the hang to end (when it never ends, seen:
-    # the undo's own 30 s read bound, 36 s in all: the undo is bounded by its clients, not --timeout)
+    # cut at 4 s (earlier on a loaded machine, in the pushes: the same outcome); the undo's read of
+    # the tag waits for the hang to end (when it never ends, seen: the undo's own 30 s read bound,
+    # 36 s in all: the undo is bounded by its clients, not --timeout)
     assert took < 30, (took, log)
     assert code in (0, 1), document
     if code == 1:
