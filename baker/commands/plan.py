@@ -184,8 +184,7 @@ def plan(*, out: Output, file: Path) -> int:
     rows = plan_rows(manifest)
     fetches = len({ref.fetch_key for _, ref in manifest.references})
     references = len(manifest.references)
-    for line in _table(rows):
-        out.info(line)
+    out.table(_table(rows))
     build_secrets = build_secret_rows(manifest)
     for row in build_secrets:
         sharing = f" (shared with {row['shared_with']})" if row["shared_with"] else ""
