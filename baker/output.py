@@ -98,8 +98,12 @@ class Output(Record, frozen=False):
     ci: CI | None = None  # the CI runner to speak to (baker.cinative), None off a runner or with --no-ci
     wrote_result: bool = False  # the one JSON document was written (`result`)
 
+    def _line(self, text: str) -> str:
+        """`text` as every line baker writes for people: values masked, then made terminal-safe."""
+        return terminal_safe(self.redactor.redact(text)) + "\n"
+
     def _write(self, stream: TextIO, text: str) -> None:
-        stream.write(terminal_safe(self.redactor.redact(text)) + "\n")
+        stream.write(self._line(text))
         stream.flush()
 
     def info(self, text: str) -> None:
@@ -110,7 +114,7 @@ class Output(Record, frozen=False):
         """Result lines for people (a table), each guarded as `info`'s, written with one flush: a
         flush per line woke whoever reads the pipe 400 times for `plan` on 400 variables."""
         stream = self.stderr if self.json_mode else self.stdout
-        stream.write("".join(terminal_safe(self.redactor.redact(line)) + "\n" for line in lines))
+        stream.write("".join(self._line(line) for line in lines))
         stream.flush()
 
     def progress(self, text: str) -> None:

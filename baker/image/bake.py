@@ -603,7 +603,8 @@ def _escaped_push(state: _Bake, undone: _Undone, on_line: Callable[[str], None])
             f"stopped during the push of {state.pushing}: the registry may have taken it (the engine may "
             "still finish it); see what it names there"
         )
-    moved = [p.tag for p in state.pushed] + ([state.pushing] if state.pushing is not None else [])
+    # the tag under way may already be among the pushed (a stop between the two assignments)
+    moved = list(dict.fromkeys([p.tag for p in state.pushed] + ([state.pushing] if state.pushing else [])))
     on_line("stopped: the local tags were put back; the registry tags named above may have moved")
     raise BakeStopped(undone.left, moved) from None
 
